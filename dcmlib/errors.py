@@ -1,0 +1,57 @@
+"""Exceptions raised by dcmlib.
+
+Every error the library raises on bad input is a :class:`DcmviewError`.
+``str(err)`` is ``"<file>: <problem>"`` (or just the problem when no file is
+involved), which is exactly what ``dcmview.py`` prints after
+``dcmview: error: ``.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "DcmviewError",
+    "NotDicomError",
+    "NoPixelDataError",
+    "PixelDataError",
+    "UnsupportedError",
+    "InvalidArgumentError",
+    "OutputError",
+]
+
+
+class DcmviewError(Exception):
+    """Base class of every error dcmlib raises on bad input or bad arguments."""
+
+    def __init__(self, problem: str, path: str | os.PathLike[str] | None = None):
+        self.problem = str(problem)
+        self.path = None if path is None else os.fspath(path)
+        super().__init__(self.problem)
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}" if self.path else self.problem
+
+
+class NotDicomError(DcmviewError):
+    """The path is missing, empty, truncated, or not a DICOM file or folder."""
+
+
+class NoPixelDataError(DcmviewError):
+    """The file is DICOM but holds no image (no Pixel Data element)."""
+
+
+class PixelDataError(DcmviewError):
+    """The pixel data disagree with the header or cannot be decoded."""
+
+
+class UnsupportedError(DcmviewError):
+    """A valid file that uses something dcmlib does not display (e.g. an unknown photometric)."""
+
+
+class InvalidArgumentError(DcmviewError, ValueError):
+    """A caller's argument is invalid: window width <= 0, unknown preset, frame or VOI out of range."""
+
+
+class OutputError(DcmviewError):
+    """An export target cannot be written (missing folder, unknown extension, encoder failure)."""
