@@ -18,6 +18,7 @@ __all__ = [
     "UnsupportedError",
     "InvalidArgumentError",
     "OutputError",
+    "DcmviewWarning",
 ]
 
 
@@ -55,3 +56,7 @@ class InvalidArgumentError(DcmviewError, ValueError):
 
 class OutputError(DcmviewError):
     """An export target cannot be written (missing folder, unknown extension, encoder failure)."""
+
+
+class DcmviewWarning(UserWarning):
+    """A recoverable problem in a file (e.g. a stored window width of 0), reported once."""

@@ -1,0 +1,41 @@
+"""Presentation stage: polarity and output to 8 bits (PS3.3 C.7.6.3.1.2, C.11.6).
+
+The VOI stage hands over values in 0..1.  MONOCHROME1 means the minimum is
+shown white (C.7.6.3.1.2); Presentation LUT Shape INVERSE inverts against the
+output range, not the data (C.11.6.1); for MONOCHROME1 the standard's INVERSE
+*is* that inversion (C.8.11.6.1.1), so the two do not cancel.  A user invert
+flips the result once more.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["needs_inversion", "invert_unit", "to_uint8"]
+
+
+def needs_inversion(photometric: str, lut_shape: str = "", user_invert: bool = False) -> bool:
+    """Whether the displayed grey levels are reversed.
+
+    ``photometric`` MONOCHROME1 or ``lut_shape`` INVERSE invert once (not twice:
+    PS3.3 C.8.11.6.1.1 requires INVERSE exactly when MONOCHROME1); a user invert
+    toggles that.
+    """
+    file_inverts = photometric.strip().upper() == "MONOCHROME1" or lut_shape.strip().upper() == "INVERSE"
+    return file_inverts != bool(user_invert)
+
+
+def invert_unit(y: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    """``1 - y`` for values in the 0..1 output range (inversion against the output range)."""
+    return np.subtract(np.float32(1.0), y, out=out)
+
+
+def to_uint8(y: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    """Scale 0..1 to 0..255 and round half up, saturating (uint8 P-values for display)."""
+    tmp = np.multiply(y, np.float32(255.0), dtype=np.float32)
+    tmp += np.float32(0.5)
+    np.clip(tmp, 0.0, 255.0, out=tmp)
+    if out is None:
+        out = np.empty(tmp.shape, dtype=np.uint8)
+    np.copyto(out, tmp, casting="unsafe")  # truncation after +0.5 is round-half-up
+    return out
