@@ -1,0 +1,588 @@
+"""Viewer state and what each key, drag, wheel step or trackbar move does.
+
+Plain Python, no OpenCV: ``dcmview.py`` translates HighGUI events into the
+functions below and draws the result, and the tests drive them without a
+display.  A :class:`ViewerState` is immutable; every handler returns a new
+state (or the same object when nothing changed, so the shell can skip a
+re-render).
+
+Handlers that need numbers from the image (the file's own window, the stored
+VOIs, the auto window) take the image object as ``image``: anything with
+``default_window(frame)``, ``vois(frame)`` and ``auto_window(frame)`` like
+:class:`dcmlib.image.DicomImage`.
+
+Key codes: ``cv2.waitKeyEx`` returns different numbers for the same key on
+different HighGUI back ends.  :data:`KEY_CODES` maps every code we know to a
+symbolic name, and :class:`KeyDecoder` turns a raw code into that name:
+
+* Qt on X11 (opencv-python's wheels): printable keys come back as *lower
+  case* ASCII (``QTest::keyToAscii``), so ``P`` and ``p`` are both 0x70; the
+  other keys are the X keysym (``nativeVirtualKey``): Left 0xff51, Home 0xff50,
+  Page Up 0xff55, and Shift itself 0xffe1.  The decoder reads a letter as
+  upper case when a Shift press came just before it (:data:`SHIFT_HOLD_S`).
+  Qt platforms without native key codes return the ``Qt::Key`` enum
+  (Left 0x01000012).
+* GTK: the GDK keysym (Left 0xff51, ``P`` 0x50) OR-ed with the modifier state
+  shifted left by 16 (Shift 0x10000, Num Lock 0x100000).
+* Win32: the virtual-key code shifted left by 16 (Left 0x250000).
+* Cocoa: the Unicode function-key character (Left 0xf702).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Sequence
+
+from .presets import PRESETS, get_preset
+
+__all__ = [
+    "MODES",
+    "ViewerState",
+    "TrackbarScale",
+    "KEY_CODES",
+    "KeyDecoder",
+    "decode_key",
+    "HELP_LINES",
+    "initial_state",
+    "on_key",
+    "on_drag",
+    "on_wheel",
+    "on_hover",
+    "on_trackbar",
+    "set_window",
+    "trackbar_positions",
+    "trackbar_ranges",
+    "format_number",
+    "snapshot_name",
+    "annotation_lines",
+    "window_label",
+]
+
+#: Display modes in the order ``m`` cycles them; the ``mode`` trackbar position is the index.
+MODES = ("linear", "linear-exact", "sigmoid")
+
+_PRESET_NAMES = tuple(PRESETS)
+
+# --------------------------------------------------------------------------- keys
+
+_NAMED = ("Left", "Right", "Up", "Down", "PageUp", "PageDown", "Home", "End")
+
+#: waitKeyEx code -> symbolic key name, for every HighGUI back end we know.
+KEY_CODES: dict[int, str] = {
+    27: "Esc",
+    # X11 keysyms: GTK, and Qt on X11 (nativeVirtualKey)
+    0xFF1B: "Esc",
+    0xFF50: "Home", 0xFF51: "Left", 0xFF52: "Up", 0xFF53: "Right",
+    0xFF54: "Down", 0xFF55: "PageUp", 0xFF56: "PageDown", 0xFF57: "End",
+    # X11 keypad keysyms (Num Lock off)
+    0xFF95: "Home", 0xFF96: "Left", 0xFF97: "Up", 0xFF98: "Right",
+    0xFF99: "Down", 0xFF9A: "PageUp", 0xFF9B: "PageDown", 0xFF9C: "End",
+    # X11 modifier keysyms
+    0xFFE1: "Shift", 0xFFE2: "Shift",
+    0xFFE3: "Ctrl", 0xFFE4: "Ctrl", 0xFFE5: "CapsLock",
+    0xFFE7: "Meta", 0xFFE8: "Meta", 0xFFE9: "Alt", 0xFFEA: "Alt",
+    0xFFEB: "Super", 0xFFEC: "Super", 0xFE03: "AltGr",
+    # Qt::Key enum (Qt platforms without native virtual keys)
+    0x01000000: "Esc",
+    0x01000010: "Home", 0x01000011: "End", 0x01000012: "Left", 0x01000013: "Up",
+    0x01000014: "Right", 0x01000015: "Down", 0x01000016: "PageUp", 0x01000017: "PageDown",
+    0x01000020: "Shift", 0x01000021: "Ctrl", 0x01000022: "Meta", 0x01000023: "Alt",
+    0x01000024: "CapsLock",
+    # Win32: virtual-key code << 16
+    0x210000: "PageUp", 0x220000: "PageDown", 0x230000: "End", 0x240000: "Home",
+    0x250000: "Left", 0x260000: "Up", 0x270000: "Right", 0x280000: "Down",
+    # Cocoa: NS*FunctionKey characters
+    0xF700: "Up", 0xF701: "Down", 0xF702: "Left", 0xF703: "Right",
+    0xF729: "Home", 0xF72B: "End", 0xF72C: "PageUp", 0xF72D: "PageDown",
+}
+
+_MODIFIERS = frozenset({"Shift", "Ctrl", "Meta", "Alt", "CapsLock", "Super", "AltGr"})
+
+#: Seconds after a Shift press (Qt reports it as a key of its own) during which a
+#: letter counts as upper case.  Each shifted letter re-arms it, so holding Shift
+#: and tapping ``P`` repeatedly keeps going backwards.
+SHIFT_HOLD_S = 1.0
+
+
+def decode_key(code: int) -> str | None:
+    """Symbolic name of a ``cv2.waitKeyEx`` code, or None for no key / an unknown one.
+
+    Printable ASCII comes back as the character itself (``'p'``, ``'P'``, ``'1'``);
+    other keys as ``'Left'``, ``'PageDown'``, ``'Esc'``, ``'Shift'`` ...
+    GTK's modifier bits (``state << 16``) are dropped: GDK already gives the
+    shifted keysym (``P`` is 0x50).
+    """
+    if code is None or code < 0:
+        return None
+    if code in KEY_CODES:
+        return KEY_CODES[code]
+    if code < 0x01000000 and code > 0xFFFF:      # GTK: keyval | state << 16
+        low = code & 0xFFFF
+        if low in KEY_CODES:
+            return KEY_CODES[low]
+        code = low
+    if 0x20 <= code <= 0x7E:
+        return chr(code)
+    return None
+
+
+class KeyDecoder:
+    """Stateful :func:`decode_key` that restores upper case on Qt builds.
+
+    opencv-python's Qt back end returns ``p`` for both ``p`` and ``Shift+p``
+    but reports the Shift press itself (0xffe1) just before.  Feed every
+    waitKeyEx result with the current time; modifiers return None.
+    """
+
+    def __init__(self, hold_s: float = SHIFT_HOLD_S):
+        self.hold_s = hold_s
+        self._shift_at: float | None = None
+
+    def __call__(self, code: int, now: float) -> str | None:
+        key = decode_key(code)
+        if key is None:
+            return None
+        if key == "Shift":
+            self._shift_at = now
+            return None
+        if key in _MODIFIERS:
+            return None
+        shifted = self._shift_at is not None and now - self._shift_at <= self.hold_s
+        if len(key) == 1 and key.isalpha():
+            if shifted and key.islower():
+                self._shift_at = now           # still holding Shift: keep it armed
+                return key.upper()
+            if key.isupper():                   # a back end that reports case itself
+                self._shift_at = now
+                return key
+        self._shift_at = None
+        return key
+
+
+# --------------------------------------------------------------------------- help
+
+#: The key list, shown by ``h`` and copied into the README.
+HELP_LINES: tuple[str, ...] = (
+    "p / P        next / previous preset (lung ... temporal bone, file's window)",
+    "1 - 9        preset: " + ", ".join(f"{i + 1} {n}" for i, n in enumerate(_PRESET_NAMES)),
+    "0 / r        the file's own window (first stored VOI)",
+    "v            next VOI stored in the file",
+    "a            auto window (0.5 - 99.5 % of the frame)",
+    "m            next mode: linear, linear-exact, sigmoid",
+    "i            invert",
+    "o            annotations on / off",
+    "h            this help on / off",
+    "Right Down PageDown n / Left Up PageUp b    next / previous frame",
+    "Home / End   first / last frame; mouse wheel steps frames",
+    "left drag    right = wider window, down = higher center (darker)",
+    "s            snapshot: full resolution, no annotations (= --export)",
+    "S            save the window as shown, annotations included",
+    "q / Esc      quit",
+)
+
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass(frozen=True)
+class TrackbarScale:
+    """Integer trackbar positions for a float value range.
+
+    ``value = pos * step``.  Step is 1 for ranges of 256 units or more, so a
+    CT's trackbars read in HU; smaller (float) ranges get a power-of-ten step
+    that gives at least 1000 positions.
+    """
+
+    lo: float
+    hi: float
+    step: float
+
+    @classmethod
+    def for_range(cls, lo: float, hi: float) -> "TrackbarScale":
+        lo, hi = float(lo), float(hi)
+        if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+            hi = lo + 1.0 if math.isfinite(lo) else 1.0
+            lo = lo if math.isfinite(lo) else 0.0
+        span = hi - lo
+        step = 1.0 if span >= 256 else 10.0 ** math.floor(math.log10(span / 1000.0))
+        return cls(lo, hi, step)
+
+    @property
+    def span(self) -> float:
+        return self.hi - self.lo
+
+    def to_pos(self, value: float) -> int:
+        return int(round(value / self.step))
+
+    def to_value(self, pos: int) -> float:
+        # round to the step's decimals so 0.1 * 3 reads 0.3, not 0.30000000000000004
+        digits = max(0, -int(math.floor(math.log10(self.step))))
+        return round(pos * self.step, digits)
+
+    def center_range(self) -> tuple[int, int]:
+        return int(math.floor(self.lo / self.step)), int(math.ceil(self.hi / self.step))
+
+    def width_range(self) -> tuple[int, int]:
+        return 1, max(2, int(math.ceil(2 * self.span / self.step)))
+
+
+@dataclass(frozen=True)
+class ViewerState:
+    """Everything the window shows, as plain values.
+
+    ``frame`` is 0-based (the shell and file names show it 1-based, like
+    ``--frame``).  ``preset`` is an index into :data:`dcmlib.presets.PRESETS`
+    or None; ``voi`` is the 1-based index of the stored VOI shown or None;
+    ``auto`` is True after ``a``.  ``request`` is a one-shot order for the
+    shell (``'snapshot'``, ``'snapshot-shown'``, ``'quit'``) that it clears
+    with ``replace(state, request=None)`` once done.
+    """
+
+    center: float
+    width: float
+    scale: TrackbarScale
+    mode: str = "linear"
+    preset: int | None = None
+    voi: int | None = None
+    auto: bool = False
+    frame: int = 0
+    n_frames: int = 1
+    n_vois: int = 0
+    invert: bool = False
+    annotations: bool = True
+    help: bool = False
+    zoom: float = 1.0
+    probe: tuple[int, int, Any] | None = None
+    is_color: bool = False
+    unit: str = ""
+    file_mode: str = "linear"
+    request: str | None = None
+    message: str | None = field(default=None, compare=False)
+
+    @property
+    def min_width(self) -> float:
+        return self.scale.step
+
+
+def _mode_name(function: str | None) -> str:
+    if not function:
+        return "linear"
+    name = str(function).strip().lower().replace("_", "-")
+    return name if name in MODES else "linear"
+
+
+def _voi_window(voi: Any) -> tuple[float, float, str] | None:
+    """(center, width, mode) of a stored VOI when it is a window, else None (a VOI LUT)."""
+    c = getattr(voi, "center", None)
+    w = getattr(voi, "width", None)
+    if c is None or w is None:
+        return None
+    return float(c), float(w), _mode_name(getattr(voi, "function", None))
+
+
+def _file_window(state: ViewerState, image: Any) -> ViewerState:
+    c, w, fn = image.default_window(state.frame)
+    mode = _mode_name(fn)
+    n_vois = len(image.vois(state.frame))
+    return replace(state, center=float(c), width=float(w), mode=mode, file_mode=mode,
+                   preset=None, voi=1 if n_vois else None, auto=False, n_vois=n_vois)
+
+
+def set_window(state: ViewerState, center: float, width: float) -> ViewerState:
+    """A user window: clamps width to at least one trackbar step, forgets preset/VOI/auto."""
+    width = max(float(width), state.min_width)
+    return replace(state, center=float(center), width=width, preset=None, voi=None, auto=False)
+
+
+def _set_preset(state: ViewerState, index: int | None, image: Any) -> ViewerState:
+    if index is None:
+        return _file_window(state, image)
+    p = PRESETS[_PRESET_NAMES[index]]
+    return replace(state, center=p.center, width=p.width, preset=index, voi=None, auto=False)
+
+
+def initial_state(image: Any, *, center: float | None = None, width: float | None = None,
+                  preset: str | None = None, voi: int | None = None, mode: str | None = None,
+                  frame: int = 0, invert: bool = False, zoom: float = 1.0) -> ViewerState:
+    """The start state from the image and the command line (same flags as export).
+
+    ``frame`` is 0-based, ``voi`` 1-based.  Arguments were validated by the
+    CLI already (the image raises on out-of-range frames or VOIs).
+    """
+    lo, hi = image.value_range
+    unit = getattr(image, "unit", "") or ""
+    st = ViewerState(center=0.0, width=1.0, scale=TrackbarScale.for_range(lo, hi),
+                     frame=int(frame), n_frames=len(image), invert=bool(invert), zoom=zoom,
+                     is_color=bool(getattr(image, "is_color", False)), unit=unit)
+    if st.is_color:
+        return replace(st, n_vois=0)
+    st = _file_window(st, image)
+    if voi is not None:
+        st = _select_voi(st, int(voi), image)
+    elif preset is not None:
+        st = _set_preset(st, _PRESET_NAMES.index(get_preset(preset).name), image)
+    if center is not None and width is not None:
+        st = set_window(st, center, width)
+    if mode is not None:
+        st = replace(st, mode=_mode_name(mode))
+    return st
+
+
+def _select_voi(state: ViewerState, index: int, image: Any) -> ViewerState:
+    vois = image.vois(state.frame)
+    if not vois:
+        return replace(state, message="no VOI stored in the file")
+    index = (index - 1) % len(vois) + 1
+    win = _voi_window(vois[index - 1])
+    st = replace(state, preset=None, voi=index, auto=False, n_vois=len(vois))
+    if win is not None:
+        c, w, m = win
+        st = replace(st, center=c, width=w, mode=m)
+    return st
+
+
+def _goto_frame(state: ViewerState, frame: int) -> ViewerState:
+    frame = min(max(int(frame), 0), state.n_frames - 1)
+    if frame == state.frame:
+        return state
+    return replace(state, frame=frame, probe=None)
+
+
+def on_key(state: ViewerState, key: str | None, image: Any = None) -> ViewerState:
+    """Apply one symbolic key (from :class:`KeyDecoder`); unknown keys change nothing."""
+    if key is None:
+        return state
+    if state.message is not None:
+        state = replace(state, message=None)
+    window_keys = set("pP1234567890rvam")
+    if state.is_color and key in window_keys:
+        return state
+    if key == "p":
+        nxt = 0 if state.preset is None else (None if state.preset == len(_PRESET_NAMES) - 1
+                                              else state.preset + 1)
+        return _set_preset(state, nxt, image)
+    if key == "P":
+        prv = (len(_PRESET_NAMES) - 1 if state.preset is None
+               else None if state.preset == 0 else state.preset - 1)
+        return _set_preset(state, prv, image)
+    if key in "123456789" and len(key) == 1:
+        return _set_preset(state, int(key) - 1, image)
+    if key in ("0", "r"):
+        return _file_window(state, image)
+    if key == "v":
+        return _select_voi(state, 1 if state.voi is None else state.voi + 1, image)
+    if key == "a":
+        c, w = image.auto_window(state.frame)
+        return replace(set_window(state, c, w), auto=True)
+    if key == "m":
+        return replace(state, mode=MODES[(MODES.index(state.mode) + 1) % len(MODES)])
+    if key == "i":
+        return replace(state, invert=not state.invert)
+    if key == "o":
+        return replace(state, annotations=not state.annotations)
+    if key == "h":
+        return replace(state, help=not state.help)
+    if key in ("Right", "Down", "PageDown", "n"):
+        return _goto_frame(state, state.frame + 1)
+    if key in ("Left", "Up", "PageUp", "b"):
+        return _goto_frame(state, state.frame - 1)
+    if key == "Home":
+        return _goto_frame(state, 0)
+    if key == "End":
+        return _goto_frame(state, state.n_frames - 1)
+    if key == "s":
+        return replace(state, request="snapshot")
+    if key == "S":
+        return replace(state, request="snapshot-shown")
+    if key in ("q", "Esc"):
+        return replace(state, request="quit")
+    return state
+
+
+def _round_to(value: float, step: float) -> float:
+    digits = max(0, -int(math.floor(math.log10(step))))
+    return round(round(value / step) * step, digits)
+
+
+def on_drag(state: ViewerState, dx: float, dy: float, view_w: int, view_h: int) -> ViewerState:
+    """Window from a left-drag, relative to the state at button-down.
+
+    Pass the state captured at button-down and the total displacement since then
+    (display pixels, x right, y down).  A drag across the whole view changes the
+    value by the full value range:
+
+    * right = wider window (less contrast), left = narrower;
+    * down = higher center (darker image), up = lower center (brighter).
+
+    This is the convention of common radiology viewers (horizontal = width,
+    vertical = level).  Results are rounded to the trackbar step, so they read
+    cleanly in annotations and snapshot names, and width stays >= one step.
+    """
+    if state.is_color or (dx == 0 and dy == 0):
+        return state
+    span = state.scale.span
+    step = state.scale.step
+    width = _round_to(state.width + dx * span / max(int(view_w), 1), step)
+    center = _round_to(state.center + dy * span / max(int(view_h), 1), step)
+    return set_window(state, center, width)
+
+
+def on_wheel(state: ViewerState, delta: int) -> ViewerState:
+    """Mouse wheel: towards the user (delta < 0, 'scroll down') = next frame, away = previous."""
+    if delta == 0:
+        return state
+    return _goto_frame(state, state.frame + (1 if delta < 0 else -1))
+
+
+def on_hover(state: ViewerState, x: int | None, y: int | None, value: Any = None) -> ViewerState:
+    """Pixel probe at image pixel (x, y) with its modality value (or RGB tuple); None clears it."""
+    probe = None if x is None or y is None else (int(x), int(y), value)
+    if probe == state.probe:
+        return state
+    return replace(state, probe=probe)
+
+
+def trackbar_ranges(state: ViewerState) -> dict[str, tuple[int, int]]:
+    """(min, max) position of each trackbar the shell should create."""
+    ranges = {}
+    if not state.is_color:
+        ranges["center"] = state.scale.center_range()
+        ranges["width"] = state.scale.width_range()
+        ranges["mode"] = (0, len(MODES) - 1)
+    if state.n_frames > 1:
+        ranges["frame"] = (1, state.n_frames)
+    return ranges
+
+
+def trackbar_positions(state: ViewerState) -> dict[str, int]:
+    """Where each trackbar should sit for this state (clamped to its range).
+
+    The shell sets these after every change; :func:`on_trackbar` returns the
+    state unchanged when a trackbar reports the position it was just given,
+    so setting a trackbar never feeds back into the state.
+    """
+    ranges = trackbar_ranges(state)
+    pos = {}
+    if "center" in ranges:
+        pos["center"] = state.scale.to_pos(state.center)
+        pos["width"] = state.scale.to_pos(state.width)
+        pos["mode"] = MODES.index(state.mode)
+    if "frame" in ranges:
+        pos["frame"] = state.frame + 1
+    return {k: min(max(v, ranges[k][0]), ranges[k][1]) for k, v in pos.items()}
+
+
+def on_trackbar(state: ViewerState, name: str, pos: int) -> ViewerState:
+    """A trackbar moved to ``pos``; same position as :func:`trackbar_positions` = no change."""
+    pos = int(pos)
+    if trackbar_positions(state).get(name) == pos:
+        return state
+    if name == "frame":
+        return _goto_frame(state, pos - 1)
+    if state.is_color:
+        return state
+    if name == "center":
+        return set_window(state, state.scale.to_value(pos), state.width)
+    if name == "width":
+        return set_window(state, state.center, state.scale.to_value(max(pos, 1)))
+    if name == "mode":
+        return replace(state, mode=MODES[min(max(pos, 0), len(MODES) - 1)])
+    raise ValueError(f"unknown trackbar {name!r}")
+
+
+# --------------------------------------------------------------------------- text
+
+
+def format_number(x: float) -> str:
+    """Shortest positional decimal that parses back to exactly ``x`` (no exponent, no trailing zeros).
+
+    >>> format_number(-600.0), format_number(0.1), format_number(1e-05), format_number(2.5e20)
+    ('-600', '0.1', '0.00001', '250000000000000000000')
+    """
+    x = float(x)
+    if not math.isfinite(x):
+        raise ValueError(f"cannot format {x!r}")
+    if x == 0:
+        return "0"
+    text = format(Decimal(repr(x)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def window_label(state: ViewerState) -> str:
+    """Where the current window comes from: preset name, stored VOI, auto or user."""
+    if state.preset is not None:
+        return f"preset {_PRESET_NAMES[state.preset]}"
+    if state.voi is not None:
+        return f"file VOI {state.voi}/{state.n_vois}"
+    if state.auto:
+        return "auto window"
+    return "user window"
+
+
+def snapshot_name(stem: str, state: ViewerState, folder: str | Path = ".",
+                  suffix: str = ".png", shown: bool = False) -> Path:
+    """A new file name ``<stem>_f<frame>_c<center>_w<width>[_<mode>][_inv].png`` in ``folder``.
+
+    ``frame`` is 1-based like ``--frame``; center and width are written by
+    :func:`format_number` so ``--window C W`` reproduces them exactly.  The
+    mode appears only when it differs from the file's own VOI LUT Function
+    (export without ``--mode`` uses the file's).  A colour image has no window
+    part; ``shown=True`` (the ``S`` key) adds ``_shown``.  Never returns an
+    existing path: ``_2``, ``_3`` ... are appended instead.
+    """
+    parts = [stem, f"f{state.frame + 1}"]
+    if not state.is_color:
+        parts += [f"c{format_number(state.center)}", f"w{format_number(state.width)}"]
+        if state.mode != state.file_mode:
+            parts.append(state.mode)
+    if state.invert:
+        parts.append("inv")
+    if shown:
+        parts.append("shown")
+    base = "_".join(parts)
+    folder = Path(folder)
+    path = folder / f"{base}{suffix}"
+    n = 2
+    while path.exists():
+        path = folder / f"{base}_{n}{suffix}"
+        n += 1
+    return path
+
+
+def _format_value(value: Any, unit: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (tuple, list)) or (hasattr(value, "__len__") and not isinstance(value, str)):
+        vals = [int(v) for v in value]
+        return "RGB " + " ".join(str(v) for v in vals)
+    v = float(value)
+    text = format_number(round(v, 2)) if math.isfinite(v) else str(v)
+    return f"{text} {unit}".rstrip()
+
+
+def annotation_lines(state: ViewerState, name: str = "") -> list[str]:
+    """The overlay text, top to bottom; no patient identifiers (the caller passes the file name)."""
+    lines = []
+    if name:
+        lines.append(name)
+    if not state.is_color:
+        lines.append(f"C {format_number(state.center)}  W {format_number(state.width)}  {state.mode}")
+        lines.append(window_label(state))
+    if state.n_frames > 1:
+        lines.append(f"frame {state.frame + 1}/{state.n_frames}")
+    extras = [f"zoom {format_number(round(state.zoom * 100, 1))}%"]
+    if state.invert:
+        extras.append("inverted")
+    lines.append("  ".join(extras))
+    if state.probe is not None:
+        x, y, value = state.probe
+        lines.append(f"x {x}  y {y}  {_format_value(value, state.unit)}".rstrip())
+    if state.message:
+        lines.append(state.message)
+    lines.append("h: help")
+    return lines
