@@ -1,0 +1,486 @@
+"""The command line of issue 3, run as a user runs it: ``python dcmview.py ...`` in a subprocess.
+
+Contract under test (issue 3, "Headless export" and "Bad input gets a clear error"):
+
+- ``dcmview.py PATH --export OUT [--window C W | --preset NAME | --voi N] [--mode M]
+  [--frame N] [--invert]`` writes exactly ``dcmlib.load(PATH).render(...)`` of that
+  frame; ``--frame`` is 1-based on the CLI and 0-based in the API; the format follows
+  the extension (PNG, JPEG, TIFF, BMP).
+- ``--list-presets`` lists the nine presets in the viewer's order with width/level.
+- ``--info`` summarises modality, size, frames, photometric, bits, stored windows with
+  explanations, rescale and transfer syntax, without patient identifiers.
+- Every bad input ends with exit status 2, exactly one stderr line
+  ``dcmview: error: <file>: <problem>``, no traceback, and no output file.
+- A window width of 0 stored in a file is not fatal: min-max, one warning line, exit 0.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pydicom
+import pytest
+from pydicom.encaps import encapsulate, generate_fragmented_frames
+
+sys.path.insert(0, os.fspath(Path(__file__).resolve().parent))
+sys.path.insert(0, os.fspath(Path(__file__).resolve().parents[1]))
+import dcmtk as helpers  # noqa: E402  (tests/dcmtk.py)
+from dcmtk import ramp, run_cli, testdata, write_mono  # noqa: E402
+
+dcmlib = pytest.importorskip("dcmlib")
+
+PRESET_ORDER = [
+    ("lung", -600, 1500),
+    ("bone", 300, 1500),
+    ("brain", 40, 80),
+    ("soft tissue", 40, 400),
+    ("mediastinum", 50, 350),
+    ("liver", 30, 150),
+    ("stroke", 40, 40),
+    ("subdural", 75, 200),
+    ("temporal bone", 600, 2800),
+]
+
+needs_cli = pytest.mark.skipif(not helpers.DCMVIEW.exists(), reason="dcmview.py not written yet")
+pytestmark = needs_cli
+
+
+def read_back(path: Path) -> np.ndarray:
+    img = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
+    assert img is not None, f"{path} was not written or cannot be read back"
+    return img
+
+
+def assert_ok(proc) -> None:
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
+    assert "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------- export
+
+EXPORT_CASES = [
+    # (test id, file, CLI args, render kwargs)
+    ("default-window", "MR_small.dcm", [], {}),
+    ("default-minmax", "CT_small.dcm", [], {}),
+    ("window", "CT_small.dcm", ["--window", "40", "400"], {"center": 40, "width": 400}),
+    ("negative-center", "CT_small.dcm", ["--window", "-600", "1500"], {"center": -600, "width": 1500}),
+    ("fractional", "CT_small.dcm", ["--window", "40.5", "399.25"], {"center": 40.5, "width": 399.25}),
+    ("preset", "CT_small.dcm", ["--preset", "lung"], {"preset": "lung"}),
+    ("preset-two-words", "CT_small.dcm", ["--preset", "soft tissue"], {"preset": "soft tissue"}),
+    ("voi-1", "examples_overlay.dcm", ["--voi", "1"], {"voi": 1}),
+    ("voi-2", "examples_overlay.dcm", ["--voi", "2"], {"voi": 2}),
+    ("sigmoid", "MR_small.dcm", ["--window", "600", "1600", "--mode", "sigmoid"],
+     {"center": 600, "width": 1600, "mode": "sigmoid"}),
+    ("linear-exact", "MR_small.dcm", ["--window", "600", "16", "--mode", "linear-exact"],
+     {"center": 600, "width": 16, "mode": "linear-exact"}),
+    ("linear", "MR_small.dcm", ["--window", "600", "16", "--mode", "linear"],
+     {"center": 600, "width": 16, "mode": "linear"}),
+    ("invert", "MR_small.dcm", ["--invert"], {"invert": True}),
+    ("monochrome1", "6154", [], {}),
+    ("frame-1", "rtdose.dcm", ["--frame", "1"], {"frame": 0}),
+    ("frame-3", "rtdose.dcm", ["--frame", "3"], {"frame": 2}),
+    ("frame-last", "rtdose.dcm", ["--frame", "15"], {"frame": 14}),
+    ("frame-window-invert", "rtdose.dcm", ["--frame", "7", "--window", "1000000", "300000", "--invert"],
+     {"frame": 6, "center": 1000000, "width": 300000, "invert": True}),
+    ("colour-rgb", "examples_rgb_color.dcm", [], {}),
+    ("colour-ybr-jpeg", "SC_rgb_jpeg_dcmtk.dcm", [], {}),
+]
+
+
+@pytest.mark.parametrize(
+    "name, args, kwargs", [c[1:] for c in EXPORT_CASES], ids=[c[0] for c in EXPORT_CASES]
+)
+def test_png_export_is_exactly_render(tmp_path, name, args, kwargs):
+    """The PNG written by the CLI is exactly ``render(...)`` of that frame (frame 1-based -> 0-based)."""
+    src = testdata(name)
+    out = tmp_path / "out" / "image.png"
+    out.parent.mkdir()
+    proc = run_cli(src, "--export", out, *args)
+    assert_ok(proc)
+    assert os.listdir(out.parent) == ["image.png"], "temporary files left next to the output"
+    got = read_back(out)
+    want = dcmlib.load(src).render(**kwargs)
+    assert want.dtype == np.uint8
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif", ".tiff", ".bmp", ".PNG"])
+@pytest.mark.parametrize("name", ["MR_small.dcm", "examples_rgb_color.dcm"])
+def test_lossless_formats_hold_the_render(tmp_path, name, ext):
+    """TIFF and BMP are lossless too: what they hold equals render(); the extension is case-insensitive."""
+    src = testdata(name)
+    out = tmp_path / f"image{ext}"
+    assert_ok(run_cli(src, "--export", out, "--window", "600", "1600"))
+    np.testing.assert_array_equal(read_back(out), dcmlib.load(src).render(600, 1600))
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".jpeg"])
+def test_jpeg_export_is_close_to_render(tmp_path, ext):
+    """JPEG is lossy: same shape, pixels close on average."""
+    src = testdata("MR_small.dcm")
+    out = tmp_path / f"image{ext}"
+    assert_ok(run_cli(src, "--export", out))
+    got = read_back(out)
+    want = dcmlib.load(src).render()
+    assert got.shape == want.shape
+    assert np.abs(got.astype(int) - want.astype(int)).mean() < 4
+
+
+def test_export_of_window_matches_standard_formula(tmp_path):
+    """Independent of render(): the LINEAR formula of PS3.3 C.11.2.1.2.1 worked out here by hand.
+
+    A signed ramp -1000..3000 through window c=500, w=1001: x <= c-0.5-(w-1)/2 = -0.5 -> 0,
+    x > c-0.5+(w-1)/2 = 999.5 -> 255, else ((x-(c-0.5))/(w-1)+0.5)*255 (rounding or truncation,
+    so within one grey level).
+    """
+    px = ramp(64, 64, -1000, 3000)
+    src = write_mono(tmp_path / "ramp.dcm", px)
+    out = tmp_path / "out.png"
+    assert_ok(run_cli(src, "--export", out, "--window", "500", "1001"))
+    x = px.astype(np.float64)
+    y = np.clip((x - 499.5) / 1000 + 0.5, 0, 1) * 255
+    y[x <= -0.5] = 0
+    y[x > 999.5] = 255
+    assert np.abs(read_back(out).astype(int) - y).max() <= 1
+
+
+def test_invert_of_monochrome2_is_255_minus(tmp_path):
+    """``--invert`` on MONOCHROME2 is the negative of the plain export (independent of render())."""
+    src = testdata("MR_small.dcm")
+    plain, inv = tmp_path / "plain.png", tmp_path / "inv.png"
+    assert_ok(run_cli(src, "--export", plain))
+    assert_ok(run_cli(src, "--export", inv, "--invert"))
+    np.testing.assert_array_equal(read_back(inv), 255 - read_back(plain))
+
+
+def test_preset_equals_its_window(tmp_path):
+    """``--preset lung`` is the window -600/1500 (issue 3's preset table)."""
+    src = testdata("CT_small.dcm")
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    assert_ok(run_cli(src, "--export", a, "--preset", "lung"))
+    assert_ok(run_cli(src, "--export", b, "--window", "-600", "1500"))
+    np.testing.assert_array_equal(read_back(a), read_back(b))
+
+
+def test_voi_equals_stored_window(tmp_path):
+    """``--voi 2`` on examples_overlay.dcm is its second stored window, 200/443."""
+    src = testdata("examples_overlay.dcm")
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    assert_ok(run_cli(src, "--export", a, "--voi", "2"))
+    assert_ok(run_cli(src, "--export", b, "--window", "200", "443"))
+    np.testing.assert_array_equal(read_back(a), read_back(b))
+
+
+def test_frames_differ(tmp_path):
+    """``--frame`` really selects a frame: two frames of rtdose.dcm with one window differ."""
+    src = testdata("rtdose.dcm")
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    win = ["--window", "1000000", "600000"]
+    assert_ok(run_cli(src, "--export", a, "--frame", "1", *win))
+    assert_ok(run_cli(src, "--export", b, "--frame", "15", *win))
+    assert not np.array_equal(read_back(a), read_back(b))
+
+
+def test_stored_width_zero_falls_back_to_minmax(tmp_path):
+    """A stored Window Width of 0 is not fatal: min-max window, one stderr line, exit 0."""
+    px = ramp(32, 32, 0, 1000, np.uint16)
+    src = write_mono(tmp_path / "w0.dcm", px, WindowCenter=500, WindowWidth=0)
+    out = tmp_path / "out.png"
+    proc = run_cli(src, "--export", out)
+    assert_ok(proc)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one warning line, got: {proc.stderr!r}"
+    assert not lines[0].startswith("dcmview: error")
+    img = read_back(out)
+    assert img.min() == 0 and img.max() == 255, "min-max window must span the whole output range"
+    assert np.all(np.diff(img.ravel().astype(int)) >= 0), "a ramp stays monotonic"
+
+
+# --------------------------------------------------------------------------- --list-presets / --info
+
+
+def test_list_presets():
+    """All nine presets in the viewer's order, each with its width and level."""
+    proc = run_cli("--list-presets")
+    assert_ok(proc)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    found = []
+    for name, center, width in PRESET_ORDER:
+        pat = re.compile(r"\b" + name.replace(" ", r"[ _-]") + r"\b", re.I)
+        hits = [
+            i for i, ln in enumerate(lines)
+            if pat.search(ln) and (name == "temporal bone" or not re.search("temporal", ln, re.I))
+        ]
+        assert hits, f"preset {name!r} missing from:\n{proc.stdout}"
+        i = hits[0]
+        numbers = {float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", lines[i])}
+        assert {float(center), float(width)} <= numbers, f"{name}: want {width}/{center} in {lines[i]!r}"
+        found.append(i)
+    assert found == sorted(found), f"presets not in the viewer's order:\n{proc.stdout}"
+
+
+@pytest.fixture
+def info_file(tmp_path):
+    px = np.stack([ramp(48, 64, 0, 4000, np.uint16)] * 3)
+    return write_mono(
+        tmp_path / "info.dcm",
+        px,
+        bits_stored=12,
+        Modality="CT",
+        PatientName="Secretname^Jane",
+        PatientID="PID-4242-XYZ",
+        PatientBirthDate="19561231",
+        WindowCenter=[40, -600],
+        WindowWidth=[400, 1500],
+        WindowCenterWidthExplanation=["EXPLSOFT", "EXPLLUNG"],
+        RescaleSlope=0.5,
+        RescaleIntercept=-1024,
+        RescaleType="HU",
+    )
+
+
+def test_info_summary(info_file):
+    """``--info``: modality, size, frames, photometric, bits, windows + explanations, rescale, syntax."""
+    proc = run_cli(info_file, "--info")
+    assert_ok(proc)
+    out = proc.stdout
+    assert re.search(r"\bCT\b", out), out
+    assert re.search(r"64\s*[x×X]\s*48|48\s*[x×X]\s*64", out), f"size 64 x 48 missing:\n{out}"
+    assert re.search(r"frames?\D{0,20}\b3\b|\b3\b\D{0,20}frames?", out, re.I), f"3 frames missing:\n{out}"
+    assert "MONOCHROME2" in out
+    assert re.search(r"\b12\b", out), f"bits stored (12) missing:\n{out}"
+    for expl in ("EXPLSOFT", "EXPLLUNG"):
+        assert expl in out, f"window explanation {expl} missing:\n{out}"
+    assert re.search(r"-600", out) and re.search(r"1500", out) and re.search(r"\b400\b", out)
+    assert "0.5" in out and "-1024" in out, f"rescale missing:\n{out}"
+    assert re.search(r"Explicit VR Little Endian|1\.2\.840\.10008\.1\.2\.1\b", out, re.I), out
+
+
+@pytest.mark.parametrize("name", ["info", "CT_small.dcm", "examples_overlay.dcm"])
+def test_info_has_no_patient_identifiers(info_file, name):
+    """``--info`` never shows Patient's Name, Patient ID or Birth Date."""
+    src = info_file if name == "info" else testdata(name)
+    ds = pydicom.dcmread(src, stop_before_pixels=True)
+    proc = run_cli(src, "--info")
+    assert_ok(proc)
+    text = proc.stdout + proc.stderr
+    secrets = [str(ds.PatientName), str(ds.PatientID)]
+    secrets += [part for part in str(ds.PatientName).split("^") if len(part) > 2]
+    if ds.get("PatientBirthDate"):
+        secrets.append(str(ds.PatientBirthDate))
+    for secret in secrets:
+        assert secret not in text, f"patient identifier {secret!r} leaked by --info:\n{text}"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _mr_bytes() -> bytes:
+    return Path(testdata("MR_small.dcm")).read_bytes()
+
+
+def _corrupt_stream(name: str):
+    def make(tmp: Path) -> Path:
+        ds = pydicom.dcmread(testdata(name))
+        frags = [b"".join(f) for f in generate_fragmented_frames(ds.PixelData, number_of_frames=1)]
+        # same length, but not a codestream: no SOI / SOC marker, nothing a decoder can read
+        ds.PixelData = encapsulate([bytes([0xAB]) * len(frags[0])])
+        out = tmp / f"corrupt_{name}"
+        ds.save_as(out)
+        return out
+
+    return make
+
+
+def _dataset_file(tmp: Path, fname: str, **tags) -> Path:
+    px = ramp(16, 16, 0, 1000, np.uint16)
+    return Path(write_mono(tmp / fname, px, **tags))
+
+
+def _no_pixels(tmp: Path) -> Path:
+    path = _dataset_file(tmp, "nopixels.dcm")
+    ds = pydicom.dcmread(path)
+    del ds.PixelData
+    ds.save_as(path)
+    return path
+
+
+def _huge_header(tmp: Path) -> Path:
+    path = _dataset_file(tmp, "huge.dcm")
+    ds = pydicom.dcmread(path)
+    ds.Rows = 65535
+    ds.Columns = 65535
+    ds.PixelData = bytes(4096)
+    ds.save_as(path)
+    return path
+
+
+def _short_pixels(tmp: Path) -> Path:
+    path = _dataset_file(tmp, "short.dcm")
+    ds = pydicom.dcmread(path)
+    ds.PixelData = bytes(100)  # 16 x 16 x 2 bytes are expected
+    ds.save_as(path)
+    return path
+
+
+def _truncated_pixels(tmp: Path) -> Path:
+    path = tmp / "truncated_pixels.dcm"
+    data = _mr_bytes()
+    path.write_bytes(data[: len(data) - 4000])  # cut inside Pixel Data
+    return path
+
+
+def _truncated_header(tmp: Path) -> Path:
+    path = tmp / "truncated_header.dcm"
+    path.write_bytes(_mr_bytes()[:300])  # preamble, DICM, part of the meta group
+    return path
+
+
+def _write(name: str, data: bytes):
+    def make(tmp: Path) -> Path:
+        path = tmp / name
+        path.write_bytes(data)
+        return path
+
+    return make
+
+
+BAD_FILES = {
+    "missing-path": lambda tmp: tmp / "does_not_exist.dcm",
+    "text-file": _write("notes.dcm", b"this is not a DICOM file\n" * 20),
+    "png-file": _write("picture.dcm", cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes()),
+    "empty-file": _write("empty.dcm", b""),
+    "truncated-header": _truncated_header,
+    "truncated-pixels": _truncated_pixels,
+    "pydicom-MR_truncated": lambda tmp: Path(testdata("MR_truncated.dcm")),
+    "no-pixel-data": _no_pixels,
+    "huge-header": _huge_header,
+    "short-pixel-data": _short_pixels,
+    "corrupt-jpeg": _corrupt_stream("SC_rgb_jpeg_dcmtk.dcm"),
+    "corrupt-jpeg2000": _corrupt_stream("JPEG2000.dcm"),
+    "unknown-photometric": lambda tmp: _dataset_file(tmp, "photometric.dcm", PhotometricInterpretation="ZEBRA"),
+}
+
+
+def assert_one_error_line(proc, *names: str) -> str:
+    """Exit 2, stderr is one line ``dcmview: error: ...`` naming one of ``names``, no traceback."""
+    assert proc.returncode == 2, f"exit {proc.returncode}, stderr: {proc.stderr!r}"
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and proc.stderr.endswith("\n"), f"want exactly one stderr line, got {proc.stderr!r}"
+    line = lines[0]
+    assert line.startswith("dcmview: error: "), line
+    assert any(n in line for n in names), f"error line names none of {names}: {line!r}"
+    assert len(line) > len("dcmview: error: ") + max(map(len, names)) + 5, f"no problem described: {line!r}"
+    return line
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_input_file(tmp_path, case):
+    """Each bad input file: exit 2, one error line naming the file, no output left."""
+    src = Path(BAD_FILES[case](tmp_path))
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    started = time.monotonic()
+    proc = run_cli(src, "--export", outdir / "image.png", timeout=60)
+    elapsed = time.monotonic() - started
+    assert_one_error_line(proc, src.name)
+    assert os.listdir(outdir) == [], f"output left behind: {os.listdir(outdir)}"
+    assert elapsed < 20, f"took {elapsed:.1f} s: bad input must fail fast"
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_library_raises_the_same_message(tmp_path, case):
+    """The library raises a DcmviewError whose text is what the CLI prints after 'dcmview: error: '."""
+    src = Path(BAD_FILES[case](tmp_path))
+    with pytest.raises(dcmlib.DcmviewError) as info:
+        dcmlib.load(os.fspath(src)).render()
+    assert src.name in str(info.value)
+    proc = run_cli(src, "--export", tmp_path / "x.png")
+    assert proc.stderr.strip() == f"dcmview: error: {info.value}"
+
+
+@pytest.mark.parametrize("case", ["missing-path", "text-file", "empty-file", "no-pixel-data", "huge-header"])
+def test_bad_input_file_info(tmp_path, case):
+    """``--info`` on a bad file fails the same way (exit 2, one line), except no-pixel-data may be summarised."""
+    src = Path(BAD_FILES[case](tmp_path))
+    proc = run_cli(src, "--info")
+    if case in ("no-pixel-data", "huge-header") and proc.returncode == 0:
+        return  # a header summary of a file without usable pixels is acceptable
+    assert_one_error_line(proc, src.name)
+
+
+ARG_ERRORS = [
+    # (id, file, args)
+    ("width-zero", "CT_small.dcm", ["--window", "40", "0"]),
+    ("width-negative", "CT_small.dcm", ["--window", "40", "-5"]),
+    ("center-not-number", "CT_small.dcm", ["--window", "abc", "400"]),
+    ("width-not-number", "CT_small.dcm", ["--window", "40", "wide"]),
+    ("width-nan", "CT_small.dcm", ["--window", "40", "nan"]),
+    ("unknown-preset", "CT_small.dcm", ["--preset", "kidney"]),
+    ("frame-zero", "MR_small.dcm", ["--frame", "0"]),
+    ("frame-past-end-single", "MR_small.dcm", ["--frame", "2"]),
+    ("frame-past-end-multi", "rtdose.dcm", ["--frame", "16"]),
+    ("frame-negative", "rtdose.dcm", ["--frame", "-1"]),
+    ("frame-not-number", "rtdose.dcm", ["--frame", "two"]),
+    ("voi-past-end", "MR_small.dcm", ["--voi", "2"]),
+    ("voi-none-stored", "CT_small.dcm", ["--voi", "1"]),
+    ("voi-zero", "examples_overlay.dcm", ["--voi", "0"]),
+    ("voi-past-end-two", "examples_overlay.dcm", ["--voi", "3"]),
+    ("unknown-mode", "MR_small.dcm", ["--mode", "gamma"]),
+]
+
+
+@pytest.mark.parametrize("name, args", [a[1:] for a in ARG_ERRORS], ids=[a[0] for a in ARG_ERRORS])
+def test_bad_arguments(tmp_path, name, args):
+    """Bad window, preset, frame, VOI or mode: exit 2, one line naming the file, nothing written."""
+    src = testdata(name)
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    out = outdir / "image.png"
+    proc = run_cli(src, "--export", out, *args)
+    line = assert_one_error_line(proc, os.path.basename(src), out.name)
+    assert os.listdir(outdir) == [], f"output left behind: {os.listdir(outdir)}"
+    if "--preset" in args:
+        for pname, _, _ in PRESET_ORDER:
+            assert re.search(pname.replace(" ", r"[ _-]"), line), f"valid preset {pname!r} not listed: {line}"
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["missing-folder", "missing-folder-deep", "unknown-ext", "no-ext", "folder-as-output"],
+)
+def test_bad_output(tmp_path, target):
+    """Output folder missing, unknown extension, or a folder as output: exit 2, nothing created."""
+    src = testdata("MR_small.dcm")
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    out = {
+        "missing-folder": outdir / "nope" / "image.png",
+        "missing-folder-deep": outdir / "a" / "b" / "image.png",
+        "unknown-ext": outdir / "image.xyz",
+        "no-ext": outdir / "image",
+        "folder-as-output": outdir,
+    }[target]
+    proc = run_cli(src, "--export", out)
+    assert_one_error_line(proc, out.name)
+    assert os.listdir(outdir) == [], f"output left behind: {os.listdir(outdir)}"
+
+
+def test_existing_output_survives_a_failed_export(tmp_path):
+    """A failing export must not clobber the file that was already at OUT."""
+    out = tmp_path / "image.png"
+    out.write_bytes(b"precious")
+    px = ramp(16, 16, 0, 1000, np.uint16)
+    src = write_mono(tmp_path / "bad.dcm", px)
+    proc = run_cli(src, "--export", out, "--window", "40", "0")
+    assert proc.returncode == 2
+    assert out.read_bytes() == b"precious"
+    assert sorted(os.listdir(tmp_path)) == ["bad.dcm", "image.png"]
