@@ -1,0 +1,39 @@
+"""dcmlib: the DICOM grayscale and colour display pipeline, exact and fast, for OpenCV.
+
+>>> import cv2, dcmlib
+>>> img = dcmlib.load("scan.dcm")                 # doctest: +SKIP
+>>> cv2.imshow("CT", img.render(preset="lung"))   # doctest: +SKIP
+"""
+
+from .errors import (
+    DcmviewError,
+    DcmviewWarning,
+    InvalidArgumentError,
+    NoPixelDataError,
+    NotDicomError,
+    OutputError,
+    PixelDataError,
+    UnsupportedError,
+)
+from .image import DicomImage, load
+from .lut import MODES
+from .presets import PRESETS, Preset, get_preset
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "load",
+    "DicomImage",
+    "PRESETS",
+    "Preset",
+    "get_preset",
+    "MODES",
+    "DcmviewError",
+    "DcmviewWarning",
+    "NotDicomError",
+    "NoPixelDataError",
+    "PixelDataError",
+    "UnsupportedError",
+    "InvalidArgumentError",
+    "OutputError",
+]
