@@ -7,6 +7,7 @@ float32 modality values) through one byte-budget :class:`~dcmlib.cache.FrameCach
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import warnings
@@ -176,13 +177,13 @@ def _check_pixel_length(ds: Dataset, lay: _Layout, path: object) -> None:
     if raw is None:
         return  # deferred (very large file): the decoder checks each frame
     try:
-        fragment = next(pydicom.encaps.generate_fragments(raw), b"")
+        fragment = _first_fragment(raw)
     except (ValueError, StopIteration, struct.error) as exc:
         raise PixelDataError(f"broken encapsulated pixel data ({_short(exc)})", path) from None
     if not fragment:
         raise PixelDataError("encapsulated pixel data holds no frame", path)
     dims = _codestream_size(fragment)
-    if dims is not None and dims != (lay.rows, lay.columns):
+    if dims is not None and lay.rows * lay.columns > dims[0] * dims[1]:
         raise PixelDataError(
             f"compressed frame is {dims[1]} x {dims[0]} but the header says {lay.columns} x {lay.rows}", path
         )
@@ -203,6 +204,14 @@ def _pixel_element(ds: Dataset, keyword: str) -> tuple[int, bytes | None]:
         return len(value), bytes(value) if isinstance(value, bytearray) else value
     length = getattr(item, "length", 0) or 0
     return int(length), None
+
+
+def _first_fragment(raw: bytes) -> bytes:
+    """The first fragment after the Basic Offset Table item (PS3.5 A.4)."""
+    if len(raw) < 8 or raw[:4] != b"\xfe\xff\x00\xe0":
+        raise ValueError("no Basic Offset Table item at the start of the encapsulated pixel data")
+    bot_length = struct.unpack("<I", raw[4:8])[0]
+    return next(pydicom.encaps.generate_fragments(raw[8 + bot_length :]), b"")
 
 
 def _codestream_size(data: bytes) -> tuple[int, int] | None:
@@ -235,6 +244,41 @@ def _codestream_size(data: bytes) -> tuple[int, int] | None:
                 return None
             i += 2 + length
     return None
+
+
+@contextlib.contextmanager
+def _quiet_c_stderr():
+    """Silence what C decoders (OpenJPEG, CharLS) print on fd 2 while they run.
+
+    Their failures still raise; the message then comes from us, as one line.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+def _decode_jpeg12(ref: FrameRef, lay: _Layout) -> np.ndarray | None:
+    """12-bit JPEG Extended through imagecodecs (libjpeg-turbo, BSD): pydicom's permissive plugins lack it."""
+    ds = ref.source if isinstance(ref.source, Dataset) else pydicom.dcmread(ref.source)
+    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if ts != pydicom.uid.JPEGExtended12Bit or lay.bits_stored <= 8 or lay.samples != 1:
+        return None
+    import imagecodecs  # noqa: PLC0415  (only for this rare syntax)
+
+    frame = pydicom.encaps.get_frame(ds.PixelData, ref.index, number_of_frames=lay.frames)
+    arr = imagecodecs.jpeg8_decode(frame)
+    return arr.view(np.int16) if lay.signed else arr
 
 
 # ----------------------------------------------------------------------------- per-frame parameters
@@ -502,7 +546,13 @@ class DicomImage:
         if isinstance(ref.source, Dataset):
             _check_pixel_length(ref.source, lay, where)
         try:
-            arr = pixel_array(ref.source, index=ref.index)
+            try:
+                with _quiet_c_stderr():
+                    arr = pixel_array(ref.source, index=ref.index)
+            except (RuntimeError, ValueError, NotImplementedError):
+                arr = _decode_jpeg12(ref, lay)
+                if arr is None:
+                    raise
         except DcmviewError:
             raise
         except MemoryError:
