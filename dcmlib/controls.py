@@ -236,6 +236,8 @@ class ViewerState:
     ``frame`` is 0-based (the shell and file names show it 1-based, like
     ``--frame``).  ``preset`` is an index into :data:`dcmlib.presets.PRESETS`
     or None; ``voi`` is the 1-based index of the stored VOI shown or None;
+    ``lut`` is True when that VOI is a VOI LUT (render it with ``voi=``; center
+    and width are then its equivalent linear window, for the trackbars).
     ``auto`` is True after ``a``.  ``request`` is a one-shot order for the
     shell (``'snapshot'``, ``'snapshot-shown'``, ``'quit'``) that it clears
     with ``replace(state, request=None)`` once done.
@@ -247,6 +249,7 @@ class ViewerState:
     mode: str = "linear"
     preset: int | None = None
     voi: int | None = None
+    lut: bool = False
     auto: bool = False
     frame: int = 0
     n_frames: int = 1
@@ -264,44 +267,52 @@ class ViewerState:
 
     @property
     def min_width(self) -> float:
-        return self.scale.step
+        """LINEAR needs width >= 1 (PS3.3 C.11.2.1.2.1); the other modes one trackbar step."""
+        return max(self.scale.step, 1.0) if self.mode == "linear" else self.scale.step
 
 
-def _mode_name(function: str | None) -> str:
+def _mode_name(function: Any) -> str:
+    """'linear' / 'linear-exact' / 'sigmoid' from a mode name, a DICOM value or a VoiFunction."""
     if not function:
         return "linear"
+    function = getattr(function, "mode", getattr(function, "value", function))
     name = str(function).strip().lower().replace("_", "-")
     return name if name in MODES else "linear"
 
 
-def _voi_window(voi: Any) -> tuple[float, float, str] | None:
-    """(center, width, mode) of a stored VOI when it is a window, else None (a VOI LUT)."""
+def _voi_window(voi: Any) -> tuple[float, float, str, bool]:
+    """(center, width, mode, is_lut) of a stored VOI; a VOI LUT gives its equivalent linear window."""
     c = getattr(voi, "center", None)
     w = getattr(voi, "width", None)
-    if c is None or w is None:
-        return None
-    return float(c), float(w), _mode_name(getattr(voi, "function", None))
+    if c is not None and w is not None:
+        return float(c), float(w), _mode_name(getattr(voi, "function", None)), False
+    eq = getattr(voi, "equivalent_window", None)
+    c, w = eq() if eq is not None else (None, None)
+    return (None if c is None else float(c)), (None if w is None else float(w)), "linear", True
 
 
 def _file_window(state: ViewerState, image: Any) -> ViewerState:
     c, w, fn = image.default_window(state.frame)
     mode = _mode_name(fn)
-    n_vois = len(image.vois(state.frame))
+    vois = image.vois(state.frame)
+    lut = bool(vois) and _voi_window(vois[0])[3]
     return replace(state, center=float(c), width=float(w), mode=mode, file_mode=mode,
-                   preset=None, voi=1 if n_vois else None, auto=False, n_vois=n_vois)
+                   preset=None, voi=1 if vois else None, auto=False, n_vois=len(vois), lut=lut)
 
 
 def set_window(state: ViewerState, center: float, width: float) -> ViewerState:
     """A user window: clamps width to at least one trackbar step, forgets preset/VOI/auto."""
     width = max(float(width), state.min_width)
-    return replace(state, center=float(center), width=width, preset=None, voi=None, auto=False)
+    return replace(state, center=float(center), width=width, preset=None, voi=None, auto=False,
+                   lut=False)
 
 
 def _set_preset(state: ViewerState, index: int | None, image: Any) -> ViewerState:
     if index is None:
         return _file_window(state, image)
     p = PRESETS[_PRESET_NAMES[index]]
-    return replace(state, center=p.center, width=p.width, preset=index, voi=None, auto=False)
+    return replace(state, center=p.center, width=max(p.width, state.min_width), preset=index,
+                   voi=None, auto=False, lut=False)
 
 
 def initial_state(image: Any, *, center: float | None = None, width: float | None = None,
@@ -336,10 +347,9 @@ def _select_voi(state: ViewerState, index: int, image: Any) -> ViewerState:
     if not vois:
         return replace(state, message="no VOI stored in the file")
     index = (index - 1) % len(vois) + 1
-    win = _voi_window(vois[index - 1])
-    st = replace(state, preset=None, voi=index, auto=False, n_vois=len(vois))
-    if win is not None:
-        c, w, m = win
+    c, w, m, lut = _voi_window(vois[index - 1])
+    st = replace(state, preset=None, voi=index, auto=False, n_vois=len(vois), lut=lut)
+    if c is not None and w is not None:
         st = replace(st, center=c, width=w, mode=m)
     return st
 
@@ -378,7 +388,7 @@ def on_key(state: ViewerState, key: str | None, image: Any = None) -> ViewerStat
         c, w = image.auto_window(state.frame)
         return replace(set_window(state, c, w), auto=True)
     if key == "m":
-        return replace(state, mode=MODES[(MODES.index(state.mode) + 1) % len(MODES)])
+        return _set_mode(state, MODES[(MODES.index(state.mode) + 1) % len(MODES)])
     if key == "i":
         return replace(state, invert=not state.invert)
     if key == "o":
@@ -400,6 +410,13 @@ def on_key(state: ViewerState, key: str | None, image: Any = None) -> ViewerStat
     if key in ("q", "Esc"):
         return replace(state, request="quit")
     return state
+
+
+def _set_mode(state: ViewerState, mode: str) -> ViewerState:
+    st = replace(state, mode=mode)
+    if st.width < st.min_width:           # LINEAR cannot show a window narrower than 1
+        st = replace(st, width=st.min_width)
+    return st
 
 
 def _round_to(value: float, step: float) -> float:
@@ -489,7 +506,7 @@ def on_trackbar(state: ViewerState, name: str, pos: int) -> ViewerState:
     if name == "width":
         return set_window(state, state.center, state.scale.to_value(max(pos, 1)))
     if name == "mode":
-        return replace(state, mode=MODES[min(max(pos, 0), len(MODES) - 1)])
+        return _set_mode(state, MODES[min(max(pos, 0), len(MODES) - 1)])
     raise ValueError(f"unknown trackbar {name!r}")
 
 
@@ -518,7 +535,7 @@ def window_label(state: ViewerState) -> str:
     if state.preset is not None:
         return f"preset {_PRESET_NAMES[state.preset]}"
     if state.voi is not None:
-        return f"file VOI {state.voi}/{state.n_vois}"
+        return f"file {'VOI LUT' if state.lut else 'VOI'} {state.voi}/{state.n_vois}"
     if state.auto:
         return "auto window"
     return "user window"
@@ -533,10 +550,13 @@ def snapshot_name(stem: str, state: ViewerState, folder: str | Path = ".",
     mode appears only when it differs from the file's own VOI LUT Function
     (export without ``--mode`` uses the file's).  A colour image has no window
     part; ``shown=True`` (the ``S`` key) adds ``_shown``.  Never returns an
-    existing path: ``_2``, ``_3`` ... are appended instead.
+    existing path: ``_2``, ``_3`` ... are appended instead.  A stored VOI LUT
+    is named ``_voi<N>`` (``--voi N``) instead of a window.
     """
     parts = [stem, f"f{state.frame + 1}"]
-    if not state.is_color:
+    if state.lut:
+        parts.append(f"voi{state.voi}")
+    elif not state.is_color:
         parts += [f"c{format_number(state.center)}", f"w{format_number(state.width)}"]
         if state.mode != state.file_mode:
             parts.append(state.mode)
@@ -565,11 +585,16 @@ def _format_value(value: Any, unit: str) -> str:
     return f"{text} {unit}".rstrip()
 
 
-def annotation_lines(state: ViewerState, name: str = "") -> list[str]:
-    """The overlay text, top to bottom; no patient identifiers (the caller passes the file name)."""
+def annotation_lines(state: ViewerState, name: str = "", extra: Sequence[str] = ()) -> list[str]:
+    """The overlay text, top to bottom.
+
+    No patient identifiers: the caller passes the file name and any ``extra``
+    lines (slice position; patient only with ``--show-patient``).
+    """
     lines = []
     if name:
         lines.append(name)
+    lines.extend(extra)
     if not state.is_color:
         lines.append(f"C {format_number(state.center)}  W {format_number(state.width)}  {state.mode}")
         lines.append(window_label(state))
