@@ -7,7 +7,7 @@ Not a test module: it holds no tests, only
   JPEG / JPEG-LS) and read its 8-bit PGM back with OpenCV;
 - :func:`write_mono`: write a small grayscale DICOM file built with pydicom,
   so tests can feed both dcmview and DCMTK the very same bytes;
-- :func:`testdata`: the path of one of pydicom's bundled test files.
+- :func:`pydicom_file`: the path of one of pydicom's bundled test files.
 
 The test modules import this file by putting ``tests/`` on ``sys.path``
 (``import dcmtk as helpers``), so it works whether or not ``tests/`` is a package.
@@ -47,7 +47,7 @@ requires_dcm2pnm = pytest.mark.skipif(
 DCM2PNM_BASE = ("-O", "+op")
 
 
-def testdata(name: str) -> str:
+def pydicom_file(name: str) -> str:
     """Absolute path of a file bundled with pydicom (``pydicom.data``); never downloads."""
     path = get_testdata_file(name, download=False)
     if path is None:

@@ -31,7 +31,7 @@ from pydicom.encaps import encapsulate, generate_fragmented_frames
 sys.path.insert(0, os.fspath(Path(__file__).resolve().parent))
 sys.path.insert(0, os.fspath(Path(__file__).resolve().parents[1]))
 import dcmtk as helpers  # noqa: E402  (tests/dcmtk.py)
-from dcmtk import ramp, run_cli, testdata, write_mono  # noqa: E402
+from dcmtk import pydicom_file, ramp, run_cli, write_mono  # noqa: E402
 
 dcmlib = pytest.importorskip("dcmlib")
 
@@ -98,7 +98,7 @@ EXPORT_CASES = [
 )
 def test_png_export_is_exactly_render(tmp_path, name, args, kwargs):
     """The PNG written by the CLI is exactly ``render(...)`` of that frame (frame 1-based -> 0-based)."""
-    src = testdata(name)
+    src = pydicom_file(name)
     out = tmp_path / "out" / "image.png"
     out.parent.mkdir()
     proc = run_cli(src, "--export", out, *args)
@@ -115,7 +115,7 @@ def test_png_export_is_exactly_render(tmp_path, name, args, kwargs):
 @pytest.mark.parametrize("name", ["MR_small.dcm", "examples_rgb_color.dcm"])
 def test_lossless_formats_hold_the_render(tmp_path, name, ext):
     """TIFF and BMP are lossless too: what they hold equals render(); the extension is case-insensitive."""
-    src = testdata(name)
+    src = pydicom_file(name)
     out = tmp_path / f"image{ext}"
     assert_ok(run_cli(src, "--export", out, "--window", "600", "1600"))
     np.testing.assert_array_equal(read_back(out), dcmlib.load(src).render(600, 1600))
@@ -124,7 +124,7 @@ def test_lossless_formats_hold_the_render(tmp_path, name, ext):
 @pytest.mark.parametrize("ext", [".jpg", ".jpeg"])
 def test_jpeg_export_is_close_to_render(tmp_path, ext):
     """JPEG is lossy: same shape, pixels close on average."""
-    src = testdata("MR_small.dcm")
+    src = pydicom_file("MR_small.dcm")
     out = tmp_path / f"image{ext}"
     assert_ok(run_cli(src, "--export", out))
     got = read_back(out)
@@ -153,7 +153,7 @@ def test_export_of_window_matches_standard_formula(tmp_path):
 
 def test_invert_of_monochrome2_is_255_minus(tmp_path):
     """``--invert`` on MONOCHROME2 is the negative of the plain export (independent of render())."""
-    src = testdata("MR_small.dcm")
+    src = pydicom_file("MR_small.dcm")
     plain, inv = tmp_path / "plain.png", tmp_path / "inv.png"
     assert_ok(run_cli(src, "--export", plain))
     assert_ok(run_cli(src, "--export", inv, "--invert"))
@@ -162,7 +162,7 @@ def test_invert_of_monochrome2_is_255_minus(tmp_path):
 
 def test_preset_equals_its_window(tmp_path):
     """``--preset lung`` is the window -600/1500 (issue 3's preset table)."""
-    src = testdata("CT_small.dcm")
+    src = pydicom_file("CT_small.dcm")
     a, b = tmp_path / "a.png", tmp_path / "b.png"
     assert_ok(run_cli(src, "--export", a, "--preset", "lung"))
     assert_ok(run_cli(src, "--export", b, "--window", "-600", "1500"))
@@ -171,7 +171,7 @@ def test_preset_equals_its_window(tmp_path):
 
 def test_voi_equals_stored_window(tmp_path):
     """``--voi 2`` on examples_overlay.dcm is its second stored window, 200/443."""
-    src = testdata("examples_overlay.dcm")
+    src = pydicom_file("examples_overlay.dcm")
     a, b = tmp_path / "a.png", tmp_path / "b.png"
     assert_ok(run_cli(src, "--export", a, "--voi", "2"))
     assert_ok(run_cli(src, "--export", b, "--window", "200", "443"))
@@ -180,7 +180,7 @@ def test_voi_equals_stored_window(tmp_path):
 
 def test_frames_differ(tmp_path):
     """``--frame`` really selects a frame: two frames of rtdose.dcm with one window differ."""
-    src = testdata("rtdose.dcm")
+    src = pydicom_file("rtdose.dcm")
     a, b = tmp_path / "a.png", tmp_path / "b.png"
     win = ["--window", "1000000", "600000"]
     assert_ok(run_cli(src, "--export", a, "--frame", "1", *win))
@@ -266,7 +266,7 @@ def test_info_summary(info_file):
 @pytest.mark.parametrize("name", ["info", "CT_small.dcm", "examples_overlay.dcm"])
 def test_info_has_no_patient_identifiers(info_file, name):
     """``--info`` never shows Patient's Name, Patient ID or Birth Date."""
-    src = info_file if name == "info" else testdata(name)
+    src = info_file if name == "info" else pydicom_file(name)
     ds = pydicom.dcmread(src, stop_before_pixels=True)
     proc = run_cli(src, "--info")
     assert_ok(proc)
@@ -283,12 +283,12 @@ def test_info_has_no_patient_identifiers(info_file, name):
 
 
 def _mr_bytes() -> bytes:
-    return Path(testdata("MR_small.dcm")).read_bytes()
+    return Path(pydicom_file("MR_small.dcm")).read_bytes()
 
 
 def _corrupt_stream(name: str):
     def make(tmp: Path) -> Path:
-        ds = pydicom.dcmread(testdata(name))
+        ds = pydicom.dcmread(pydicom_file(name))
         frags = [b"".join(f) for f in generate_fragmented_frames(ds.PixelData, number_of_frames=1)]
         # same length, but not a codestream: no SOI / SOC marker, nothing a decoder can read
         ds.PixelData = encapsulate([bytes([0xAB]) * len(frags[0])])
@@ -359,7 +359,7 @@ BAD_FILES = {
     "empty-file": _write("empty.dcm", b""),
     "truncated-header": _truncated_header,
     "truncated-pixels": _truncated_pixels,
-    "pydicom-MR_truncated": lambda tmp: Path(testdata("MR_truncated.dcm")),
+    "pydicom-MR_truncated": lambda tmp: Path(pydicom_file("MR_truncated.dcm")),
     "no-pixel-data": _no_pixels,
     "huge-header": _huge_header,
     "short-pixel-data": _short_pixels,
@@ -434,14 +434,13 @@ ARG_ERRORS = [
     ("voi-none-stored", "CT_small.dcm", ["--voi", "1"]),
     ("voi-zero", "examples_overlay.dcm", ["--voi", "0"]),
     ("voi-past-end-two", "examples_overlay.dcm", ["--voi", "3"]),
-    ("unknown-mode", "MR_small.dcm", ["--mode", "gamma"]),
 ]
 
 
 @pytest.mark.parametrize("name, args", [a[1:] for a in ARG_ERRORS], ids=[a[0] for a in ARG_ERRORS])
 def test_bad_arguments(tmp_path, name, args):
     """Bad window, preset, frame, VOI or mode: exit 2, one line naming the file, nothing written."""
-    src = testdata(name)
+    src = pydicom_file(name)
     outdir = tmp_path / "out"
     outdir.mkdir()
     out = outdir / "image.png"
@@ -453,13 +452,22 @@ def test_bad_arguments(tmp_path, name, args):
             assert re.search(pname.replace(" ", r"[ _-]"), line), f"valid preset {pname!r} not listed: {line}"
 
 
+def test_unknown_mode_is_a_usage_error(tmp_path):
+    """``--mode gamma`` (not in the issue's list, a usage error): still exit 2 and one line, nothing written."""
+    proc = run_cli(pydicom_file("MR_small.dcm"), "--export", tmp_path / "x.png", "--mode", "gamma")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith("dcmview: error: "), proc.stderr
+    assert "gamma" in proc.stderr
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.parametrize(
     "target",
     ["missing-folder", "missing-folder-deep", "unknown-ext", "no-ext", "folder-as-output"],
 )
 def test_bad_output(tmp_path, target):
     """Output folder missing, unknown extension, or a folder as output: exit 2, nothing created."""
-    src = testdata("MR_small.dcm")
+    src = pydicom_file("MR_small.dcm")
     outdir = tmp_path / "out"
     outdir.mkdir()
     out = {
