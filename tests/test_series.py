@@ -1,0 +1,421 @@
+"""Series folders: scanning, grouping, ordering, choosing (dcmlib.series).
+
+Every expected order below comes from the geometry the test writes (positions
+chosen by hand along a normal computed by hand), never from running the code.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import (
+    CTImageStorage,
+    DeflatedExplicitVRLittleEndian,
+    EnhancedCTImageStorage,
+    ExplicitVRLittleEndian,
+    generate_uid,
+)
+
+from dcmlib.errors import InvalidArgumentError, NotDicomError
+from dcmlib.series import (
+    HEAD_BYTES,
+    Series,
+    describe_series,
+    read_header,
+    scan_folder,
+    select_series,
+    slice_normal,
+)
+
+AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+_UNSET = object()
+
+
+def write_ct(
+    path: Path,
+    *,
+    series_uid: str,
+    position: tuple[float, float, float] | None = (0.0, 0.0, 0.0),
+    orientation: tuple[float, ...] | None = AXIAL,
+    instance: int | None = 1,
+    rows: int = 16,
+    columns: int = 16,
+    description: str = "AXIAL 5mm",
+    series_number: int | None = 1,
+    frames: int = 1,
+    pixels: bool = True,
+    transfer_syntax: str = ExplicitVRLittleEndian,
+    extra: dict | None = None,
+) -> Path:
+    """Write a small valid CT Image Storage file (PS3.3 A.3): 16-bit signed, 12 bits stored."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = transfer_syntax
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.PatientName = "Doe^Jane"
+    ds.PatientID = "SECRET123"
+    ds.PatientBirthDate = "19700101"
+    ds.StudyInstanceUID = "1.2.826.0.1.3680043.8.498.1"
+    ds.SeriesInstanceUID = series_uid
+    ds.Modality = "CT"
+    ds.SeriesDescription = description
+    if series_number is not None:
+        ds.SeriesNumber = series_number
+    if instance is not None:
+        ds.InstanceNumber = instance
+    if position is not None:
+        ds.ImagePositionPatient = [f"{v:.6f}" for v in position]
+    if orientation is not None:
+        ds.ImageOrientationPatient = [f"{v:.7f}" for v in orientation]
+    ds.PixelSpacing = [0.5, 0.5]
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = rows, columns
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 1
+    ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+    ds.WindowCenter, ds.WindowWidth = 40, 400
+    if frames > 1:
+        ds.NumberOfFrames = frames
+    for key, value in (extra or {}).items():
+        setattr(ds, key, value)
+    if pixels:
+        ds.PixelData = np.full((frames, rows, columns), 1000, dtype=np.int16).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def names(series: Series) -> list[str]:
+    return [os.path.basename(os.fspath(f.source)) for f in series.frames]
+
+
+def positions(series: Series) -> list[float | None]:
+    return [f.position for f in series.frames]
+
+
+class Collect(list):
+    def __call__(self, message: str) -> None:
+        self.append(message)
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+class TestSliceNormal:
+    def test_axial_normal_is_z(self):
+        assert slice_normal(AXIAL) == pytest.approx([0, 0, 1])
+
+    def test_coronal_and_sagittal(self):
+        # Coronal: rows along +x, columns along -z -> normal = x cross -z = +y.
+        assert slice_normal((1, 0, 0, 0, 0, -1)) == pytest.approx([0, 1, 0])
+        # Sagittal: rows along +y, columns along -z -> normal = y cross -z = -x.
+        assert slice_normal((0, 1, 0, 0, 0, -1)) == pytest.approx([-1, 0, 0])
+
+    @pytest.mark.parametrize("bad", [None, (), (1, 0, 0), (1, 0, 0, 1, 0, 0), ("a",) * 6])
+    def test_missing_or_degenerate(self, bad):
+        assert slice_normal(bad) is None
+
+
+class TestOrdering:
+    def test_geometry_wins_over_names_and_instance_numbers(self, tmp_path):
+        uid = generate_uid()
+        z = [10.0, -5.0, 0.0, 7.5, 2.5]
+        # File names and instance numbers both run in the order written, which is not
+        # the anatomical order; instance numbers even run backwards.
+        for i, zi in enumerate(z):
+            write_ct(tmp_path / f"IM{i}.dcm", series_uid=uid, position=(-4.0, -4.0, zi), instance=10 - i)
+        (series,) = scan_folder(tmp_path)
+        # Ascending along the normal (0, 0, 1): z = -5, 0, 2.5, 7.5, 10.
+        assert positions(series) == [-5.0, 0.0, 2.5, 7.5, 10.0]
+        assert names(series) == ["IM1.dcm", "IM2.dcm", "IM4.dcm", "IM3.dcm", "IM0.dcm"]
+        assert series.notes == ()
+
+    def test_oblique_series(self, tmp_path):
+        uid = generate_uid()
+        a = math.radians(30)
+        row = (math.cos(a), math.sin(a), 0.0)
+        col = (0.0, 0.0, 1.0)
+        # normal = row x col = (sin a, -cos a, 0), worked by hand.
+        normal = np.array([math.sin(a), -math.cos(a), 0.0])
+        origin = np.array([12.0, -30.0, 5.0])
+        offsets = [6.0, -3.0, 0.0, 3.0, -6.0]  # mm along the normal, written in this order
+        shifts = [-9.0, 4.0, 7.0, -2.0, 1.0]  # in-plane shifts along the row direction
+        for i, (d, s) in enumerate(zip(offsets, shifts)):
+            p = origin + d * normal + s * np.array(row)
+            write_ct(tmp_path / f"s{i}.dcm", series_uid=uid, position=tuple(p), orientation=row + col, instance=i + 1)
+        (series,) = scan_folder(tmp_path)
+        assert names(series) == ["s4.dcm", "s1.dcm", "s2.dcm", "s3.dcm", "s0.dcm"]
+        base = float(origin @ normal)  # 12 sin30 + 30 cos30
+        assert base == pytest.approx(6.0 + 15.0 * math.sqrt(3))
+        assert positions(series) == pytest.approx([base - 6, base - 3, base, base + 3, base + 6], abs=1e-4)
+
+    def test_sagittal_orders_along_minus_x(self, tmp_path):
+        uid = generate_uid()
+        # normal of (0,1,0 / 0,0,-1) is (-1, 0, 0): larger x comes first.
+        for i, x in enumerate([-20.0, 30.0, 5.0]):
+            write_ct(tmp_path / f"{i}.dcm", series_uid=uid, position=(x, 0, 0), orientation=(0, 1, 0, 0, 0, -1))
+        (series,) = scan_folder(tmp_path)
+        assert names(series) == ["1.dcm", "2.dcm", "0.dcm"]
+        assert positions(series) == [-30.0, -5.0, 20.0]
+
+    def test_duplicate_position_warned_once(self, tmp_path):
+        uid = generate_uid()
+        for name, z, inst in [("a", 10.0, 4), ("b", 5.0, 3), ("c", 5.0, 2), ("d", 0.0, 1), ("e", 10.0, 5)]:
+            write_ct(tmp_path / f"{name}.dcm", series_uid=uid, position=(0, 0, z), instance=inst)
+        warnings = Collect()
+        series = select_series(scan_folder(tmp_path, on_warning=warnings), on_warning=warnings)
+        # Equal positions keep Instance Number order: c(2) before b(3), a(4) before e(5).
+        assert names(series) == ["d.dcm", "c.dcm", "b.dcm", "a.dcm", "e.dcm"]
+        assert len(warnings) == 1
+        assert "repeat a slice position" in warnings[0] and "5.00 mm" in warnings[0]
+
+    def test_no_position_falls_back_to_instance_number(self, tmp_path):
+        uid = generate_uid()
+        for name, inst in [("x1", 3), ("x2", 1), ("x3", 2)]:
+            write_ct(tmp_path / f"{name}.dcm", series_uid=uid, position=None, instance=inst)
+        warnings = Collect()
+        series = select_series(scan_folder(tmp_path), on_warning=warnings)
+        assert names(series) == ["x2.dcm", "x3.dcm", "x1.dcm"]
+        assert positions(series) == [None, None, None]
+        assert warnings == ["no Image Position (Patient) in 3 of 3 images; ordered by Instance Number"]
+
+    def test_one_missing_position_falls_back_for_the_whole_series(self, tmp_path):
+        uid = generate_uid()
+        write_ct(tmp_path / "a.dcm", series_uid=uid, position=(0, 0, 9.0), instance=1)
+        write_ct(tmp_path / "b.dcm", series_uid=uid, position=None, instance=2)
+        write_ct(tmp_path / "c.dcm", series_uid=uid, position=(0, 0, 1.0), instance=3)
+        (series,) = scan_folder(tmp_path)
+        assert names(series) == ["a.dcm", "b.dcm", "c.dcm"]
+        assert positions(series) == [9.0, None, 1.0]  # positions kept where known
+        assert "no Image Position (Patient) in 1 of 3 images" in series.notes[0]
+
+    def test_no_orientation_falls_back_to_instance_number(self, tmp_path):
+        uid = generate_uid()
+        for name, z, inst in [("a", 0.0, 2), ("b", 5.0, 1)]:
+            write_ct(tmp_path / f"{name}.dcm", series_uid=uid, position=(0, 0, z), orientation=None, instance=inst)
+        (series,) = scan_folder(tmp_path)
+        assert names(series) == ["b.dcm", "a.dcm"]
+        assert series.notes == ("no Image Orientation (Patient); ordered by Instance Number",)
+
+    def test_no_position_no_instance_falls_back_to_natural_name_order(self, tmp_path):
+        uid = generate_uid()
+        for name in ["IM10", "IM2", "IM1", "im3"]:
+            write_ct(tmp_path / f"{name}.dcm", series_uid=uid, position=None, instance=None)
+        (series,) = scan_folder(tmp_path)
+        assert names(series) == ["IM1.dcm", "IM2.dcm", "im3.dcm", "IM10.dcm"]
+        assert "ordered by file name" in series.notes[0]
+
+    def test_multiframe_files_keep_their_frames_in_order(self, tmp_path):
+        uid = generate_uid()
+        # Two classic multi-frame files; the file at z=-20 comes first, frames stay 0, 1, 2.
+        write_ct(tmp_path / "late.dcm", series_uid=uid, position=(0, 0, 40.0), frames=3, instance=1)
+        write_ct(tmp_path / "early.dcm", series_uid=uid, position=(0, 0, -20.0), frames=3, instance=2)
+        (series,) = scan_folder(tmp_path)
+        assert len(series) == 6 and series.files == 2
+        assert names(series) == ["early.dcm"] * 3 + ["late.dcm"] * 3
+        assert [f.index for f in series.frames] == [0, 1, 2, 0, 1, 2]
+        assert positions(series) == [-20.0, None, None, 40.0, None, None]
+
+    def test_enhanced_multiframe_per_frame_positions(self, tmp_path):
+        uid = generate_uid()
+        shared = Dataset()
+        orient = Dataset()
+        orient.ImageOrientationPatient = list(AXIAL)
+        shared.PlaneOrientationSequence = Sequence([orient])
+        per_frame = []
+        for z in (30.0, 20.0, 10.0):  # stored head to feet: the frame order is kept as stored
+            item, pos = Dataset(), Dataset()
+            pos.ImagePositionPatient = [0.0, 0.0, z]
+            item.PlanePositionSequence = Sequence([pos])
+            per_frame.append(item)
+        write_ct(
+            tmp_path / "enh.dcm",
+            series_uid=uid,
+            position=None,
+            orientation=None,
+            frames=3,
+            extra={
+                "SOPClassUID": EnhancedCTImageStorage,
+                "SharedFunctionalGroupsSequence": Sequence([shared]),
+                "PerFrameFunctionalGroupsSequence": Sequence(per_frame),
+            },
+        )
+        (series,) = scan_folder(tmp_path)
+        assert [f.index for f in series.frames] == [0, 1, 2]
+        assert positions(series) == [30.0, 20.0, 10.0]
+
+    def test_stray_orientation_does_not_rule(self, tmp_path):
+        uid = generate_uid()
+        for i, z in enumerate([4.0, 0.0, 8.0]):
+            write_ct(tmp_path / f"ax{i}.dcm", series_uid=uid, position=(0, 0, z), instance=i + 1)
+        # A coronal image (normal +y) at y = -100: projected on the axial normal it sits at z = 2.
+        write_ct(tmp_path / "cor.dcm", series_uid=uid, position=(0, -100, 2.0), orientation=(1, 0, 0, 0, 0, -1))
+        (series,) = scan_folder(tmp_path)
+        assert names(series) == ["ax1.dcm", "cor.dcm", "ax0.dcm", "ax2.dcm"]
+        assert series.notes == ("1 image with a different orientation; ordered along the normal of the others",)
+
+    def test_other_size_left_out(self, tmp_path):
+        uid = generate_uid()
+        for i in range(3):
+            write_ct(tmp_path / f"{i}.dcm", series_uid=uid, position=(0, 0, float(i)), instance=i + 1)
+        write_ct(tmp_path / "scout.dcm", series_uid=uid, position=(0, 0, 0.5), rows=8, columns=12, instance=9)
+        (series,) = scan_folder(tmp_path)
+        assert names(series) == ["0.dcm", "1.dcm", "2.dcm"]
+        assert series.notes == ("left out 1 image of a different size than 16x16",)
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def mixed_folder(root: Path) -> tuple[str, str]:
+    """Two series (3 and 5 slices), two junk files and a DICOM file without pixel data."""
+    small, big = "1.2.826.0.1.3680043.8.498.100", "1.2.826.0.1.3680043.8.498.200"
+    for i in range(3):
+        write_ct(root / "a" / f"{i}.dcm", series_uid=small, position=(0, 0, float(i)), series_number=1,
+                 description="SCOUT")
+    for i in range(5):
+        write_ct(root / "b" / "deeper" / f"{i}.dcm", series_uid=big, position=(0, 0, float(-i)),
+                 series_number=2, description="AXIAL 5mm")
+    (root / "notes.txt").write_text("not an image\n")
+    (root / "a" / "empty.dcm").write_bytes(b"")
+    write_ct(root / "b" / "report.dcm", series_uid=generate_uid(), pixels=False)
+    return small, big
+
+
+class TestFolders:
+    def test_mixed_folder_picks_the_bigger_series_and_summarises_skips(self, tmp_path):
+        small, big = mixed_folder(tmp_path)
+        warnings = Collect()
+        series_list = scan_folder(tmp_path, on_warning=warnings)
+        assert [s.uid for s in series_list] == [small, big]  # by Series Number
+        assert warnings == ["skipped 3 of 11 files: 2 not DICOM, 1 no pixel data"]
+        picked = select_series(series_list, on_warning=warnings)
+        assert picked.uid == big and len(picked) == 5
+        assert warnings[1] == (
+            '2 series in folder; showing #2 CT "AXIAL 5mm" (5 images); use --series to pick another'
+        )
+        assert positions(picked) == [-4.0, -3.0, -2.0, -1.0, 0.0]
+
+    def test_frames_carry_header_only_datasets(self, tmp_path):
+        mixed_folder(tmp_path)
+        series = select_series(scan_folder(tmp_path))
+        for f in series.frames:
+            assert f.header.filename == os.fspath(f.source)
+            assert "PixelData" not in f.header
+            assert f.header.Rows == 16 and float(f.header.RescaleIntercept) == -1024.0
+
+    @pytest.mark.parametrize("choice, expected", [(1, 0), ("1", 0), (" 2 ", 1), (2, 1)])
+    def test_select_by_index(self, tmp_path, choice, expected):
+        mixed_folder(tmp_path)
+        series_list = scan_folder(tmp_path)
+        warnings = Collect()
+        assert select_series(series_list, choice, on_warning=warnings) is series_list[expected]
+        assert warnings == []  # an explicit choice needs no "showing #..." line
+
+    def test_select_by_uid(self, tmp_path):
+        small, _ = mixed_folder(tmp_path)
+        assert select_series(scan_folder(tmp_path), small).uid == small
+
+    @pytest.mark.parametrize("choice", [0, "0", 3, "7", "1.2.3.4", "AXIAL 5mm", -1])
+    def test_unknown_choice_lists_the_valid_ones(self, tmp_path, choice):
+        small, big = mixed_folder(tmp_path)
+        with pytest.raises(InvalidArgumentError) as err:
+            select_series(scan_folder(tmp_path), choice)
+        message = str(err.value)
+        assert "1-2" in message and small in message and big in message
+        assert isinstance(err.value, ValueError)
+
+    def test_describe_has_no_patient_identifiers(self, tmp_path):
+        small, big = mixed_folder(tmp_path)
+        text = describe_series(scan_folder(tmp_path))
+        lines = text.splitlines()
+        assert len(lines) == 2
+        assert lines[0].startswith("#1") and '"SCOUT"' in lines[0] and "3 images" in lines[0] and small in lines[0]
+        assert lines[1].startswith("#2") and "CT" in lines[1] and "5 images" in lines[1] and big in lines[1]
+        for secret in ("Doe", "Jane", "SECRET123", "19700101"):
+            assert secret not in text
+
+    def test_empty_folder(self, tmp_path):
+        with pytest.raises(NotDicomError, match="no DICOM images found") as err:
+            scan_folder(tmp_path)
+        assert err.value.path == os.fspath(tmp_path)
+
+    def test_folder_without_images(self, tmp_path):
+        (tmp_path / "readme.txt").write_text("hello")
+        write_ct(tmp_path / "sr.dcm", series_uid=generate_uid(), pixels=False)
+        with pytest.raises(NotDicomError) as err:
+            scan_folder(tmp_path, on_warning=pytest.fail)
+        assert str(err.value) == (
+            f"{tmp_path}: no DICOM images found (skipped 2 of 2 files: 1 not DICOM, 1 no pixel data)"
+        )
+
+    def test_missing_folder(self, tmp_path):
+        with pytest.raises(NotDicomError, match="no such folder"):
+            scan_folder(tmp_path / "nope")
+
+    def test_single_series_says_nothing(self, tmp_path):
+        uid = generate_uid()
+        for i in range(3):
+            write_ct(tmp_path / f"{i}.dcm", series_uid=uid, position=(0, 0, float(i)))
+        warnings = Collect()
+        select_series(scan_folder(tmp_path, on_warning=warnings), on_warning=warnings)
+        assert warnings == []
+
+
+class TestReadHeader:
+    def test_plain(self, tmp_path):
+        p = write_ct(tmp_path / "a.dcm", series_uid="1.2.3")
+        ds, reason = read_header(p)
+        assert reason is None and ds.filename == os.fspath(p) and "PixelData" not in ds
+
+    def test_header_longer_than_the_fast_read(self, tmp_path):
+        # A 3-frame file whose header is padded past HEAD_BYTES with a private OB element.
+        p = write_ct(tmp_path / "long.dcm", series_uid="1.2.3", frames=3,
+                     extra={"ImageComments": "x" * 100})
+        ds = pydicom.dcmread(p)
+        block = ds.private_block(0x0009, "DCMVIEW TEST", create=True)
+        block.add_new(0x01, "OB", b"\0" * (HEAD_BYTES + 1000))
+        ds.save_as(p, enforce_file_format=True)
+        header, reason = read_header(p)
+        assert reason is None and header.NumberOfFrames == 3 and "PixelData" not in header
+
+    def test_no_pixel_data_longer_than_the_fast_read(self, tmp_path):
+        p = write_ct(tmp_path / "big.dcm", series_uid="1.2.3", pixels=False,
+                     extra={"ImageComments": "y" * 10000, "StudyDescription": "z" * 60})
+        ds = pydicom.dcmread(p)
+        ds.add_new(0x00091001, "OB", b"\0" * (HEAD_BYTES + 1000))
+        ds.save_as(p, enforce_file_format=True)
+        assert read_header(p) == (None, "no pixel data")
+
+    def test_deflated(self, tmp_path):
+        p = write_ct(tmp_path / "d.dcm", series_uid="1.2.3", transfer_syntax=DeflatedExplicitVRLittleEndian)
+        header, reason = read_header(p)
+        assert reason is None and header.Rows == 16 and "PixelData" not in header
+        assert read_header(write_ct(tmp_path / "e.dcm", series_uid="1.2.3", pixels=False,
+                                    transfer_syntax=DeflatedExplicitVRLittleEndian)) == (None, "no pixel data")
+
+    @pytest.mark.parametrize("content", [b"", b"hello", b"\0" * 200, b"\0" * 128 + b"DICX" + b"\0" * 100])
+    def test_not_dicom(self, tmp_path, content):
+        p = tmp_path / "x"
+        p.write_bytes(content)
+        assert read_header(p) == (None, "not DICOM")
+
+    def test_truncated_meta_is_not_an_image(self, tmp_path):
+        p = write_ct(tmp_path / "t.dcm", series_uid="1.2.3")
+        p.write_bytes(p.read_bytes()[:150])
+        header, reason = read_header(p)
+        assert header is None and reason in ("unreadable", "not DICOM", "no pixel data")
+
+    def test_unreadable(self, tmp_path):
+        assert read_header(tmp_path / "missing.dcm") == (None, "unreadable")
