@@ -20,12 +20,15 @@ import math
 import os
 import sys
 import tempfile
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 import dcmlib
-from dcmlib import DcmviewError, InvalidArgumentError, OutputError
+from dcmlib import DcmviewError, InvalidArgumentError, OutputError, controls
 
 PROG = "dcmview"
 EXPORT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -182,11 +185,367 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # ----------------------------------------------------------------------------- viewer (HighGUI shell)
+#
+# A thin shell: it turns HighGUI events into dcmlib.controls calls and draws the
+# state.  Each callback windows only what the screen shows: the frame's modality
+# values are resized to the viewport once per frame, and every window change
+# re-runs img.render_values() on that small array.  Snapshots (s) render the
+# full-resolution frame, exactly like --export.
+
+FONT_DIRS = (
+    "/usr/share/fonts/truetype/dejavu",
+    "/usr/share/fonts/dejavu",
+    "/usr/share/fonts/TTF",
+    "/usr/share/fonts/truetype/liberation",
+    "/usr/share/fonts/truetype/noto",
+    "/usr/share/fonts/truetype",
+    "/usr/local/share/fonts",
+)
+DEFAULT_SCREEN = (1280, 1024)
+MIN_VIEW = 512          # small images are enlarged by a whole factor (nearest neighbour, never blurry) up to this
+TRACKBAR_SPACE = 170    # vertical pixels the Qt trackbars take under the image
+TEXT = (235, 235, 235)
+SHADOW = (0, 0, 0)
+
+
+def _has_fonts(folder: str) -> bool:
+    try:
+        return any(n.lower().endswith((".ttf", ".otf", ".ttc", ".pfb")) for n in os.listdir(folder))
+    except OSError:
+        return False
+
+
+def ensure_qt_fonts() -> None:
+    """Point Qt at a system font folder when the opencv-python wheel has none.
+
+    ``import cv2`` sets QT_QPA_FONTDIR to ``cv2/qt/fonts``, which the wheels do
+    not ship: Qt then draws no trackbar labels and warns on stderr.
+    """
+    current = os.environ.get("QT_QPA_FONTDIR")
+    if current and _has_fonts(current):
+        return
+    for folder in FONT_DIRS:
+        if _has_fonts(folder):
+            os.environ["QT_QPA_FONTDIR"] = folder
+            return
+
+
+def _x11_screen() -> tuple[int, int] | None | bool:
+    """Size of the X display's default screen; False when it cannot be opened, None when unknown."""
+    import ctypes
+    import ctypes.util
+
+    lib = ctypes.util.find_library("X11")
+    if not lib:
+        return None
+    try:
+        x11 = ctypes.CDLL(lib)
+    except OSError:
+        return None
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    for fn in (x11.XDefaultScreen, x11.XCloseDisplay):
+        fn.argtypes = [ctypes.c_void_p]
+    for fn in (x11.XDisplayWidth, x11.XDisplayHeight):
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    display = x11.XOpenDisplay(None)
+    if not display:
+        return False
+    try:
+        screen = x11.XDefaultScreen(display)
+        return int(x11.XDisplayWidth(display, screen)), int(x11.XDisplayHeight(display, screen))
+    finally:
+        x11.XCloseDisplay(display)
+
+
+def screen_size(where: str | None = None) -> tuple[int, int]:
+    """The screen size for fitting, or raise when no display can show a window (Linux/BSD X11)."""
+    if sys.platform.startswith(("win", "darwin")):
+        if sys.platform.startswith("win"):
+            import ctypes
+
+            user32 = ctypes.windll.user32  # type: ignore[attr-defined]
+            return int(user32.GetSystemMetrics(0)), int(user32.GetSystemMetrics(1))
+        return DEFAULT_SCREEN
+    if os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
+        return DEFAULT_SCREEN
+    hint = "no display available{}; use --export OUT.png to render without a window"
+    if not os.environ.get("DISPLAY"):
+        raise DcmviewError(hint.format(" (DISPLAY is not set)"), where)
+    size = _x11_screen()
+    if size is False:
+        raise DcmviewError(hint.format(f" (cannot open DISPLAY {os.environ['DISPLAY']})"), where)
+    return size or DEFAULT_SCREEN
+
+
+def fit_zoom(rows: int, cols: int, screen: tuple[int, int]) -> float:
+    """Display scale: shrink to the screen (keeping the aspect ratio), enlarge tiny images by a whole factor."""
+    max_w = max(int(screen[0] * 0.92), 64)
+    max_h = max(int(screen[1] * 0.92) - TRACKBAR_SPACE, 64)
+    fit = min(max_w / cols, max_h / rows)
+    if fit < 1:
+        return fit
+    whole = int(min(fit, MIN_VIEW / max(min(rows, cols), 1)))
+    return float(max(whole, 1))
+
+
+class Viewer:
+    """The HighGUI window on one image; ``update`` is the one re-render everything calls.
+
+    ``window=False`` builds the same render path without HighGUI (for the
+    benchmark); ``screen`` overrides the screen size used for fitting.
+    """
+
+    def __init__(self, img, state: controls.ViewerState | None = None, *, snapshot_dir: str | Path = ".",
+                 screen: tuple[int, int] | None = None, window: bool = True, show_patient: bool = False):
+        self.img = img
+        self.title = f"dcmview - {img.name}"
+        self.snapshot_dir = Path(snapshot_dir)
+        self.stem = Path(img.name).stem if img.path and not Path(img.path).is_dir() else img.name
+        self.window = window
+        screen = screen or (screen_size(img.path or img.name) if window else DEFAULT_SCREEN)
+        zoom = fit_zoom(img.rows, img.columns, screen)
+        self.view_size = (max(1, round(img.columns * zoom)), max(1, round(img.rows * zoom)))  # (w, h)
+        state = state or controls.initial_state(img)
+        self.state = replace(state, zoom=self.view_size[0] / img.columns)
+        self.keys = controls.KeyDecoder()
+        self._view_cache: tuple[tuple, np.ndarray] | None = None
+        self._rendered: tuple[tuple, np.ndarray] | None = None
+        self._drag: tuple[int, int, controls.ViewerState] | None = None
+        self._syncing = False
+        self.shown: np.ndarray | None = None   # the last composed frame (what the window shows)
+        self.renders = 0                        # viewport re-windowings, for tests
+        patient = []
+        if show_patient:
+            h = img.header
+            patient = [f"{getattr(h, 'PatientName', '')}  {getattr(h, 'PatientID', '')}".strip()]
+        self._patient = [p for p in patient if p]
+        if window:
+            ensure_qt_fonts()
+            cv2.namedWindow(self.title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+            self._create_trackbars()
+            cv2.setMouseCallback(self.title, self.on_mouse)
+        self.update()
+
+    # -- HighGUI plumbing -------------------------------------------------------------
+    def _create_trackbars(self) -> None:
+        self._syncing = True                  # creating and limiting a trackbar fires its callback
+        try:
+            for name, (lo, hi) in controls.trackbar_ranges(self.state).items():
+                cv2.createTrackbar(name, self.title, 0, hi, lambda pos, n=name: self.on_trackbar(n, pos))
+                cv2.setTrackbarMin(name, self.title, lo)
+                cv2.setTrackbarMax(name, self.title, hi)
+        finally:
+            self._syncing = False
+        self._sync_trackbars()
+
+    def _sync_trackbars(self) -> None:
+        if not self.window:
+            return
+        self._syncing = True
+        try:
+            for name, pos in controls.trackbar_positions(self.state).items():
+                if cv2.getTrackbarPos(name, self.title) != pos:
+                    cv2.setTrackbarPos(name, self.title, pos)
+        finally:
+            self._syncing = False
+
+    # -- events -----------------------------------------------------------------------
+    def set_state(self, state: controls.ViewerState) -> None:
+        if state is self.state:
+            return
+        request, state = state.request, replace(state, request=None)
+        if state != self.state:
+            self.state = state
+            self.update()
+        if request == "snapshot":
+            self.snapshot()
+        elif request == "snapshot-shown":
+            self.snapshot(shown=True)
+        elif request == "quit":
+            self.state = replace(self.state, request="quit")
+
+    def on_trackbar(self, name: str, pos: int) -> None:
+        if self._syncing:
+            return
+        self.set_state(controls.on_trackbar(self.state, name, pos))
+
+    def on_key(self, code: int) -> None:
+        self.set_state(controls.on_key(self.state, self.keys(code, time.monotonic()), self.img))
+
+    def on_mouse(self, event: int, x: int, y: int, flags: int, _param=None) -> None:
+        if event == cv2.EVENT_MOUSEWHEEL:
+            self.set_state(controls.on_wheel(self.state, cv2.getMouseWheelDelta(flags)))
+            return
+        if event == cv2.EVENT_LBUTTONDOWN:
+            self._drag = (x, y, self.state)
+        elif event == cv2.EVENT_LBUTTONUP:
+            self._drag = None
+        elif event == cv2.EVENT_MOUSEMOVE and self._drag is not None:
+            if not flags & cv2.EVENT_FLAG_LBUTTON:
+                self._drag = None
+            else:
+                x0, y0, start = self._drag
+                moved = controls.on_drag(start, x - x0, y - y0, *self.view_size)
+                moved = replace(moved, frame=self.state.frame, probe=self.state.probe,
+                                annotations=self.state.annotations, help=self.state.help,
+                                invert=self.state.invert)
+                self.set_state(moved)
+        if event in (cv2.EVENT_MOUSEMOVE, cv2.EVENT_LBUTTONDOWN):
+            self.set_state(self.probe(x, y))
+
+    def probe(self, x: int, y: int) -> controls.ViewerState:
+        """The state with the pixel probe at view position (x, y)."""
+        w, h = self.view_size
+        if not (0 <= x < w and 0 <= y < h):
+            return controls.on_hover(self.state, None, None)
+        px = min(int(x * self.img.columns / w), self.img.columns - 1)
+        py = min(int(y * self.img.rows / h), self.img.rows - 1)
+        v = self.img.values(self.state.frame)[py, px]
+        value = tuple(int(c) for c in v) if self.img.is_color else float(v)
+        return controls.on_hover(self.state, px, py, value)
+
+    # -- rendering --------------------------------------------------------------------
+    def view_values(self) -> np.ndarray:
+        """The frame's modality values (colour: RGB) resized to the viewport, cached per frame."""
+        key = (self.state.frame, self.view_size)
+        if self._view_cache is None or self._view_cache[0] != key:
+            values = self.img.values(self.state.frame)
+            w, h = self.view_size
+            if (w, h) == (self.img.columns, self.img.rows):
+                view = values
+            else:
+                interp = cv2.INTER_AREA if w < self.img.columns else cv2.INTER_NEAREST
+                view = cv2.resize(values, (w, h), interpolation=interp)
+            self._view_cache = (key, view)
+        return self._view_cache[1]
+
+    def render_view(self) -> np.ndarray:
+        """The windowed viewport (uint8 gray or BGR); re-windowed only when the window/frame/invert change."""
+        s = self.state
+        key = (s.frame, s.center, s.width, s.mode, s.voi if s.lut else None, s.invert, self.view_size)
+        if self._rendered is not None and self._rendered[0] == key:
+            return self._rendered[1]
+        view = self.view_values()
+        if self.img.is_color:
+            out = cv2.cvtColor(view, cv2.COLOR_RGB2BGR)
+            if s.invert:
+                cv2.bitwise_not(out, dst=out)
+        elif s.lut:
+            out = self.img.render_values(view, voi=s.voi, invert=s.invert, frame=s.frame)
+        else:
+            out = self.img.render_values(view, s.center, s.width, mode=s.mode, invert=s.invert, frame=s.frame)
+        self.renders += 1
+        self._rendered = (key, out)
+        return out
+
+    def compose(self) -> np.ndarray:
+        """The frame the window shows: the viewport plus annotations / help, drawn on a copy."""
+        view = self.render_view()
+        out = cv2.cvtColor(view, cv2.COLOR_GRAY2BGR) if view.ndim == 2 else view.copy()
+        s = self.state
+        scale = 0.45 if out.shape[1] < 700 else 0.55
+        if s.help:
+            _help_panel(out, controls.HELP, scale)
+        elif s.annotations:
+            extra = list(self._patient)
+            pos = self.img.position(s.frame) if len(self.img) > 1 else None
+            if pos is not None:
+                extra.append(f"position {controls.format_number(round(pos, 2))} mm")
+            _text_block(out, controls.annotation_lines(s, self.img.name, extra), 8, 8, scale)
+        return out
+
+    def update(self) -> np.ndarray:
+        """Re-render and show the current state; keeps the trackbars in step."""
+        self.shown = self.compose()
+        if self.window:
+            cv2.imshow(self.title, self.shown)
+            self._sync_trackbars()
+        return self.shown
+
+    # -- snapshots --------------------------------------------------------------------
+    def snapshot(self, shown: bool = False) -> Path:
+        """``s``: the full-resolution frame exactly as --export writes it; ``S``: the window as shown."""
+        s = self.state
+        self.snapshot_dir.mkdir(parents=True, exist_ok=True)
+        path = controls.snapshot_name(self.stem, s, self.snapshot_dir, shown=shown)
+        if shown:
+            image = self.shown
+        elif self.img.is_color:
+            image = self.img.render(frame=s.frame, invert=s.invert)
+        elif s.lut:
+            image = self.img.render(voi=s.voi, frame=s.frame, invert=s.invert)
+        else:
+            image = self.img.render(s.center, s.width, mode=s.mode, frame=s.frame, invert=s.invert)
+        write_image(path, image)
+        print(f"saved {path}", flush=True)
+        return path
+
+    # -- main loop --------------------------------------------------------------------
+    def closed(self) -> bool:
+        try:
+            return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
+        except cv2.error:
+            return True
+
+    def run(self) -> int:
+        while self.state.request != "quit":
+            code = cv2.waitKeyEx(30)
+            if code != -1:
+                self.on_key(code)
+            elif self.closed():
+                break
+        cv2.destroyWindow(self.title)
+        cv2.waitKey(1)
+        return 0
+
+
+def _put(img: np.ndarray, text: str, org: tuple[int, int], scale: float) -> None:
+    """Light text with a dark outline: readable on any grey."""
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, SHADOW, 3, cv2.LINE_AA)
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT, 1, cv2.LINE_AA)
+
+
+def _text_size(text: str, scale: float) -> tuple[int, int]:
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    return w, h + base
+
+
+def _text_block(img: np.ndarray, lines: list[str], x: int, y: int, scale: float) -> None:
+    """Annotation lines at the top left."""
+    th = _text_size("Ag", scale)[1]
+    for i, text in enumerate(lines):
+        _put(img, text, (x, y + th + i * (th + 6)), scale)
+
+
+def _help_panel(img: np.ndarray, rows, scale: float) -> None:
+    """The key list in two columns on a darkened panel, shrunk to fit the view."""
+    key_w = max(_text_size(k, scale)[0] for k, _ in rows) + 14
+    need = key_w + max(_text_size(a, scale)[0] for _, a in rows) + 24
+    if need > img.shape[1]:
+        scale *= img.shape[1] / need
+        key_w = max(_text_size(k, scale)[0] for k, _ in rows) + 14
+        need = img.shape[1]
+    th = _text_size("Ag", scale)[1]
+    step = th + max(3, int(6 * scale / 0.5))
+    roi = img[: min(img.shape[0], step * len(rows) + 16), : min(img.shape[1], need)]
+    roi //= 4
+    for i, (keys, action) in enumerate(rows):
+        y = 8 + th + i * step
+        _put(img, keys, (10, y), scale)
+        _put(img, action, (10 + key_w, y), scale)
 
 
 def run_viewer(img: dcmlib.DicomImage, args: argparse.Namespace, opts: dict) -> int:
     """Open the HighGUI window on ``img`` with the start state ``opts``; returns the exit status."""
-    raise DcmviewError("the interactive viewer is not built yet; use --export", img.path or img.name)
+    screen = screen_size(img.path or img.name)          # no display: one-line error, before any window
+    state = controls.initial_state(
+        img, center=opts.get("center"), width=opts.get("width"), preset=opts.get("preset"),
+        voi=opts.get("voi"), mode=opts.get("mode"), frame=opts.get("frame", 0),
+        invert=opts.get("invert", False))
+    viewer = Viewer(img, state, snapshot_dir=args.snapshot_dir or ".", screen=screen,
+                    show_patient=bool(args.show_patient))
+    return viewer.run()
 
 
 def _console_main() -> None:

@@ -45,8 +45,10 @@ __all__ = [
     "KEY_CODES",
     "KeyDecoder",
     "decode_key",
+    "HELP",
     "HELP_LINES",
     "initial_state",
+    "display_range",
     "on_key",
     "on_drag",
     "on_wheel",
@@ -164,24 +166,31 @@ class KeyDecoder:
 
 # --------------------------------------------------------------------------- help
 
-#: The key list, shown by ``h`` and copied into the README.
-HELP_LINES: tuple[str, ...] = (
-    "p / P        next / previous preset (lung ... temporal bone, file's window)",
-    "1 - 9        preset: " + ", ".join(f"{i + 1} {n}" for i, n in enumerate(_PRESET_NAMES)),
-    "0 / r        the file's own window (first stored VOI)",
-    "v            next VOI stored in the file",
-    "a            auto window (0.5 - 99.5 % of the frame)",
-    "m            next mode: linear, linear-exact, sigmoid",
-    "i            invert",
-    "o            annotations on / off",
-    "h            this help on / off",
-    "Right Down PageDown n / Left Up PageUp b    next / previous frame",
-    "Home / End   first / last frame; mouse wheel steps frames",
-    "left drag    right = wider window, down = higher center (darker)",
-    "s            snapshot: full resolution, no annotations (= --export)",
-    "S            save the window as shown, annotations included",
-    "q / Esc      quit",
+#: The key list as (keys, action) rows, shown by ``h`` and copied into the README.
+HELP: tuple[tuple[str, str], ...] = (
+    ("p / P", "next / previous preset, then the file's window"),
+    ("1 - 9", "1 lung  2 bone  3 brain  4 soft tissue"),
+    ("", "5 mediastinum  6 liver  7 stroke"),
+    ("", "8 subdural  9 temporal bone"),
+    ("0 / r", "the file's own window"),
+    ("v", "next VOI stored in the file"),
+    ("a", "auto window (0.5 - 99.5 % of the frame)"),
+    ("m", "mode: linear, linear-exact, sigmoid"),
+    ("i", "invert"),
+    ("o", "annotations on / off"),
+    ("h", "this help on / off"),
+    ("n Right Down PageDown", "next frame"),
+    ("b Left Up PageUp", "previous frame"),
+    ("Home / End", "first / last frame"),
+    ("mouse wheel", "next (down) / previous (up) frame"),
+    ("left drag", "right: wider window, down: higher center"),
+    ("s", "snapshot, full resolution (= --export)"),
+    ("S", "save the window as shown"),
+    ("q / Esc", "quit"),
 )
+
+#: The same as plain text lines.
+HELP_LINES: tuple[str, ...] = tuple(f"{k:<22}{a}" for k, a in HELP)
 
 
 # --------------------------------------------------------------------------- state
@@ -250,6 +259,7 @@ class ViewerState:
     preset: int | None = None
     voi: int | None = None
     lut: bool = False
+    minmax: bool = False
     auto: bool = False
     frame: int = 0
     n_frames: int = 1
@@ -297,14 +307,15 @@ def _file_window(state: ViewerState, image: Any) -> ViewerState:
     vois = image.vois(state.frame)
     lut = bool(vois) and _voi_window(vois[0])[3]
     return replace(state, center=float(c), width=float(w), mode=mode, file_mode=mode,
-                   preset=None, voi=1 if vois else None, auto=False, n_vois=len(vois), lut=lut)
+                   preset=None, voi=1 if vois else None, auto=False, n_vois=len(vois), lut=lut,
+                   minmax=not vois)
 
 
 def set_window(state: ViewerState, center: float, width: float) -> ViewerState:
     """A user window: clamps width to at least one trackbar step, forgets preset/VOI/auto."""
     width = max(float(width), state.min_width)
     return replace(state, center=float(center), width=width, preset=None, voi=None, auto=False,
-                   lut=False)
+                   lut=False, minmax=False)
 
 
 def _set_preset(state: ViewerState, index: int | None, image: Any) -> ViewerState:
@@ -312,7 +323,26 @@ def _set_preset(state: ViewerState, index: int | None, image: Any) -> ViewerStat
         return _file_window(state, image)
     p = PRESETS[_PRESET_NAMES[index]]
     return replace(state, center=p.center, width=max(p.width, state.min_width), preset=index,
-                   voi=None, auto=False, lut=False)
+                   voi=None, auto=False, lut=False, minmax=False)
+
+
+def display_range(image: Any, frame: int = 0) -> tuple[float, float]:
+    """The value range the trackbars and the drag speed span.
+
+    The frame's data range (``image.frame_range``) widened to hold the file's
+    own window, within ``image.value_range`` (what the stored bits can express).
+    A 16-bit CT whose bits allow -32768..32767 HU but whose data lie in
+    -1024..3071 gets trackbars over the data, not over 65536 useless steps.
+    """
+    vlo, vhi = (float(v) for v in image.value_range)
+    frame_range = getattr(image, "frame_range", None)
+    if frame_range is None or getattr(image, "is_color", False):
+        return vlo, vhi
+    lo, hi = (float(v) for v in frame_range(frame))
+    c, w, _ = image.default_window(frame)
+    lo, hi = min(lo, c - w / 2), max(hi, c + w / 2)
+    lo, hi = max(lo, vlo), min(hi, vhi)
+    return (lo, hi) if hi > lo else (vlo, vhi)
 
 
 def initial_state(image: Any, *, center: float | None = None, width: float | None = None,
@@ -323,7 +353,7 @@ def initial_state(image: Any, *, center: float | None = None, width: float | Non
     ``frame`` is 0-based, ``voi`` 1-based.  Arguments were validated by the
     CLI already (the image raises on out-of-range frames or VOIs).
     """
-    lo, hi = image.value_range
+    lo, hi = display_range(image, frame)
     unit = getattr(image, "unit", "") or ""
     st = ViewerState(center=0.0, width=1.0, scale=TrackbarScale.for_range(lo, hi),
                      frame=int(frame), n_frames=len(image), invert=bool(invert), zoom=zoom,
@@ -348,7 +378,7 @@ def _select_voi(state: ViewerState, index: int, image: Any) -> ViewerState:
         return replace(state, message="no VOI stored in the file")
     index = (index - 1) % len(vois) + 1
     c, w, m, lut = _voi_window(vois[index - 1])
-    st = replace(state, preset=None, voi=index, auto=False, n_vois=len(vois), lut=lut)
+    st = replace(state, preset=None, voi=index, auto=False, n_vois=len(vois), lut=lut, minmax=False)
     if c is not None and w is not None:
         st = replace(st, center=c, width=w, mode=m)
     return st
@@ -538,6 +568,8 @@ def window_label(state: ViewerState) -> str:
         return f"file {'VOI LUT' if state.lut else 'VOI'} {state.voi}/{state.n_vois}"
     if state.auto:
         return "auto window"
+    if state.minmax:
+        return "min-max window (file has none)"
     return "user window"
 
 

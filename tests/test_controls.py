@@ -241,6 +241,8 @@ class TestOtherKeys:
     def test_v_without_vois(self):
         im = FakeImage(vois=[], default=(100.0, 200.0, None))
         s = initial_state(im)
+        assert s.minmax and "min-max window (file has none)" in annotation_lines(s)
+        assert not on_key(s, "1", im).minmax
         s2 = on_key(s, "v", im)
         assert s2.voi is None and s2.message
         assert on_key(s2, "i", im).message is None
@@ -479,7 +481,7 @@ class TestAnnotations:
     def test_help_lists_every_key(self):
         text = "\n".join(HELP_LINES)
         for k in ["p / P", "1 - 9", "0 / r", "v ", "a ", "m ", "i ", "o ", "h ", "PageDown", "PageUp",
-                  "Home / End", "s ", "S ", "q / Esc", "drag", "wheel"]:
+                  "Home / End", "s ", "S ", "q / Esc", "drag", "wheel", "Right", "Left", "Up", "Down"]:
             assert k in text, k
         for name in PRESETS:
             assert name in text
@@ -491,3 +493,18 @@ def test_no_cv2_import():
     names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     names |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not names & {"cv2", "numpy", "pydicom"}
+
+
+def test_display_range_follows_the_data():
+    class Ct16(FakeImage):
+        def frame_range(self, frame=0):
+            return -1024.0, 2500.0
+
+    im = Ct16(value_range=(-32768.0, 32767.0), default=(40.0, 400.0, "LINEAR"))
+    assert C.display_range(im) == (-1024.0, 2500.0)
+    im = Ct16(value_range=(-32768.0, 32767.0), default=(3000.0, 2000.0, "LINEAR"))
+    assert C.display_range(im) == (-1024.0, 4000.0)        # widened to hold the file's window
+    im = Ct16(value_range=(-1000.0, 2000.0))
+    assert C.display_range(im) == (-1000.0, 2000.0)        # never beyond what the bits express
+    s = initial_state(Ct16(value_range=(-32768.0, 32767.0)))
+    assert trackbar_ranges(s)["center"] == (-1024, 2500)
