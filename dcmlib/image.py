@@ -763,7 +763,7 @@ class DicomImage:
         stored = self.stored(f)
         inverted = self._inverted(f, invert)
         if stored.dtype in (np.uint8, np.int8, np.uint16, np.int16):
-            table = self._display_table(f, stored.dtype, spec, inverted)
+            table = self._display_table(f, stored, spec, inverted)
             src = stored.view(np.uint8) if stored.dtype == np.int8 else stored
             return cv2.LUT(src, table).reshape(stored.shape)
         out = self._window_values(self.values(f), spec, inverted)
@@ -772,16 +772,40 @@ class DicomImage:
             out[mask] = 0
         return out
 
-    def _display_table(self, frame: int, dtype: np.dtype, spec: _VoiSpec, inverted: bool) -> np.ndarray:
-        """The whole grey pipeline as one table over every stored code (256 or 65536 entries)."""
-        n = 256 if np.dtype(dtype).itemsize == 1 else 65536
-        codes = np.arange(n, dtype=np.uint8 if n == 256 else np.uint16).view(dtype)
+    def _display_table(self, frame: int, stored: np.ndarray, spec: _VoiSpec, inverted: bool) -> np.ndarray:
+        """The whole grey pipeline as one table indexed by stored code (256 or 65536 entries).
+
+        Only the codes between the frame's smallest and largest stored value are
+        computed (the others never occur); the table is indexed by the code's
+        unsigned bit pattern, as ``cv2.LUT`` reads signed input.
+        """
+        n = 256 if stored.dtype.itemsize == 1 else 65536
+        lo, hi = self._stored_range(frame)
+        codes = np.arange(lo, hi + 1, dtype=np.int32)
         values = self._modality(codes, self._frame_params(frame).modality)
-        table = self._window_values(values, spec, inverted)
+        part = self._window_values(values, spec, inverted)
         pad = self._frame_params(frame).padding
         if pad is not None:
-            table[(codes >= pad[0]) & (codes <= pad[1])] = 0
+            part[(codes >= pad[0]) & (codes <= pad[1])] = 0
+        table = np.zeros(n, dtype=np.uint8)
+        if lo >= 0:
+            table[lo : hi + 1] = part
+        else:
+            table[codes & (n - 1)] = part
         return table
+
+    def _stored_range(self, frame: int) -> tuple[int, int]:
+        """Smallest and largest stored value of a (cached) frame."""
+        key = ("srange", frame)
+        cached = self._cache.get(key)
+        if cached is None:
+            stored = self.stored(frame)
+            if stored.dtype.itemsize <= 2 and stored.dtype.kind in "iu":
+                lo, hi, _, _ = cv2.minMaxLoc(stored.reshape(stored.shape[0], -1))
+            else:
+                lo, hi = stored.min(), stored.max()
+            cached = self._cache.put(key, np.array([int(lo), int(hi)], dtype=np.int64))
+        return int(cached[0]), int(cached[1])
 
     def _window_values(self, values: np.ndarray, spec: _VoiSpec, inverted: bool) -> np.ndarray:
         y = self._voi_unit(values, spec)

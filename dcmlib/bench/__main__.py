@@ -1,0 +1,31 @@
+"""Run the benchmark sections: ``python -m dcmlib.bench [SECTION ...]`` (default: all)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import SECTIONS
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m dcmlib.bench", description=__doc__)
+    p.add_argument("sections", nargs="*", choices=[[], *SECTIONS][1:] or None, help=f"any of {', '.join(SECTIONS)}")
+    args = p.parse_args(argv)
+    for name in args.sections or SECTIONS:
+        try:
+            module = importlib.import_module(f"dcmlib.bench.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"dcmlib.bench.{name}":
+                raise
+            print(f"[{name}] not available", file=sys.stderr)
+            continue
+        print(f"== {name} ==", flush=True)
+        module.main()
+        print(flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
