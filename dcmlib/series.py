@@ -33,6 +33,7 @@ import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileDataset
 from pydicom.errors import InvalidDicomError
+from pydicom.tag import BaseTag
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from .errors import InvalidArgumentError, NotDicomError
@@ -118,8 +119,42 @@ class Series:
 # --------------------------------------------------------------------------- reading
 
 
-def _is_pixel_tag(four: bytes) -> bool:
-    return four in _PIXEL_TAG_BYTES
+# Explicit VRs with a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2).
+_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
+
+
+def _pixel_placeholder(ds: FileDataset, fp: io.IOBase) -> bool:
+    """Add the pixel data element at ``fp`` to ``ds`` as a *deferred* element.
+
+    ``fp`` stands where ``stop_before_pixels`` stopped. The element header (tag,
+    VR, length; PS3.5 7.1) is parsed and stored as a
+    :class:`~pydicom.dataelem.RawDataElement` with no value, which is how
+    pydicom itself represents a deferred element (``dcmread(defer_size=...)``):
+    ``"PixelData" in header`` and its length are known, the bytes stay on disk,
+    and accessing the value reads them from ``header.filename``. Encapsulated
+    pixel data have the undefined length 0xFFFFFFFF. Returns False when no
+    pixel data element starts at ``fp``.
+    """
+    start = fp.tell()
+    head = fp.read(12)
+    if len(head) < 8 or head[:4] not in _PIXEL_TAG_BYTES:
+        return False
+    implicit, little = ds.original_encoding
+    order = "little" if little else "big"
+    group, elem = int.from_bytes(head[:2], order), int.from_bytes(head[2:4], order)
+    if implicit:
+        vr, length, header_len = None, int.from_bytes(head[4:8], order), 8
+    else:
+        vr = head[4:6].decode("ascii", "replace")
+        if vr in _LONG_VRS:
+            if len(head) < 12:
+                return False
+            length, header_len = int.from_bytes(head[8:12], order), 12
+        else:
+            length, header_len = int.from_bytes(head[6:8], order), 8
+    tag = BaseTag(group << 16 | elem)
+    ds[tag] = RawDataElement(tag, vr, length, None, start + header_len, bool(implicit), bool(little))
+    return True
 
 
 # Tags read while scanning, parsed straight from the raw element bytes (pydicom's
@@ -188,13 +223,16 @@ def read_header(path: str | os.PathLike[str]) -> tuple[FileDataset | None, str |
     Returns ``(header, None)`` for a DICOM file with Pixel Data, Float Pixel Data
     or Double Float Pixel Data (7FE0,0010/0008/0009), else ``(None, reason)``
     with reason one of ``"not DICOM"``, ``"unreadable"``, ``"no pixel data"``.
+    The header holds the pixel data element *deferred* (tag, VR and length known,
+    value left on disk; see :func:`_pixel_placeholder`), so ``"PixelData" in
+    header`` tells which pixel element the file has without reading it.
 
     How the pixel data are detected: ``pydicom.dcmread(fp, stop_before_pixels=True)``
     stops *at* the pixel data element and leaves the file positioned at its tag,
-    so the next four bytes are that tag; a file without pixel data ends (or
-    continues with other elements) there instead. This is exact, costs four
-    bytes, and needs no knowledge of SOP classes. Deflated transfer syntaxes
-    (the stream is inflated in memory) are read whole and checked by keyword.
+    so the next bytes are that element's header; a file without pixel data ends
+    (or continues with other elements) there instead. This is exact, costs a
+    dozen bytes, and needs no knowledge of SOP classes. Deflated transfer
+    syntaxes (the stream is inflated in memory) are read whole, pixel data included.
 
     The first :data:`HEAD_BYTES` are parsed from memory (about 20 % faster than
     through a buffered file); when the header is longer than that, the check
@@ -220,7 +258,7 @@ def read_header(path: str | os.PathLike[str]) -> tuple[FileDataset | None, str |
     except Exception:  # noqa: BLE001 - a truncated head can fail in many ways; retry below
         ds, deflated = None, False
     if ds is not None and not deflated:
-        if _is_pixel_tag(bio.read(4)):
+        if _pixel_placeholder(ds, bio):
             return _finish(ds, path), None
         if whole:
             return None, NO_PIXELS
@@ -230,16 +268,14 @@ def read_header(path: str | os.PathLike[str]) -> tuple[FileDataset | None, str |
         with open(path, "rb") as fp:
             ds = pydicom.dcmread(fp, stop_before_pixels=True)
             if ds.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
+                # The inflated stream has no file offsets to defer to: keep the pixel data.
                 fp.seek(0)
                 full = pydicom.dcmread(fp)
                 if not any(k in full for k in _PIXEL_KEYWORDS):
                     return None, NO_PIXELS
-                for k in _PIXEL_KEYWORDS:
-                    if k in full:
-                        del full[k]
                 full.filename = path
                 return full, None
-            if not _is_pixel_tag(fp.read(4)):
+            if not _pixel_placeholder(ds, fp):
                 return None, NO_PIXELS
             ds.filename = path
             return ds, None

@@ -19,7 +19,10 @@ from pydicom.uid import (
     CTImageStorage,
     DeflatedExplicitVRLittleEndian,
     EnhancedCTImageStorage,
+    ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    RLELossless,
     generate_uid,
 )
 
@@ -312,8 +315,8 @@ class TestFolders:
         series = select_series(scan_folder(tmp_path))
         for f in series.frames:
             assert f.header.filename == os.fspath(f.source)
-            assert "PixelData" not in f.header
             assert f.header.Rows == 16 and float(f.header.RescaleIntercept) == -1024.0
+            assert_deferred(f.header, 16 * 16 * 2)
 
     @pytest.mark.parametrize("choice, expected", [(1, 0), ("1", 0), (" 2 ", 1), (2, 1)])
     def test_select_by_index(self, tmp_path, choice, expected):
@@ -373,11 +376,38 @@ class TestFolders:
         assert warnings == []
 
 
+def assert_deferred(header, length: int) -> None:
+    """The header names its pixel data element but has not read the bytes."""
+    raw = header.get_item("PixelData", keep_deferred=True)
+    assert raw is not None and raw.value is None and raw.length == length
+
+
 class TestReadHeader:
     def test_plain(self, tmp_path):
         p = write_ct(tmp_path / "a.dcm", series_uid="1.2.3")
         ds, reason = read_header(p)
-        assert reason is None and ds.filename == os.fspath(p) and "PixelData" not in ds
+        assert reason is None and ds.filename == os.fspath(p)
+        assert_deferred(ds, 16 * 16 * 2)
+        # The deferred value is read from the file on access, as pydicom's defer_size does.
+        assert ds.PixelData == pydicom.dcmread(p).PixelData
+
+    @pytest.mark.parametrize("syntax", [ImplicitVRLittleEndian, ExplicitVRBigEndian])
+    def test_other_uncompressed_syntaxes(self, tmp_path, syntax):
+        p = write_ct(tmp_path / "a.dcm", series_uid="1.2.3", frames=2, transfer_syntax=syntax)
+        ds, reason = read_header(p)
+        assert reason is None and ds.Rows == 16
+        assert_deferred(ds, 2 * 16 * 16 * 2)
+        assert ds.PixelData == pydicom.dcmread(p).PixelData
+
+    def test_encapsulated(self, tmp_path):
+        p = write_ct(tmp_path / "a.dcm", series_uid="1.2.3")
+        ds = pydicom.dcmread(p)
+        ds.compress(RLELossless)
+        ds.save_as(p, enforce_file_format=True)
+        header, reason = read_header(p)
+        assert reason is None
+        assert_deferred(header, 0xFFFFFFFF)  # undefined length: PS3.5 A.4
+        assert header.PixelData == pydicom.dcmread(p).PixelData
 
     def test_header_longer_than_the_fast_read(self, tmp_path):
         # A 3-frame file whose header is padded past HEAD_BYTES with a private OB element.
@@ -388,7 +418,8 @@ class TestReadHeader:
         block.add_new(0x01, "OB", b"\0" * (HEAD_BYTES + 1000))
         ds.save_as(p, enforce_file_format=True)
         header, reason = read_header(p)
-        assert reason is None and header.NumberOfFrames == 3 and "PixelData" not in header
+        assert reason is None and header.NumberOfFrames == 3
+        assert_deferred(header, 3 * 16 * 16 * 2)
 
     def test_no_pixel_data_longer_than_the_fast_read(self, tmp_path):
         p = write_ct(tmp_path / "big.dcm", series_uid="1.2.3", pixels=False,
@@ -401,7 +432,8 @@ class TestReadHeader:
     def test_deflated(self, tmp_path):
         p = write_ct(tmp_path / "d.dcm", series_uid="1.2.3", transfer_syntax=DeflatedExplicitVRLittleEndian)
         header, reason = read_header(p)
-        assert reason is None and header.Rows == 16 and "PixelData" not in header
+        assert reason is None and header.Rows == 16
+        assert len(header.PixelData) == 16 * 16 * 2  # no file offsets to defer to: kept
         assert read_header(write_ct(tmp_path / "e.dcm", series_uid="1.2.3", pixels=False,
                                     transfer_syntax=DeflatedExplicitVRLittleEndian)) == (None, "no pixel data")
 
