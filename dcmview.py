@@ -375,7 +375,7 @@ class Viewer:
 
     def on_mouse(self, event: int, x: int, y: int, flags: int, _param=None) -> None:
         if event == cv2.EVENT_MOUSEWHEEL:
-            self.set_state(controls.on_wheel(self.state, cv2.getMouseWheelDelta(flags)))
+            self.set_state(controls.on_wheel(self.state, wheel_delta(flags)))
             return
         if event == cv2.EVENT_LBUTTONDOWN:
             self._drag = (x, y, self.state)
@@ -498,6 +498,12 @@ class Viewer:
         cv2.destroyWindow(self.title)
         cv2.waitKey(1)
         return 0
+
+
+def wheel_delta(flags: int) -> int:
+    """The wheel delta HighGUI packs into the high 16 bits of ``flags`` (signed; > 0 = away from the user)."""
+    d = (int(flags) >> 16) & 0xFFFF
+    return d - 0x10000 if d >= 0x8000 else d
 
 
 def _put(img: np.ndarray, text: str, org: tuple[int, int], scale: float) -> None:

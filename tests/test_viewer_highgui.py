@@ -1,0 +1,190 @@
+"""The HighGUI shell in-process: real window, real trackbars, callbacks re-render.
+
+Runs with QT_QPA_PLATFORM=offscreen when the OpenCV wheel ships that Qt
+plugin; opencv-python's wheel ships only ``xcb``, so otherwise the test starts
+its own Xvfb (``-terminate``: it exits with this process, after Qt closed its
+connection) and skips only when neither is possible.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+
+from pydicom.data import get_testdata_file  # noqa: E402
+
+import dcmlib  # noqa: E402
+from dcmlib import controls  # noqa: E402
+from tests.conftest import make_ds  # noqa: E402
+
+
+def _offscreen_plugin() -> bool:
+    plugins = Path(cv2.__file__).parent / "qt" / "plugins" / "platforms"
+    return any(plugins.glob("libqoffscreen*"))
+
+
+@pytest.fixture(scope="module")
+def display():
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen" or _offscreen_plugin():
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        yield "offscreen"
+        return
+    if shutil.which("Xvfb") is None:
+        pytest.skip("no display for HighGUI: the Qt offscreen plugin is missing and Xvfb is not installed")
+    read, write = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24",
+                             "-nolisten", "tcp", "-terminate"], pass_fds=(write,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as fh:
+        number = fh.readline().strip()
+    if not number:
+        proc.kill()
+        pytest.skip("Xvfb did not start")
+    old = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = f":{number}"
+    yield os.environ["DISPLAY"]
+    # Qt keeps its X connection for the life of the process: Xvfb (-terminate) exits after it.
+    if old is not None:
+        os.environ["DISPLAY"] = old
+
+
+@pytest.fixture
+def viewer_of(display, tmp_path):
+    import dcmview
+
+    made = []
+
+    def make(img, **kw):
+        state = controls.initial_state(img, **kw)
+        v = dcmview.Viewer(img, state, snapshot_dir=tmp_path, screen=(1280, 1024))
+        made.append(v)
+        cv2.waitKey(1)
+        return v
+
+    yield make
+    for v in made:
+        if not v.closed():
+            cv2.destroyWindow(v.title)
+    cv2.waitKey(1)
+
+
+@pytest.fixture
+def ct():
+    return dcmlib.load(get_testdata_file("CT_small.dcm"))
+
+
+def test_window_and_trackbars(viewer_of, ct):
+    v = viewer_of(ct)
+    assert v.title == "dcmview - CT_small.dcm"
+    assert cv2.getWindowProperty(v.title, cv2.WND_PROP_VISIBLE) >= 1
+    for name, pos in controls.trackbar_positions(v.state).items():
+        assert cv2.getTrackbarPos(name, v.title) == pos
+    assert v.shown.shape[:2] == (512, 512)          # 128 x 128 shown at a whole factor, 4x
+    assert v.state.zoom == 4.0
+
+
+def test_trackbars_re_render(viewer_of, ct):
+    v = viewer_of(ct)
+    before, renders = v.shown.copy(), v.renders
+    cv2.setTrackbarPos("center", v.title, -300)
+    assert v.state.center == -300.0 and v.state.voi is None and not v.state.minmax
+    assert v.renders == renders + 1
+    assert not np.array_equal(before, v.shown)
+    cv2.setTrackbarPos("width", v.title, 50)
+    assert v.state.width == 50.0
+    cv2.setTrackbarPos("mode", v.title, 2)
+    assert v.state.mode == "sigmoid"
+    # the viewport is the same pipeline as a full render, resized
+    full = ct.render(-300, 50, mode="sigmoid")
+    assert np.array_equal(v.render_view(), cv2.resize(full, (512, 512), interpolation=cv2.INTER_NEAREST))
+
+
+def test_keys_move_trackbars_without_feedback(viewer_of, ct):
+    v = viewer_of(ct)
+    v.on_key(ord("1"))                               # lung
+    assert (v.state.preset, v.state.center, v.state.width) == (0, -600.0, 1500.0)
+    assert cv2.getTrackbarPos("center", v.title) == -600
+    assert cv2.getTrackbarPos("width", v.title) == 1500
+    assert v.state.preset == 0                        # setting the trackbars did not make it a user window
+    v.on_key(ord("m"))
+    assert cv2.getTrackbarPos("mode", v.title) == 1
+    v.on_key(0xFFE1)                                  # Qt: Shift arrives as its own key ...
+    v.on_key(ord("p"))                                # ... then a lower-case p: previous preset
+    assert v.state.preset is None                     # lung -> back to the file's window
+
+
+def test_drag_and_probe(viewer_of, ct):
+    v = viewer_of(ct)
+    c0, w0 = v.state.center, v.state.width
+    span = v.state.scale.span
+    v.on_mouse(cv2.EVENT_LBUTTONDOWN, 100, 100, cv2.EVENT_FLAG_LBUTTON)
+    v.on_mouse(cv2.EVENT_MOUSEMOVE, 356, 100, cv2.EVENT_FLAG_LBUTTON)      # half the view to the right
+    assert v.state.width == round(w0 + span / 2) and v.state.center == c0
+    v.on_mouse(cv2.EVENT_MOUSEMOVE, 356, 228, cv2.EVENT_FLAG_LBUTTON)      # a quarter down
+    assert v.state.center == round(c0 + span / 4)
+    v.on_mouse(cv2.EVENT_LBUTTONUP, 356, 228, 0)
+    assert cv2.getTrackbarPos("width", v.title) == int(v.state.width)
+    v.on_mouse(cv2.EVENT_MOUSEMOVE, 41, 83, 0)                             # hover: probe at 41/4, 83/4
+    x, y, value = v.state.probe
+    assert (x, y) == (10, 20) and value == float(ct.values(0)[20, 10])
+    assert "HU" in controls.annotation_lines(v.state)[-2]
+
+
+def test_snapshot_equals_export(viewer_of, ct, tmp_path, capsys):
+    import dcmview
+
+    v = viewer_of(ct, preset="bone", invert=True)
+    v.on_key(ord("s"))
+    path = Path(capsys.readouterr().out.split("saved ", 1)[1].strip())
+    assert path.name == "CT_small_f1_c300_w1500_inv.png"
+    out = tmp_path / "export.png"
+    assert dcmview.main([ct.path, "--export", str(out), "--window", "300", "1500", "--invert"]) == 0
+    assert np.array_equal(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), cv2.imread(str(out), cv2.IMREAD_UNCHANGED))
+    v.on_key(ord("S"))
+    shown = Path(capsys.readouterr().out.split("saved ", 1)[1].strip())
+    assert shown.name == "CT_small_f1_c300_w1500_inv_shown.png"
+    assert np.array_equal(cv2.imread(str(shown)), v.shown)
+
+
+def test_frames(viewer_of):
+    frames = np.stack([np.full((64, 80), 100 * i, np.uint16) for i in range(4)])
+    img = dcmlib.load(make_ds(frames, WindowCenter=150, WindowWidth=300))
+    v = viewer_of(img)
+    assert cv2.getTrackbarPos("frame", v.title) == 1
+    cv2.setTrackbarPos("frame", v.title, 3)
+    assert v.state.frame == 2 and v.shown[-5, -5, 0] == img.render(frame=2)[0, 0]   # corner: no text
+    v.on_key(0xFF57)                                 # End (X11 keysym)
+    assert v.state.frame == 3 and cv2.getTrackbarPos("frame", v.title) == 4
+    v.on_mouse(cv2.EVENT_MOUSEWHEEL, 10, 10, 120 << 16)   # wheel away from the user: previous
+    assert v.state.frame == 2
+    v.on_mouse(cv2.EVENT_MOUSEWHEEL, 10, 10, -120 << 16)  # towards the user: next
+    assert v.state.frame == 3
+
+
+def test_colour_has_no_window_trackbars(viewer_of):
+    rgb = np.zeros((40, 50, 3), np.uint8)
+    rgb[..., 0] = 200                                 # red
+    img = dcmlib.load(make_ds(rgb, SamplesPerPixel=3, PhotometricInterpretation="RGB"))
+    v = viewer_of(img)
+    assert "center" not in controls.trackbar_ranges(v.state)
+    v.on_key(ord("1"))
+    assert v.state.preset is None
+    assert tuple(v.render_view()[5, 5]) == (0, 0, 200)   # BGR
+    v.on_mouse(cv2.EVENT_MOUSEMOVE, 0, 0, 0)
+    assert v.state.probe[2] == (200, 0, 0)
+
+
+def test_close_is_noticed(viewer_of, ct):
+    v = viewer_of(ct)
+    assert not v.closed()
+    cv2.destroyWindow(v.title)
+    cv2.waitKey(1)
+    assert v.closed()
