@@ -103,9 +103,10 @@ KEY_CODES: dict[int, str] = {
 
 _MODIFIERS = frozenset({"Shift", "Ctrl", "Meta", "Alt", "CapsLock", "Super", "AltGr"})
 
-#: Seconds after a Shift press (Qt reports it as a key of its own) during which a
-#: letter counts as upper case.  Each shifted letter re-arms it, so holding Shift
-#: and tapping ``P`` repeatedly keeps going backwards.
+#: Seconds after a Shift press (Qt reports it as a key of its own) during which the
+#: next letter counts as upper case.  Qt reports no key releases, so one Shift press
+#: shifts one key: a later ``s`` is never mistaken for ``S``, and stepping back
+#: through presets takes Shift+P for each step.
 SHIFT_HOLD_S = 1.0
 
 
@@ -153,14 +154,9 @@ class KeyDecoder:
         if key in _MODIFIERS:
             return None
         shifted = self._shift_at is not None and now - self._shift_at <= self.hold_s
-        if len(key) == 1 and key.isalpha():
-            if shifted and key.islower():
-                self._shift_at = now           # still holding Shift: keep it armed
-                return key.upper()
-            if key.isupper():                   # a back end that reports case itself
-                self._shift_at = now
-                return key
-        self._shift_at = None
+        self._shift_at = None                   # one Shift press shifts one key
+        if shifted and len(key) == 1 and key.isalpha():
+            return key.upper()
         return key
 
 

@@ -111,9 +111,9 @@ class TestKeyDecoder:
         d = KeyDecoder(hold_s=1.0)
         assert d(0xFFE1, 10.0) is None
         assert d(ord("p"), 10.1) == "P"
-        assert d(ord("p"), 10.5) == "P"        # Shift still held: re-armed by the last P
-        assert d(ord("p"), 12.0) == "p"        # too late: Shift was released
-        assert d(ord("s"), 12.1) == "s"
+        assert d(ord("s"), 10.3) == "s"        # one Shift press shifts one key
+        d(0xFFE1, 11.0)
+        assert d(ord("p"), 12.5) == "p"        # too late: Shift was released
 
     def test_shift_does_not_leak_past_other_keys(self):
         d = KeyDecoder()
