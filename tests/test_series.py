@@ -451,3 +451,78 @@ class TestReadHeader:
 
     def test_unreadable(self, tmp_path):
         assert read_header(tmp_path / "missing.dcm") == (None, "unreadable")
+
+
+# --------------------------------------------------------------------------- a folder as one stack
+
+
+def axial_folder(root: Path, slices: int, size: int = 64) -> list[float]:
+    """Slices 2.5 mm apart, file names and instance numbers against the anatomy; the z order."""
+    uid = generate_uid()
+    zs = [2.5 * ((7 * i) % slices) for i in range(slices)]  # 7 is coprime to the counts used
+    for i, z in enumerate(zs):
+        write_ct(root / f"{i:03d}.dcm", series_uid=uid, position=(0, 0, z), instance=slices - i,
+                 rows=size, columns=size)
+    return sorted(zs)
+
+
+class TestStack:
+    def test_load_folder_is_one_ordered_stack_decoded_lazily(self, tmp_path):
+        import dcmlib
+
+        zs = axial_folder(tmp_path, 12)
+        img = dcmlib.load(tmp_path)
+        assert len(img) == 12 and img.decodes == 0  # headers only so far
+        assert [img.position(i) for i in range(12)] == zs
+        for i in range(12):
+            img.render(40, 400, frame=i)
+        assert img.decodes == 12
+        for i in reversed(range(12)):
+            img.render(40, 400, frame=i)
+            img.values(i)
+        assert img.decodes == 12  # the default cache holds the whole small series
+
+    def test_cache_bound_while_scrolling(self, tmp_path):
+        import dcmlib
+
+        axial_folder(tmp_path, 20)
+        frame_bytes = 64 * 64 * 2
+        # Room for 4 decoded slices and a little more (small per-frame bookkeeping).
+        img = dcmlib.load(tmp_path, cache_mb=(4.5 * frame_bytes) / (1024 * 1024))
+        for i in range(20):
+            img.render(40, 400, frame=i)
+        assert img.decodes == 20
+        for i in (19, 18, 17):  # the most recent slices are still cached
+            img.render(40, 400, frame=i)
+        assert img.decodes == 20
+        img.render(40, 400, frame=0)  # long evicted: decoded again
+        assert img.decodes == 21
+        for i in range(20):  # a second pass through a cache smaller than the series decodes again
+            img.render(40, 400, frame=i)
+        assert 21 + 20 - 4 <= img.decodes <= 21 + 20
+
+    def test_scrolling_never_loads_pixel_data_into_the_headers(self, tmp_path):
+        from dcmlib.image import DicomImage
+
+        axial_folder(tmp_path, 6)
+        series = select_series(scan_folder(tmp_path))
+        img = DicomImage(series.frames, path=str(tmp_path))
+        for i in range(len(img)):
+            img.render(frame=i)
+            img.values(i)
+        for f in series.frames:
+            assert_deferred(f.header, 64 * 64 * 2)
+
+    def test_series_choice_and_errors_through_load(self, tmp_path):
+        import dcmlib
+
+        small, _big = mixed_folder(tmp_path)
+        warnings = Collect()
+        img = dcmlib.load(tmp_path, series=small, on_warning=warnings)
+        assert len(img) == 3
+        assert warnings == ["skipped 3 of 11 files: 2 not DICOM, 1 no pixel data"]
+        with pytest.raises(InvalidArgumentError):
+            dcmlib.load(tmp_path, series=9)
+        (tmp_path / "empty").mkdir()
+        with pytest.raises(NotDicomError, match="no DICOM images found"):
+            dcmlib.load(tmp_path / "empty")
