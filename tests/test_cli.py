@@ -26,7 +26,9 @@ import cv2
 import numpy as np
 import pydicom
 import pytest
+from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate, generate_fragmented_frames
+from pydicom.sequence import Sequence
 
 sys.path.insert(0, os.fspath(Path(__file__).resolve().parent))
 sys.path.insert(0, os.fspath(Path(__file__).resolve().parents[1]))
@@ -492,3 +494,87 @@ def test_existing_output_survives_a_failed_export(tmp_path):
     assert proc.returncode == 2
     assert out.read_bytes() == b"precious"
     assert sorted(os.listdir(tmp_path)) == ["bad.dcm", "image.png"]
+
+
+# --------------------------------------------------------------------------- malformed headers
+
+
+def _lut(descriptor, data) -> Dataset:
+    item = Dataset()
+    item.LUTDescriptor = descriptor
+    item.LUTData = np.asarray(data, "<u2").tobytes()
+    item["LUTData"].VR = "OW"
+    return item
+
+
+def _malformed(name: str, *, delete=(), patch=None, raw=None, **tags):
+    """A 16 x 16 ramp file with ``tags`` set; ``raw`` sets header values pydicom's writer
+    would otherwise reject; ``patch`` = (old, new) replaces equal-length bytes in the file
+    (to store text where a number belongs)."""
+
+    def make(tmp: Path) -> Path:
+        path = Path(write_mono(tmp / f"{name}.dcm", ramp(16, 16, 0, 1000, np.uint16), **tags))
+        if raw or delete:
+            ds = pydicom.dcmread(path)
+            for keyword, value in (raw or {}).items():
+                setattr(ds, keyword, value)
+            for keyword in delete:
+                delattr(ds, keyword)
+            ds.save_as(path)
+        if patch:
+            data = path.read_bytes()
+            assert patch[0] in data and len(patch[0]) == len(patch[1])
+            path.write_bytes(data.replace(patch[0], patch[1]))
+        return path
+
+    return make
+
+
+MALFORMED = {
+    "no-rows": _malformed("no-rows", delete=["Rows"]),
+    "bits-allocated-0": _malformed("bits0", raw={"BitsAllocated": 0}),
+    "bits-allocated-13": _malformed("bits13", raw={"BitsAllocated": 13}),
+    "bits-stored-gt-allocated": _malformed("bits20", raw={"BitsStored": 20}),
+    "high-bit-0": _malformed("highbit0", raw={"HighBit": 0}),
+    "samples-2": _malformed("samples2", SamplesPerPixel=2),
+    "frames-0": _malformed("frames0", NumberOfFrames=0),
+    "frames-huge": _malformed("frameshuge", NumberOfFrames=2**31 - 1),
+    "frames-text": _malformed("framestext", NumberOfFrames=12345678, patch=(b"12345678", b"1A      ")),
+    "slope-0": _malformed("slope0", RescaleSlope=0, RescaleIntercept=0),
+    "slope-text": _malformed("slopetext", RescaleSlope="1234.5678", patch=(b"1234.5678 ", b"abc       ")),
+    "center-text": _malformed("centertext", WindowCenter="1234.5678", WindowWidth=100,
+                              patch=(b"1234.5678 ", b"abc       ")),
+    "width-negative": _malformed("wneg", WindowCenter=500, WindowWidth=-10),
+    "centers-widths-mismatch": _malformed("cwmismatch", WindowCenter=[500, 400, 300], WindowWidth=[100]),
+    "voi-function-unknown": _malformed("fn", WindowCenter=500, WindowWidth=100, VOILUTFunction="CUBIC"),
+    "voi-lut-empty": _malformed("lutempty", VOILUTSequence=Sequence([_lut([10, 0, 16], [])])),
+    "voi-lut-short": _malformed("lutshort", VOILUTSequence=Sequence([_lut([100, 0, 16], range(10))])),
+    "voi-lut-bits-0": _malformed("lutbits0", VOILUTSequence=Sequence([_lut([10, 0, 0], range(10))])),
+    "modality-lut-short": _malformed("mlutshort", ModalityLUTSequence=Sequence([_lut([4096, 0, 16], range(10))])),
+    "palette-without-lut": _malformed("palette", PhotometricInterpretation="PALETTE COLOR"),
+    "ybr-one-sample": _malformed("ybr1", PhotometricInterpretation="YBR_FULL"),
+    "presentation-shape-unknown": _malformed("pls", PresentationLUTShape="WEIRD"),
+    "pydicom-badVR": lambda tmp: Path(pydicom_file("badVR.dcm")),
+    "pydicom-SC_rgb_jpeg": lambda tmp: Path(pydicom_file("SC_rgb_jpeg.dcm")),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_header_exports_or_fails_cleanly(tmp_path, case):
+    """Odd or broken headers: either an export (exit 0) or exit 2 with one error line naming
+    the file. Either way stderr holds only dcmview's own lines (no Python warnings, no
+    traceback) and a failure leaves nothing behind."""
+    src = Path(MALFORMED[case](tmp_path))
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    out = outdir / "image.png"
+    proc = run_cli(src, "--export", out)
+    assert proc.returncode in (0, 2), proc.stderr
+    foreign = [ln for ln in proc.stderr.splitlines() if not ln.startswith("dcmview: ")]
+    assert not foreign, f"stderr lines that are not dcmview's own: {foreign}"
+    if proc.returncode == 2:
+        assert_one_error_line(proc, src.name)
+        assert os.listdir(outdir) == []
+    else:
+        assert len(proc.stderr.splitlines()) <= 1, f"more than one warning: {proc.stderr!r}"
+        assert read_back(out).dtype == np.uint8
