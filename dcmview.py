@@ -507,8 +507,14 @@ def wheel_delta(flags: int) -> int:
 
 
 def _put(img: np.ndarray, text: str, org: tuple[int, int], scale: float) -> None:
-    """Light text with a dark outline: readable on any grey."""
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, SHADOW, 3, cv2.LINE_AA)
+    """Light text with a dark outline: readable on any grey.
+
+    The outline is the same text drawn one pixel off in each diagonal: a
+    thicker stroke would also be wider (OpenCV 5 fonts advance by thickness).
+    """
+    x, y = org
+    for dx, dy in ((-1, -1), (1, -1), (-1, 1), (1, 1)):
+        cv2.putText(img, text, (x + dx, y + dy), cv2.FONT_HERSHEY_SIMPLEX, scale, SHADOW, 1, cv2.LINE_AA)
     cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT, 1, cv2.LINE_AA)
 
 
