@@ -12,6 +12,9 @@ one run on series written to a temporary folder (deleted afterwards):
   ``posix_fadvise(DONTNEED)`` (Linux), as on a first open after a reboot.
 - scroll: ``render(frame=i)`` of every slice with a fixed window, a first pass
   (decoding) and a second pass (after it, what holding a key down costs).
+- hold a key: render the first slices at 30 Hz from a fresh load, idle in
+  between (as the viewer waits in ``cv2.waitKey``), with and without
+  :class:`~dcmlib.cache.ReadAhead`, for plain and JPEG 2000 slices: latency per slice.
 - memory: the process's peak resident set (VmHWM, reset through
   ``/proc/self/clear_refs``) while scrolling once from a fresh load, against the
   raw pixel bytes of the series, for the default cache and a small one, and for
@@ -33,10 +36,11 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.encaps import encapsulate
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, JPEG2000Lossless, generate_uid
 
 import dcmlib
-from dcmlib.cache import DEFAULT_CACHE_MB
+from dcmlib.cache import DEFAULT_CACHE_MB, ReadAhead, read_ahead_depth
 
 __all__ = ["main", "run", "write_ct_series"]
 
@@ -44,10 +48,13 @@ Report = Callable[[str], None]
 MIB = 1024 * 1024
 
 
-def write_ct_series(folder: str | os.PathLike[str], slices: int, size: int = 512) -> list[Path]:
+def write_ct_series(
+    folder: str | os.PathLike[str], slices: int, size: int = 512, *, j2k: bool = False
+) -> list[Path]:
     """Write an axial CT series (16-bit, 12 bits stored, 1 mm apart) as one file per slice.
 
     File names run in reverse anatomical order, so ordering is exercised too.
+    ``j2k`` stores the slices as JPEG 2000 lossless (encoded with imagecodecs).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -80,7 +87,14 @@ def write_ct_series(folder: str | os.PathLike[str], slices: int, size: int = 512
         ds.WindowCenter, ds.WindowWidth = 40, 400
         px = body + np.int16(i % 64)
         px[bone] = 1024 + 700 + (i % 200)
-        ds.PixelData = px.tobytes()
+        if j2k:
+            import imagecodecs  # noqa: PLC0415 - only for the compressed variant
+
+            meta.TransferSyntaxUID = JPEG2000Lossless
+            ds.PixelRepresentation = 0
+            ds.PixelData = encapsulate([imagecodecs.jpeg2k_encode(px.astype(np.uint16), level=0, codecformat="J2K")])
+        else:
+            ds.PixelData = px.tobytes()
         path = folder / f"IM{slices - 1 - i:05d}.dcm"
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
@@ -156,6 +170,38 @@ def _scroll(img, center: float, width: float) -> float:
     return len(img) / (time.perf_counter() - t)
 
 
+def _hold_key(folder: Path, frames: int, rate_hz: float, read_ahead: bool) -> tuple[list[float], int]:
+    """Hold the "next slice" key from a fresh load: render at ``rate_hz``, idle in between.
+
+    Returns each render's latency (ms: what the user waits for) and the decode count.
+    The idle time stands for ``cv2.waitKey``, which releases the GIL as ``sleep`` does.
+    """
+    img = dcmlib.load(folder, on_warning=lambda _m: None)
+    ahead = None
+    if read_ahead:
+        frame_bytes = img.rows * img.columns * 2
+        ahead = ReadAhead(img.stored, len(img), depth=read_ahead_depth(DEFAULT_CACHE_MB * MIB, frame_bytes))
+    period = 1.0 / rate_hz
+    latencies = []
+    try:
+        for i in range(min(frames, len(img))):
+            t = time.perf_counter()
+            img.render(40.0, 400.0, frame=i)
+            latencies.append((time.perf_counter() - t) * 1000.0)
+            if ahead is not None:
+                ahead.hint(i)
+            time.sleep(max(0.0, period - (time.perf_counter() - t)))
+    finally:
+        if ahead is not None:
+            ahead.close()
+    return latencies, img.decodes
+
+
+def _latency_line(label: str, lat: list[float], decodes: int) -> str:
+    q = np.percentile(lat, [50, 95])
+    return f"  {label:<38} {q[0]:7.1f} {q[1]:7.1f} {max(lat):7.1f} {decodes:8d}"
+
+
 def _peak_scroll(folder: Path, cache_mb: float) -> tuple[float, int, float]:
     """Peak RSS growth (MiB) while loading and scrolling once; decodes; slices/s."""
     gc.collect()
@@ -170,7 +216,7 @@ def _peak_scroll(folder: Path, cache_mb: float) -> tuple[float, int, float]:
     return peak, decodes, rate
 
 
-def run(report: Report = print, *, slices: int = 300, long: int = 600, size: int = 512, repeat: int = 3) -> None:
+def run(report: Report = print, *, slices: int = 300, long: int = 600, size: int = 512, repeat: int = 5) -> None:
     """Generate the series, measure, and report the table line by line through ``report``."""
     with tempfile.TemporaryDirectory(prefix="dcmview-bench-") as tmp:
         t = time.perf_counter()
@@ -216,6 +262,16 @@ def run(report: Report = print, *, slices: int = 300, long: int = 600, size: int
         del img
         gc.collect()
 
+        # -- holding a key down: read-ahead ------------------------------------------
+        hold = min(slices, 60)
+        j2k_folder = Path(tmp) / "ct-j2k"
+        write_ct_series(j2k_folder, hold, size, j2k=True)
+        report(f"series hold a key at 30 Hz, first {hold} slices, fresh load   ms per slice: p50     p95     max  decodes")
+        for label, where in (("uncompressed", folder), ("JPEG 2000 lossless", j2k_folder)):
+            for ra in (False, True):
+                lat, decodes = _hold_key(where, hold, 30.0, ra)
+                report(_latency_line(f"{label}, read-ahead {'on' if ra else 'off'}", lat, decodes))
+
         # -- memory -----------------------------------------------------------------
         if not _rss_reset():
             report("series memory: /proc/self/clear_refs unavailable; skipped")
@@ -239,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--slices", type=int, default=300)
     p.add_argument("--long", type=int, default=600, help="slices of the longer series for the memory bound")
     p.add_argument("--size", type=int, default=512)
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=5)
     args = p.parse_args(argv)
     run(lambda line: print(line, flush=True), slices=args.slices, long=args.long, size=args.size, repeat=args.repeat)
 
