@@ -83,8 +83,10 @@ def assert_within_one(got: np.ndarray, want: np.ndarray, what: str) -> None:
         )
 
 
-def compare(tmp_path: Path, src: str, our_args: list[str], dcm_opts: list[str], tool: str | None = None):
-    """dcmview ``our_args`` vs ``dcm2pnm -O +op dcm_opts`` within one grey level."""
+def compare(
+    tmp_path: Path, src: str, our_args: list[str], dcm_opts: list[str], tool: str | None = None
+) -> np.ndarray:
+    """dcmview ``our_args`` vs ``dcm2pnm -O +op dcm_opts`` within one grey level; returns dcmview's image."""
     got = ours(tmp_path, src, *our_args)
     want = dcm2pnm(src, *dcm_opts, tool=tool)
     exe = os.path.basename(tool or helpers.DCM2PNM or "dcm2pnm")
@@ -94,6 +96,7 @@ def compare(tmp_path: Path, src: str, our_args: list[str], dcm_opts: list[str], 
         f"dcmview.py {os.path.basename(src)} {' '.join(our_args)} vs "
         f"{exe} -O +op {' '.join(dcm_opts)} {os.path.basename(src)}",
     )
+    return got
 
 
 # --------------------------------------------------------------------------- pydicom's bundled files
@@ -464,3 +467,40 @@ def test_per_frame_groups_vs_standard(tmp_path, frame):
     assert_within_one(ours(tmp_path, src, "--frame", str(frame), "--voi", "1"), want, f"frame {frame} --voi 1")
     assert_within_one(ours(tmp_path, src, "--frame", str(frame), "--window", str(center), str(width)), want,
                       f"frame {frame} --window {center} {width}")
+
+
+# --------------------------------------------------------------------------- colour
+
+# (id, file, dcmview args, dcm2pnm options, DCMTK tool); dcm2pnm writes a binary PPM (RGB),
+# which OpenCV reads as BGR, the order dcmview renders colour in.
+COLOUR = [
+    ("rgb", "examples_rgb_color.dcm", [], [], None),
+    ("rgb-big-endian", "ExplVR_BigEnd.dcm", [], [], None),
+    ("rgb-odd-size", "SC_rgb_small_odd.dcm", [], [], None),
+    ("palette-8bit", "examples_palette.dcm", [], [], None),
+    ("ybr-full-422-uncompressed", "SC_ybr_full_422_uncompressed.dcm", [], [], None),
+    ("rgb-rle-16bit-scaled", "SC_rgb_rle_16bit.dcm", [], [], None),
+    ("rgb-rle-32bit-scaled", "SC_rgb_rle_32bit.dcm", [], [], None),
+    ("rgb-rle-16bit-frame2", "SC_rgb_rle_16bit_2frame.dcm", ["--frame", "2"], ["+F", "2"], None),
+    ("rgb-rle-frame2", "SC_rgb_rle_2frame.dcm", ["--frame", "2"], ["+F", "2"], None),
+    ("ybr-jpeg-baseline", "SC_rgb_jpeg_dcmtk.dcm", [], [], "dcmj2pnm"),
+    ("ybr-422-jpeg", "SC_rgb_dcmtk_+eb+cy+np.dcm", [], [], "dcmj2pnm"),
+    ("rgb-jpeg-lossless", "SC_rgb_jpeg_gdcm.dcm", [], [], "dcmj2pnm"),
+    ("ybr-jpeg-multiframe-last", "examples_ybr_color.dcm", ["--frame", "30"], ["+F", "30"], "dcmj2pnm"),
+    ("rgb-jpeg-ls", "SC_rgb_jls_lossy_line.dcm", [], [], "dcml2pnm"),
+]
+
+
+@pytest.mark.parametrize(
+    "name, our_args, dcm_opts, tool", [c[1:] for c in COLOUR], ids=[c[0] for c in COLOUR]
+)
+def test_colour_matches_dcm2pnm(tmp_path, name, our_args, dcm_opts, tool):
+    """Colour (RGB, YBR_FULL(_422), PALETTE COLOR, 16/32-bit scaled, JPEG, JPEG-LS, RLE):
+    ``dcmview.py F --export out.png ARGS`` (BGR) vs ``dcm2pnm -O +op OPTS F out.ppm``."""
+    exe = None
+    if tool is not None:
+        exe = shutil.which(tool)
+        if exe is None:
+            pytest.skip(f"DCMTK's {tool} is not installed")
+    got = compare(tmp_path, pydicom_file(name), our_args, dcm_opts, exe)
+    assert got.ndim == 3, "colour must export as a 3-channel image"
