@@ -47,6 +47,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pydicom
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
@@ -283,7 +284,38 @@ def syn_shared_groups(tmp):
                       PerFrameFunctionalGroupsSequence=Sequence([Dataset(), Dataset()]))
 
 
+def syn_signed12_dirty_high_bits(tmp):
+    """12-bit signed data in 16-bit words whose unused high bits hold garbage (must be masked,
+    then sign-extended from bit 11, PS3.5 8.1.1)."""
+    v = ramp(32, 32, -2048, 2047)
+    raw = ((v.astype(np.uint16) & 0x0FFF) | 0xA000).view(np.int16)
+    return write_mono(tmp / "dirty_signed.dcm", raw, bits_stored=12, WindowCenter=0, WindowWidth=4000)
+
+
+def syn_unsigned12_dirty_high_bits(tmp):
+    raw = ramp(32, 32, 0, 4095, np.uint16) | 0xF000
+    return write_mono(tmp / "dirty_unsigned.dcm", raw, bits_stored=12, WindowCenter=2048, WindowWidth=4096)
+
+
+def syn_palette_16bit(tmp):
+    """PALETTE COLOR with 16-bit entries (C.7.6.3.1.5): scaled to 8 bits, not truncated."""
+    path = write_mono(tmp / "palette16.dcm", ramp(32, 32, 0, 255, np.uint8), photometric="PALETTE COLOR")
+    ds = pydicom.dcmread(path)
+    red = np.linspace(0, 65535, 256).astype("<u2")
+    tables = {"Red": red, "Green": red[::-1].copy(), "Blue": (np.arange(256) * 257 // 2).astype("<u2")}
+    for colour, table in tables.items():
+        setattr(ds, f"{colour}PaletteColorLookupTableDescriptor", [256, 0, 16])
+        ds[f"{colour}PaletteColorLookupTableDescriptor"].VR = "US"
+        setattr(ds, f"{colour}PaletteColorLookupTableData", table.tobytes())
+        ds[f"{colour}PaletteColorLookupTableData"].VR = "OW"
+    ds.save_as(path)
+    return path
+
+
 SYNTHETIC = [
+    ("signed-12bit-dirty-high-bits", syn_signed12_dirty_high_bits, [], ["+Wi", "1"]),
+    ("unsigned-12bit-dirty-high-bits", syn_unsigned12_dirty_high_bits, [], ["+Wi", "1"]),
+    ("palette-16bit-entries", syn_palette_16bit, [], []),
     # (id, factory, dcmview args, dcm2pnm options)
     ("sigmoid-file-voi1", syn_sigmoid, ["--voi", "1"], ["+Wi", "1"]),
     ("sigmoid-file-default", syn_sigmoid, [], ["+Wi", "1"]),
