@@ -5,7 +5,7 @@ and every float32 modality frame goes through :class:`FrameCache`, which
 evicts the least recently used arrays once their total exceeds the budget.
 Arrays that are cheap to recompute from another cached array (the float32
 modality values of a stored frame) can be put as *derived*: they share a
-smaller part of the budget and go first, so scrolling a long series keeps the
+small part of the budget (:data:`DERIVED_SHARE`) and go first, so scrolling a long series keeps the
 decoded slices rather than a few float32 copies.
 
 :class:`ReadAhead` decodes the next frames in the scroll direction on one
@@ -28,8 +28,9 @@ __all__ = ["FrameCache", "ReadAhead", "DEFAULT_CACHE_MB", "read_ahead_depth"]
 #: decoded slices, or a 4096 x 3328 mammogram's stored and float32 frames.
 DEFAULT_CACHE_MB = 256
 
-#: Share of the budget that derived arrays (recomputable from cached ones) may hold.
-DERIVED_SHARE = 0.25
+#: Share of the budget that derived arrays (recomputable from cached ones) may hold:
+#: 32 MiB of the default, 32 float32 frames of 512 x 512.
+DERIVED_SHARE = 0.125
 
 
 class FrameCache:
@@ -160,9 +161,14 @@ class ReadAhead:
     replaced by the ``depth`` frames that follow in that direction, so a
     reversal or a jump drops stale work. Errors in the background are ignored:
     the frame is fetched again, and the error raised, when it is shown.
+
+    The thread ends after ``idle_exit`` seconds without work and starts again
+    on the next hint, so an image that is dropped does not leave a thread
+    behind; give ``fetch`` a weak reference to its image so the image itself
+    can be collected.
     """
 
-    def __init__(self, fetch: Callable[[int], object], count: int, *, depth: int = 4):
+    def __init__(self, fetch: Callable[[int], object], count: int, *, depth: int = 4, idle_exit: float = 2.0):
         self._fetch = fetch
         self._count = int(count)
         self.depth = max(0, int(depth))
@@ -173,6 +179,7 @@ class ReadAhead:
         self._closed = False
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._idle_exit = idle_exit
         self.fetched = 0  #: frames fetched in the background
 
     def hint(self, frame: int) -> None:
@@ -196,7 +203,9 @@ class ReadAhead:
                 while not self._pending and not self._closed:
                     self._busy = False
                     self._cond.notify_all()
-                    self._cond.wait()
+                    if not self._cond.wait(self._idle_exit) and not self._pending:
+                        self._thread = None  # idle: end; the next hint starts a new thread
+                        return
                 if self._closed:
                     self._busy = False
                     self._cond.notify_all()
@@ -220,8 +229,9 @@ class ReadAhead:
             self._closed = True
             self._pending.clear()
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join()
+        thread = self._thread
+        if thread is not None:
+            thread.join()
 
     def __enter__(self) -> ReadAhead:
         return self

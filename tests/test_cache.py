@@ -190,10 +190,22 @@ class TestReadAhead:
     def test_close_stops_the_thread(self):
         ra, _ = self.make()
         ra.hint(0)
+        thread = ra._thread
         ra.close()
-        assert ra._thread is not None and not ra._thread.is_alive()
+        assert thread is not None and not thread.is_alive()
         ra.hint(5)  # after close: ignored
         assert ra.wait(1)
+
+    def test_idle_thread_ends_and_restarts(self):
+        seen = []
+        ra = ReadAhead(seen.append, 10, depth=1, idle_exit=0.05)
+        ra.hint(0)
+        first = ra._thread
+        first.join(5)  # ends on its own once idle
+        assert not first.is_alive() and seen == [1]
+        ra.hint(1)
+        assert ra.wait(5) and seen == [1, 2]
+        ra.close()
 
 
 @pytest.mark.parametrize(
