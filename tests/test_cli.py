@@ -105,6 +105,7 @@ def test_png_export_is_exactly_render(tmp_path, name, args, kwargs):
     out.parent.mkdir()
     proc = run_cli(src, "--export", out, *args)
     assert_ok(proc)
+    assert proc.stdout == "" and proc.stderr == "", "a clean export is silent"
     assert os.listdir(out.parent) == ["image.png"], "temporary files left next to the output"
     got = read_back(out)
     want = dcmlib.load(src).render(**kwargs)
@@ -578,3 +579,12 @@ def test_malformed_header_exports_or_fails_cleanly(tmp_path, case):
     else:
         assert len(proc.stderr.splitlines()) <= 1, f"more than one warning: {proc.stderr!r}"
         assert read_back(out).dtype == np.uint8
+
+
+def test_successful_export_replaces_existing_output(tmp_path):
+    """Exporting over an existing file replaces it (atomically: no temporary file left)."""
+    out = tmp_path / "image.png"
+    out.write_bytes(b"old")
+    assert_ok(run_cli(pydicom_file("MR_small.dcm"), "--export", out))
+    np.testing.assert_array_equal(read_back(out), dcmlib.load(pydicom_file("MR_small.dcm")).render())
+    assert os.listdir(tmp_path) == ["image.png"]
