@@ -567,7 +567,7 @@ def _shape(ds: Dataset) -> tuple[int, int, int]:
 def select_series(
     series_list: Sequence[Series], choice: str | int | None = None, on_warning: Warn = None
 ) -> Series:
-    """Pick one series: ``choice`` is a 1-based index or a Series Instance UID.
+    """Pick one series: ``choice`` is a 1-based index (``2`` or ``"#2"``) or a Series Instance UID.
 
     Without a choice, the series with the most images (the first of equals);
     when the folder holds several, ``on_warning`` says which one is shown. The
@@ -598,6 +598,8 @@ def select_series(
 
 def _match(series_list: Sequence[Series], choice: str | int) -> Series:
     text = str(choice).strip()
+    if text.startswith("#") and text[1:].isdigit():  # as --info lists them
+        text = text[1:]
     if isinstance(choice, int) or text.isdigit():
         i = int(text)
         if 1 <= i <= len(series_list):

@@ -318,7 +318,7 @@ class TestFolders:
             assert f.header.Rows == 16 and float(f.header.RescaleIntercept) == -1024.0
             assert_deferred(f.header, 16 * 16 * 2)
 
-    @pytest.mark.parametrize("choice, expected", [(1, 0), ("1", 0), (" 2 ", 1), (2, 1)])
+    @pytest.mark.parametrize("choice, expected", [(1, 0), ("1", 0), (" 2 ", 1), (2, 1), ("#2", 1)])
     def test_select_by_index(self, tmp_path, choice, expected):
         mixed_folder(tmp_path)
         series_list = scan_folder(tmp_path)
@@ -526,3 +526,25 @@ class TestStack:
         (tmp_path / "empty").mkdir()
         with pytest.raises(NotDicomError, match="no DICOM images found"):
             dcmlib.load(tmp_path / "empty")
+
+    def test_read_ahead_decodes_the_next_slices_in_the_background(self, tmp_path):
+        import dcmlib
+        from dcmlib.cache import ReadAhead
+
+        axial_folder(tmp_path, 10)
+        img = dcmlib.load(tmp_path)
+        with ReadAhead(img.stored, len(img), depth=3) as ahead:
+            img.render(frame=4)
+            ahead.hint(4)
+            assert ahead.wait(10)
+            assert img.decodes == 4  # 4 shown, 5-7 read ahead
+            for i in (5, 6, 7):
+                img.render(frame=i)
+            assert img.decodes == 4  # nothing decoded while showing them
+            img.render(frame=3)
+            ahead.hint(3)  # scrolling back: 2, 1, 0 come next
+            assert ahead.wait(10)
+            before = img.decodes
+            for i in (2, 1, 0):
+                img.render(frame=i)
+            assert img.decodes == before
