@@ -42,7 +42,9 @@ def palette_to_rgb(indices: np.ndarray, ds: Dataset) -> np.ndarray:
     """
     try:
         rgb = apply_color_lut(indices, ds)
-    except (ValueError, KeyError, AttributeError, IndexError) as exc:
+    except (ValueError, KeyError, AttributeError, IndexError, TypeError) as exc:
+        # TypeError: pydicom sizes entries from len(data) / entries, which fails for an odd
+        # number of 8-bit entries padded to an even length (e.g. 'uint11').
         raise UnsupportedError(f"cannot apply the palette colour LUT: {exc}") from None
     bits = 16 if rgb.dtype.itemsize > 1 else 8
     return to_uint8_rgb(rgb, bits)
