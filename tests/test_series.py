@@ -548,3 +548,13 @@ class TestStack:
             for i in (2, 1, 0):
                 img.render(frame=i)
             assert img.decodes == before
+
+
+def test_series_benchmark_runs_small():
+    """Smoke test of ``python -m dcmlib.bench series`` on a tiny series (nothing timed is asserted)."""
+    from dcmlib.bench import series as bench
+
+    lines: list[str] = []
+    bench.run(lines.append, slices=4, long=0, size=32, repeat=1)
+    text = "\n".join(lines)
+    assert "series open" in text and "slices/s" in text and "peak/raw" in text

@@ -283,9 +283,10 @@ def run(report: Report = print, *, slices: int = 300, long: int = 600, size: int
             report("series memory: /proc/self/clear_refs unavailable; skipped")
             return
         long_folder = Path(tmp) / "ct-long"
-        write_ct_series(long_folder, long, size)
+        if long > 0:
+            write_ct_series(long_folder, long, size)
         report("series memory while scrolling once   slices  cache MiB  peak MiB  raw MiB  peak/raw  decodes")
-        runs = [(n, where, mb, False) for n, where in ((slices, folder), (long, long_folder))
+        runs = [(n, where, mb, False) for n, where in ((slices, folder), (long, long_folder)) if n > 0
                 for mb in (DEFAULT_CACHE_MB, 64)]
         runs.append((slices, folder, DEFAULT_CACHE_MB, True))
         for n, where, cache_mb, values in runs:
