@@ -185,6 +185,12 @@ class TestVoiLutSequence:
         img = dcmlib.load(make_ds(arr, VOILUTSequence=[lut_item([4, 0, 12], [0, 1000, 2048, 4095])]))
         assert img.render().tolist() == [[0, 62, 128, 255]]  # 1000 * 255 / 4095 = 62.27
 
+    def test_eight_bit_entries_in_sixteen_bit_words(self):
+        # OW LUT Data with 8-bit entries, one per 16-bit word
+        item = lut_item([4, 0, 8], np.array([0, 100, 200, 255], "<u2").tobytes())
+        img = dcmlib.load(make_ds(np.array([[0, 1, 2, 3]], dtype=np.uint16), VOILUTSequence=[item]))
+        assert img.render().tolist() == [[0, 100, 200, 255]]
+
     def test_voi_lut_against_pydicom(self):
         arr = np.array([[0, 5, 10, 15, 20, 25]], dtype=np.uint16)
         entries = [0, 300, 700, 1500, 2500, 4095, 4095, 100, 50, 4000, 3000]
@@ -278,6 +284,17 @@ class TestMinMaxAndStoredWidthZero:
         # min-max LINEAR c = 108, w = 16: edges 100 .. 115, y = (x - 100) / 15 -> 17 grey levels per step
         assert img.render().tolist() == ((arr - 100) * 17).tolist()
 
+    def test_auto_window_percentiles(self):
+        # values 0..999: the 0.5th and 99.5th percentiles (linear interpolation) are 4.995 and 994.005
+        img = dcmlib.load(make_ds(np.arange(1000, dtype=np.uint16).reshape(10, 100)))
+        c, w = img.auto_window()
+        assert c == pytest.approx(499.5) and w == pytest.approx(989.01)
+
+    def test_fewer_explanations_than_windows(self):
+        img = dcmlib.load(make_ds(np.array([[0, 1]], np.uint16), WindowCenter=[1, 2], WindowWidth=[3, 4],
+                                  WindowCenterWidthExplanation="A"))
+        assert [v.explanation for v in img.vois()] == ["A", ""]
+
     def test_constant_image(self):
         img = dcmlib.load(make_ds(np.full((3, 3), 7, dtype=np.uint16)))
         out = img.render()
@@ -356,6 +373,19 @@ class TestPadding:
         assert img.frame_range() == (-1499, 100)
         out = img.render(-3000, 10)  # everything above the window: 255 unless padding
         assert out.tolist() == [[0, 0, 0, 255, 255, 255]]
+
+    def test_unsigned_padding_above_32767(self):
+        arr = np.array([[65535, 0, 100, 200]], dtype=np.uint16)
+        img = dcmlib.load(make_ds(arr, PixelPaddingValue=65535))
+        assert img.frame_range() == (0, 200)
+        assert img.render().tolist() == [[0, 0, 128, 255]]  # min-max 0..200: 100 -> 127.5 -> 128
+
+    def test_signed_8_bit_padding(self):
+        arr = np.array([[-128, -1, 0, 127]], dtype=np.int8)
+        img = dcmlib.load(make_ds(arr, PixelPaddingValue=-128))
+        assert img.frame_range() == (-1, 127)
+        # min-max -1..127: y = (x + 1) / 128 -> 0, 1.99 -> 2, 255
+        assert img.render().tolist() == [[0, 0, 2, 255]]
 
     def test_padding_on_the_float_path(self):
         # 32-bit stored values take the float path (no 65536-entry table): same padding rule.
