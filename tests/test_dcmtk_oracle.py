@@ -63,11 +63,24 @@ pytestmark = [
 ]
 
 
+#: The CLI runs in-process (``dcmview.main(argv)``) for speed; test_cli.py runs it as a
+#: subprocess. DCMVIEW_ORACLE_SUBPROCESS=1 makes the oracle use subprocesses too.
+IN_PROCESS = os.environ.get("DCMVIEW_ORACLE_SUBPROCESS", "") in ("", "0")
+
+
 def ours(tmp_path: Path, src: str, *args: str) -> np.ndarray:
     """``python dcmview.py SRC --export out.png ARGS`` read back as uint8."""
     out = tmp_path / "dcmview.png"
-    proc = run_cli(src, "--export", out, *args)
-    assert proc.returncode == 0, f"dcmview.py {src} {' '.join(args)} failed:\n{proc.stderr}"
+    argv = [os.fspath(src), "--export", os.fspath(out), *args]
+    if IN_PROCESS:
+        sys.path.insert(0, os.fspath(helpers.ROOT))
+        import dcmview
+
+        status = dcmview.main(argv)
+        assert status == 0, f"dcmview.main({argv}) returned {status}"
+    else:
+        proc = run_cli(*argv)
+        assert proc.returncode == 0, f"dcmview.py {' '.join(argv)} failed:\n{proc.stderr}"
     img = cv2.imread(os.fspath(out), cv2.IMREAD_UNCHANGED)
     assert img is not None and img.dtype == np.uint8
     return img
