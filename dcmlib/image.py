@@ -390,6 +390,13 @@ def _frame_params(ds: Dataset, index: int, lay: _Layout) -> _FrameParams:
 
         v, limit = fix(v), fix(limit)
         padding = (min(v, limit), max(v, limit))
+    elif lay.keyword != "PixelData":
+        # Float / Double Float Pixel Data have their own padding attributes (0028,0122..0125).
+        prefix = "Float" if lay.keyword == "FloatPixelData" else "DoubleFloat"
+        fv = _float(ds.get(f"{prefix}PixelPaddingValue"), float("nan"))
+        fl = _float(ds.get(f"{prefix}PixelPaddingRangeLimit"), fv)
+        if fv == fv and fl == fl:  # both present and not NaN
+            padding = (min(fv, fl), max(fv, fl))  # type: ignore[assignment]
     return _FrameParams(
         modality=modality,
         vois=tuple(vois),
