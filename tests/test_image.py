@@ -394,6 +394,20 @@ class TestPadding:
         assert img.frame_range() == (0, 200)
         assert img.render(-3000, 10).tolist() == [[0, 255, 255, 255]]
 
+    @pytest.mark.parametrize("dtype,prefix", [(np.float32, "Float"), (np.float64, "DoubleFloat")])
+    def test_float_pixel_padding_value(self, dtype, prefix):
+        # Float Pixel Data pad with (0028,0122) / Double Float with (0028,0123), not Pixel Padding Value
+        arr = np.array([[-3.0e38, 0.5, 50.5, 100.5]], dtype=dtype)
+        img = dcmlib.load(make_ds(arr, **{f"{prefix}PixelPaddingValue": -3.0e38}))
+        assert img.frame_range() == (0.5, 100.5)
+        assert img.render().tolist() == [[0, 0, 128, 255]]
+        assert img.render(-1e39, 10).tolist() == [[0, 255, 255, 255]]  # padding stays background
+
+    def test_float_pixel_padding_range_limit(self):
+        arr = np.array([[-1000.0, -900.0, -899.5, 0.0]], dtype=np.float32)
+        img = dcmlib.load(make_ds(arr, FloatPixelPaddingValue=-1000.0, FloatPixelPaddingRangeLimit=-900.0))
+        assert img.frame_range() == (-899.5, 0.0)
+
     def test_bundled_ct_small_padding(self):
         img = dcmlib.load(bundled("CT_small.dcm"))  # Pixel Padding Value -2000, intercept -1024
         ds = pydicom.dcmread(bundled("CT_small.dcm"))
