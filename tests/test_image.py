@@ -70,6 +70,15 @@ class TestModality:
         # render with a window on those values: c = -1024, w = 2 -> edges -1025..-1024 (C.11.2.1.2.1)
         assert img.render(-1024, 2).tolist() == linear_u8([[-1024.5, -1024], [-1023.5, 0]], -1024, 2).tolist()
 
+    def test_linear_edges_through_the_display_table(self):
+        # CT stored + intercept -1024; c = 40, w = 400: -160 -> 0, -159 -> 1 (0.64), 39.5 n/a, 238 -> 254, 239 -> 255
+        hu = np.array([[-1000, -160, -159, 40, 238, 239, 240]])
+        img = dcmlib.load(make_ds((hu + 1024).astype(np.int16), RescaleIntercept=-1024, RescaleSlope=1,
+                                  WindowCenter=40, WindowWidth=400))
+        # x = 40: (40 - 39.5) / 399 + 0.5 = 0.50125 -> 127.82 -> 128
+        assert img.render().tolist() == [[0, 0, 1, 128, 254, 255, 255]]
+        assert img.render(invert=True).tolist() == [[255, 255, 254, 127, 1, 0, 0]]
+
     def test_rescale_as_strings_from_a_file(self, tmp_path):
         arr = np.array([[0, 10]], dtype=np.int16)
         path = write_ds(make_ds(arr, RescaleSlope="0.25", RescaleIntercept="-3.75"), tmp_path / "r.dcm")
@@ -171,6 +180,16 @@ class TestVoiLutSequence:
         img = dcmlib.load(ds)
         assert img.vois()[0].lut.first_mapped == -100
         assert img.render().tolist() == [[0, 0, entries[1], entries[100], 255, 255, 255]]
+
+    def test_signed_first_mapped_value_through_a_file(self, tmp_path):
+        arr = np.array([[-101, -100, -99, 99, 100]], dtype=np.int16)
+        item = lut_item([200, -100, 16], (np.arange(200) * 4095 // 199).astype("<u2").tobytes())
+        ds = make_ds(arr, BitsStored=16, VOILUTSequence=[item])
+        img = dcmlib.load(write_ds(ds, tmp_path / "v.dcm"))
+        assert img.vois()[0].lut.first_mapped == -100
+        assert img.vois()[0].lut.bits == 16
+        # 16-bit entries of at most 4095: scaled by 65535, not by the largest entry (C.11.2.1.1)
+        assert img.render().tolist() == [[0, 0, 0, 16, 16]]  # 4095 * 255 / 65535 = 15.93 -> 16
 
     def test_unsigned_first_mapped_value_stays_unsigned(self):
         # Pixel Representation 0: 40000 is 40000, not -25536
