@@ -584,3 +584,22 @@ def test_successful_export_replaces_existing_output(tmp_path):
     assert_ok(run_cli(pydicom_file("MR_small.dcm"), "--export", out))
     np.testing.assert_array_equal(read_back(out), dcmlib.load(pydicom_file("MR_small.dcm")).render())
     assert os.listdir(tmp_path) == ["image.png"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["JPEG2000.dcm", "MR_small_RLE.dcm", "SC_rgb_jpeg_dcmtk.dcm", "MR_small_jpeg_ls_lossless.dcm",
+     "JPGExtended.dcm", "rtdose.dcm"],
+)
+def test_huge_header_over_small_data_fails_fast_in_library(tmp_path, name):
+    """Rows = Columns = 65535 over a small (compressed or multi-frame) payload: a PixelDataError
+    naming the file within a second, without allocating the frame the header promises."""
+    ds = pydicom.dcmread(pydicom_file(name))
+    ds.Rows = ds.Columns = 65535
+    path = tmp_path / f"huge_{name}"
+    ds.save_as(path)
+    started = time.monotonic()
+    with pytest.raises(dcmlib.DcmviewError) as info:
+        dcmlib.load(os.fspath(path)).render()
+    assert time.monotonic() - started < 5
+    assert path.name in str(info.value)
