@@ -608,7 +608,10 @@ class DicomImage:
     def _color_rgb(self, frame: int) -> np.ndarray:
         arr = self.stored(frame)
         if self.photometric == "PALETTE COLOR":
-            return color.palette_to_rgb(arr, self._refs[frame].header)
+            try:
+                return color.palette_to_rgb(arr, self._refs[frame].header)
+            except UnsupportedError as exc:  # color.py knows no file: name it here
+                raise UnsupportedError(exc.problem, self._ref_path(self._refs[frame])) from None
         return color.to_uint8_rgb(arr, self._layout.bits_stored)
 
     def _padding_mask(self, frame: int) -> np.ndarray | None:
