@@ -289,6 +289,14 @@ class TestPalette:
         with pytest.raises(dcmlib.UnsupportedError):
             palette_to_rgb(np.zeros((2, 2), np.uint8), ds)
 
+    def test_missing_palette_names_the_file(self, tmp_path):
+        ds = make_ds(np.zeros((2, 2), np.uint8), PhotometricInterpretation="PALETTE COLOR")
+        path = tmp_path / "palette.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        with pytest.raises(dcmlib.UnsupportedError) as err:
+            dcmlib.load(path).render()
+        assert str(err.value).startswith(str(path) + ": ")
+
     def test_palette_invert(self):
         path = bundled("examples_palette.dcm")
         img = dcmlib.load(path)
