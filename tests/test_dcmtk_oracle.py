@@ -37,6 +37,8 @@ the standard's formula worked out by hand:
   (C.7.6.16.2.9, C.7.6.16.2.10): dcm2pnm reads only the shared groups' rescale and no
   Frame VOI LUT windows at all.
 - Segmented Palette Color LUT Data (C.7.9.2): dcm2pnm 3.6.7 does not support it.
+- MONOCHROME1 with Presentation LUT Shape IDENTITY (non-conformant: MONOCHROME1 shall
+  carry INVERSE): dcm2pnm shows the minimum black, dcmview white (MONOCHROME1 wins).
 """
 
 from __future__ import annotations
@@ -225,6 +227,15 @@ def syn_mono1_signed(tmp):
     return write_mono(tmp / "mono1.dcm", SIGNED_RAMP, photometric="MONOCHROME1", WindowCenter=500, WindowWidth=1000)
 
 
+def syn_mono1_pls(shape):
+    def make(tmp):
+        return write_mono(tmp / f"mono1_{shape}.dcm", ramp(16, 16, 0, 1000, np.uint16), bits_stored=12,
+                          photometric="MONOCHROME1", WindowCenter=500, WindowWidth=1000,
+                          PresentationLUTShape=shape)
+
+    return make
+
+
 def syn_width1(tmp):
     return write_mono(tmp / "width1.dcm", SIGNED_RAMP, WindowCenter=500, WindowWidth=1)
 
@@ -339,6 +350,8 @@ SYNTHETIC = [
     ("presentation-inverse", syn_inverse, [], ["+Wi", "1"]),
     ("presentation-inverse-window", syn_inverse, ["--window", "0", "200"], ["+Ww", "0", "200"]),
     ("monochrome1-signed", syn_mono1_signed, [], ["+Wi", "1"]),
+    # the image IODs' rule: MONOCHROME1 carries INVERSE, and that is one inversion, not two
+    ("monochrome1-with-inverse-shape", syn_mono1_pls("INVERSE"), [], ["+Wi", "1"]),
     ("monochrome1-signed-sigmoid", syn_mono1_signed, ["--window", "500", "1000", "--mode", "sigmoid"],
      ["+Ww", "500", "1000", "+Wfs"]),
     ("width-1-threshold", syn_width1, ["--voi", "1"], ["+Wi", "1"]),
@@ -550,6 +563,17 @@ def test_colour_matches_dcm2pnm(tmp_path, name, our_args, dcm_opts, tool):
             pytest.skip(f"DCMTK's {tool} is not installed")
     got = compare(tmp_path, pydicom_file(name), our_args, dcm_opts, exe)
     assert got.ndim == 3, "colour must export as a 3-channel image"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="non-conformant MONOCHROME1 + Presentation LUT Shape IDENTITY (the General Image module says "
+    "INVERSE shall be used with MONOCHROME1): dcm2pnm lets IDENTITY override MONOCHROME1 (min shown black, "
+    "as a presentation state would, PS3.4 N.2.1.4 note 1); dcmview keeps MONOCHROME1's inversion",
+)
+def test_monochrome1_with_identity_shape_vs_dcm2pnm(tmp_path):
+    """Oracle ``dcm2pnm -O +op +Wi 1`` on MONOCHROME1 with Presentation LUT Shape IDENTITY."""
+    compare(tmp_path, syn_mono1_pls("IDENTITY")(tmp_path), [], ["+Wi", "1"])
 
 
 SEGMENTS = {  # Segmented Palette Color LUT Data (C.7.9.2): opcode 0 discrete, 1 linear
