@@ -355,6 +355,10 @@ SYNTHETIC = [
     ("monochrome1-signed-sigmoid", syn_mono1_signed, ["--window", "500", "1000", "--mode", "sigmoid"],
      ["+Ww", "500", "1000", "+Wfs"]),
     ("width-1-threshold", syn_width1, ["--voi", "1"], ["+Wi", "1"]),
+    # narrow windows pin LINEAR's c - 0.5 and w - 1 (a w-based formula is off by up to half the range)
+    ("narrow-width-2", syn_width1, ["--window", "500", "2"], ["+Ww", "500", "2"]),
+    ("narrow-width-3", syn_width1, ["--window", "500", "3"], ["+Ww", "500", "3"]),
+    ("narrow-width-4-half-center", syn_width1, ["--window", "500.5", "4"], ["+Ww", "500.5", "4"]),
     ("width-1-threshold-fraction", syn_width1, ["--window", "100.7", "1"], ["+Ww", "100.7", "1"]),
     ("voi-lut-signed-first-mapped", syn_voi_lut_signed, ["--voi", "1"], ["+Wl", "1"]),
     ("voi-lut-default", syn_voi_lut_signed, [], ["+Wl", "1"]),
