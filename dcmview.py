@@ -21,6 +21,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -160,6 +161,14 @@ def _warn(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        # pydicom warns on every lenient read (odd VRs, invalid values); the CLI reports
+        # what matters through dcmlib's on_warning, once, in its own words.
+        warnings.simplefilter("ignore")
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.list_presets:
             print(format_presets())
