@@ -3,7 +3,7 @@
 The VOI stage hands over values in 0..1.  MONOCHROME1 means the minimum is
 shown white (C.7.6.3.1.2); Presentation LUT Shape INVERSE inverts against the
 output range, not the data (C.11.6.1); for MONOCHROME1 the standard's INVERSE
-*is* that inversion (C.8.11.6.1.1), so the two do not cancel.  A user invert
+*is* that inversion (DX Image Module, C.8.11.3), so the two do not cancel.  A user invert
 flips the result once more.
 """
 
@@ -18,7 +18,7 @@ def needs_inversion(photometric: str, lut_shape: str = "", user_invert: bool = F
     """Whether the displayed grey levels are reversed.
 
     ``photometric`` MONOCHROME1 or ``lut_shape`` INVERSE invert once (not twice:
-    PS3.3 C.8.11.6.1.1 requires INVERSE exactly when MONOCHROME1); a user invert
+    the DX Image Module, PS3.3 C.8.11.3, requires INVERSE exactly when MONOCHROME1); a user invert
     toggles that.
     """
     file_inverts = photometric.strip().upper() == "MONOCHROME1" or lut_shape.strip().upper() == "INVERSE"
