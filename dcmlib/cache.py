@@ -17,6 +17,7 @@ viewer asks for it while the read-ahead is decoding it.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 
@@ -159,7 +160,9 @@ class ReadAhead:
     another thread. Call :meth:`hint` with each frame the user is shown: the
     direction is the sign of the step from the previous hint, and the queue is
     replaced by the ``depth`` frames that follow in that direction, so a
-    reversal or a jump drops stale work. Errors in the background are ignored:
+    reversal or a jump drops stale work. The thread starts ``delay`` seconds
+    after the latest hint, so it does not compete (for the GIL) with the render
+    of the frame just hinted. Errors in the background are ignored:
     the frame is fetched again, and the error raised, when it is shown.
 
     The thread ends after ``idle_exit`` seconds without work and starts again
@@ -168,7 +171,15 @@ class ReadAhead:
     can be collected.
     """
 
-    def __init__(self, fetch: Callable[[int], object], count: int, *, depth: int = 4, idle_exit: float = 2.0):
+    def __init__(
+        self,
+        fetch: Callable[[int], object],
+        count: int,
+        *,
+        depth: int = 4,
+        delay: float = 0.01,
+        idle_exit: float = 2.0,
+    ):
         self._fetch = fetch
         self._count = int(count)
         self.depth = max(0, int(depth))
@@ -180,6 +191,8 @@ class ReadAhead:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._idle_exit = idle_exit
+        self._delay = max(0.0, delay)
+        self._hinted = 0.0
         self.fetched = 0  #: frames fetched in the background
 
     def hint(self, frame: int) -> None:
@@ -191,6 +204,7 @@ class ReadAhead:
         self._last = frame
         ahead = [frame + k * self._direction for k in range(1, self.depth + 1)]
         with self._cond:
+            self._hinted = time.monotonic()
             self._pending = deque(i for i in ahead if 0 <= i < self._count)
             if self._pending and self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="dcmlib-read-ahead", daemon=True)
@@ -210,6 +224,11 @@ class ReadAhead:
                     self._busy = False
                     self._cond.notify_all()
                     return
+                wait = self._hinted + self._delay - time.monotonic()
+                if wait > 0:  # let the frame just hinted finish rendering first
+                    self._busy = True
+                    self._cond.wait(wait)
+                    continue
                 frame = self._pending.popleft()
                 self._busy = True
             try:

@@ -532,7 +532,10 @@ class TestStack:
         from dcmlib.cache import ReadAhead
 
         axial_folder(tmp_path, 10)
-        img = dcmlib.load(tmp_path)
+        try:  # this test drives its own read-ahead
+            img = dcmlib.load(tmp_path, read_ahead=False)
+        except TypeError:  # load() without a built-in read-ahead
+            img = dcmlib.load(tmp_path)
         with ReadAhead(img.stored, len(img), depth=3) as ahead:
             img.render(frame=4)
             ahead.hint(4)
@@ -548,6 +551,33 @@ class TestStack:
             for i in (2, 1, 0):
                 img.render(frame=i)
             assert img.decodes == before
+
+    def test_builtin_read_ahead_follows_the_scroll_direction(self, tmp_path):
+        import time
+
+        import dcmlib
+
+        axial_folder(tmp_path, 30)
+        try:
+            img = dcmlib.load(tmp_path, read_ahead=True)
+        except TypeError:
+            pytest.skip("load() has no read_ahead option yet")
+
+        def settle(count: int) -> int:
+            # Wait (up to 5 s, no timing asserted) for the background decodes to reach count.
+            for _ in range(500):
+                if img.decodes >= count:
+                    break
+                time.sleep(0.01)
+            time.sleep(0.05)
+            return img.decodes
+
+        img.render(frame=20)
+        img.render(frame=19)  # scrolling towards the feet: 18, 17, ... come next
+        after = settle(10)
+        assert 10 <= after <= 30  # 2 shown, the next ones decoded without being shown
+        # The slices below 19 are the ones waiting (those above may be too, by a race).
+        assert all(("stored", i) in img._cache for i in range(18, 10, -1))
 
 
 def test_series_benchmark_runs_small():

@@ -15,8 +15,8 @@ one run on series written to a temporary folder (deleted afterwards):
 - hold a key: render the first slices at 30 Hz from a fresh load, idle in
   between (as the viewer waits in ``cv2.waitKey``), with and without
   :class:`~dcmlib.cache.ReadAhead`, for plain and JPEG 2000 slices: latency per slice.
-- memory: the process's peak resident set (VmHWM, reset through
-  ``/proc/self/clear_refs``) while scrolling once from a fresh load, against the
+- memory: the peak resident set (VmHWM, reset through ``/proc/self/clear_refs``)
+  of a fresh process while it loads and scrolls once, against the
   raw pixel bytes of the series, for the default cache and a small one, and for
   a longer series: the peak follows the cache budget, not the series length.
 """
@@ -182,9 +182,14 @@ def _hold_key(folder: Path, frames: int, rate_hz: float, read_ahead: bool) -> tu
     Returns each render's latency (ms: what the user waits for) and the decode count.
     The idle time stands for ``cv2.waitKey``, which releases the GIL as ``sleep`` does.
     """
-    img = dcmlib.load(folder, on_warning=lambda _m: None)
+    try:  # the image's own read-ahead, where load() has it
+        img = dcmlib.load(folder, read_ahead=read_ahead, on_warning=lambda _m: None)
+        builtin = True
+    except TypeError:
+        img = dcmlib.load(folder, on_warning=lambda _m: None)
+        builtin = False
     ahead = None
-    if read_ahead:
+    if read_ahead and not builtin:  # drive a ReadAhead from outside
         frame_bytes = img.rows * img.columns * 2
         ahead = ReadAhead(img.stored, len(img), depth=read_ahead_depth(DEFAULT_CACHE_MB * MIB, frame_bytes))
     period = 1.0 / rate_hz
@@ -208,18 +213,46 @@ def _latency_line(label: str, lat: list[float], decodes: int) -> str:
     return f"  {label:<38} {q[0]:7.1f} {q[1]:7.1f} {max(lat):7.1f} {decodes:8d}"
 
 
-def _peak_scroll(folder: Path, cache_mb: float, values: bool = False) -> tuple[float, int, float]:
-    """Peak RSS growth (MiB) while loading and scrolling once; decodes; slices/s."""
-    gc.collect()
-    base = _rss_kib("VmRSS")
-    _rss_reset()
-    img = dcmlib.load(folder, cache_mb=cache_mb, on_warning=lambda _m: None)
-    rate = _scroll(img, 40.0, 400.0, values)
-    peak = (_rss_kib("VmHWM") - base) / 1024.0
-    decodes = getattr(img, "decodes", -1)
-    del img
-    gc.collect()
-    return peak, decodes, rate
+_PEAK_CHILD = r"""
+import gc, json, sys
+import dcmlib
+folder, cache_mb, values = sys.argv[1], float(sys.argv[2]), sys.argv[3] == "1"
+
+def kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+
+gc.collect()
+base = kib("VmRSS")
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+img = dcmlib.load(folder, cache_mb=cache_mb, on_warning=lambda _m: None)
+for i in range(len(img)):
+    img.render(40.0, 400.0, frame=i)
+    if values:
+        img.values(i)
+print(json.dumps({"peak_mib": (kib("VmHWM") - base) / 1024.0, "decodes": getattr(img, "decodes", -1)}))
+"""
+
+
+def _peak_scroll(folder: Path, cache_mb: float, values: bool = False) -> tuple[float, int]:
+    """Peak RSS growth (MiB) while loading and scrolling once, in a fresh process; decodes.
+
+    A fresh process, because memory freed by an earlier image may stay in the
+    allocator's heap and hide a later peak. ``values`` also asks for each
+    slice's float32 modality values, as the viewer does.
+    """
+    import json  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _PEAK_CHILD, str(folder), repr(cache_mb), "1" if values else "0"],
+        capture_output=True, text=True, check=True,
+    )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return float(result["peak_mib"]), int(result["decodes"])
 
 
 def run(report: Report = print, *, slices: int = 300, long: int = 600, size: int = 512, repeat: int = 5) -> None:
@@ -290,7 +323,7 @@ def run(report: Report = print, *, slices: int = 300, long: int = 600, size: int
                 for mb in (DEFAULT_CACHE_MB, 64)]
         runs.append((slices, folder, DEFAULT_CACHE_MB, True))
         for n, where, cache_mb, values in runs:
-            peak, decodes, _rate = _peak_scroll(where, cache_mb, values)
+            peak, decodes = _peak_scroll(where, cache_mb, values)
             raw_n = n * size * size * 2 / MIB
             label = "render + values() (viewer)" if values else "render"
             report(
