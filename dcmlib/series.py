@@ -98,6 +98,7 @@ class Series:
     frames: tuple[FrameRef, ...]
     files: int = 0
     notes: tuple[str, ...] = field(default=())
+    folder: str = ""  #: the scanned folder, named in errors
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -356,7 +357,7 @@ def scan_folder(path: str | os.PathLike[str], *, on_warning: Warn = None) -> lis
     if skipped and on_warning is not None:
         on_warning(_skip_summary(skipped, len(files)))
 
-    series = [_build_series(uid, items) for uid, items in groups.items()]
+    series = [_build_series(uid, items, root) for uid, items in groups.items()]
     series.sort(key=lambda s: (s.number is None, s.number if s.number is not None else 0, s.uid))
     return series
 
@@ -531,7 +532,7 @@ def _round_orient(o: tuple[float, ...]) -> tuple[float, ...]:
     return tuple(round(x, 4) for x in o)
 
 
-def _build_series(uid: str, items: list[tuple[str, FileDataset]]) -> Series:
+def _build_series(uid: str, items: list[tuple[str, FileDataset]], folder: str = "") -> Series:
     """Order one group of headers into a :class:`Series`."""
     images = []
     for name, ds in items:
@@ -572,6 +573,7 @@ def _build_series(uid: str, items: list[tuple[str, FileDataset]]) -> Series:
         frames=frames,
         files=len(ordered),
         notes=tuple(notes),
+        folder=folder,
     )
 
 
@@ -629,7 +631,8 @@ def _match(series_list: Sequence[Series], choice: str | int) -> Series:
             return s
     valid = "; ".join(f"{i}: {s.uid or '(no UID)'}" for i, s in enumerate(series_list, 1))
     raise InvalidArgumentError(
-        f"unknown series {text!r}; choose an index 1-{len(series_list)} or a Series Instance UID ({valid})"
+        f"unknown series {text!r}; choose an index 1-{len(series_list)} or a Series Instance UID ({valid})",
+        series_list[0].folder or None,
     )
 
 

@@ -338,6 +338,7 @@ class TestFolders:
         message = str(err.value)
         assert "1-2" in message and small in message and big in message
         assert isinstance(err.value, ValueError)
+        assert err.value.path == os.fspath(tmp_path)  # the CLI names the folder
 
     def test_describe_has_no_patient_identifiers(self, tmp_path):
         small, big = mixed_folder(tmp_path)
