@@ -126,14 +126,6 @@ def _rss_reset() -> bool:
         return False
 
 
-def _rss_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 def _timed(fn: Callable[[], object], repeat: int, before: Callable[[], object] | None = None) -> float:
     """Median wall time in ms; ``before`` runs untimed ahead of each repetition."""
     times = []
