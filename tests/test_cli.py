@@ -355,6 +355,14 @@ def _write(name: str, data: bytes):
     return make
 
 
+def _folder(tmp: Path, name: str, files: dict[str, bytes]) -> Path:
+    folder = tmp / name
+    folder.mkdir()
+    for fname, data in files.items():
+        (folder / fname).write_bytes(data)
+    return folder
+
+
 BAD_FILES = {
     "missing-path": lambda tmp: tmp / "does_not_exist.dcm",
     "text-file": _write("notes.dcm", b"this is not a DICOM file\n" * 20),
@@ -369,6 +377,8 @@ BAD_FILES = {
     "corrupt-jpeg": _corrupt_stream("SC_rgb_jpeg_dcmtk.dcm"),
     "corrupt-jpeg2000": _corrupt_stream("JPEG2000.dcm"),
     "unknown-photometric": lambda tmp: _dataset_file(tmp, "photometric.dcm", PhotometricInterpretation="ZEBRA"),
+    "empty-folder": lambda tmp: _folder(tmp, "empty_folder", {}),
+    "folder-without-dicom": lambda tmp: _folder(tmp, "text_folder", {"a.txt": b"hello\n", "b.dcm": b"no"}),
 }
 
 
@@ -603,3 +613,17 @@ def test_huge_header_over_small_data_fails_fast_in_library(tmp_path, name):
         dcmlib.load(os.fspath(path)).render()
     assert time.monotonic() - started < 5
     assert path.name in str(info.value)
+
+
+def test_paths_with_spaces_and_non_ascii(tmp_path):
+    """Input and output names with spaces and non-ASCII letters work (the temporary name keeps
+    the extension the encoder is chosen by)."""
+    src = tmp_path / "in dir" / "Ümlaut scan.dcm"
+    src.parent.mkdir()
+    src.write_bytes(Path(pydicom_file("MR_small.dcm")).read_bytes())
+    outdir = tmp_path / "out dir"
+    outdir.mkdir()
+    for name in ("bild ü.png", "bild ü.TIFF"):
+        assert_ok(run_cli(src, "--export", outdir / name))
+        np.testing.assert_array_equal(read_back(outdir / name), dcmlib.load(os.fspath(src)).render())
+    assert sorted(os.listdir(outdir)) == ["bild ü.TIFF", "bild ü.png"]
