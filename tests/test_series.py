@@ -410,6 +410,24 @@ class TestReadHeader:
         assert_deferred(header, 0xFFFFFFFF)  # undefined length: PS3.5 A.4
         assert header.PixelData == pydicom.dcmread(p).PixelData
 
+    def test_icon_pixel_data_is_not_the_image(self, tmp_path):
+        # An undefined-length Icon Image Sequence (0088,0200) nests its own Pixel Data.
+        p = write_ct(tmp_path / "icon.dcm", series_uid="1.2.3")
+        ds = pydicom.dcmread(p)
+        icon = Dataset()
+        icon.Rows = icon.Columns = 4
+        icon.BitsAllocated = icon.BitsStored = 8
+        icon.HighBit, icon.PixelRepresentation, icon.SamplesPerPixel = 7, 0, 1
+        icon.PhotometricInterpretation = "MONOCHROME2"
+        icon.PixelData = bytes(16)
+        icon.is_undefined_length_sequence_item = True
+        ds.IconImageSequence = Sequence([icon])
+        ds["IconImageSequence"].is_undefined_length = True
+        ds.save_as(p, enforce_file_format=True)
+        header, reason = read_header(p)
+        assert reason is None
+        assert_deferred(header, 16 * 16 * 2)  # the image's own, not the icon's 16 bytes
+
     def test_header_longer_than_the_fast_read(self, tmp_path):
         # A 3-frame file whose header is padded past HEAD_BYTES with a private OB element.
         p = write_ct(tmp_path / "long.dcm", series_uid="1.2.3", frames=3,
