@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
+import threading
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import pixel_array
 
 from . import color
-from .cache import DEFAULT_CACHE_MB, FrameCache
+from .cache import DEFAULT_CACHE_MB, FrameCache, ReadAhead, read_ahead_depth
 from .errors import (
     DcmviewError,
     DcmviewWarning,
@@ -198,7 +200,7 @@ def _check_pixel_length(ds: Dataset, lay: _Layout, path: object) -> None:
 
 def _pixel_element(ds: Dataset, keyword: str) -> tuple[int, bytes | None]:
     """(length, value) of the pixel data element without loading a deferred value (None then)."""
-    item = ds.get_item(keyword)
+    item = ds.get_item(keyword, keep_deferred=True)  # do not read a deferred value
     value = getattr(item, "value", None)
     if isinstance(value, (bytes, bytearray)):
         return len(value), bytes(value) if isinstance(value, bytearray) else value
@@ -246,26 +248,38 @@ def _codestream_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+_STDERR_LOCK = threading.Lock()
+_stderr_state = {"depth": 0, "saved": -1}
+
+
 @contextlib.contextmanager
 def _quiet_c_stderr():
     """Silence what C decoders (OpenJPEG, CharLS) print on fd 2 while they run.
 
     Their failures still raise; the message then comes from us, as one line.
+    fd 2 is process-wide: with the read-ahead thread decoding too, the first
+    decoder in redirects and the last one out restores (a counter under a lock),
+    so fd 2 is never left pointing at /dev/null.
     """
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
+    with _STDERR_LOCK:
+        if _stderr_state["depth"] == 0:
             try:
-                yield
-            finally:
-                os.dup2(saved, 2)
+                saved = os.dup(2)
+                with open(os.devnull, "wb") as null:
+                    os.dup2(null.fileno(), 2)
+            except OSError:
+                saved = -1
+            _stderr_state["saved"] = saved
+        _stderr_state["depth"] += 1
+    try:
+        yield
     finally:
-        os.close(saved)
+        with _STDERR_LOCK:
+            _stderr_state["depth"] -= 1
+            if _stderr_state["depth"] == 0 and _stderr_state["saved"] >= 0:
+                os.dup2(_stderr_state["saved"], 2)
+                os.close(_stderr_state["saved"])
+                _stderr_state["saved"] = -1
 
 
 def _decode_jpeg12(ref: FrameRef, lay: _Layout) -> np.ndarray | None:
@@ -433,6 +447,7 @@ class DicomImage:
         path: str | None = None,
         cache_mb: float | None = None,
         on_warning: Warn | None = None,
+        read_ahead: bool = True,
     ):
         if not refs:
             raise NotDicomError("no images", path)
@@ -446,6 +461,22 @@ class DicomImage:
         self._warn_fn = on_warning
         self._warned: set[str] = set()
         self.decodes = 0  #: frames decoded so far (for tests of lazy decoding)
+        # A series decodes ahead in the scroll direction on a background thread. The
+        # thread holds only a weak reference, so a dropped image is collected.
+        self._ahead: ReadAhead | None = None
+        if read_ahead and len({id(r.header) for r in self._refs}) > 1:
+            lay = self._layout
+            frame_bytes = lay.rows * lay.columns * lay.samples * max(lay.bits_allocated // 8, 1)
+            depth = read_ahead_depth(self._cache.budget, frame_bytes)
+            if depth:
+                me = weakref.ref(self)
+
+                def fetch(i: int) -> None:
+                    img = me()
+                    if img is not None:
+                        img._stored(i)
+
+                self._ahead = ReadAhead(fetch, len(self._refs), depth=depth)
 
     # -- description ----------------------------------------------------------
     def __len__(self) -> int:
@@ -538,13 +569,20 @@ class DicomImage:
     def stored(self, frame: int = 0) -> np.ndarray:
         """Decoded stored values of a frame (colour: RGB or palette indices); cached, read-only."""
         f = self._check_frame(frame)
-        key = ("stored", f)
-        arr = self._cache.get(key)
-        if arr is None:
+        arr = self._stored(f)
+        if self._ahead is not None:
+            self._ahead.hint(f)
+        return arr
+
+    def _stored(self, f: int) -> np.ndarray:
+        """Through the cache, decoded once even when the read-ahead is decoding it too."""
+
+        def load() -> np.ndarray:
             arr = self._decode(f)
             arr.flags.writeable = False
-            self._cache.put(key, arr)
-        return arr
+            return arr
+
+        return self._cache.get_or_load(("stored", f), load)
 
     def _decode(self, frame: int) -> np.ndarray:
         ref = self._refs[frame]
@@ -589,14 +627,14 @@ class DicomImage:
             if arr is None:
                 arr = self._color_rgb(f)
                 arr.flags.writeable = False
-                self._cache.put(key, arr)
+                self._cache.put(key, arr, derived=True)
             return arr
         key = ("values", f)
         arr = self._cache.get(key)
         if arr is None:
             arr = self._modality(self.stored(f), self._frame_params(f).modality)
             arr.flags.writeable = False
-            self._cache.put(key, arr)
+            self._cache.put(key, arr, derived=True)
         return arr
 
     @staticmethod
@@ -899,13 +937,16 @@ def load(
     series: str | int | None = None,
     cache_mb: float | None = None,
     on_warning: Warn | None = None,
+    read_ahead: bool = True,
 ) -> DicomImage:
     """Open a DICOM file, a folder (one series as a stack) or a Dataset.
 
     Headers are read now; pixel data are decoded on first use and cached.
     ``series`` picks a series in a folder (UID or 1-based index); ``cache_mb``
     bounds the frame cache; ``on_warning`` receives recoverable problems (by
-    default they become :class:`~dcmlib.errors.DcmviewWarning`).
+    default they become :class:`~dcmlib.errors.DcmviewWarning`). A series
+    decodes the next slices in the scroll direction on a background thread
+    unless ``read_ahead`` is False.
 
     Raises :class:`~dcmlib.errors.DcmviewError` subclasses on bad input.
     """
@@ -923,6 +964,7 @@ def load(
         found = scan_folder(path, on_warning=on_warning)
         chosen = select_series(found, series, on_warning=on_warning)
         return DicomImage(chosen.frames, name=path.name or str(path), path=str(path), cache_mb=cache_mb,
+                          read_ahead=read_ahead,
                           on_warning=on_warning)
     ds = _read_file(path)
     lay = _layout(ds, path)
