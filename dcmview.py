@@ -155,6 +155,18 @@ def default_sample() -> str:
     return str(get_testdata_file("CT_small.dcm"))
 
 
+def folder_info(path: str, args: argparse.Namespace) -> str:
+    """``--info FOLDER``: every series (no patient identifiers), then the chosen one's summary."""
+    from dcmlib.series import describe_series, scan_folder, select_series
+
+    found = scan_folder(path, on_warning=_warn)
+    chosen = select_series(found, args.series, on_warning=_warn)
+    img = dcmlib.DicomImage(chosen.frames, name=Path(path).name or path, path=path, on_warning=_warn,
+                            read_ahead=False)
+    head = f"{len(found)} series in {Path(path).name or path}:"
+    return "\n".join([head, describe_series(found), "", img.info()])
+
+
 def _warn(message: str) -> None:
     sys.stderr.write(f"{PROG}: warning: {message}\n")
 
@@ -177,6 +189,9 @@ def _run(args: argparse.Namespace) -> int:
             raise InvalidArgumentError(f"--cache-mb must be > 0, got {args.cache_mb:g}")
         out = check_output(args.export) if args.export else None
         path = args.path or default_sample()
+        if args.info and os.path.isdir(path):
+            print(folder_info(path, args))
+            return 0
         img = dcmlib.load(path, series=args.series, cache_mb=args.cache_mb, on_warning=_warn)
         if args.info:
             print(img.info())

@@ -331,8 +331,11 @@ def _lut_data(item: Dataset, signed_input: bool) -> LutData:
     if entries.size == 0:
         raise ValueError("LUT Data is empty")
     entries = entries[:n].astype(np.int64)
-    if not 1 <= bits <= 16:
-        bits = max(int(entries.max()).bit_length(), 1)
+    top = int(entries.max())
+    if not 1 <= bits <= 16 or top >= (1 << bits):
+        # Entries wider than the descriptor says (a common 8-bit-descriptor, 16-bit-data
+        # mislabel): trust the data, as DCMTK does, rather than saturate to white.
+        bits = max(top.bit_length(), 1)
     return LutData(first_mapped=first, bits=bits, entries=entries)
 
 
@@ -708,8 +711,11 @@ class DicomImage:
 
     def _default_voi(self, frame: int) -> Window | VoiLut:
         p = self._frame_params(frame)
-        for msg in p.invalid_windows:
-            self._warn(msg + ("; using the next VOI" if p.vois else "; using min-max"))
+        first = p.invalid_windows[0] if p.invalid_windows else ""
+        if first.startswith("stored window 1 "):
+            # Only the first stored window is the default: say what replaces it, once.
+            instead = "the next stored VOI" if p.vois else "a min-max window"
+            self._warn(f"{first}; using {instead}")
         return p.vois[0] if p.vois else self._minmax_window(frame)
 
     def default_window(self, frame: int = 0) -> tuple[float, float, str]:
