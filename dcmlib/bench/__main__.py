@@ -11,8 +11,11 @@ from . import SECTIONS
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m dcmlib.bench", description=__doc__)
-    p.add_argument("sections", nargs="*", choices=[[], *SECTIONS][1:] or None, help=f"any of {', '.join(SECTIONS)}")
+    p.add_argument("sections", nargs="*", metavar="SECTION", help=f"any of {', '.join(SECTIONS)} (default: all)")
     args = p.parse_args(argv)
+    unknown = [s for s in args.sections if s not in SECTIONS]
+    if unknown:
+        p.error(f"unknown section {unknown[0]!r} (choose from {', '.join(SECTIONS)})")
     for name in args.sections or SECTIONS:
         try:
             module = importlib.import_module(f"dcmlib.bench.{name}")
