@@ -72,12 +72,16 @@ class FrameCache:
 
     def get(self, key: Hashable) -> np.ndarray | None:
         with self._lock:
-            arr = self._items.get(key)
-            if arr is not None:
-                self._items.move_to_end(key)
-                if key in self._derived:
-                    self._derived.move_to_end(key)
-            return arr
+            return self._touch(key)
+
+    def _touch(self, key: Hashable) -> np.ndarray | None:
+        """The array for ``key``, marked most recently used (caller holds the lock)."""
+        arr = self._items.get(key)
+        if arr is not None:
+            self._items.move_to_end(key)
+            if key in self._derived:
+                self._derived.move_to_end(key)
+        return arr
 
     def put(self, key: Hashable, arr: np.ndarray, *, derived: bool = False) -> np.ndarray:
         with self._lock:
@@ -111,11 +115,8 @@ class FrameCache:
         """
         while True:
             with self._lock:
-                arr = self._items.get(key)
+                arr = self._touch(key)
                 if arr is not None:
-                    self._items.move_to_end(key)
-                    if key in self._derived:
-                        self._derived.move_to_end(key)
                     return arr
                 event = self._loading.get(key)
                 owner = event is None

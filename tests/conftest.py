@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import numpy as np
-import pydicom
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
@@ -79,3 +81,21 @@ def write_ds(ds: Dataset, path) -> str:
     """Write ``ds`` as a DICOM file (with preamble and meta) and return the path."""
     ds.save_as(path, enforce_file_format=True)
     return str(path)
+
+
+def start_xvfb(*extra: str) -> tuple[subprocess.Popen, str]:
+    """Start Xvfb on a free display (it picks one with -displayfd); return (process, ":N").
+
+    Skips the test when Xvfb starts but reports no display.
+    """
+    read, write = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24",
+                             "-nolisten", "tcp", *extra], pass_fds=(write,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as fh:
+        number = fh.readline().strip()
+    if not number:
+        proc.kill()
+        pytest.skip("Xvfb did not start")
+    return proc, f":{number}"

@@ -21,6 +21,8 @@ import pytest
 cv2 = pytest.importorskip("cv2")
 from pydicom.data import get_testdata_file  # noqa: E402
 
+from tests.conftest import start_xvfb  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 MISSING = [t for t in ("Xvfb", "xdotool", "import") if shutil.which(t) is None]
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"end-to-end viewer test needs {', '.join(MISSING)}"
@@ -29,16 +31,8 @@ pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"end-to-end viewer test n
 
 @pytest.fixture
 def xvfb():
-    read, write = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as fh:
-        number = fh.readline().strip()
-    if not number:
-        proc.kill()
-        pytest.skip("Xvfb did not start")
-    env = dict(os.environ, DISPLAY=f":{number}")
+    proc, display = start_xvfb()
+    env = dict(os.environ, DISPLAY=display)
     env.pop("QT_QPA_PLATFORM", None)
     yield env
     proc.terminate()
@@ -66,7 +60,9 @@ def test_keys_drag_snapshots_screenshot_quit(xvfb, tmp_path):
     proc = subprocess.Popen([sys.executable, str(ROOT / "dcmview.py"), src, "--snapshot-dir", str(snaps)],
                             env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        win = wait_for(lambda: xdo(env, "search", "--name", "^dcmview - CT_small.dcm$").split())[0]
+        # mapped and viewable, not just created: keys sent earlier can be lost on a loaded machine
+        win = wait_for(lambda: xdo(env, "search", "--onlyvisible", "--name", "^dcmview - CT_small.dcm$").split(),
+                       timeout=30)[0]
         saved = lambda: sorted(p.name for p in snaps.glob("*.png")) if snaps.is_dir() else []  # noqa: E731
 
         def key(*names, expect=None):
@@ -76,7 +72,7 @@ def test_keys_drag_snapshots_screenshot_quit(xvfb, tmp_path):
             if expect is not None:
                 wait_for(lambda: len(saved()) == expect)
 
-        time.sleep(0.5)
+        time.sleep(1.0)
         key("p", "s", expect=1)                    # first p: lung
         key("shift+p", "s", expect=2)              # Shift+p (Qt: Shift, then 'p'): back to the file's window
         key("2", "i", "s", expect=3)               # bone, inverted

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from pydicom.data import get_testdata_file  # noqa: E402
 
 import dcmlib  # noqa: E402
 from dcmlib import controls  # noqa: E402
-from tests.conftest import make_ds  # noqa: E402
+from tests.conftest import make_ds, start_xvfb  # noqa: E402
 
 
 def _offscreen_plugin() -> bool:
@@ -38,18 +37,9 @@ def display():
         return
     if shutil.which("Xvfb") is None:
         pytest.skip("no display for HighGUI: the Qt offscreen plugin is missing and Xvfb is not installed")
-    read, write = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24",
-                             "-nolisten", "tcp", "-terminate"], pass_fds=(write,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as fh:
-        number = fh.readline().strip()
-    if not number:
-        proc.kill()
-        pytest.skip("Xvfb did not start")
+    proc, number = start_xvfb("-terminate")
     old = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = f":{number}"
+    os.environ["DISPLAY"] = number
     yield os.environ["DISPLAY"]
     # Qt keeps its X connection for the life of the process: Xvfb (-terminate) exits after it.
     if old is not None:
