@@ -492,8 +492,11 @@ def order_images(images: Sequence[_Image]) -> tuple[list[_Image], list[list[floa
                 "ordered along the normal of the others"
             )
 
+    nx, ny, nz = (float(c) for c in normal) if normal is not None else (0.0, 0.0, 0.0)
+
     def project(p: np.ndarray | None) -> float | None:
-        return None if p is None or normal is None else float(np.dot(p, normal))
+        # plain floats: np.dot on 3-vectors costs ~50x more per call than the arithmetic
+        return None if p is None or normal is None else float(p[0]) * nx + float(p[1]) * ny + float(p[2]) * nz
 
     positions = {id(im): [project(p) for p in im.positions] for im in images}
     by_name = lambda im: _natural_key(im.name)  # noqa: E731
