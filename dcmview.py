@@ -339,6 +339,7 @@ class Viewer:
         self._syncing = False
         self.shown: np.ndarray | None = None   # the last composed frame (what the window shows)
         self.renders = 0                        # viewport re-windowings, for tests
+        self._failed: set[int] = set()          # frames whose decoding failed (reported once)
         patient = []
         if show_patient:
             h = img.header
@@ -425,6 +426,8 @@ class Viewer:
             return controls.on_hover(self.state, None, None)
         px = min(int(x * self.img.columns / w), self.img.columns - 1)
         py = min(int(y * self.img.rows / h), self.img.rows - 1)
+        if self.state.frame in self._failed:
+            return controls.on_hover(self.state, None, None)
         v = self.img.values(self.state.frame)[py, px]
         value = tuple(int(c) for c in v) if self.img.is_color else float(v)
         return controls.on_hover(self.state, px, py, value)
@@ -464,10 +467,23 @@ class Viewer:
         return out
 
     def compose(self) -> np.ndarray:
-        """The frame the window shows: the viewport plus annotations / help, drawn on a copy."""
-        view = self.render_view()
-        out = cv2.cvtColor(view, cv2.COLOR_GRAY2BGR) if view.ndim == 2 else view.copy()
+        """The frame the window shows: the viewport plus annotations / help, drawn on a copy.
+
+        A frame that cannot be decoded (a damaged slice in a series) shows its
+        error instead of ending the session; the message is also printed once.
+        """
         s = self.state
+        try:
+            view = self.render_view()
+        except DcmviewError as exc:
+            if s.frame not in self._failed:
+                self._failed.add(s.frame)
+                _warn(f"frame {s.frame + 1}: {exc}")
+            out = np.zeros((self.view_size[1], self.view_size[0], 3), dtype=np.uint8)
+            _text_block(out, [f"frame {s.frame + 1}/{len(self.img)} cannot be shown:", exc.problem[:90]], 8, 8,
+                        0.45 if out.shape[1] < 700 else 0.55)
+            return out
+        out = cv2.cvtColor(view, cv2.COLOR_GRAY2BGR) if view.ndim == 2 else view.copy()
         scale = 0.45 if out.shape[1] < 700 else 0.55
         if s.help:
             _help_panel(out, controls.HELP, scale)
@@ -488,9 +504,12 @@ class Viewer:
         return self.shown
 
     # -- snapshots --------------------------------------------------------------------
-    def snapshot(self, shown: bool = False) -> Path:
+    def snapshot(self, shown: bool = False) -> Path | None:
         """``s``: the full-resolution frame exactly as --export writes it; ``S``: the window as shown."""
         s = self.state
+        if s.frame in self._failed and not shown:
+            _warn(f"frame {s.frame + 1} cannot be shown; no snapshot saved")
+            return None
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
         path = controls.snapshot_name(self.stem, s, self.snapshot_dir, shown=shown)
         if shown:

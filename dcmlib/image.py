@@ -591,8 +591,9 @@ class DicomImage:
         ref = self._refs[frame]
         where = self._ref_path(ref)
         lay = self._layout if ref.header is self.header else _layout(ref.header, where)
-        if isinstance(ref.source, Dataset):
-            _check_pixel_length(ref.source, lay, where)
+        header = ref.source if isinstance(ref.source, Dataset) else ref.header
+        if lay.keyword in header:  # series headers keep the element deferred: its length is known
+            _check_pixel_length(header, lay, where)
         try:
             try:
                 with _quiet_c_stderr():

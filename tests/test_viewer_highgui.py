@@ -178,3 +178,30 @@ def test_close_is_noticed(viewer_of, ct):
     cv2.destroyWindow(v.title)
     cv2.waitKey(1)
     assert v.closed()
+
+
+def test_damaged_slice_shows_its_error_and_the_session_goes_on(viewer_of, tmp_path, capsys):
+    """A truncated slice in a series: that frame shows the error, the others still render."""
+    from pydicom.uid import generate_uid
+
+    folder = tmp_path / "series"
+    folder.mkdir()
+    uid = generate_uid()
+    for i in range(3):
+        ds = make_ds(np.full((32, 32), 100 * i, dtype=np.int16), SeriesInstanceUID=uid,
+                     ImagePositionPatient=[0.0, 0.0, float(i)], ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+                     InstanceNumber=i + 1, WindowCenter=100, WindowWidth=400)
+        if i == 1:
+            ds.PixelData = ds.PixelData[:64]
+        ds.save_as(folder / f"{i}.dcm", enforce_file_format=True)
+    img = dcmlib.load(folder)
+    v = viewer_of(img)
+    v.on_key(ord("n"))                                  # to the damaged slice
+    assert v.state.frame == 1
+    assert v.shown.max() > 0 and v.shown[80:, :].max() == 0   # only the message, no image
+    assert v.snapshot() is None
+    v.on_mouse(cv2.EVENT_MOUSEMOVE, 10, 10, 0)          # the probe has nothing to read: no error
+    v.on_key(ord("n"))                                  # the next slice renders again
+    assert v.state.frame == 2 and v.render_view().max() > 0
+    err = capsys.readouterr().err
+    assert err.count("frame 2: ") == 1 and "pixel data has 64 bytes" in err
