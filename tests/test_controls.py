@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, replace
 
 import pytest
 
 from dcmlib import controls as C
 from dcmlib.controls import (
-    HELP_LINES, KEY_CODES, MODES, KeyDecoder, TrackbarScale, ViewerState, annotation_lines,
+    HELP_LINES, KEY_CODES, KeyDecoder, TrackbarScale, annotation_lines,
     decode_key, format_number, initial_state, on_drag, on_hover, on_key, on_trackbar, on_wheel,
     snapshot_name, trackbar_positions, trackbar_ranges,
 )
