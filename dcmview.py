@@ -334,6 +334,7 @@ class Viewer:
         self.state = replace(state, zoom=self.view_size[0] / img.columns)
         self.keys = controls.KeyDecoder()
         self._view_cache: tuple[tuple, np.ndarray] | None = None
+        self._view_padding: np.ndarray | None = None   # padding pixels of the viewport
         self._rendered: tuple[tuple, np.ndarray] | None = None
         self._drag: tuple[int, int, controls.ViewerState] | None = None
         self._syncing = False
@@ -437,14 +438,23 @@ class Viewer:
         """The frame's modality values (colour: RGB) resized to the viewport, cached per frame."""
         key = (self.state.frame, self.view_size)
         if self._view_cache is None or self._view_cache[0] != key:
-            values = self.img.values(self.state.frame)
+            frame = self.state.frame
+            values = self.img.values(frame)
+            mask = None if self.img.is_color else self.img.padding_mask(frame)
+            if mask is not None and mask.any():
+                # padding is background: keep its extreme values out of the averaged edge pixels
+                values = np.where(mask, np.float32(self.img.frame_range(frame)[0]), values)
+            else:
+                mask = None
             w, h = self.view_size
             if (w, h) == (self.img.columns, self.img.rows):
-                view = values
+                view, pad = values, mask
             else:
                 interp = cv2.INTER_AREA if w < self.img.columns else cv2.INTER_NEAREST
                 view = cv2.resize(values, (w, h), interpolation=interp)
+                pad = None if mask is None else cv2.resize(mask.view(np.uint8), (w, h), interpolation=interp) > 0
             self._view_cache = (key, view)
+            self._view_padding = pad
         return self._view_cache[1]
 
     def render_view(self) -> np.ndarray:
@@ -462,6 +472,8 @@ class Viewer:
             out = self.img.render_values(view, voi=s.voi, invert=s.invert, frame=s.frame)
         else:
             out = self.img.render_values(view, s.center, s.width, mode=s.mode, invert=s.invert, frame=s.frame)
+        if self._view_padding is not None:
+            out[self._view_padding] = 0            # as render() shows padding: background
         self.renders += 1
         self._rendered = (key, out)
         return out

@@ -656,11 +656,16 @@ class DicomImage:
                 raise UnsupportedError(exc.problem, self._ref_path(self._refs[frame])) from None
         return color.to_uint8_rgb(arr, self._layout.bits_stored)
 
-    def _padding_mask(self, frame: int) -> np.ndarray | None:
-        pad = self._frame_params(frame).padding
+    def padding_mask(self, frame: int = 0) -> np.ndarray | None:
+        """Where a frame holds Pixel Padding (PS3.3 C.7.5.1.1.2), or None when the file declares none.
+
+        Padding is left out of min-max and auto windows and rendered as 0 (background).
+        """
+        f = self._check_frame(frame)
+        pad = self._frame_params(f).padding
         if pad is None:
             return None
-        s = self.stored(frame)
+        s = self.stored(f)
         return (s >= pad[0]) & (s <= pad[1])
 
     # -- windows ------------------------------------------------------------------
@@ -675,7 +680,7 @@ class DicomImage:
         if self.is_color:
             lo, hi = 0.0, 255.0
         else:
-            mask = self._padding_mask(f)
+            mask = self.padding_mask(f)
             sel = v[~mask] if mask is not None else v
             if sel.dtype.kind == "f":
                 sel = sel[np.isfinite(sel)] if not np.isfinite(sel).all() else sel
@@ -736,7 +741,7 @@ class DicomImage:
         v = self.values(f)
         if self.is_color:
             return 127.5, 256.0
-        mask = self._padding_mask(f)
+        mask = self.padding_mask(f)
         sel = v[~mask] if mask is not None else v.reshape(-1)
         step = max(1, sel.size // 1_000_000)
         sample = sel.reshape(-1)[::step]
@@ -822,7 +827,7 @@ class DicomImage:
             src = stored.view(np.uint8) if stored.dtype == np.int8 else stored
             return cv2.LUT(src, table).reshape(stored.shape)
         out = self._window_values(self.values(f), spec, inverted)
-        mask = self._padding_mask(f)
+        mask = self.padding_mask(f)
         if mask is not None:
             out[mask] = 0
         return out

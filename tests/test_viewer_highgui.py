@@ -205,3 +205,17 @@ def test_damaged_slice_shows_its_error_and_the_session_goes_on(viewer_of, tmp_pa
     assert v.state.frame == 2 and v.render_view().max() > 0
     err = capsys.readouterr().err
     assert err.count("frame 2: ") == 1 and "pixel data has 64 bytes" in err
+
+
+def test_padding_is_background_in_the_view_as_in_the_export(viewer_of):
+    """MONOCHROME1 with Pixel Padding: padding shows black in the window, as render() draws it."""
+    arr = np.full((64, 64), 1000, dtype=np.uint16)
+    arr[:, :16] = 0                                          # padding strip on the left
+    arr[20:40, 30:50] = 3000
+    img = dcmlib.load(make_ds(arr, PhotometricInterpretation="MONOCHROME1", PixelPaddingValue=0,
+                              WindowCenter=2000, WindowWidth=3000, Modality="MG"))
+    v = viewer_of(img)
+    full = img.render(2000, 3000)
+    assert full[:, :16].max() == 0 and full[:, 16:].min() > 0     # the export's own truth
+    w, h = v.view_size
+    assert np.array_equal(v.render_view(), cv2.resize(full, (w, h), interpolation=cv2.INTER_NEAREST))
