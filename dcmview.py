@@ -500,11 +500,10 @@ class Viewer:
         if s.help:
             _help_panel(out, controls.HELP, scale)
         elif s.annotations:
-            extra = list(self._patient)
             pos = self.img.position(s.frame) if len(self.img) > 1 else None
-            if pos is not None:
-                extra.append(f"position {controls.format_number(round(pos, 2))} mm")
-            _text_block(out, controls.annotation_lines(s, self.img.name, extra), 8, 8, scale)
+            word = "slice" if self.img.is_series else "frame"
+            lines = controls.annotation_lines(s, self.img.name, self._patient, frame_word=word, position=pos)
+            _text_block(out, lines, 8, 8, scale)
         return out
 
     def update(self) -> np.ndarray:

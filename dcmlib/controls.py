@@ -613,11 +613,13 @@ def _format_value(value: Any, unit: str) -> str:
     return f"{text} {unit}".rstrip()
 
 
-def annotation_lines(state: ViewerState, name: str = "", extra: Sequence[str] = ()) -> list[str]:
+def annotation_lines(state: ViewerState, name: str = "", extra: Sequence[str] = (), *,
+                     frame_word: str = "frame", position: float | None = None) -> list[str]:
     """The overlay text, top to bottom.
 
     No patient identifiers: the caller passes the file name and any ``extra``
-    lines (slice position; patient only with ``--show-patient``).
+    lines (the patient only with ``--show-patient``). A series says ``slice i/N``
+    with the slice ``position`` in mm along its normal.
     """
     lines = []
     if name:
@@ -627,7 +629,8 @@ def annotation_lines(state: ViewerState, name: str = "", extra: Sequence[str] = 
         lines.append(f"C {format_number(state.center)}  W {format_number(state.width)}  {state.mode}")
         lines.append(window_label(state))
     if state.n_frames > 1:
-        lines.append(f"frame {state.frame + 1}/{state.n_frames}")
+        where = f"  {format_number(round(position, 2))} mm" if position is not None else ""
+        lines.append(f"{frame_word} {state.frame + 1}/{state.n_frames}{where}")
     extras = [f"zoom {format_number(round(state.zoom * 100, 1))}%"]
     if state.invert:
         extras.append("inverted")

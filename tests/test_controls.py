@@ -507,3 +507,11 @@ def test_display_range_follows_the_data():
     assert C.display_range(im) == (-1000.0, 2000.0)        # never beyond what the bits express
     s = initial_state(Ct16(value_range=(-32768.0, 32767.0)))
     assert trackbar_ranges(s)["center"] == (-1024, 2500)
+
+
+def test_series_annotation_says_slice_and_position():
+    """Issue 5: a series shows ``slice i/N`` and the slice position in mm."""
+    state = C.ViewerState(center=40.0, width=400.0, scale=TrackbarScale(-1024.0, 3071.0, 1.0), frame=4, n_frames=300)
+    lines = annotation_lines(state, "CT folder", frame_word="slice", position=-12.5)
+    assert "slice 5/300  -12.5 mm" in lines
+    assert "frame 5/300" in annotation_lines(state, "file.dcm")
