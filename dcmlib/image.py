@@ -594,9 +594,13 @@ class DicomImage:
         header = ref.source if isinstance(ref.source, Dataset) else ref.header
         if lay.keyword in header:  # series headers keep the element deferred: its length is known
             _check_pixel_length(header, lay, where)
+        ts = getattr(getattr(ref.header, "file_meta", None), "TransferSyntaxUID", None)
+        # Only C decoders print on fd 2; native data keep stderr untouched (the viewer's
+        # warnings must not vanish while the read-ahead decodes).
+        quiet = _quiet_c_stderr() if ts is not None and ts.is_compressed else contextlib.nullcontext()
         try:
             try:
-                with _quiet_c_stderr():
+                with quiet:
                     arr = pixel_array(ref.source, index=ref.index)
             except (RuntimeError, ValueError, NotImplementedError):
                 arr = _decode_jpeg12(ref, lay)
@@ -608,7 +612,6 @@ class DicomImage:
             raise PixelDataError("not enough memory to decode the frame", where) from None
         except (ValueError, RuntimeError, NotImplementedError, KeyError, TypeError, AttributeError,
                 IndexError, OSError, EOFError, struct.error, AssertionError) as exc:
-            ts = getattr(getattr(ref.header, "file_meta", None), "TransferSyntaxUID", None)
             tsn = f" ({ts.name})" if ts is not None and hasattr(ts, "name") else ""
             raise PixelDataError(f"cannot decode pixel data{tsn}: {_short(exc)}", where) from None
         self.decodes += 1
