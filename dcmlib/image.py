@@ -899,16 +899,22 @@ class DicomImage:
         return self._window_values(np.asarray(values, dtype=np.float32), spec, self._inverted(f, invert))
 
     # -- summary -----------------------------------------------------------------
+    def _position_span(self) -> str:
+        first, last = self._refs[0].position, self._refs[-1].position
+        if len(self) < 2 or first is None or last is None:
+            return ""
+        return f" ({first:g} to {last:g} mm along the slice normal)"
+
     def info(self) -> str:
         """A short human summary without patient identifiers."""
         ds, lay = self.header, self._layout
         ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         lines = [
-            f"file: {self.name}",
+            f"{'folder' if self.is_series else 'file'}: {self.name}",
             f"modality: {self.modality or '(none)'}",
             f"sop class: {getattr(ds.get('SOPClassUID'), 'name', '') or ds.get('SOPClassUID', '(none)')}",
             f"size: {lay.columns} x {lay.rows}",
-            f"frames: {len(self)}",
+            f"{'slices' if self.is_series else 'frames'}: {len(self)}" + self._position_span(),
             f"photometric: {lay.photometric}" + (f" ({lay.samples} samples)" if lay.samples > 1 else ""),
             f"bits: {lay.bits_stored} stored / {lay.bits_allocated} allocated, "
             f"{'signed' if lay.signed else 'unsigned'}" + ("" if lay.keyword == "PixelData" else f", {lay.keyword}"),
