@@ -77,13 +77,16 @@ def test_keys_drag_snapshots_screenshot_quit(xvfb, tmp_path):
         key("shift+p", "s", expect=2)              # Shift+p (Qt: Shift, then 'p'): back to the file's window
         key("2", "i", "s", expect=3)               # bone, inverted
         # a left-drag on the image: 64 px right, 32 px down
-        xdo(env, "mousemove", "--sync", "200", "200")
+        # the pauses let the viewer's event loop (waitKeyEx every 30 ms) see each step on a busy machine
+        xdo(env, "mousemove", "--window", win, "--sync", "200", "200")   # relative to the window
+        time.sleep(0.3)
         xdo(env, "mousedown", "1")
+        time.sleep(0.15)
         for step in range(1, 5):
-            xdo(env, "mousemove", "--sync", str(200 + 16 * step), str(200 + 8 * step))
-            time.sleep(0.03)
+            xdo(env, "mousemove", "--window", win, "--sync", str(200 + 16 * step), str(200 + 8 * step))
+            time.sleep(0.1)
         xdo(env, "mouseup", "1")
-        time.sleep(0.2)
+        time.sleep(0.3)
         key("s", expect=4)
         shot = Path("/tmp") / f"dcmview_e2e_{os.getpid()}.png"
         subprocess.run(["import", "-window", "root", str(shot)], env=env, check=True, timeout=10)
