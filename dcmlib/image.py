@@ -466,8 +466,9 @@ class DicomImage:
         self.decodes = 0  #: frames decoded so far (for tests of lazy decoding)
         # A series decodes ahead in the scroll direction on a background thread. The
         # thread holds only a weak reference, so a dropped image is collected.
+        self._is_series = len({id(r.header) for r in self._refs}) > 1
         self._ahead: ReadAhead | None = None
-        if read_ahead and len({id(r.header) for r in self._refs}) > 1:
+        if read_ahead and self._is_series:
             lay = self._layout
             frame_bytes = lay.rows * lay.columns * lay.samples * max(lay.bits_allocated // 8, 1)
             depth = read_ahead_depth(self._cache.budget, frame_bytes)
@@ -526,7 +527,8 @@ class DicomImage:
 
     @property
     def is_series(self) -> bool:
-        return len({id(r.header) for r in self._refs}) > 1
+        """True for a stack of several files (a series folder), False for one file."""
+        return self._is_series
 
     def position(self, frame: int) -> float | None:
         """Slice position in mm along the series normal, when known."""
