@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 
-__all__ = ["FrameRef"]
+__all__ = ["FrameRef", "PIXEL_KEYWORDS"]
+
+#: The pixel data elements an image may carry (7FE0,0010 / 0008 / 0009), PS3.3 C.7.6.3.
+PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
 
 @dataclass(frozen=True, eq=False)

@@ -35,7 +35,7 @@ from .errors import (
     PixelDataError,
     UnsupportedError,
 )
-from .frames import FrameRef
+from .frames import PIXEL_KEYWORDS, FrameRef
 from .lut import LutData, Modality, VoiFunction, VoiLut, Window, check_window, lut_lookup, modality_lut, voi_lut, voi_window
 from .presentation import invert_unit, needs_inversion, to_uint8
 from .presets import PRESETS, Preset, get_preset
@@ -44,7 +44,6 @@ __all__ = ["DicomImage", "load"]
 
 Warn = Callable[[str], None]
 
-_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _GRAY = frozenset({"MONOCHROME1", "MONOCHROME2"})
 _FULL_READ_LIMIT = 256 * 1024 * 1024  # bytes; larger files decode frame by frame from disk
 
@@ -86,10 +85,6 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def _has_pixels(ds: Dataset) -> bool:
-    return any(k in ds for k in _PIXEL_KEYWORDS)
-
-
 def _int(ds: Dataset, keyword: str, default: int) -> int:
     value = ds.get(keyword, default)
     try:
@@ -128,9 +123,14 @@ class _Layout:
     photometric: str
     keyword: str  # which pixel data element
 
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of one decoded frame (1-bit data counted as bytes, as decoders unpack them)."""
+        return self.rows * self.columns * self.samples * max(self.bits_allocated // 8, 1)
+
 
 def _layout(ds: Dataset, path: object) -> _Layout:
-    keyword = next((k for k in _PIXEL_KEYWORDS if k in ds), "")
+    keyword = next((k for k in PIXEL_KEYWORDS if k in ds), "")
     if not keyword:
         raise NoPixelDataError("no pixel data (not an image)", path)
     rows, cols = _int(ds, "Rows", 0), _int(ds, "Columns", 0)
@@ -191,8 +191,7 @@ def _check_pixel_length(ds: Dataset, lay: _Layout, path: object) -> None:
         )
     if ts == pydicom.uid.RLELossless:
         # An RLE run stores at most 128 bytes in 2, so a frame cannot be larger than 64x its bytes.
-        frame_bytes = lay.rows * lay.columns * samples * max(lay.bits_allocated // 8, 1)
-        if frame_bytes > 64 * len(raw) + 64:
+        if lay.frame_bytes > 64 * len(raw) + 64:
             raise PixelDataError(
                 f"RLE data ({len(raw)} bytes) is too small for a {lay.columns} x {lay.rows} frame", path
             )
@@ -347,6 +346,7 @@ class _FrameParams:
     lut_shape: str
     padding: tuple[int, int] | None
     invalid_windows: tuple[str, ...] = ()
+    first_window_invalid: str = ""  # the message when stored window 1 (the default) is invalid
 
 
 def _frame_params(ds: Dataset, index: int, lay: _Layout) -> _FrameParams:
@@ -381,12 +381,15 @@ def _frame_params(ds: Dataset, index: int, lay: _Layout) -> _FrameParams:
     expls = [str(e) for e in _multi(vsrc.get("WindowCenterWidthExplanation"))]
     vois: list[Window | VoiLut] = []
     invalid: list[str] = []
+    first_invalid = ""
     for i, (c, w) in enumerate(zip(centers, widths)):
         cf, wf = _float(c, float("nan")), _float(w, float("nan"))
         try:
             check_window(cf, wf, function)
         except InvalidArgumentError:
             invalid.append(f"stored window {i + 1} (center {c}, width {w}) is invalid")
+            if i == 0:
+                first_invalid = invalid[-1]
             continue
         vois.append(Window(cf, wf, function, expls[i] if i < len(expls) else ""))
     lsrc = fvoi if fvoi is not None and "VOILUTSequence" in fvoi else ds
@@ -421,6 +424,7 @@ def _frame_params(ds: Dataset, index: int, lay: _Layout) -> _FrameParams:
         lut_shape=str(ds.get("PresentationLUTShape", "") or ""),
         padding=padding,
         invalid_windows=tuple(invalid),
+        first_window_invalid=first_invalid,
     )
 
 
@@ -459,6 +463,7 @@ class DicomImage:
         self.name = name or (Path(path).name if path else "dataset")
         self.header: Dataset = self._refs[0].header
         self._layout = _layout(self.header, path)
+        self._layouts: dict[int, _Layout] = {}  # id(header) -> layout, pixel length checked
         self._cache = FrameCache(cache_mb if cache_mb is not None else DEFAULT_CACHE_MB)
         self._params: dict[int, _FrameParams] = {}
         self._warn_fn = on_warning
@@ -469,9 +474,7 @@ class DicomImage:
         self._is_series = len({id(r.header) for r in self._refs}) > 1
         self._ahead: ReadAhead | None = None
         if read_ahead and self._is_series:
-            lay = self._layout
-            frame_bytes = lay.rows * lay.columns * lay.samples * max(lay.bits_allocated // 8, 1)
-            depth = read_ahead_depth(self._cache.budget, frame_bytes)
+            depth = read_ahead_depth(self._cache.budget, self._layout.frame_bytes)
             if depth:
                 me = weakref.ref(self)
 
@@ -554,12 +557,25 @@ class DicomImage:
             raise InvalidArgumentError(f"frame index {frame} out of range (0..{len(self) - 1})", self.path)
         return f
 
+    def _ref_layout(self, ref: FrameRef) -> _Layout:
+        """The layout of a frame's own header, its pixel length checked once per header.
+
+        ``load`` checks a single file before building its frames; series files,
+        whose headers keep the pixel element deferred, are checked here.
+        """
+        lay = self._layouts.get(id(ref.header))
+        if lay is None:
+            lay = self._layout if ref.header is self.header else _layout(ref.header, self._ref_path(ref))
+            if lay.keyword in ref.header:  # series headers keep the element deferred: its length is known
+                _check_pixel_length(ref.header, lay, self._ref_path(ref))
+            self._layouts[id(ref.header)] = lay
+        return lay
+
     def _frame_params(self, frame: int) -> _FrameParams:
         p = self._params.get(frame)
         if p is None:
             ref = self._refs[frame]
-            lay = self._layout if ref.header is self.header else _layout(ref.header, self._ref_path(ref))
-            p = _frame_params(ref.header, ref.index, lay)
+            p = _frame_params(ref.header, ref.index, self._ref_layout(ref))
             self._params[frame] = p
         return p
 
@@ -592,10 +608,7 @@ class DicomImage:
     def _decode(self, frame: int) -> np.ndarray:
         ref = self._refs[frame]
         where = self._ref_path(ref)
-        lay = self._layout if ref.header is self.header else _layout(ref.header, where)
-        header = ref.source if isinstance(ref.source, Dataset) else ref.header
-        if lay.keyword in header:  # series headers keep the element deferred: its length is known
-            _check_pixel_length(header, lay, where)
+        lay = self._ref_layout(ref)
         ts = getattr(getattr(ref.header, "file_meta", None), "TransferSyntaxUID", None)
         # Only C decoders print on fd 2; native data keep stderr untouched (the viewer's
         # warnings must not vanish while the read-ahead decodes).
@@ -630,21 +643,16 @@ class DicomImage:
     def values(self, frame: int = 0) -> np.ndarray:
         """Modality values of a frame (HU for CT) as float32; colour: RGB uint8. Cached, read-only."""
         f = self._check_frame(frame)
-        if self.is_color:
-            key = ("rgb", f)
-            arr = self._cache.get(key)
-            if arr is None:
+
+        def load() -> np.ndarray:
+            if self.is_color:
                 arr = self._color_rgb(f)
-                arr.flags.writeable = False
-                self._cache.put(key, arr, derived=True)
-            return arr
-        key = ("values", f)
-        arr = self._cache.get(key)
-        if arr is None:
-            arr = self._modality(self.stored(f), self._frame_params(f).modality)
+            else:
+                arr = self._modality(self.stored(f), self._frame_params(f).modality)
             arr.flags.writeable = False
-            self._cache.put(key, arr, derived=True)
-        return arr
+            return arr
+
+        return self._cache.get_or_load(("rgb" if self.is_color else "values", f), load, derived=True)
 
     @staticmethod
     def _modality(stored: np.ndarray, m: Modality) -> np.ndarray:
@@ -722,11 +730,10 @@ class DicomImage:
 
     def _default_voi(self, frame: int) -> Window | VoiLut:
         p = self._frame_params(frame)
-        first = p.invalid_windows[0] if p.invalid_windows else ""
-        if first.startswith("stored window 1 "):
+        if p.first_window_invalid:
             # Only the first stored window is the default: say what replaces it, once.
             instead = "the next stored VOI" if p.vois else "a min-max window"
-            self._warn(f"{first}; using {instead}")
+            self._warn(f"{p.first_window_invalid}; using {instead}")
         return p.vois[0] if p.vois else self._minmax_window(frame)
 
     def default_window(self, frame: int = 0) -> tuple[float, float, str]:
@@ -975,7 +982,7 @@ def load(
     """
     if isinstance(source, Dataset):
         lay = _layout(source, None)
-        _check_pixel_length(source, lay, None)
+        _check_pixel_length(source, lay, None)  # before building one FrameRef per claimed frame
         refs = [FrameRef(source, source, i) for i in range(lay.frames)]
         return DicomImage(refs, name="dataset", cache_mb=cache_mb, on_warning=on_warning)
     path = Path(source)

@@ -39,7 +39,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from .errors import InvalidArgumentError, NotDicomError
-from .frames import FrameRef
+from .frames import PIXEL_KEYWORDS, FrameRef
 
 __all__ = [
     "Series",
@@ -71,7 +71,6 @@ _PIXEL_TAG_BYTES = frozenset(
         (0x7FE0).to_bytes(2, "big") + elem.to_bytes(2, "big"),
     )
 )
-_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
 # Reasons a file is skipped, in the order the summary lists them.
 NOT_DICOM = "not DICOM"
@@ -274,7 +273,7 @@ def read_header(path: str | os.PathLike[str]) -> tuple[FileDataset | None, str |
                 # The inflated stream has no file offsets to defer to: keep the pixel data.
                 fp.seek(0)
                 full = pydicom.dcmread(fp)
-                if not any(k in full for k in _PIXEL_KEYWORDS):
+                if not any(k in full for k in PIXEL_KEYWORDS):
                     return None, NO_PIXELS
                 full.filename = path
                 return full, None
