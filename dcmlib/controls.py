@@ -36,6 +36,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Sequence
 
+from .errors import InvalidArgumentError
+from .lut import MODES as _VOI_MODES
+from .lut import VoiFunction
 from .presets import PRESETS, get_preset
 
 __all__ = [
@@ -64,7 +67,7 @@ __all__ = [
 ]
 
 #: Display modes in the order ``m`` cycles them; the ``mode`` trackbar position is the index.
-MODES = ("linear", "linear-exact", "sigmoid")
+MODES: tuple[str, ...] = tuple(_VOI_MODES)
 
 _PRESET_NAMES = tuple(PRESETS)
 
@@ -281,9 +284,10 @@ def _mode_name(function: Any) -> str:
     """'linear' / 'linear-exact' / 'sigmoid' from a mode name, a DICOM value or a VoiFunction."""
     if not function:
         return "linear"
-    function = getattr(function, "mode", getattr(function, "value", function))
-    name = str(function).strip().lower().replace("_", "-")
-    return name if name in MODES else "linear"
+    try:
+        return VoiFunction.parse(function).mode
+    except InvalidArgumentError:
+        return "linear"
 
 
 def _voi_window(voi: Any) -> tuple[float, float, str, bool]:
