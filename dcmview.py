@@ -468,10 +468,8 @@ class Viewer:
             out = cv2.cvtColor(view, cv2.COLOR_RGB2BGR)
             if s.invert:
                 cv2.bitwise_not(out, dst=out)
-        elif s.lut:
-            out = self.img.render_values(view, voi=s.voi, invert=s.invert, frame=s.frame)
         else:
-            out = self.img.render_values(view, s.center, s.width, mode=s.mode, invert=s.invert, frame=s.frame)
+            out = self.img.render_values(view, invert=s.invert, frame=s.frame, **_window_args(s))
         if self._view_padding is not None:
             out[self._view_padding] = 0            # as render() shows padding: background
         self.renders += 1
@@ -525,12 +523,8 @@ class Viewer:
         path = controls.snapshot_name(self.stem, s, self.snapshot_dir, shown=shown)
         if shown:
             image = self.shown
-        elif self.img.is_color:
-            image = self.img.render(frame=s.frame, invert=s.invert)
-        elif s.lut:
-            image = self.img.render(voi=s.voi, frame=s.frame, invert=s.invert)
-        else:
-            image = self.img.render(s.center, s.width, mode=s.mode, frame=s.frame, invert=s.invert)
+        else:  # colour images ignore the window arguments
+            image = self.img.render(frame=s.frame, invert=s.invert, **_window_args(s))
         write_image(path, image)
         print(f"saved {path}", flush=True)
         return path
@@ -552,6 +546,13 @@ class Viewer:
         cv2.destroyWindow(self.title)
         cv2.waitKey(1)
         return 0
+
+
+def _window_args(s: controls.ViewerState) -> dict:
+    """The state's VOI as render()/render_values() arguments: a stored VOI LUT by index, else the window."""
+    if s.lut:
+        return {"voi": s.voi}
+    return {"center": s.center, "width": s.width, "mode": s.mode}
 
 
 def wheel_delta(flags: int) -> int:
