@@ -16,7 +16,7 @@ numbered from 1, as DICOM and DCMTK count them.  Errors print one line
 from __future__ import annotations
 
 import argparse
-import math
+import contextlib
 import os
 import sys
 import tempfile
@@ -75,18 +75,19 @@ def format_presets() -> str:
     return "\n".join(lines)
 
 
-def _number(text: str, what: str, where: str) -> float:
+def _number(text: str, what: str, where: str | None) -> float:
     try:
-        value = float(text)
+        return float(text)
     except (TypeError, ValueError):
         raise InvalidArgumentError(f"{what} must be a number, got {text!r}", where) from None
-    if not math.isfinite(value):
-        raise InvalidArgumentError(f"{what} must be finite, got {text!r}", where)
-    return value
 
 
 def render_options(args: argparse.Namespace, img: dcmlib.DicomImage) -> dict:
-    """Turn the window/frame flags into ``img.render`` keyword arguments (frame 0-based)."""
+    """Turn the window/frame flags into ``img.render`` keyword arguments (frame 0-based), validated.
+
+    The library's one VOI resolution checks them (``img.resolve_voi``), so the
+    CLI, the viewer and ``render`` accept and refuse the same windows.
+    """
     where = img.path or img.name
     try:
         frame = int(args.frame)
@@ -96,25 +97,20 @@ def render_options(args: argparse.Namespace, img: dcmlib.DicomImage) -> dict:
         raise InvalidArgumentError(f"frame {frame} out of range (1..{len(img)})", where)
     opts: dict = {"frame": frame - 1, "invert": bool(args.invert), "mode": args.mode}
     if args.window:
-        center = _number(args.window[0], "window center", where)
-        width = _number(args.window[1], "window width", where)
-        if width <= 0:
-            raise InvalidArgumentError(f"window width must be > 0, got {args.window[1]}", where)
-        opts.update(center=center, width=width)
+        opts.update(center=_number(args.window[0], "window center", where),
+                    width=_number(args.window[1], "window width", where))
     elif args.preset:
-        try:
-            opts["preset"] = dcmlib.get_preset(args.preset).name
-        except InvalidArgumentError as exc:
-            raise InvalidArgumentError(exc.problem, where) from None
+        opts["preset"] = args.preset
     elif args.voi is not None:
         try:
             opts["voi"] = int(args.voi)
         except ValueError:
             raise InvalidArgumentError(f"--voi must be a whole number, got {args.voi!r}", where) from None
-        n = len(img.vois(frame - 1))
-        if not 1 <= opts["voi"] <= n:
-            have = f"1..{n}" if n else "the file stores none"
-            raise InvalidArgumentError(f"VOI {opts['voi']} out of range ({have})", where)
+    if not img.is_color:
+        selection = img.resolve_voi(opts["frame"], center=opts.get("center"), width=opts.get("width"),
+                                    mode=opts["mode"], voi=opts.get("voi"), preset=opts.get("preset"))
+        if selection.preset is not None:
+            opts["preset"] = selection.preset.name
     return opts
 
 
@@ -155,16 +151,23 @@ def default_sample() -> str:
     return str(get_testdata_file("CT_small.dcm"))
 
 
-def folder_info(path: str, args: argparse.Namespace) -> str:
-    """``--info FOLDER``: every series (no patient identifiers), then the chosen one's summary."""
-    from dcmlib.series import describe_series, scan_folder, select_series
+@contextlib.contextmanager
+def quiet_c_stderr():
+    """Send what C decoders (OpenJPEG, libjpeg, CharLS) print on fd 2 to /dev/null while they run.
 
-    found = scan_folder(path, on_warning=_warn)
-    chosen = select_series(found, args.series, on_warning=_warn)
-    img = dcmlib.DicomImage(chosen.frames, name=Path(path).name or path, path=path, on_warning=_warn,
-                            read_ahead=False)
-    head = f"{len(found)} series in {Path(path).name or path}:"
-    return "\n".join([head, describe_series(found), "", img.info()])
+    Their failures still raise, and the message then comes from dcmlib, as one
+    line.  fd 2 belongs to the whole process, so this is only for the export
+    path, where one thread decodes one frame and nothing else prints.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _warn(message: str) -> None:
@@ -174,9 +177,9 @@ def _warn(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
-        # pydicom warns on every lenient read (odd VRs, invalid values); the CLI reports
-        # what matters through dcmlib's on_warning, once, in its own words.
-        warnings.simplefilter("ignore")
+        # pydicom warns (UserWarning) on every lenient read: odd VRs, invalid values. The CLI
+        # reports what matters through dcmlib's on_warning, once, in its own words.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
         return _run(args)
 
 
@@ -189,15 +192,15 @@ def _run(args: argparse.Namespace) -> int:
             raise InvalidArgumentError(f"--cache-mb must be > 0, got {args.cache_mb:g}")
         out = check_output(args.export) if args.export else None
         path = args.path or default_sample()
-        if args.info and os.path.isdir(path):
-            print(folder_info(path, args))
-            return 0
-        img = dcmlib.load(path, series=args.series, cache_mb=args.cache_mb, on_warning=_warn)
+        viewing = out is None and not args.info
+        img = dcmlib.load(path, series=args.series, cache_mb=args.cache_mb, on_warning=_warn, read_ahead=viewing)
         if args.info:
             print(img.info())
             return 0
         opts = render_options(args, img)
         if out is not None:
+            with quiet_c_stderr():
+                img.stored(opts["frame"])
             write_image(out, img.render(**opts))
             return 0
         return run_viewer(img, args, opts)

@@ -60,3 +60,9 @@ class OutputError(DcmviewError):
 
 class DcmviewWarning(UserWarning):
     """A recoverable problem in a file (e.g. a stored window width of 0), reported once."""
+
+
+def exception_text(exc: BaseException, limit: int = 160) -> str:
+    """A foreign exception's message on one line, at most ``limit`` characters (for error messages)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

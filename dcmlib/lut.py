@@ -22,6 +22,7 @@ __all__ = [
     "Modality",
     "LutData",
     "Window",
+    "PairWindow",
     "VoiLut",
     "modality_lut",
     "lut_lookup",
@@ -107,6 +108,21 @@ class Window:
     def label(self) -> str:
         name = self.explanation or "window"
         return f"{name} (C {_num(self.center)} W {_num(self.width)})"
+
+    def __iter__(self):
+        """``center, width, mode = window``: unpacks like the (center, width, mode) tuples of dcmlib 0.1."""
+        return iter((self.center, self.width, self.function.mode))
+
+    def __getitem__(self, index):
+        """``window[:2]``, as the tuples of dcmlib 0.1 allowed."""
+        return tuple(self)[index]
+
+
+class PairWindow(Window):
+    """A :class:`Window` that unpacks as ``center, width`` (``auto_window``'s tuple in dcmlib 0.1)."""
+
+    def __iter__(self):
+        return iter((self.center, self.width))
 
 
 @dataclass(frozen=True, eq=False)

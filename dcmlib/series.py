@@ -21,61 +21,36 @@ patient identifier.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import io
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import pydicom
-from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset, FileDataset
-from pydicom.errors import InvalidDicomError
-from pydicom.tag import BaseTag
-from pydicom.uid import DeflatedExplicitVRLittleEndian
+from pydicom.dataset import Dataset
 
 from .errors import InvalidArgumentError, NotDicomError
-from .frames import PIXEL_KEYWORDS, FrameRef
+from .frames import FrameRef, PixelElement
+from .header import functional_item, int_value, text_value, vector
+from .io import NO_PIXELS, NOT_DICOM, UNREADABLE, read_header
 
 __all__ = [
     "Series",
     "scan_folder",
     "select_series",
+    "open_folder",
     "describe_series",
-    "load_folder",
-    "read_header",
     "slice_normal",
+    "order_images",
 ]
 
 Warn = Callable[[str], None] | None
 
-#: Bytes read from the start of a file for the fast header parse. A CT or MR
-#: header is 2-8 KiB; a longer header falls back to reading the file itself.
-HEAD_BYTES = 16 * 1024
-
 #: Slice positions closer than this (mm) count as the same position.
 POSITION_TOLERANCE_MM = 1e-3
 
-# (7FE0,0010) Pixel Data, (7FE0,0008) Float Pixel Data, (7FE0,0009) Double Float
-# Pixel Data: the tags ``stop_before_pixels`` stops at (PS3.3 C.7.6.3.1.4), as the
-# 4 bytes of the element's tag in little- and big-endian transfer syntaxes.
-_PIXEL_TAG_BYTES = frozenset(
-    b
-    for elem in (0x0010, 0x0008, 0x0009)
-    for b in (
-        (0x7FE0).to_bytes(2, "little") + elem.to_bytes(2, "little"),
-        (0x7FE0).to_bytes(2, "big") + elem.to_bytes(2, "big"),
-    )
-)
-
 # Reasons a file is skipped, in the order the summary lists them.
-NOT_DICOM = "not DICOM"
-UNREADABLE = "unreadable"
-NO_PIXELS = "no pixel data"
 _REASONS = (NOT_DICOM, UNREADABLE, NO_PIXELS)
 
 
@@ -121,172 +96,6 @@ class Series:
 # --------------------------------------------------------------------------- reading
 
 
-# Explicit VRs with a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2).
-_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
-
-
-def _pixel_placeholder(ds: FileDataset, fp: io.IOBase) -> bool:
-    """Add the pixel data element at ``fp`` to ``ds`` as a *deferred* element.
-
-    ``fp`` stands where ``stop_before_pixels`` stopped. The element header (tag,
-    VR, length; PS3.5 7.1) is parsed and stored as a
-    :class:`~pydicom.dataelem.RawDataElement` with no value, which is how
-    pydicom itself represents a deferred element (``dcmread(defer_size=...)``):
-    ``"PixelData" in header`` and its length are known, the bytes stay on disk,
-    and accessing the value reads them from ``header.filename``. Encapsulated
-    pixel data have the undefined length 0xFFFFFFFF. Returns False when no
-    pixel data element starts at ``fp``.
-    """
-    start = fp.tell()
-    head = fp.read(12)
-    if len(head) < 8 or head[:4] not in _PIXEL_TAG_BYTES:
-        return False
-    implicit, little = ds.original_encoding
-    order = "little" if little else "big"
-    group, elem = int.from_bytes(head[:2], order), int.from_bytes(head[2:4], order)
-    if implicit:
-        vr, length, header_len = None, int.from_bytes(head[4:8], order), 8
-    else:
-        vr = head[4:6].decode("ascii", "replace")
-        if vr in _LONG_VRS:
-            if len(head) < 12:
-                return False
-            length, header_len = int.from_bytes(head[8:12], order), 12
-        else:
-            length, header_len = int.from_bytes(head[6:8], order), 8
-    tag = BaseTag(group << 16 | elem)
-    ds[tag] = RawDataElement(tag, vr, length, None, start + header_len, bool(implicit), bool(little))
-    return True
-
-
-# Tags read while scanning, parsed straight from the raw element bytes (pydicom's
-# general conversion costs ~20 us per element, a third of the scan time).
-_SERIES_UID = 0x0020000E  # UI
-_IPP = 0x00200032  # DS, 3 values
-_IOP = 0x00200037  # DS, 6 values
-_INSTANCE = 0x00200013  # IS
-_FRAMES = 0x00280008  # IS
-_ROWS, _COLUMNS, _SAMPLES = 0x00280010, 0x00280011, 0x00280002  # US
-_SHARED_FG, _PER_FRAME_FG = 0x52009229, 0x52009230
-
-
-def _peek(ds: Dataset, tag: int, kind: str) -> object:
-    """The value of a header element as ``str`` / ``int`` / ``list[float]`` / US ``int``.
-
-    Parses the raw bytes for the few fixed-VR tags the scan needs (UI, IS, DS, US
-    per PS3.5 6.2) and defers to pydicom's conversion for anything unusual.
-    Returns None when the element is absent or empty.
-    """
-    elem = ds.get_item(tag)
-    if elem is None:
-        return None
-    if isinstance(elem, RawDataElement) and elem.value is not None:
-        raw = elem.value
-        try:
-            if kind == "us":
-                if len(raw) == 2:
-                    return int.from_bytes(raw, "little" if elem.is_little_endian else "big")
-            else:
-                text = raw.decode("ascii").strip(" \0")
-                if not text:
-                    return None
-                if kind == "str":
-                    return text
-                if kind == "int":
-                    return int(text)
-                return [float(x) for x in text.split("\\")]
-        except (UnicodeDecodeError, ValueError):
-            pass
-    try:
-        value = ds[tag].value
-        if value is None or value == "":
-            return None
-        if kind == "str":
-            return str(value)
-        if kind in ("int", "us"):
-            return int(value)
-        values = [value] if isinstance(value, (str, int, float)) else list(value)
-        return [float(x) for x in values]
-    except (TypeError, ValueError, KeyError):
-        return None
-
-
-def _finish(ds: FileDataset, path: str) -> FileDataset:
-    """Point a header parsed from an in-memory head back at its file."""
-    ds.filename = path
-    ds.buffer = None
-    ds.fileobj_type = open
-    return ds
-
-
-def read_header(path: str | os.PathLike[str]) -> tuple[FileDataset | None, str | None]:
-    """Read one file's header (everything before the pixel data) and check it holds an image.
-
-    Returns ``(header, None)`` for a DICOM file with Pixel Data, Float Pixel Data
-    or Double Float Pixel Data (7FE0,0010/0008/0009), else ``(None, reason)``
-    with reason one of ``"not DICOM"``, ``"unreadable"``, ``"no pixel data"``.
-    The header holds the pixel data element *deferred* (tag, VR and length known,
-    value left on disk; see :func:`_pixel_placeholder`), so ``"PixelData" in
-    header`` tells which pixel element the file has without reading it.
-
-    How the pixel data are detected: ``pydicom.dcmread(fp, stop_before_pixels=True)``
-    stops *at* the pixel data element and leaves the file positioned at its tag,
-    so the next bytes are that element's header; a file without pixel data ends
-    (or continues with other elements) there instead. This is exact, costs a
-    dozen bytes, and needs no knowledge of SOP classes. Deflated transfer
-    syntaxes (the stream is inflated in memory) are read whole, pixel data included.
-
-    The first :data:`HEAD_BYTES` are parsed from memory (about 20 % faster than
-    through a buffered file); when the header is longer than that, the check
-    fails and the file itself is parsed.
-    """
-    path = os.fspath(path)
-    try:
-        with open(path, "rb", buffering=0) as fp:
-            head = fp.read(HEAD_BYTES)
-            size = os.fstat(fp.fileno()).st_size
-    except OSError:
-        return None, UNREADABLE
-    # PS3.10 7.1: 128-byte preamble then "DICM". pydicom (force=False) requires it too.
-    if len(head) < 132 or head[128:132] != b"DICM":
-        return None, NOT_DICOM
-
-    # Fast path: parse the head from memory. Any surprise sends us to the exact path.
-    whole = len(head) >= size
-    bio = io.BytesIO(head)
-    try:
-        ds = pydicom.dcmread(bio, stop_before_pixels=True)
-        deflated = ds.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
-    except Exception:  # noqa: BLE001 - a truncated head can fail in many ways; retry below
-        ds, deflated = None, False
-    if ds is not None and not deflated:
-        if _pixel_placeholder(ds, bio):
-            return _finish(ds, path), None
-        if whole:
-            return None, NO_PIXELS
-
-    # Exact path: the file itself (long header, deflate, or a damaged head).
-    try:
-        with open(path, "rb") as fp:
-            ds = pydicom.dcmread(fp, stop_before_pixels=True)
-            if ds.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
-                # The inflated stream has no file offsets to defer to: keep the pixel data.
-                fp.seek(0)
-                full = pydicom.dcmread(fp)
-                if not any(k in full for k in PIXEL_KEYWORDS):
-                    return None, NO_PIXELS
-                full.filename = path
-                return full, None
-            if not _pixel_placeholder(ds, fp):
-                return None, NO_PIXELS
-            ds.filename = path
-            return ds, None
-    except InvalidDicomError:
-        return None, NOT_DICOM
-    except Exception:  # noqa: BLE001 - pydicom raises many types on damaged files
-        return None, UNREADABLE
-
-
 def _walk(root: str) -> list[str]:
     """Every file under root, recursively, in a stable (sorted) order."""
     out: list[str] = []
@@ -294,23 +103,6 @@ def _walk(root: str) -> list[str]:
         dirnames.sort()
         out.extend(os.path.join(dirpath, name) for name in sorted(filenames))
     return out
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while headers are parsed.
-
-    Parsing creates tens of thousands of small, acyclic objects that all stay
-    alive; the collector's full passes over them cost 10-15 % of the scan and
-    free nothing. Reference counting still frees everything as usual.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _skip_summary(skipped: Counter[str], total: int) -> str:
@@ -341,15 +133,14 @@ def scan_folder(path: str | os.PathLike[str], *, on_warning: Warn = None) -> lis
         raise NotDicomError("no DICOM images found (the folder is empty)", root)
 
     skipped: Counter[str] = Counter()
-    groups: dict[str, list[tuple[str, FileDataset]]] = {}
-    with _gc_paused():
-        for f in files:
-            ds, reason = read_header(f)
-            if ds is None:
-                skipped[reason or UNREADABLE] += 1
-                continue
-            uid = str(_peek(ds, _SERIES_UID, "str") or "")
-            groups.setdefault(uid, []).append((os.path.relpath(f, root), ds))
+    groups: dict[str, list[_Image]] = {}
+    for f in files:
+        ds, found = read_header(f)
+        if ds is None:
+            skipped[found] += 1  # type: ignore[index]
+            continue
+        uid = text_value(ds, "SeriesInstanceUID")
+        groups.setdefault(uid, []).append(_Image.of(os.path.relpath(f, root), f, ds, found))  # type: ignore[arg-type]
 
     if not groups:
         raise NotDicomError(f"no DICOM images found ({_skip_summary(skipped, len(files))})", root)
@@ -384,16 +175,8 @@ def slice_normal(orientation: Sequence[float]) -> np.ndarray | None:
 
 
 def _vec3(value: object) -> np.ndarray | None:
-    try:
-        v = np.asarray([float(x) for x in value], dtype=np.float64)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        return None
-    return v if v.shape == (3,) and np.all(np.isfinite(v)) else None
-
-
-def _first_item(ds: Dataset | None, keyword: str) -> Dataset | None:
-    seq = None if ds is None else ds.get(keyword)
-    return seq[0] if seq else None
+    v = vector(value, 3)
+    return None if v is None else np.asarray(v, dtype=np.float64)
 
 
 def _frame_geometry(ds: Dataset, nframes: int) -> tuple[list[tuple[float, ...] | None], list[np.ndarray | None]]:
@@ -403,36 +186,18 @@ def _frame_geometry(ds: Dataset, nframes: int) -> tuple[list[tuple[float, ...] |
     the Image Plane Module, C.7.6.2; enhanced multi-frame: the Plane Orientation
     and Plane Position functional groups, C.7.6.16.2.3-4 (per-frame wins over shared).
     """
-    if _SHARED_FG not in ds and _PER_FRAME_FG not in ds:
-        iop = _peek(ds, _IOP, "floats")
-        ipp = _vec3(_peek(ds, _IPP, "floats"))
-        o = tuple(iop) if isinstance(iop, list) and len(iop) == 6 else None
+    if "SharedFunctionalGroupsSequence" not in ds and "PerFrameFunctionalGroupsSequence" not in ds:
         # A classic multi-frame file has one position: it belongs to the first frame only.
-        return [o] * nframes, [ipp] + [None] * (nframes - 1)
-    shared = _first_item(ds, "SharedFunctionalGroupsSequence")
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
-    s_orient = _first_item(shared, "PlaneOrientationSequence")
-    s_pos = _first_item(shared, "PlanePositionSequence")
+        o = vector(ds.get("ImageOrientationPatient"), 6)
+        return [o] * nframes, [_vec3(ds.get("ImagePositionPatient"))] + [None] * (nframes - 1)
     orients: list[tuple[float, ...] | None] = []
     positions: list[np.ndarray | None] = []
     for i in range(nframes):
-        item = per_frame[i] if per_frame and i < len(per_frame) else None
-        o_item = _first_item(item, "PlaneOrientationSequence") or s_orient
-        p_item = _first_item(item, "PlanePositionSequence") or s_pos
-        iop = None if o_item is None else o_item.get("ImageOrientationPatient")
-        orients.append(tuple(float(x) for x in iop) if iop is not None and len(iop) == 6 else None)
+        o_item = functional_item(ds, i, "PlaneOrientationSequence")
+        p_item = functional_item(ds, i, "PlanePositionSequence")
+        orients.append(None if o_item is None else vector(o_item.get("ImageOrientationPatient"), 6))
         positions.append(None if p_item is None else _vec3(p_item.get("ImagePositionPatient")))
     return orients, positions
-
-
-def _number_of_frames(ds: Dataset) -> int:
-    n = _peek(ds, _FRAMES, "int")
-    return max(n, 1) if isinstance(n, int) else 1
-
-
-def _instance_number(ds: Dataset) -> int | None:
-    v = _peek(ds, _INSTANCE, "int")
-    return v if isinstance(v, int) else None
 
 
 _DIGITS = re.compile(r"(\d+)")
@@ -452,12 +217,22 @@ class _Image:
     """One file of a series while it is being ordered."""
 
     name: str  # path relative to the scanned folder
-    header: FileDataset
+    path: str
+    header: Dataset
+    pixels: PixelElement
     nframes: int
     instance: int | None
     orients: list[tuple[float, ...] | None]
     positions: list[np.ndarray | None]
     shape: tuple[int, int, int]
+
+    @classmethod
+    def of(cls, name: str, path: str, ds: Dataset, pixels: PixelElement) -> _Image:
+        """Read what ordering needs from a header: frames, Instance Number (C.7.6.1), geometry, size (C.7.6.3)."""
+        n = max(int_value(ds, "NumberOfFrames", 1), 1)
+        orients, positions = _frame_geometry(ds, n)
+        shape = (int_value(ds, "Rows", 0), int_value(ds, "Columns", 0), int_value(ds, "SamplesPerPixel", 1))
+        return cls(name, path, ds, pixels, n, int_value(ds, "InstanceNumber", None), orients, positions, shape)
 
 
 def order_images(images: Sequence[_Image]) -> tuple[list[_Image], list[list[float | None]], list[str]]:
@@ -534,14 +309,8 @@ def _round_orient(o: tuple[float, ...]) -> tuple[float, ...]:
     return tuple(round(x, 4) for x in o)
 
 
-def _build_series(uid: str, items: list[tuple[str, FileDataset]], folder: str = "") -> Series:
+def _build_series(uid: str, images: list[_Image], folder: str = "") -> Series:
     """Order one group of headers into a :class:`Series`."""
-    images = []
-    for name, ds in items:
-        n = _number_of_frames(ds)
-        orients, positions = _frame_geometry(ds, n)
-        images.append(_Image(name, ds, n, _instance_number(ds), orients, positions, _shape(ds)))
-
     notes: list[str] = []
     # One stack has one frame size: keep the commonest (a scout or a secondary capture
     # stored in the same series would otherwise break the stack).
@@ -557,32 +326,21 @@ def _build_series(uid: str, items: list[tuple[str, FileDataset]], folder: str = 
     ordered, positions, order_notes = order_images(images)
     notes.extend(order_notes)
     frames = tuple(
-        FrameRef(source=im.header.filename, header=im.header, index=i, position=pos[i])
+        FrameRef(source=im.path, header=im.header, pixels=im.pixels, index=i, position=pos[i])
         for im, pos in zip(ordered, positions)
         for i in range(im.nframes)
     )
     first = ordered[0].header
-    number = first.get("SeriesNumber")
-    try:
-        number = None if number is None or number == "" else int(number)
-    except (TypeError, ValueError):
-        number = None
     return Series(
         uid=uid,
-        description=str(first.get("SeriesDescription", "") or "").strip(),
-        modality=str(first.get("Modality", "") or "").strip(),
-        number=number,
+        description=text_value(first, "SeriesDescription"),
+        modality=text_value(first, "Modality"),
+        number=int_value(first, "SeriesNumber", None),
         frames=frames,
         files=len(ordered),
         notes=tuple(notes),
         folder=folder,
     )
-
-
-def _shape(ds: Dataset) -> tuple[int, int, int]:
-    """(Rows, Columns, Samples per Pixel), PS3.3 C.7.6.3."""
-    rows, cols, spp = (_peek(ds, t, "us") for t in (_ROWS, _COLUMNS, _SAMPLES))
-    return (rows or 0), (cols or 0), (spp or 1)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- choosing
@@ -656,9 +414,9 @@ def describe_series(series_list: Sequence[Series]) -> str:
     return "\n".join(lines)
 
 
-def load_folder(
+def open_folder(
     path: str | os.PathLike[str], series: str | int | None = None, *, on_warning: Warn = None
-) -> Series:
-    """Scan ``path`` and select one series: what ``dcmlib.load(folder)`` builds its stack from."""
-    return select_series(scan_folder(path, on_warning=on_warning), series, on_warning)
-
+) -> tuple[list[Series], Series]:
+    """Scan ``path`` and select one series: every series found, and the one ``dcmlib.load(folder)`` shows."""
+    found = scan_folder(path, on_warning=on_warning)
+    return found, select_series(found, series, on_warning)

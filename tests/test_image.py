@@ -17,7 +17,6 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 import dcmlib
-from conftest import make_ds, write_ds
 from dcmlib import (
     DcmviewWarning,
     InvalidArgumentError,
@@ -26,15 +25,9 @@ from dcmlib import (
     PixelDataError,
     UnsupportedError,
 )
+from helpers import make_ds, pydicom_file, write_ds
 
 ENHANCED_CT = "1.2.840.10008.5.1.4.1.1.2.1"
-
-
-def bundled(name: str) -> str:
-    path = pydicom.data.get_testdata_file(name, download=False)
-    if path is None:
-        pytest.skip(f"{name} is not bundled with this pydicom")
-    return str(path)
 
 
 def linear_u8(x, c, w) -> np.ndarray:
@@ -129,8 +122,8 @@ class TestModality:
         hu1 = stored[1].astype(float) * 2 - 1000
         assert img.values(0).tolist() == hu0.tolist()
         assert img.values(1).tolist() == hu1.tolist()
-        assert img.default_window(0) == (40, 400, "linear")
-        assert img.default_window(1) == (-600, 1500, "linear")
+        assert tuple(img.default_window(0)) == (40, 400, "linear")
+        assert tuple(img.default_window(1)) == (-600, 1500, "linear")
         assert img.render(frame=0).tolist() == linear_u8(hu0, 40, 400).tolist()
         assert img.render(frame=1).tolist() == linear_u8(hu1, -600, 1500).tolist()
         assert img.unit == "HU"
@@ -244,7 +237,7 @@ class TestStoredVois:
 
     def test_default_is_the_first(self):
         img = dcmlib.load(self.ds())
-        assert img.default_window() == (40, 400, "linear")
+        assert tuple(img.default_window()) == (40, 400, "linear")
         np.testing.assert_array_equal(img.render(), img.render(voi=1))
 
     def test_voi_index_selects(self):
@@ -428,8 +421,8 @@ class TestPadding:
         assert img.frame_range() == (-899.5, 0.0)
 
     def test_bundled_ct_small_padding(self):
-        img = dcmlib.load(bundled("CT_small.dcm"))  # Pixel Padding Value -2000, intercept -1024
-        ds = pydicom.dcmread(bundled("CT_small.dcm"))
+        img = dcmlib.load(pydicom_file("CT_small.dcm"))  # Pixel Padding Value -2000, intercept -1024
+        ds = pydicom.dcmread(pydicom_file("CT_small.dcm"))
         hu = apply_modality_lut(ds.pixel_array, ds)
         real = hu[ds.pixel_array != -2000]
         assert img.frame_range() == (float(real.min()), float(real.max()))
@@ -500,7 +493,7 @@ class TestFastPathAgreesWithFloatPath:
 
 @pytest.mark.parametrize("name", ["MR_small.dcm", "693_J2KI.dcm"])
 def test_bundled_window_matches_pydicom(name):
-    path = bundled(name)
+    path = pydicom_file(name)
     ds = pydicom.dcmread(path)
     arr = ds.pixel_array
     out = apply_voi_lut(apply_modality_lut(arr, ds), ds)

@@ -27,11 +27,10 @@ from pydicom.uid import (
 )
 
 from dcmlib.errors import InvalidArgumentError, NotDicomError
+from dcmlib.io import HEAD_BYTES, read_header
 from dcmlib.series import (
-    HEAD_BYTES,
     Series,
     describe_series,
-    read_header,
     scan_folder,
     select_series,
     slice_normal,
@@ -314,9 +313,9 @@ class TestFolders:
         mixed_folder(tmp_path)
         series = select_series(scan_folder(tmp_path))
         for f in series.frames:
-            assert f.header.filename == os.fspath(f.source)
+            assert os.path.isfile(f.source) and "PixelData" not in f.header
             assert f.header.Rows == 16 and float(f.header.RescaleIntercept) == -1024.0
-            assert_deferred(f.header, 16 * 16 * 2)
+            assert_deferred(f.pixels, 16 * 16 * 2)
 
     @pytest.mark.parametrize("choice, expected", [(1, 0), ("1", 0), (" 2 ", 1), (2, 1), ("#2", 1)])
     def test_select_by_index(self, tmp_path, choice, expected):
@@ -377,38 +376,33 @@ class TestFolders:
         assert warnings == []
 
 
-def assert_deferred(header, length: int) -> None:
-    """The header names its pixel data element but has not read the bytes."""
-    raw = header.get_item("PixelData", keep_deferred=True)
-    assert raw is not None and raw.value is None and raw.length == length
+def assert_deferred(pixels, length: int, keyword: str = "PixelData") -> None:
+    """The header names its pixel data element and its length but has not read the bytes."""
+    assert pixels.keyword == keyword and pixels.value is None and pixels.length == length
 
 
 class TestReadHeader:
     def test_plain(self, tmp_path):
         p = write_ct(tmp_path / "a.dcm", series_uid="1.2.3")
-        ds, reason = read_header(p)
-        assert reason is None and ds.filename == os.fspath(p)
-        assert_deferred(ds, 16 * 16 * 2)
-        # The deferred value is read from the file on access, as pydicom's defer_size does.
-        assert ds.PixelData == pydicom.dcmread(p).PixelData
+        ds, pixels = read_header(p)
+        assert ds.SeriesInstanceUID == "1.2.3" and "PixelData" not in ds
+        assert_deferred(pixels, 16 * 16 * 2)
 
     @pytest.mark.parametrize("syntax", [ImplicitVRLittleEndian, ExplicitVRBigEndian])
     def test_other_uncompressed_syntaxes(self, tmp_path, syntax):
         p = write_ct(tmp_path / "a.dcm", series_uid="1.2.3", frames=2, transfer_syntax=syntax)
-        ds, reason = read_header(p)
-        assert reason is None and ds.Rows == 16
-        assert_deferred(ds, 2 * 16 * 16 * 2)
-        assert ds.PixelData == pydicom.dcmread(p).PixelData
+        ds, pixels = read_header(p)
+        assert ds.Rows == 16
+        assert_deferred(pixels, 2 * 16 * 16 * 2)
 
     def test_encapsulated(self, tmp_path):
         p = write_ct(tmp_path / "a.dcm", series_uid="1.2.3")
         ds = pydicom.dcmread(p)
         ds.compress(RLELossless)
         ds.save_as(p, enforce_file_format=True)
-        header, reason = read_header(p)
-        assert reason is None
-        assert_deferred(header, 0xFFFFFFFF)  # undefined length: PS3.5 A.4
-        assert header.PixelData == pydicom.dcmread(p).PixelData
+        header, pixels = read_header(p)
+        assert header is not None
+        assert_deferred(pixels, 0xFFFFFFFF)  # undefined length: PS3.5 A.4
 
     def test_icon_pixel_data_is_not_the_image(self, tmp_path):
         # An undefined-length Icon Image Sequence (0088,0200) nests its own Pixel Data.
@@ -424,9 +418,9 @@ class TestReadHeader:
         ds.IconImageSequence = Sequence([icon])
         ds["IconImageSequence"].is_undefined_length = True
         ds.save_as(p, enforce_file_format=True)
-        header, reason = read_header(p)
-        assert reason is None
-        assert_deferred(header, 16 * 16 * 2)  # the image's own, not the icon's 16 bytes
+        header, pixels = read_header(p)
+        assert header is not None
+        assert_deferred(pixels, 16 * 16 * 2)  # the image's own, not the icon's 16 bytes
 
     def test_header_longer_than_the_fast_read(self, tmp_path):
         # A 3-frame file whose header is padded past HEAD_BYTES with a private OB element.
@@ -436,9 +430,9 @@ class TestReadHeader:
         block = ds.private_block(0x0009, "DCMVIEW TEST", create=True)
         block.add_new(0x01, "OB", b"\0" * (HEAD_BYTES + 1000))
         ds.save_as(p, enforce_file_format=True)
-        header, reason = read_header(p)
-        assert reason is None and header.NumberOfFrames == 3
-        assert_deferred(header, 3 * 16 * 16 * 2)
+        header, pixels = read_header(p)
+        assert header.NumberOfFrames == 3
+        assert_deferred(pixels, 3 * 16 * 16 * 2)
 
     def test_no_pixel_data_longer_than_the_fast_read(self, tmp_path):
         p = write_ct(tmp_path / "big.dcm", series_uid="1.2.3", pixels=False,
@@ -450,9 +444,9 @@ class TestReadHeader:
 
     def test_deflated(self, tmp_path):
         p = write_ct(tmp_path / "d.dcm", series_uid="1.2.3", transfer_syntax=DeflatedExplicitVRLittleEndian)
-        header, reason = read_header(p)
-        assert reason is None and header.Rows == 16
-        assert len(header.PixelData) == 16 * 16 * 2  # no file offsets to defer to: kept
+        header, pixels = read_header(p)
+        assert header.Rows == 16
+        assert len(pixels.value) == pixels.length == 16 * 16 * 2  # no file offsets to defer to: kept
         assert read_header(write_ct(tmp_path / "e.dcm", series_uid="1.2.3", pixels=False,
                                     transfer_syntax=DeflatedExplicitVRLittleEndian)) == (None, "no pixel data")
 
@@ -530,7 +524,8 @@ class TestStack:
             img.render(frame=i)
             img.values(i)
         for f in series.frames:
-            assert_deferred(f.header, 64 * 64 * 2)
+            assert "PixelData" not in f.header
+            assert_deferred(f.pixels, 64 * 64 * 2)
 
     def test_series_choice_and_errors_through_load(self, tmp_path):
         import dcmlib

@@ -1,0 +1,297 @@
+"""Header parsing: a Dataset becomes small frozen value objects, once.
+
+Nothing after this stage reads a Dataset: :class:`Layout` says how the pixel
+data are laid out (Image Pixel Module, PS3.3 C.7.6.3) and :class:`FrameParams`
+holds one frame's Modality LUT, VOIs, padding and Presentation LUT Shape
+(PS3.3 C.11, C.7.5.1.1.2).  Single files and series slices go through the same
+functions, and enhanced multi-frame files through one functional-group lookup
+(PS3.3 C.7.6.16).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+
+from .color import COLOR_PHOTOMETRICS
+from .errors import InvalidArgumentError, NoPixelDataError, PixelDataError, UnsupportedError, exception_text
+from .frames import PixelElement
+from .lut import LutData, Modality, VoiFunction, VoiLut, Window, check_window
+
+__all__ = [
+    "GRAY_PHOTOMETRICS",
+    "Layout",
+    "FrameParams",
+    "layout",
+    "frame_params",
+    "functional_item",
+    "lut_data",
+    "int_value",
+    "float_value",
+    "multi",
+    "text_value",
+    "vector",
+]
+
+#: Photometric interpretations shown in grey (PS3.3 C.7.6.3.1.2).
+GRAY_PHOTOMETRICS = frozenset({"MONOCHROME1", "MONOCHROME2"})
+
+
+# ----------------------------------------------------------------------------- values
+
+
+def int_value(ds: Dataset | None, keyword: str, default: int | None) -> int | None:
+    """An integer attribute, or ``default`` when absent, empty or not a number."""
+    return _number(None if ds is None else ds.get(keyword), int, default)
+
+
+def float_value(value: object, default: float) -> float:
+    """A decimal value as float, or ``default`` when absent, empty or not a number."""
+    return _number(value, float, default)
+
+
+def _number(value, kind, default):
+    if value is None or value == "":
+        return default
+    try:
+        return kind(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+
+
+def text_value(ds: Dataset | None, keyword: str) -> str:
+    """A string attribute stripped of padding, ``""`` when absent."""
+    value = None if ds is None else ds.get(keyword)
+    return "" if value is None else str(value).strip()
+
+
+def multi(value: object) -> list:
+    """A possibly multi-valued element's value as a list (empty when absent)."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple, MultiValue)):
+        return list(value)
+    return [value]
+
+
+def vector(value: object, n: int) -> tuple[float, ...] | None:
+    """``n`` finite numbers from a multi-valued DS element, else None."""
+    try:
+        v = tuple(float(x) for x in multi(value))
+    except (TypeError, ValueError):
+        return None
+    return v if len(v) == n and all(math.isfinite(x) for x in v) else None
+
+
+def functional_item(ds: Dataset, index: int, sequence: str) -> Dataset | None:
+    """The first item of ``sequence`` for frame ``index``: per-frame groups first, then shared (PS3.3 C.7.6.16)."""
+    for groups, i in (("PerFrameFunctionalGroupsSequence", index), ("SharedFunctionalGroupsSequence", 0)):
+        seq = ds.get(groups)
+        if seq and i < len(seq):
+            inner = seq[i].get(sequence)
+            if inner:
+                return inner[0]
+    return None
+
+
+# ----------------------------------------------------------------------------- layout
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one file's pixel data are laid out: Image Pixel Module, PS3.3 C.7.6.3."""
+
+    rows: int
+    columns: int
+    samples: int
+    bits_allocated: int
+    bits_stored: int
+    signed: bool
+    frames: int
+    photometric: str
+    keyword: str  #: which pixel data element
+
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of one decoded frame (1-bit data counted as bytes, as decoders unpack them)."""
+        return self.rows * self.columns * self.samples * max(self.bits_allocated // 8, 1)
+
+    @property
+    def is_color(self) -> bool:
+        return self.photometric not in GRAY_PHOTOMETRICS
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one decoded frame: (rows, columns) or (rows, columns, samples)."""
+        return (self.rows, self.columns) + ((self.samples,) if self.samples > 1 else ())
+
+
+def layout(ds: Dataset, pixels: PixelElement | None, path: object) -> Layout:
+    """The :class:`Layout` of a header, or the error that makes it no displayable image."""
+    if pixels is None:
+        raise NoPixelDataError("no pixel data (not an image)", path)
+    rows, cols = int_value(ds, "Rows", 0), int_value(ds, "Columns", 0)
+    if rows <= 0 or cols <= 0:
+        raise PixelDataError(f"invalid image size Rows={rows} Columns={cols}", path)
+    bits_alloc = {"FloatPixelData": 32, "DoubleFloatPixelData": 64}.get(
+        pixels.keyword, int_value(ds, "BitsAllocated", 0)
+    )
+    if bits_alloc not in (1, 8, 16, 32, 64):
+        raise PixelDataError(f"unsupported Bits Allocated {bits_alloc}", path)
+    photometric = (text_value(ds, "PhotometricInterpretation") or "MONOCHROME2").upper()
+    if photometric not in GRAY_PHOTOMETRICS and photometric not in COLOR_PHOTOMETRICS:
+        raise UnsupportedError(f"unsupported photometric interpretation {photometric!r}", path)
+    return Layout(
+        rows=rows,
+        columns=cols,
+        samples=max(int_value(ds, "SamplesPerPixel", 1), 1),
+        bits_allocated=bits_alloc,
+        bits_stored=int_value(ds, "BitsStored", bits_alloc) or bits_alloc,
+        signed=int_value(ds, "PixelRepresentation", 0) == 1,
+        frames=max(int_value(ds, "NumberOfFrames", 1), 1),
+        photometric=photometric,
+        keyword=pixels.keyword,
+    )
+
+
+# ----------------------------------------------------------------------------- per-frame parameters
+
+
+def lut_data(item: Dataset, signed_input: bool) -> LutData:
+    """LUT Descriptor + LUT Data (PS3.3 C.11.1.1): 0 entries means 65536; signed first value.
+
+    Entries wider than the descriptor's bits (a common 8-bit-descriptor,
+    16-bit-data mislabel) are trusted, as DCMTK does, rather than saturated.
+    """
+    desc = [int(v) for v in multi(item.get("LUTDescriptor"))]
+    if len(desc) != 3:
+        raise ValueError(f"LUT Descriptor must have 3 values, got {desc}")
+    n = desc[0] if desc[0] > 0 else 65536
+    first = desc[1] & 0xFFFF
+    if signed_input and first > 32767:
+        first -= 65536
+    bits = desc[2]
+    raw = item.get("LUTData")
+    if isinstance(raw, (bytes, bytearray)):
+        if bits <= 8 and len(raw) == n:
+            entries = np.frombuffer(raw, dtype=np.uint8)
+        else:
+            entries = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<u2")
+    else:
+        entries = np.asarray(multi(raw), dtype=np.int64)
+    if entries.size == 0:
+        raise ValueError("LUT Data is empty")
+    entries = entries[:n].astype(np.int64)
+    top = int(entries.max())
+    if not 1 <= bits <= 16 or top >= (1 << bits):
+        bits = max(top.bit_length(), 1)
+    return LutData(first_mapped=first, bits=bits, entries=entries)
+
+
+@dataclass(frozen=True)
+class FrameParams:
+    """What the grayscale pipeline needs of one frame, parsed from its header once."""
+
+    modality: Modality
+    vois: tuple[Window | VoiLut, ...]
+    function: VoiFunction
+    lut_shape: str
+    padding: tuple[float, float] | None
+    invalid_windows: tuple[str, ...] = ()
+    first_window_invalid: str = ""  #: the message when stored window 1 (the default) is invalid
+
+
+def frame_params(ds: Dataset, index: int, lay: Layout) -> FrameParams:
+    """Modality LUT, VOIs, padding and Presentation LUT Shape of frame ``index`` (PS3.3 C.11)."""
+    fvoi = functional_item(ds, index, "FrameVOILUTSequence")
+    function, windows, invalid, first_invalid = _windows(
+        fvoi if fvoi is not None and "WindowCenter" in fvoi else ds
+    )
+    luts, lut_problems = _voi_luts(fvoi if fvoi is not None and "VOILUTSequence" in fvoi else ds, lay.signed)
+    return FrameParams(
+        modality=_modality(ds, index, lay),
+        vois=tuple(windows) + tuple(luts),
+        function=function,
+        lut_shape=text_value(ds, "PresentationLUTShape"),
+        padding=_padding(ds, lay),
+        invalid_windows=tuple(invalid + lut_problems),
+        first_window_invalid=first_invalid,
+    )
+
+
+def _modality(ds: Dataset, index: int, lay: Layout) -> Modality:
+    """Rescale from Pixel Value Transformation (enhanced, C.7.6.16.2.9) or the image (C.11.1); a Modality LUT."""
+    pvt = functional_item(ds, index, "PixelValueTransformationSequence")
+    src = pvt if pvt is not None else ds
+    lut, explanation = None, ""
+    seq = ds.get("ModalityLUTSequence")
+    if seq:
+        try:
+            lut = lut_data(seq[0], lay.signed)
+            explanation = text_value(seq[0], "LUTExplanation")
+        except (ValueError, TypeError, AttributeError):
+            lut = None
+    return Modality(
+        slope=float_value(src.get("RescaleSlope"), 1.0) or 1.0,
+        intercept=float_value(src.get("RescaleIntercept"), 0.0),
+        rescale_type=text_value(src, "RescaleType"),
+        lut=lut,
+        lut_explanation=explanation,
+    )
+
+
+def _windows(src: Dataset) -> tuple[VoiFunction, list[Window], list[str], str]:
+    """Stored Window Center/Width pairs and their VOI LUT Function (C.11.2.1.2-3); invalid ones reported."""
+    fn_text = text_value(src, "VOILUTFunction").upper()
+    function = VoiFunction(fn_text) if fn_text in VoiFunction.__members__ else VoiFunction.LINEAR
+    centers, widths = multi(src.get("WindowCenter")), multi(src.get("WindowWidth"))
+    expls = [str(e) for e in multi(src.get("WindowCenterWidthExplanation"))]
+    windows: list[Window] = []
+    invalid: list[str] = []
+    first_invalid = ""
+    for i, (c, w) in enumerate(zip(centers, widths)):
+        cf, wf = float_value(c, float("nan")), float_value(w, float("nan"))
+        try:
+            check_window(cf, wf, function)
+        except InvalidArgumentError:
+            invalid.append(f"stored window {i + 1} (center {c}, width {w}) is invalid")
+            first_invalid = first_invalid or (invalid[-1] if i == 0 else "")
+            continue
+        windows.append(Window(cf, wf, function, expls[i] if i < len(expls) else ""))
+    return function, windows, invalid, first_invalid
+
+
+def _voi_luts(src: Dataset, signed: bool) -> tuple[list[VoiLut], list[str]]:
+    """The VOI LUT Sequence items (C.11.2.1.1); unreadable ones reported."""
+    luts, problems = [], []
+    for item in src.get("VOILUTSequence") or ():
+        try:
+            luts.append(VoiLut(lut_data(item, signed), text_value(item, "LUTExplanation")))
+        except (ValueError, TypeError, AttributeError) as exc:
+            problems.append(f"VOI LUT ignored ({exception_text(exc)})")
+    return luts, problems
+
+
+def _padding(ds: Dataset, lay: Layout) -> tuple[float, float] | None:
+    """Pixel Padding Value and Range Limit as an inclusive stored-value range (PS3.3 C.7.5.1.1.2).
+
+    Float and Double Float Pixel Data have their own padding attributes (0028,0122..0125).
+    """
+    if "PixelPaddingValue" in ds:
+        v = int_value(ds, "PixelPaddingValue", 0)
+        limit = int_value(ds, "PixelPaddingRangeLimit", v)
+        if lay.signed and lay.bits_allocated <= 16:  # US-typed values of signed data: reinterpret
+            v, limit = (x - 65536 if x > 32767 else x for x in (v, limit))
+        return min(v, limit), max(v, limit)
+    if lay.keyword != "PixelData":
+        prefix = "Float" if lay.keyword == "FloatPixelData" else "DoubleFloat"
+        fv = float_value(ds.get(f"{prefix}PixelPaddingValue"), float("nan"))
+        fl = float_value(ds.get(f"{prefix}PixelPaddingRangeLimit"), fv)
+        if fv == fv and fl == fl:
+            return min(fv, fl), max(fv, fl)
+    return None
+

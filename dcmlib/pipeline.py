@@ -1,0 +1,295 @@
+"""The display pipeline's policies, written once: which VOI applies, the display table, padding, viewports.
+
+The stage functions (:mod:`dcmlib.lut`, :mod:`dcmlib.presentation`,
+:mod:`dcmlib.color`) do the arithmetic; this module decides how they combine,
+for the library's ``render``, ``--export``, the viewer and the benchmarks alike:
+
+- :func:`resolve_voi`: the one VOI precedence (a user window, a preset, a stored
+  VOI by number, else the file's first VOI or a min-max window) with its
+  validation and messages (PS3.3 C.11.2);
+- :func:`display_table`: the whole grey pipeline as one table over the stored
+  codes, applied with ``cv2.LUT`` (:func:`apply_table`);
+- :func:`to_display`: the same pipeline on any array of modality values;
+- padding (PS3.3 C.7.5.1.1.2) is background: left out of min-max and auto
+  windows, shown as 0 whatever the polarity;
+- :func:`resample_viewport` / :func:`render_viewport`: the one place where the
+  viewer's visible region is resampled and windowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .errors import InvalidArgumentError
+from .lut import Modality, VoiFunction, VoiLut, Window, check_window, lut_lookup, modality_lut, voi_lut, voi_window
+from .presentation import invert_unit, to_uint8
+from .presets import Preset, get_preset
+
+__all__ = [
+    "VoiSelection",
+    "resolve_voi",
+    "minmax_window",
+    "percentile_window",
+    "apply_modality",
+    "to_display",
+    "display_table",
+    "apply_table",
+    "color_display",
+    "padding_mask",
+    "value_range",
+    "resample_viewport",
+    "window_viewport",
+    "render_viewport",
+]
+
+
+# ----------------------------------------------------------------------------- VOI
+
+
+@dataclass(frozen=True)
+class VoiSelection:
+    """The VOI a render applies and where it came from.
+
+    ``voi`` is a :class:`~dcmlib.lut.Window` or a stored
+    :class:`~dcmlib.lut.VoiLut`; ``source`` is ``"user"``, ``"preset"``,
+    ``"stored"`` (``index`` is then its 1-based number) or ``"minmax"`` (the
+    file stores no usable VOI).
+    """
+
+    voi: Window | VoiLut
+    source: str
+    index: int | None = None
+    preset: Preset | None = None
+
+    @property
+    def window(self) -> Window:
+        """The window, or a VOI LUT's equivalent linear window (what sliders start from)."""
+        if isinstance(self.voi, Window):
+            return self.voi
+        c, w = self.voi.equivalent_window()
+        return Window(c, w, VoiFunction.LINEAR, self.voi.explanation)
+
+    @property
+    def is_lut(self) -> bool:
+        return isinstance(self.voi, VoiLut)
+
+
+def minmax_window(lo: float, hi: float) -> Window:
+    """The window that maps the data range ``lo..hi`` onto the full output range.
+
+    Integer data: LINEAR maps ``[c - 0.5 - (w-1)/2, c - 0.5 + (w-1)/2]`` to
+    0..1 (PS3.3 C.11.2.1.2.1), so ``c = (lo + hi + 1) / 2`` and ``w = hi - lo + 1``.
+    Real-valued data: LINEAR_EXACT over ``lo..hi`` (C.11.2.1.3.2).
+    """
+    if float(lo).is_integer() and float(hi).is_integer():
+        return Window((lo + hi + 1) / 2.0, hi - lo + 1.0, VoiFunction.LINEAR, "min-max")
+    return Window((lo + hi) / 2.0, max(hi - lo, 1e-6), VoiFunction.LINEAR_EXACT, "min-max")
+
+
+def percentile_window(values: np.ndarray, mask: np.ndarray | None, low: float, high: float) -> tuple[float, float]:
+    """(center, width) spanning the ``low``..``high`` percentiles of the values outside ``mask``.
+
+    Sampled to about a million values; NaN ignored; width at least 1.
+    """
+    sel = values[~mask] if mask is not None else values.reshape(-1)
+    sample = sel.reshape(-1)[:: max(1, sel.size // 1_000_000)]
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return 0.0, 1.0
+    lo, hi = (float(x) for x in np.percentile(sample, [low, high]))
+    return (lo + hi) / 2.0, max(hi - lo, 1.0)
+
+
+def resolve_voi(
+    vois: Sequence[Window | VoiLut],
+    fallback: Callable[[], Window],
+    function: VoiFunction,
+    *,
+    center: float | None = None,
+    width: float | None = None,
+    mode: str | VoiFunction | None = None,
+    voi: int | None = None,
+    preset: str | Preset | None = None,
+    where: object = None,
+) -> VoiSelection:
+    """The VOI to apply, by the one precedence every caller uses (PS3.3 C.11.2).
+
+    In this order: ``center``/``width`` (a missing one taken from the default
+    VOI), ``preset``, the ``voi``-th stored VOI (1-based), else the default: the
+    first stored VOI, or ``fallback()`` (a min-max window) when there is none.
+    ``mode`` overrides the VOI LUT Function (``function`` is the file's); a
+    user window takes ``function`` unless ``mode`` is given.  Raises
+    :class:`~dcmlib.errors.InvalidArgumentError` (naming ``where``) for a window
+    the function cannot show (LINEAR needs width >= 1, the others > 0), an
+    unknown preset or mode, or a VOI number out of range.
+    """
+    try:
+        fn = VoiFunction.parse(mode) if mode is not None else None
+        if center is not None or width is not None:
+            if center is None or width is None:
+                default = _default(vois, fallback).window
+                center = default.center if center is None else center
+                width = default.width if width is None else width
+            fn = fn or function
+            check_window(center, width, fn)
+            return VoiSelection(Window(float(center), float(width), fn, "user"), "user")
+        if preset is not None:
+            pr = preset if isinstance(preset, Preset) else get_preset(str(preset))
+            return VoiSelection(Window(pr.center, pr.width, fn or function, pr.name), "preset", preset=pr)
+        chosen = _stored(vois, voi) if voi is not None else _default(vois, fallback)
+        if fn is not None and isinstance(chosen.voi, Window) and fn is not chosen.voi.function:
+            w = chosen.voi
+            check_window(w.center, w.width, fn)
+            chosen = VoiSelection(Window(w.center, w.width, fn, w.explanation), chosen.source, chosen.index)
+        return chosen
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(exc.problem, where) from None
+
+
+def _stored(vois: Sequence[Window | VoiLut], voi: object) -> VoiSelection:
+    try:
+        n = int(voi)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"VOI number must be an integer, got {voi!r}") from None
+    if not 1 <= n <= len(vois):
+        have = f"1..{len(vois)}" if vois else "the file stores none"
+        raise InvalidArgumentError(f"VOI {voi} out of range ({have})")
+    return VoiSelection(vois[n - 1], "stored", n)
+
+
+def _default(vois: Sequence[Window | VoiLut], fallback: Callable[[], Window]) -> VoiSelection:
+    return VoiSelection(vois[0], "stored", 1) if vois else VoiSelection(fallback(), "minmax")
+
+
+# ----------------------------------------------------------------------------- grey pipeline
+
+
+def apply_modality(stored: np.ndarray, modality: Modality) -> np.ndarray:
+    """Stored values to modality values (float32): the Modality LUT, else the rescale (PS3.3 C.11.1)."""
+    if modality.lut is not None and stored.dtype.kind in "iub":
+        return lut_lookup(stored, modality.lut).astype(np.float32)
+    return modality_lut(stored, modality.slope, modality.intercept)
+
+
+def to_display(values: np.ndarray, voi: Window | VoiLut, inverted: bool) -> np.ndarray:
+    """Modality values to uint8 grey levels: the VOI (C.11.2), then polarity (C.11.6), then 8 bits."""
+    if isinstance(voi, VoiLut):
+        y = voi_lut(values, voi.lut)
+    else:
+        y = voi_window(values, voi.center, voi.width, voi.function)
+    if inverted:
+        invert_unit(y, out=y)
+    return to_uint8(y)
+
+
+def display_table(
+    lo: int,
+    hi: int,
+    entries: int,
+    modality: Modality,
+    voi: Window | VoiLut,
+    inverted: bool,
+    padding: tuple[float, float] | None = None,
+) -> np.ndarray:
+    """The whole grey pipeline as one uint8 table indexed by stored code (256 or 65536 ``entries``).
+
+    Only codes ``lo..hi`` (the frame's stored range) are computed; the others
+    never occur.  Padding codes are 0 (background).  The table is indexed by
+    the code's unsigned bit pattern, as ``cv2.LUT`` reads signed input.
+    """
+    codes = np.arange(lo, hi + 1, dtype=np.int32)
+    part = to_display(apply_modality(codes, modality), voi, inverted)
+    if padding is not None:
+        part[(codes >= padding[0]) & (codes <= padding[1])] = 0
+    table = np.zeros(entries, dtype=np.uint8)
+    if lo >= 0:
+        table[lo : hi + 1] = part
+    else:
+        table[codes & (entries - 1)] = part
+    return table
+
+
+def apply_table(stored: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Look 8- or 16-bit stored codes up in a :func:`display_table` with ``cv2.LUT``."""
+    src = stored.view(np.uint8) if stored.dtype == np.int8 else stored
+    return cv2.LUT(src, table).reshape(stored.shape)
+
+
+def color_display(rgb: np.ndarray, invert: bool = False) -> np.ndarray:
+    """RGB uint8 to OpenCV's BGR, optionally inverted (a new array)."""
+    bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+    return cv2.bitwise_not(bgr, dst=bgr) if invert else bgr
+
+
+def padding_mask(stored: np.ndarray, padding: tuple[float, float] | None) -> np.ndarray | None:
+    """Where stored values are Pixel Padding (PS3.3 C.7.5.1.1.2), or None when none is declared."""
+    if padding is None:
+        return None
+    return (stored >= padding[0]) & (stored <= padding[1])
+
+
+def value_range(values: np.ndarray, mask: np.ndarray | None) -> tuple[float, float]:
+    """(min, max) of the values outside ``mask``, NaN excluded; (0, 0) when nothing is left."""
+    sel = values[~mask] if mask is not None else values
+    if sel.dtype.kind == "f" and not np.isfinite(sel).all():
+        sel = sel[np.isfinite(sel)]
+    if sel.size == 0:
+        return 0.0, 0.0
+    return float(sel.min()), float(sel.max())
+
+
+# ----------------------------------------------------------------------------- viewports
+
+
+def resample_viewport(
+    values: np.ndarray,
+    size: tuple[int, int],
+    mask: np.ndarray | None = None,
+    background: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Resize a frame's values to the viewport ``size`` (width, height); return it and its padding mask.
+
+    ``INTER_AREA`` when minifying, nearest neighbour when magnifying.  Padding
+    pixels are set to ``background`` first, so their extreme values do not
+    bleed into averaged edge pixels.
+    """
+    if mask is not None and not mask.any():
+        mask = None
+    if mask is not None:
+        values = np.where(mask, np.asarray(background, dtype=values.dtype), values)
+    w, h = size
+    if (w, h) == (values.shape[1], values.shape[0]):
+        return values, mask
+    interp = cv2.INTER_AREA if w < values.shape[1] else cv2.INTER_NEAREST
+    view = cv2.resize(values, (w, h), interpolation=interp)
+    view_mask = None if mask is None else cv2.resize(mask.view(np.uint8), (w, h), interpolation=interp) > 0
+    return view, view_mask
+
+
+def window_viewport(
+    view: np.ndarray, mask: np.ndarray | None, voi: Window | VoiLut | None, inverted: bool
+) -> np.ndarray:
+    """Window a resampled viewport: grey to uint8 with padding as 0; colour (``voi`` None) to BGR."""
+    if voi is None:
+        return color_display(view, inverted)
+    out = to_display(np.asarray(view, dtype=np.float32), voi, inverted)
+    if mask is not None:
+        out[mask] = 0
+    return out
+
+
+def render_viewport(
+    values: np.ndarray,
+    size: tuple[int, int],
+    voi: Window | VoiLut | None,
+    inverted: bool,
+    mask: np.ndarray | None = None,
+    background: float = 0.0,
+) -> np.ndarray:
+    """:func:`resample_viewport` then :func:`window_viewport`: what the viewer shows of a frame."""
+    view, view_mask = resample_viewport(values, size, mask, background)
+    return window_viewport(view, view_mask, voi, inverted)
