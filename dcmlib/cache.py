@@ -12,6 +12,15 @@ decoded slices rather than a few float32 copies.
 background thread, so holding a key down finds each slice already decoded;
 :meth:`FrameCache.get_or_load` makes sure a frame is decoded once even when the
 viewer asks for it while the read-ahead is decoding it.
+
+Threads and locks (the one discipline): each :class:`FrameCache` has one lock
+that guards its dictionaries and byte counts, and nothing else; loaders run
+*outside* it, so a slow decode never blocks other keys, and a per-key event
+makes a second caller wait for the first load instead of repeating it.  Each
+:class:`ReadAhead` has one condition variable that guards its queue, direction
+and thread handle.  No code holds both at once, so there is no lock order to
+get wrong.  Counters (``loads``, ``fetched``) are updated under their object's
+lock.  Arrays handed out are never written again (callers mark them read-only).
 """
 
 from __future__ import annotations
@@ -126,7 +135,8 @@ class FrameCache:
                 event.wait()
                 continue
             try:
-                self.loads += 1
+                with self._lock:
+                    self.loads += 1
                 arr = load()
                 self.put(key, arr, derived=derived)
                 return arr
@@ -198,13 +208,13 @@ class ReadAhead:
 
     def hint(self, frame: int) -> None:
         """The user now sees ``frame``: queue the next ``depth`` frames in the scroll direction."""
-        if self.depth == 0 or self._closed:
-            return
-        if self._last is not None and frame != self._last:
-            self._direction = 1 if frame > self._last else -1
-        self._last = frame
-        ahead = [frame + k * self._direction for k in range(1, self.depth + 1)]
         with self._cond:
+            if self.depth == 0 or self._closed:
+                return
+            if self._last is not None and frame != self._last:
+                self._direction = 1 if frame > self._last else -1
+            self._last = frame
+            ahead = [frame + k * self._direction for k in range(1, self.depth + 1)]
             self._hinted = time.monotonic()
             self._pending = deque(i for i in ahead if 0 <= i < self._count)
             if self._pending and self._thread is None:
@@ -234,9 +244,16 @@ class ReadAhead:
                 self._busy = True
             try:
                 self._fetch(frame)
-                self.fetched += 1
+                with self._cond:
+                    self.fetched += 1
             except Exception:  # noqa: BLE001 - reported by the foreground fetch of the same frame
                 pass
+
+    @property
+    def running(self) -> bool:
+        """Whether the background thread is alive now (it ends after ``idle_exit`` s without work)."""
+        with self._cond:
+            return self._thread is not None
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the queue is empty and the thread idle (for tests and benchmarks)."""
@@ -249,8 +266,8 @@ class ReadAhead:
             self._closed = True
             self._pending.clear()
             self._cond.notify_all()
-        thread = self._thread
-        if thread is not None:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
             thread.join()
 
     def __enter__(self) -> ReadAhead:

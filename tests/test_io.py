@@ -1,0 +1,110 @@
+"""dcmlib.io: reading, the pixel data element, length checks and decoding, with no process-wide effects."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pydicom
+import pytest
+from helpers import make_ds, write_ds
+from pydicom.uid import RLELossless
+
+import dcmlib
+from dcmlib import PixelDataError, io
+from dcmlib.header import layout
+
+AXIAL = [1, 0, 0, 0, 1, 0]
+
+
+def rle_series(folder, n=12, size=128):
+    """``n`` RLE-compressed axial CT slices of one series, 1 mm apart."""
+    uid = pydicom.uid.generate_uid()
+    rng = np.random.default_rng(1)
+    for i in range(n):
+        ds = make_ds(rng.integers(0, 4000, (size, size), dtype=np.uint16), SeriesInstanceUID=uid,
+                     ImageOrientationPatient=AXIAL, ImagePositionPatient=[0, 0, float(i)], InstanceNumber=i + 1)
+        ds.compress(RLELossless)
+        write_ds(ds, folder / f"{i:03d}.dcm")
+    return folder
+
+
+class TestPixelElement:
+    def test_in_memory_native(self):
+        ds = make_ds(np.zeros((4, 6), np.uint16))
+        pix = io.pixel_element(ds)
+        assert (pix.keyword, pix.length, len(pix.value)) == ("PixelData", 48, 48)
+
+    def test_float_pixel_data(self):
+        pix = io.pixel_element(make_ds(np.zeros((2, 3), np.float32)))
+        assert pix.keyword == "FloatPixelData" and pix.length == 24
+
+    def test_none_without_pixels(self):
+        ds = make_ds()
+        del ds.PixelData
+        assert io.pixel_element(ds) is None
+
+    def test_transfer_syntax_that_is_not_one(self):
+        ds = make_ds()
+        ds.file_meta.TransferSyntaxUID = "1.2.840.10008.5.1.4.1.1.2"  # a SOP Class UID, not a syntax
+        assert io.transfer_syntax(ds) is None
+
+
+class TestPixelLength:
+    def test_short_native_data_fail_before_decoding(self):
+        ds = make_ds(np.zeros((4, 4), np.uint16))
+        ds.NumberOfFrames = 1000  # claims 1000 frames of 32 bytes in 32 bytes
+        pix = io.pixel_element(ds)
+        with pytest.raises(PixelDataError, match="pixel data has 32 bytes but the header needs 32000"):
+            io.check_pixel_length(ds, layout(ds, pix, None), pix, "x.dcm")
+
+    def test_jpeg_frame_header_names_its_size(self):
+        # JPEG SOF0 (ISO 10918-1 B.2.2): length, precision, height 0x0010, width 0x0020
+        sof = b"\xff\xd8" + b"\xff\xc0\x00\x0b\x08\x00\x10\x00\x20\x01\x01\x11\x00"
+        assert io.codestream_size(sof) == (16, 32)
+        # J2K SIZ (ISO 15444-1 A.5.1): Xsiz 640, Ysiz 480, no offsets
+        siz = b"\xff\x4f\xff\x51" + b"\x00\x29\x00\x00" + (640).to_bytes(4, "big") + (480).to_bytes(4, "big") + bytes(8)
+        assert io.codestream_size(siz) == (480, 640)
+        assert io.codestream_size(b"not a codestream") is None
+
+
+def test_stderr_of_other_threads_survives_background_decodes(tmp_path):
+    """While the read-ahead thread decodes compressed slices, whatever the main thread writes to
+    fd 2 reaches it: the library never redirects the process's stderr."""
+    rle_series(tmp_path)
+    script = textwrap.dedent(f"""
+        import os, sys, time, dcmlib
+        img = dcmlib.load({str(tmp_path)!r}, on_warning=lambda m: None)
+        img.stored(0)                       # starts the read-ahead on slices 1..
+        for i in range(300):
+            os.write(2, b"marker %d\\n" % i)
+            sys.stderr.write("text %d\\n" % i)
+            sys.stderr.flush()
+            time.sleep(0.0005)
+        img.close()
+        print(img.decodes)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) > 1, "the read-ahead decoded nothing: the test proves nothing"
+    for i in range(300):
+        assert f"marker {i}\n" in proc.stderr and f"text {i}\n" in proc.stderr
+
+
+def test_close_stops_the_read_ahead_thread(tmp_path):
+    rle_series(tmp_path)
+
+    def alive():
+        return [t for t in threading.enumerate() if t.name == "dcmlib-read-ahead" and t.is_alive()]
+
+    with dcmlib.load(tmp_path) as img:
+        img.stored(0)
+        img.stored(1)
+        assert img.decodes >= 2
+    assert not alive()
+    assert len(img.cache) == 0
+    # a closed image still answers, decoding again, without a thread
+    assert img.stored(3).shape == (128, 128) and not alive()
