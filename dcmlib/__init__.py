@@ -16,7 +16,8 @@ from .errors import (
     UnsupportedError,
 )
 from .image import DicomImage, load
-from .lut import MODES
+from .lut import MODES, PairWindow, VoiFunction, VoiLut, Window
+from .pipeline import VoiSelection
 from .presets import PRESETS, Preset, get_preset
 
 __version__ = "0.1.0"
@@ -28,6 +29,11 @@ __all__ = [
     "Preset",
     "get_preset",
     "MODES",
+    "Window",
+    "PairWindow",
+    "VoiLut",
+    "VoiFunction",
+    "VoiSelection",
     "DcmviewError",
     "DcmviewWarning",
     "NotDicomError",
