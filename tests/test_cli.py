@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import tracemalloc
 from pathlib import Path
 
@@ -30,12 +29,8 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate, generate_fragmented_frames
 from pydicom.sequence import Sequence
 
-sys.path.insert(0, os.fspath(Path(__file__).resolve().parent))
-sys.path.insert(0, os.fspath(Path(__file__).resolve().parents[1]))
-import dcmtk as helpers  # noqa: E402  (tests/dcmtk.py)
-from dcmtk import pydicom_file, ramp, run_cli, write_mono  # noqa: E402
-
-dcmlib = pytest.importorskip("dcmlib")
+import dcmlib
+from helpers import pydicom_file, ramp, run_cli, write_mono
 
 PRESET_ORDER = [
     ("lung", -600, 1500),
@@ -48,9 +43,6 @@ PRESET_ORDER = [
     ("subdural", 75, 200),
     ("temporal bone", 600, 2800),
 ]
-
-needs_cli = pytest.mark.skipif(not helpers.DCMVIEW.exists(), reason="dcmview.py not written yet")
-pytestmark = needs_cli
 
 
 def read_back(path: Path) -> np.ndarray:

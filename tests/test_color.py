@@ -16,18 +16,10 @@ import pytest
 from pydicom.pixels import apply_color_lut, convert_color_space, pixel_array
 
 import dcmlib
-from conftest import make_ds
 from dcmlib.color import COLOR_PHOTOMETRICS, palette_to_rgb, rgb_to_bgr, to_uint8_rgb
+from helpers import make_ds, pydicom_file, write_ds
 
 PYDICOM_DATA = Path(pydicom.data.__file__).parent
-
-
-def bundled(name: str) -> str:
-    """A file bundled with pydicom, without any download attempt."""
-    path = pydicom.data.get_testdata_file(name, download=False)
-    if path is None:
-        pytest.skip(f"{name} is not bundled with this pydicom")
-    return str(path)
 
 
 # ----------------------------------------------------------------------------- pure functions
@@ -120,17 +112,17 @@ class TestRgb:
 
     def test_bundled_rle_8_16_32_bit_agree(self):
         # The same picture stored with 8, 16 and 32 bits per sample: scaling (not truncating) makes them equal.
-        eight = dcmlib.load(bundled("SC_rgb_rle.dcm")).render()
+        eight = dcmlib.load(pydicom_file("SC_rgb_rle.dcm")).render()
         for name in ("SC_rgb_rle_16bit.dcm", "SC_rgb_rle_32bit.dcm"):
-            np.testing.assert_array_equal(dcmlib.load(bundled(name)).render(), eight)
+            np.testing.assert_array_equal(dcmlib.load(pydicom_file(name)).render(), eight)
         assert eight[0, 0].tolist() == [0, 0, 255]  # the file's top stripe is red
         assert eight[-1, -1].tolist() == [255, 255, 255]
 
     def test_bundled_two_frame_rgb(self):
-        img = dcmlib.load(bundled("SC_rgb_rle_16bit_2frame.dcm"))
+        img = dcmlib.load(pydicom_file("SC_rgb_rle_16bit_2frame.dcm"))
         assert len(img) == 2
         first, second = img.render(frame=0), img.render(frame=1)
-        arr = pixel_array(bundled("SC_rgb_rle_16bit_2frame.dcm"), index=1)
+        arr = pixel_array(pydicom_file("SC_rgb_rle_16bit_2frame.dcm"), index=1)
         expected = np.floor(arr.astype(np.float64) * 255 / 65535 + 0.5).astype(np.uint8)[..., ::-1]
         np.testing.assert_array_equal(second, expected)
         assert first.shape == second.shape
@@ -178,7 +170,7 @@ class TestYbr:
         assert out.tolist() == [[[0, 0, 0], [77, 77, 77], [255, 255, 255]]]
 
     def test_bundled_ybr_full_422_matches_pydicom(self):
-        path = bundled("SC_ybr_full_422_uncompressed.dcm")
+        path = pydicom_file("SC_ybr_full_422_uncompressed.dcm")
         raw = pixel_array(path, as_rgb=False)  # 4:2:2 upsampled to full YBR by pydicom
         theirs = convert_color_space(raw, "YBR_FULL", "RGB")
         img = dcmlib.load(path)
@@ -190,7 +182,7 @@ class TestYbr:
         assert np.abs(out[..., ::-1].astype(int) - rgb_from_ybr_full(raw)).max() <= 1
 
     def test_bundled_ybr_rct_jpeg2000_is_lossless_rgb(self):
-        path = bundled("GDCMJ2K_TextGBR.dcm")
+        path = pydicom_file("GDCMJ2K_TextGBR.dcm")
         img = dcmlib.load(path)
         assert img.photometric == "YBR_RCT"
         out = img.render()
@@ -207,7 +199,7 @@ def seg16(*parts) -> bytes:
 
 class TestPalette:
     def test_bundled_16_bit_palette_matches_pydicom(self):
-        path = bundled("examples_palette.dcm")
+        path = pydicom_file("examples_palette.dcm")
         ds = pydicom.dcmread(path)
         assert ds.RedPaletteColorLookupTableDescriptor[2] == 16
         rgb16 = apply_color_lut(ds.pixel_array, ds)
@@ -291,13 +283,12 @@ class TestPalette:
 
     def test_missing_palette_names_the_file(self, tmp_path):
         ds = make_ds(np.zeros((2, 2), np.uint8), PhotometricInterpretation="PALETTE COLOR")
-        path = tmp_path / "palette.dcm"
-        ds.save_as(path, enforce_file_format=True)
+        path = write_ds(ds, tmp_path / "palette.dcm")
         with pytest.raises(dcmlib.UnsupportedError) as err:
             dcmlib.load(path).render()
         assert str(err.value).startswith(str(path) + ": ")
 
     def test_palette_invert(self):
-        path = bundled("examples_palette.dcm")
+        path = pydicom_file("examples_palette.dcm")
         img = dcmlib.load(path)
         np.testing.assert_array_equal(img.render(invert=True), 255 - img.render())

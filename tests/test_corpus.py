@@ -19,7 +19,7 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_files
 
-dcmlib = pytest.importorskip("dcmlib")
+import dcmlib
 
 FILES = sorted(get_testdata_files())
 BASE = os.path.commonpath(FILES) if FILES else ""

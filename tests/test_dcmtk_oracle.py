@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import cv2
@@ -55,14 +54,10 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-sys.path.insert(0, os.fspath(Path(__file__).resolve().parent))
-import dcmtk as helpers  # noqa: E402  (tests/dcmtk.py)
-from dcmtk import dcm2pnm, pydicom_file, ramp, run_cli, write_mono  # noqa: E402
+import dcmview
+from helpers import DCM2PNM, dcm2pnm, pydicom_file, ramp, requires_dcm2pnm, run_cli, skip_without, write_mono
 
-pytestmark = [
-    helpers.requires_dcm2pnm,
-    pytest.mark.skipif(not helpers.DCMVIEW.exists(), reason="dcmview.py not written yet"),
-]
+pytestmark = requires_dcm2pnm
 
 
 #: The CLI runs in-process (``dcmview.main(argv)``) for speed; test_cli.py runs it as a
@@ -75,9 +70,6 @@ def ours(tmp_path: Path, src: str, *args: str) -> np.ndarray:
     out = tmp_path / "dcmview.png"
     argv = [os.fspath(src), "--export", os.fspath(out), *args]
     if IN_PROCESS:
-        sys.path.insert(0, os.fspath(helpers.ROOT))
-        import dcmview
-
         status = dcmview.main(argv)
         assert status == 0, f"dcmview.main({argv}) returned {status}"
     else:
@@ -106,7 +98,7 @@ def compare(
     """dcmview ``our_args`` vs ``dcm2pnm -O +op dcm_opts`` within one grey level; returns dcmview's image."""
     got = ours(tmp_path, src, *our_args)
     want = dcm2pnm(src, *dcm_opts, tool=tool)
-    exe = os.path.basename(tool or helpers.DCM2PNM or "dcm2pnm")
+    exe = os.path.basename(tool or DCM2PNM or "dcm2pnm")
     assert_within_one(
         got,
         want,
@@ -191,9 +183,8 @@ def test_bundled_file_matches_dcm2pnm(tmp_path, name, our_args, dcm_opts, tool):
     ``dcm2pnm -O +op OPTS F out.pgm`` (the pairs are listed in BUNDLED), within one grey level."""
     exe = None
     if tool is not None:
+        skip_without(tool, why="DCMTK's JPEG / JPEG-LS decoders")
         exe = shutil.which(tool)
-        if exe is None:
-            pytest.skip(f"DCMTK's {tool} (JPEG / JPEG-LS decoders) is not installed")
     compare(tmp_path, pydicom_file(name), our_args, dcm_opts, exe)
 
 
@@ -562,9 +553,8 @@ def test_colour_matches_dcm2pnm(tmp_path, name, our_args, dcm_opts, tool):
     ``dcmview.py F --export out.png ARGS`` (BGR) vs ``dcm2pnm -O +op OPTS F out.ppm``."""
     exe = None
     if tool is not None:
+        skip_without(tool, why="DCMTK's JPEG / JPEG-LS decoders")
         exe = shutil.which(tool)
-        if exe is None:
-            pytest.skip(f"DCMTK's {tool} is not installed")
     got = compare(tmp_path, pydicom_file(name), our_args, dcm_opts, exe)
     assert got.ndim == 3, "colour must export as a 3-channel image"
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
-from conftest import make_ds
+from helpers import make_ds
 from dcmlib import InvalidArgumentError
 from dcmlib.lut import (
     MODES,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import dcmlib
-from conftest import make_ds
+from helpers import make_ds
 from dcmlib.presentation import invert_unit, needs_inversion, to_uint8
 
 

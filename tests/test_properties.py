@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import dcmlib
-from conftest import make_ds
+from helpers import make_ds
 from dcmlib.lut import VoiFunction, modality_lut, voi_window
 from dcmlib.presentation import invert_unit, needs_inversion, to_uint8
 

@@ -3,25 +3,24 @@
 Runs with QT_QPA_PLATFORM=offscreen when the OpenCV wheel ships that Qt
 plugin; opencv-python's wheel ships only ``xcb``, so otherwise the test starts
 its own Xvfb (``-terminate``: it exits with this process, after Qt closed its
-connection) and skips only when neither is possible.
+connection) and skips only when neither is possible (on CI, where Xvfb is
+installed, it fails instead).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+from pydicom.uid import generate_uid
 
-cv2 = pytest.importorskip("cv2")
-
-from pydicom.data import get_testdata_file  # noqa: E402
-
-import dcmlib  # noqa: E402
-from dcmlib import controls  # noqa: E402
-from tests.conftest import make_ds, start_xvfb  # noqa: E402
+import dcmlib
+import dcmview
+from dcmlib import controls
+from helpers import make_ds, pydicom_file, skip_without, start_xvfb, write_ds
 
 
 def _offscreen_plugin() -> bool:
@@ -35,8 +34,7 @@ def display():
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         yield "offscreen"
         return
-    if shutil.which("Xvfb") is None:
-        pytest.skip("no display for HighGUI: the Qt offscreen plugin is missing and Xvfb is not installed")
+    skip_without("Xvfb", why="no display for HighGUI without it: the Qt offscreen plugin is missing")
     proc, number = start_xvfb("-terminate")
     old = os.environ.get("DISPLAY")
     os.environ["DISPLAY"] = number
@@ -48,8 +46,6 @@ def display():
 
 @pytest.fixture
 def viewer_of(display, tmp_path):
-    import dcmview
-
     made = []
 
     def make(img, **kw):
@@ -68,7 +64,7 @@ def viewer_of(display, tmp_path):
 
 @pytest.fixture
 def ct():
-    return dcmlib.load(get_testdata_file("CT_small.dcm"))
+    return dcmlib.load(pydicom_file("CT_small.dcm"))
 
 
 def test_window_and_trackbars(viewer_of, ct):
@@ -129,8 +125,6 @@ def test_drag_and_probe(viewer_of, ct):
 
 
 def test_snapshot_equals_export(viewer_of, ct, tmp_path, capsys):
-    import dcmview
-
     v = viewer_of(ct, preset="bone", invert=True)
     v.on_key(ord("s"))
     path = Path(capsys.readouterr().out.split("saved ", 1)[1].strip())
@@ -182,8 +176,6 @@ def test_close_is_noticed(viewer_of, ct):
 
 def test_damaged_slice_shows_its_error_and_the_session_goes_on(viewer_of, tmp_path, capsys):
     """A truncated slice in a series: that frame shows the error, the others still render."""
-    from pydicom.uid import generate_uid
-
     folder = tmp_path / "series"
     folder.mkdir()
     uid = generate_uid()
@@ -193,7 +185,7 @@ def test_damaged_slice_shows_its_error_and_the_session_goes_on(viewer_of, tmp_pa
                      InstanceNumber=i + 1, WindowCenter=100, WindowWidth=400)
         if i == 1:
             ds.PixelData = ds.PixelData[:64]
-        ds.save_as(folder / f"{i}.dcm", enforce_file_format=True)
+        write_ds(ds, folder / f"{i}.dcm")
     img = dcmlib.load(folder)
     v = viewer_of(img)
     v.on_key(ord("n"))                                  # to the damaged slice
