@@ -10,24 +10,22 @@ float32 modality values) through one byte-budget
 from __future__ import annotations
 
 import os
-import threading
 import warnings
-import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset
 
-from . import color, io, pipeline
-from .cache import DEFAULT_CACHE_MB, FrameCache, ReadAhead, read_ahead_depth
-from .errors import DcmviewError, DcmviewWarning, InvalidArgumentError, NotDicomError, UnsupportedError
+from . import io, pipeline
+from .errors import DcmviewWarning, InvalidArgumentError, NotDicomError
 from .frames import FrameRef
-from .header import FrameParams, Layout, frame_params, layout
+from .header import layout
 from .lut import PairWindow, VoiLut, Window
 from .pipeline import VoiSelection
 from .presentation import needs_inversion
 from .presets import PRESETS, Preset
+from .stack import FrameStore
 from .summary import summary
 
 __all__ = ["DicomImage", "load"]
@@ -46,50 +44,17 @@ class DicomImage:
     def __init__(self, refs: Sequence[FrameRef], *, name: str = "", path: str | None = None,
                  cache_mb: float | None = None, on_warning: Warn | None = None, read_ahead: bool = True,
                  listing: str = ""):
-        if not refs:
-            raise NotDicomError("no images", path)
-        self._refs = list(refs)
+        self._frames = FrameStore(refs, path=path, cache_mb=cache_mb, read_ahead=read_ahead)
+        self._layout = self._frames.layout
         self.path = path
         self.name = name or (Path(path).name if path else "dataset")
-        self.header: Dataset = self._refs[0].header
-        self._layout = layout(self.header, self._refs[0].pixels, path)
-        # Every file's layout and pixel-length check, now and once: the read-ahead thread only reads this.
-        self._layouts: dict[int, Layout | DcmviewError] = {}
-        for ref in self._refs:
-            if id(ref.header) not in self._layouts:
-                self._layouts[id(ref.header)] = self._check(ref)
-        self._cache = FrameCache(cache_mb if cache_mb is not None else DEFAULT_CACHE_MB)
-        self._params: dict[int, FrameParams] = {}
+        self.header: Dataset = self._frames.refs[0].header
         self._warn_fn, self._warned = on_warning, set()
         self._listing = listing
-        self._lock = threading.Lock()
-        self._decodes = 0
-        self._is_series = len(self._layouts) > 1
-        self._ahead: ReadAhead | None = None
-        depth = read_ahead_depth(self._cache.budget, self._layout.frame_bytes) if self._is_series else 0
-        if read_ahead and depth:
-            me = weakref.ref(self)  # the thread must not keep a dropped image alive
-
-            def fetch(i: int) -> None:
-                img = me()
-                if img is not None:
-                    img._stored(i)
-
-            self._ahead = ReadAhead(fetch, len(self._refs), depth=depth)
-
-    def _check(self, ref: FrameRef) -> Layout | DcmviewError:
-        """A file's layout with its pixel length checked, or the error its frames will raise when shown."""
-        where = self._where(ref)
-        try:
-            lay = self._layout if ref.header is self.header else layout(ref.header, ref.pixels, where)
-            io.check_pixel_length(ref.header, lay, ref.pixels, where)
-            return lay
-        except DcmviewError as exc:
-            return exc
 
     # -- description ----------------------------------------------------------
     def __len__(self) -> int:
-        return len(self._refs)
+        return len(self._frames)
 
     def __repr__(self) -> str:
         lay = self._layout
@@ -103,20 +68,17 @@ class DicomImage:
 
     def close(self) -> None:
         """Stop the read-ahead thread and drop the cached frames; later calls decode again."""
-        if self._ahead is not None:
-            self._ahead.close()
-            self._ahead = None
-        self._cache.clear()
+        self._frames.close()
 
     rows = property(lambda self: self._layout.rows, doc="Rows (0028,0010).")
     columns = property(lambda self: self._layout.columns, doc="Columns (0028,0011).")
     photometric = property(lambda self: self._layout.photometric,
                            doc="Photometric Interpretation (0028,0004) as stored, e.g. ``MONOCHROME2``.")
     is_color = property(lambda self: self._layout.is_color, doc="True unless MONOCHROME1/2.")
-    is_series = property(lambda self: self._is_series, doc="True for a stack of several files (a series folder).")
+    is_series = property(lambda self: self._frames.is_series, doc="True for a stack of several files (a series folder).")
     presets = property(lambda self: PRESETS, doc="The window presets, name -> Preset.")
-    cache = property(lambda self: self._cache, doc="The frame cache (its ``nbytes``, ``budget``, ``len``).")
-    decodes = property(lambda self: self._decodes, doc="Frames decoded so far (decoding is lazy).")
+    cache = property(lambda self: self._frames.cache, doc="The frame cache (its ``nbytes``, ``budget``, ``len``).")
+    decodes = property(lambda self: self._frames.decodes, doc="Frames decoded so far (decoding is lazy).")
 
     @property
     def modality(self) -> str:
@@ -127,19 +89,19 @@ class DicomImage:
         """Unit of the modality values: Rescale Type, ``HU`` for CT, else empty."""
         if self.is_color:
             return "RGB"
-        rt = self._frame_params(0).modality.rescale_type
+        rt = self._frames.params(0).modality.rescale_type
         if rt and rt.upper() not in ("US", "UNSPECIFIED"):
             return rt
         return "HU" if self.modality == "CT" else ""
 
     def position(self, frame: int) -> float | None:
         """Slice position in mm along the series normal, when known."""
-        return self._refs[self._check_frame(frame)].position
+        return self._frames.refs[self._check_frame(frame)].position
 
     def info(self) -> str:
         """A short human summary without patient identifiers (a folder's lists its series first)."""
-        first, last = self._refs[0].position, self._refs[-1].position
-        text = summary(self.header, self._layout, None if self.is_color else self._frame_params(0),
+        first, last = self._frames.refs[0].position, self._frames.refs[-1].position
+        text = summary(self.header, self._layout, None if self.is_color else self._frames.params(0),
                        name=self.name, count=len(self), is_series=self.is_series, unit=self.unit,
                        span=None if first is None or last is None else (first, last))
         return f"{self._listing}\n\n{text}" if self._listing else text
@@ -155,98 +117,37 @@ class DicomImage:
                 warnings.warn(text, DcmviewWarning, stacklevel=3)
 
     def _check_frame(self, frame: int) -> int:
-        try:
-            f = int(frame)
-        except (TypeError, ValueError):
-            raise InvalidArgumentError(f"frame must be an integer, got {frame!r}", self.path) from None
-        if not 0 <= f < len(self):
-            raise InvalidArgumentError(f"frame index {frame} out of range (0..{len(self) - 1})", self.path)
-        return f
-
-    def _where(self, ref: FrameRef) -> str | None:
-        return os.fspath(ref.source) if not isinstance(ref.source, Dataset) else self.path
-
-    def _ref_layout(self, ref: FrameRef) -> Layout:
-        lay = self._layouts[id(ref.header)]
-        if isinstance(lay, DcmviewError):
-            raise lay
-        return lay
-
-    def _frame_params(self, frame: int) -> FrameParams:
-        p = self._params.get(frame)
-        if p is None:
-            ref = self._refs[frame]
-            p = self._params[frame] = frame_params(ref.header, ref.index, self._ref_layout(ref))
-        return p
+        return self._frames.index(frame, self.path)
 
     def vois(self, frame: int = 0) -> list[Window | VoiLut]:
         """Stored VOIs of a frame: windows first, then VOI LUTs (PS3.3 C.11.2); invalid ones left out."""
-        return list(self._frame_params(self._check_frame(frame)).vois)
+        return list(self._frames.params(self._check_frame(frame)).vois)
 
     # -- pixels -----------------------------------------------------------------
     def stored(self, frame: int = 0) -> np.ndarray:
         """Decoded stored values of a frame (colour: RGB or palette indices); cached, read-only."""
-        f = self._check_frame(frame)
-        arr = self._stored(f)
-        if self._ahead is not None:
-            self._ahead.hint(f)
-        return arr
+        return self._frames.stored(self._check_frame(frame))
 
     def is_cached(self, frame: int) -> bool:
         """Whether the frame's decoded stored values are in memory now."""
-        return ("stored", self._check_frame(frame)) in self._cache
-
-    def _stored(self, f: int) -> np.ndarray:
-        """Through the cache: decoded once even when the read-ahead is decoding it too."""
-
-        def decode() -> np.ndarray:
-            ref = self._refs[f]
-            arr = io.decode_frame(ref, self._ref_layout(ref), self._where(ref))
-            arr.flags.writeable = False
-            with self._lock:
-                self._decodes += 1
-            return arr
-
-        return self._cache.get_or_load(("stored", f), decode)
+        return self._frames.is_cached(self._check_frame(frame))
 
     def values(self, frame: int = 0) -> np.ndarray:
         """Modality values of a frame (HU for CT) as float32; colour: RGB uint8. Cached, read-only."""
-        f = self._check_frame(frame)
-
-        def compute() -> np.ndarray:
-            arr = self._color_rgb(f) if self.is_color else pipeline.apply_modality(
-                self.stored(f), self._frame_params(f).modality)
-            arr.flags.writeable = False
-            return arr
-
-        return self._cache.get_or_load(("rgb" if self.is_color else "values", f), compute, derived=True)
-
-    def _color_rgb(self, frame: int) -> np.ndarray:
-        arr = self.stored(frame)
-        if self.photometric != "PALETTE COLOR":
-            return color.to_uint8_rgb(arr, self._layout.bits_stored)
-        try:
-            return color.palette_to_rgb(arr, self._refs[frame].header)
-        except UnsupportedError as exc:  # color.py knows no file: name it here
-            raise UnsupportedError(exc.problem, self._where(self._refs[frame])) from None
+        return self._frames.values(self._check_frame(frame))
 
     def padding_mask(self, frame: int = 0) -> np.ndarray | None:
         """Where a frame holds Pixel Padding (PS3.3 C.7.5.1.1.2), or None when the file declares none.
 
         Padding is left out of min-max and auto windows and rendered as 0 (background).
         """
-        f = self._check_frame(frame)
-        return None if self.is_color else pipeline.padding_mask(self.stored(f), self._frame_params(f).padding)
+        return self._frames.padding_mask(self._check_frame(frame))
 
     # -- windows ------------------------------------------------------------------
     def frame_range(self, frame: int = 0) -> tuple[float, float]:
         """(min, max) of a frame's modality values, padding and NaN excluded."""
         f = self._check_frame(frame)
-        if self.is_color:
-            return 0.0, 255.0
-        lo, hi = self._cache.get_or_load(("range", f), lambda: np.array(
-            pipeline.value_range(self.values(f), self.padding_mask(f))))
-        return float(lo), float(hi)
+        return (0.0, 255.0) if self.is_color else self._frames.value_range(f)
 
     @property
     def value_range(self) -> tuple[float, float]:
@@ -256,7 +157,7 @@ class DicomImage:
             return 0.0, 255.0
         if lay.keyword != "PixelData" or lay.bits_allocated > 16:
             return self.frame_range(0)
-        m = self._frame_params(0).modality
+        m = self._frames.params(0).modality
         if m.lut is not None:
             return float(m.lut.entries.min()), float(m.lut.entries.max())
         bits = min(lay.bits_stored, lay.bits_allocated)
@@ -269,7 +170,7 @@ class DicomImage:
                     preset: str | Preset | None = None) -> VoiSelection:
         """The VOI :meth:`render` applies for these arguments, and where it comes from (see render)."""
         f = self._check_frame(frame)
-        p = self._frame_params(f)
+        p = self._frames.params(f)
         if p.first_window_invalid and preset is None and voi is None and (center is None or width is None):
             instead = "the next stored VOI" if p.vois else "a min-max window"
             self._warn(f"{p.first_window_invalid}; using {instead}")
@@ -314,11 +215,11 @@ class DicomImage:
         if self.is_color:
             return pipeline.color_display(self.values(f), invert)
         sel = self.resolve_voi(f, center=center, width=width, mode=mode, voi=voi, preset=preset)
-        p, stored = self._frame_params(f), self.stored(f)
+        p, stored = self._frames.params(f), self._frames.stored(f)
         inverted = needs_inversion(self.photometric, p.lut_shape, invert)
         if stored.dtype in (np.uint8, np.int8, np.uint16, np.int16):
-            lo, hi = self._cache.get_or_load(("srange", f), lambda: np.array(pipeline.value_range(stored, None)))
-            table = pipeline.display_table(int(lo), int(hi), 256 if stored.dtype.itemsize == 1 else 65536,
+            lo, hi = self._frames.stored_range(f)
+            table = pipeline.display_table(lo, hi, 256 if stored.dtype.itemsize == 1 else 65536,
                                            p.modality, sel.voi, inverted, p.padding)
             return pipeline.apply_table(stored, table)
         out = pipeline.to_display(self.values(f), sel.voi, inverted)
@@ -338,13 +239,14 @@ class DicomImage:
             raise InvalidArgumentError("render_values is for grayscale images", self.path)
         f = self._check_frame(frame)
         sel = self.resolve_voi(f, center=center, width=width, mode=mode, voi=voi, preset=preset)
-        inverted = needs_inversion(self.photometric, self._frame_params(f).lut_shape, invert)
+        inverted = needs_inversion(self.photometric, self._frames.params(f).lut_shape, invert)
         return pipeline.to_display(np.asarray(values, dtype=np.float32), sel.voi, inverted)
 
     def inverted(self, frame: int = 0, invert: bool = False) -> bool:
-        """Whether the frame is shown with reversed grey levels (MONOCHROME1, INVERSE, ``invert``)."""
-        lut_shape = "" if self.is_color else self._frame_params(self._check_frame(frame)).lut_shape
-        return needs_inversion(self.photometric, lut_shape, invert) if not self.is_color else bool(invert)
+        """Whether the frame is shown with reversed grey levels: MONOCHROME1, INVERSE (C.11.6), ``invert``."""
+        f = self._check_frame(frame)
+        return bool(invert) if self.is_color else needs_inversion(self.photometric, self._frames.params(f).lut_shape,
+                                                                    invert)
 
 
 def load(source: str | os.PathLike[str] | Dataset, *, series: str | int | None = None,
