@@ -300,29 +300,15 @@ def _dataset_file(tmp: Path, fname: str, **tags) -> Path:
 
 
 def _no_pixels(tmp: Path) -> Path:
-    path = _dataset_file(tmp, "nopixels.dcm")
-    ds = pydicom.dcmread(path)
-    del ds.PixelData
-    ds.save_as(path)
-    return path
+    return _dataset_file(tmp, "nopixels.dcm", PixelData=None)
 
 
 def _huge_header(tmp: Path) -> Path:
-    path = _dataset_file(tmp, "huge.dcm")
-    ds = pydicom.dcmread(path)
-    ds.Rows = 65535
-    ds.Columns = 65535
-    ds.PixelData = bytes(4096)
-    ds.save_as(path)
-    return path
+    return _dataset_file(tmp, "huge.dcm", Rows=65535, Columns=65535, PixelData=bytes(4096))
 
 
 def _short_pixels(tmp: Path) -> Path:
-    path = _dataset_file(tmp, "short.dcm")
-    ds = pydicom.dcmread(path)
-    ds.PixelData = bytes(100)  # 16 x 16 x 2 bytes are expected
-    ds.save_as(path)
-    return path
+    return _dataset_file(tmp, "short.dcm", PixelData=bytes(100))  # 16 x 16 x 2 bytes are expected
 
 
 def _truncated_pixels(tmp: Path) -> Path:

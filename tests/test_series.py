@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     CTImageStorage,
@@ -35,6 +35,7 @@ from dcmlib.series import (
     select_series,
     slice_normal,
 )
+from helpers import make_ds, write_ds
 
 AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 _UNSET = object()
@@ -56,45 +57,34 @@ def write_ct(
     transfer_syntax: str = ExplicitVRLittleEndian,
     extra: dict | None = None,
 ) -> Path:
-    """Write a small valid CT Image Storage file (PS3.3 A.3): 16-bit signed, 12 bits stored."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = transfer_syntax
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = CTImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.PatientName = "Doe^Jane"
-    ds.PatientID = "SECRET123"
-    ds.PatientBirthDate = "19700101"
-    ds.StudyInstanceUID = "1.2.826.0.1.3680043.8.498.1"
-    ds.SeriesInstanceUID = series_uid
-    ds.Modality = "CT"
-    ds.SeriesDescription = description
-    if series_number is not None:
-        ds.SeriesNumber = series_number
-    if instance is not None:
-        ds.InstanceNumber = instance
-    if position is not None:
-        ds.ImagePositionPatient = [f"{v:.6f}" for v in position]
-    if orientation is not None:
-        ds.ImageOrientationPatient = [f"{v:.7f}" for v in orientation]
-    ds.PixelSpacing = [0.5, 0.5]
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows, ds.Columns = rows, columns
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 1
-    ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
-    ds.WindowCenter, ds.WindowWidth = 40, 400
-    if frames > 1:
-        ds.NumberOfFrames = frames
-    for key, value in (extra or {}).items():
-        setattr(ds, key, value)
-    if pixels:
-        ds.PixelData = np.full((frames, rows, columns), 1000, dtype=np.int16).tobytes()
+    """Write a small valid CT Image Storage file (PS3.3 A.3): 16-bit signed, 12 bits stored, every pixel 1000.
+
+    ``None`` leaves an attribute out; ``pixels=False`` writes no Pixel Data; ``extra`` sets more attributes.
+    """
+    tags = {
+        "SOPClassUID": CTImageStorage,
+        "PatientID": "SECRET123",
+        "PatientBirthDate": "19700101",
+        "StudyInstanceUID": "1.2.826.0.1.3680043.8.498.1",
+        "SeriesInstanceUID": series_uid,
+        "SeriesDescription": description,
+        "SeriesNumber": series_number,
+        "InstanceNumber": instance,
+        "ImagePositionPatient": None if position is None else [f"{v:.6f}" for v in position],
+        "ImageOrientationPatient": None if orientation is None else [f"{v:.7f}" for v in orientation],
+        "PixelSpacing": [0.5, 0.5],
+        "BitsStored": 12,
+        "HighBit": 11,
+        "RescaleSlope": 1,
+        "RescaleIntercept": -1024,
+        "WindowCenter": 40,
+        "WindowWidth": 400,
+        **({} if pixels else {"PixelData": None}),
+        **(extra or {}),
+    }
+    shape = (frames, rows, columns) if frames > 1 else (rows, columns)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(path, enforce_file_format=True)
+    write_ds(make_ds(np.full(shape, 1000, dtype=np.int16), transfer_syntax=transfer_syntax, **tags), path)
     return path
 
 
