@@ -136,6 +136,11 @@ class TestGetOrLoad:
         assert cache.get_or_load("k", lambda: block(1)).nbytes == KIB
 
 
+def read_ahead_threads() -> set[threading.Thread]:
+    """The live background threads of every ReadAhead in this process (they all carry this name)."""
+    return {t for t in threading.enumerate() if t.name == "dcmlib-read-ahead"}
+
+
 class TestReadAhead:
     def make(self, count=20, depth=3):
         seen: list[int] = []
@@ -172,10 +177,12 @@ class TestReadAhead:
             assert seen == []
 
     def test_depth_zero_starts_no_thread(self):
+        before = read_ahead_threads()
         ra, seen = self.make(depth=0)
         ra.hint(1)
         ra.hint(2)
-        assert ra.wait(1) and seen == [] and ra._thread is None
+        assert ra.wait(1) and seen == [] and not ra.running
+        assert read_ahead_threads() <= before
         ra.close()
 
     def test_background_errors_are_ignored(self):
@@ -188,23 +195,30 @@ class TestReadAhead:
             assert ra.fetched == 0
 
     def test_close_stops_the_thread(self):
+        before = read_ahead_threads()
         ra, _ = self.make()
         ra.hint(0)
-        thread = ra._thread
+        assert ra.running
+        (thread,) = read_ahead_threads() - before  # the one thread this hint started
         ra.close()
-        assert thread is not None and not thread.is_alive()
+        assert not thread.is_alive() and not ra.running
         ra.hint(5)  # after close: ignored
-        assert ra.wait(1)
+        assert ra.wait(1) and not ra.running
+        assert thread not in read_ahead_threads()
 
     def test_idle_thread_ends_and_restarts(self):
-        seen = []
-        ra = ReadAhead(seen.append, 10, depth=1, idle_exit=0.05)
+        seen = []  # (frame, the thread that fetched it)
+        ra = ReadAhead(lambda i: seen.append((i, threading.current_thread())), 10, depth=1, idle_exit=0.05)
         ra.hint(0)
-        first = ra._thread
+        assert ra.wait(5)
+        ((frame, first),) = seen
+        assert frame == 1 and first.name == "dcmlib-read-ahead"
         first.join(5)  # ends on its own once idle
-        assert not first.is_alive() and seen == [1]
+        assert not first.is_alive() and not ra.running
         ra.hint(1)
-        assert ra.wait(5) and seen == [1, 2]
+        assert ra.wait(5) and [f for f, _ in seen] == [1, 2]
+        second = seen[1][1]
+        assert second is not first and second.name == "dcmlib-read-ahead"  # a new thread did the work
         ra.close()
 
 

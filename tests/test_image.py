@@ -551,8 +551,8 @@ class TestMultiFrame:
         for k in range(n):
             img.render(frame=k)
             img.values(k)
-            assert img._cache.nbytes <= budget_mb * 1024 * 1024  # FrameCache: no public accessor yet
-        assert len(img._cache) < n
+            assert img.cache.nbytes <= budget_mb * 1024 * 1024
+        assert len(img.cache) < n
         # still correct after eviction
         assert img.values(0)[0, 0] == 0 and img.values(n - 1)[0, 0] == n - 1
 

@@ -581,7 +581,7 @@ class TestStack:
         after = settle(10)
         assert 10 <= after <= 30  # 2 shown, the next ones decoded without being shown
         # The slices below 19 are the ones waiting (those above may be too, by a race).
-        assert all(("stored", i) in img._cache for i in range(18, 10, -1))
+        assert all(img.is_cached(i) for i in range(18, 10, -1))
 
 
 def test_series_benchmark_runs_small():
