@@ -7,9 +7,10 @@ state (or the same object when nothing changed, so the shell can skip a
 re-render).
 
 Handlers that need numbers from the image (the file's own window, the stored
-VOIs, the auto window) take the image object as ``image``: anything with
-``default_window(frame)``, ``vois(frame)`` and ``auto_window(frame)`` like
-:class:`dcmlib.image.DicomImage`.
+VOIs, the auto window) take the image as ``image``: a :class:`VoiSource`, the
+part of :class:`dcmlib.image.DicomImage` they read.  Which VOI applies is the
+image's decision (``image.resolve_voi``, the library's one VOI precedence);
+this module maps its :class:`~dcmlib.pipeline.VoiSelection` to a state.
 
 Key codes: ``cv2.waitKeyEx`` returns different numbers for the same key on
 different HighGUI back ends.  :data:`KEY_CODES` maps every code we know to a
@@ -34,15 +35,19 @@ import math
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
-from .errors import InvalidArgumentError
 from .lut import MODES as _VOI_MODES
-from .lut import VoiFunction
-from .presets import PRESETS, get_preset
+from .lut import VoiFunction, VoiLut, Window
+from .presets import PRESETS
+
+if TYPE_CHECKING:  # pipeline pulls in OpenCV; the state logic only names its types
+    from .pipeline import VoiSelection
+    from .presets import Preset
 
 __all__ = [
     "MODES",
+    "VoiSource",
     "ViewerState",
     "TrackbarScale",
     "KEY_CODES",
@@ -66,8 +71,9 @@ __all__ = [
     "window_label",
 ]
 
-#: Display modes in the order ``m`` cycles them; the ``mode`` trackbar position is the index.
+#: Display mode names in the order ``m`` cycles them; the ``mode`` trackbar position is the index.
 MODES: tuple[str, ...] = tuple(_VOI_MODES)
+_FUNCTIONS: tuple[VoiFunction, ...] = tuple(_VOI_MODES.values())
 
 _PRESET_NAMES = tuple(PRESETS)
 
@@ -237,24 +243,62 @@ class TrackbarScale:
         return 1, max(2, int(math.ceil(2 * self.span / self.step)))
 
 
+class VoiSource(Protocol):
+    """What the state logic reads from an image: :class:`dcmlib.image.DicomImage` is one.
+
+    The VOI precedence is the image's (:meth:`~dcmlib.image.DicomImage.resolve_voi`,
+    PS3.3 C.11.2); this module only maps its answer to a state.
+    """
+
+    @property
+    def is_color(self) -> bool: ...
+
+    @property
+    def unit(self) -> str: ...
+
+    @property
+    def value_range(self) -> tuple[float, float]: ...
+
+    def __len__(self) -> int: ...
+
+    def frame_range(self, frame: int = 0) -> tuple[float, float]: ...
+
+    def vois(self, frame: int = 0) -> list[Window | VoiLut]: ...
+
+    def resolve_voi(self, frame: int = 0, *, center: float | None = None, width: float | None = None,
+                    mode: str | None = None, voi: int | None = None,
+                    preset: str | Preset | None = None) -> VoiSelection: ...
+
+    def default_window(self, frame: int = 0) -> Window: ...
+
+    def auto_window(self, frame: int = 0) -> Window: ...
+
+
+#: A pixel probe: image column, row and the modality value (colour: the RGB triple).
+Probe = tuple[int, int, float | tuple[int, ...]]
+
+
 @dataclass(frozen=True)
 class ViewerState:
     """Everything the window shows, as plain values.
 
     ``frame`` is 0-based (the shell and file names show it 1-based, like
-    ``--frame``).  ``preset`` is an index into :data:`dcmlib.presets.PRESETS`
-    or None; ``voi`` is the 1-based index of the stored VOI shown or None;
-    ``lut`` is True when that VOI is a VOI LUT (render it with ``voi=``; center
-    and width are then its equivalent linear window, for the trackbars).
-    ``auto`` is True after ``a``.  ``request`` is a one-shot order for the
-    shell (``'snapshot'``, ``'snapshot-shown'``, ``'quit'``) that it clears
-    with ``replace(state, request=None)`` once done.
+    ``--frame``).  ``mode`` is the VOI LUT Function applied to ``center`` /
+    ``width`` (PS3.3 C.11.2.1.3); ``file_mode`` the one the file's own window
+    uses.  ``preset`` is an index into :data:`dcmlib.presets.PRESETS` or None;
+    ``voi`` is the 1-based index of the stored VOI shown or None; ``lut`` is
+    True when that VOI is a VOI LUT (render it with ``voi=``; center and width
+    are then its equivalent linear window, for the trackbars).  ``minmax``: the
+    file stores no VOI, the window spans the data.  ``auto`` is True after
+    ``a``.  ``request`` is a one-shot order for the shell (``'snapshot'``,
+    ``'snapshot-shown'``, ``'quit'``) that it clears with
+    ``replace(state, request=None)`` once done.
     """
 
     center: float
     width: float
     scale: TrackbarScale
-    mode: str = "linear"
+    mode: VoiFunction = VoiFunction.LINEAR
     preset: int | None = None
     voi: int | None = None
     lut: bool = False
@@ -267,48 +311,38 @@ class ViewerState:
     annotations: bool = True
     help: bool = False
     zoom: float = 1.0
-    probe: tuple[int, int, Any] | None = None
+    probe: Probe | None = None
     is_color: bool = False
     unit: str = ""
-    file_mode: str = "linear"
+    file_mode: VoiFunction = VoiFunction.LINEAR
     request: str | None = None
     message: str | None = field(default=None, compare=False)
 
     @property
     def min_width(self) -> float:
         """LINEAR needs width >= 1 (PS3.3 C.11.2.1.2.1); the other modes one trackbar step."""
-        return max(self.scale.step, 1.0) if self.mode == "linear" else self.scale.step
+        return max(self.scale.step, 1.0) if self.mode is VoiFunction.LINEAR else self.scale.step
 
 
-def _mode_name(function: Any) -> str:
-    """'linear' / 'linear-exact' / 'sigmoid' from a mode name, a DICOM value or a VoiFunction."""
-    if not function:
-        return "linear"
-    try:
-        return VoiFunction.parse(function).mode
-    except InvalidArgumentError:
-        return "linear"
+def _selected(state: ViewerState, sel: VoiSelection, n_vois: int) -> ViewerState:
+    """The state showing a :class:`~dcmlib.pipeline.VoiSelection`: its window and where it came from.
+
+    A VOI LUT keeps its index (``lut``) and shows its equivalent linear window
+    on the trackbars; a preset is kept by its index in :data:`PRESETS`.
+    """
+    w = sel.window
+    preset = None if sel.preset is None else _PRESET_NAMES.index(sel.preset.name)
+    st = replace(state, center=float(w.center), width=float(w.width), mode=w.function, preset=preset,
+                 voi=sel.index, lut=sel.is_lut, minmax=sel.source == "minmax", auto=False, n_vois=n_vois)
+    if st.width < st.min_width:           # a preset narrower than LINEAR allows (none is, today)
+        st = replace(st, width=st.min_width)
+    return st
 
 
-def _voi_window(voi: Any) -> tuple[float, float, str, bool]:
-    """(center, width, mode, is_lut) of a stored VOI; a VOI LUT gives its equivalent linear window."""
-    c = getattr(voi, "center", None)
-    w = getattr(voi, "width", None)
-    if c is not None and w is not None:
-        return float(c), float(w), _mode_name(getattr(voi, "function", None)), False
-    eq = getattr(voi, "equivalent_window", None)
-    c, w = eq() if eq is not None else (None, None)
-    return (None if c is None else float(c)), (None if w is None else float(w)), "linear", True
-
-
-def _file_window(state: ViewerState, image: Any) -> ViewerState:
-    c, w, fn = image.default_window(state.frame)
-    mode = _mode_name(fn)
-    vois = image.vois(state.frame)
-    lut = bool(vois) and _voi_window(vois[0])[3]
-    return replace(state, center=float(c), width=float(w), mode=mode, file_mode=mode,
-                   preset=None, voi=1 if vois else None, auto=False, n_vois=len(vois), lut=lut,
-                   minmax=not vois)
+def _file_window(state: ViewerState, image: VoiSource) -> ViewerState:
+    """The file's own window: its first stored VOI, else min-max (the image's default selection)."""
+    st = _selected(state, image.resolve_voi(state.frame), len(image.vois(state.frame)))
+    return replace(st, file_mode=st.mode)
 
 
 def set_window(state: ViewerState, center: float, width: float) -> ViewerState:
@@ -318,15 +352,15 @@ def set_window(state: ViewerState, center: float, width: float) -> ViewerState:
                    lut=False, minmax=False)
 
 
-def _set_preset(state: ViewerState, index: int | None, image: Any) -> ViewerState:
+def _set_preset(state: ViewerState, index: int | None, image: VoiSource) -> ViewerState:
+    """Preset ``index`` of :data:`PRESETS` in the current mode, or the file's window for None."""
     if index is None:
         return _file_window(state, image)
-    p = PRESETS[_PRESET_NAMES[index]]
-    return replace(state, center=p.center, width=max(p.width, state.min_width), preset=index,
-                   voi=None, auto=False, lut=False, minmax=False)
+    sel = image.resolve_voi(state.frame, preset=_PRESET_NAMES[index], mode=state.mode)
+    return _selected(state, sel, state.n_vois)
 
 
-def display_range(image: Any, frame: int = 0) -> tuple[float, float]:
+def display_range(image: VoiSource, frame: int = 0) -> tuple[float, float]:
     """The value range the trackbars and the drag speed span.
 
     The frame's data range (``image.frame_range``) widened to hold the file's
@@ -335,53 +369,42 @@ def display_range(image: Any, frame: int = 0) -> tuple[float, float]:
     -1024..3071 gets trackbars over the data, not over 65536 useless steps.
     """
     vlo, vhi = (float(v) for v in image.value_range)
-    frame_range = getattr(image, "frame_range", None)
-    if frame_range is None or getattr(image, "is_color", False):
+    if image.is_color:
         return vlo, vhi
-    lo, hi = (float(v) for v in frame_range(frame))
-    c, w, _ = image.default_window(frame)
-    lo, hi = min(lo, c - w / 2), max(hi, c + w / 2)
+    lo, hi = (float(v) for v in image.frame_range(frame))
+    w = image.default_window(frame)
+    lo, hi = min(lo, w.center - w.width / 2), max(hi, w.center + w.width / 2)
     lo, hi = max(lo, vlo), min(hi, vhi)
     return (lo, hi) if hi > lo else (vlo, vhi)
 
 
-def initial_state(image: Any, *, center: float | None = None, width: float | None = None,
-                  preset: str | None = None, voi: int | None = None, mode: str | None = None,
+def initial_state(image: VoiSource, *, center: float | None = None, width: float | None = None,
+                  preset: str | None = None, voi: int | None = None, mode: str | VoiFunction | None = None,
                   frame: int = 0, invert: bool = False, zoom: float = 1.0) -> ViewerState:
     """The start state from the image and the command line (same flags as export).
 
-    ``frame`` is 0-based, ``voi`` 1-based.  Arguments were validated by the
-    CLI already (the image raises on out-of-range frames or VOIs).
+    ``frame`` is 0-based, ``voi`` 1-based.  The window is the image's own
+    choice for these flags (:meth:`~dcmlib.image.DicomImage.resolve_voi`), so
+    the viewer opens on what ``--export`` writes; it raises on flags the CLI
+    would refuse.
     """
     lo, hi = display_range(image, frame)
-    unit = getattr(image, "unit", "") or ""
     st = ViewerState(center=0.0, width=1.0, scale=TrackbarScale.for_range(lo, hi),
                      frame=int(frame), n_frames=len(image), invert=bool(invert), zoom=zoom,
-                     is_color=bool(getattr(image, "is_color", False)), unit=unit)
+                     is_color=image.is_color, unit=image.unit or "")
     if st.is_color:
-        return replace(st, n_vois=0)
-    st = _file_window(st, image)
-    if voi is not None:
-        st = _select_voi(st, int(voi), image)
-    elif preset is not None:
-        st = _set_preset(st, _PRESET_NAMES.index(get_preset(preset).name), image)
-    if center is not None and width is not None:
-        st = set_window(st, center, width)
-    if mode is not None:
-        st = replace(st, mode=_mode_name(mode))
-    return st
+        return st
+    st = replace(st, file_mode=image.default_window(frame).function)
+    sel = image.resolve_voi(frame, center=center, width=width, mode=mode, voi=voi, preset=preset)
+    return _selected(st, sel, len(image.vois(frame)))
 
 
-def _select_voi(state: ViewerState, index: int, image: Any) -> ViewerState:
-    vois = image.vois(state.frame)
-    if not vois:
+def _select_voi(state: ViewerState, index: int, image: VoiSource) -> ViewerState:
+    """The ``index``-th stored VOI (1-based, wrapping around), in its own VOI LUT Function."""
+    n = len(image.vois(state.frame))
+    if not n:
         return replace(state, message="no VOI stored in the file")
-    index = (index - 1) % len(vois) + 1
-    c, w, m, lut = _voi_window(vois[index - 1])
-    st = replace(state, preset=None, voi=index, auto=False, n_vois=len(vois), lut=lut, minmax=False)
-    if c is not None and w is not None:
-        st = replace(st, center=c, width=w, mode=m)
-    return st
+    return _selected(state, image.resolve_voi(state.frame, voi=(index - 1) % n + 1), n)
 
 
 def _goto_frame(state: ViewerState, frame: int) -> ViewerState:
@@ -391,58 +414,65 @@ def _goto_frame(state: ViewerState, frame: int) -> ViewerState:
     return replace(state, frame=frame, probe=None)
 
 
-def on_key(state: ViewerState, key: str | None, image: Any = None) -> ViewerState:
-    """Apply one symbolic key (from :class:`KeyDecoder`); unknown keys change nothing."""
+#: Keys that choose a window; colour images have none, so these do nothing there.
+_WINDOW_KEYS = frozenset("pP1234567890rvam")
+
+#: Keys that change nothing but the state: key -> field toggled, or frame step.
+_TOGGLES = {"i": "invert", "o": "annotations", "h": "help"}
+_FRAME_STEPS = {"Right": 1, "Down": 1, "PageDown": 1, "n": 1, "Left": -1, "Up": -1, "PageUp": -1, "b": -1}
+_REQUESTS = {"s": "snapshot", "S": "snapshot-shown", "q": "quit", "Esc": "quit"}
+
+
+def on_key(state: ViewerState, key: str | None, image: VoiSource | None = None) -> ViewerState:
+    """Apply one symbolic key (from :class:`KeyDecoder`); unknown keys change nothing.
+
+    The window keys (presets, ``0``/``r``, ``v``, ``a``) read ``image``.
+    """
     if key is None:
         return state
     if state.message is not None:
         state = replace(state, message=None)
-    window_keys = set("pP1234567890rvam")
-    if state.is_color and key in window_keys:
-        return state
-    if key == "p":
-        nxt = 0 if state.preset is None else (None if state.preset == len(_PRESET_NAMES) - 1
-                                              else state.preset + 1)
-        return _set_preset(state, nxt, image)
-    if key == "P":
-        prv = (len(_PRESET_NAMES) - 1 if state.preset is None
-               else None if state.preset == 0 else state.preset - 1)
-        return _set_preset(state, prv, image)
-    if key in "123456789" and len(key) == 1:
-        return _set_preset(state, int(key) - 1, image)
-    if key in ("0", "r"):
-        return _file_window(state, image)
-    if key == "v":
-        return _select_voi(state, 1 if state.voi is None else state.voi + 1, image)
-    if key == "a":
-        c, w = image.auto_window(state.frame)
-        return replace(set_window(state, c, w), auto=True)
-    if key == "m":
-        return _set_mode(state, MODES[(MODES.index(state.mode) + 1) % len(MODES)])
-    if key == "i":
-        return replace(state, invert=not state.invert)
-    if key == "o":
-        return replace(state, annotations=not state.annotations)
-    if key == "h":
-        return replace(state, help=not state.help)
-    if key in ("Right", "Down", "PageDown", "n"):
-        return _goto_frame(state, state.frame + 1)
-    if key in ("Left", "Up", "PageUp", "b"):
-        return _goto_frame(state, state.frame - 1)
-    if key == "Home":
-        return _goto_frame(state, 0)
-    if key == "End":
-        return _goto_frame(state, state.n_frames - 1)
-    if key == "s":
-        return replace(state, request="snapshot")
-    if key == "S":
-        return replace(state, request="snapshot-shown")
-    if key in ("q", "Esc"):
-        return replace(state, request="quit")
+    if key in _WINDOW_KEYS:
+        if state.is_color:
+            return state
+        if key == "m":
+            return _set_mode(state, _FUNCTIONS[(_FUNCTIONS.index(state.mode) + 1) % len(_FUNCTIONS)])
+        if image is None:
+            raise ValueError(f"key {key!r} needs the image")
+        return _window_key(state, key, image)
+    if key in _TOGGLES:
+        name = _TOGGLES[key]
+        return replace(state, **{name: not getattr(state, name)})
+    if key in _FRAME_STEPS:
+        return _goto_frame(state, state.frame + _FRAME_STEPS[key])
+    if key in ("Home", "End"):
+        return _goto_frame(state, 0 if key == "Home" else state.n_frames - 1)
+    if key in _REQUESTS:
+        return replace(state, request=_REQUESTS[key])
     return state
 
 
-def _set_mode(state: ViewerState, mode: str) -> ViewerState:
+def _window_key(state: ViewerState, key: str, image: VoiSource) -> ViewerState:
+    """``p``/``P`` step through the presets then the file's window, ``1``-``9`` pick one,
+    ``0``/``r`` the file's window, ``v`` the next stored VOI, ``a`` the auto window."""
+    if key == "p":
+        last = len(_PRESET_NAMES) - 1
+        return _set_preset(state, 0 if state.preset is None else None if state.preset == last
+                           else state.preset + 1, image)
+    if key == "P":
+        return _set_preset(state, len(_PRESET_NAMES) - 1 if state.preset is None
+                           else None if state.preset == 0 else state.preset - 1, image)
+    if key in "123456789":
+        return _set_preset(state, int(key) - 1, image)
+    if key in "0r":
+        return _file_window(state, image)
+    if key == "v":
+        return _select_voi(state, 1 if state.voi is None else state.voi + 1, image)
+    auto = image.auto_window(state.frame)              # "a"
+    return replace(set_window(state, auto.center, auto.width), auto=True)
+
+
+def _set_mode(state: ViewerState, mode: VoiFunction) -> ViewerState:
     st = replace(state, mode=mode)
     if st.width < st.min_width:           # LINEAR cannot show a window narrower than 1
         st = replace(st, width=st.min_width)
@@ -484,9 +514,10 @@ def on_wheel(state: ViewerState, delta: int) -> ViewerState:
     return _goto_frame(state, state.frame + (1 if delta < 0 else -1))
 
 
-def on_hover(state: ViewerState, x: int | None, y: int | None, value: Any = None) -> ViewerState:
+def on_hover(state: ViewerState, x: int | None, y: int | None,
+             value: float | tuple[int, ...] | None = None) -> ViewerState:
     """Pixel probe at image pixel (x, y) with its modality value (or RGB tuple); None clears it."""
-    probe = None if x is None or y is None else (int(x), int(y), value)
+    probe = None if x is None or y is None or value is None else (int(x), int(y), value)
     if probe == state.probe:
         return state
     return replace(state, probe=probe)
@@ -516,7 +547,7 @@ def trackbar_positions(state: ViewerState) -> dict[str, int]:
     if "center" in ranges:
         pos["center"] = state.scale.to_pos(state.center)
         pos["width"] = state.scale.to_pos(state.width)
-        pos["mode"] = MODES.index(state.mode)
+        pos["mode"] = _FUNCTIONS.index(state.mode)
     if "frame" in ranges:
         pos["frame"] = state.frame + 1
     return {k: min(max(v, ranges[k][0]), ranges[k][1]) for k, v in pos.items()}
@@ -536,7 +567,7 @@ def on_trackbar(state: ViewerState, name: str, pos: int) -> ViewerState:
     if name == "width":
         return set_window(state, state.center, state.scale.to_value(max(pos, 1)))
     if name == "mode":
-        return _set_mode(state, MODES[min(max(pos, 0), len(MODES) - 1)])
+        return _set_mode(state, _FUNCTIONS[min(max(pos, 0), len(_FUNCTIONS) - 1)])
     raise ValueError(f"unknown trackbar {name!r}")
 
 
@@ -590,8 +621,8 @@ def snapshot_name(stem: str, state: ViewerState, folder: str | Path = ".",
         parts.append(f"voi{state.voi}")
     elif not state.is_color:
         parts += [f"c{format_number(state.center)}", f"w{format_number(state.width)}"]
-        if state.mode != state.file_mode:
-            parts.append(state.mode)
+        if state.mode is not state.file_mode:
+            parts.append(state.mode.mode)
     if state.invert:
         parts.append("inv")
     if shown:
@@ -606,7 +637,7 @@ def snapshot_name(stem: str, state: ViewerState, folder: str | Path = ".",
     return path
 
 
-def _format_value(value: Any, unit: str) -> str:
+def _format_value(value: float | tuple[int, ...] | None, unit: str) -> str:
     if value is None:
         return ""
     if isinstance(value, (tuple, list)) or (hasattr(value, "__len__") and not isinstance(value, str)):
@@ -630,7 +661,7 @@ def annotation_lines(state: ViewerState, name: str = "", extra: Sequence[str] = 
         lines.append(name)
     lines.extend(extra)
     if not state.is_color:
-        lines.append(f"C {format_number(state.center)}  W {format_number(state.width)}  {state.mode}")
+        lines.append(f"C {format_number(state.center)}  W {format_number(state.width)}  {state.mode.mode}")
         lines.append(window_label(state))
     if state.n_frames > 1:
         where = f"  {format_number(round(position, 2))} mm" if position is not None else ""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from dcmlib import controls as C
@@ -12,30 +13,37 @@ from dcmlib.controls import (
     decode_key, format_number, initial_state, on_drag, on_hover, on_key, on_trackbar, on_wheel,
     snapshot_name, trackbar_positions, trackbar_ranges,
 )
+from dcmlib import pipeline
+from dcmlib.lut import LutData, PairWindow, VoiFunction, VoiLut, Window
 from dcmlib.presets import PRESETS
 
+LINEAR, LINEAR_EXACT, SIGMOID = VoiFunction.LINEAR, VoiFunction.LINEAR_EXACT, VoiFunction.SIGMOID
 
-@dataclass
-class Voi:
-    explanation: str
-    label: str
-    center: float | None = None
-    width: float | None = None
-    function: str | None = None
+
+def voi_lut(first=0, n=4096, bits=12):
+    """A VOI LUT item (PS3.3 C.11.2.1.1): ``n`` entries from ``first``; its equivalent window is
+    ``first + n / 2``, ``n``."""
+    return VoiLut(LutData(first, bits, np.arange(n, dtype=np.uint16)), "LUT")
 
 
 class FakeImage:
-    """The few DicomImage members the state logic uses."""
+    """The few DicomImage members the state logic reads, returning the real value types.
+
+    ``vois`` are the stored VOIs (default: two windows, then a VOI LUT), ``minmax``
+    the window of a file that stores none, ``function`` the file's VOI LUT Function.
+    Which VOI applies is the library's one rule (:func:`dcmlib.pipeline.resolve_voi`).
+    """
 
     def __init__(self, n_frames=5, vois=None, value_range=(-1024.0, 3071.0), is_color=False,
-                 unit="HU", default=(40.0, 400.0, "LINEAR"), auto=(100.0, 900.0)):
+                 unit="HU", minmax=Window(40.0, 400.0), function=LINEAR, auto=(100.0, 900.0)):
         self._n = n_frames
-        self._vois = [Voi("WINDOW1", "W1", 40.0, 400.0), Voi("WINDOW2", "W2", -600.0, 1500.0, "SIGMOID"),
-                      Voi("LUT", "L1")] if vois is None else vois
+        self._vois = [Window(40.0, 400.0, LINEAR, "WINDOW1"), Window(-600.0, 1500.0, SIGMOID, "WINDOW2"),
+                      voi_lut()] if vois is None else vois
         self.value_range = value_range
         self.is_color = is_color
         self.unit = unit
-        self._default = default
+        self._minmax = minmax
+        self._function = function
         self._auto = auto
         self.auto_calls = []
 
@@ -45,12 +53,19 @@ class FakeImage:
     def vois(self, frame=0):
         return self._vois
 
+    def frame_range(self, frame=0):
+        return self.value_range
+
+    def resolve_voi(self, frame=0, *, center=None, width=None, mode=None, voi=None, preset=None):
+        return pipeline.resolve_voi(self._vois, lambda: self._minmax, self._function, center=center,
+                                    width=width, mode=mode, voi=voi, preset=preset)
+
     def default_window(self, frame=0):
-        return self._default
+        return Window(127.5, 256.0) if self.is_color else self.resolve_voi(frame).window
 
     def auto_window(self, frame=0, low=0.5, high=99.5):
         self.auto_calls.append(frame)
-        return self._auto
+        return PairWindow(*self._auto, explanation="auto")
 
 
 @pytest.fixture
@@ -134,21 +149,21 @@ class TestKeyDecoder:
 
 class TestInitial:
     def test_file_window(self, st):
-        assert (st.center, st.width, st.mode) == (40.0, 400.0, "linear")
+        assert (st.center, st.width, st.mode) == (40.0, 400.0, LINEAR)
         assert st.voi == 1 and st.preset is None and st.n_vois == 3 and st.n_frames == 5
 
     def test_cli_flags(self, img):
         s = initial_state(img, preset="soft-tissue", frame=2, invert=True, mode="sigmoid")
-        assert (s.center, s.width, s.preset, s.frame, s.invert, s.mode) == (40.0, 400.0, 3, 2, True, "sigmoid")
-        assert s.file_mode == "linear"
+        assert (s.center, s.width, s.preset, s.frame, s.invert, s.mode) == (40.0, 400.0, 3, 2, True, SIGMOID)
+        assert s.file_mode is LINEAR
         s = initial_state(img, center=-500, width=1200)
         assert (s.center, s.width, s.voi, s.preset) == (-500.0, 1200.0, None, None)
         s = initial_state(img, voi=2)
-        assert (s.center, s.width, s.mode, s.voi) == (-600.0, 1500.0, "sigmoid", 2)
+        assert (s.center, s.width, s.mode, s.voi) == (-600.0, 1500.0, SIGMOID, 2)
 
     def test_file_function_sets_mode(self):
-        s = initial_state(FakeImage(default=(10.0, 20.0, "LINEAR_EXACT")))
-        assert s.mode == s.file_mode == "linear-exact"
+        s = initial_state(FakeImage(vois=[Window(10.0, 20.0, LINEAR_EXACT)], function=LINEAR_EXACT))
+        assert s.mode is s.file_mode is LINEAR_EXACT
 
 
 class TestPresetKeys:
@@ -193,52 +208,46 @@ class TestPresetKeys:
     def test_reset(self, st, img, k):
         s = keys(st, ["3", "m", "a"], img)
         s = on_key(s, k, img)
-        assert (s.center, s.width, s.mode, s.voi, s.preset, s.auto) == (40.0, 400.0, "linear", 1, None, False)
+        assert (s.center, s.width, s.mode, s.voi, s.preset, s.auto) == (40.0, 400.0, LINEAR, 1, None, False)
 
     def test_preset_keeps_mode(self, st, img):
         s = keys(st, ["m", "1"], img)
-        assert s.mode == "linear-exact"
+        assert s.mode is LINEAR_EXACT
 
 
 class TestOtherKeys:
     def test_v_cycles_vois(self, st, img):
         s = on_key(st, "v", img)
-        assert (s.voi, s.center, s.width, s.mode) == (2, -600.0, 1500.0, "sigmoid")
-        s2 = on_key(s, "v", img)     # a VOI LUT: index moves, window numbers stay
-        assert (s2.voi, s2.center, s2.width) == (3, -600.0, 1500.0)
+        assert (s.voi, s.center, s.width, s.mode) == (2, -600.0, 1500.0, SIGMOID)
+        s2 = on_key(s, "v", img)     # a VOI LUT: the trackbars show its equivalent linear window
+        assert (s2.voi, s2.lut, s2.center, s2.width, s2.mode) == (3, True, 2048.0, 4096.0, LINEAR)
         assert on_key(s2, "v", img).voi == 1
         # from a preset, v starts at the first VOI
         assert on_key(on_key(st, "2", img), "v", img).voi == 1
 
     def test_v_lut_uses_equivalent_window(self, img):
-        class Lut:
-            explanation, label = "LUT", "L"
-
-            def equivalent_window(self):
-                return 2048.5, 4096.0
-
-        im = FakeImage(vois=[Voi("W", "W", 40.0, 400.0), Lut()])
+        im = FakeImage(vois=[Window(40.0, 400.0), voi_lut(1, 4095)])
         s = on_key(initial_state(im), "v", im)
-        assert (s.voi, s.lut, s.center, s.width, s.mode) == (2, True, 2048.5, 4096.0, "linear")
+        assert (s.voi, s.lut, s.center, s.width, s.mode) == (2, True, 2048.5, 4095.0, LINEAR)
         assert "file VOI LUT 2/2" in annotation_lines(s)
         assert snapshot_name("x", s, "/nonexistent").name == "x_f1_voi2.png"
         s = on_trackbar(s, "center", 100)
         assert (s.lut, s.voi) == (False, None)
         # a file whose only VOI is a LUT opens on it
-        s = initial_state(FakeImage(vois=[Lut()], default=(2048.5, 4096.0, "linear")))
+        s = initial_state(FakeImage(vois=[voi_lut()]))
         assert (s.voi, s.lut) == (1, True)
 
     def test_linear_needs_width_1(self):
-        im = FakeImage(value_range=(0.0, 1.0), default=(0.5, 0.2, "LINEAR_EXACT"), unit="")
+        im = FakeImage(value_range=(0.0, 1.0), vois=[Window(0.5, 0.2, LINEAR_EXACT)], unit="")
         s = initial_state(im)
-        assert (s.mode, s.width, s.min_width) == ("linear-exact", 0.2, 0.001)
+        assert (s.mode, s.width, s.min_width) == (LINEAR_EXACT, 0.2, 0.001)
         s = on_key(on_key(s, "m", im), "m", im)       # -> sigmoid -> linear
-        assert (s.mode, s.width) == ("linear", 1.0)
+        assert (s.mode, s.width) == (LINEAR, 1.0)
         assert on_drag(s, -100, 0, 10, 10).width == 1.0
         assert on_trackbar(on_trackbar(s, "mode", 1), "width", 5).width == 0.005
 
     def test_v_without_vois(self):
-        im = FakeImage(vois=[], default=(100.0, 200.0, None))
+        im = FakeImage(vois=[], minmax=Window(100.0, 200.0, explanation="min-max"))
         s = initial_state(im)
         assert s.minmax and "min-max window (file has none)" in annotation_lines(s)
         assert not on_key(s, "1", im).minmax
@@ -253,9 +262,9 @@ class TestOtherKeys:
 
     def test_m_cycles_modes(self, st, img):
         s = keys(st, "m", img)
-        assert s.mode == "linear-exact"
-        assert keys(st, "mm", img).mode == "sigmoid"
-        assert keys(st, "mmm", img).mode == "linear"
+        assert s.mode is LINEAR_EXACT
+        assert keys(st, "mm", img).mode is SIGMOID
+        assert keys(st, "mmm", img).mode is LINEAR
 
     @pytest.mark.parametrize("k,attr", [("i", "invert"), ("o", "annotations"), ("h", "help")])
     def test_toggles(self, st, img, k, attr):
@@ -337,7 +346,7 @@ class TestDrag:
         assert (s.width, s.center) == (404.0, 44.0)
 
     def test_small_float_range(self):
-        im = FakeImage(value_range=(0.0, 1.0), default=(0.5, 1.0, None), unit="")
+        im = FakeImage(value_range=(0.0, 1.0), vois=[Window(0.5, 1.0)], unit="")
         s = initial_state(im)
         assert s.scale.step == 0.001
         s2 = on_drag(s, 1, 0, 3, 3)   # + 1/3
@@ -379,7 +388,7 @@ class TestTrackbars:
         assert s.width == 1.0
         s = on_trackbar(s, "width", 0)     # Qt may report below the minimum
         assert s.width == 1.0
-        assert on_trackbar(s, "mode", 2).mode == "sigmoid"
+        assert on_trackbar(s, "mode", 2).mode is SIGMOID
         assert on_trackbar(s, "frame", 5).frame == 4
         with pytest.raises(ValueError):
             on_trackbar(s, "bogus", 1)
@@ -448,7 +457,7 @@ class TestSnapshotName:
         assert snapshot_name("x", s, tmp_path).name == "x_f1.png"
 
     def test_round_trip_through_window_flag(self, st, tmp_path):
-        s = on_drag(initial_state(FakeImage(value_range=(0.0, 1.0), default=(0.5, 1.0, None))), 1, 1, 3, 7)
+        s = on_drag(initial_state(FakeImage(value_range=(0.0, 1.0), vois=[Window(0.5, 1.0)])), 1, 1, 3, 7)
         name = snapshot_name("x", s, tmp_path).stem
         c = float(name.split("_c")[1].split("_")[0])
         w = float(name.split("_w")[1].split("_")[0])
@@ -499,9 +508,9 @@ def test_display_range_follows_the_data():
         def frame_range(self, frame=0):
             return -1024.0, 2500.0
 
-    im = Ct16(value_range=(-32768.0, 32767.0), default=(40.0, 400.0, "LINEAR"))
+    im = Ct16(value_range=(-32768.0, 32767.0), vois=[Window(40.0, 400.0)])
     assert C.display_range(im) == (-1024.0, 2500.0)
-    im = Ct16(value_range=(-32768.0, 32767.0), default=(3000.0, 2000.0, "LINEAR"))
+    im = Ct16(value_range=(-32768.0, 32767.0), vois=[Window(3000.0, 2000.0)])
     assert C.display_range(im) == (-1024.0, 4000.0)        # widened to hold the file's window
     im = Ct16(value_range=(-1000.0, 2000.0))
     assert C.display_range(im) == (-1000.0, 2000.0)        # never beyond what the bits express
@@ -515,3 +524,13 @@ def test_series_annotation_says_slice_and_position():
     lines = annotation_lines(state, "CT folder", frame_word="slice", position=-12.5)
     assert "slice 5/300  -12.5 mm" in lines
     assert "frame 5/300" in annotation_lines(state, "file.dcm")
+
+
+def test_the_fake_and_dicom_image_are_voi_sources():
+    """FakeImage stands in for DicomImage: both have every member controls.VoiSource names."""
+    from dcmlib import DicomImage
+
+    members = {n for n in vars(C.VoiSource) if not n.startswith("_")} | {"__len__"}
+    assert {"resolve_voi", "default_window", "auto_window", "vois", "frame_range"} <= members
+    assert [m for m in sorted(members) if not hasattr(DicomImage, m)] == []
+    assert [m for m in sorted(members) if not hasattr(FakeImage(), m)] == []

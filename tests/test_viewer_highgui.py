@@ -87,7 +87,7 @@ def test_trackbars_re_render(viewer_of, ct):
     cv2.setTrackbarPos("width", v.title, 50)
     assert v.state.width == 50.0
     cv2.setTrackbarPos("mode", v.title, 2)
-    assert v.state.mode == "sigmoid"
+    assert v.state.mode is dcmlib.VoiFunction.SIGMOID
     # the viewport is the same pipeline as a full render, resized
     full = ct.render(-300, 50, mode="sigmoid")
     assert np.array_equal(v.render_view(), cv2.resize(full, (512, 512), interpolation=cv2.INTER_NEAREST))
