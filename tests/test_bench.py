@@ -1,39 +1,93 @@
-"""Smoke tests of ``python -m dcmlib.bench`` sections on tiny images: they run and compare
-like with like. Nothing timed is asserted (shared machines are noisy)."""
+"""``python -m dcmlib.bench`` on tiny images: the sections run, time what they say they time,
+and compare like with like. No measured time is asserted (shared machines are noisy);
+where a duration matters, the clock is a fake one."""
 
 from __future__ import annotations
 
+import re
+import time
+
 import numpy as np
 import pytest
-from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 from dcmlib import load
+from dcmlib.bench import measure
 from dcmlib.bench import render as bench_render
 from dcmlib.bench import viewer as bench_viewer
 from dcmlib.bench.__main__ import main as bench_main
+from helpers import make_ds, ramp
+
+
+def tiny_ct():
+    """A 32 x 48 CT: signed stored values, HU = stored - 1024, window 40/400."""
+    return make_ds(ramp(32, 48, 0, 2000), RescaleSlope=1.0, RescaleIntercept=-1024.0,
+                   WindowCenter=40.0, WindowWidth=400.0)
+
+
+def tiny_12_bit():
+    """A 32 x 48 projection image: 12 of 16 bits stored, unsigned, no rescale, window 2048/4096."""
+    return make_ds(ramp(32, 48, 0, 4095, np.uint16), BitsStored=12, HighBit=11, Modality="MG",
+                   WindowCenter=2048.0, WindowWidth=4096.0)
+
+
+def test_measure_is_the_median_of_the_timed_calls(monkeypatch):
+    """``measure(fn, repeat, warmup)``: ``warmup`` untimed calls, then ``repeat`` timed ones; the
+    median duration in ms. A fake clock moves only inside ``fn``, by a chosen duration per call."""
+    now = [0.0]
+    durations = iter([100.0, 100.0, 0.004, 0.001, 0.005, 0.002, 0.003])  # s: two slow warm-ups, then 1..5 ms
+    calls = []
+
+    def fn(i):
+        calls.append(i)
+        now[0] += next(durations)
+
+    monkeypatch.setattr(time, "perf_counter", lambda: now[0])
+    ms = measure(fn, repeat=5, warmup=2)
+    assert len(calls) == 7 and all(0 <= i < 5 for i in calls)
+    assert ms == pytest.approx(3.0)  # the median of 4, 1, 5, 2, 3 ms; the warm-ups are not timed
 
 
 def test_render_section_measures_three_paths():
-    rows = bench_render.run_case("tiny CT", bench_render.synthetic(32, 48, ct=True), repeat=3)
-    assert [r[1] for r in rows] == ["linear", "sigmoid"]
-    assert all(t > 0 for r in rows for t in r[2:])
+    rows = bench_render.run_case("tiny CT", tiny_ct(), repeat=3)
+    assert [r[:2] for r in rows] == [("tiny CT", "linear"), ("tiny CT", "sigmoid")]
+    assert all(t > 0 for r in rows for t in r[2:])  # ours, pydicom, floor: each one measured
 
 
-def test_pydicom_reference_path_agrees_with_ours():
-    """The benchmark's pydicom path renders the same picture as ours (within 1 grey level)."""
-    ds = bench_render.synthetic(32, 48, ct=False)
+@pytest.mark.parametrize("center, width, function, mode", [
+    (2048.0, 4096.0, "LINEAR", "linear"),      # the file's window
+    (1500.0, 700.0, "LINEAR", "linear"),
+    (1500.0, 700.0, "SIGMOID", "sigmoid"),
+])
+def test_pydicom_reference_path_agrees_with_ours(center, width, function, mode):
+    """The render section's pydicom path (``apply_voi_lut(apply_modality_lut(...))`` scaled to
+    8 bits) shows the same picture as ``render()`` with the same window and function, within
+    one grey level (pydicom's path truncates, ours rounds): it times the same work."""
+    ds = tiny_12_bit()
     img = load(ds)
-    ours = img.render()
-    theirs = bench_render._pydicom_render(img.stored(0), ds)
-    # pydicom's own pipeline, scaled to 8 bits the same way: the two must show the same image
+    ours = img.render(center, width, mode=mode)
+    ds.WindowCenter, ds.WindowWidth, ds.VOILUTFunction = center, width, function  # as the bench sets them
+    theirs = bench_render.pydicom_render(img.stored(0), ds)
     assert theirs.shape == ours.shape and theirs.dtype == np.uint8
     assert np.abs(theirs.astype(int) - ours.astype(int)).max() <= 1
-    assert apply_voi_lut(apply_modality_lut(img.stored(0), ds), ds).shape == ours.shape
+    assert len(np.unique(ours)) > 100, "the ramp must span many grey levels for the comparison to mean much"
 
 
-def test_viewer_section_runs(capsys):
-    bench_viewer.run_case("tiny CT", bench_render.synthetic(32, 48, ct=True), repeat=2)
-    assert "ms per callback" in capsys.readouterr().out
+#: The callbacks the viewer section times (dcmlib/bench/viewer.py): a centre and a width
+#: trackbar move, a drag step, a preset key and a hover over the image.
+VIEWER_CALLBACKS = ("center", "width", "drag", "preset", "hover")
+
+
+def test_viewer_section_reports_each_callback(capsys):
+    """The viewer section times every callback kind and prints its time in ms on a line of its own."""
+    bench_viewer.run_case("tiny CT", tiny_ct(), repeat=2)
+    out = capsys.readouterr().out
+    timed = [ln for ln in out.splitlines() if re.search(r"\d(\.\d+)?\s*ms\b", ln)]  # lines with a time in ms
+
+    def kinds(line):
+        return [k for k in VIEWER_CALLBACKS if re.search(rf"\b{k}", line, re.I)]
+
+    for kind in VIEWER_CALLBACKS:
+        assert any(kinds(ln) == [kind] for ln in timed), f"no line times the {kind} callback alone:\n{out}"
 
 
 def test_unknown_section_is_a_usage_error(capsys):
