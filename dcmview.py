@@ -339,7 +339,6 @@ class Viewer:
         self._view_cache: tuple[tuple, np.ndarray] | None = None
         self._view_padding: np.ndarray | None = None   # padding pixels of the viewport
         self._rendered: tuple[tuple, np.ndarray] | None = None
-        self._drag: tuple[int, int, controls.ViewerState] | None = None
         self._syncing = False
         self.shown: np.ndarray | None = None   # the last composed frame (what the window shows)
         self.renders = 0                        # viewport re-windowings, for tests
@@ -403,38 +402,34 @@ class Viewer:
         self.set_state(controls.on_key(self.state, self.keys(code, time.monotonic()), self.img))
 
     def on_mouse(self, event: int, x: int, y: int, flags: int, _param=None) -> None:
+        s = self.state
         if event == cv2.EVENT_MOUSEWHEEL:
-            self.set_state(controls.on_wheel(self.state, wheel_delta(flags)))
-            return
-        if event == cv2.EVENT_LBUTTONDOWN:
-            self._drag = (x, y, self.state)
+            s = controls.on_wheel(s, wheel_delta(flags))
+        elif event == cv2.EVENT_LBUTTONDOWN:
+            s = controls.on_button_down(s, x, y)
         elif event == cv2.EVENT_LBUTTONUP:
-            self._drag = None
-        elif event == cv2.EVENT_MOUSEMOVE and self._drag is not None:
-            if not flags & cv2.EVENT_FLAG_LBUTTON:
-                self._drag = None
-            else:
-                x0, y0, start = self._drag
-                moved = controls.on_drag(start, x - x0, y - y0, *self.view_size)
-                moved = replace(moved, frame=self.state.frame, probe=self.state.probe,
-                                annotations=self.state.annotations, help=self.state.help,
-                                invert=self.state.invert)
-                self.set_state(moved)
+            s = controls.on_button_up(s)
+        elif event == cv2.EVENT_MOUSEMOVE:
+            if flags & cv2.EVENT_FLAG_LBUTTON:
+                s = controls.on_drag(s, x, y, *self.view_size)
+            else:                                  # the release happened outside the window
+                s = controls.on_button_up(s)
         if event in (cv2.EVENT_MOUSEMOVE, cv2.EVENT_LBUTTONDOWN):
-            self.set_state(self.probe(x, y))
+            s = self.probe(s, x, y)
+        self.set_state(s)
 
-    def probe(self, x: int, y: int) -> controls.ViewerState:
-        """The state with the pixel probe at view position (x, y)."""
+    def probe(self, state: controls.ViewerState, x: int, y: int) -> controls.ViewerState:
+        """``state`` with the pixel probe at view position (x, y)."""
         w, h = self.view_size
         if not (0 <= x < w and 0 <= y < h):
-            return controls.on_hover(self.state, None, None)
+            return controls.on_hover(state, None, None)
         px = min(int(x * self.img.columns / w), self.img.columns - 1)
         py = min(int(y * self.img.rows / h), self.img.rows - 1)
-        if self.state.frame in self._failed:
-            return controls.on_hover(self.state, None, None)
-        v = self.img.values(self.state.frame)[py, px]
+        if state.frame in self._failed:
+            return controls.on_hover(state, None, None)
+        v = self.img.values(state.frame)[py, px]
         value = tuple(int(c) for c in v) if self.img.is_color else float(v)
-        return controls.on_hover(self.state, px, py, value)
+        return controls.on_hover(state, px, py, value)
 
     # -- rendering --------------------------------------------------------------------
     def view_values(self) -> np.ndarray:

@@ -58,7 +58,10 @@ __all__ = [
     "initial_state",
     "display_range",
     "on_key",
+    "DragOrigin",
+    "on_button_down",
     "on_drag",
+    "on_button_up",
     "on_wheel",
     "on_hover",
     "on_trackbar",
@@ -279,6 +282,16 @@ Probe = tuple[int, int, float | tuple[int, ...]]
 
 
 @dataclass(frozen=True)
+class DragOrigin:
+    """Where a left-drag started: the pointer (view pixels) and the window at button-down."""
+
+    x: int
+    y: int
+    center: float
+    width: float
+
+
+@dataclass(frozen=True)
 class ViewerState:
     """Everything the window shows, as plain values.
 
@@ -290,7 +303,8 @@ class ViewerState:
     True when that VOI is a VOI LUT (render it with ``voi=``; center and width
     are then its equivalent linear window, for the trackbars).  ``minmax``: the
     file stores no VOI, the window spans the data.  ``auto`` is True after
-    ``a``.  ``request`` is a one-shot order for the shell (``'snapshot'``,
+    ``a``.  ``drag`` is the origin of the left-drag in progress, or None.
+    ``request`` is a one-shot order for the shell (``'snapshot'``,
     ``'snapshot-shown'``, ``'quit'``) that it clears with
     ``replace(state, request=None)`` once done.
     """
@@ -315,6 +329,7 @@ class ViewerState:
     is_color: bool = False
     unit: str = ""
     file_mode: VoiFunction = VoiFunction.LINEAR
+    drag: DragOrigin | None = None
     request: str | None = None
     message: str | None = field(default=None, compare=False)
 
@@ -484,12 +499,19 @@ def _round_to(value: float, step: float) -> float:
     return round(round(value / step) * step, digits)
 
 
-def on_drag(state: ViewerState, dx: float, dy: float, view_w: int, view_h: int) -> ViewerState:
-    """Window from a left-drag, relative to the state at button-down.
+def on_button_down(state: ViewerState, x: int, y: int) -> ViewerState:
+    """Left button down at view position (x, y): a drag starts from the current window."""
+    if state.is_color:
+        return state
+    return replace(state, drag=DragOrigin(int(x), int(y), state.center, state.width))
 
-    Pass the state captured at button-down and the total displacement since then
-    (display pixels, x right, y down).  A drag across the whole view changes the
-    value by the full value range:
+
+def on_drag(state: ViewerState, x: int, y: int, view_w: int, view_h: int) -> ViewerState:
+    """The pointer moved to view position (x, y) with the left button down: window from the drag.
+
+    The window is the one at button-down (``state.drag``) moved by the total
+    displacement since then; a drag across the whole view (``view_w`` x
+    ``view_h`` display pixels) changes the value by the full value range:
 
     * right = wider window (less contrast), left = narrower;
     * down = higher center (darker image), up = lower center (brighter).
@@ -497,14 +519,27 @@ def on_drag(state: ViewerState, dx: float, dy: float, view_w: int, view_h: int) 
     This is the convention of common radiology viewers (horizontal = width,
     vertical = level).  Results are rounded to the trackbar step, so they read
     cleanly in annotations and snapshot names, and width stays >= one step.
+    Everything else in the state (frame, mode, invert, ...) is the current
+    state's, so a key pressed mid-drag stays.  No drag in progress: no change.
     """
-    if state.is_color or (dx == 0 and dy == 0):
+    origin = state.drag
+    if origin is None or state.is_color:
         return state
-    span = state.scale.span
-    step = state.scale.step
-    width = _round_to(state.width + dx * span / max(int(view_w), 1), step)
-    center = _round_to(state.center + dy * span / max(int(view_h), 1), step)
+    dx, dy = x - origin.x, y - origin.y
+    if dx == 0 and dy == 0:
+        center, width = origin.center, origin.width
+    else:
+        span, step = state.scale.span, state.scale.step
+        width = _round_to(origin.width + dx * span / max(int(view_w), 1), step)
+        center = _round_to(origin.center + dy * span / max(int(view_h), 1), step)
+    if (center, width) == (state.center, state.width):
+        return state
     return set_window(state, center, width)
+
+
+def on_button_up(state: ViewerState) -> ViewerState:
+    """The drag ends (button released, or a move reported without the button)."""
+    return state if state.drag is None else replace(state, drag=None)
 
 
 def on_wheel(state: ViewerState, delta: int) -> ViewerState:

@@ -10,7 +10,8 @@ import pytest
 from dcmlib import controls as C
 from dcmlib.controls import (
     HELP_LINES, KEY_CODES, KeyDecoder, TrackbarScale, annotation_lines,
-    decode_key, format_number, initial_state, on_drag, on_hover, on_key, on_trackbar, on_wheel,
+    decode_key, format_number, initial_state, on_button_down, on_button_up, on_drag, on_hover, on_key,
+    on_trackbar, on_wheel,
     snapshot_name, trackbar_positions, trackbar_ranges,
 )
 from dcmlib import pipeline
@@ -82,6 +83,11 @@ def keys(state, seq, image):
     for k in seq:
         state = on_key(state, k, image)
     return state
+
+
+def drag(state, dx, dy, view_w, view_h):
+    """Button down at view position (100, 100), then a move by (dx, dy) display pixels."""
+    return on_drag(on_button_down(state, 100, 100), 100 + dx, 100 + dy, view_w, view_h)
 
 
 # ------------------------------------------------------------------ key codes
@@ -243,7 +249,7 @@ class TestOtherKeys:
         assert (s.mode, s.width, s.min_width) == (LINEAR_EXACT, 0.2, 0.001)
         s = on_key(on_key(s, "m", im), "m", im)       # -> sigmoid -> linear
         assert (s.mode, s.width) == (LINEAR, 1.0)
-        assert on_drag(s, -100, 0, 10, 10).width == 1.0
+        assert drag(s, -100, 0, 10, 10).width == 1.0
         assert on_trackbar(on_trackbar(s, "mode", 1), "width", 5).width == 0.005
 
     def test_v_without_vois(self):
@@ -322,43 +328,72 @@ class TestDrag:
     # value range -1024..3071 -> span 4095; view 819 x 455 px
     def test_arithmetic_by_hand(self, st):
         # dx = 100 px: width += 100 * 4095 / 819 = 500; dy = 91 px: center += 91 * 4095 / 455 = 819
-        s = on_drag(st, 100, 91, 819, 455)
+        s = drag(st, 100, 91, 819, 455)
         assert (s.width, s.center) == (900.0, 859.0)
         assert (s.voi, s.preset) == (None, None)
 
     def test_full_drag_spans_the_range(self, st):
-        s = on_drag(st, 640, 0, 640, 480)
+        s = drag(st, 640, 0, 640, 480)
         assert s.width == 400.0 + 4095.0
-        s = on_drag(st, 0, -480, 640, 480)
+        s = drag(st, 0, -480, 640, 480)
         assert s.center == 40.0 - 4095.0
 
     def test_left_up_narrower_lower(self, st):
-        s = on_drag(st, -10, -10, 4095, 4095)    # one HU per pixel
+        s = drag(st, -10, -10, 4095, 4095)    # one HU per pixel
         assert (s.width, s.center) == (390.0, 30.0)
 
     def test_width_floor(self, st):
-        s = on_drag(st, -10_000, 0, 100, 100)
+        s = drag(st, -10_000, 0, 100, 100)
         assert s.width == 1.0
 
     def test_rounding_to_step(self, st):
         # 1 px of 1000 over span 4095 = 4.095 HU -> rounded to 4 (step 1)
-        s = on_drag(st, 1, 1, 1000, 1000)
+        s = drag(st, 1, 1, 1000, 1000)
         assert (s.width, s.center) == (404.0, 44.0)
 
     def test_small_float_range(self):
         im = FakeImage(value_range=(0.0, 1.0), vois=[Window(0.5, 1.0)], unit="")
         s = initial_state(im)
         assert s.scale.step == 0.001
-        s2 = on_drag(s, 1, 0, 3, 3)   # + 1/3
+        s2 = drag(s, 1, 0, 3, 3)   # + 1/3
         assert s2.width == 1.333
 
     def test_no_move(self, st):
-        assert on_drag(st, 0, 0, 10, 10) is st
+        down = on_button_down(st, 5, 5)
+        assert down.drag == C.DragOrigin(5, 5, 40.0, 400.0)
+        assert on_drag(down, 5, 5, 10, 10) is down
+        assert on_drag(st, 50, 50, 10, 10) is st            # no button down: no drag
+
+    def test_back_to_the_start_restores_the_window(self, st):
+        s = drag(st, 30, 0, 100, 100)
+        assert on_drag(s, 100, 100, 100, 100).width == 400.0
+
+    def test_button_up_ends_the_drag(self, st):
+        s = on_button_up(drag(st, 30, 0, 100, 100))
+        assert s.drag is None
+        assert on_drag(s, 0, 0, 100, 100) is s
+        assert on_button_up(s) is s
+
+    @pytest.mark.parametrize("key,field", [("m", "mode"), ("i", "invert"), ("o", "annotations"),
+                                           ("h", "help"), ("n", "frame")])
+    def test_a_key_mid_drag_survives_the_next_step(self, st, img, key, field):
+        """Each drag step is the current state with a new window: what a key changed mid-drag stays."""
+        s = on_key(drag(st, 10, 0, 4095, 4095), key, img)
+        changed = getattr(s, field)
+        assert changed != getattr(st, field)
+        s = on_drag(s, 120, 130, 4095, 4095)               # one HU per pixel from (100, 100)
+        assert getattr(s, field) == changed
+        assert (s.width, s.center) == (420.0, 70.0)
+
+    def test_m_and_i_mid_drag(self, st, img):
+        s = keys(drag(st, 10, 0, 4095, 4095), "mi", img)
+        s = on_button_up(on_drag(s, 110, 105, 4095, 4095))
+        assert (s.mode, s.invert, s.width, s.center, s.drag) == (LINEAR_EXACT, True, 410.0, 45.0, None)
 
     def test_color_inert(self):
         im = FakeImage(is_color=True, value_range=(0, 255))
         s = initial_state(im)
-        assert on_drag(s, 50, 50, 100, 100) is s
+        assert drag(s, 50, 50, 100, 100) is s
 
 
 class TestTrackbars:
@@ -377,7 +412,7 @@ class TestTrackbars:
 
     def test_sync_is_not_a_feedback_loop(self, st, img):
         # the shell sets every trackbar to trackbar_positions(state); the callbacks it triggers change nothing
-        for s in (st, keys(st, "1mn", img), replace(st, center=-5000.0), on_drag(st, 3, 7, 100, 100)):
+        for s in (st, keys(st, "1mn", img), replace(st, center=-5000.0), drag(st, 3, 7, 100, 100)):
             for name, pos in trackbar_positions(s).items():
                 assert on_trackbar(s, name, pos) is s
 
@@ -457,7 +492,7 @@ class TestSnapshotName:
         assert snapshot_name("x", s, tmp_path).name == "x_f1.png"
 
     def test_round_trip_through_window_flag(self, st, tmp_path):
-        s = on_drag(initial_state(FakeImage(value_range=(0.0, 1.0), vois=[Window(0.5, 1.0)])), 1, 1, 3, 7)
+        s = drag(initial_state(FakeImage(value_range=(0.0, 1.0), vois=[Window(0.5, 1.0)])), 1, 1, 3, 7)
         name = snapshot_name("x", s, tmp_path).stem
         c = float(name.split("_c")[1].split("_")[0])
         w = float(name.split("_w")[1].split("_")[0])
