@@ -1,6 +1,6 @@
-"""The command line of issue 3, run as a user runs it: ``python dcmview.py ...`` in a subprocess.
+"""The command line, run as a user runs it: ``python dcmview.py ...`` in a subprocess.
 
-Contract under test (issue 3, "Headless export" and "Bad input gets a clear error"):
+Contract under test (the headless export, ``--list-presets``, ``--info`` and bad input):
 
 - ``dcmview.py PATH --export OUT [--window C W | --preset NAME | --voi N] [--mode M]
   [--frame N] [--invert]`` writes exactly ``dcmlib.load(PATH).render(...)`` of that
@@ -156,7 +156,7 @@ def test_invert_of_monochrome2_is_255_minus(tmp_path):
 
 
 def test_preset_equals_its_window(tmp_path):
-    """``--preset lung`` is the window -600/1500 (issue 3's preset table)."""
+    """``--preset lung`` exports exactly what ``--window -600 1500`` does: the lung preset's centre and width."""
     src = pydicom_file("CT_small.dcm")
     a, b = tmp_path / "a.png", tmp_path / "b.png"
     assert_ok(run_cli(src, "--export", a, "--preset", "lung"))
@@ -376,9 +376,8 @@ def assert_one_error_line(proc, *names: str) -> str:
 @pytest.mark.parametrize("case", list(BAD_FILES))
 def test_bad_input_file(tmp_path, case):
     """Each bad input file: exit 2, one error line naming the file, no output left, fast.
-    The library raises a DcmviewError whose text is exactly what the CLI prints after
-    ``dcmview: error: `` ("the library raises its own documented exception types with the
-    same messages")."""
+    The library reports the same problem in the same words: ``load(...).render()`` raises a
+    DcmviewError whose text is exactly what the CLI prints after ``dcmview: error: ``."""
     src = Path(BAD_FILES[case](tmp_path))
     outdir = tmp_path / "out"
     outdir.mkdir()
@@ -437,7 +436,8 @@ def test_bad_arguments(tmp_path, name, args):
 
 
 def test_unknown_mode_is_a_usage_error(tmp_path):
-    """``--mode gamma`` (not in the issue's list, a usage error): still exit 2 and one line, nothing written."""
+    """``--mode gamma`` (not linear, linear-exact or sigmoid: a usage error): still exit 2 and one line,
+    nothing written."""
     proc = run_cli(pydicom_file("MR_small.dcm"), "--export", tmp_path / "x.png", "--mode", "gamma")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith("dcmview: error: "), proc.stderr

@@ -176,7 +176,8 @@ class TestPresetKeys:
     ORDER = ["lung", "bone", "brain", "soft tissue", "mediastinum", "liver", "stroke",
              "subdural", "temporal bone"]
 
-    def test_order_is_the_issue_order(self):
+    def test_order_is_the_key_order(self):
+        """The presets in the order keys 1 - 9 select them and ``p`` cycles through them."""
         assert list(PRESETS) == self.ORDER
 
     def test_p_cycles_then_back_to_file_window(self, st, img):
@@ -554,7 +555,7 @@ def test_display_range_follows_the_data():
 
 
 def test_series_annotation_says_slice_and_position():
-    """Issue 5: a series shows ``slice i/N`` and the slice position in mm."""
+    """A series (a folder) says ``slice i/N`` and the slice position in mm; a file says ``frame i/N``."""
     state = C.ViewerState(center=40.0, width=400.0, scale=TrackbarScale(-1024.0, 3071.0, 1.0), frame=4, n_frames=300)
     lines = annotation_lines(state, "CT folder", frame_word="slice", position=-12.5)
     assert "slice 5/300  -12.5 mm" in lines

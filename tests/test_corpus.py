@@ -1,5 +1,5 @@
 """Every file bundled with pydicom (``pydicom.data.get_testdata_files()``) either renders or
-raises the project's own error -- no other exception (issue 3, "Tests").
+raises the project's own error -- no other exception.
 
 For a file that renders: ``dcmlib.load(f).render()`` is ``uint8`` of shape (rows, columns)
 for grayscale or (rows, columns, 3) for colour, and for a multi-frame file its last frame
