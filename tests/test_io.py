@@ -10,12 +10,12 @@ import threading
 import numpy as np
 import pydicom
 import pytest
-from helpers import make_ds, write_ds
 from pydicom.uid import RLELossless
 
 import dcmlib
 from dcmlib import PixelDataError, io
 from dcmlib.header import layout
+from helpers import make_ds, write_ds
 
 AXIAL = [1, 0, 0, 0, 1, 0]
 

@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 import pytest
+from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
-from helpers import make_ds
 from dcmlib import InvalidArgumentError
 from dcmlib.lut import (
     MODES,
@@ -28,6 +28,7 @@ from dcmlib.lut import (
     voi_window,
 )
 from dcmlib.presentation import to_uint8
+from helpers import make_ds
 
 
 def f32(*xs: float) -> np.ndarray:
@@ -260,8 +261,6 @@ class TestLutLookup:
         assert lut_lookup(f32(0.4, 0.6, 1.4, 2.6), lut).tolist() == [0, 10, 10, 30]
 
     def test_matches_pydicom_modality_lut_sequence(self):
-        from pydicom.dataset import Dataset
-
         entries = [0, 7, 30, 90, 200, 500, 1000, 4000]
         item = Dataset()
         item.LUTDescriptor = [len(entries), 4, 16]

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import dcmlib
-from helpers import make_ds
 from dcmlib.presentation import invert_unit, needs_inversion, to_uint8
+from helpers import make_ds
 
 
 class TestToUint8:

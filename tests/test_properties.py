@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import dcmlib
-from helpers import make_ds
 from dcmlib.lut import VoiFunction, modality_lut, voi_window
 from dcmlib.presentation import invert_unit, needs_inversion, to_uint8
+from helpers import make_ds
 
 # Local settings (not a global profile: other test modules keep theirs). Deterministic for CI.
 fast = settings(max_examples=60, deadline=None, derandomize=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,11 @@ from pydicom.uid import (
     generate_uid,
 )
 
+import dcmlib
+from dcmlib.bench import series as bench
+from dcmlib.cache import ReadAhead
 from dcmlib.errors import InvalidArgumentError, NotDicomError
+from dcmlib.image import DicomImage
 from dcmlib.io import HEAD_BYTES, read_header
 from dcmlib.series import (
     Series,
@@ -471,8 +476,6 @@ def axial_folder(root: Path, slices: int, size: int = 64) -> list[float]:
 
 class TestStack:
     def test_load_folder_is_one_ordered_stack_decoded_lazily(self, tmp_path):
-        import dcmlib
-
         zs = axial_folder(tmp_path, 12)
         img = dcmlib.load(tmp_path)
         assert len(img) == 12 and img.decodes == 0  # headers only so far
@@ -486,8 +489,6 @@ class TestStack:
         assert img.decodes == 12  # the default cache holds the whole small series
 
     def test_cache_bound_while_scrolling(self, tmp_path):
-        import dcmlib
-
         axial_folder(tmp_path, 20)
         frame_bytes = 64 * 64 * 2
         # Room for 4 decoded slices and a little more (small per-frame bookkeeping).
@@ -505,8 +506,6 @@ class TestStack:
         assert 21 + 20 - 4 <= img.decodes <= 21 + 20
 
     def test_scrolling_never_loads_pixel_data_into_the_headers(self, tmp_path):
-        from dcmlib.image import DicomImage
-
         axial_folder(tmp_path, 6)
         series = select_series(scan_folder(tmp_path))
         img = DicomImage(series.frames, path=str(tmp_path))
@@ -518,8 +517,6 @@ class TestStack:
             assert_deferred(f.pixels, 64 * 64 * 2)
 
     def test_series_choice_and_errors_through_load(self, tmp_path):
-        import dcmlib
-
         small, _big = mixed_folder(tmp_path)
         warnings = Collect()
         img = dcmlib.load(tmp_path, series=small, on_warning=warnings)
@@ -532,14 +529,8 @@ class TestStack:
             dcmlib.load(tmp_path / "empty")
 
     def test_read_ahead_decodes_the_next_slices_in_the_background(self, tmp_path):
-        import dcmlib
-        from dcmlib.cache import ReadAhead
-
         axial_folder(tmp_path, 10)
-        try:  # this test drives its own read-ahead
-            img = dcmlib.load(tmp_path, read_ahead=False)
-        except TypeError:  # load() without a built-in read-ahead
-            img = dcmlib.load(tmp_path)
+        img = dcmlib.load(tmp_path, read_ahead=False)  # this test drives its own read-ahead
         with ReadAhead(img.stored, len(img), depth=3) as ahead:
             img.render(frame=4)
             ahead.hint(4)
@@ -557,15 +548,8 @@ class TestStack:
             assert img.decodes == before
 
     def test_builtin_read_ahead_follows_the_scroll_direction(self, tmp_path):
-        import time
-
-        import dcmlib
-
         axial_folder(tmp_path, 30)
-        try:
-            img = dcmlib.load(tmp_path, read_ahead=True)
-        except TypeError:
-            pytest.skip("load() has no read_ahead option yet")
+        img = dcmlib.load(tmp_path, read_ahead=True)
 
         def settle(count: int) -> int:
             # Wait (up to 5 s, no timing asserted) for the background decodes to reach count.
@@ -586,8 +570,6 @@ class TestStack:
 
 def test_series_benchmark_runs_small():
     """Smoke test of ``python -m dcmlib.bench series`` on a tiny series (nothing timed is asserted)."""
-    from dcmlib.bench import series as bench
-
     lines: list[str] = []
     bench.run(lines.append, slices=4, long=0, size=32, repeat=1)
     text = "\n".join(lines)
