@@ -6,7 +6,8 @@ imports a test module from that folder, which has no ``__init__.py``).
 
 - :func:`make_ds`: the only place a test builds an image Dataset from scratch;
   :func:`write_ds` writes one as a file, :func:`write_mono` does both for the
-  grayscale files fed to dcmview and DCMTK alike; :func:`ramp` is their usual pixels;
+  grayscale files fed to dcmview and DCMTK alike; :func:`ramp` is their usual pixels
+  and :func:`lut_item` their Modality / VOI LUT Sequence items;
 - :func:`pydicom_file`: the path of one of pydicom's bundled test files;
 - :func:`run_cli`: run ``dcmview.py`` as a subprocess from the repository root;
 - :func:`dcm2pnm`: run DCMTK's ``dcm2pnm`` (or ``dcmj2pnm`` / ``dcml2pnm`` for
@@ -137,6 +138,28 @@ def write_mono(
     if bits_stored is not None:
         header.update(BitsStored=bits_stored, HighBit=bits_stored - 1)
     return write_ds(make_ds(pixels, **{**header, **tags}), path)
+
+
+def lut_item(descriptor, data, explanation: str | None = None, **tags) -> Dataset:
+    """A Modality or VOI LUT Sequence item (PS3.3 C.11.1, C.11.2.1.1).
+
+    ``descriptor`` is the LUT Descriptor: [entries (0 means 65536), first mapped value, bits
+    per entry]. ``data`` given as a list of ints or as bytes is stored as it is (pydicom picks
+    LUT Data's VR, US or OW); any other run of numbers (an array, a range) is stored as 16-bit
+    little-endian words with VR OW. Further keywords are set on the item (``ModalityLUTType="HU"``).
+    """
+    item = Dataset()
+    item.LUTDescriptor = list(descriptor)
+    if isinstance(data, (list, bytes)):
+        item.LUTData = data
+    else:
+        item.LUTData = np.asarray(data, "<u2").tobytes()
+        item["LUTData"].VR = "OW"
+    if explanation is not None:
+        item.LUTExplanation = explanation
+    for key, value in tags.items():
+        setattr(item, key, value)
+    return item
 
 
 def ramp(rows: int, cols: int, lo: int, hi: int, dtype: type = np.int16) -> np.ndarray:

@@ -25,12 +25,11 @@ import cv2
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate, generate_fragmented_frames
 from pydicom.sequence import Sequence
 
 import dcmlib
-from helpers import pydicom_file, ramp, run_cli, write_mono
+from helpers import lut_item, pydicom_file, ramp, run_cli, write_mono
 
 PRESET_ORDER = [
     ("lung", -600, 1500),
@@ -481,14 +480,6 @@ def test_existing_output_survives_a_failed_export(tmp_path):
 # --------------------------------------------------------------------------- malformed headers
 
 
-def _lut(descriptor, data) -> Dataset:
-    item = Dataset()
-    item.LUTDescriptor = descriptor
-    item.LUTData = np.asarray(data, "<u2").tobytes()
-    item["LUTData"].VR = "OW"
-    return item
-
-
 def _malformed(name: str, *, delete=(), patch=None, raw=None, **tags):
     """A 16 x 16 ramp file with ``tags`` set; ``raw`` sets header values pydicom's writer
     would otherwise reject; ``patch`` = (old, new) replaces equal-length bytes in the file
@@ -529,10 +520,10 @@ MALFORMED = {
     "width-negative": _malformed("wneg", WindowCenter=500, WindowWidth=-10),
     "centers-widths-mismatch": _malformed("cwmismatch", WindowCenter=[500, 400, 300], WindowWidth=[100]),
     "voi-function-unknown": _malformed("fn", WindowCenter=500, WindowWidth=100, VOILUTFunction="CUBIC"),
-    "voi-lut-empty": _malformed("lutempty", VOILUTSequence=Sequence([_lut([10, 0, 16], [])])),
-    "voi-lut-short": _malformed("lutshort", VOILUTSequence=Sequence([_lut([100, 0, 16], range(10))])),
-    "voi-lut-bits-0": _malformed("lutbits0", VOILUTSequence=Sequence([_lut([10, 0, 0], range(10))])),
-    "modality-lut-short": _malformed("mlutshort", ModalityLUTSequence=Sequence([_lut([4096, 0, 16], range(10))])),
+    "voi-lut-empty": _malformed("lutempty", VOILUTSequence=Sequence([lut_item([10, 0, 16], np.array([], np.uint16))])),
+    "voi-lut-short": _malformed("lutshort", VOILUTSequence=Sequence([lut_item([100, 0, 16], range(10))])),
+    "voi-lut-bits-0": _malformed("lutbits0", VOILUTSequence=Sequence([lut_item([10, 0, 0], range(10))])),
+    "modality-lut-short": _malformed("mlutshort", ModalityLUTSequence=Sequence([lut_item([4096, 0, 16], range(10))])),
     "palette-without-lut": _malformed("palette", PhotometricInterpretation="PALETTE COLOR"),
     "ybr-one-sample": _malformed("ybr1", PhotometricInterpretation="YBR_FULL"),
     "presentation-shape-unknown": _malformed("pls", PresentationLUTShape="WEIRD"),

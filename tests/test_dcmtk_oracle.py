@@ -55,7 +55,17 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 import dcmview
-from helpers import DCM2PNM, dcm2pnm, pydicom_file, ramp, requires_dcm2pnm, run_cli, skip_without, write_mono
+from helpers import (
+    DCM2PNM,
+    dcm2pnm,
+    lut_item,
+    pydicom_file,
+    ramp,
+    requires_dcm2pnm,
+    run_cli,
+    skip_without,
+    write_mono,
+)
 
 pytestmark = requires_dcm2pnm
 
@@ -194,15 +204,10 @@ def test_bundled_file_matches_dcm2pnm(tmp_path, name, our_args, dcm_opts, tool):
 SIGNED_RAMP = ramp(64, 64, -1000, 3000)  # int16, every value -1000..3000 appears
 
 
-def _lut_item(first_mapped: int, data: np.ndarray, bits: int, explanation: str = "LUT") -> Dataset:
-    """A VOI/Modality LUT item (PS3.3 C.11.2.1.1): descriptor [entries (0 = 65536), first mapped, bits]."""
-    item = Dataset()
+def _lut_item(first_mapped: int, data: np.ndarray, bits: int) -> Dataset:
+    """A LUT item holding all of ``data`` (65536 entries are written as 0, PS3.3 C.11.2.1.1)."""
     n = len(data)
-    item.LUTDescriptor = [0 if n == 65536 else n, first_mapped, bits]
-    item.LUTExplanation = explanation
-    item.LUTData = data.astype("<u2").tobytes()
-    item["LUTData"].VR = "OW"
-    return item
+    return lut_item([0 if n == 65536 else n, first_mapped, bits], data, "LUT")
 
 
 def syn_sigmoid(tmp):

@@ -25,7 +25,7 @@ from dcmlib import (
     PixelDataError,
     UnsupportedError,
 )
-from helpers import make_ds, pydicom_file, write_ds
+from helpers import lut_item, make_ds, pydicom_file, write_ds
 
 ENHANCED_CT = "1.2.840.10008.5.1.4.1.1.2.1"
 
@@ -39,15 +39,6 @@ def linear_u8(x, c, w) -> np.ndarray:
         y = np.where(x <= c - 0.5 - (w - 1) / 2, 0.0,
                      np.where(x > c - 0.5 + (w - 1) / 2, 1.0, (x - (c - 0.5)) / (w - 1) + 0.5))
     return np.floor(y * 255 + 0.5).astype(np.uint8)
-
-
-def lut_item(descriptor, data, explanation=None) -> Dataset:
-    item = Dataset()
-    item.LUTDescriptor = list(descriptor)
-    item.LUTData = data
-    if explanation is not None:
-        item.LUTExplanation = explanation
-    return item
 
 
 # ----------------------------------------------------------------------------- modality

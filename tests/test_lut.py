@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 from dcmlib import InvalidArgumentError
@@ -28,7 +27,7 @@ from dcmlib.lut import (
     voi_window,
 )
 from dcmlib.presentation import to_uint8
-from helpers import make_ds
+from helpers import lut_item, make_ds
 
 
 def f32(*xs: float) -> np.ndarray:
@@ -262,10 +261,7 @@ class TestLutLookup:
 
     def test_matches_pydicom_modality_lut_sequence(self):
         entries = [0, 7, 30, 90, 200, 500, 1000, 4000]
-        item = Dataset()
-        item.LUTDescriptor = [len(entries), 4, 16]
-        item.ModalityLUTType = "HU"
-        item.LUTData = entries
+        item = lut_item([len(entries), 4, 16], entries, ModalityLUTType="HU")
         arr = np.arange(0, 16, dtype=np.uint16).reshape(4, 4)
         ds = make_ds(arr, ModalityLUTSequence=[item])
         theirs = apply_modality_lut(arr, ds)
