@@ -206,12 +206,17 @@ def missing_tools(*names: str) -> list[str]:
     return [n for n in names if shutil.which(n) is None]
 
 
+def _not_installed(missing: list[str], why: str) -> str:
+    detail = f" ({why})" if why else ""
+    return f"{', '.join(missing)} not installed{detail}; .ci/run installs the tools the tests need"
+
+
 def requires_tools(*names: str, why: str = "") -> pytest.MarkDecorator:
     """Skip where one of the commands ``names`` is not installed (except on CI, where the test runs and fails)."""
     missing = missing_tools(*names)
     return pytest.mark.skipif(
         bool(missing) and not ON_CI,
-        reason=f"{', '.join(missing)} not installed{' (' + why + ')' if why else ''}; .ci/run installs it",
+        reason=_not_installed(missing, why),
     )
 
 
@@ -219,7 +224,7 @@ def skip_without(*names: str, why: str = "") -> None:
     """Inside a test: skip where one of the commands is not installed; fail on CI."""
     missing = missing_tools(*names)
     if missing:
-        message = f"{', '.join(missing)} not installed{' (' + why + ')' if why else ''}; .ci/run installs it"
+        message = _not_installed(missing, why)
         if ON_CI:
             pytest.fail(message)
         pytest.skip(message)
