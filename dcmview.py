@@ -30,6 +30,7 @@ import numpy as np
 
 import dcmlib
 from dcmlib import DcmviewError, InvalidArgumentError, OutputError, controls
+from dcmlib.view import DEFAULT_SCREEN, View
 
 PROG = "dcmview"
 EXPORT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -213,11 +214,11 @@ def _run(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- viewer (HighGUI shell)
 #
-# A thin shell: it turns HighGUI events into dcmlib.controls calls and draws the
-# state.  Each callback windows only what the screen shows: the frame's modality
-# values are resized to the viewport once per frame, and every window change
-# re-runs img.render_values() on that small array.  Snapshots (s) render the
-# full-resolution frame, exactly like --export.
+# A thin shell: HighGUI events become dcmlib.controls calls, each giving a whole
+# new state; dcmlib.view.View turns the state into the frame shown here (the
+# viewport windowed per change, annotations, help).  What stays here is what
+# only a window needs: the window, its trackbars, the callbacks, imshow, the
+# event loop, and writing snapshot files.
 
 FONT_DIRS = (
     "/usr/share/fonts/truetype/dejavu",
@@ -228,12 +229,6 @@ FONT_DIRS = (
     "/usr/share/fonts/truetype",
     "/usr/local/share/fonts",
 )
-DEFAULT_SCREEN = (1280, 1024)
-MIN_VIEW = 512          # small images are enlarged by a whole factor (nearest neighbour, never blurry) up to this
-TRACKBAR_SPACE = 170    # vertical pixels the Qt trackbars take under the image
-TEXT = (235, 235, 235)
-SHADOW = (0, 0, 0)
-
 
 def _has_fonts(folder: str) -> bool:
     try:
@@ -305,55 +300,35 @@ def screen_size(where: str | None = None) -> tuple[int, int]:
     return size or DEFAULT_SCREEN
 
 
-def fit_zoom(rows: int, cols: int, screen: tuple[int, int]) -> float:
-    """Display scale: shrink to the screen (keeping the aspect ratio), enlarge tiny images by a whole factor."""
-    max_w = max(int(screen[0] * 0.92), 64)
-    max_h = max(int(screen[1] * 0.92) - TRACKBAR_SPACE, 64)
-    fit = min(max_w / cols, max_h / rows)
-    if fit < 1:
-        return fit
-    whole = int(min(fit, MIN_VIEW / max(min(rows, cols), 1)))
-    return float(max(whole, 1))
-
-
 class Viewer:
     """The HighGUI window on one image; ``update`` is the one re-render everything calls.
 
-    ``window=False`` builds the same render path without HighGUI (for the
-    benchmark); ``screen`` overrides the screen size used for fitting.
+    Each callback hands the current state to :mod:`dcmlib.controls` and shows
+    the new one through :class:`dcmlib.view.View`.  ``screen`` overrides the
+    screen size used for fitting.
     """
 
-    def __init__(self, img, state: controls.ViewerState | None = None, *, snapshot_dir: str | Path = ".",
-                 screen: tuple[int, int] | None = None, window: bool = True, show_patient: bool = False):
+    def __init__(self, img: dcmlib.DicomImage, state: controls.ViewerState | None = None, *,
+                 snapshot_dir: str | Path = ".", screen: tuple[int, int] | None = None,
+                 show_patient: bool = False):
         self.img = img
         self.title = f"dcmview - {img.name}"
         self.snapshot_dir = Path(snapshot_dir)
         self.stem = Path(img.name).stem if img.path and not Path(img.path).is_dir() else img.name
-        self.window = window
-        screen = screen or (screen_size(img.path or img.name) if window else DEFAULT_SCREEN)
-        zoom = fit_zoom(img.rows, img.columns, screen)
-        self.view_size = (max(1, round(img.columns * zoom)), max(1, round(img.rows * zoom)))  # (w, h)
-        state = state or controls.initial_state(img)
-        self.state = replace(state, zoom=self.view_size[0] / img.columns)
+        self.view = View(img, state, screen=screen or screen_size(img.path or img.name),
+                         show_patient=show_patient, on_warning=_warn)
         self.keys = controls.KeyDecoder()
-        self._view_cache: tuple[tuple, np.ndarray] | None = None
-        self._view_padding: np.ndarray | None = None   # padding pixels of the viewport
-        self._rendered: tuple[tuple, np.ndarray] | None = None
-        self._syncing = False
+        self._syncing = False                   # the trackbars are being set from the state
         self.shown: np.ndarray | None = None   # the last composed frame (what the window shows)
-        self.renders = 0                        # viewport re-windowings, for tests
-        self._failed: set[int] = set()          # frames whose decoding failed (reported once)
-        patient = []
-        if show_patient:
-            h = img.header
-            patient = [f"{getattr(h, 'PatientName', '')}  {getattr(h, 'PatientID', '')}".strip()]
-        self._patient = [p for p in patient if p]
-        if window:
-            ensure_qt_fonts()
-            cv2.namedWindow(self.title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
-            self._create_trackbars()
-            cv2.setMouseCallback(self.title, self.on_mouse)
+        cv2.namedWindow(self.title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+        self._create_trackbars()
+        cv2.setMouseCallback(self.title, self.on_mouse)
         self.update()
+
+    @property
+    def state(self) -> controls.ViewerState:
+        """The state shown now (the view's)."""
+        return self.view.state
 
     # -- HighGUI plumbing -------------------------------------------------------------
     def _create_trackbars(self) -> None:
@@ -368,8 +343,6 @@ class Viewer:
         self._sync_trackbars()
 
     def _sync_trackbars(self) -> None:
-        if not self.window:
-            return
         self._syncing = True
         try:
             for name, pos in controls.trackbar_positions(self.state).items():
@@ -380,18 +353,16 @@ class Viewer:
 
     # -- events -----------------------------------------------------------------------
     def set_state(self, state: controls.ViewerState) -> None:
+        """Show a new state; carry out its snapshot request (a quit request stays for :meth:`run`)."""
         if state is self.state:
             return
-        request, state = state.request, replace(state, request=None)
-        if state != self.state:
-            self.state = state
+        request = state.request if state.request in ("snapshot", "snapshot-shown") else None
+        if request is not None:
+            state = replace(state, request=None)
+        if self.view.set_state(state):
             self.update()
-        if request == "snapshot":
-            self.snapshot()
-        elif request == "snapshot-shown":
-            self.snapshot(shown=True)
-        elif request == "quit":
-            self.state = replace(self.state, request="quit")
+        if request is not None:
+            self.snapshot(shown=request == "snapshot-shown")
 
     def on_trackbar(self, name: str, pos: int) -> None:
         if self._syncing:
@@ -411,119 +382,30 @@ class Viewer:
             s = controls.on_button_up(s)
         elif event == cv2.EVENT_MOUSEMOVE:
             if flags & cv2.EVENT_FLAG_LBUTTON:
-                s = controls.on_drag(s, x, y, *self.view_size)
+                s = controls.on_drag(s, x, y, *self.view.size)
             else:                                  # the release happened outside the window
                 s = controls.on_button_up(s)
         if event in (cv2.EVENT_MOUSEMOVE, cv2.EVENT_LBUTTONDOWN):
-            s = self.probe(s, x, y)
+            s = self.view.hover(s, x, y)
         self.set_state(s)
 
-    def probe(self, state: controls.ViewerState, x: int, y: int) -> controls.ViewerState:
-        """``state`` with the pixel probe at view position (x, y)."""
-        w, h = self.view_size
-        if not (0 <= x < w and 0 <= y < h):
-            return controls.on_hover(state, None, None)
-        px = min(int(x * self.img.columns / w), self.img.columns - 1)
-        py = min(int(y * self.img.rows / h), self.img.rows - 1)
-        if state.frame in self._failed:
-            return controls.on_hover(state, None, None)
-        v = self.img.values(state.frame)[py, px]
-        value = tuple(int(c) for c in v) if self.img.is_color else float(v)
-        return controls.on_hover(state, px, py, value)
-
-    # -- rendering --------------------------------------------------------------------
-    def view_values(self) -> np.ndarray:
-        """The frame's modality values (colour: RGB) resized to the viewport, cached per frame."""
-        key = (self.state.frame, self.view_size)
-        if self._view_cache is None or self._view_cache[0] != key:
-            frame = self.state.frame
-            values = self.img.values(frame)
-            mask = None if self.img.is_color else self.img.padding_mask(frame)
-            if mask is not None and mask.any():
-                # padding is background: keep its extreme values out of the averaged edge pixels
-                values = np.where(mask, np.float32(self.img.frame_range(frame)[0]), values)
-            else:
-                mask = None
-            w, h = self.view_size
-            if (w, h) == (self.img.columns, self.img.rows):
-                view, pad = values, mask
-            else:
-                interp = cv2.INTER_AREA if w < self.img.columns else cv2.INTER_NEAREST
-                view = cv2.resize(values, (w, h), interpolation=interp)
-                pad = None if mask is None else cv2.resize(mask.view(np.uint8), (w, h), interpolation=interp) > 0
-            self._view_cache = (key, view)
-            self._view_padding = pad
-        return self._view_cache[1]
-
-    def render_view(self) -> np.ndarray:
-        """The windowed viewport (uint8 gray or BGR); re-windowed only when the window/frame/invert change."""
-        s = self.state
-        key = (s.frame, s.center, s.width, s.mode, s.voi if s.lut else None, s.invert, self.view_size)
-        if self._rendered is not None and self._rendered[0] == key:
-            return self._rendered[1]
-        view = self.view_values()
-        if self.img.is_color:
-            out = cv2.cvtColor(view, cv2.COLOR_RGB2BGR)
-            if s.invert:
-                cv2.bitwise_not(out, dst=out)
-        else:
-            out = self.img.render_values(view, invert=s.invert, frame=s.frame, **_window_args(s))
-        if self._view_padding is not None:
-            out[self._view_padding] = 0            # as render() shows padding: background
-        self.renders += 1
-        self._rendered = (key, out)
-        return out
-
-    def compose(self) -> np.ndarray:
-        """The frame the window shows: the viewport plus annotations / help, drawn on a copy.
-
-        A frame that cannot be decoded (a damaged slice in a series) shows its
-        error instead of ending the session; the message is also printed once.
-        """
-        s = self.state
-        try:
-            view = self.render_view()
-        except DcmviewError as exc:
-            if s.frame not in self._failed:
-                self._failed.add(s.frame)
-                _warn(f"frame {s.frame + 1}: {exc}")
-            out = np.zeros((self.view_size[1], self.view_size[0], 3), dtype=np.uint8)
-            _text_block(out, [f"frame {s.frame + 1}/{len(self.img)} cannot be shown:", exc.problem[:90]], 8, 8,
-                        0.45 if out.shape[1] < 700 else 0.55)
-            return out
-        out = cv2.cvtColor(view, cv2.COLOR_GRAY2BGR) if view.ndim == 2 else view.copy()
-        scale = 0.45 if out.shape[1] < 700 else 0.55
-        if s.help:
-            _help_panel(out, controls.HELP, scale)
-        elif s.annotations:
-            pos = self.img.position(s.frame) if len(self.img) > 1 else None
-            word = "slice" if self.img.is_series else "frame"
-            lines = controls.annotation_lines(s, self.img.name, self._patient, frame_word=word, position=pos)
-            _text_block(out, lines, 8, 8, scale)
-        return out
-
     def update(self) -> np.ndarray:
-        """Re-render and show the current state; keeps the trackbars in step."""
-        self.shown = self.compose()
-        if self.window:
-            cv2.imshow(self.title, self.shown)
-            self._sync_trackbars()
+        """Compose and show the current state; keeps the trackbars in step."""
+        self.shown = self.view.compose()
+        cv2.imshow(self.title, self.shown)
+        self._sync_trackbars()
         return self.shown
 
     # -- snapshots --------------------------------------------------------------------
     def snapshot(self, shown: bool = False) -> Path | None:
         """``s``: the full-resolution frame exactly as --export writes it; ``S``: the window as shown."""
         s = self.state
-        if s.frame in self._failed and not shown:
+        if self.view.failed(s.frame) and not shown:
             _warn(f"frame {s.frame + 1} cannot be shown; no snapshot saved")
             return None
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
         path = controls.snapshot_name(self.stem, s, self.snapshot_dir, shown=shown)
-        if shown:
-            image = self.shown
-        else:  # colour images ignore the window arguments
-            image = self.img.render(frame=s.frame, invert=s.invert, **_window_args(s))
-        write_image(path, image)
+        write_image(path, self.shown if shown else self.view.full_resolution())
         print(f"saved {path}", flush=True)
         return path
 
@@ -546,64 +428,16 @@ class Viewer:
         return 0
 
 
-def _window_args(s: controls.ViewerState) -> dict:
-    """The state's VOI as render()/render_values() arguments: a stored VOI LUT by index, else the window."""
-    if s.lut:
-        return {"voi": s.voi}
-    return {"center": s.center, "width": s.width, "mode": s.mode}
-
-
 def wheel_delta(flags: int) -> int:
     """The wheel delta HighGUI packs into the high 16 bits of ``flags`` (signed; > 0 = away from the user)."""
     d = (int(flags) >> 16) & 0xFFFF
     return d - 0x10000 if d >= 0x8000 else d
 
 
-def _put(img: np.ndarray, text: str, org: tuple[int, int], scale: float) -> None:
-    """Light text with a dark outline: readable on any grey.
-
-    The outline is the same text drawn one pixel off in each diagonal: a
-    thicker stroke would also be wider (OpenCV 5 fonts advance by thickness).
-    """
-    x, y = org
-    for dx, dy in ((-1, -1), (1, -1), (-1, 1), (1, 1)):
-        cv2.putText(img, text, (x + dx, y + dy), cv2.FONT_HERSHEY_SIMPLEX, scale, SHADOW, 1, cv2.LINE_AA)
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT, 1, cv2.LINE_AA)
-
-
-def _text_size(text: str, scale: float) -> tuple[int, int]:
-    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    return w, h + base
-
-
-def _text_block(img: np.ndarray, lines: list[str], x: int, y: int, scale: float) -> None:
-    """Annotation lines at the top left."""
-    th = _text_size("Ag", scale)[1]
-    for i, text in enumerate(lines):
-        _put(img, text, (x, y + th + i * (th + 6)), scale)
-
-
-def _help_panel(img: np.ndarray, rows, scale: float) -> None:
-    """The key list in two columns on a darkened panel, shrunk to fit the view."""
-    key_w = max(_text_size(k, scale)[0] for k, _ in rows) + 14
-    need = key_w + max(_text_size(a, scale)[0] for _, a in rows) + 24
-    if need > img.shape[1]:
-        scale *= img.shape[1] / need
-        key_w = max(_text_size(k, scale)[0] for k, _ in rows) + 14
-        need = img.shape[1]
-    th = _text_size("Ag", scale)[1]
-    step = th + max(3, int(6 * scale / 0.5))
-    roi = img[: min(img.shape[0], step * len(rows) + 16), : min(img.shape[1], need)]
-    roi //= 4
-    for i, (keys, action) in enumerate(rows):
-        y = 8 + th + i * step
-        _put(img, keys, (10, y), scale)
-        _put(img, action, (10 + key_w, y), scale)
-
-
 def run_viewer(img: dcmlib.DicomImage, args: argparse.Namespace, opts: dict) -> int:
     """Open the HighGUI window on ``img`` with the start state ``opts``; returns the exit status."""
     screen = screen_size(img.path or img.name)          # no display: one-line error, before any window
+    ensure_qt_fonts()                                    # Qt reads the font folder when the window opens
     state = controls.initial_state(
         img, center=opts.get("center"), width=opts.get("width"), preset=opts.get("preset"),
         voi=opts.get("voi"), mode=opts.get("mode"), frame=opts.get("frame", 0),

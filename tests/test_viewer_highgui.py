@@ -48,6 +48,8 @@ def display():
 def viewer_of(display, tmp_path):
     made = []
 
+    dcmview.ensure_qt_fonts()                      # as run_viewer does before its window opens
+
     def make(img, **kw):
         state = controls.initial_state(img, **kw)
         v = dcmview.Viewer(img, state, snapshot_dir=tmp_path, screen=(1280, 1024))
@@ -79,10 +81,10 @@ def test_window_and_trackbars(viewer_of, ct):
 
 def test_trackbars_re_render(viewer_of, ct):
     v = viewer_of(ct)
-    before, renders = v.shown.copy(), v.renders
+    before, renders = v.shown.copy(), v.view.renders
     cv2.setTrackbarPos("center", v.title, -300)
     assert v.state.center == -300.0 and v.state.voi is None and not v.state.minmax
-    assert v.renders == renders + 1
+    assert v.view.renders == renders + 1
     assert not np.array_equal(before, v.shown)
     cv2.setTrackbarPos("width", v.title, 50)
     assert v.state.width == 50.0
@@ -90,7 +92,7 @@ def test_trackbars_re_render(viewer_of, ct):
     assert v.state.mode is dcmlib.VoiFunction.SIGMOID
     # the viewport is the same pipeline as a full render, resized
     full = ct.render(-300, 50, mode="sigmoid")
-    assert np.array_equal(v.render_view(), cv2.resize(full, (512, 512), interpolation=cv2.INTER_NEAREST))
+    assert np.array_equal(v.view.render_view(), cv2.resize(full, (512, 512), interpolation=cv2.INTER_NEAREST))
 
 
 def test_keys_move_trackbars_without_feedback(viewer_of, ct):
@@ -161,7 +163,7 @@ def test_colour_has_no_window_trackbars(viewer_of):
     assert "center" not in controls.trackbar_ranges(v.state)
     v.on_key(ord("1"))
     assert v.state.preset is None
-    assert tuple(v.render_view()[5, 5]) == (0, 0, 200)   # BGR
+    assert tuple(v.view.render_view()[5, 5]) == (0, 0, 200)   # BGR
     v.on_mouse(cv2.EVENT_MOUSEMOVE, 0, 0, 0)
     assert v.state.probe[2] == (200, 0, 0)
 
@@ -194,7 +196,7 @@ def test_damaged_slice_shows_its_error_and_the_session_goes_on(viewer_of, tmp_pa
     assert v.snapshot() is None
     v.on_mouse(cv2.EVENT_MOUSEMOVE, 10, 10, 0)          # the probe has nothing to read: no error
     v.on_key(ord("n"))                                  # the next slice renders again
-    assert v.state.frame == 2 and v.render_view().max() > 0
+    assert v.state.frame == 2 and v.view.render_view().max() > 0
     err = capsys.readouterr().err
     assert err.count("frame 2: ") == 1 and "pixel data has 64 bytes" in err
 
@@ -209,5 +211,5 @@ def test_padding_is_background_in_the_view_as_in_the_export(viewer_of):
     v = viewer_of(img)
     full = img.render(2000, 3000)
     assert full[:, :16].max() == 0 and full[:, 16:].min() > 0     # the export's own truth
-    w, h = v.view_size
-    assert np.array_equal(v.render_view(), cv2.resize(full, (w, h), interpolation=cv2.INTER_NEAREST))
+    w, h = v.view.size
+    assert np.array_equal(v.view.render_view(), cv2.resize(full, (w, h), interpolation=cv2.INTER_NEAREST))
