@@ -1,8 +1,8 @@
 """Viewer state and what each key, drag, wheel step or trackbar move does.
 
 Plain Python, no OpenCV: ``dcmview.py`` translates HighGUI events into the
-functions below and draws the result, and the tests drive them without a
-display.  A :class:`ViewerState` is immutable; every handler returns a new
+functions below, :class:`dcmlib.view.View` draws the result, and the tests
+drive them without a display.  A :class:`ViewerState` is immutable; every handler returns a new
 state (or the same object when nothing changed, so the shell can skip a
 re-render).
 
