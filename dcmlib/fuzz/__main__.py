@@ -1,0 +1,184 @@
+"""Fuzz dcmlib's error boundary: ``python -m dcmlib.fuzz [--seed S] [--cases N] [--save DIR]``.
+
+Each seeded case is written to a temporary file and, in a forked child, goes
+through the library as an application uses it: ``dcmlib.load(path)``,
+``img.info()``, ``img.render()`` of the first and the last frame and
+``cv2.imencode('.png', ...)``.  A :class:`~dcmlib.DcmviewError` is a clean
+error; any other exception, a signal, a hang, or a message in Python's words is
+a failure.  Prints a table of outcomes per mutation kind and the failing cases;
+``--save DIR`` writes them as files for reproduction, ``--case NAME`` runs
+(and with ``--save`` writes) one case.  Exit status 1 when a case failed.
+
+``--atheris --minutes M`` instead runs a coverage-guided Atheris fuzz of the
+same boundary, seeded with the undamaged bases (``pip install dcmview[fuzz]``);
+crashing inputs are written to ``--out DIR`` (default ``fuzz-artifacts``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+
+from . import mutate, runner
+
+DEFAULT_SEED = 20261129
+
+
+def boundary(path: str, *, on_warning=None) -> int:
+    """The library boundary on one file, in this process: 0 (rendered), 2 (DcmviewError) or :data:`runner.BAD_OUTPUT`.
+
+    Anything else (an exception that is no DcmviewError, a signal) escapes to the caller.
+    """
+    import cv2
+    import numpy as np
+
+    import dcmlib
+
+    warn = on_warning or (lambda message: sys.stderr.write(f"{runner.WARNING_PREFIX}{message}\n"))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
+        try:
+            img = dcmlib.load(path, on_warning=warn, read_ahead=False)
+            try:
+                info = img.info()
+                if not isinstance(info, str) or not info.strip():
+                    sys.stderr.write(f"bad output: info() returned {info!r}\n")
+                    return runner.BAD_OUTPUT
+                for frame in sorted({0, len(img) - 1}):
+                    out = img.render(frame=frame)
+                    want = (img.rows, img.columns) + ((3,) if img.is_color else ())
+                    if not isinstance(out, np.ndarray) or out.dtype != np.uint8 or out.shape != want:
+                        shape = getattr(out, "shape", None)
+                        sys.stderr.write(f"bad output: frame {frame} rendered as {getattr(out, 'dtype', type(out))} "
+                                         f"{shape}, expected uint8 {want}\n")
+                        return runner.BAD_OUTPUT
+                    ok, _ = cv2.imencode(".png", out)
+                    if not ok:
+                        sys.stderr.write(f"bad output: cv2.imencode failed on frame {frame}\n")
+                        return runner.BAD_OUTPUT
+            finally:
+                img.close()
+        except dcmlib.DcmviewError as exc:
+            sys.stderr.write(f"{runner.ERROR_PREFIX}{exc}\n")
+            return 2
+    return 0
+
+
+def library_jobs(selected, workdir: str):
+    """(case, "library", Job) per case: the case written to ``workdir/<n>/`` just before it runs."""
+    for n, case in enumerate(selected):
+        folder = os.path.join(workdir, str(n))
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, case.filename)
+        with open(path, "wb") as fh:
+            fh.write(case.data)
+        yield case, "library", runner.Job(lambda p=path: boundary(p), file=path, workdir=folder,
+                                          keep=(case.filename,), strict_stderr=False)
+
+
+def save_cases(selected, names: set[str], folder: str) -> list[str]:
+    os.makedirs(folder, exist_ok=True)
+    written = []
+    for case in selected:
+        if case.name in names:
+            path = os.path.join(folder, case.filename)
+            with open(path, "wb") as fh:
+                fh.write(case.data)
+            written.append(path)
+    return written
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    if args.case:
+        selected = [mutate.case_by_name(args.seed, name) for name in args.case]
+    else:
+        selected = list(mutate.cases(args.seed, args.cases, start=args.start))
+    t0 = time.monotonic()
+    workdir = tempfile.mkdtemp(prefix="dcmfuzz-")
+    try:
+        results = runner.run_jobs(library_jobs(selected, workdir), jobs=args.jobs, timeout=args.timeout)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    elapsed = time.monotonic() - t0
+    print(f"dcmlib.fuzz: seed {args.seed}, {len(selected)} cases, {elapsed:.1f} s")
+    print(runner.report(results, full=args.verbose_failures))
+    bad = {r.name for r in results if r.failed}
+    if args.save and (bad or args.case):
+        written = save_cases(selected, bad or {c.name for c in selected}, args.save)
+        print(f"\nwrote {len(written)} case file(s) to {args.save}")
+    return 1 if bad else 0
+
+
+# ----------------------------------------------------------------------------- Atheris
+
+
+def run_atheris(args: argparse.Namespace) -> int:
+    try:
+        import atheris
+    except ImportError:
+        sys.stderr.write("dcmlib.fuzz: atheris is not installed (pip install 'dcmview[fuzz]')\n")
+        return 2
+    with atheris.instrument_imports():
+        import pydicom  # noqa: F401
+
+        import dcmlib  # noqa: F401
+    warnings.simplefilter("ignore")
+    os.makedirs(args.out, exist_ok=True)
+    corpus = tempfile.mkdtemp(prefix="dcmfuzz-corpus-")
+    scratch = tempfile.mkdtemp(prefix="dcmfuzz-atheris-")
+    target = os.path.join(scratch, "input.dcm")
+    for base in mutate.bases():
+        if len(base.data) <= args.max_len:
+            with open(os.path.join(corpus, base.name.replace("/", "_")), "wb") as fh:
+                fh.write(base.data)
+
+    def test_one_input(data: bytes) -> None:
+        with open(target, "wb") as fh:
+            fh.write(data)
+        boundary(target, on_warning=lambda message: None)
+
+    libfuzzer_args = [
+        sys.argv[0],
+        f"-max_total_time={int(args.minutes * 60)}",
+        f"-seed={args.seed & 0x7FFFFFFF or 1}",
+        f"-timeout={int(args.timeout)}",
+        "-rss_limit_mb=3072",
+        f"-max_len={args.max_len}",
+        f"-artifact_prefix={os.path.join(os.path.abspath(args.out), '')}",
+        corpus,
+    ]
+    try:
+        atheris.Setup(libfuzzer_args, test_one_input)
+        atheris.Fuzz()
+    finally:
+        shutil.rmtree(corpus, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m dcmlib.fuzz", description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"run seed (default {DEFAULT_SEED})")
+    p.add_argument("--cases", type=int, default=300, help="number of cases (default 300)")
+    p.add_argument("--start", type=int, default=0, help="first case index (default 0)")
+    p.add_argument("--case", action="append", metavar="NAME", help="run only this case (repeatable)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="children at once (default: CPUs)")
+    p.add_argument("--timeout", type=float, default=20.0, help="seconds before a case counts as a hang")
+    p.add_argument("--save", metavar="DIR", help="write failing cases (or the --case cases) as files to DIR")
+    p.add_argument("--verbose-failures", type=int, default=30, metavar="K",
+                   help="show the stderr of the first K failing cases (default 30)")
+    p.add_argument("--atheris", action="store_true", help="coverage-guided fuzzing with Atheris instead")
+    p.add_argument("--minutes", type=float, default=10.0, help="Atheris run time (default 10)")
+    p.add_argument("--out", default="fuzz-artifacts", help="Atheris crash artifacts folder")
+    p.add_argument("--max-len", type=int, default=64 * 1024, help="Atheris input size limit (bytes)")
+    args = p.parse_args(argv)
+    return run_atheris(args) if args.atheris else run_batch(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
