@@ -233,6 +233,7 @@ class ReadAhead:
                         return
                 if self._closed:
                     self._busy = False
+                    self._thread = None
                     self._cond.notify_all()
                     return
                 wait = self._hinted + self._delay - time.monotonic()

@@ -275,17 +275,20 @@ def load(source: str | os.PathLike[str] | Dataset, *, series: str | int | None =
         listing = f"{len(found)} series in {path.name or path}:\n{describe_series(found)}"
         return DicomImage(chosen.frames, name=path.name or str(path), path=str(path), read_ahead=read_ahead,
                           listing=listing, **common)
-    ds = io.read_file(path)
-    return DicomImage(_file_frames(ds, path, path), name=path.name, path=str(path), **common)
+    ds, notes = io.read_file(path)
+    img = DicomImage(_file_frames(ds, path, path), name=path.name, path=str(path), **common)
+    for note in notes:
+        img._warn(note)
+    return img
 
 
 def _file_frames(ds: Dataset, source: Path | Dataset, path: Path | None) -> list[FrameRef]:
-    """One file's frames, its pixel length checked before one reference per claimed frame is built.
+    """One file's frames, its pixel data checked before one reference per claimed frame is built.
 
     Pixel data left on disk (a very large file) decode frame by frame from the path.
     """
     pixels = io.pixel_element(ds)
     lay = layout(ds, pixels, path)
-    io.check_pixel_length(ds, lay, pixels, path)
+    io.check_pixel_data(ds, lay, pixels, path, path.stat().st_size if path is not None else None)
     src = str(source) if pixels.value is None and path is not None else ds  # type: ignore[union-attr]
     return [FrameRef(src, ds, pixels, i) for i in range(lay.frames)]  # type: ignore[arg-type]

@@ -15,17 +15,27 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pydicom
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import pixel_array
-from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, JPEGExtended12Bit, RLELossless
+from pydicom import uid
+from pydicom.uid import (
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    RLELossless,
+)
 
-from .errors import DcmviewError, NotDicomError, PixelDataError, exception_text
+from .errors import DcmviewError, NotDicomError, PixelDataError
 from .frames import PIXEL_KEYWORDS, FrameRef, PixelElement
 from .header import Layout
 
@@ -39,7 +49,11 @@ __all__ = [
     "read_header",
     "pixel_element",
     "transfer_syntax",
-    "check_pixel_length",
+    "check_pixel_data",
+    "codestream_kind",
+    "sanitize",
+    "DECODERS",
+    "MAX_FRAME_BYTES",
     "codestream_size",
     "decode_frame",
 ]
@@ -70,9 +84,15 @@ _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b
 # ----------------------------------------------------------------------------- files
 
 
-def read_file(path: Path) -> Dataset:
-    """Read a whole DICOM file (pixel data over :data:`FULL_READ_LIMIT` stay on disk).
+def read_file(path: Path) -> tuple[Dataset, list[str]]:
+    """Read a whole DICOM file; return it and the notes on what was repaired while reading.
 
+    Files up to :data:`FULL_READ_LIMIT` are read into memory first, so a
+    damaged element length cannot make the reader allocate more than the
+    file; larger files keep their pixel data on disk.  Every header element is
+    converted now, so a damaged one (unknown VR, a length its VR cannot have)
+    is dropped here with a note rather than failing later; a file without
+    file meta gets the transfer syntax its data set was read with (PS3.10 7.1).
     Anything that is not a readable DICOM file becomes :class:`NotDicomError`.
     """
     try:
@@ -82,24 +102,100 @@ def read_file(path: Path) -> Dataset:
     if size == 0:
         raise NotDicomError("empty file", path)
     try:
-        try:
-            ds = pydicom.dcmread(path, defer_size=FULL_READ_LIMIT)
-        except InvalidDicomError:
-            # No preamble/meta: accept only what parses as an image header.
-            ds = pydicom.dcmread(path, force=True, defer_size=FULL_READ_LIMIT)
-            if "Rows" not in ds and "SOPClassUID" not in ds:
-                raise NotDicomError("not a DICOM file", path) from None
+        ds = _dcmread(path, size)
     except NotDicomError:
         raise
     except IsADirectoryError:
         raise NotDicomError("is a directory", path) from None
     except PermissionError:
         raise NotDicomError("permission denied", path) from None
-    except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, struct.error, OverflowError) as exc:
-        raise NotDicomError(f"not a readable DICOM file ({exception_text(exc)})", path) from None
+    except MemoryError:
+        raise NotDicomError("a header element claims more bytes than the file holds", path) from None
+    except zlib.error:
+        raise NotDicomError("the deflated data set cannot be inflated (damaged, or not deflated)", path) from None
     except OSError as exc:
-        raise NotDicomError(f"cannot read ({exception_text(exc)})", path) from None
-    return ds
+        raise NotDicomError(f"cannot read ({exc.strerror or 'input/output error'})", path) from None
+    except Exception as exc:  # noqa: BLE001 - pydicom's reader fails in many ways on damaged files
+        raise NotDicomError(f"not a readable DICOM file ({_read_problem(exc)})", path) from None
+    notes = sanitize(ds)
+    if transfer_syntax(ds) is None and not _declared_syntax(ds):
+        implicit, little = ds.original_encoding
+        ts = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+        if not isinstance(getattr(ds, "file_meta", None), FileMetaDataset):
+            ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ts
+        notes.append(f"no Transfer Syntax UID (0002,0010); read as {ts.name}")
+    return ds, notes
+
+
+def _dcmread(path: Path, size: int) -> Dataset:
+    """pydicom's reader over the file's bytes (or the file itself when large); no preamble tolerated
+    only when what follows parses as an image header."""
+    big = size > FULL_READ_LIMIT
+    src = path if big else io.BytesIO(path.read_bytes())
+    defer = FULL_READ_LIMIT if big else None
+    try:
+        return pydicom.dcmread(src, defer_size=defer)
+    except InvalidDicomError:
+        if not big:
+            src.seek(0)  # type: ignore[union-attr]
+        ds = pydicom.dcmread(src, force=True, defer_size=defer)
+        if "Rows" not in ds and "SOPClassUID" not in ds:
+            raise NotDicomError("not a DICOM file", path) from None
+        return ds
+
+
+def _read_problem(exc: BaseException) -> str:
+    """What a reader failure means, in DICOM's words."""
+    if isinstance(exc, (EOFError, struct.error)):
+        return "the file ends inside an element"
+    if isinstance(exc, NotImplementedError):
+        return "an element has an unknown Value Representation"
+    if isinstance(exc, InvalidDicomError):
+        return "no DICOM header"
+    return "the header is damaged"
+
+
+def _declared_syntax(ds: Dataset) -> bool:
+    meta = getattr(ds, "file_meta", None)
+    return meta is not None and "TransferSyntaxUID" in meta
+
+
+_INT = re.compile(r"^\s*([+-]?\d+)")
+
+
+def sanitize(ds: Dataset) -> list[str]:
+    """Convert every header element now; drop the damaged ones and repair integer strings, with notes.
+
+    pydicom converts elements lazily, so a damaged one (an unknown VR, a value
+    length its VR cannot have) would fail wherever it is first read.  An
+    Integer String with trailing garbage (``"1A"``, PS3.5 6.2 IS) is read as
+    its leading integer.  Pixel data elements are left as they are.
+    """
+    notes: list[str] = []
+    for tag in list(ds.keys()):
+        if tag.group == 0x7FE0:
+            continue
+        try:
+            elem = ds[tag]
+        except Exception as exc:  # noqa: BLE001 - pydicom's conversion raises many types
+            del ds[tag]
+            what = "unknown Value Representation" if isinstance(exc, NotImplementedError) else "unreadable value"
+            notes.append(f"header element {tag} ignored ({what})")
+            continue
+        if elem.VR == "SQ":
+            for item in elem.value or ():
+                notes += sanitize(item)
+        elif elem.VR == "IS" and isinstance(elem.value, str) and elem.value.strip():
+            m = _INT.match(elem.value)
+            name = elem.name if elem.name != "Unknown" else "value"
+            if m:
+                notes.append(f"{name} {tag} {elem.value!r} is not an integer; read as {int(m.group(1))}")
+                elem.value = int(m.group(1))
+            else:
+                notes.append(f"{name} {tag} {elem.value!r} is not an integer; ignored")
+                del ds[tag]
+    return notes
 
 
 def pixel_element(ds: Dataset) -> PixelElement | None:
@@ -204,15 +300,31 @@ def read_header(path: str | os.PathLike[str]) -> tuple[Dataset | None, PixelElem
 # ----------------------------------------------------------------------------- pixel length
 
 
-def check_pixel_length(ds: Dataset, lay: Layout, pixels: PixelElement, path: object) -> None:
-    """Fail fast when the header's sizes disagree with the pixel data (before any large allocation).
+#: The largest decoded frame accepted (bytes): far above any real image (a 64k x 64k RGB 16-bit frame is 24 GiB
+#: and is refused), far below what a damaged header can claim.
+MAX_FRAME_BYTES = 4 << 30
 
-    Native data must hold every frame (PS3.5 8.1.1; YBR_FULL_422 stores two
-    samples per pixel, 8.2.3); an encapsulated first frame must be at least the
-    header's size (its codestream header says), and RLE cannot expand more than
-    64-fold (PS3.5 G.3.1).
+
+def check_pixel_data(ds: Dataset, lay: Layout, pixels: PixelElement, path: object, file_size: int | None = None) -> None:
+    """Fail fast when the header's sizes disagree with the pixel data, before any large allocation.
+
+    - The Transfer Syntax UID (0002,0010) must be one (PS3.5 10).
+    - One frame may not exceed :data:`MAX_FRAME_BYTES`.
+    - Native data must hold every frame (PS3.5 8.1.1; YBR_FULL_422 stores two
+      samples per pixel, 8.2.3).
+    - Encapsulated data (PS3.5 A.4) hold at least one fragment per frame; the
+      first frame's codestream must be of the transfer syntax's family and at
+      least the header's size; RLE cannot expand more than 64-fold (G.3.1).
+      Left on disk, the frame count is bounded by the file size instead.
     """
+    declared = getattr(ds, "file_meta", None) and ds.file_meta.get("TransferSyntaxUID")
     ts = transfer_syntax(ds)
+    if declared and ts is None:
+        raise PixelDataError(f"Transfer Syntax UID (0002,0010) {str(declared)!r} is not a transfer syntax", path)
+    if lay.frame_bytes > MAX_FRAME_BYTES:
+        raise PixelDataError(
+            f"Rows x Columns x Samples x Bits Allocated ({lay.rows} x {lay.columns} x {lay.samples} x "
+            f"{lay.bits_allocated}) is {lay.frame_bytes / 2**30:.0f} GiB per frame, larger than any image", path)
     if ts is None or not ts.is_encapsulated:
         samples = 2 if lay.photometric == "YBR_FULL_422" and ts is not None and not ts.is_compressed else lay.samples
         need = (lay.rows * lay.columns * samples * lay.frames * lay.bits_allocated + 7) // 8
@@ -225,20 +337,47 @@ def check_pixel_length(ds: Dataset, lay: Layout, pixels: PixelElement, path: obj
         return
     raw = pixels.value
     if raw is None:
+        if file_size is not None and lay.frames * 8 > file_size:
+            raise PixelDataError(f"Number of Frames is {lay.frames} but the file holds {file_size} bytes", path)
         return  # left on disk (very large file, series slice): the decoder checks each frame
+    _check_encapsulated(raw, ts, lay, path)
+
+
+def _check_encapsulated(raw: bytes, ts: UID, lay: Layout, path: object) -> None:
+    """Fragments, codestream family and size of encapsulated pixel data (PS3.5 A.4)."""
     try:
         fragment = _first_fragment(raw)
-    except (ValueError, StopIteration, struct.error) as exc:
-        raise PixelDataError(f"broken encapsulated pixel data ({exception_text(exc)})", path) from None
+        count = pydicom.encaps.parse_fragments(raw[8 + struct.unpack("<I", raw[4:8])[0]:])[0]
+    except (ValueError, StopIteration, struct.error, EOFError):
+        raise PixelDataError("encapsulated pixel data are damaged (their items do not parse)", path) from None
     if not fragment:
-        raise PixelDataError("encapsulated pixel data holds no frame", path)
-    dims = codestream_size(fragment)
+        raise PixelDataError("encapsulated pixel data hold no frame", path)
+    if lay.frames > count:
+        raise PixelDataError(f"Number of Frames is {lay.frames} but the pixel data hold {count} "
+                             f"fragment{'s' if count != 1 else ''}", path)
+    family, dims = codestream_kind(fragment), codestream_size(fragment)
+    expected = _CODECS.get(ts) if ts != uid.RLELossless else "rle"
+    if family is not None and expected is not None and family != expected and not (
+            family == "jpeg8" and expected == "jpegls"):
+        raise PixelDataError(f"the pixel data are {_FAMILY.get(family, 'RLE')} "
+                             f"but the Transfer Syntax UID says {ts.name}", path)
     if dims is not None and lay.rows * lay.columns > dims[0] * dims[1]:
         raise PixelDataError(
             f"compressed frame is {dims[1]} x {dims[0]} but the header says {lay.columns} x {lay.rows}", path
         )
     if ts == RLELossless and lay.frame_bytes > 64 * len(raw) + 64:
-        raise PixelDataError(f"RLE data ({len(raw)} bytes) is too small for a {lay.columns} x {lay.rows} frame", path)
+        raise PixelDataError(f"RLE data ({len(raw)} bytes) are too small for a {lay.columns} x {lay.rows} frame", path)
+
+
+def codestream_kind(data: bytes) -> str | None:
+    """The family a frame's first bytes announce: ``jpeg8`` (JPEG, ISO 10918-1), ``jpegls``
+    (a JPEG-LS SOF55 marker, ISO 14495-1), ``jpeg2k`` (J2K codestream or JP2 file, ISO 15444-1),
+    or None when unknown (RLE has no signature)."""
+    if data[:4] == b"\xff\x4f\xff\x51" or data[4:8] == b"jP  ":
+        return "jpeg2k"
+    if data[:2] == b"\xff\xd8":
+        return "jpegls" if b"\xff\xf7" in data[:2048] else "jpeg8"
+    return None
 
 
 def _first_fragment(raw: bytes) -> bytes:
@@ -290,49 +429,113 @@ def codestream_size(data: bytes) -> tuple[int, int] | None:
 
 # ----------------------------------------------------------------------------- decoding
 
-_DECODE_ERRORS = (ValueError, RuntimeError, NotImplementedError, KeyError, TypeError, AttributeError,
-                  IndexError, OSError, EOFError, struct.error, AssertionError)
+#: pydicom decoding plugins tried for each compressed transfer syntax, in order (PS3.5 A.4, 8.2).
+#: Only plugins that raise on bad data: GDCM aborts the process on corrupt JPEG and JPEG 2000
+#: streams (an uncaught C++ exception), so it is never used, even when installed.
+DECODERS: dict[str, tuple[str, ...]] = {
+    uid.RLELossless: ("pylibjpeg", "pydicom"),
+    uid.JPEGBaseline8Bit: ("pillow",),
+    uid.JPEGExtended12Bit: ("pillow",),
+    uid.JPEGLossless: (),
+    uid.JPEGLosslessSV1: (),
+    uid.JPEGLSLossless: ("pyjpegls",),
+    uid.JPEGLSNearLossless: ("pyjpegls",),
+    uid.JPEG2000Lossless: ("pylibjpeg", "pillow"),
+    uid.JPEG2000: ("pylibjpeg", "pillow"),
+    uid.HTJ2KLossless: ("pylibjpeg",),
+    uid.HTJ2KLosslessRPCL: ("pylibjpeg",),
+    uid.HTJ2K: ("pylibjpeg",),
+}
+
+#: Transfer syntaxes with an imagecodecs fallback after the plugins above (libjpeg-turbo, CharLS, OpenJPEG).
+_CODECS = {
+    uid.JPEGBaseline8Bit: "jpeg8",
+    uid.JPEGExtended12Bit: "jpeg8",
+    uid.JPEGLossless: "jpeg8",
+    uid.JPEGLosslessSV1: "jpeg8",
+    uid.JPEGLSLossless: "jpegls",
+    uid.JPEGLSNearLossless: "jpegls",
+    uid.JPEG2000Lossless: "jpeg2k",
+    uid.JPEG2000: "jpeg2k",
+}
+
+#: What a stream of each family is, for messages.
+_FAMILY = {"jpeg8": "JPEG", "jpegls": "JPEG-LS", "jpeg2k": "JPEG 2000"}
+
+_PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit, DcmviewError)
 
 
 def decode_frame(ref: FrameRef, lay: Layout, where: object) -> np.ndarray:
-    """Decode one frame's stored values with pydicom's decoders (C-contiguous; float64 as float32).
+    """Decode one frame's stored values (C-contiguous; float64 as float32), or raise :class:`PixelDataError`.
 
-    12-bit JPEG Extended, which pydicom's permissively licensed plugins lack,
-    goes through imagecodecs.  Any decoder failure becomes :class:`PixelDataError`.
+    Native and deflated data go through pydicom; compressed data through the
+    plugins of :data:`DECODERS`, then imagecodecs.  Whatever a decoder raises,
+    a Rust panic included, ends here as one message in DICOM's words; the
+    decoder's own error stays on the exception's ``__cause__`` (``--debug``).
     """
     ts = transfer_syntax(ref.header)
-    try:
+    if ts is None:
+        raise PixelDataError("no valid Transfer Syntax UID (0002,0010): the pixel data cannot be decoded", where)
+    plugins = DECODERS.get(ts, ("",)) if ts.is_compressed else ("",)
+    failure: BaseException | None = None
+    arr = None
+    for plugin in plugins:
         try:
-            arr = pixel_array(ref.source, index=ref.index)
-        except (RuntimeError, ValueError, NotImplementedError):
-            arr = _decode_jpeg12(ref, lay, ts)
-            if arr is None:
-                raise
-    except DcmviewError:
-        raise
-    except MemoryError:
-        raise PixelDataError("not enough memory to decode the frame", where) from None
-    except _DECODE_ERRORS as exc:
-        tsn = f" ({ts.name})" if ts is not None else ""
-        raise PixelDataError(f"cannot decode pixel data{tsn}: {exception_text(exc)}", where) from None
+            arr = pixel_array(ref.source, index=ref.index, decoding_plugin=plugin)
+            break
+        except _PASS_THROUGH:
+            raise
+        except MemoryError:
+            raise PixelDataError("not enough memory to decode the frame", where) from None
+        except BaseException as exc:  # noqa: BLE001 - decoders raise anything, Rust panics included
+            failure = exc
+    if arr is None and ts in _CODECS:
+        try:
+            arr = _decode_codec(ref, lay, _CODECS[ts])
+        except _PASS_THROUGH:
+            raise
+        except MemoryError:
+            raise PixelDataError("not enough memory to decode the frame", where) from None
+        except BaseException as exc:  # noqa: BLE001
+            failure = exc
+    if arr is None:
+        raise PixelDataError(_decode_problem(ts), where) from failure
+    return _check_decoded(arr, lay, where)
+
+
+def _decode_problem(ts: UID) -> str:
+    if not ts.is_compressed:
+        return f"pixel data could not be read as {ts.name} (the data are shorter than the header says or damaged)"
+    family = _FAMILY.get(_CODECS.get(ts, ""), ts.name)
+    if ts == uid.RLELossless:
+        family = "RLE"
+    return f"pixel data could not be decoded as {ts.name} (the stream is damaged or is not {family})"
+
+
+def _check_decoded(arr: np.ndarray, lay: Layout, where: object) -> np.ndarray:
+    """A decoded frame must have the header's shape; a decoder that returns another one is an error."""
     want = lay.shape
     if arr.shape != want:
         if arr.ndim == len(want) + 1 and arr.shape[1:] == want and arr.shape[0] >= 1:
             arr = arr[0]
         else:
-            raise PixelDataError(f"decoded frame has shape {arr.shape}, header says {want}", where)
+            got = " x ".join(str(n) for n in arr.shape)
+            raise PixelDataError(f"decoded frame is {got}, the header says {' x '.join(map(str, want))}", where)
     if arr.dtype == np.float64:
         arr = arr.astype(np.float32)
     return np.ascontiguousarray(arr)
 
 
-def _decode_jpeg12(ref: FrameRef, lay: Layout, ts: UID | None) -> np.ndarray | None:
-    """12-bit JPEG Extended through imagecodecs (libjpeg-turbo, BSD); None for any other data."""
-    if ts != JPEGExtended12Bit or lay.bits_stored <= 8 or lay.samples != 1:
-        return None
-    import imagecodecs  # noqa: PLC0415  (only for this rare syntax)
+def _decode_codec(ref: FrameRef, lay: Layout, codec: str) -> np.ndarray:
+    """One encapsulated frame through imagecodecs; samples to the header's Bits Allocated and sign (PS3.5 8.2)."""
+    import imagecodecs  # noqa: PLC0415  (only when pydicom's plugins cannot decode)
 
     ds = ref.source if isinstance(ref.source, Dataset) else pydicom.dcmread(ref.source)
-    frame = pydicom.encaps.get_frame(ds.PixelData, ref.index, number_of_frames=lay.frames)
-    arr = imagecodecs.jpeg8_decode(frame)
-    return arr.view(np.int16) if lay.signed else arr
+    frame = pydicom.encaps.get_frame(ds[lay.keyword].value, ref.index, number_of_frames=lay.frames)
+    arr = getattr(imagecodecs, f"{codec}_decode")(frame)
+    kind = "i" if lay.signed else "u"
+    arr = arr.astype(f"{kind}{max(lay.bits_allocated // 8, 1)}", copy=False)
+    if lay.signed and 0 < lay.bits_stored < 8 * arr.itemsize:
+        shift = 8 * arr.itemsize - lay.bits_stored  # two's complement in Bits Stored bits (PS3.5 8.1.1)
+        arr = np.left_shift(arr, shift) >> shift
+    return arr

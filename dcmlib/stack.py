@@ -69,7 +69,7 @@ class FrameStore:
         where = self.where(ref)
         try:
             lay = self.layout if ref.header is self.refs[0].header else layout(ref.header, ref.pixels, where)
-            io.check_pixel_length(ref.header, lay, ref.pixels, where)
+            io.check_pixel_data(ref.header, lay, ref.pixels, where)
             return lay
         except DcmviewError as exc:
             return exc

@@ -59,7 +59,7 @@ class TestPixelLength:
         ds.NumberOfFrames = 1000  # claims 1000 frames of 32 bytes in 32 bytes
         pix = io.pixel_element(ds)
         with pytest.raises(PixelDataError, match="pixel data has 32 bytes but the header needs 32000"):
-            io.check_pixel_length(ds, layout(ds, pix, None), pix, "x.dcm")
+            io.check_pixel_data(ds, layout(ds, pix, None), pix, "x.dcm")
 
     def test_jpeg_frame_header_names_its_size(self):
         # JPEG SOF0 (ISO 10918-1 B.2.2): length, precision, height 0x0010, width 0x0020

@@ -42,7 +42,7 @@ def synthetic(rows: int, cols: int, *, ct: bool) -> Dataset:
     return ds
 
 
-def _pydicom_render(arr: np.ndarray, ds: Dataset) -> np.ndarray:
+def pydicom_render(arr: np.ndarray, ds: Dataset) -> np.ndarray:
     out = apply_voi_lut(apply_modality_lut(arr, ds), ds)
     bits = int(ds.BitsStored)
     lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if ds.PixelRepresentation else (0, 2**bits - 1)
@@ -63,7 +63,7 @@ def run_case(label: str, ds: Dataset, repeat: int) -> list[tuple]:
         def call(i):
             ds.WindowCenter, ds.WindowWidth = windows[i]
             ds.VOILUTFunction = function
-            return _pydicom_render(arr, ds)
+            return pydicom_render(arr, ds)
 
         return call
 
