@@ -156,6 +156,11 @@ def _memory():
     return [0] * (1 << 40)
 
 
+def _numpy_warning():
+    np.float32(1e308)      # RuntimeWarning: overflow encountered in cast (pytest records warnings: not here)
+    return 0
+
+
 def test_runner_classifies_each_way_a_child_can_end(tmp_path):
     path, out = str(tmp_path / "x.dcm"), str(tmp_path / "out.png")
     (tmp_path / "x.dcm").write_bytes(b"x")
@@ -170,6 +175,7 @@ def test_runner_classifies_each_way_a_child_can_end(tmp_path):
         "partial-file-left": runner.Job(_partial(path, out), file=path, output=out),
         "memory-error": runner.Job(_memory, file=path),
         "bad-exit": runner.Job(lambda: 5, file=path),
+        "python-warning": runner.Job(_numpy_warning, file=path),
         "ok": runner.Job(lambda: 0, file=path),
     }
     results = runner.run_jobs([(case, name, job) for name, job in targets.items()], jobs=JOBS, timeout=2.0)

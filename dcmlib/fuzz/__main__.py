@@ -11,17 +11,21 @@ a failure.  Prints a table of outcomes per mutation kind and the failing cases;
 
 ``--atheris --minutes M`` instead runs a coverage-guided Atheris fuzz of the
 same boundary, seeded with the undamaged bases (``pip install dcmview[fuzz]``);
-crashing inputs are written to ``--out DIR`` (default ``fuzz-artifacts``).
+one input per new failure (exception type and place) is written to ``--out DIR``
+(default ``fuzz-artifacts``), as are libFuzzer's crash, timeout and
+out-of-memory artifacts and the grown corpus (``DIR/corpus``).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import sys
 import tempfile
 import time
+import traceback
 import warnings
 
 from . import mutate, runner
@@ -29,7 +33,7 @@ from . import mutate, runner
 DEFAULT_SEED = 20261129
 
 
-def boundary(path: str, *, on_warning=None) -> int:
+def boundary(path: str, *, on_warning=None, quiet: bool = False) -> int:
     """The library boundary on one file, in this process: 0 (rendered), 2 (DcmviewError) or :data:`runner.BAD_OUTPUT`.
 
     Anything else (an exception that is no DcmviewError, a signal) escapes to the caller.
@@ -64,7 +68,8 @@ def boundary(path: str, *, on_warning=None) -> int:
             finally:
                 img.close()
         except dcmlib.DcmviewError as exc:
-            sys.stderr.write(f"{runner.ERROR_PREFIX}{exc}\n")
+            if not quiet:
+                sys.stderr.write(f"{runner.ERROR_PREFIX}{exc}\n")
             return 2
     return 0
 
@@ -123,41 +128,63 @@ def run_atheris(args: argparse.Namespace) -> int:
     except ImportError:
         sys.stderr.write("dcmlib.fuzz: atheris is not installed (pip install 'dcmview[fuzz]')\n")
         return 2
-    with atheris.instrument_imports():
+    # ``python -m dcmlib.fuzz`` has imported dcmlib (and with it pydicom) already: drop them so that
+    # they are imported again, instrumented (the C extensions - numpy, cv2, decoders - stay loaded).
+    bases = mutate.bases()
+    for name in [m for m in sys.modules if m.split(".")[0] in ("dcmlib", "pydicom")]:
+        if not name.startswith("dcmlib.fuzz"):
+            del sys.modules[name]
+    with atheris.instrument_imports(include=["dcmlib", "pydicom"]):
         import pydicom  # noqa: F401
 
         import dcmlib  # noqa: F401
     warnings.simplefilter("ignore")
-    os.makedirs(args.out, exist_ok=True)
-    corpus = tempfile.mkdtemp(prefix="dcmfuzz-corpus-")
-    scratch = tempfile.mkdtemp(prefix="dcmfuzz-atheris-")
-    target = os.path.join(scratch, "input.dcm")
-    for base in mutate.bases():
-        if len(base.data) <= args.max_len:
-            with open(os.path.join(corpus, base.name.replace("/", "_")), "wb") as fh:
-                fh.write(base.data)
+    out = os.path.abspath(args.out)
+    corpus = os.path.join(out, "corpus")       # libFuzzer adds the inputs that reach new code here
+    os.makedirs(corpus, exist_ok=True)
+    if not os.listdir(corpus):
+        for base in bases:
+            if len(base.data) <= args.max_len:
+                with open(os.path.join(corpus, base.name), "wb") as fh:
+                    fh.write(base.data)
+    target = os.path.join(out, "input.dcm")
+    seen: set[str] = set()
 
     def test_one_input(data: bytes) -> None:
         with open(target, "wb") as fh:
             fh.write(data)
-        boundary(target, on_warning=lambda message: None)
+        try:
+            status = boundary(target, on_warning=lambda message: None, quiet=True)
+        except Exception as exc:  # noqa: BLE001 - not a DcmviewError: a failure of the boundary
+            if not args.keep_going:
+                raise
+            tb = traceback.extract_tb(exc.__traceback__)
+            where = f"{os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else "?"
+            signature = f"{type(exc).__name__} at {where}"
+            if signature not in seen:
+                seen.add(signature)
+                name = f"failure-{type(exc).__name__}-{hashlib.sha1(data).hexdigest()[:12]}.dcm"
+                with open(os.path.join(out, name), "wb") as fh:
+                    fh.write(data)
+                print(f"dcmlib.fuzz: new failure {signature}: {runner.exception_line(exc)} -> {name}", flush=True)
+            return
+        if status == runner.BAD_OUTPUT:
+            raise AssertionError("the library rendered a wrong image for this input")
 
     libfuzzer_args = [
         sys.argv[0],
-        f"-max_total_time={int(args.minutes * 60)}",
+        f"-max_total_time={max(int(args.minutes * 60), 1)}",
         f"-seed={args.seed & 0x7FFFFFFF or 1}",
         f"-timeout={int(args.timeout)}",
         "-rss_limit_mb=3072",
         f"-max_len={args.max_len}",
-        f"-artifact_prefix={os.path.join(os.path.abspath(args.out), '')}",
+        f"-artifact_prefix={os.path.join(out, '')}",
         corpus,
     ]
-    try:
-        atheris.Setup(libfuzzer_args, test_one_input)
-        atheris.Fuzz()
-    finally:
-        shutil.rmtree(corpus, ignore_errors=True)
-        shutil.rmtree(scratch, ignore_errors=True)
+    # libFuzzer ends the process itself (exit()) when the time is up or on a crash, a hang or an
+    # out-of-memory: the artifacts and the grown corpus stay in ``out``.
+    atheris.Setup(libfuzzer_args, test_one_input)
+    atheris.Fuzz()
     return 0
 
 
@@ -174,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="show the stderr of the first K failing cases (default 30)")
     p.add_argument("--atheris", action="store_true", help="coverage-guided fuzzing with Atheris instead")
     p.add_argument("--minutes", type=float, default=10.0, help="Atheris run time (default 10)")
-    p.add_argument("--out", default="fuzz-artifacts", help="Atheris crash artifacts folder")
+    p.add_argument("--out", default="fuzz-artifacts",
+                   help="Atheris folder: crash artifacts, failing inputs and the grown corpus (OUT/corpus)")
+    p.add_argument("--stop-on-failure", dest="keep_going", action="store_false",
+                   help="Atheris: stop at the first exception (default: save one input per new failure and go on)")
     p.add_argument("--max-len", type=int, default=64 * 1024, help="Atheris input size limit (bytes)")
     args = p.parse_args(argv)
     return run_atheris(args) if args.atheris else run_batch(args)

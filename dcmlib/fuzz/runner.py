@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ __all__ = [
     "run_forked",
     "run_jobs",
     "classify",
+    "classify_exit",
+    "python_words",
     "cli_target",
     "table",
     "failures",
@@ -154,6 +157,19 @@ def _address_space_limit(limit: int) -> int:
     return limit
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _fresh_warnings() -> None:
+    """Warnings as a fresh interpreter shows them, on stderr (the parent may record them, as pytest does)."""
+    warnings.resetwarnings()
+    warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+        warnings.filterwarnings("ignore", category=category, append=True)
+    warnings.showwarning = _show_warning
+
+
 def _child(target: Callable[[], int | None], out_path: str, err_path: str, limit: int) -> None:
     """In the forked child: redirect fds 0-2, set limits, run, and never return."""
     status = 1
@@ -168,6 +184,7 @@ def _child(target: Callable[[], int | None], out_path: str, err_path: str, limit
         sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True)
         sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
         faulthandler.enable(file=sys.stderr)   # a fatal signal leaves its Python stack on stderr
+        _fresh_warnings()
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         code = target()
@@ -300,6 +317,12 @@ def python_words(message: str) -> str | None:
     return None
 
 
+def exception_line(exc: BaseException) -> str:
+    """``Type: message`` on one line (at most 200 characters)."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def _last_traceback_line(stderr: str) -> str:
     lines = [ln for ln in stderr.splitlines() if ln.strip()]
     i = max((n for n, ln in enumerate(lines) if ln.startswith("Traceback (most recent call last)")), default=None)
@@ -374,6 +397,12 @@ def classify(raw: _Raw, job: Job) -> tuple[str, str]:
     if words:
         return "python-words", line
     return "clean-error", line
+
+
+def classify_exit(returncode: int, stdout: str, stderr: str, job: Job, *, timed_out: bool = False) -> tuple[str, str]:
+    """:func:`classify` for a process run another way (``subprocess``: a negative return code is a signal)."""
+    code, sig = (None, -returncode) if returncode < 0 else (returncode, None)
+    return classify(_Raw(code, sig, timed_out, 0.0, stdout or "", stderr or ""), job)
 
 
 def run_jobs(items: Iterable[tuple[Case, str, Job]], *, jobs: int = 2, timeout: float = 20.0,

@@ -1,0 +1,245 @@
+"""Regression corpus for the fuzzer's findings: one small damaged file per distinct problem.
+
+Each test builds a file with :func:`helpers.make_ds` (the smallest header that
+shows the problem, named after the fuzz case it came from) and runs
+``dcmview.py PATH --export OUT.png`` and ``dcmview.py PATH --info`` as a user
+would.  The CLI contract (classified exactly as :mod:`dcmlib.fuzz.runner`
+classifies the fuzz runs): exit 0 with a valid PNG (8-bit, the header's size;
+grey for MONOCHROME1/2) or a summary on stdout, or exit 2 with exactly one
+stderr line ``dcmview: error: <file>: <problem>`` in DICOM words, no traceback,
+no Python warning, no output file left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import pydicom
+from helpers import make_ds, pydicom_file, run_cli, write_ds
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from dcmlib.fuzz import runner
+
+RGB = np.arange(4 * 4 * 3, dtype=np.uint8).reshape(4, 4, 3)
+GRAY = np.arange(16, dtype=np.int16).reshape(4, 4) * 100
+FLOAT = np.linspace(-100, 100, 16, dtype=np.float32).reshape(4, 4)
+INDICES = np.arange(16, dtype=np.uint8).reshape(4, 4) * 16
+
+
+def png_check(shape: tuple[int, ...] | None):
+    """A check_output for runner.Job: an 8-bit PNG OpenCV reads, of ``shape`` when given."""
+
+    def check(path: str) -> str | None:
+        if not os.path.exists(path):
+            return "exit 0 but no output file"
+        img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        if img is None or img.dtype != np.uint8:
+            return "exit 0 but the output is not an 8-bit image OpenCV reads"
+        if shape is not None and img.shape != shape:
+            return f"exit 0 but the output is {img.shape}, the header describes {shape}"
+        return None
+
+    return check
+
+
+def assert_contract(path: str | os.PathLike[str], *, shape: tuple[int, ...] | None = None) -> None:
+    """``--export`` and ``--info`` on ``path`` each end ok or in one clean error line."""
+    path = os.fspath(path)
+    folder = os.path.dirname(path)
+    problems = []
+    for mode in ("export", "info"):
+        out = os.path.join(folder, "out.png")
+        args = [path, "--export", out] if mode == "export" else [path, "--info"]
+        proc = run_cli(*args, timeout=60)
+        job = runner.Job(lambda: 0, file=path, output=out if mode == "export" else None,
+                         check_output=png_check(shape), workdir=folder, keep=(os.path.basename(path),),
+                         expect_stdout=mode == "info")
+        klass, detail = runner.classify_exit(proc.returncode, proc.stdout, proc.stderr, job)
+        if os.path.exists(out):
+            os.unlink(out)
+        if klass not in ("ok", "clean-error"):
+            problems.append(f"--{mode}: {klass}: {detail}\n  stderr:\n    "
+                            + "\n    ".join(proc.stderr.strip().splitlines()[-8:]))
+    assert not problems, "\n".join(problems)
+
+
+def palette(ds: Dataset, entries: int = 256, bits: int = 16) -> Dataset:
+    """Add a grey ramp Red/Green/Blue Palette Color LUT (PS3.3 C.7.9) to ``ds``."""
+    ds.PhotometricInterpretation = "PALETTE COLOR"
+    lut = np.linspace(0, (1 << bits) - 1, entries).round().astype("<u2").tobytes()
+    for color, desc_tag, data_tag in (("Red", 0x00281101, 0x00281201), ("Green", 0x00281102, 0x00281202),
+                                      ("Blue", 0x00281103, 0x00281203)):
+        ds.add_new(desc_tag, "US", [entries, 0, bits])
+        ds.add_new(data_tag, "OW", lut)
+    return ds
+
+
+def palette_image(**tags) -> Dataset:
+    return palette(make_ds(INDICES, SOPClassUID="1.2.840.10008.5.1.4.1.1.7", Modality="OT", **tags))
+
+
+def set_transfer_syntax(path: str, uid: str) -> None:
+    """Rewrite (0002,0010) of a file written by pydicom (group length first, at offset 132)."""
+    data = Path(path).read_bytes()
+    i = data.index(b"\x02\x00\x10\x00UI")
+    old = struct.unpack("<H", data[i + 6 : i + 8])[0]
+    value = uid.encode("ascii") + (b"\0" if len(uid) % 2 else b"")
+    data = data[: i + 6] + struct.pack("<H", len(value)) + value + data[i + 8 + old :]
+    group_length = struct.unpack("<I", data[140:144])[0] + len(value) - old
+    Path(path).write_bytes(data[:140] + struct.pack("<I", group_length) + data[144:])
+
+
+# ----------------------------------------------------------------------------- words
+
+
+def test_multi_valued_transfer_syntax_uid_is_named_in_dicom_words(tmp_path):
+    """CT_small.dcm+float64#ts-9: the UID was printed as a Python list "['1.2...', '1.2...']"."""
+    path = write_ds(make_ds(GRAY), tmp_path / "ts.dcm")
+    set_transfer_syntax(path, "1.2.840.10008.1.2.1\\1.2.840.10008.1.2")
+    assert_contract(path)
+
+
+def test_multi_valued_photometric_interpretation_is_named_in_dicom_words(tmp_path):
+    """SC_rgb_gdcm_KY.dcm#photometric-388: "unsupported photometric interpretation "['MONOCHROME2', 'RGB']"."""
+    path = write_ds(make_ds(GRAY, PhotometricInterpretation="MONOCHROME2\\RGB"), tmp_path / "pi.dcm")
+    assert_contract(path)
+
+
+# ----------------------------------------------------------------------------- palettes
+
+
+def test_palette_color_with_three_samples_per_pixel(tmp_path):
+    """SC_jpeg_no_color_transform.dcm#palette-67: cv2.error 'dims <= 2' (palette applied to RGB samples)."""
+    ds = palette(make_ds(RGB, SamplesPerPixel=3))
+    assert_contract(write_ds(ds, tmp_path / "palette3.dcm"), shape=(4, 4, 3))
+
+
+@pytest.mark.parametrize("color", ["Green", "Blue"])
+def test_palette_without_one_colours_data(tmp_path, color):
+    """examples_palette.dcm#palette-2402: "'FileDataset' object has no attribute 'GreenPaletteColorLookupTableData'"."""
+    ds = palette_image()
+    delattr(ds, f"{color}PaletteColorLookupTableData")
+    assert_contract(write_ds(ds, tmp_path / "nodata.dcm"), shape=(4, 4, 3))
+
+
+def test_palette_descriptor_with_zero_bits(tmp_path):
+    """examples_palette.dcm+bigendian#palette-3972: "Alias 'uint0' was removed in NumPy 2.0"."""
+    ds = palette_image()
+    ds.RedPaletteColorLookupTableDescriptor = [256, 0, 0]
+    assert_contract(write_ds(ds, tmp_path / "bits0.dcm"), shape=(4, 4, 3))
+
+
+@pytest.mark.parametrize("data, why", [
+    (b"", "empty: object of type 'NoneType' has no len() (examples_palette.dcm#palette-4739)"),
+    (b"\x07", "one byte: buffer size must be a multiple of element size (examples_palette.dcm#palette-4336)"),
+], ids=["empty", "one-byte"])
+def test_palette_data_of_the_wrong_length(tmp_path, data, why):
+    ds = palette_image()
+    ds["RedPaletteColorLookupTableData"].value = data
+    assert_contract(write_ds(ds, tmp_path / "short.dcm"), shape=(4, 4, 3))
+
+
+@pytest.mark.parametrize("vr, value, why", [
+    ("US", [65535] * 256, "a bytes-like object is required, not 'list' (examples_palette.dcm+bigendian#palette-858)"),
+    ("UR", "http://x", "a bytes-like object is required, not 'str' (examples_palette.dcm+segmented#vr-1052)"),
+], ids=["US", "UR"])
+def test_palette_data_with_a_wrong_vr(tmp_path, vr, value, why):
+    ds = palette_image()
+    ds[0x00281203] = DataElement(0x00281203, vr, value)
+    assert_contract(write_ds(ds, tmp_path / "vr.dcm"), shape=(4, 4, 3))
+
+
+def segmented(words: list[int]) -> Dataset:
+    """A segmented palette image (PS3.3 C.7.9.2): red is ``words``, green and blue one valid discrete segment."""
+    ds = palette_image()
+    good = [0, 256, *range(0, 65536, 256)]
+    for color, tag, value in (("Red", 0x00281221, words), ("Green", 0x00281222, good), ("Blue", 0x00281223, good)):
+        delattr(ds, f"{color}PaletteColorLookupTableData")
+        ds.add_new(tag, "OW", np.asarray(value, "<u2").tobytes())
+    return ds
+
+
+def test_segmented_palette_with_a_zero_length_linear_segment(tmp_path):
+    """examples_palette.dcm+segmented#bytes-3714: ZeroDivisionError in pydicom's _expand_segmented_lut."""
+    path = write_ds(segmented([0, 1, 0, 1, 0, 65535, 1, 255, 65535]), tmp_path / "seg0.dcm")
+    assert_contract(path, shape=(4, 4, 3))
+
+
+@pytest.mark.parametrize("words", [[2, 1, 0, 0], [0, 1, 5, 2, 65535, 0, 0]], ids=["self", "huge-count"])
+def test_segmented_palette_with_an_indirect_segment_that_refers_to_itself(tmp_path, words):
+    """examples_palette.dcm+bigendian#palette-4162: RecursionError (pydicom follows the indirection forever)."""
+    assert_contract(write_ds(segmented(words), tmp_path / "segloop.dcm"), shape=(4, 4, 3))
+
+
+# ----------------------------------------------------------------------------- header numbers
+
+
+def jpeg_rgb() -> Dataset:
+    """pydicom's 100 x 100 JPEG baseline YBR_FULL sample (decoded by a plugin that ignores Bits Stored)."""
+    return pydicom.dcmread(pydicom_file("SC_rgb_jpeg_dcmtk.dcm"))
+
+
+@pytest.mark.parametrize("bits_stored", [255, 32767], ids=str)
+def test_compressed_colour_image_with_absurd_bits_stored(tmp_path, bits_stored):
+    """examples_ybr_color.dcm#geometry-2516: OverflowError 'int too large to convert to float' (float(1 << bits))."""
+    ds = jpeg_rgb()
+    ds.BitsStored = bits_stored
+    assert_contract(write_ds(ds, tmp_path / "bits.dcm"), shape=(100, 100, 3))
+
+
+def test_compressed_colour_image_with_bits_stored_as_a_huge_float(tmp_path):
+    """SC_rgb_jpeg_gdcm.dcm#vr-ds-3991: OverflowError 'too many digits in integer' (Bits Stored FD 1e308)."""
+    ds = jpeg_rgb()
+    ds[0x00280101] = DataElement(0x00280101, "FD", 1e308)
+    assert_contract(write_ds(ds, tmp_path / "bitsfd.dcm"), shape=(100, 100, 3))
+
+
+def test_monochrome_image_with_three_samples_renders_grey_or_fails_cleanly(tmp_path):
+    """SC_rgb_dcmtk_+eb+cy+s2.dcm#combo-30: MONOCHROME2 with Samples per Pixel 3 exported as a 3-channel picture."""
+    path = write_ds(make_ds(RGB, SamplesPerPixel=3, PhotometricInterpretation="MONOCHROME2"), tmp_path / "m3.dcm")
+    assert_contract(path, shape=(4, 4))
+
+
+# ----------------------------------------------------------------------------- numbers that overflow float32
+
+
+@pytest.mark.parametrize("pixels, tags, case", [
+    (FLOAT, {"WindowCenter": "1e308", "WindowWidth": "400"},
+     "CT_small.dcm+float32#number-97: lut.py 'overflow encountered in cast' (window offset to float32)"),
+    (GRAY, {"RescaleSlope": "3e38"},
+     "MR_small_jpeg_ls_lossless.dcm#number-3403: lut.py 'overflow encountered in multiply' (slope x stored)"),
+    (GRAY, {"RescaleIntercept": "1e308"},
+     "rtdose_expb_1frame.dcm#number-516: lut.py 'overflow encountered in cast' (intercept to float32)"),
+], ids=["window-1e308", "slope-3e38", "intercept-1e308"])
+def test_huge_rescale_and_window_values_print_no_numpy_warning(tmp_path, pixels, tags, case):
+    assert_contract(write_ds(make_ds(pixels, **tags), tmp_path / "huge.dcm"), shape=(4, 4))
+
+
+def test_infinite_rescale_in_functional_groups_prints_no_numpy_warning(tmp_path):
+    """CT_small.dcm+float64#functional-631: lut.py 'invalid value encountered in multiply' (slope 1e999 x 0)."""
+    ds = make_ds(GRAY)
+    pvt = Dataset()
+    pvt.add_new(0x00281053, "DS", "1e999")   # Rescale Slope: infinite
+    pvt.add_new(0x00281052, "DS", "NaN")     # Rescale Intercept
+    shared = Dataset()
+    shared.PixelValueTransformationSequence = Sequence([pvt])
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    assert_contract(write_ds(ds, tmp_path / "nan.dcm"), shape=(4, 4))
+
+
+def test_nan_intercept_with_a_voi_lut_prints_no_numpy_warning(tmp_path):
+    """MR_small.dcm+voi-lut#number-2389: lut.py 'invalid value encountered in cast' (NaN values index a VOI LUT)."""
+    item = Dataset()
+    item.add_new(0x00283002, "US", [4096, 0, 12])
+    item.add_new(0x00283006, "OW", np.arange(4096, dtype="<u2").tobytes())
+    ds = make_ds(GRAY, VOILUTSequence=Sequence([item]))
+    ds.add_new(0x00281052, "DS", "NaN")
+    ds.add_new(0x00281053, "DS", "1")
+    assert_contract(write_ds(ds, tmp_path / "nanlut.dcm"), shape=(4, 4))
