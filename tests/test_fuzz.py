@@ -2,10 +2,12 @@
 
 A few hundred damaged files from :mod:`dcmlib.fuzz.mutate` (seeded, so every
 run checks the same files) each go through ``dcmview.main([path, "--export",
-out.png])`` and ``dcmview.main([path, "--info"])`` in a forked child with a
-memory limit and a hang limit.  Every run must either exit 0 with a valid
+out.png])`` and ``dcmview.main([path, "--info"])``, and as one slice of a
+series folder (``dcmview.main([folder, "--export", out.png])``), in a forked
+child with a memory limit and a hang limit.  Every run must either exit 0 with a valid
 result (a PNG OpenCV reads; a summary on stdout) or exit 2 with exactly one
-stderr line ``dcmview: error: <file>: <problem>`` in DICOM words, and leave no
+stderr line ``dcmview: error: <file>: <problem>`` in DICOM words (for a series:
+the folder or a file in it), and leave no
 output file behind: no traceback, no signal, no hang.
 
 A failure lists every broken run with its stderr.  To reproduce one case:
@@ -46,22 +48,31 @@ def png_problem(path: str) -> str | None:
     return None
 
 
-def cli_jobs(cases, root):
-    """Two runs per case, each in its own folder holding a copy of the damaged file."""
+def cli_jobs(cases, root, modes=("export", "info", "series")):
+    """Runs per case, each in its own folder: ``--export`` and ``--info`` on a copy of the damaged
+    file, and ``--export`` of a series folder holding it and two undamaged slices of its base."""
     for n, case in enumerate(cases):
-        for mode in ("export", "info"):
+        for mode in modes:
             folder = root / f"{n:04d}-{mode}"
             folder.mkdir()
-            path = folder / case.filename
-            path.write_bytes(case.data)
-            if mode == "export":
-                out = folder / "out.png"
+            out = folder / "out.png"
+            if mode == "series":
+                path = folder / "series"
+                path.mkdir()
+                for name, data in mutate.series_files(case):
+                    (path / name).write_bytes(data)
+                keep = ("series",)
+            else:
+                path = folder / case.filename
+                path.write_bytes(case.data)
+                keep = (case.filename,)
+            if mode == "info":
+                job = runner.Job(runner.cli_target(dcmview.main, [str(path), "--info"]), file=str(path),
+                                 workdir=str(folder), keep=keep, expect_stdout=True)
+            else:
                 job = runner.Job(runner.cli_target(dcmview.main, [str(path), "--export", str(out)]),
                                  file=str(path), output=str(out), check_output=png_problem,
-                                 workdir=str(folder), keep=(case.filename,))
-            else:
-                job = runner.Job(runner.cli_target(dcmview.main, [str(path), "--info"]), file=str(path),
-                                 workdir=str(folder), keep=(case.filename,), expect_stdout=True)
+                                 workdir=str(folder), keep=keep, inside=mode == "series")
             yield case, mode, job
 
 
@@ -77,7 +88,7 @@ def save_failing(cases, results, folder: str) -> None:
 def test_damaged_files_keep_the_cli_contract(tmp_path):
     cases = list(mutate.cases(SEED, CASES))
     results = runner.run_jobs(cli_jobs(cases, tmp_path), jobs=JOBS, timeout=HANG_SECONDS)
-    assert len(results) == 2 * len(cases)
+    assert len(results) == 3 * len(cases)
     bad = runner.failures(results)
     if bad and os.environ.get("DCMVIEW_FUZZ_SAVE"):
         save_failing(cases, results, os.environ["DCMVIEW_FUZZ_SAVE"])
@@ -91,7 +102,7 @@ def test_damaged_files_keep_the_cli_contract(tmp_path):
 def test_undamaged_bases_render_through_the_cli(tmp_path):
     """The fuzzer's starting points are good files: each exports a PNG and prints a summary."""
     cases = [mutate.Case(b.name, "base", b.data, b.name) for b in mutate.bases()]
-    results = runner.run_jobs(cli_jobs(cases, tmp_path), jobs=JOBS, timeout=HANG_SECONDS)
+    results = runner.run_jobs(cli_jobs(cases, tmp_path, ("export", "info")), jobs=JOBS, timeout=HANG_SECONDS)
     wrong = [r for r in results if r.klass != "ok"]
     assert not wrong, runner.report(wrong, full=len(wrong))
 

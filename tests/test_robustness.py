@@ -50,8 +50,11 @@ def png_check(shape: tuple[int, ...] | None):
 
 
 def assert_contract(path: str | os.PathLike[str], *, shape: tuple[int, ...] | None = None) -> None:
-    """``--export`` and ``--info`` on ``path`` each end ok or in one clean error line."""
-    path = os.fspath(path)
+    """``--export`` and ``--info`` on ``path`` each end ok or in one clean error line.
+
+    ``path`` may be a series folder: the error line may then name it or a file in it.
+    """
+    path = os.fspath(path).rstrip(os.sep)
     folder = os.path.dirname(path)
     problems = []
     for mode in ("export", "info"):
@@ -60,7 +63,7 @@ def assert_contract(path: str | os.PathLike[str], *, shape: tuple[int, ...] | No
         proc = run_cli(*args, timeout=60)
         job = runner.Job(lambda: 0, file=path, output=out if mode == "export" else None,
                          check_output=png_check(shape), workdir=folder, keep=(os.path.basename(path),),
-                         expect_stdout=mode == "info")
+                         expect_stdout=mode == "info", inside=os.path.isdir(path))
         klass, detail = runner.classify_exit(proc.returncode, proc.stdout, proc.stderr, job)
         if os.path.exists(out):
             os.unlink(out)
@@ -243,3 +246,29 @@ def test_nan_intercept_with_a_voi_lut_prints_no_numpy_warning(tmp_path):
     ds.add_new(0x00281052, "DS", "NaN")
     ds.add_new(0x00281053, "DS", "1")
     assert_contract(write_ds(ds, tmp_path / "nanlut.dcm"), shape=(4, 4))
+
+
+def test_tiny_rescale_slope_error_names_the_file(tmp_path):
+    """693_J2KI.dcm#number-100: "dcmview: error: Rescale Slope (0028,1053) 4.94066e-324 is too small..." (no file)."""
+    assert_contract(write_ds(make_ds(GRAY, RescaleSlope="5e-324"), tmp_path / "slope.dcm"), shape=(4, 4))
+
+
+# ----------------------------------------------------------------------------- series
+
+
+def test_series_slice_with_an_element_shorter_than_its_vr(tmp_path):
+    """MR_small.dcm+enhanced#vr-185 (series): pydicom BytesLengthException from a slice header read for a series.
+
+    Bits Allocated (0028,0100) written with VR UL but 2 bytes: a single file reports it cleanly,
+    a folder holding the file did not.
+    """
+    folder = tmp_path / "series"
+    folder.mkdir()
+    for k in range(3):
+        ds = make_ds(GRAY, SeriesInstanceUID="1.2.826.0.1.3680043.10.999.1", InstanceNumber=k + 1,
+                     ImagePositionPatient=[0, 0, 5 * k], ImageOrientationPatient=[1, 0, 0, 0, 1, 0])
+        path = Path(write_ds(ds, folder / f"slice-{k + 1}.dcm"))
+        if k == 0:   # (0028,0100) US 2 bytes -> UL 2 bytes
+            data = path.read_bytes()
+            path.write_bytes(data.replace(b"\x28\x00\x00\x01US\x02\x00", b"\x28\x00\x00\x01UL\x02\x00", 1))
+    assert_contract(folder, shape=(4, 4))

@@ -2,10 +2,12 @@
 
 Each seeded case is written to a temporary file and, in a forked child, goes
 through the library as an application uses it: ``dcmlib.load(path)``,
-``img.info()``, ``img.render()`` of the first and the last frame and
+``img.info()``, ``img.render()`` of the first and the last frame (every frame
+of a short stack) and
 ``cv2.imencode('.png', ...)``.  A :class:`~dcmlib.DcmviewError` is a clean
 error; any other exception, a signal, a hang, or a message in Python's words is
-a failure.  Prints a table of outcomes per mutation kind and the failing cases;
+a failure.  Each case also runs as a series: a folder holding the damaged
+file and two undamaged slices of its base.  Prints a table of outcomes per mutation kind and the failing cases;
 ``--save DIR`` writes them as files for reproduction, ``--case NAME`` runs
 (and with ``--save`` writes) one case.  Exit status 1 when a case failed.
 
@@ -53,7 +55,8 @@ def boundary(path: str, *, on_warning=None, quiet: bool = False) -> int:
                 if not isinstance(info, str) or not info.strip():
                     sys.stderr.write(f"bad output: info() returned {info!r}\n")
                     return runner.BAD_OUTPUT
-                for frame in sorted({0, len(img) - 1}):
+                frames = range(len(img)) if len(img) <= 4 else (0, len(img) - 1)
+                for frame in frames:
                     out = img.render(frame=frame)
                     want = (img.rows, img.columns) + ((3,) if img.is_color else ())
                     if not isinstance(out, np.ndarray) or out.dtype != np.uint8 or out.shape != want:
@@ -74,16 +77,30 @@ def boundary(path: str, *, on_warning=None, quiet: bool = False) -> int:
     return 0
 
 
-def library_jobs(selected, workdir: str):
-    """(case, "library", Job) per case: the case written to ``workdir/<n>/`` just before it runs."""
+def library_jobs(selected, workdir: str, modes: tuple[str, ...] = ("file", "series")):
+    """(case, mode, Job) per case and mode, the files written to ``workdir/<n>-<mode>/`` just before they run.
+
+    ``file``: the damaged file alone; ``series``: a folder holding it and two undamaged
+    slices of its base (:func:`mutate.series_files`), loaded as a series.
+    """
     for n, case in enumerate(selected):
-        folder = os.path.join(workdir, str(n))
-        os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, case.filename)
-        with open(path, "wb") as fh:
-            fh.write(case.data)
-        yield case, "library", runner.Job(lambda p=path: boundary(p), file=path, workdir=folder,
-                                          keep=(case.filename,), strict_stderr=False)
+        for mode in modes:
+            folder = os.path.join(workdir, f"{n}-{mode}")
+            os.makedirs(folder, exist_ok=True)
+            if mode == "series":
+                path = os.path.join(folder, "series")
+                os.makedirs(path)
+                for name, data in mutate.series_files(case):
+                    with open(os.path.join(path, name), "wb") as fh:
+                        fh.write(data)
+                keep = ("series",)
+            else:
+                path = os.path.join(folder, case.filename)
+                with open(path, "wb") as fh:
+                    fh.write(case.data)
+                keep = (case.filename,)
+            yield case, mode, runner.Job(lambda p=path: boundary(p), file=path, workdir=folder, keep=keep,
+                                         strict_stderr=False, inside=mode == "series")
 
 
 def save_cases(selected, names: set[str], folder: str) -> list[str]:
@@ -106,7 +123,8 @@ def run_batch(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="dcmfuzz-")
     try:
-        results = runner.run_jobs(library_jobs(selected, workdir), jobs=args.jobs, timeout=args.timeout)
+        results = runner.run_jobs(library_jobs(selected, workdir, tuple(args.modes.split(","))), jobs=args.jobs,
+                                  timeout=args.timeout)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.monotonic() - t0
@@ -194,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cases", type=int, default=300, help="number of cases (default 300)")
     p.add_argument("--start", type=int, default=0, help="first case index (default 0)")
     p.add_argument("--case", action="append", metavar="NAME", help="run only this case (repeatable)")
+    p.add_argument("--modes", default="file,series",
+                   help="file: load the damaged file; series: load a folder of it and two good slices (default: both)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="children at once (default: CPUs)")
     p.add_argument("--timeout", type=float, default=20.0, help="seconds before a case counts as a hang")
     p.add_argument("--save", metavar="DIR", help="write failing cases (or the --case cases) as files to DIR")

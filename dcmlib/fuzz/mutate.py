@@ -46,7 +46,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 
-__all__ = ["Case", "Base", "KINDS", "BUNDLED", "DERIVED", "cases", "case", "case_by_name", "bases"]
+__all__ = ["Case", "Base", "KINDS", "BUNDLED", "DERIVED", "cases", "case", "case_by_name", "bases", "series_files"]
 
 # ----------------------------------------------------------------------------- cases
 
@@ -1269,6 +1269,44 @@ def _functional(rng: random.Random, b: Base) -> Result:
     return _dump(ds), ", ".join(notes)
 
 
+@_kind("huge", 4)
+def _huge(rng: random.Random, b: Base) -> Result | None:
+    """A small file that claims a huge image: Rows/Columns and, when compressed, the codestream's size too."""
+    if b.deflated or b.pixel is None:
+        return None
+    rows, cols = rng.choice(((20000, 20000), (46341, 46341), (65535, 65535), (65535, 1), (1, 65535), (30000, 40000)))
+    ds = _read(b.data)
+    _put(ds, b, "Rows", "US", rows)
+    _put(ds, b, "Columns", "US", cols)
+    note = f"Rows={rows}, Columns={cols}"
+    if rng.random() < 0.3:
+        frames = rng.choice((2, 100, 65535))
+        _put(ds, b, "NumberOfFrames", "IS", str(frames))
+        note += f", NumberOfFrames={frames}"
+    data = _dump(ds)
+    if not b.encapsulated:
+        return data, note
+    mid = analyse(b.name, data)
+    frags = [it for it in _items(mid)[1:] if it[1] == 0xFFFEE000 and it[2] not in (0, 0xFFFFFFFF)]
+    if not frags:
+        return data, note
+    d = bytearray(data)
+    for pos, _, length in frags[: rng.choice((1, len(frags)))]:
+        start = pos + 8
+        sof = _find_sof(bytes(d[start : start + length]))
+        if sof is None:
+            continue
+        kind, at = sof
+        if kind == "jpeg":
+            d[start + at + 5 : start + at + 9] = struct.pack(">HH", rows, cols)
+        else:   # Xsiz, Ysiz, then XOsiz, YOsiz = 0; tiles as large as the image half the time
+            d[start + at + 6 : start + at + 22] = struct.pack(">IIII", cols, rows, 0, 0)
+            if rng.random() < 0.5:
+                d[start + at + 22 : start + at + 30] = struct.pack(">II", cols, rows)
+        note += f", {kind} header too"
+    return bytes(d), note
+
+
 _DATASET_KINDS = ("geometry", "photometric", "number", "lut", "palette", "delete", "pixels", "vr-ds", "functional")
 _BYTE_KINDS = ("flip", "bytes", "truncate", "splice", "vr", "length", "tag", "ts", "meta", "encaps", "codestream")
 
@@ -1331,3 +1369,42 @@ def case_by_name(seed: int, name: str) -> Case:
     if c.name != name:
         raise ValueError(f"case {m.group(1)} of seed {seed} is {c.name!r}, not {name!r}")
     return c
+
+
+# ----------------------------------------------------------------------------- series
+
+
+@functools.lru_cache(maxsize=None)
+def _neighbours(name: str) -> tuple[bytes, ...]:
+    """Two undamaged slices of the series of base ``name``: new SOP Instance UIDs, later instance numbers
+    and, when the base has one, positions 5 and 10 mm further along the slice normal."""
+    b = next(x for x in bases() if x.name == name)
+    out = []
+    for k in (1, 2):
+        ds = _read(b.data)
+        with _quiet():
+            uid = str(ds.get("SOPInstanceUID", "") or "1.2.826.0.1.3680043.10.1")
+            number = ds.get("InstanceNumber")
+            position = ds.get("ImagePositionPatient")
+        _put(ds, b, "SOPInstanceUID", "UI", f"{uid[:58]}.{900 + k}")
+        try:
+            _put(ds, b, "InstanceNumber", "IS", str(int(number or 0) + k))
+        except (TypeError, ValueError):
+            _put(ds, b, "InstanceNumber", "IS", str(k))
+        try:
+            x, y, z = (float(v) for v in position)
+            orientation = ds.get("ImageOrientationPatient")
+            r, c = np.asarray([float(v) for v in orientation[:3]]), np.asarray([float(v) for v in orientation[3:]])
+            n = np.cross(r, c)
+            shift = n / (np.linalg.norm(n) or 1.0) * 5.0 * k
+            _put(ds, b, "ImagePositionPatient", "DS", [f"{v:.4f}" for v in (x + shift[0], y + shift[1], z + shift[2])])
+        except (TypeError, ValueError, IndexError):
+            pass
+        out.append(_dump(ds))
+    return tuple(out)
+
+
+def series_files(c: Case) -> list[tuple[str, bytes]]:
+    """A series folder around case ``c``: two undamaged slices of its base and the damaged file, (name, bytes)."""
+    good = _neighbours(c.base) if c.base in {b.name for b in bases()} else ()
+    return [(f"slice-{k + 1}.dcm", data) for k, data in enumerate(good)] + [(c.filename, c.data)]

@@ -112,6 +112,7 @@ class Job:
     keep: tuple[str, ...] = ()      #: names in workdir that belong there (the input file)
     strict_stderr: bool = True      #: False: tolerate other stderr lines (C decoders) next to the error line
     expect_stdout: bool = False     #: exit 0 must print something (``--info``)
+    inside: bool = False            #: ``file`` is a folder: the error line may name it or a file in it
 
 
 @dataclass
@@ -390,9 +391,15 @@ def classify(raw: _Raw, job: Job) -> tuple[str, str]:
         return "stderr-noise", f"{len(errors)} error line(s), {len(others)} other line(s): {(others or errors or [''])[0]}"
     line = errors[0].rstrip("\n")
     message = line[len(ERROR_PREFIX):]
-    if job.file is not None and not message.startswith(f"{job.file}: "):
-        return "unnamed-file", line
-    problem = message[len(job.file) + 2:] if job.file is not None else message
+    problem = message
+    if job.file is not None:
+        folder = job.file.rstrip(os.sep) + os.sep
+        if message.startswith(f"{job.file}: "):
+            problem = message[len(job.file) + 2:]
+        elif job.inside and message.startswith(folder) and ": " in message[len(folder):]:
+            problem = message[message.index(": ", len(folder)) + 2:]
+        else:
+            return "unnamed-file", line
     words = python_words(problem)
     if words:
         return "python-words", line
@@ -486,9 +493,15 @@ def distinct(results: list[Result]) -> list[tuple[str, int, Result]]:
     return sorted(((s, len(g), g[0]) for s, g in groups.items()), key=lambda t: (-t[1], t[0]))
 
 
-def report(results: list[Result], *, full: int = 30, stderr_lines: int = 6) -> str:
-    """The table, the distinct problems with one example each, then every failing case."""
+def report(results: list[Result], *, full: int = 30, stderr_lines: int = 6, slow: float = 5.0) -> str:
+    """The table, runs slower than ``slow`` seconds, the distinct problems with one example each,
+    then every failing case."""
     out = [table(results), ""]
+    slowest = sorted((r for r in results if r.elapsed > slow and r.klass != "hang"), key=lambda r: -r.elapsed)
+    if slowest:
+        out.append(f"{len(slowest)} run(s) slower than {slow:g} s (not failures):")
+        out.extend(f"  {r.elapsed:6.1f} s  {r.name} [{r.mode}] {r.klass} ({r.note})" for r in slowest[:10])
+        out.append("")
     groups = distinct(results)
     if groups:
         out.append(f"{len(groups)} distinct problems:")
