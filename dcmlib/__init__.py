@@ -14,6 +14,7 @@ from .errors import (
     OutputError,
     PixelDataError,
     UnsupportedError,
+    InvalidValueError,
 )
 from .image import DicomImage, load
 from .lut import MODES, PairWindow, VoiFunction, VoiLut, Window
@@ -40,6 +41,7 @@ __all__ = [
     "NoPixelDataError",
     "PixelDataError",
     "UnsupportedError",
+    "InvalidValueError",
     "InvalidArgumentError",
     "OutputError",
 ]

@@ -16,6 +16,7 @@ __all__ = [
     "NoPixelDataError",
     "PixelDataError",
     "UnsupportedError",
+    "InvalidValueError",
     "InvalidArgumentError",
     "OutputError",
     "DcmviewWarning",
@@ -48,6 +49,10 @@ class PixelDataError(DcmviewError):
 
 class UnsupportedError(DcmviewError):
     """A valid file that uses something dcmlib does not display (e.g. an unknown photometric)."""
+
+
+class InvalidValueError(DcmviewError):
+    """A header value no display can use: a Rescale Slope of NaN, a Bits Stored above Bits Allocated."""
 
 
 class InvalidArgumentError(DcmviewError, ValueError):

@@ -10,7 +10,9 @@ functions, and enhanced multi-frame files through one functional-group lookup
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,12 +20,22 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 from .color import COLOR_PHOTOMETRICS
-from .errors import InvalidArgumentError, NoPixelDataError, PixelDataError, UnsupportedError, exception_text
+from .errors import (
+    DcmviewError,
+    InvalidArgumentError,
+    InvalidValueError,
+    NoPixelDataError,
+    NotDicomError,
+    PixelDataError,
+    UnsupportedError,
+    exception_text,
+)
 from .frames import PixelElement
-from .lut import LutData, Modality, VoiFunction, VoiLut, Window, check_window
+from .lut import MAX_VALUE, LutData, Modality, VoiFunction, VoiLut, Window, check_window
 
 __all__ = [
     "GRAY_PHOTOMETRICS",
+    "header_errors",
     "Layout",
     "FrameParams",
     "layout",
@@ -66,6 +78,8 @@ def _number(value, kind, default):
 def text_value(ds: Dataset | None, keyword: str) -> str:
     """A string attribute stripped of padding, ``""`` when absent."""
     value = None if ds is None else ds.get(keyword)
+    if isinstance(value, (list, tuple, MultiValue)):  # several values where one is meant: as stored
+        return "\\".join(str(v).strip() for v in value)
     return "" if value is None else str(value).strip()
 
 
@@ -96,6 +110,26 @@ def functional_item(ds: Dataset, index: int, sequence: str) -> Dataset | None:
             if inner:
                 return inner[0]
     return None
+
+
+@contextlib.contextmanager
+def header_errors(where: object) -> Iterator[None]:
+    """The header half of the error boundary: whatever reading a header value raises becomes a DcmviewError.
+
+    pydicom converts elements on first access, so a damaged one (an unknown
+    VR, a length its VR cannot have) fails wherever it is read; errors raised
+    without a file get ``where``.
+    """
+    try:
+        yield
+    except DcmviewError as exc:
+        if exc.path is None and where is not None:
+            raise type(exc)(exc.problem, where) from None
+        raise
+    except MemoryError:
+        raise NotDicomError("a header element claims more memory than there is", where) from None
+    except Exception as exc:  # noqa: BLE001 - pydicom's lazy conversion raises many types
+        raise NotDicomError("the header is damaged (an element cannot be read)", where) from exc
 
 
 # ----------------------------------------------------------------------------- layout
@@ -145,12 +179,20 @@ def layout(ds: Dataset, pixels: PixelElement | None, path: object) -> Layout:
     photometric = (text_value(ds, "PhotometricInterpretation") or "MONOCHROME2").upper()
     if photometric not in GRAY_PHOTOMETRICS and photometric not in COLOR_PHOTOMETRICS:
         raise UnsupportedError(f"unsupported photometric interpretation {photometric!r}", path)
+    bits_stored = int_value(ds, "BitsStored", bits_alloc) or bits_alloc
+    if pixels.keyword == "PixelData" and not 1 <= bits_stored <= bits_alloc:
+        raise InvalidValueError(f"Bits Stored (0028,0101) {bits_stored} is not within 1..{bits_alloc} "
+                                "(Bits Allocated)", path)
+    samples = int_value(ds, "SamplesPerPixel", 1)
+    need = 1 if photometric in GRAY_PHOTOMETRICS or photometric == "PALETTE COLOR" else 3
+    if samples != need:
+        raise UnsupportedError(f"{photometric} needs Samples per Pixel (0028,0002) {need}, not {samples}", path)
     return Layout(
         rows=rows,
         columns=cols,
-        samples=max(int_value(ds, "SamplesPerPixel", 1), 1),
+        samples=samples,
         bits_allocated=bits_alloc,
-        bits_stored=int_value(ds, "BitsStored", bits_alloc) or bits_alloc,
+        bits_stored=bits_stored,
         signed=int_value(ds, "PixelRepresentation", 0) == 1,
         frames=max(int_value(ds, "NumberOfFrames", 1), 1),
         photometric=photometric,
@@ -235,13 +277,31 @@ def _modality(ds: Dataset, index: int, lay: Layout) -> Modality:
             explanation = text_value(seq[0], "LUTExplanation")
         except (ValueError, TypeError, AttributeError):
             lut = None
-    return Modality(
-        slope=float_value(src.get("RescaleSlope"), 1.0) or 1.0,
-        intercept=float_value(src.get("RescaleIntercept"), 0.0),
-        rescale_type=text_value(src, "RescaleType"),
-        lut=lut,
-        lut_explanation=explanation,
-    )
+    slope = float_value(src.get("RescaleSlope"), 1.0) or 1.0
+    intercept = float_value(src.get("RescaleIntercept"), 0.0)
+    if lut is None:
+        _check_rescale(slope, intercept, lay)
+    return Modality(slope=slope, intercept=intercept, rescale_type=text_value(src, "RescaleType"), lut=lut,
+                    lut_explanation=explanation)
+
+
+def _check_rescale(slope: float, intercept: float, lay: Layout) -> None:
+    """Rescale Slope and Intercept (0028,1053 / 0028,1052) must give finite float32 modality values.
+
+    Checked over the whole range the stored bits can hold (C.11.1.1.2), so no
+    frame can overflow (float pixel data: the slope and intercept alone), and a slope that is zero in float32 (5e-324) is refused
+    rather than shown as one flat grey.
+    """
+    for name, tag, v in (("Rescale Slope", "(0028,1053)", slope), ("Rescale Intercept", "(0028,1052)", intercept)):
+        if not math.isfinite(v):
+            raise InvalidValueError(f"{name} {tag} is {v}")
+    if abs(slope) < 1e-30:
+        raise InvalidValueError(f"Rescale Slope (0028,1053) {slope:g} is too small to scale stored values")
+    bits = min(lay.bits_stored, 32)
+    top = float(1 << (bits - 1 if lay.signed else bits)) if lay.keyword == "PixelData" else 1.0
+    if abs(slope) * top + abs(intercept) > MAX_VALUE:
+        raise InvalidValueError(f"Rescale Slope {slope:g} and Intercept {intercept:g} (0028,1053 / 0028,1052) "
+                                f"give modality values beyond +-{MAX_VALUE:g}")
 
 
 def _windows(src: Dataset) -> tuple[VoiFunction, list[Window], list[str], str]:

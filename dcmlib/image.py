@@ -20,7 +20,7 @@ from pydicom.dataset import Dataset
 from . import io, pipeline
 from .errors import DcmviewWarning, InvalidArgumentError, NotDicomError
 from .frames import FrameRef
-from .header import layout
+from .header import header_errors, layout
 from .lut import PairWindow, VoiLut, Window
 from .pipeline import VoiSelection
 from .presentation import needs_inversion
@@ -287,8 +287,9 @@ def _file_frames(ds: Dataset, source: Path | Dataset, path: Path | None) -> list
 
     Pixel data left on disk (a very large file) decode frame by frame from the path.
     """
-    pixels = io.pixel_element(ds)
-    lay = layout(ds, pixels, path)
-    io.check_pixel_data(ds, lay, pixels, path, path.stat().st_size if path is not None else None)
+    with header_errors(path):
+        pixels = io.pixel_element(ds)
+        lay = layout(ds, pixels, path)
+        io.check_pixel_data(ds, lay, pixels, path, path.stat().st_size if path is not None else None)
     src = str(source) if pixels.value is None and path is not None else ds  # type: ignore[union-attr]
     return [FrameRef(src, ds, pixels, i) for i in range(lay.frames)]  # type: ignore[arg-type]

@@ -37,7 +37,7 @@ from pydicom.uid import (
 
 from .errors import DcmviewError, NotDicomError, PixelDataError
 from .frames import PIXEL_KEYWORDS, FrameRef, PixelElement
-from .header import Layout
+from .header import Layout, text_value
 
 __all__ = [
     "FULL_READ_LIMIT",
@@ -212,11 +212,10 @@ def pixel_element(ds: Dataset) -> PixelElement | None:
 
 def transfer_syntax(ds: Dataset) -> UID | None:
     """The file's Transfer Syntax UID (0002,0010), or None when absent or not a transfer syntax."""
-    meta = getattr(ds, "file_meta", None)
-    ts = None if meta is None else meta.get("TransferSyntaxUID")
-    if ts is None:
+    ts = text_value(getattr(ds, "file_meta", None), "TransferSyntaxUID")
+    if not ts:
         return None
-    ts = UID(str(ts))
+    ts = UID(ts)
     return ts if ts.is_transfer_syntax else None
 
 
@@ -317,10 +316,10 @@ def check_pixel_data(ds: Dataset, lay: Layout, pixels: PixelElement, path: objec
       least the header's size; RLE cannot expand more than 64-fold (G.3.1).
       Left on disk, the frame count is bounded by the file size instead.
     """
-    declared = getattr(ds, "file_meta", None) and ds.file_meta.get("TransferSyntaxUID")
+    declared = text_value(getattr(ds, "file_meta", None), "TransferSyntaxUID")
     ts = transfer_syntax(ds)
     if declared and ts is None:
-        raise PixelDataError(f"Transfer Syntax UID (0002,0010) {str(declared)!r} is not a transfer syntax", path)
+        raise PixelDataError(f"Transfer Syntax UID (0002,0010) {declared!r} is not a transfer syntax", path)
     if lay.frame_bytes > MAX_FRAME_BYTES:
         raise PixelDataError(
             f"Rows x Columns x Samples x Bits Allocated ({lay.rows} x {lay.columns} x {lay.samples} x "

@@ -29,7 +29,12 @@ __all__ = [
     "voi_window",
     "voi_lut",
     "check_window",
+    "MAX_VALUE",
 ]
+
+
+#: The largest magnitude a modality value or window may have: float32 arithmetic on it stays finite.
+MAX_VALUE = 1e30
 
 
 class VoiFunction(str, enum.Enum):
@@ -158,6 +163,8 @@ def check_window(center: float, width: float, function: VoiFunction = VoiFunctio
         raise InvalidArgumentError(f"window center/width must be numbers, got {center!r} {width!r}") from None
     if not (math.isfinite(c) and math.isfinite(w)):
         raise InvalidArgumentError(f"window center/width must be finite, got {center!r} {width!r}")
+    if abs(c) > MAX_VALUE or w > MAX_VALUE:
+        raise InvalidArgumentError(f"window center/width must be within +-{MAX_VALUE:g}, got {center!r} {width!r}")
     if function is VoiFunction.LINEAR and w < 1:
         raise InvalidArgumentError(f"window width must be >= 1 for LINEAR, got {width!r}")
     if w <= 0:

@@ -50,6 +50,10 @@ Warn = Callable[[str], None] | None
 #: Slice positions closer than this (mm) count as the same position.
 POSITION_TOLERANCE_MM = 1e-3
 
+# Image Pixel Module attributes every slice's layout is built from (PS3.3 C.7.6.3).
+_PIXEL_MODULE = ("BitsAllocated", "BitsStored", "PixelRepresentation", "PhotometricInterpretation",
+                 "PlanarConfiguration", "RescaleSlope", "RescaleIntercept")
+
 # Reasons a file is skipped, in the order the summary lists them.
 _REASONS = (NOT_DICOM, UNREADABLE, NO_PIXELS)
 
@@ -139,8 +143,13 @@ def scan_folder(path: str | os.PathLike[str], *, on_warning: Warn = None) -> lis
         if ds is None:
             skipped[found] += 1  # type: ignore[index]
             continue
-        uid = text_value(ds, "SeriesInstanceUID")
-        groups.setdefault(uid, []).append(_Image.of(os.path.relpath(f, root), f, ds, found))  # type: ignore[arg-type]
+        try:
+            image = _Image.of(os.path.relpath(f, root), f, ds, found)  # type: ignore[arg-type]
+            uid = text_value(ds, "SeriesInstanceUID")
+        except Exception:  # noqa: BLE001 - a damaged header element (pydicom converts lazily)
+            skipped[UNREADABLE] += 1
+            continue
+        groups.setdefault(uid, []).append(image)
 
     if not groups:
         raise NotDicomError(f"no DICOM images found ({_skip_summary(skipped, len(files))})", root)
@@ -229,6 +238,8 @@ class _Image:
     @classmethod
     def of(cls, name: str, path: str, ds: Dataset, pixels: PixelElement) -> _Image:
         """Read what ordering needs from a header: frames, Instance Number (C.7.6.1), geometry, size (C.7.6.3)."""
+        for keyword in _PIXEL_MODULE:  # read now: a damaged one (pydicom converts lazily) skips the file
+            ds.get(keyword)
         n = max(int_value(ds, "NumberOfFrames", 1), 1)
         orients, positions = _frame_geometry(ds, n)
         shape = (int_value(ds, "Rows", 0), int_value(ds, "Columns", 0), int_value(ds, "SamplesPerPixel", 1))

@@ -23,7 +23,7 @@ from . import color, io, pipeline
 from .cache import DEFAULT_CACHE_MB, FrameCache, ReadAhead, read_ahead_depth
 from .errors import DcmviewError, InvalidArgumentError, NotDicomError, UnsupportedError
 from .frames import FrameRef
-from .header import FrameParams, Layout, frame_params, layout
+from .header import FrameParams, Layout, frame_params, header_errors, layout
 
 __all__ = ["FrameStore"]
 
@@ -43,7 +43,8 @@ class FrameStore:
             raise NotDicomError("no images", path)
         self.refs = tuple(refs)
         self.path = path
-        self.layout = layout(self.refs[0].header, self.refs[0].pixels, path)
+        with header_errors(self.where(self.refs[0])):
+            self.layout = layout(self.refs[0].header, self.refs[0].pixels, self.where(self.refs[0]))
         self._layouts: dict[int, Layout | DcmviewError] = {}
         for ref in self.refs:
             if id(ref.header) not in self._layouts:
@@ -68,8 +69,9 @@ class FrameStore:
     def _check(self, ref: FrameRef) -> Layout | DcmviewError:
         where = self.where(ref)
         try:
-            lay = self.layout if ref.header is self.refs[0].header else layout(ref.header, ref.pixels, where)
-            io.check_pixel_data(ref.header, lay, ref.pixels, where)
+            with header_errors(where):
+                lay = self.layout if ref.header is self.refs[0].header else layout(ref.header, ref.pixels, where)
+                io.check_pixel_data(ref.header, lay, ref.pixels, where)
             return lay
         except DcmviewError as exc:
             return exc
@@ -109,7 +111,8 @@ class FrameStore:
         p = self._params.get(frame)
         if p is None:
             ref = self.refs[frame]
-            p = self._params[frame] = frame_params(ref.header, ref.index, self.layout_of(frame))
+            with header_errors(self.where(ref)):
+                p = self._params[frame] = frame_params(ref.header, ref.index, self.layout_of(frame))
         return p
 
     def stored(self, frame: int) -> np.ndarray:

@@ -404,7 +404,7 @@ class TestPadding:
         img = dcmlib.load(make_ds(arr, **{f"{prefix}PixelPaddingValue": -3.0e38}))
         assert img.frame_range() == (0.5, 100.5)
         assert img.render().tolist() == [[0, 0, 128, 255]]
-        assert img.render(-1e39, 10).tolist() == [[0, 255, 255, 255]]  # padding stays background
+        assert img.render(invert=True).tolist() == [[0, 255, 128, 0]]  # padding stays background
 
     def test_float_pixel_padding_range_limit(self):
         arr = np.array([[-1000.0, -900.0, -899.5, 0.0]], dtype=np.float32)
