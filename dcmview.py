@@ -21,6 +21,7 @@ import os
 import sys
 import tempfile
 import time
+import traceback
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-mb", type=float, metavar="MB", help=f"frame cache budget (default {dcmlib.cache.DEFAULT_CACHE_MB})")
     p.add_argument("--snapshot-dir", metavar="DIR", help="folder for viewer snapshots (default: current folder)")
     p.add_argument("--show-patient", action="store_true", help="show patient name and ID in the viewer's annotations")
+    p.add_argument("--debug", action="store_true", help="on an error, also print the traceback (with the decoder's own error)")
     return p
 
 
@@ -206,10 +208,19 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         return run_viewer(img, args, opts)
     except DcmviewError as exc:
+        if args.debug:
+            traceback.print_exception(exc)
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug in dcmview: one line for the user, the traceback on request
+        if args.debug:
+            traceback.print_exception(exc)
+        where = f"{args.path}: " if args.path else ""
+        sys.stderr.write(f"{PROG}: error: {where}internal error ({type(exc).__name__}); "
+                         "run again with --debug and report it\n")
+        return 2
 
 
 # ----------------------------------------------------------------------------- viewer (HighGUI shell)

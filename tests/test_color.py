@@ -292,3 +292,33 @@ class TestPalette:
         path = pydicom_file("examples_palette.dcm")
         img = dcmlib.load(path)
         np.testing.assert_array_equal(img.render(invert=True), 255 - img.render())
+
+
+class TestPaletteByteOrder:
+    """16-bit palette entries are read in the data set's byte order (PS3.5 7.3), checked against DCMTK."""
+
+    @pytest.mark.parametrize("syntax", [pydicom.uid.ExplicitVRLittleEndian, pydicom.uid.ExplicitVRBigEndian])
+    def test_16_bit_palette_matches_dcm2pnm(self, tmp_path, syntax):
+        from helpers import dcm2pnm
+
+        indices = np.arange(256, dtype=np.uint8).reshape(16, 16)
+        ds = make_ds(indices, transfer_syntax=syntax, PhotometricInterpretation="PALETTE COLOR",
+                     SOPClassUID="1.2.840.10008.5.1.4.1.1.7", Modality="OT")
+        order = "<u2" if syntax == pydicom.uid.ExplicitVRLittleEndian else ">u2"
+        i = np.arange(256)
+        words = {"Red": i * 256 + (i * 37) % 256, "Green": (255 - i) * 256 + 7, "Blue": (i * 97 % 256) * 256 + 255 - i}
+        for colour, n in (("Red", 1), ("Green", 2), ("Blue", 3)):  # low and high bytes differ: a swap shows
+            ds.add_new(0x00281100 + n, "US", [256, 0, 16])
+            ds.add_new(0x00281200 + n, "OW", words[colour].astype(order).tobytes())
+        path = write_ds(ds, tmp_path / "palette.dcm")
+        ours = dcmlib.load(path).render()
+        theirs = dcm2pnm(path)
+        assert ours.shape == theirs.shape == (16, 16, 3)
+        # DCMTK keeps the high byte (w >> 8), we round (w * 255 / 65535): within one grey level; a byte swap
+        # would differ by up to 255
+        assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1
+        # by hand: 16-bit entry w shows as round(w * 255 / 65535) (C.7.6.3.1.6), in OpenCV's BGR order
+        idx = indices.astype(int)
+        for channel, colour in ((2, "Red"), (1, "Green"), (0, "Blue")):
+            want = np.floor(words[colour][idx] * 255 / 65535 + 0.5).astype(np.uint8)
+            assert np.array_equal(ours[..., channel], want), colour

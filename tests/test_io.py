@@ -108,3 +108,48 @@ def test_close_stops_the_read_ahead_thread(tmp_path):
     assert len(img.cache) == 0
     # a closed image still answers, decoding again, without a thread
     assert img.stored(3).shape == (128, 128) and not alive()
+
+
+def within_one(a: np.ndarray, b: np.ndarray) -> bool:
+    """The same picture to one grey level (DCMTK rounds some window positions the other way)."""
+    return a.shape == b.shape and int(np.abs(a.astype(int) - b.astype(int)).max()) <= 1
+
+
+class TestLenientFiles:
+    """Standard-breaking files DCMTK renders: read them too, saying once what was assumed."""
+
+    def test_no_preamble_and_no_file_meta(self, tmp_path):
+        from helpers import dcm2pnm
+
+        ds = make_ds((np.arange(64, dtype=np.uint16).reshape(8, 8) * 60), WindowCenter=1900, WindowWidth=3800)
+        del ds.file_meta
+        path = tmp_path / "bare.dcm"
+        pydicom.dcmwrite(path, ds, implicit_vr=True, little_endian=True, enforce_file_format=False)
+        assert path.read_bytes()[128:132] != b"DICM"
+        notes = []
+        img = dcmlib.load(path, on_warning=notes.append)
+        assert any("no Transfer Syntax UID (0002,0010); read as Implicit VR Little Endian" in n for n in notes)
+        assert within_one(img.render(), dcm2pnm(path, "+Wi", "1"))  # the stored window, as DCMTK reads it
+
+    def test_integer_string_with_trailing_garbage(self, tmp_path):
+        """pydicom's badVR.dcm: Number of Frames '1A' is read as 1, as DCMTK does."""
+        from helpers import dcm2pnm, pydicom_file
+
+        notes = []
+        img = dcmlib.load(pydicom_file("badVR.dcm"), on_warning=notes.append)
+        assert len(img) == 1
+        assert any("Number of Frames (0028,0008) '1A' is not an integer; read as 1" in n for n in notes)
+        assert within_one(img.render(), dcm2pnm(pydicom_file("badVR.dcm"), "+Wm"))  # no window: min-max
+
+    def test_damaged_element_is_dropped_with_a_note(self):
+        ds = make_ds(np.zeros((4, 4), np.uint16))
+        ds.add_new(0x00091010, "OB", b"\x10\x00")
+        data = pydicom.filebase.DicomBytesIO()
+        pydicom.dcmwrite(data, ds, enforce_file_format=True)
+        raw = data.getvalue()
+        i = raw.index(b"\x09\x00\x10\x10OB")  # relabel as UL with a 2-byte value (UL needs 4): PS3.5 7.1.2
+        raw = raw[:i] + b"\x09\x00\x10\x10UL\x02\x00\x10\x00" + raw[i + 14 :]
+        back = pydicom.dcmread(pydicom.filebase.DicomBytesIO(raw))
+        notes = io.sanitize(back)
+        assert notes == ["header element (0009,1010) ignored (unreadable value)"]
+        assert 0x00091010 not in back and back.Rows == 4
