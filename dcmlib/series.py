@@ -246,6 +246,27 @@ class _Image:
         return cls(name, path, ds, pixels, n, int_value(ds, "InstanceNumber", None), orients, positions, shape)
 
 
+def _reference_normal(images: Sequence[_Image]) -> tuple[np.ndarray | None, list[str]]:
+    """The series' slice normal: that of the most common orientation, so a stray localizer does not rule.
+
+    Orientations are compared rounded; the normal comes from an unrounded one.
+    """
+    notes: list[str] = []
+    exact: dict[tuple[float, ...], tuple[float, ...]] = {}
+    counts: Counter[tuple[float, ...]] = Counter()
+    for o in (im.orients[0] for im in images if im.orients and im.orients[0] is not None):
+        key = _round_orient(o)
+        exact.setdefault(key, o)
+        counts[key] += 1
+    if not counts:
+        return None, notes
+    ref, n_ref = counts.most_common(1)[0]
+    if n_ref < sum(counts.values()):
+        notes.append(f"{_count(sum(counts.values()) - n_ref, 'image')} with a different orientation; "
+                     "ordered along the normal of the others")
+    return slice_normal(exact[ref]), notes
+
+
 def order_images(images: Sequence[_Image]) -> tuple[list[_Image], list[list[float | None]], list[str]]:
     """Order a series' files; return them, each frame's position (mm), and notes.
 
@@ -258,25 +279,7 @@ def order_images(images: Sequence[_Image]) -> tuple[list[_Image], list[list[floa
     lacks that too, to the file name (digit runs compared as numbers). Ties are
     broken by Instance Number, then name. Equal positions are reported once.
     """
-    notes: list[str] = []
-    # The reference normal: the most common orientation (a stray localizer must not rule).
-    # Orientations are compared rounded; the normal comes from an unrounded one.
-    exact: dict[tuple[float, ...], tuple[float, ...]] = {}
-    counts: Counter[tuple[float, ...]] = Counter()
-    for o in (im.orients[0] for im in images if im.orients and im.orients[0] is not None):
-        key = _round_orient(o)
-        exact.setdefault(key, o)
-        counts[key] += 1
-    normal = None
-    if counts:
-        ref, n_ref = counts.most_common(1)[0]
-        normal = slice_normal(exact[ref])
-        if n_ref < sum(counts.values()):
-            notes.append(
-                f"{_count(sum(counts.values()) - n_ref, 'image')} with a different orientation; "
-                "ordered along the normal of the others"
-            )
-
+    normal, notes = _reference_normal(images)
     nx, ny, nz = (float(c) for c in normal) if normal is not None else (0.0, 0.0, 0.0)
 
     def project(p: np.ndarray | None) -> float | None:
