@@ -48,7 +48,7 @@ def png_problem(path: str) -> str | None:
     return None
 
 
-def cli_jobs(cases, root, modes=("export", "info", "series")):
+def cli_jobs(cases, root, modes=("export", "info", "series"), argvs=None):
     """Runs per case, each in its own folder: ``--export`` and ``--info`` on a copy of the damaged
     file, and ``--export`` of a series folder holding it and two undamaged slices of its base."""
     for n, case in enumerate(cases):
@@ -66,14 +66,29 @@ def cli_jobs(cases, root, modes=("export", "info", "series")):
                 path = folder / case.filename
                 path.write_bytes(case.data)
                 keep = (case.filename,)
+            argv = [str(path), "--info"] if mode == "info" else [str(path), "--export", str(out)]
+            if argvs is not None:
+                argvs[case.name, mode] = argv
             if mode == "info":
-                job = runner.Job(runner.cli_target(dcmview.main, [str(path), "--info"]), file=str(path),
+                job = runner.Job(runner.cli_target(dcmview.main, argv), file=str(path),
                                  workdir=str(folder), keep=keep, expect_stdout=True)
             else:
-                job = runner.Job(runner.cli_target(dcmview.main, [str(path), "--export", str(out)]),
-                                 file=str(path), output=str(out), check_output=png_problem,
-                                 workdir=str(folder), keep=keep, inside=mode == "series")
+                job = runner.Job(runner.cli_target(dcmview.main, argv), file=str(path), output=str(out),
+                                 check_output=png_problem, workdir=str(folder), keep=keep,
+                                 inside=mode == "series")
             yield case, mode, job
+
+
+def explain_internal_errors(results, argvs) -> None:
+    """Run each "internal error" again with --debug: the report then shows the exception behind it."""
+    for r in results:
+        if r.klass == "internal-error":
+            again = runner.run_forked(runner.cli_target(dcmview.main, [*argvs[r.name, r.mode], "--debug"]),
+                                      timeout=HANG_SECONDS)
+            cause = runner.last_exception_line(again.stderr)
+            if cause:
+                r.detail = f"{r.detail} <- {cause}"
+                r.stderr = again.stderr
 
 
 def save_failing(cases, results, folder: str) -> None:
@@ -87,9 +102,11 @@ def save_failing(cases, results, folder: str) -> None:
 
 def test_damaged_files_keep_the_cli_contract(tmp_path):
     cases = list(mutate.cases(SEED, CASES))
-    results = runner.run_jobs(cli_jobs(cases, tmp_path), jobs=JOBS, timeout=HANG_SECONDS)
+    argvs: dict = {}
+    results = runner.run_jobs(cli_jobs(cases, tmp_path, argvs=argvs), jobs=JOBS, timeout=HANG_SECONDS)
     assert len(results) == 3 * len(cases)
     bad = runner.failures(results)
+    explain_internal_errors(bad, argvs)
     if bad and os.environ.get("DCMVIEW_FUZZ_SAVE"):
         save_failing(cases, results, os.environ["DCMVIEW_FUZZ_SAVE"])
     assert not bad, (
@@ -154,6 +171,13 @@ def _clean(path):
     return run
 
 
+def _internal(path):
+    def run():
+        sys.stderr.write(f"dcmview: error: {path}: internal error (ZeroDivisionError); run again with --debug\n")
+        return 2
+    return run
+
+
 def _partial(path, out):
     def run():
         with open(out, "wb") as fh:
@@ -183,6 +207,7 @@ def test_runner_classifies_each_way_a_child_can_end(tmp_path):
         "python-words": runner.Job(_words(path), file=path),
         "clean-error": runner.Job(_clean(path), file=path),
         "unnamed-file": runner.Job(_clean("other.dcm"), file=path),
+        "internal-error": runner.Job(_internal(path), file=path),
         "partial-file-left": runner.Job(_partial(path, out), file=path, output=out),
         "memory-error": runner.Job(_memory, file=path),
         "bad-exit": runner.Job(lambda: 5, file=path),

@@ -225,6 +225,29 @@ def test_huge_rescale_and_window_values_print_no_numpy_warning(tmp_path, pixels,
     assert_contract(write_ds(make_ds(pixels, **tags), tmp_path / "huge.dcm"), shape=(4, 4))
 
 
+def test_sigmoid_window_of_a_denormal_width_prints_no_numpy_warning(tmp_path):
+    """MR_small.dcm+voi-lut#number-1974: lut.py 'invalid value encountered in add' (SIGMOID, width 5e-324)."""
+    ds = make_ds(GRAY, VOILUTFunction="SIGMOID", WindowCenter="40", WindowWidth="5e-324")
+    assert_contract(write_ds(ds, tmp_path / "sigmoid.dcm"), shape=(4, 4))
+
+
+def test_huge_slope_with_a_voi_lut_prints_no_numpy_warning(tmp_path):
+    """MR_small.dcm+voi-lut#number-223: lut.py 'invalid value encountered in cast' (values past int64 index a LUT)."""
+    item = Dataset()
+    item.add_new(0x00283002, "US", [4096, 0, 12])
+    item.add_new(0x00283006, "OW", np.arange(4096, dtype="<u2").tobytes())
+    ds = make_ds(GRAY, VOILUTSequence=Sequence([item]), RescaleSlope="9999999999999999")
+    assert_contract(write_ds(ds, tmp_path / "hugelut.dcm"), shape=(4, 4))
+
+
+def test_double_float_pixels_beyond_float32_print_no_numpy_warning(tmp_path):
+    """CT_small.dcm+float64#splice-723: io.py 'overflow encountered in cast' (float64 frame to float32)."""
+    pixels = np.zeros((4, 4), np.float64)
+    pixels[0, 0], pixels[0, 1] = 1e300, -1e300
+    assert_contract(write_ds(make_ds(pixels), tmp_path / "double.dcm"), shape=(4, 4))
+
+
+@pytest.mark.filterwarnings("ignore:Invalid value for VR DS")  # the damage is the point
 def test_infinite_rescale_in_functional_groups_prints_no_numpy_warning(tmp_path):
     """CT_small.dcm+float64#functional-631: lut.py 'invalid value encountered in multiply' (slope 1e999 x 0)."""
     ds = make_ds(GRAY)
@@ -237,6 +260,7 @@ def test_infinite_rescale_in_functional_groups_prints_no_numpy_warning(tmp_path)
     assert_contract(write_ds(ds, tmp_path / "nan.dcm"), shape=(4, 4))
 
 
+@pytest.mark.filterwarnings("ignore:Invalid value for VR DS")  # the damage is the point
 def test_nan_intercept_with_a_voi_lut_prints_no_numpy_warning(tmp_path):
     """MR_small.dcm+voi-lut#number-2389: lut.py 'invalid value encountered in cast' (NaN values index a VOI LUT)."""
     item = Dataset()
@@ -256,11 +280,12 @@ def test_tiny_rescale_slope_error_names_the_file(tmp_path):
 # ----------------------------------------------------------------------------- series
 
 
-def test_series_slice_with_an_element_shorter_than_its_vr(tmp_path):
-    """MR_small.dcm+enhanced#vr-185 (series): pydicom BytesLengthException from a slice header read for a series.
+@pytest.mark.parametrize("vr", ["UL", "FD"])
+def test_series_slice_with_an_element_shorter_than_its_vr(tmp_path, vr):
+    """MR_small.dcm+enhanced#vr-185, SC_rgb_jpeg_dcmtk.dcm#vr-1806 (series): pydicom BytesLengthException.
 
-    Bits Allocated (0028,0100) written with VR UL but 2 bytes: a single file reports it cleanly,
-    a folder holding the file did not.
+    Bits Allocated (0028,0100) written with VR UL or FD but 2 bytes: a single file reports it
+    cleanly, a folder holding the file did not (the series scan reads headers another way).
     """
     folder = tmp_path / "series"
     folder.mkdir()
@@ -270,5 +295,5 @@ def test_series_slice_with_an_element_shorter_than_its_vr(tmp_path):
         path = Path(write_ds(ds, folder / f"slice-{k + 1}.dcm"))
         if k == 0:   # (0028,0100) US 2 bytes -> UL 2 bytes
             data = path.read_bytes()
-            path.write_bytes(data.replace(b"\x28\x00\x00\x01US\x02\x00", b"\x28\x00\x00\x01UL\x02\x00", 1))
+            path.write_bytes(data.replace(b"\x28\x00\x00\x01US\x02\x00", b"\x28\x00\x00\x01" + vr.encode() + b"\x02\x00", 1))
     assert_contract(folder, shape=(4, 4))

@@ -8,7 +8,8 @@ files; the parent kills a child that outlives the wall-clock limit.  Up to
 - ``ok``: exit 0, the output (if any) valid, stderr only ``dcmview: warning:`` lines;
 - ``clean-error``: exit 2 and exactly one ``dcmview: error: <file>: <problem>``
   line in DICOM words, no output file left behind;
-- failures: ``traceback``, ``signal`` (e.g. SIGSEGV, SIGABRT), ``hang``,
+- failures: ``traceback``, ``internal-error`` (the application's last-resort
+  line for a bug: "internal error (ExceptionType)"), ``signal`` (e.g. SIGSEGV, SIGABRT), ``hang``,
   ``memory-error`` (MemoryError, std::bad_alloc), ``python-words`` (the error
   line speaks Python, not DICOM), ``partial-file-left``, ``unnamed-file`` (the
   error line does not name the file), ``python-warning`` (a Python warning on
@@ -54,6 +55,7 @@ __all__ = [
     "run_jobs",
     "classify",
     "classify_exit",
+    "last_exception_line",
     "python_words",
     "cli_target",
     "table",
@@ -61,8 +63,8 @@ __all__ = [
     "report",
 ]
 
-CLASSES = ("ok", "clean-error", "traceback", "signal", "hang", "memory-error", "python-words", "partial-file-left",
-           "unnamed-file", "python-warning", "stderr-noise", "bad-output", "bad-exit")
+CLASSES = ("ok", "clean-error", "traceback", "internal-error", "signal", "hang", "memory-error", "python-words",
+           "partial-file-left", "unnamed-file", "python-warning", "stderr-noise", "bad-output", "bad-exit")
 FAILURE_CLASSES = CLASSES[2:]
 
 #: Exit status a target uses for "finished but the result is wrong" (with one stderr line).
@@ -89,6 +91,12 @@ PYTHON_WORDS = tuple(re.compile(p) for p in (
     r"\bnp\.", r"\bufunc\b", r"\bsequence item\b", r"\biterator\b", r"\bcallable\b",
     r"\['|'\]|\(b'|\bb'\\x",          # a Python list / bytes repr
 ))
+
+#: An exception line that is an allocation failure (Python, OpenCV, C++).
+_MEMORY = re.compile(r"^MemoryError|Insufficient memory|Failed to allocate|bad_alloc")
+
+#: The application's last-resort line for an unexpected exception (a bug it caught).
+_INTERNAL = re.compile(r"internal error")
 
 _WARNING_LINE = re.compile(r"^(?:.*:\d+: )?\w*Warning: ")
 
@@ -324,6 +332,11 @@ def exception_line(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def last_exception_line(stderr: str) -> str:
+    """The exception line of the last traceback on ``stderr`` ("" when there is none)."""
+    return _last_traceback_line(stderr) if "Traceback (most recent call last)" in stderr else ""
+
+
 def _last_traceback_line(stderr: str) -> str:
     lines = [ln for ln in stderr.splitlines() if ln.strip()]
     i = max((n for n, ln in enumerate(lines) if ln.startswith("Traceback (most recent call last)")), default=None)
@@ -349,7 +362,7 @@ def classify(raw: _Raw, job: Job) -> tuple[str, str]:
         return "signal", f"{name}{': ' + fatal if fatal else ''}{' / ' + last if last and last != fatal else ''}"
     if "Traceback (most recent call last)" in err:
         exc = _last_traceback_line(err)
-        return ("memory-error" if exc.startswith("MemoryError") else "traceback"), exc
+        return ("memory-error" if _MEMORY.search(exc) else "traceback"), exc
     if "bad_alloc" in err:
         return "memory-error", last
     leftovers = []
@@ -391,6 +404,8 @@ def classify(raw: _Raw, job: Job) -> tuple[str, str]:
         return "stderr-noise", f"{len(errors)} error line(s), {len(others)} other line(s): {(others or errors or [''])[0]}"
     line = errors[0].rstrip("\n")
     message = line[len(ERROR_PREFIX):]
+    if _INTERNAL.search(message):
+        return "internal-error", line
     problem = message
     if job.file is not None:
         folder = job.file.rstrip(os.sep) + os.sep
@@ -480,6 +495,7 @@ def _signature(r: Result) -> str:
     """A failure's problem with file names, numbers and addresses blanked: one line per distinct bug."""
     text = r.detail
     text = re.sub(r"dcmview: error: \S+?: ", "dcmview: error: <file>: ", text)
+    text = text.replace("; run again with --debug and report it", "")
     text = re.sub(r"0x[0-9a-fA-F]+", "0x?", text)
     text = re.sub(r"\d+", "N", text)
     return f"{r.klass}: {text[:150]}"
