@@ -9,16 +9,19 @@ float32 modality values) through one byte-budget
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 from pathlib import Path
 
+import cv2
 import numpy as np
 from pydicom.dataset import Dataset
 
 from . import io, pipeline
-from .errors import DcmviewWarning, InvalidArgumentError, NotDicomError
+from .errors import DcmviewWarning, InvalidArgumentError, NotDicomError, PixelDataError
 from .frames import FrameRef
 from .header import header_errors, layout
 from .lut import PairWindow, VoiLut, Window
@@ -31,6 +34,24 @@ from .summary import summary
 __all__ = ["DicomImage", "load"]
 
 Warn = Callable[[str], None]
+F = TypeVar("F", bound=Callable)
+
+
+def _memory_bounded(method: F) -> F:
+    """Running out of memory for a frame (NumPy's MemoryError, OpenCV's Insufficient memory) is a clean error."""
+
+    @functools.wraps(method)
+    def guarded(self: DicomImage, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except MemoryError:
+            pass
+        except cv2.error as exc:
+            if "Insufficient memory" not in str(exc):
+                raise
+        raise PixelDataError(f"not enough memory for a {self.columns} x {self.rows} frame", self.path) from None
+
+    return guarded  # type: ignore[return-value]
 
 
 class DicomImage:
@@ -124,6 +145,7 @@ class DicomImage:
         return list(self._frames.params(self._check_frame(frame)).vois)
 
     # -- pixels -----------------------------------------------------------------
+    @_memory_bounded
     def stored(self, frame: int = 0) -> np.ndarray:
         """Decoded stored values of a frame (colour: RGB or palette indices); cached, read-only."""
         return self._frames.stored(self._check_frame(frame))
@@ -132,10 +154,12 @@ class DicomImage:
         """Whether the frame's decoded stored values are in memory now."""
         return self._frames.is_cached(self._check_frame(frame))
 
+    @_memory_bounded
     def values(self, frame: int = 0) -> np.ndarray:
         """Modality values of a frame (HU for CT) as float32; colour: RGB uint8. Cached, read-only."""
         return self._frames.values(self._check_frame(frame))
 
+    @_memory_bounded
     def padding_mask(self, frame: int = 0) -> np.ndarray | None:
         """Where a frame holds Pixel Padding (PS3.3 C.7.5.1.1.2), or None when the file declares none.
 
@@ -144,6 +168,7 @@ class DicomImage:
         return self._frames.padding_mask(self._check_frame(frame))
 
     # -- windows ------------------------------------------------------------------
+    @_memory_bounded
     def frame_range(self, frame: int = 0) -> tuple[float, float]:
         """(min, max) of a frame's modality values, padding and NaN excluded."""
         f = self._check_frame(frame)
@@ -165,6 +190,7 @@ class DicomImage:
         ends = pipeline.apply_modality(np.array([lo, hi], dtype=np.int64), m)
         return float(ends.min()), float(ends.max())
 
+    @_memory_bounded
     def resolve_voi(self, frame: int = 0, *, center: float | None = None, width: float | None = None,
                     mode: str | None = None, voi: int | None = None,
                     preset: str | Preset | None = None) -> VoiSelection:
@@ -178,6 +204,7 @@ class DicomImage:
                                     center=center, width=width, mode=mode, voi=voi, preset=preset,
                                     where=self.path)
 
+    @_memory_bounded
     def default_window(self, frame: int = 0) -> Window:
         """The file's own first VOI as a Window (a VOI LUT's linear equivalent), or the min-max window.
 
@@ -188,6 +215,7 @@ class DicomImage:
             return Window(127.5, 256.0)
         return self.resolve_voi(frame).window
 
+    @_memory_bounded
     def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5) -> PairWindow:
         """The window spanning the ``low``..``high`` percentiles of the frame, padding excluded.
 
@@ -200,6 +228,7 @@ class DicomImage:
         return PairWindow(c, w, explanation="auto")
 
     # -- rendering ---------------------------------------------------------------
+    @_memory_bounded
     def render(self, center: float | None = None, width: float | None = None, *, mode: str | None = None,
                frame: int = 0, invert: bool = False, voi: int | None = None,
                preset: str | Preset | None = None) -> np.ndarray:
@@ -228,6 +257,7 @@ class DicomImage:
             out[mask] = 0
         return out
 
+    @_memory_bounded
     def render_values(self, values: np.ndarray, center: float | None = None, width: float | None = None, *,
                       mode: str | None = None, invert: bool = False, frame: int = 0, voi: int | None = None,
                       preset: str | Preset | None = None) -> np.ndarray:

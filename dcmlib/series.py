@@ -31,7 +31,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from .errors import InvalidArgumentError, NotDicomError
-from .frames import FrameRef, PixelElement
+from .frames import UNDEFINED_LENGTH, FrameRef, PixelElement
 from .header import functional_item, int_value, text_value, vector
 from .io import NO_PIXELS, NOT_DICOM, UNREADABLE, read_header
 
@@ -188,6 +188,17 @@ def _vec3(value: object) -> np.ndarray | None:
     return None if v is None else np.asarray(v, dtype=np.float64)
 
 
+def _max_frames(ds: Dataset, pixels: PixelElement, path: str) -> int:
+    """The most frames the pixel data can hold: native data by their length (PS3.5 8.1.1),
+    encapsulated data one 8-byte item header per frame at least (A.4), bounded by the file size."""
+    if pixels.length != UNDEFINED_LENGTH:
+        # one sample per pixel: a lower bound on a frame's bits whatever the photometric (YBR_FULL_422 stores 2)
+        per_frame = max(int_value(ds, "Rows", 1) or 1, 1) * max(int_value(ds, "Columns", 1) or 1, 1) * max(
+            int_value(ds, "BitsAllocated", 1) or 1, 1)
+        return max(1, pixels.length * 8 // per_frame)
+    return max(1, os.path.getsize(path) // 8)
+
+
 def _frame_geometry(ds: Dataset, nframes: int) -> tuple[list[tuple[float, ...] | None], list[np.ndarray | None]]:
     """Per-frame Image Orientation and Image Position (Patient) of one file.
 
@@ -241,6 +252,8 @@ class _Image:
         for keyword in _PIXEL_MODULE:  # read now: a damaged one (pydicom converts lazily) skips the file
             ds.get(keyword)
         n = max(int_value(ds, "NumberOfFrames", 1), 1)
+        if n > _max_frames(ds, pixels, path):
+            raise ValueError("Number of Frames exceeds what the pixel data can hold")
         orients, positions = _frame_geometry(ds, n)
         shape = (int_value(ds, "Rows", 0), int_value(ds, "Columns", 0), int_value(ds, "SamplesPerPixel", 1))
         return cls(name, path, ds, pixels, n, int_value(ds, "InstanceNumber", None), orients, positions, shape)

@@ -574,3 +574,20 @@ def test_series_benchmark_runs_small():
     bench.run(lines.append, slices=4, long=0, size=32, repeat=1)
     text = "\n".join(lines)
     assert "series open" in text and "slices/s" in text and "peak/raw" in text
+
+
+def test_absurd_frame_count_is_skipped_while_scanning(tmp_path):
+    """Number of Frames 2147483647 over 8 KiB of pixel data: skipped at once, not 2^31 frame references."""
+    import dcmlib
+    from helpers import make_ds, write_ds
+
+    uid = generate_uid()
+    for i in range(2):
+        write_ds(make_ds(np.zeros((8, 8), np.int16), SeriesInstanceUID=uid, InstanceNumber=i + 1),
+                 tmp_path / f"ok{i}.dcm")
+    write_ds(make_ds(np.zeros((8, 8, 8), np.int16), SeriesInstanceUID=uid, NumberOfFrames=2147483647),
+             tmp_path / "absurd.dcm")
+    notes = []
+    img = dcmlib.load(tmp_path, on_warning=notes.append)
+    assert len(img) == 2
+    assert any("skipped 1 of 3 files: 1 unreadable" in n for n in notes)
