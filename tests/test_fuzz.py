@@ -28,7 +28,7 @@ import pytest
 import dcmview
 from dcmlib.fuzz import mutate, runner
 
-SEED = 20261129
+SEED = int(os.environ.get("DCMVIEW_FUZZ_SEED", "20261129"))
 CASES = int(os.environ.get("DCMVIEW_FUZZ_CASES", "300"))
 HANG_SECONDS = 20.0
 JOBS = max(os.cpu_count() or 1, 2)

@@ -67,6 +67,9 @@ def assert_contract(path: str | os.PathLike[str], *, shape: tuple[int, ...] | No
         klass, detail = runner.classify_exit(proc.returncode, proc.stdout, proc.stderr, job)
         if os.path.exists(out):
             os.unlink(out)
+        if klass == "internal-error":     # show the exception behind the last-resort line
+            proc = run_cli(*args, "--debug", timeout=60)
+            detail += f" <- {runner.last_exception_line(proc.stderr)}"
         if klass not in ("ok", "clean-error"):
             problems.append(f"--{mode}: {klass}: {detail}\n  stderr:\n    "
                             + "\n    ".join(proc.stderr.strip().splitlines()[-8:]))
@@ -297,3 +300,21 @@ def test_series_slice_with_an_element_shorter_than_its_vr(tmp_path, vr):
             data = path.read_bytes()
             path.write_bytes(data.replace(b"\x28\x00\x00\x01US\x02\x00", b"\x28\x00\x00\x01" + vr.encode() + b"\x02\x00", 1))
     assert_contract(folder, shape=(4, 4))
+
+
+def test_series_palette_slice_with_a_descriptor_shorter_than_its_vr(tmp_path):
+    """examples_palette.dcm+bigendian#vr-291 (series): internal error (BytesLengthException) from the palette.
+
+    Green Palette Color LUT Descriptor (0028,1102) written with VR FD but 6 bytes: the single file
+    is refused in DICOM words, the series read the descriptor lazily, at render time.
+    """
+    folder = tmp_path / "series"
+    folder.mkdir()
+    for k in range(3):
+        ds = palette_image(SeriesInstanceUID="1.2.826.0.1.3680043.10.999.2", InstanceNumber=k + 1,
+                           ImagePositionPatient=[0, 0, 5 * k], ImageOrientationPatient=[1, 0, 0, 0, 1, 0])
+        path = Path(write_ds(ds, folder / f"slice-{k + 1}.dcm"))
+        if k == 0:
+            data = path.read_bytes()
+            path.write_bytes(data.replace(b"\x28\x00\x02\x11US\x06\x00", b"\x28\x00\x02\x11FD\x06\x00", 1))
+    assert_contract(folder, shape=(4, 4, 3))

@@ -1,20 +1,23 @@
-"""Fuzz dcmlib's error boundary: ``python -m dcmlib.fuzz [--seed S] [--cases N] [--save DIR]``.
+"""Fuzz dcmlib's error boundary: ``python -m dcmlib.fuzz [--seed S] [--cases N] [--out DIR] [--save DIR]``.
 
 Each seeded case is written to a temporary file and, in a forked child, goes
 through the library as an application uses it: ``dcmlib.load(path)``,
 ``img.info()``, ``img.render()`` of the first and the last frame (every frame
-of a short stack) and
-``cv2.imencode('.png', ...)``.  A :class:`~dcmlib.DcmviewError` is a clean
-error; any other exception, a signal, a hang, or a message in Python's words is
-a failure.  Each case also runs as a series: a folder holding the damaged
-file and two undamaged slices of its base.  Prints a table of outcomes per mutation kind and the failing cases;
-``--save DIR`` writes them as files for reproduction, ``--case NAME`` runs
-(and with ``--save`` writes) one case.  Exit status 1 when a case failed.
+of a short stack) and ``cv2.imencode('.png', ...)``.  A
+:class:`~dcmlib.DcmviewError` is a clean error; any other exception, a signal,
+a hang, or a message in Python's words is a failure.  Each case also runs as a
+series: a folder holding the damaged file and two undamaged slices of its base.
+
+Prints a table of outcomes per mutation kind and the failing cases; ``--save
+DIR`` writes the failing cases as files for reproduction, ``--case NAME`` runs
+(and with ``--save`` writes) one case, ``--out DIR`` keeps the report and every
+run's outcome (``report.txt``, ``results.json``).  Exit status 1 when a case
+failed.
 
 ``--atheris --minutes M`` instead runs a coverage-guided Atheris fuzz of the
 same boundary, seeded with the undamaged bases (``pip install dcmview[fuzz]``);
-one input per new failure (exception type and place) is written to ``--out DIR``
-(default ``fuzz-artifacts``), as are libFuzzer's crash, timeout and
+one input per new failure (exception type and place) is written to ``--out
+DIR`` (default ``fuzz-artifacts``), as are libFuzzer's crash, timeout and
 out-of-memory artifacts and the grown corpus (``DIR/corpus``).
 """
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -134,6 +138,16 @@ def run_batch(args: argparse.Namespace) -> int:
     if args.save and (bad or args.case):
         written = save_cases(selected, bad or {c.name for c in selected}, args.save)
         print(f"\nwrote {len(written)} case file(s) to {args.save}")
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "report.txt"), "w") as fh:
+            fh.write(runner.report(results, full=len(results)) + "\n")
+        with open(os.path.join(args.out, "results.json"), "w") as fh:
+            json.dump({"seed": args.seed, "cases": len(selected), "results": [
+                {"name": r.name, "kind": r.kind, "mode": r.mode, "class": r.klass, "detail": r.detail,
+                 "status": r.status, "signal": r.signal, "elapsed": round(r.elapsed, 3), "note": r.note,
+                 "stderr": r.stderr if r.failed else ""} for r in results]}, fh, indent=1)
+        print(f"wrote {args.out}/report.txt and results.json")
     return 1 if bad else 0
 
 
@@ -157,7 +171,7 @@ def run_atheris(args: argparse.Namespace) -> int:
 
         import dcmlib  # noqa: F401
     warnings.simplefilter("ignore")
-    out = os.path.abspath(args.out)
+    out = os.path.abspath(args.out or "fuzz-artifacts")
     corpus = os.path.join(out, "corpus")       # libFuzzer adds the inputs that reach new code here
     os.makedirs(corpus, exist_ok=True)
     if not os.listdir(corpus):
@@ -221,8 +235,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="show the stderr of the first K failing cases (default 30)")
     p.add_argument("--atheris", action="store_true", help="coverage-guided fuzzing with Atheris instead")
     p.add_argument("--minutes", type=float, default=10.0, help="Atheris run time (default 10)")
-    p.add_argument("--out", default="fuzz-artifacts",
-                   help="Atheris folder: crash artifacts, failing inputs and the grown corpus (OUT/corpus)")
+    p.add_argument("--out", help="batch: write report.txt and results.json here; Atheris: crash artifacts, "
+                                 "failing inputs and the grown corpus OUT/corpus (default fuzz-artifacts)")
     p.add_argument("--stop-on-failure", dest="keep_going", action="store_false",
                    help="Atheris: stop at the first exception (default: save one input per new failure and go on)")
     p.add_argument("--max-len", type=int, default=64 * 1024, help="Atheris input size limit (bytes)")

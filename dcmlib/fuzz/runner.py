@@ -338,13 +338,15 @@ def last_exception_line(stderr: str) -> str:
 
 
 def _last_traceback_line(stderr: str) -> str:
+    """The exception line of the last traceback (the first unindented line after its frames)."""
     lines = [ln for ln in stderr.splitlines() if ln.strip()]
     i = max((n for n, ln in enumerate(lines) if ln.startswith("Traceback (most recent call last)")), default=None)
-    tail = lines[i:] if i is not None else lines
-    for ln in reversed(tail):
-        if not ln.startswith((" ", "\t")) and not ln.startswith("Traceback"):
+    if i is None:
+        return lines[-1].strip() if lines else ""
+    for ln in lines[i + 1:]:
+        if not ln.startswith((" ", "\t")):
             return ln.strip()
-    return tail[-1].strip() if tail else ""
+    return lines[-1].strip()
 
 
 def classify(raw: _Raw, job: Job) -> tuple[str, str]:
