@@ -19,7 +19,6 @@ import argparse
 import contextlib
 import os
 import sys
-import tempfile
 import time
 import traceback
 import warnings
@@ -30,7 +29,7 @@ import cv2
 import numpy as np
 
 import dcmlib
-from dcmlib import DcmviewError, InvalidArgumentError, OutputError, controls
+from dcmlib import DcmviewError, InvalidArgumentError, OutputError, controls, output
 from dcmlib.view import DEFAULT_SCREEN, View
 
 PROG = "dcmview"
@@ -131,21 +130,8 @@ def check_output(out: str) -> Path:
 
 
 def write_image(path: Path, image) -> None:
-    """Encode by extension and write atomically: a temporary file renamed into place."""
-    ok, buf = cv2.imencode(path.suffix.lower(), image)
-    if not ok:
-        raise OutputError("could not encode the image", path)
-    fd, tmp = tempfile.mkstemp(prefix=".dcmview-", suffix=path.suffix, dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buf.tobytes())
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise OutputError(exc.strerror or "cannot write", path) from None
+    """Encode by extension and write atomically: a temporary file renamed into place (dcmlib.output)."""
+    output.write_image(path, image)
 
 
 def default_sample() -> str:
