@@ -7,6 +7,7 @@ Usage:
   python dcmview.py PATH --export OUT.png [same options]
   python dcmview.py PATH --info
   python dcmview.py --list-presets
+  python dcmview.py convert SRC [SRC ...] --out DIR [options]   (see: convert --help)
 
 With no PATH the viewer opens pydicom's bundled CT sample.  Frames are
 numbered from 1, as DICOM and DCMTK count them.  Errors print one line
@@ -164,6 +165,11 @@ def _warn(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["convert"]:  # python dcmview.py convert SRC... --out DIR (dcmlib.convert.cli)
+        from dcmlib.convert.cli import main as convert_main
+
+        return convert_main(argv[1:])
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
         # pydicom warns (UserWarning) on every lenient read: odd VRs, invalid values. The CLI

@@ -3,6 +3,7 @@
 >>> import cv2, dcmlib
 >>> img = dcmlib.load("scan.dcm")                 # doctest: +SKIP
 >>> cv2.imshow("CT", img.render(preset="lung"))   # doctest: +SKIP
+>>> dcmlib.convert(["study/"], "out/", preset="lung")   # doctest: +SKIP
 """
 
 from .errors import (
@@ -20,6 +21,7 @@ from .image import DicomImage, load
 from .lut import MODES, PairWindow, VoiFunction, VoiLut, Window
 from .pipeline import VoiSelection
 from .presets import PRESETS, Preset, get_preset
+from .convert import ConvertReport, convert  # noqa: E402  (after the image API it uses)
 
 __version__ = "0.1.0"
 
@@ -44,4 +46,6 @@ __all__ = [
     "InvalidValueError",
     "InvalidArgumentError",
     "OutputError",
+    "convert",
+    "ConvertReport",
 ]

@@ -1,0 +1,83 @@
+"""Batch conversion of DICOM files and folders to PNG, TIFF, JPEG or NumPy files, with a manifest.
+
+>>> import dcmlib
+>>> report = dcmlib.convert(["study/"], "out", preset="lung")   # doctest: +SKIP
+>>> print(report.summary())                                      # doctest: +SKIP
+
+Every written image equals ``dcmview.py FILE --export OUT --frame N`` with the
+same options (lossless formats byte for byte).  The work is one pure
+per-file task (:func:`~dcmlib.convert.task.convert_file`) run on a
+crash-isolated local process pool (:mod:`~dcmlib.convert.pool`) or on a
+dask.distributed cluster (:mod:`~dcmlib.convert.cluster`); ``DIR/manifest.csv``
+records one row per output or failed source (:mod:`~dcmlib.convert.manifest`).
+
+Modules: :mod:`.options` (what is written), :mod:`.plan` (sources and output
+names), :mod:`.task`, :mod:`.pool`, :mod:`.cluster`, :mod:`.manifest`,
+:mod:`.progress`, :mod:`.run` (one run), :mod:`.cli` (``dcmview.py convert``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from .options import Channel, ConvertOptions
+from .run import DEFAULT_TIMEOUT, ConvertReport, run_conversion
+
+__all__ = ["convert", "ConvertReport", "ConvertOptions"]
+
+
+def convert(
+    sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    format: str = "png",
+    window: tuple[float, float] | None = None,
+    preset: str | None = None,
+    voi: int | None = None,
+    auto: bool = False,
+    channels: str | Sequence[str | Channel] | None = None,
+    mode: str | None = None,
+    invert: bool = False,
+    frames: str | int = "all",
+    layout: str = "mirror",
+    workers: int | None = None,
+    dask: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    progress: bool = True,
+) -> ConvertReport:
+    """Convert DICOM files and folders (searched recursively) into ``out``, as ``dcmview.py convert`` does.
+
+    ``format``: ``png``, ``jpg``, ``tif`` (the 8-bit display image, as
+    ``--export``), ``png16``, ``tif16`` (16-bit values with the offset in the
+    manifest) or ``npy`` (float32 modality values).  The window is
+    ``window=(center, width)``, ``preset``, ``voi`` (1-based), ``auto`` (the
+    viewer's percentile window) or ``channels`` (three presets or ``"C/W"``,
+    one per colour channel, red first); default the file's own VOI or
+    min-max.  ``frames``: ``"all"``, ``"first"`` or a frame number from 1.
+    ``layout``: ``"mirror"`` or ``"series"``.  ``workers`` processes (default
+    all cores) or ``dask`` (a scheduler address or ``"local"``).  ``resume``
+    finishes a previous run in ``out``; ``overwrite`` replaces it.  ``timeout``
+    seconds per file (local pool).  ``progress`` shows a bar on stderr.
+
+    Returns a :class:`ConvertReport`.  Raises
+    :class:`~dcmlib.errors.DcmviewError` when the run cannot start (bad
+    options, missing source, ``out`` unwritable or holding a previous run,
+    nothing to convert), and KeyboardInterrupt after a Ctrl-C, once the
+    workers are stopped (finished outputs and rows are kept).
+    """
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    if isinstance(channels, str):
+        channels = [c for c in channels.split(",")]
+    options = ConvertOptions(format=format, window=tuple(window) if window is not None else None,  # type: ignore[arg-type]
+                             preset=preset, voi=voi, auto=auto,
+                             channels=tuple(channels) if channels is not None else None,  # type: ignore[arg-type]
+                             mode=mode, invert=invert, frames=frames, layout=layout)
+    report = run_conversion(list(sources), out, options, workers=workers, dask=dask, resume=resume,
+                            overwrite=overwrite, timeout=timeout, progress=progress)
+    if report.interrupted:
+        raise KeyboardInterrupt(report.summary())
+    return report

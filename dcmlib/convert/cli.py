@@ -1,0 +1,111 @@
+"""``dcmview.py convert``: convert DICOM files and folders to images or arrays, with a manifest.
+
+Usage:
+  python dcmview.py convert SRC [SRC ...] --out DIR
+          [--format png|png16|jpg|tif|tif16|npy]
+          [--window CENTER WIDTH | --preset NAME | --voi N | --auto]
+          [--channels W1,W2,W3] [--mode linear|linear-exact|sigmoid] [--invert]
+          [--frames all|first|N] [--layout mirror|series]
+          [--workers N] [--dask ADDRESS|local] [--resume] [--overwrite]
+          [--timeout SECONDS] [--no-progress]
+
+Every written image equals ``dcmview.py FILE --export OUT --frame N`` with the
+same window options.  Exit status: 0 when every image was written, 1 when
+some sources failed (each has its row in DIR/manifest.csv), 2 for usage
+errors, nothing to convert or an unusable DIR, 130 after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+import warnings
+
+from ..errors import DcmviewError, InvalidArgumentError
+from ..lut import MODES
+from .options import FORMATS, LAYOUTS, ConvertOptions
+from .run import DEFAULT_TIMEOUT, run_conversion
+
+__all__ = ["build_parser", "main"]
+
+PROG = "dcmview"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        sys.stderr.write(f"{PROG}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    doc = (__doc__ or "").strip()
+    p = _Parser(prog="dcmview.py convert", description=doc.split("\n\n")[0].strip("`"),
+                epilog="See README.md, 'Batch conversion'.")
+    p.add_argument("sources", nargs="+", metavar="SRC", help="DICOM files and folders (searched recursively)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (manifest.csv is written there)")
+    p.add_argument("--format", default="png", choices=list(FORMATS),
+                   help="png, jpg, tif: 8-bit display image; png16, tif16: 16-bit values; npy: float32 values")
+    win = p.add_mutually_exclusive_group()
+    win.add_argument("--window", nargs=2, metavar=("CENTER", "WIDTH"), help="window center and width (HU for CT)")
+    win.add_argument("--preset", metavar="NAME", help="a preset window (dcmview.py --list-presets)")
+    win.add_argument("--voi", metavar="N", help="the N-th VOI stored in each file (windows first, then VOI LUTs)")
+    win.add_argument("--auto", action="store_true", help="the viewer's auto window (0.5-99.5 %% of each frame)")
+    win.add_argument("--channels", metavar="W1,W2,W3",
+                     help="three windows (presets or C/W) as one colour image, the first in red")
+    p.add_argument("--mode", choices=list(MODES), help="VOI LUT function (default: the file's, else linear)")
+    p.add_argument("--invert", action="store_true", help="invert the grey levels")
+    p.add_argument("--frames", default="all", metavar="all|first|N", help="frames of multi-frame files (default all)")
+    p.add_argument("--layout", default="mirror", choices=LAYOUTS,
+                   help="mirror: the source tree under DIR; series: DIR/<study>/<series>/<NNNN> in slice order")
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: all cores)")
+    p.add_argument("--dask", metavar="ADDRESS|local", help="run on a dask.distributed scheduler, or a local cluster")
+    p.add_argument("--resume", action="store_true", help="finish a previous run in DIR (same options)")
+    p.add_argument("--overwrite", action="store_true", help="replace a previous run in DIR")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"per file, before its worker is killed (default {DEFAULT_TIMEOUT:g})")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
+    p.add_argument("--debug", action="store_true", help="on an error, also print the traceback")
+    return p
+
+
+def options_from(args: argparse.Namespace) -> ConvertOptions:
+    """The :class:`ConvertOptions` the flags ask for (validated by the run)."""
+    window = None
+    if args.window:
+        try:
+            window = (float(args.window[0]), float(args.window[1]))
+        except ValueError:
+            raise InvalidArgumentError(f"window center and width must be numbers, got {' '.join(args.window)}") from None
+    return ConvertOptions(format=args.format, window=window, preset=args.preset, voi=args.voi, auto=args.auto,
+                          channels=tuple(args.channels.split(",")) if args.channels else None, mode=args.mode,
+                          invert=args.invert, frames=args.frames, layout=args.layout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``convert`` with ``argv`` (the arguments after ``convert``); print the summary; return the exit status."""
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
+        try:
+            report = run_conversion(args.sources, args.out, options_from(args), workers=args.workers,
+                                    dask=args.dask, resume=args.resume, overwrite=args.overwrite,
+                                    timeout=args.timeout, progress=not args.no_progress, stream=sys.stderr)
+        except DcmviewError as exc:
+            if args.debug:
+                traceback.print_exception(exc)
+            sys.stderr.write(f"{PROG}: error: {exc}\n")
+            return 2
+        except KeyboardInterrupt:
+            sys.stderr.write(f"{PROG}: interrupted before any file was converted\n")
+            return 130
+        except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on request
+            if args.debug:
+                traceback.print_exception(exc)
+            sys.stderr.write(f"{PROG}: error: internal error ({type(exc).__name__}); "
+                             "run again with --debug and report it\n")
+            return 2
+    sys.stderr.write(report.summary(PROG) + "\n")
+    return report.exit_status

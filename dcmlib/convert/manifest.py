@@ -1,0 +1,149 @@
+"""The run's record: ``DIR/manifest.csv`` (one row per output or failed source) and ``DIR/manifest.json``.
+
+Rows are appended and flushed as each file finishes, so an interrupted run
+keeps what it did; a finished run rewrites the file sorted by source and frame
+(atomically), so the local pool, Dask and a resumed run leave the same bytes.
+``manifest.json`` records the options and sources that decide the outputs;
+``--resume`` refuses to continue a run made with others.  The CSV is plain
+RFC 4180 text with a header line: ``pandas.read_csv`` reads it as it is.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .. import output
+from ..errors import InvalidArgumentError, OutputError
+from .task import COLUMNS, Job, Row
+
+__all__ = ["MANIFEST", "RECORD", "ManifestWriter", "read_rows", "sorted_rows", "write_rows", "read_record",
+           "write_record", "Resume", "plan_resume"]
+
+MANIFEST = "manifest.csv"
+RECORD = "manifest.json"
+_VERSION = 1
+
+
+def _frame_key(row: Row) -> tuple[str, int, str]:
+    return row["source"], int(row["frame"]) if row["frame"].isdigit() else 0, row["output"]
+
+
+def sorted_rows(rows: Iterable[Row]) -> list[Row]:
+    """Rows in the finished manifest's order: by source, then frame."""
+    return sorted(rows, key=_frame_key)
+
+
+def _csv_text(rows: Iterable[Row], header: bool) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
+    if header:
+        writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def write_rows(path: str, rows: Iterable[Row]) -> None:
+    """Write a whole manifest atomically (header and rows as given)."""
+    output.write_bytes(path, _csv_text(rows, True).encode())
+
+
+def read_rows(path: str) -> list[Row]:
+    """The rows of a manifest; missing columns read as empty."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return [{c: (r.get(c) or "") for c in COLUMNS} for r in csv.DictReader(fh)]
+
+
+class ManifestWriter:
+    """Appends rows to ``manifest.csv`` and flushes after each file's rows."""
+
+    def __init__(self, path: str, existing: Sequence[Row] = ()):
+        write_rows(path, existing)
+        try:
+            self._fh = open(path, "a", newline="", encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(exc.strerror or "cannot write", path) from None
+        self.path = path
+
+    def write(self, rows: Iterable[Row]) -> None:
+        text = _csv_text(rows, False)
+        if text:
+            self._fh.write(text)
+            self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def write_record(out: str, options: dict[str, object], sources: Sequence[str]) -> None:
+    """``manifest.json``: what decides the outputs (options and sources), for ``--resume``."""
+    record = {"version": _VERSION, "options": options, "sources": list(sources)}
+    output.write_bytes(os.path.join(out, RECORD), (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
+
+
+def read_record(out: str) -> dict[str, object] | None:
+    try:
+        with open(os.path.join(out, RECORD), encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def check_same_run(previous: dict[str, object] | None, options: dict[str, object], sources: Sequence[str],
+                   out: str) -> None:
+    """Refuse ``--resume`` when the previous run's options or sources differ (naming the first difference)."""
+    if previous is None:
+        raise InvalidArgumentError(f"{RECORD} is missing or damaged; cannot tell how the previous run was made "
+                                   "(use --overwrite)", out)
+    old = previous.get("options") or {}
+    for key, value in options.items():
+        if old.get(key) != value:  # type: ignore[union-attr]
+            raise InvalidArgumentError(f"--resume with other options than the previous run ({key}: "
+                                       f"{old.get(key)!r} then, {value!r} now); use --overwrite", out)  # type: ignore[union-attr]
+    if list(previous.get("sources") or []) != list(sources):  # type: ignore[call-overload]
+        raise InvalidArgumentError("--resume with other sources than the previous run; use --overwrite", out)
+
+
+@dataclass(frozen=True)
+class Resume:
+    """What ``--resume`` keeps and redoes: ``jobs`` to run, ``kept`` rows, ``stale`` outputs to delete."""
+
+    jobs: list[Job]
+    kept: list[Row]
+    stale: list[str]
+    done: int  #: sources kept as they were
+
+
+def plan_resume(jobs: Sequence[Job], rows: Sequence[Row], out: str) -> Resume:
+    """Keep a source's rows when all are ``ok``, every output exists and the source has its recorded size
+    and mtime; redo every other source (missing or failed outputs, a changed source, a new one).
+
+    Outputs of sources redone or gone are stale: they are deleted, so the
+    result equals a clean run.
+    """
+    by_source: dict[str, list[Row]] = {}
+    for r in rows:
+        by_source.setdefault(r["source"], []).append(r)
+    todo, kept, stale, done = [], [], [], 0
+    current = {j.source for j in jobs}
+    for job in jobs:
+        old = by_source.get(job.source, [])
+        if old and all(_intact(r, job, out) for r in old):
+            kept.extend(old)
+            done += 1
+            continue
+        todo.append(job)
+        stale.extend(r["output"] for r in old if r["output"])
+    for source, old in by_source.items():
+        if source not in current:
+            stale.extend(r["output"] for r in old if r["output"])
+    return Resume(todo, kept, stale, done)
+
+
+def _intact(row: Row, job: Job, out: str) -> bool:
+    return (row["status"] == "ok" and bool(row["output"]) and os.path.isfile(os.path.join(out, row["output"]))
+            and row["source_size"] == str(job.size) and row["source_mtime_ns"] == str(job.mtime_ns))

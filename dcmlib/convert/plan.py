@@ -1,0 +1,149 @@
+"""Planning a conversion: find the source files and name every output before any work starts.
+
+- Sources are files and folders, folders searched recursively in sorted order;
+  the output folder is never searched, a file named twice is converted once.
+- ``mirror`` layout: the tree under the sources' root (a single folder: that
+  folder; otherwise the common parent) is mirrored under DIR, ``a/b/IM1.dcm``
+  becoming ``a/b/IM1.png``.
+- ``series`` layout: ``<study>/<series>/<NNNN>``, the slices numbered from 1
+  in the viewer's order (:func:`dcmlib.series.order_images`, PS3.3
+  C.7.6.2.1.1); ``<study>`` and ``<series>`` are short hashes of the Study and
+  Series Instance UIDs with Series Number and Modality, so no patient
+  identifier reaches a path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator, Sequence
+
+from ..errors import NotDicomError
+from ..header import int_value, text_value
+from ..io import read_header
+from ..series import _Image, order_images
+from .task import Job
+
+__all__ = ["SourceFile", "find_files", "plan_mirror", "plan_series", "study_folder", "series_folder"]
+
+#: Extensions replaced by the output's; any other name keeps its full name (``1.2.840.5`` -> ``1.2.840.5.png``).
+DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic", ".ima"})
+
+SourceFile = tuple[str, str, int, int]  #: (absolute path, path relative to the root, size, mtime in ns)
+
+
+def find_files(sources: Sequence[str | os.PathLike[str]], out: str) -> list[SourceFile]:
+    """Every file under ``sources`` (recursively, sorted), relative to their root; never under ``out``.
+
+    Raises :class:`~dcmlib.errors.NotDicomError` for a source that does not exist.
+    """
+    paths = [os.path.abspath(os.fspath(s)) for s in sources]
+    for p in paths:
+        if not os.path.exists(p):
+            raise NotDicomError("no such file or directory", p)
+    if len(paths) == 1 and os.path.isdir(paths[0]):
+        root = paths[0]
+    else:
+        root = os.path.commonpath([os.path.dirname(p) for p in paths])
+    skip = os.path.realpath(out)
+    found: dict[str, SourceFile] = {}
+    for p in paths:
+        for path, size, mtime in _walk(p, skip):
+            key = os.path.realpath(path)
+            if key not in found:
+                found[key] = (path, os.path.relpath(path, root), size, mtime)
+    return list(found.values())
+
+
+def _walk(path: str, skip: str) -> Iterator[tuple[str, int, int]]:
+    """(path, size, mtime_ns) of every regular file at or under ``path``, sorted, ``skip`` pruned."""
+    if not os.path.isdir(path):
+        st = os.stat(path)
+        yield path, st.st_size, st.st_mtime_ns
+        return
+    if os.path.realpath(path) == skip:
+        return
+    try:
+        entries = sorted(os.scandir(path), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(entry.path, skip)
+            elif entry.is_file():
+                st = entry.stat()
+                yield entry.path, st.st_size, st.st_mtime_ns
+        except OSError:
+            continue
+
+
+def _stem(rel: str) -> str:
+    base, ext = os.path.splitext(rel)
+    return base if ext.lower() in DICOM_SUFFIXES else rel
+
+
+def plan_mirror(files: Sequence[SourceFile], out: str) -> list[Job]:
+    """One job per file, its outputs named after its path under the root (extension replaced).
+
+    Two files that would share a name (``IM1`` and ``IM1.dcm``) keep their full
+    names after the first.
+    """
+    used: set[str] = set()
+    jobs = []
+    for path, rel, size, mtime in files:
+        name = _stem(rel).replace(os.sep, "/")
+        if name in used:
+            name = rel.replace(os.sep, "/")
+        used.add(name)
+        jobs.append(Job(path, out, name, size=size, mtime_ns=mtime))
+    return jobs
+
+
+def _short_hash(text: str, n: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+def study_folder(study_uid: str) -> str:
+    """``<study>``: 12 hex digits of the Study Instance UID's SHA-256 (PS3.3 C.7.2.1)."""
+    return _short_hash(study_uid, 12)
+
+
+def series_folder(series_uid: str, number: int | None, modality: str) -> str:
+    """``<series>``: Series Number, Modality and 8 hex digits of the Series Instance UID's SHA-256."""
+    mod = re.sub(r"[^A-Za-z0-9]", "", modality) or "OT"
+    return f"{number if number is not None else 'x'}-{mod}-{_short_hash(series_uid, 8)}"
+
+
+def plan_series(files: Sequence[SourceFile], out: str) -> list[Job]:
+    """Jobs for the series layout: headers read (pixel data left on disk), grouped by study and series,
+    each series ordered as the viewer orders it; a file whose header cannot be read keeps a mirror name
+    under ``unsorted/`` (it is skipped or fails when converted)."""
+    groups: dict[tuple[str, str], list[tuple[_Image, SourceFile]]] = {}
+    jobs: list[Job] = []
+    for f in files:
+        path, rel, size, mtime = f
+        ds, pixels = read_header(path)
+        image = None
+        if ds is not None:
+            try:
+                image = _Image.of(rel, path, ds, pixels)  # type: ignore[arg-type]
+                key = (text_value(ds, "StudyInstanceUID"), text_value(ds, "SeriesInstanceUID"))
+            except Exception:  # noqa: BLE001 - a damaged header element (pydicom converts lazily)
+                image = None
+        if image is None:
+            jobs.extend(plan_mirror([(path, os.path.join("unsorted", rel), size, mtime)], out))
+            continue
+        groups.setdefault(key, []).append((image, f))
+    for (study, series), members in groups.items():
+        by_path = {im.path: f for im, f in members}
+        ordered, _, _ = order_images([im for im, _ in members])
+        first = ordered[0].header
+        folder = f"{study_folder(study)}/{series_folder(series, int_value(first, 'SeriesNumber', None), text_value(first, 'Modality'))}"
+        number = 1
+        for im in ordered:
+            path, _, size, mtime = by_path[im.path]
+            jobs.append(Job(path, out, folder, tuple(range(number, number + im.nframes)), size, mtime))
+            number += im.nframes
+    return jobs

@@ -1,0 +1,325 @@
+"""The per-file task: ``convert_file(job, options) -> FileResult``, pure apart from the files it writes.
+
+The local process pool and Dask both run exactly this function, so their
+outputs and manifest rows are identical by construction.  It goes through the
+library's error boundary: a :class:`~dcmlib.errors.DcmviewError` becomes a
+failed row with the error's problem text; a frame that fails leaves the
+file's other frames written.  Each output is rendered with the same calls
+``dcmview.py FILE --export OUT --frame N`` makes (``img.render``,
+``img.resolve_voi``) and written by :mod:`dcmlib.output`, so a lossless output
+equals ``--export`` byte for byte.  The image's caches are dropped after each
+frame: a worker holds one file and one frame's arrays at a time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from .. import output
+from ..errors import DcmviewError, InvalidArgumentError, NoPixelDataError, UnsupportedError
+from ..header import frame_params, functional_item, layout, text_value, vector
+from ..image import DicomImage, load
+from ..io import pixel_element
+from ..lut import Modality, VoiLut
+from ..pipeline import VoiSelection
+from ..series import slice_normal
+from .options import ConvertOptions
+
+__all__ = ["COLUMNS", "Job", "FileResult", "convert_file", "output_name", "selected_frames", "NOT_DICOM", "NO_PIXELS"]
+
+#: The manifest's columns, in order.
+COLUMNS = (
+    "output", "source", "frame", "status", "error", "sop_instance_uid", "series_instance_uid", "modality",
+    "rows", "columns", "photometric", "center", "width", "voi_function", "window_source", "rescale_slope",
+    "rescale_intercept", "value_offset", "pixel_values", "pixel_spacing", "slice_position", "warnings",
+    "source_size", "source_mtime_ns",
+)
+
+# Why a source is skipped (not converted, not failed).
+NOT_DICOM = "not DICOM"
+NO_PIXELS = "no pixel data"
+
+Row = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One source file and where its outputs go.
+
+    ``name`` is, for the mirror layout, the output path relative to ``out``
+    without extension (``a/b/IM1``); for the series layout, the series folder
+    (``<study>/<series>``) and ``numbers`` the 1-based slice number of each
+    frame of the file, in the viewer's order.  ``size`` and ``mtime_ns`` are
+    the source's when the run was planned (``--resume`` compares them).
+    """
+
+    source: str
+    out: str
+    name: str
+    numbers: tuple[int, ...] = ()
+    size: int = -1
+    mtime_ns: int = -1
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What one source gave: ``status`` ``ok``, ``failed`` or ``skipped`` (``reason`` says why), and its rows."""
+
+    source: str
+    status: str
+    rows: tuple[Row, ...] = ()
+    reason: str = ""
+
+    @property
+    def images(self) -> int:
+        return sum(1 for r in self.rows if r["status"] == "ok")
+
+
+def output_name(job: Job, frame: int, frames: int, suffix: str) -> str:
+    """The output's path relative to DIR: ``a/b/IM1.png``, ``a/b/IM1_f0002.png`` (a multi-frame
+    file, frames from 1) or ``<study>/<series>/0007.png`` (series layout, slices from 1)."""
+    if job.numbers:
+        return f"{job.name}/{job.numbers[frame]:04d}{suffix}"
+    return f"{job.name}_f{frame + 1:04d}{suffix}" if frames > 1 else f"{job.name}{suffix}"
+
+
+def selected_frames(choice: str | int, frames: int) -> list[int]:
+    """The 0-based frames ``--frames`` picks: ``all``, ``first`` or frame N (from 1)."""
+    if choice == "all":
+        return list(range(frames))
+    if choice == "first":
+        return [0]
+    return [int(choice) - 1]
+
+
+def is_dicom_file(path: str) -> bool:
+    """Whether the file starts with the 128-byte preamble and ``DICM`` (PS3.10 7.1), as folder scanning requires."""
+    try:
+        with open(path, "rb", buffering=0) as fh:
+            head = fh.read(132)
+    except OSError:
+        return True  # let the reader say what is wrong with it
+    return len(head) == 132 and head[128:] == b"DICM"
+
+
+def convert_file(job: Job, options: ConvertOptions) -> FileResult:
+    """Convert one source file: every selected frame written under ``job.out``, one manifest row each.
+
+    Files without the DICOM preamble and files without pixel data (DICOMDIR,
+    reports) are skipped.  A file that cannot be read is one failed row; a
+    frame that cannot be rendered or written is a failed row for that frame.
+    """
+    if not is_dicom_file(job.source):
+        return FileResult(job.source, "skipped", reason=NOT_DICOM)
+    notes: list[str] = []
+    base = {"source": job.source, "source_size": str(job.size), "source_mtime_ns": str(job.mtime_ns)}
+    try:
+        img = load(job.source, read_ahead=False, on_warning=notes.append)
+    except NoPixelDataError:
+        return FileResult(job.source, "skipped", reason=NO_PIXELS)
+    except DcmviewError as exc:
+        return FileResult(job.source, "failed", (_row(base, status="failed", error=exc.problem),))
+    except Exception as exc:  # noqa: BLE001 - a bug must fail this file, not the run
+        return FileResult(job.source, "failed", (_row(base, status="failed", error=internal_error(exc)),))
+    with img:
+        base.update(_describe(img))
+        try:
+            frames = selected_frames(options.frames, len(img))
+            if frames[-1] >= len(img):
+                raise InvalidArgumentError(f"frame {frames[-1] + 1} out of range (1..{len(img)})", job.source)
+        except DcmviewError as exc:
+            return FileResult(job.source, "failed", (_row(base, status="failed", error=exc.problem),))
+        rows = tuple(_convert_frame(img, job, options, f, base, notes) for f in frames)
+    status = "ok" if all(r["status"] == "ok" for r in rows) else "failed"
+    return FileResult(job.source, status, rows)
+
+
+def internal_error(exc: BaseException) -> str:
+    """The row text for a bug (an exception that is not a DcmviewError)."""
+    return f"internal error ({type(exc).__name__}); run dcmview.py FILE --export OUT.png --debug and report it"
+
+
+def _row(base: Row, **fields: str) -> Row:
+    row = dict.fromkeys(COLUMNS, "")
+    row.update(base)
+    row.update(fields)
+    return row
+
+
+def _describe(img: DicomImage) -> Row:
+    """The file-level columns: identity (UIDs, no patient identifier), modality, size, photometric."""
+    ds = img.header
+    return {"sop_instance_uid": text_value(ds, "SOPInstanceUID"),
+            "series_instance_uid": text_value(ds, "SeriesInstanceUID"), "modality": img.modality,
+            "rows": str(img.rows), "columns": str(img.columns), "photometric": img.photometric}
+
+
+def _convert_frame(img: DicomImage, job: Job, options: ConvertOptions, frame: int, base: Row,
+                   notes: list[str]) -> Row:
+    """Render, encode and write one frame; its manifest row (failed with the problem on error)."""
+    fields: Row = {"frame": str(frame + 1)}
+    try:
+        fields.update(_geometry(img.header, frame))
+        modality = _modality(img, frame)
+        if modality is not None:
+            fields.update(_rescale(modality))
+        data, more = _encode(img, frame, options, modality)
+        fields.update(more)
+        rel = output_name(job, frame, len(img), options.suffix)
+        path = os.path.join(job.out, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        output.write_bytes(path, data)
+        fields.update(output=rel, status="ok")
+    except DcmviewError as exc:
+        fields.update(status="failed", error=exc.problem)
+    except OSError as exc:
+        fields.update(status="failed", error=exc.strerror or "cannot write")
+    except Exception as exc:  # noqa: BLE001 - a bug must fail this frame, not the run
+        fields.update(status="failed", error=internal_error(exc))
+    finally:
+        img.close()  # one frame's arrays at a time
+    fields["warnings"] = "; ".join(_strip_where(n, img.path) for n in dict.fromkeys(notes))
+    return _row(base, **fields)
+
+
+def _strip_where(note: str, path: str | None) -> str:
+    prefix = f"{path}: "
+    return note[len(prefix):] if path and note.startswith(prefix) else note
+
+
+# ----------------------------------------------------------------------------- what a frame becomes
+
+
+def _encode(img: DicomImage, frame: int, options: ConvertOptions, modality: Modality | None) -> tuple[bytes, Row]:
+    """The output bytes of one frame in ``options.format`` and the columns saying what they hold."""
+    where = img.path
+    if options.format == "npy":
+        return output.encode_npy(img.values(frame)), {"pixel_values": "rgb" if img.is_color else "modality"}
+    if options.format in ("png16", "tif16"):
+        values, offset, meaning = values16(img, frame, modality)
+        return output.encode_image(values, options.suffix, where), {"value_offset": str(offset),
+                                                                    "pixel_values": meaning}
+    image, window = display_image(img, frame, options)
+    return output.encode_image(image, options.suffix, where), {**window, "pixel_values": "display"}
+
+
+def display_image(img: DicomImage, frame: int, options: ConvertOptions) -> tuple[np.ndarray, Row]:
+    """The 8-bit display image (``render``, as ``--export``) or the three ``--channels`` windows as one
+    BGR image whose first channel, as PNG readers see it (red), is the first window; and its window columns."""
+    if img.is_color:
+        return img.render(frame=frame, invert=options.invert), {}
+    if options.channels is not None:
+        planes, sels = [], []
+        for ch in options.channels:
+            kwargs = {"preset": ch.preset} if ch.preset is not None else {"center": ch.center, "width": ch.width}
+            sels.append(img.resolve_voi(frame, mode=options.mode, **kwargs))
+            planes.append(img.render(frame=frame, invert=options.invert, mode=options.mode, **kwargs))
+        bgr = np.dstack(planes[::-1])  # OpenCV writes BGR: the first window lands in red
+        return bgr, _window_columns(sels, ["preset" if c.preset else "user" for c in options.channels])
+    kwargs = render_arguments(img, frame, options)
+    sel = img.resolve_voi(frame, **kwargs)
+    return img.render(frame=frame, invert=options.invert, **kwargs), _window_columns([sel], ["auto" if options.auto
+                                                                                             else None])
+
+
+def render_arguments(img: DicomImage, frame: int, options: ConvertOptions) -> dict:
+    """``render``'s window arguments for ``options``: as ``--export`` passes them; ``auto`` as a window."""
+    kwargs: dict = {"mode": options.mode}
+    if options.window is not None:
+        kwargs.update(center=options.window[0], width=options.window[1])
+    elif options.auto:
+        auto = img.auto_window(frame)
+        kwargs.update(center=auto.center, width=auto.width)
+    elif options.preset is not None:
+        kwargs["preset"] = options.preset
+    elif options.voi is not None:
+        kwargs["voi"] = options.voi
+    return kwargs
+
+
+def _window_columns(sels: list[VoiSelection], sources: list[str | None]) -> Row:
+    """center, width, voi_function and window_source (``;`` between ``--channels`` windows)."""
+    return {"center": ";".join(repr(float(s.window.center)) for s in sels),
+            "width": ";".join(repr(float(s.window.width)) for s in sels),
+            "voi_function": ";".join("LUT" if isinstance(s.voi, VoiLut) else s.voi.function.value for s in sels),
+            "window_source": ";".join(_source(s, hint) for s, hint in zip(sels, sources))}
+
+
+def _source(sel: VoiSelection, hint: str | None) -> str:
+    if hint == "auto":
+        return "auto"
+    if sel.source == "stored":
+        return f"file VOI {sel.index}"
+    if sel.source == "preset" and sel.preset is not None:
+        return f"preset {sel.preset.name}"
+    return {"minmax": "min-max"}.get(sel.source, sel.source)
+
+
+def values16(img: DicomImage, frame: int, modality: Modality | None) -> tuple[np.ndarray, int, str]:
+    """16-bit unsigned values and ``value_offset``, so that ``pixel + value_offset`` is the value.
+
+    ``modality``: the modality values (HU for CT, PS3.3 C.11.1) when they are
+    whole numbers and the range the stored bits can express spans at most
+    65536; the offset is that range's low end, the same for every frame.
+    ``stored``: otherwise the stored values, with modality value = Rescale
+    Slope x (pixel + value_offset) + Rescale Intercept.  Colour: the RGB
+    samples (``rgb``), written in OpenCV's BGR order.
+    """
+    if img.is_color:
+        return np.ascontiguousarray(img.values(frame)[..., ::-1]).astype(np.uint16), 0, "rgb"
+    stored = img.stored(frame)
+    if stored.dtype.kind not in "iu" or stored.dtype.itemsize > 2 or modality is None:
+        raise UnsupportedError("png16 and tif16 hold 16-bit whole numbers; this image's values are real numbers "
+                               "or wider than 16 bits (use --format npy)", img.path)
+    lo, hi = img.value_range
+    whole = modality.lut is not None or (float(modality.slope).is_integer() and float(modality.intercept).is_integer())
+    if whole and hi - lo <= 65535:
+        values, offset, meaning = img.values(frame), int(np.floor(lo)), "modality"
+    else:
+        info = np.iinfo(stored.dtype)
+        offset = int(info.min) if info.min < 0 else 0
+        values, meaning = stored, "stored"
+    shifted = values.astype(np.int64) - offset
+    if shifted.size and (shifted.min() < 0 or shifted.max() > 65535):
+        raise UnsupportedError("the values do not fit 16 bits (stored values beyond Bits Stored)", img.path)
+    return shifted.astype(np.uint16), offset, meaning
+
+
+# ----------------------------------------------------------------------------- header columns
+
+
+def _modality(img: DicomImage, frame: int) -> Modality | None:
+    """The frame's Modality LUT / rescale (PS3.3 C.11.1, C.7.6.16.2.9); None for colour."""
+    if img.is_color:
+        return None
+    ds = img.header
+    return frame_params(ds, frame, layout(ds, pixel_element(ds), img.path)).modality
+
+
+def _rescale(m: Modality) -> Row:
+    if m.lut is not None:
+        return {"rescale_slope": "", "rescale_intercept": ""}
+    return {"rescale_slope": repr(float(m.slope)), "rescale_intercept": repr(float(m.intercept))}
+
+
+def _geometry(ds: Dataset, frame: int) -> Row:
+    """Pixel Spacing (PS3.3 C.7.6.2.1.1, per frame C.7.6.16.2.1) and the slice position: Image Position
+    (Patient) projected on the normal of Image Orientation (Patient), as the viewer orders slices."""
+    measures = functional_item(ds, frame, "PixelMeasuresSequence")
+    spacing = vector((measures if measures is not None and "PixelSpacing" in measures else ds).get("PixelSpacing"), 2)
+    if "SharedFunctionalGroupsSequence" in ds or "PerFrameFunctionalGroupsSequence" in ds:
+        o_item = functional_item(ds, frame, "PlaneOrientationSequence")
+        p_item = functional_item(ds, frame, "PlanePositionSequence")
+        orient = None if o_item is None else o_item.get("ImageOrientationPatient")
+        pos = None if p_item is None else p_item.get("ImagePositionPatient")
+    else:  # a classic multi-frame file has one position: its first frame's
+        orient = ds.get("ImageOrientationPatient")
+        pos = ds.get("ImagePositionPatient") if frame == 0 else None
+    normal = slice_normal(vector(orient, 6) or ())
+    p = vector(pos, 3)
+    position = "" if normal is None or p is None else repr(float(np.dot(np.asarray(p), normal)))
+    return {"pixel_spacing": "\\".join(repr(x) for x in spacing) if spacing else "", "slice_position": position}
