@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -49,10 +50,12 @@ def png_check(shape: tuple[int, ...] | None):
     return check
 
 
-def assert_contract(path: str | os.PathLike[str], *, shape: tuple[int, ...] | None = None) -> None:
+def assert_contract(path: str | os.PathLike[str], *, shape: tuple[int, ...] | None = None,
+                    timeout: float = 60) -> None:
     """``--export`` and ``--info`` on ``path`` each end ok or in one clean error line.
 
     ``path`` may be a series folder: the error line may then name it or a file in it.
+    A run longer than ``timeout`` seconds is a hang.
     """
     path = os.fspath(path).rstrip(os.sep)
     folder = os.path.dirname(path)
@@ -60,7 +63,11 @@ def assert_contract(path: str | os.PathLike[str], *, shape: tuple[int, ...] | No
     for mode in ("export", "info"):
         out = os.path.join(folder, "out.png")
         args = [path, "--export", out] if mode == "export" else [path, "--info"]
-        proc = run_cli(*args, timeout=60)
+        try:
+            proc = run_cli(*args, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            problems.append(f"--{mode}: hang: still running after {timeout:g} s")
+            continue
         job = runner.Job(lambda: 0, file=path, output=out if mode == "export" else None,
                          check_output=png_check(shape), workdir=folder, keep=(os.path.basename(path),),
                          expect_stdout=mode == "info", inside=os.path.isdir(path))
@@ -318,3 +325,19 @@ def test_series_palette_slice_with_a_descriptor_shorter_than_its_vr(tmp_path):
             data = path.read_bytes()
             path.write_bytes(data.replace(b"\x28\x00\x02\x11US\x06\x00", b"\x28\x00\x02\x11FD\x06\x00", 1))
     assert_contract(folder, shape=(4, 4, 3))
+
+
+# ----------------------------------------------------------------------------- hangs
+
+
+def test_truncated_jpeg_ls_fragment_ends_within_the_hang_limit(tmp_path):
+    """MR_small_jpeg_ls_lossless.dcm#encaps-954 (seed 2): killed as a hang after 20 s (19 s alone, on a busy machine).
+
+    CharLS spends seconds on a JPEG-LS stream cut in half (2 KB of a 64 x 64 frame) before it
+    gives up, and the frame goes through it twice (pydicom's pyjpegls, then imagecodecs' jpegls).
+    The contract allows 20 s; each run here is given that much.
+    """
+    ds = pydicom.dcmread(pydicom_file("MR_small_jpeg_ls_lossless.dcm"))
+    frame = next(pydicom.encaps.generate_fragments(ds.PixelData[8 + int.from_bytes(ds.PixelData[4:8], "little"):]))
+    ds.PixelData = pydicom.encaps.encapsulate([frame[: len(frame) // 4 * 2]])
+    assert_contract(write_ds(ds, tmp_path / "jls.dcm"), shape=(64, 64), timeout=20)
