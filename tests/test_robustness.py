@@ -309,6 +309,25 @@ def test_series_slice_with_an_element_shorter_than_its_vr(tmp_path, vr):
     assert_contract(folder, shape=(4, 4))
 
 
+def test_series_slice_with_an_unknown_vr(tmp_path):
+    """SC_rgb_gdcm_KY.dcm#flip-295 (series): internal error (NotImplementedError: Unknown Value Representation 'Sh').
+
+    An empty Accession Number (0008,0050) with VR bytes 'Sh' (a flipped bit): pydicom converts an
+    empty raw element on ``get_item`` and meets an unknown VR in the series scan's header read.
+    """
+    folder = tmp_path / "series"
+    folder.mkdir()
+    for k in range(3):
+        ds = make_ds(GRAY, SeriesInstanceUID="1.2.826.0.1.3680043.10.999.3", InstanceNumber=k + 1,
+                     ImagePositionPatient=[0, 0, 5 * k], ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+                     AccessionNumber="")
+        path = Path(write_ds(ds, folder / f"slice-{k + 1}.dcm"))
+        if k == 0:
+            data = path.read_bytes()
+            path.write_bytes(data.replace(b"\x08\x00\x50\x00SH\x00\x00", b"\x08\x00\x50\x00Sh\x00\x00", 1))
+    assert_contract(folder, shape=(4, 4))
+
+
 def test_series_palette_slice_with_a_descriptor_shorter_than_its_vr(tmp_path):
     """examples_palette.dcm+bigendian#vr-291 (series): internal error (BytesLengthException) from the palette.
 
