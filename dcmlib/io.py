@@ -52,6 +52,7 @@ __all__ = [
     "check_pixel_data",
     "codestream_kind",
     "sanitize",
+    "prune_damaged",
     "DECODERS",
     "MAX_FRAME_BYTES",
     "codestream_size",
@@ -159,6 +160,46 @@ def _read_problem(exc: BaseException) -> str:
 def _declared_syntax(ds: Dataset) -> bool:
     meta = getattr(ds, "file_meta", None)
     return meta is not None and "TransferSyntaxUID" in meta
+
+
+#: Value Representations with a fixed value size (PS3.5 6.2): a value length must be a multiple of it.
+_FIXED_SIZE = {"US": 2, "SS": 2, "UL": 4, "SL": 4, "FL": 4, "FD": 8, "AT": 4, "SV": 8, "UV": 8,
+               "OW": 2, "OL": 4, "OF": 4, "OD": 8, "OV": 8}
+_KNOWN_VRS = frozenset(vr.value for vr in pydicom.valuerep.VR)
+
+
+def prune_damaged(ds: Dataset) -> int:
+    """Drop header elements pydicom could not convert, without converting the others; return how many.
+
+    The cheap half of :func:`sanitize`, for series headers: an explicit VR that
+    is no VR, or a value length that is not a multiple of its VR's value size
+    (PS3.5 6.2, 7.1), would fail on first access, wherever that is.  Reads each
+    element's raw VR and length only (about 50 us per header).
+    """
+    dropped = 0
+    for tag in list(ds.keys()):
+        try:
+            item = ds.get_item(tag)  # converts empty values at once: may fail itself
+        except Exception:  # noqa: BLE001 - pydicom's conversion raises many types
+            del ds[tag]
+            dropped += 1
+            continue
+        vr = getattr(item, "VR", None)
+        if vr is None or tag.group == 0x7FE0:
+            continue
+        length = getattr(item, "length", 0) or 0
+        size = _FIXED_SIZE.get(vr)
+        if vr not in _KNOWN_VRS or (size and length != 0xFFFFFFFF and length % size):
+            del ds[tag]
+            dropped += 1
+        elif vr == "SQ":
+            try:
+                for child in ds[tag].value or ():
+                    dropped += prune_damaged(child)
+            except Exception:  # noqa: BLE001 - a sequence that does not parse goes too
+                del ds[tag]
+                dropped += 1
+    return dropped
 
 
 _INT = re.compile(r"^\s*([+-]?\d+)")
@@ -277,6 +318,7 @@ def read_header(path: str | os.PathLike[str]) -> tuple[Dataset | None, PixelElem
     if ds is not None and not deflated:
         pixels = _pixel_header_at(bio, ds)
         if pixels is not None:
+            prune_damaged(ds)
             return ds, pixels
         if len(head) >= size:
             return None, NO_PIXELS
@@ -289,6 +331,8 @@ def read_header(path: str | os.PathLike[str]) -> tuple[Dataset | None, PixelElem
                 pixels = pixel_element(ds)
             else:
                 pixels = _pixel_header_at(fp, ds)
+        if pixels is not None:
+            prune_damaged(ds)
     except InvalidDicomError:
         return None, NOT_DICOM
     except Exception:  # noqa: BLE001 - pydicom raises many types on damaged files
@@ -355,7 +399,7 @@ def _check_encapsulated(raw: bytes, ts: UID, lay: Layout, path: object) -> None:
         raise PixelDataError(f"Number of Frames is {lay.frames} but the pixel data hold {count} "
                              f"fragment{'s' if count != 1 else ''}", path)
     family, dims = codestream_kind(fragment), codestream_size(fragment)
-    expected = _CODECS.get(ts) if ts != uid.RLELossless else "rle"
+    expected = _FAMILY_OF.get(ts)
     if family is not None and expected is not None and family != expected and not (
             family == "jpeg8" and expected == "jpegls"):
         raise PixelDataError(f"the pixel data are {_FAMILY.get(family, 'RLE')} "
@@ -430,7 +474,9 @@ def codestream_size(data: bytes) -> tuple[int, int] | None:
 
 #: pydicom decoding plugins tried for each compressed transfer syntax, in order (PS3.5 A.4, 8.2).
 #: Only plugins that raise on bad data: GDCM aborts the process on corrupt JPEG and JPEG 2000
-#: streams (an uncaught C++ exception), so it is never used, even when installed.
+#: streams (an uncaught C++ exception), so it is never used, even when installed.  One library
+#: per codec: a second wrapper of the same C library (Pillow's or imagecodecs' OpenJPEG, imagecodecs'
+#: CharLS) would only fail again, as slowly.
 DECODERS: dict[str, tuple[str, ...]] = {
     uid.RLELossless: ("pylibjpeg", "pydicom"),
     uid.JPEGBaseline8Bit: ("pillow",),
@@ -439,27 +485,29 @@ DECODERS: dict[str, tuple[str, ...]] = {
     uid.JPEGLosslessSV1: (),
     uid.JPEGLSLossless: ("pyjpegls",),
     uid.JPEGLSNearLossless: ("pyjpegls",),
-    uid.JPEG2000Lossless: ("pylibjpeg", "pillow"),
-    uid.JPEG2000: ("pylibjpeg", "pillow"),
+    uid.JPEG2000Lossless: ("pylibjpeg",),
+    uid.JPEG2000: ("pylibjpeg",),
     uid.HTJ2KLossless: ("pylibjpeg",),
     uid.HTJ2KLosslessRPCL: ("pylibjpeg",),
     uid.HTJ2K: ("pylibjpeg",),
 }
 
-#: Transfer syntaxes with an imagecodecs fallback after the plugins above (libjpeg-turbo, CharLS, OpenJPEG).
+#: Transfer syntaxes with an imagecodecs (libjpeg-turbo) fallback after the plugins above: Pillow
+#: refuses 12-bit and lossless JPEG, which pydicom's permissive plugins do not cover otherwise.
 _CODECS = {
     uid.JPEGBaseline8Bit: "jpeg8",
     uid.JPEGExtended12Bit: "jpeg8",
     uid.JPEGLossless: "jpeg8",
     uid.JPEGLosslessSV1: "jpeg8",
-    uid.JPEGLSLossless: "jpegls",
-    uid.JPEGLSNearLossless: "jpegls",
-    uid.JPEG2000Lossless: "jpeg2k",
-    uid.JPEG2000: "jpeg2k",
 }
 
+#: The codestream family each compressed transfer syntax announces (checked against the data).
+_FAMILY_OF = {**_CODECS, uid.JPEGLSLossless: "jpegls", uid.JPEGLSNearLossless: "jpegls",
+              uid.JPEG2000Lossless: "jpeg2k", uid.JPEG2000: "jpeg2k", uid.HTJ2KLossless: "jpeg2k",
+              uid.HTJ2KLosslessRPCL: "jpeg2k", uid.HTJ2K: "jpeg2k", uid.RLELossless: "rle"}
+
 #: What a stream of each family is, for messages.
-_FAMILY = {"jpeg8": "JPEG", "jpegls": "JPEG-LS", "jpeg2k": "JPEG 2000"}
+_FAMILY = {"jpeg8": "JPEG", "jpegls": "JPEG-LS", "jpeg2k": "JPEG 2000", "rle": "RLE"}
 
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit, DcmviewError)
 
@@ -505,9 +553,7 @@ def decode_frame(ref: FrameRef, lay: Layout, where: object) -> np.ndarray:
 def _decode_problem(ts: UID) -> str:
     if not ts.is_compressed:
         return f"pixel data could not be read as {ts.name} (the data are shorter than the header says or damaged)"
-    family = _FAMILY.get(_CODECS.get(ts, ""), ts.name)
-    if ts == uid.RLELossless:
-        family = "RLE"
+    family = _FAMILY.get(_FAMILY_OF.get(ts, ""), ts.name)
     return f"pixel data could not be decoded as {ts.name} (the stream is damaged or is not {family})"
 
 
@@ -521,7 +567,9 @@ def _check_decoded(arr: np.ndarray, lay: Layout, where: object) -> np.ndarray:
             got = " x ".join(str(n) for n in arr.shape)
             raise PixelDataError(f"decoded frame is {got}, the header says {' x '.join(map(str, want))}", where)
     if arr.dtype == np.float64:
-        arr = arr.astype(np.float32)
+        # Double Float Pixel Data beyond float32's range become +-inf (shown at the window's ends)
+        with np.errstate(over="ignore", invalid="ignore"):
+            arr = arr.astype(np.float32)
     return np.ascontiguousarray(arr)
 
 

@@ -35,6 +35,8 @@ __all__ = [
 
 #: The largest magnitude a modality value or window may have: float32 arithmetic on it stays finite.
 MAX_VALUE = 1e30
+#: The narrowest window width: 4 / width stays finite in float32 (SIGMOID, C.11.2.1.3.1).
+MIN_WIDTH = 1e-30
 
 
 class VoiFunction(str, enum.Enum):
@@ -165,6 +167,8 @@ def check_window(center: float, width: float, function: VoiFunction = VoiFunctio
         raise InvalidArgumentError(f"window center/width must be finite, got {center!r} {width!r}")
     if abs(c) > MAX_VALUE or w > MAX_VALUE:
         raise InvalidArgumentError(f"window center/width must be within +-{MAX_VALUE:g}, got {center!r} {width!r}")
+    if 0 < w < MIN_WIDTH:
+        raise InvalidArgumentError(f"window width {width!r} is too small (at least {MIN_WIDTH:g})")
     if function is VoiFunction.LINEAR and w < 1:
         raise InvalidArgumentError(f"window width must be >= 1 for LINEAR, got {width!r}")
     if w <= 0:
@@ -177,12 +181,14 @@ def modality_lut(
     """Rescale stored values to modality values: ``stored * slope + intercept`` (PS3.3 C.11.1.2).
 
     Slope and intercept stay floats (never truncated); the result is ``float32``.
+    Non-finite stored values (Float Pixel Data) stay non-finite, quietly.
     """
     if out is None:
         out = np.empty(stored.shape, dtype=np.float32)
-    np.multiply(stored, np.float32(slope), out=out, casting="unsafe")
-    if intercept != 0.0:
-        np.add(out, np.float32(intercept), out=out)
+    with np.errstate(over="ignore", invalid="ignore"):
+        np.multiply(stored, np.float32(slope), out=out, casting="unsafe")
+        if intercept != 0.0:
+            np.add(out, np.float32(intercept), out=out)
     return out
 
 
@@ -193,7 +199,13 @@ def lut_lookup(values: np.ndarray, lut: LutData) -> np.ndarray:
     last take the last entry.  Returns the raw entries (integers).
     """
     n = len(lut.entries)
-    idx = np.rint(values).astype(np.int64, copy=False) if values.dtype.kind == "f" else values.astype(np.int64)
+    if values.dtype.kind == "f":
+        # clip first, so huge or NaN values index the ends without overflowing int64 (NaN: the first entry)
+        lo, hi = lut.first_mapped - 1, lut.first_mapped + n
+        with np.errstate(invalid="ignore"):
+            idx = np.nan_to_num(np.rint(np.clip(values, lo, hi)), nan=lo).astype(np.int64)
+    else:
+        idx = values.astype(np.int64)
     idx = idx - lut.first_mapped
     np.clip(idx, 0, n - 1, out=idx)
     return lut.entries[idx]

@@ -156,7 +156,10 @@ def scan_folder(path: str | os.PathLike[str], *, on_warning: Warn = None) -> lis
     if skipped and on_warning is not None:
         on_warning(_skip_summary(skipped, len(files)))
 
-    series = [_build_series(uid, items, root) for uid, items in groups.items()]
+    try:
+        series = [_build_series(uid, items, root) for uid, items in groups.items()]
+    except Exception as exc:  # noqa: BLE001 - a damaged series-level element of a first slice
+        raise NotDicomError("a series header is damaged (an element cannot be read)", root) from exc
     series.sort(key=lambda s: (s.number is None, s.number if s.number is not None else 0, s.uid))
     return series
 

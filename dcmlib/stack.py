@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset
 
 from . import color, io, pipeline
 from .cache import DEFAULT_CACHE_MB, FrameCache, ReadAhead, read_ahead_depth
-from .errors import DcmviewError, InvalidArgumentError, NotDicomError, UnsupportedError
+from .errors import DcmviewError, InvalidArgumentError, NotDicomError
 from .frames import FrameRef
 from .header import FrameParams, Layout, frame_params, header_errors, layout
 
@@ -155,10 +155,8 @@ class FrameStore:
         arr = self.stored(frame)
         if self.layout.photometric != "PALETTE COLOR":
             return color.to_uint8_rgb(arr, self.layout.bits_stored)
-        try:
+        with header_errors(self.where(self.refs[frame])):  # color.py knows no file: errors get it here
             return color.palette_to_rgb(arr, self.refs[frame].header)
-        except UnsupportedError as exc:  # color.py knows no file: name it here
-            raise UnsupportedError(exc.problem, self.where(self.refs[frame])) from None
 
     def padding_mask(self, frame: int) -> np.ndarray | None:
         """Where the frame holds Pixel Padding (PS3.3 C.7.5.1.1.2); None for colour or when none is declared."""
