@@ -23,7 +23,7 @@ from pydicom.dataset import Dataset
 from . import io, pipeline
 from .errors import DcmviewWarning, InvalidArgumentError, NotDicomError, PixelDataError
 from .frames import FrameRef
-from .header import header_errors, layout
+from .header import header_errors, layout, text_value
 from .lut import PairWindow, VoiLut, Window
 from .pipeline import VoiSelection
 from .presentation import needs_inversion
@@ -103,7 +103,11 @@ class DicomImage:
 
     @property
     def modality(self) -> str:
-        return str(self.header.get("Modality", "") or "")
+        """Modality (0008,0060), e.g. ``CT``; empty when absent or unreadable."""
+        try:
+            return text_value(self.header, "Modality")
+        except Exception:  # noqa: BLE001 - a damaged element (pydicom converts lazily) is no modality
+            return ""
 
     @property
     def unit(self) -> str:
@@ -122,9 +126,10 @@ class DicomImage:
     def info(self) -> str:
         """A short human summary without patient identifiers (a folder's lists its series first)."""
         first, last = self._frames.refs[0].position, self._frames.refs[-1].position
-        text = summary(self.header, self._layout, None if self.is_color else self._frames.params(0),
-                       name=self.name, count=len(self), is_series=self.is_series, unit=self.unit,
-                       span=None if first is None or last is None else (first, last))
+        with header_errors(self.path):
+            text = summary(self.header, self._layout, None if self.is_color else self._frames.params(0),
+                           name=self.name, count=len(self), is_series=self.is_series, unit=self.unit,
+                           span=None if first is None or last is None else (first, last))
         return f"{self._listing}\n\n{text}" if self._listing else text
 
     # -- per-frame parameters -------------------------------------------------
