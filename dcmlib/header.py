@@ -47,6 +47,9 @@ __all__ = [
     "multi",
     "text_value",
     "vector",
+    "PixelSpacing",
+    "pixel_spacing",
+    "cine_rate",
 ]
 
 #: Photometric interpretations shown in grey (PS3.3 C.7.6.3.1.2).
@@ -355,3 +358,91 @@ def _padding(ds: Dataset, lay: Layout) -> tuple[float, float] | None:
             return min(fv, fl), max(fv, fl)
     return None
 
+
+
+# ----------------------------------------------------------------------------- measurement and cine (viewer)
+
+
+@dataclass(frozen=True)
+class PixelSpacing:
+    """The physical size of a pixel, for measurements.
+
+    ``row`` is the distance between the centres of adjacent rows (vertical) and
+    ``column`` between adjacent columns (horizontal), in mm: the value order of
+    PS3.3 10.7.1.3.  ``source`` is the attribute they come from: ``"pixel"``,
+    Pixel Spacing (0028,0030), in the patient (PS3.3 10.7.1.1), or
+    ``"imager"``, Imager Pixel Spacing (0018,1164), at the front plane of the
+    detector (PS3.3 C.8.11.4).  ``calibration`` is Pixel Spacing Calibration
+    Type (0028,0A02, PS3.3 10.7.1.2), ``GEOMETRY`` or ``FIDUCIAL``, or ``""``.
+    """
+
+    row: float
+    column: float
+    source: str = "pixel"
+    calibration: str = ""
+    calibrated: bool = False  #: Pixel Spacing differs from Imager Pixel Spacing (corrected, PS3.3 10.7.1.1)
+
+    @property
+    def label(self) -> str:
+        """What a length in mm means here: ``""`` (in the patient), ``"(detector)"``, ``"(calibrated: fiducial)"``."""
+        if self.calibration:
+            return f"(calibrated: {self.calibration.lower()})"
+        if self.source == "imager":
+            return "(detector)"
+        return "(calibrated)" if self.calibrated else ""
+
+
+def pixel_spacing(ds: Dataset, index: int = 0) -> PixelSpacing | None:
+    """The pixel spacing of frame ``index`` for measurements, or None when the file gives none.
+
+    Pixel Spacing (0028,0030) from the frame's Pixel Measures Sequence (enhanced
+    files, PS3.3 C.7.6.16.2.1) or the data set (Image Plane C.7.6.2, the Basic
+    Pixel Spacing Calibration Macro 10.7.1); else Imager Pixel Spacing
+    (0018,1164), measured at the detector (C.8.11.4).  A Pixel Spacing equal to
+    the Imager Pixel Spacing is the detector's, uncorrected for magnification
+    (10.7.1.1).  Values that are not two positive numbers are ignored.
+    """
+    measures = functional_item(ds, index, "PixelMeasuresSequence")
+    ps = _spacing(measures.get("PixelSpacing") if measures is not None else None) or _spacing(ds.get("PixelSpacing"))
+    imager = _spacing(ds.get("ImagerPixelSpacing"))
+    calibration = text_value(ds, "PixelSpacingCalibrationType").upper()
+    if calibration not in ("GEOMETRY", "FIDUCIAL"):
+        calibration = ""
+    if ps is not None:
+        if imager is not None and not calibration and all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(ps, imager)):
+            return PixelSpacing(*ps, source="imager")
+        return PixelSpacing(*ps, source="pixel", calibration=calibration, calibrated=imager is not None)
+    if imager is not None:
+        return PixelSpacing(*imager, source="imager")
+    return None
+
+
+def _spacing(value: object) -> tuple[float, float] | None:
+    v = vector(value, 2)
+    return v if v is not None and v[0] > 0 and v[1] > 0 else None  # type: ignore[return-value]
+
+
+def cine_rate(ds: Dataset) -> tuple[float, str] | None:
+    """Frames per second to play a multi-frame image at, and the attribute it comes from (PS3.3 C.7.6.5).
+
+    In this order: Cine Rate (0018,0040); 1000 / Frame Time (0018,1063) in ms;
+    1000 / the mean of the non-zero Frame Time Vector (0018,1065) increments;
+    Recommended Display Frame Rate (0008,2144).  None when none is usable.
+    """
+    rate = float_value(ds.get("CineRate"), 0.0)
+    if math.isfinite(rate) and rate > 0:
+        return rate, "CineRate"
+    frame_time = float_value(ds.get("FrameTime"), 0.0)
+    if math.isfinite(frame_time) and frame_time > 0:
+        return 1000.0 / frame_time, "FrameTime"
+    try:
+        steps = [float(t) for t in multi(ds.get("FrameTimeVector"))]
+    except (TypeError, ValueError):
+        steps = []
+    steps = [t for t in steps if math.isfinite(t) and t > 0]
+    if steps:
+        return 1000.0 * len(steps) / sum(steps), "FrameTimeVector"
+    rate = float_value(ds.get("RecommendedDisplayFrameRate"), 0.0)
+    if math.isfinite(rate) and rate > 0:
+        return rate, "RecommendedDisplayFrameRate"
+    return None

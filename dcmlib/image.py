@@ -23,7 +23,7 @@ from pydicom.dataset import Dataset
 from . import io, pipeline
 from .errors import DcmviewWarning, InvalidArgumentError, NotDicomError, PixelDataError
 from .frames import FrameRef
-from .header import header_errors, layout, text_value
+from .header import PixelSpacing, cine_rate, header_errors, layout, pixel_spacing, text_value
 from .lut import PairWindow, VoiLut, Window
 from .pipeline import VoiSelection
 from .presentation import needs_inversion
@@ -118,6 +118,18 @@ class DicomImage:
         if rt and rt.upper() not in ("US", "UNSPECIFIED"):
             return rt
         return "HU" if self.modality == "CT" else ""
+
+    @property
+    def cine_rate(self) -> tuple[float, str] | None:
+        """Frames per second the file asks to be played at and the attribute saying so (PS3.3 C.7.6.5), or None."""
+        with header_errors(self.path):
+            return cine_rate(self.header)
+
+    def pixel_spacing(self, frame: int = 0) -> PixelSpacing | None:
+        """The frame's pixel spacing for measurements (Pixel Spacing, else Imager Pixel Spacing), or None."""
+        ref = self._frames.refs[self._check_frame(frame)]
+        with header_errors(self.path):
+            return pixel_spacing(ref.header, ref.index)
 
     def position(self, frame: int) -> float | None:
         """Slice position in mm along the series normal, when known."""
