@@ -166,8 +166,8 @@ def _warn(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["convert"]:  # python dcmview.py convert SRC... --out DIR (dcmlib.convert.cli)
-        from dcmlib.convert.cli import main as convert_main
+    if argv[:1] == ["convert"]:  # python dcmview.py convert SRC... --out DIR (dcmlib.batch.cli)
+        from dcmlib.batch.cli import main as convert_main
 
         return convert_main(argv[1:])
     args = build_parser().parse_args(argv)

@@ -21,7 +21,7 @@ from .image import DicomImage, load
 from .lut import MODES, PairWindow, VoiFunction, VoiLut, Window
 from .pipeline import VoiSelection
 from .presets import PRESETS, Preset, get_preset
-from .convert import ConvertReport, convert  # noqa: E402  (after the image API it uses)
+from .batch import ConvertReport, convert  # noqa: E402  (after the image API it uses)
 
 __version__ = "0.1.0"
 

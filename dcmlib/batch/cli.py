@@ -41,9 +41,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    doc = (__doc__ or "").strip()
-    p = _Parser(prog="dcmview.py convert", description=doc.split("\n\n")[0].strip("`"),
-                epilog="See README.md, 'Batch conversion'.")
+    p = _Parser(prog="dcmview.py convert", description="Convert DICOM files and folders to images or arrays, "
+                "with a manifest (DIR/manifest.csv).", epilog="See README.md, 'Batch conversion'.")
     p.add_argument("sources", nargs="+", metavar="SRC", help="DICOM files and folders (searched recursively)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (manifest.csv is written there)")
     p.add_argument("--format", default="png", choices=list(FORMATS),

@@ -5,6 +5,7 @@ Nothing is printed when progress is off; the caller prints the summary line.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TextIO
@@ -23,6 +24,16 @@ def progress_mode(enabled: bool, stream: TextIO) -> str:
     return "bar" if interactive else "line"
 
 
+def _size(stream: TextIO) -> tuple[int, int]:
+    """The terminal's (columns, lines); 80 x 24 where it reports none, as a fresh pseudo-terminal does
+    (tqdm draws nothing on a terminal of 0 lines)."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return 80, 24
+    return size.columns or 80, size.lines or 24
+
+
 class Progress:
     """Files done of ``total``: files/s and ETA, as a bar or as lines (see :func:`progress_mode`)."""
 
@@ -39,8 +50,8 @@ class Progress:
             class _Bar(tqdm):  # no monitor thread: the pool forks only from a single-threaded parent
                 monitor_interval = 0
 
-            self._bar = _Bar(total=total, unit="file", file=self.stream, desc=prog, dynamic_ncols=True,
-                             leave=False)
+            columns, lines = _size(self.stream)
+            self._bar = _Bar(total=total, unit="file", file=self.stream, desc=prog, ncols=columns, nrows=lines)
 
     def update(self, n: int = 1) -> None:
         self.done += n

@@ -6,10 +6,10 @@
 
 Every written image equals ``dcmview.py FILE --export OUT --frame N`` with the
 same options (lossless formats byte for byte).  The work is one pure
-per-file task (:func:`~dcmlib.convert.task.convert_file`) run on a
-crash-isolated local process pool (:mod:`~dcmlib.convert.pool`) or on a
-dask.distributed cluster (:mod:`~dcmlib.convert.cluster`); ``DIR/manifest.csv``
-records one row per output or failed source (:mod:`~dcmlib.convert.manifest`).
+per-file task (:func:`~dcmlib.batch.task.convert_file`) run on a
+crash-isolated local process pool (:mod:`~dcmlib.batch.pool`) or on a
+dask.distributed cluster (:mod:`~dcmlib.batch.cluster`); ``DIR/manifest.csv``
+records one row per output or failed source (:mod:`~dcmlib.batch.manifest`).
 
 Modules: :mod:`.options` (what is written), :mod:`.plan` (sources and output
 names), :mod:`.task`, :mod:`.pool`, :mod:`.cluster`, :mod:`.manifest`,

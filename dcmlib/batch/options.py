@@ -2,7 +2,7 @@
 
 :class:`ConvertOptions` holds only what decides the bytes and names of the
 outputs (so ``--resume`` can compare it with the previous run's); how the work
-is run (workers, timeout, Dask) is an argument of :func:`dcmlib.convert.convert`.
+is run (workers, timeout, Dask) is an argument of :func:`dcmlib.convert`.
 Windows mean what they mean for ``render`` and ``--export`` (PS3.3 C.11.2):
 a window, a preset or a stored VOI by number, else the file's first VOI or a
 min-max window; ``auto`` is the viewer's percentile window.

@@ -161,10 +161,13 @@ def run_conversion(sources: Sequence[str | os.PathLike[str]], out: str | os.Path
         failures=tuple(tally.failures), interrupted=interrupted, not_started=len(jobs) - tally.done)
 
 
-def _check_run(sources: Sequence[object], workers: int | None, timeout: float | None, resume: bool,
+def _check_run(sources: Sequence[str | os.PathLike[str]], workers: int | None, timeout: float | None, resume: bool,
                overwrite: bool) -> int:
     if not sources:
         raise InvalidArgumentError("no source given")
+    for source in sources:
+        if not os.path.exists(source):  # before DIR is created
+            raise NotDicomError("no such file or directory", os.fspath(source))
     if resume and overwrite:
         raise InvalidArgumentError("--resume and --overwrite cannot be combined")
     if timeout is not None and not timeout > 0:

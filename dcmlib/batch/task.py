@@ -25,17 +25,17 @@ from ..header import frame_params, functional_item, layout, text_value, vector
 from ..image import DicomImage, load
 from ..io import pixel_element
 from ..lut import Modality, VoiLut
-from ..pipeline import VoiSelection
+from ..pipeline import VoiSelection, apply_modality
 from ..series import slice_normal
 from .options import ConvertOptions
 
-__all__ = ["COLUMNS", "Job", "FileResult", "convert_file", "output_name", "selected_frames", "NOT_DICOM", "NO_PIXELS"]
+__all__ = ["COLUMNS", "Job", "FileResult", "convert_file", "convert_files", "output_name", "selected_frames", "NOT_DICOM", "NO_PIXELS"]
 
 #: The manifest's columns, in order.
 COLUMNS = (
     "output", "source", "frame", "status", "error", "sop_instance_uid", "series_instance_uid", "modality",
     "rows", "columns", "photometric", "center", "width", "voi_function", "window_source", "rescale_slope",
-    "rescale_intercept", "value_offset", "pixel_values", "pixel_spacing", "slice_position", "warnings",
+    "rescale_intercept", "value_offset", "pixel_spacing", "slice_position", "pixel_values", "warnings",
     "source_size", "source_mtime_ns",
 )
 
@@ -136,6 +136,11 @@ def convert_file(job: Job, options: ConvertOptions) -> FileResult:
         rows = tuple(_convert_frame(img, job, options, f, base, notes) for f in frames)
     status = "ok" if all(r["status"] == "ok" for r in rows) else "failed"
     return FileResult(job.source, status, rows)
+
+
+def convert_files(jobs: list[Job], options: ConvertOptions) -> list[FileResult]:
+    """:func:`convert_file` on each job, in order (a Dask task holds a few files)."""
+    return [convert_file(job, options) for job in jobs]
 
 
 def internal_error(exc: BaseException) -> str:
@@ -262,12 +267,12 @@ def _source(sel: VoiSelection, hint: str | None) -> str:
 def values16(img: DicomImage, frame: int, modality: Modality | None) -> tuple[np.ndarray, int, str]:
     """16-bit unsigned values and ``value_offset``, so that ``pixel + value_offset`` is the value.
 
-    ``modality``: the modality values (HU for CT, PS3.3 C.11.1) when they are
-    whole numbers and the range the stored bits can express spans at most
-    65536; the offset is that range's low end, the same for every frame.
-    ``stored``: otherwise the stored values, with modality value = Rescale
-    Slope x (pixel + value_offset) + Rescale Intercept.  Colour: the RGB
-    samples (``rgb``), written in OpenCV's BGR order.
+    ``modality``: the frame's modality values (HU for CT, PS3.3 C.11.1;
+    per frame in enhanced files, C.7.6.16.2.9) when they are whole numbers
+    and the range its stored bits can express spans at most 65536 values; the
+    offset is that range's low end.  ``stored``: otherwise the stored values,
+    and modality value = Rescale Slope x (pixel + value_offset) + Rescale
+    Intercept.  Colour: the RGB samples (``rgb``), in OpenCV's BGR order.
     """
     if img.is_color:
         return np.ascontiguousarray(img.values(frame)[..., ::-1]).astype(np.uint16), 0, "rgb"
@@ -275,7 +280,7 @@ def values16(img: DicomImage, frame: int, modality: Modality | None) -> tuple[np
     if stored.dtype.kind not in "iu" or stored.dtype.itemsize > 2 or modality is None:
         raise UnsupportedError("png16 and tif16 hold 16-bit whole numbers; this image's values are real numbers "
                                "or wider than 16 bits (use --format npy)", img.path)
-    lo, hi = img.value_range
+    lo, hi = _expressible(img, modality)
     whole = modality.lut is not None or (float(modality.slope).is_integer() and float(modality.intercept).is_integer())
     if whole and hi - lo <= 65535:
         values, offset, meaning = img.values(frame), int(np.floor(lo)), "modality"
@@ -287,6 +292,18 @@ def values16(img: DicomImage, frame: int, modality: Modality | None) -> tuple[np
     if shifted.size and (shifted.min() < 0 or shifted.max() > 65535):
         raise UnsupportedError("the values do not fit 16 bits (stored values beyond Bits Stored)", img.path)
     return shifted.astype(np.uint16), offset, meaning
+
+
+def _expressible(img: DicomImage, modality: Modality) -> tuple[float, float]:
+    """The modality values the stored bits can express (PS3.3 C.7.6.3.1: Bits Stored, Pixel Representation)."""
+    if modality.lut is not None:
+        return float(modality.lut.entries.min()), float(modality.lut.entries.max())
+    ds = img.header
+    lay = layout(ds, pixel_element(ds), img.path)
+    bits = min(lay.bits_stored, lay.bits_allocated)
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if lay.signed else (0, (1 << bits) - 1)
+    ends = apply_modality(np.array([lo, hi], dtype=np.int64), modality)
+    return float(ends.min()), float(ends.max())
 
 
 # ----------------------------------------------------------------------------- header columns

@@ -1,4 +1,4 @@
-"""The local process pool: :func:`~dcmlib.convert.task.convert_file` on N worker processes, crash-isolated.
+"""The local process pool: :func:`~dcmlib.batch.task.convert_file` on N worker processes, crash-isolated.
 
 ``concurrent.futures.ProcessPoolExecutor`` cannot do this: one worker killed
 by a signal breaks the whole executor and every pending future with it.

@@ -1,0 +1,108 @@
+"""Running the per-file task on a dask.distributed cluster: an existing one by address, or a LocalCluster.
+
+The task is :func:`~dcmlib.batch.task.convert_file`, the same function the
+local pool runs (applied to a few files per Dask task), so the outputs and
+rows are the same.  Workers read the
+sources and write the outputs themselves: they must see the same paths (a
+shared filesystem).  A worker lost mid-run makes the scheduler run its files
+again elsewhere; each file's result reaches the parent once, so the manifest
+holds one row per output, and the outputs (written atomically under fixed
+names) are replaced, never duplicated.  A file that kills every worker it
+runs on ends, after the scheduler's ``allowed-failures``, as one failed row.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+
+from ..errors import InvalidArgumentError
+from ..output import TEMP_PREFIX
+from .options import ConvertOptions
+from .pool import failed_result, output_folders, sweep_temp_files
+from .task import FileResult, Job, convert_files, internal_error
+
+__all__ = ["dask_results", "sweep_all", "LOCAL"]
+
+#: ``--dask local``: start a LocalCluster of worker processes for this run.
+LOCAL = "local"
+
+
+def dask_results(jobs: Sequence[Job], options: ConvertOptions, address: str, workers: int) -> Iterator[FileResult]:
+    """Yield one result per job, in completion order, computed on the cluster at ``address`` (or ``local``).
+
+    Files go to the workers in small batches (:func:`batch_size`), which keeps
+    the scheduler's cost per file low.  A batch that fails (its workers died)
+    is retried at the end file by file, each file alone on the cluster, so a
+    failure is the file's own: only a file that kills its worker when nothing
+    else runs is a failed row.  Raises :class:`~dcmlib.errors.InvalidArgumentError`
+    when dask.distributed is not installed or the scheduler cannot be reached.
+    Closing the generator (Ctrl-C) cancels what has not run.
+    """
+    from distributed import as_completed, wait
+
+    client, cluster = _connect(address, workers)
+    run = uuid.uuid4().hex[:12]
+    size = batch_size(len(jobs), max(1, len(client.scheduler_info().get("workers", {})) or workers))
+    batches = {f"dcmview-convert-{run}-{i}": list(jobs[i:i + size]) for i in range(0, len(jobs), size)}
+    futures = client.map(convert_files, list(batches.values()), options=options, key=list(batches), pure=False)
+    suspects: list[Job] = []
+    try:
+        for future in as_completed(futures):
+            if future.status == "finished":
+                yield from future.result()
+            else:
+                suspects.extend(batches[future.key])
+            future.release()
+        for i, job in enumerate(suspects):  # alone on the cluster: a failure now is the file's own
+            future = client.submit(convert_files, [job], options, key=f"dcmview-convert-{run}-alone-{i}", pure=False)
+            futures.append(future)
+            wait([future])
+            yield future.result()[0] if future.status == "finished" else failed_result(
+                job, _task_error(future.exception()))
+            future.release()
+    finally:
+        client.cancel([f for f in futures if not f.done()])
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def batch_size(files: int, workers: int) -> int:
+    """Files per Dask task: about eight tasks per worker, 1 to 16 files each."""
+    return max(1, min(16, files // (8 * max(1, workers))))
+
+
+def _connect(address: str, workers: int):
+    """A Client of the scheduler at ``address``, or of a new LocalCluster (returned too, to be closed)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise InvalidArgumentError("--dask needs dask.distributed (pip install 'dcmview[dask]')") from None
+    cluster = None
+    try:
+        if address == LOCAL:
+            cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
+                                   dashboard_address=":0", silence_logs=logging.CRITICAL)
+            return Client(cluster), cluster
+        return Client(address, timeout=30), None
+    except (OSError, TimeoutError, ValueError) as exc:
+        if cluster is not None:
+            cluster.close()
+        raise InvalidArgumentError(f"cannot reach the Dask scheduler at {address} ({exc})") from None
+
+
+def _task_error(exc: BaseException | None) -> str:
+    """A failed task's row text: a worker lost each time it ran the file is a crash."""
+    if type(exc).__name__ == "KilledWorker":
+        return "decoder crashed (every Dask worker that ran it died)"
+    return internal_error(exc) if exc is not None else "the Dask task was lost"
+
+
+def sweep_all(jobs: Sequence[Job]) -> int:
+    """Remove the temporary files any writer left in the jobs' folders (a lost Dask worker's pid is unknown)."""
+    folders: set[str] = set()
+    for job in jobs:
+        folders |= output_folders(job)
+    return sweep_temp_files(folders, TEMP_PREFIX)
