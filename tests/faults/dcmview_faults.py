@@ -1,0 +1,72 @@
+"""Test-only fault injection for ``dcmview.py convert``: a frame decoder that aborts, hangs or dawdles.
+
+GDCM, whose C++ decoder aborted the whole process on a corrupt JPEG or JPEG
+2000 stream (SIGABRT, exit 134), is no longer used by dcmlib, and no decoder
+it uses is known to crash.  To drive the conversion pool through a real
+crash, this module wraps pydicom's frame decoder so that pixel data holding
+a marker make the decoding process really die or stall:
+
+- ``dcmview-test:abort``: ``os.abort()`` (SIGABRT, as GDCM did);
+- ``dcmview-test:hang``: sleeps for an hour (for ``--timeout``);
+- ``dcmview-test:slow``: sleeps ``DCMVIEW_TEST_SLOW`` seconds (default 0.25), so a
+  test can interrupt a run or kill a worker in the middle of it.
+
+Activated in a subprocess by ``PYTHONPATH=tests/faults`` (this folder's
+``sitecustomize.py`` calls :func:`install`), or in the test process with
+:func:`faulty` and ``monkeypatch`` before forked workers start.  Never
+imported by dcmlib.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+ABORT = b"dcmview-test:abort"
+HANG = b"dcmview-test:hang"
+SLOW = b"dcmview-test:slow"
+
+
+def _pixel_bytes(src) -> bytes:
+    """The pixel data a decoder is about to read: a Dataset's element, or the file's bytes."""
+    if isinstance(src, (str, os.PathLike)):
+        try:
+            with open(src, "rb") as fh:
+                return fh.read()
+        except OSError:
+            return b""
+    try:
+        value = src.get("PixelData")
+    except Exception:  # noqa: BLE001 - a damaged data set: let the real decoder fail on it
+        return b""
+    return value if isinstance(value, (bytes, bytearray)) else b""
+
+
+def faulty(real):
+    """``real`` (pydicom.pixels.pixel_array) wrapped: abort, hang or sleep on the markers above."""
+
+    def pixel_array(src, *args, **kwargs):
+        data = _pixel_bytes(src)
+        if ABORT in data:
+            os.abort()
+        if HANG in data:
+            time.sleep(3600)
+        if SLOW in data:
+            time.sleep(float(os.environ.get("DCMVIEW_TEST_SLOW", "0.25")))
+        return real(src, *args, **kwargs)
+
+    pixel_array.faulty = True
+    return pixel_array
+
+
+def install() -> None:
+    """Wrap pydicom's decoder for every later import of it (and dcmlib.io's, if already imported)."""
+    import pydicom.pixels
+
+    if getattr(pydicom.pixels.pixel_array, "faulty", False):
+        return
+    pydicom.pixels.pixel_array = faulty(pydicom.pixels.pixel_array)
+    io = sys.modules.get("dcmlib.io")
+    if io is not None:
+        io.pixel_array = pydicom.pixels.pixel_array

@@ -1,0 +1,685 @@
+"""Batch conversion: ``dcmview.py convert`` and ``dcmlib.convert`` (dcmlib.batch).
+
+Contract under test:
+
+- every written image equals ``dcmview.py FILE --export OUT --frame N`` with the same
+  options, byte for byte (the export is the reference, run as the CLI runs it);
+- ``png16`` / ``npy`` values and ``--channels`` against pydicom's ``apply_modality_lut``
+  and the window formula worked here; ``--layout series`` order against geometry chosen here;
+- ``DIR/manifest.csv``: one row per output or failed source, the columns the README names,
+  readable by ``pandas.read_csv``; no patient name or ID in it or in any path;
+- a worker that dies by a real signal (SIGABRT from a decoder, SIGKILL from outside) or
+  runs past ``--timeout`` fails only its file; a fresh worker carries on;
+- exit status 0 / 1 / 2 / 130, the summary line, never a partial file, Ctrl-C and
+  ``--resume`` (only what is missing is redone; the result equals a clean run).
+
+The crash cases use ``tests/faults`` (a test-only decoder wrapper that really aborts,
+hangs or slows down on marked pixel data; see its docstring).  Images are 64 x 64 or
+smaller and trees hold a dozen files at most, so the module stays fast.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import imagecodecs
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.encaps import encapsulate
+from pydicom.pixels import apply_modality_lut
+from pydicom.sequence import Sequence
+from pydicom.uid import JPEG2000Lossless, generate_uid
+
+import dcmlib
+import dcmlib.io
+import dcmview
+from dcmlib.batch.manifest import read_rows
+from dcmlib.batch.options import ConvertOptions
+from dcmlib.batch.progress import Progress
+from dcmlib.batch.task import COLUMNS, Job, convert_file
+from helpers import DCMVIEW, ROOT, make_ds, ramp, write_ds
+
+FAULTS = ROOT / "tests" / "faults"
+sys.path.insert(0, str(FAULTS))
+import dcmview_faults  # noqa: E402  (test-only, from tests/faults)
+
+ENHANCED_MR = "1.2.840.10008.5.1.4.1.1.4.1"
+ULTRASOUND = "1.2.840.10008.5.1.4.1.1.6.1"
+BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
+AXIAL = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+PHI = ("Doe", "Jane", "PID-12345")  # make_ds's patient name and ID
+REQUIRED_COLUMNS = ("output, source, frame, status, error, sop_instance_uid, series_instance_uid, modality, rows, "
+                    "columns, photometric, center, width, voi_function, window_source, rescale_slope, "
+                    "rescale_intercept, value_offset, pixel_spacing, slice_position").split(", ")
+SUMMARY = re.compile(r"^dcmview: converted (\d+) of (\d+) files? \((\d+) images?\) in \d+\.\d s, (\d+) failed, "
+                     r"(\d+) skipped(, \d+ kept from the previous run)? \(see (.+)\)$")
+
+
+# --------------------------------------------------------------------------- building the sources
+
+
+def put(ds: Dataset, path: Path) -> str:
+    """write_ds, creating the folder."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return write_ds(ds, path)
+
+
+def ct_slice(path: Path, z: float, *, series: str, study: str, marker: bytes = b"", **tags) -> str:
+    """A 64 x 64 axial CT slice at z (mm): stored 0..2000, HU = stored - 1024, window 40/400."""
+    px = ramp(64, 64, 0, 2000) + np.int16(round(z))
+    raw = bytearray(px.tobytes())
+    raw[: len(marker)] = marker
+    ds = make_ds(px, RescaleSlope=1.0, RescaleIntercept=-1024.0, WindowCenter=40.0, WindowWidth=400.0,
+                 StudyInstanceUID=study, SeriesInstanceUID=series, SeriesNumber=3, ImageOrientationPatient=AXIAL,
+                 ImagePositionPatient=[-32.0, -32.0, z], PixelSpacing=[0.5, 0.5], **tags)
+    ds.PixelData = bytes(raw)
+    return put(ds, path)
+
+
+def ct_series(folder: Path, zs=(10.0, -5.0, 2.5, 0.0), marker: bytes = b"") -> list[str]:
+    """Slices at ``zs`` written as IM0, IM1, ... (file order is not slice order)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    series, study = generate_uid(), generate_uid()
+    return [ct_slice(folder / f"IM{i}.dcm", z, series=series, study=study, marker=marker, InstanceNumber=i + 1)
+            for i, z in enumerate(zs)]
+
+
+#: Enhanced MR frames: (rescale slope, intercept, window center, width, z position) per frame.
+MR_FRAMES = [(1.0, 0.0, 500.0, 1000.0, 0.0), (2.0, -100.0, 900.0, 600.0, 4.0), (1.0, 50.0, 300.0, 200.0, 8.0)]
+
+
+def enhanced_mr(path: Path) -> str:
+    """A 3-frame enhanced MR: per-frame rescale (Pixel Value Transformation), window and position."""
+    frames = np.stack([ramp(48, 64, 10 * i, 1000 + 300 * i, np.uint16) for i in range(3)])
+    shared, measures, orient = Dataset(), Dataset(), Dataset()
+    measures.PixelSpacing = [0.8, 0.7]
+    orient.ImageOrientationPatient = AXIAL
+    shared.PixelMeasuresSequence, shared.PlaneOrientationSequence = Sequence([measures]), Sequence([orient])
+    items = []
+    for slope, intercept, center, width, z in MR_FRAMES:
+        item, pvt, voi, pos = Dataset(), Dataset(), Dataset(), Dataset()
+        pvt.RescaleSlope, pvt.RescaleIntercept, pvt.RescaleType = slope, intercept, "US"
+        voi.WindowCenter, voi.WindowWidth = center, width
+        pos.ImagePositionPatient = [0.0, 0.0, z]
+        item.PixelValueTransformationSequence = Sequence([pvt])
+        item.FrameVOILUTSequence = Sequence([voi])
+        item.PlanePositionSequence = Sequence([pos])
+        items.append(item)
+    return put(make_ds(frames, SOPClassUID=ENHANCED_MR, Modality="MR", BitsStored=12, HighBit=11,
+                            SharedFunctionalGroupsSequence=Sequence([shared]),
+                            PerFrameFunctionalGroupsSequence=Sequence(items)), path)
+
+
+def colour_us(path: Path) -> str:
+    rgb = np.zeros((40, 64, 3), np.uint8)
+    rgb[..., 0] = np.arange(64, dtype=np.uint8) * 4
+    rgb[..., 1] = 128
+    rgb[:20, :, 2] = 255
+    return put(make_ds(rgb, SamplesPerPixel=3, SOPClassUID=ULTRASOUND, Modality="US"), path)
+
+
+def j2k_ct(path: Path, comment: bytes = b"") -> str:
+    """A JPEG 2000 lossless CT slice; ``comment`` goes into a COM segment of the codestream (ISO 15444-1 A.9.2)."""
+    px = ramp(64, 64, 0, 3000, np.uint16)
+    stream = imagecodecs.jpeg2k_encode(px, level=0, codecformat="J2K")
+    if comment:
+        siz_end = 4 + struct.unpack(">H", stream[4:6])[0]
+        stream = stream[:siz_end] + b"\xff\x64" + struct.pack(">HH", 4 + len(comment), 1) + comment + stream[siz_end:]
+    ds = make_ds(px, transfer_syntax=JPEG2000Lossless, BitsStored=12, HighBit=11, RescaleSlope=1.0,
+                 RescaleIntercept=-1024.0)
+    ds.PixelData = encapsulate([stream])
+    return put(ds, path)
+
+
+def mixed_tree(root: Path) -> dict[str, str]:
+    """The issue's mixed tree: CT series, enhanced MR, colour US, JPEG 2000, a truncated file, a text file,
+    a corrupt JPEG 2000 stream that crashes its decoder, and a DICOM file without pixel data."""
+    files = {f"ct{i}": p for i, p in enumerate(ct_series(root / "ct"))}
+    files["mr"] = enhanced_mr(root / "mr" / "enhanced.dcm")
+    files["us"] = colour_us(root / "us.dcm")
+    files["j2k"] = j2k_ct(root / "j2k.dcm")
+    files["crash"] = j2k_ct(root / "corrupt_j2k.dcm", comment=dcmview_faults.ABORT)
+    good = ct_slice(root / "truncated.dcm", 0.0, series=generate_uid(), study=generate_uid())
+    data = Path(good).read_bytes()
+    Path(good).write_bytes(data[: len(data) - 3000])
+    files["truncated"] = good
+    (root / "notes.txt").write_text("not an image\n")
+    files["sr"] = put(make_ds(PixelData=None, SOPClassUID=BASIC_TEXT_SR, Modality="SR"), root / "report.dcm")
+    return files
+
+
+# --------------------------------------------------------------------------- running it
+
+
+def run_convert(*args, faults: bool = False, env: dict | None = None, timeout: float = 120,
+                **popen) -> subprocess.CompletedProcess[str]:
+    """``python dcmview.py convert ARGS`` as a user runs it; ``faults`` puts tests/faults on PYTHONPATH."""
+    return subprocess.run([sys.executable, os.fspath(DCMVIEW), "convert", *map(os.fspath, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, env=_env(faults, env), **popen)
+
+
+def _env(faults: bool, extra: dict | None = None) -> dict[str, str]:
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **(extra or {}))
+    if faults:
+        env["PYTHONPATH"] = os.pathsep.join([str(FAULTS), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+def export(src: str, frame: int, *options: str, suffix: str = ".png", tmp: Path) -> bytes:
+    """The bytes ``dcmview.py SRC --export OUT --frame N OPTIONS`` writes (dcmview.main, in this process)."""
+    out = tmp / f"export-{os.getpid()}-{time.monotonic_ns()}{suffix}"
+    assert dcmview.main([src, "--export", str(out), "--frame", str(frame), *options]) == 0
+    data = out.read_bytes()
+    out.unlink()
+    return data
+
+
+def rows_of(out: Path) -> list[dict[str, str]]:
+    return read_rows(str(out / "manifest.csv"))
+
+
+def files_under(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+def assert_clean(out: Path) -> None:
+    """No temporary file, and nothing under DIR but the manifest and the outputs it lists."""
+    listed = {r["output"] for r in rows_of(out) if r["output"]}
+    assert files_under(out) == listed | {"manifest.csv", "manifest.json"}
+
+
+def assert_no_phi(out: Path) -> None:
+    text = (out / "manifest.csv").read_text() + (out / "manifest.json").read_text() + "\n".join(files_under(out))
+    for word in PHI:
+        assert word not in text
+
+
+def cli(*args: str | Path) -> int:
+    """``dcmview.main(["convert", ...])`` in this process: its exit status (argparse exits with 2)."""
+    try:
+        return dcmview.main(["convert", *map(str, args)])
+    except SystemExit as exc:
+        return int(exc.code)
+
+
+def convert(sources, out, **kw) -> dcmlib.ConvertReport:
+    """dcmlib.convert with 2 workers and no progress output (the tests' default)."""
+    kw.setdefault("workers", 2)
+    kw.setdefault("progress", False)
+    return dcmlib.convert(sources, out, **kw)
+
+
+# --------------------------------------------------------------------------- the mixed tree, end to end
+
+
+def test_mixed_tree_converts_what_it_can_and_fails_the_rest_with_reasons(tmp_path):
+    """Right outputs, rows, counts and exit status 1; a real decoder abort fails only its file; every
+    image equals --export; no partial file; the summary line; no patient identifier anywhere."""
+    files = mixed_tree(tmp_path / "src")
+    out = tmp_path / "out"
+    proc = run_convert(tmp_path / "src", "--out", out, "--no-progress", "--workers", "2", faults=True)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    m = SUMMARY.match(lines[0])
+    assert m, lines[0]
+    assert m.groups()[:5] == ("7", "9", "9", "2", "2") and m.group(7) == f"{out}/manifest.csv"
+
+    rows = rows_of(out)
+    by_source = {}
+    for r in rows:
+        by_source.setdefault(r["source"], []).append(r)
+    assert set(by_source) == {files[k] for k in files if k != "sr"}
+    assert by_source[files["crash"]][0]["error"] == "decoder crashed (signal 6)"
+    truncated = by_source[files["truncated"]]
+    assert [r["status"] for r in truncated] == ["failed"] and "pixel data" in truncated[0]["error"]
+    assert not re.search(r"Error|Traceback|object|None", truncated[0]["error"])
+    assert sorted(r["output"] for r in by_source[files["mr"]]) == [f"mr/enhanced_f000{i}.png" for i in (1, 2, 3)]
+
+    for r in rows:
+        if r["status"] == "ok":
+            assert (out / r["output"]).read_bytes() == export(r["source"], int(r["frame"]), tmp=tmp_path), r
+    assert_clean(out)
+    assert_no_phi(out)
+
+
+def test_an_output_equals_the_export_of_the_cli_itself(tmp_path):
+    """The byte-for-byte reference run as a user runs it: python dcmview.py FILE --export OUT."""
+    src = ct_series(tmp_path / "src", zs=(0.0,))[0]
+    report = convert([src], tmp_path / "out", preset="lung", invert=True, workers=1)
+    proc = subprocess.run([sys.executable, str(DCMVIEW), src, "--export", str(tmp_path / "ref.png"), "--preset",
+                           "lung", "--invert"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert report.images == 1 and (tmp_path / "out" / "IM0.png").read_bytes() == (tmp_path / "ref.png").read_bytes()
+
+
+def test_manifest_columns_and_pandas(tmp_path):
+    pandas = pytest.importorskip("pandas")
+    files = {"mr": enhanced_mr(tmp_path / "src" / "mr.dcm"), "ct": ct_series(tmp_path / "src" / "ct")[1]}
+    convert([tmp_path / "src"], tmp_path / "out")
+    table = pandas.read_csv(tmp_path / "out" / "manifest.csv")
+    assert list(table.columns[: len(REQUIRED_COLUMNS)]) == REQUIRED_COLUMNS and list(table.columns) == list(COLUMNS)
+    assert len(table) == 7 and set(table["status"]) == {"ok"}
+    mr = table[table["source"] == files["mr"]].sort_values("frame")
+    assert list(mr["frame"]) == [1, 2, 3]
+    assert list(mr["center"]) == [f[2] for f in MR_FRAMES] and list(mr["width"]) == [f[3] for f in MR_FRAMES]
+    assert list(mr["rescale_slope"]) == [f[0] for f in MR_FRAMES]
+    assert list(mr["rescale_intercept"]) == [f[1] for f in MR_FRAMES]
+    assert list(mr["slice_position"]) == [f[4] for f in MR_FRAMES]
+    assert set(mr["pixel_spacing"]) == {"0.8\\0.7"} and set(mr["window_source"]) == {"file VOI 1"}
+    ct = table[table["source"] == files["ct"]].iloc[0]
+    assert (ct["modality"], ct["rows"], ct["columns"], ct["photometric"]) == ("CT", 64, 64, "MONOCHROME2")
+    assert ct["slice_position"] == -5.0 and ct["voi_function"] == "LINEAR"
+    assert ct["sop_instance_uid"] == pydicom.dcmread(files["ct"]).SOPInstanceUID
+
+
+# --------------------------------------------------------------------------- windows and formats
+
+
+@pytest.mark.parametrize("options, cli, source", [
+    ({}, [], "file VOI 1"),
+    ({"window": (-600, 1500)}, ["--window", "-600", "1500"], "user"),
+    ({"preset": "Soft-Tissue", "mode": "sigmoid"}, ["--preset", "soft tissue", "--mode", "sigmoid"],
+     "preset soft tissue"),
+    ({"voi": 1, "invert": True}, ["--voi", "1", "--invert"], "file VOI 1"),
+    ({"format": "tif", "mode": "linear-exact"}, ["--mode", "linear-exact"], "file VOI 1"),
+    ({"format": "jpg"}, [], "file VOI 1"),
+])
+def test_windows_mean_what_they_mean_for_export(tmp_path, options, cli, source):
+    src = ct_series(tmp_path / "src", zs=(0.0,))[0]
+    convert([src], tmp_path / "out", **options)
+    (row,) = rows_of(tmp_path / "out")
+    suffix = {"tif": ".tif", "jpg": ".jpg"}.get(options.get("format", "png"), ".png")
+    assert row["output"] == f"IM0{suffix}" and row["window_source"] == source
+    assert (tmp_path / "out" / row["output"]).read_bytes() == export(src, 1, *cli, suffix=suffix, tmp=tmp_path)
+
+
+def test_min_max_and_auto_windows_are_recorded_and_reproducible(tmp_path):
+    """No stored window: min-max; --auto: the viewer's percentile window, written in full precision so
+    --export --window C W reproduces the image."""
+    src = put(make_ds(ramp(32, 48, -300, 1700)), tmp_path / "plain.dcm")
+    convert([src], tmp_path / "mm")
+    (row,) = rows_of(tmp_path / "mm")
+    assert row["window_source"] == "min-max" and (row["center"], row["width"]) == ("700.5", "2001.0")
+    convert([src], tmp_path / "auto", auto=True)
+    (row,) = rows_of(tmp_path / "auto")
+    c, w = dcmlib.load(src).auto_window(0)
+    assert row["window_source"] == "auto" and (float(row["center"]), float(row["width"])) == (c, w)
+    expected = export(src, 1, "--window", row["center"], row["width"], tmp=tmp_path)
+    assert (tmp_path / "auto" / "plain.png").read_bytes() == expected
+
+
+def linear_window(x: np.ndarray, c: float, w: float) -> np.ndarray:
+    """PS3.3 C.11.2.1.2.1 LINEAR, worked here: 0..255."""
+    y = ((x - (c - 0.5)) / (w - 1) + 0.5) * 255
+    return np.clip(y, 0, 255)
+
+
+def test_channels_put_the_first_window_in_red(tmp_path):
+    src = ct_series(tmp_path / "src", zs=(0.0,))[0]
+    convert([src], tmp_path / "out", channels="lung,mediastinum,-50/300")
+    image = cv2.imread(str(tmp_path / "out" / "IM0.png"), cv2.IMREAD_UNCHANGED)
+    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)  # as readers other than OpenCV see the file
+    ds = pydicom.dcmread(src)
+    hu = apply_modality_lut(ds.pixel_array, ds).astype(np.float64)
+    for channel, (c, w) in enumerate([(-600, 1500), (50, 350), (-50, 300)]):
+        assert np.abs(rgb[..., channel].astype(float) - linear_window(hu, c, w)).max() <= 0.5 + 1e-9
+    for channel, flags in enumerate([["--preset", "lung"], ["--preset", "mediastinum"], ["--window", "-50", "300"]]):
+        ref = cv2.imdecode(np.frombuffer(export(src, 1, *flags, tmp=tmp_path), np.uint8), cv2.IMREAD_UNCHANGED)
+        assert np.array_equal(rgb[..., channel], ref)
+    (row,) = rows_of(tmp_path / "out")
+    assert row["window_source"] == "preset lung;preset mediastinum;user"
+    assert row["center"] == "-600.0;50.0;-50.0" and row["width"] == "1500.0;350.0;300.0"
+
+
+@pytest.mark.parametrize("fmt, suffix", [("png16", ".png"), ("tif16", ".tif")])
+def test_16_bit_outputs_hold_modality_values_with_an_offset(tmp_path, fmt, suffix):
+    """pixel + value_offset == pydicom's apply_modality_lut, per frame (enhanced MR: per-frame rescale)."""
+    ct = ct_series(tmp_path / "src" / "ct", zs=(0.0,))[0]
+    mr = enhanced_mr(tmp_path / "src" / "mr.dcm")
+    convert([tmp_path / "src"], tmp_path / "out", format=fmt)
+    rows = {(r["source"], r["frame"]): r for r in rows_of(tmp_path / "out")}
+    ds = pydicom.dcmread(ct)
+    row = rows[(ct, "1")]
+    pixel = cv2.imread(str(tmp_path / "out" / row["output"]), cv2.IMREAD_UNCHANGED)
+    assert pixel.dtype == np.uint16 and row["pixel_values"] == "modality"
+    assert int(row["value_offset"]) == -1024 - 32768  # the lowest value 16 signed bits can express, in HU
+    assert np.array_equal(pixel.astype(np.int64) + int(row["value_offset"]), apply_modality_lut(ds.pixel_array, ds))
+    mr_ds = pydicom.dcmread(mr)
+    for f, (slope, intercept, *_) in enumerate(MR_FRAMES):
+        row = rows[(mr, str(f + 1))]
+        assert row["output"] == f"mr_f000{f + 1}{suffix}"
+        pixel = cv2.imread(str(tmp_path / "out" / row["output"]), cv2.IMREAD_UNCHANGED).astype(np.int64)
+        expected = mr_ds.pixel_array[f].astype(np.int64) * int(slope) + int(intercept)  # C.7.6.16.2.9, by hand
+        assert np.array_equal(pixel + int(row["value_offset"]), expected)
+
+
+def test_16_bit_outputs_of_a_fractional_rescale_hold_stored_values(tmp_path):
+    px = ramp(16, 16, -2000, 2000)
+    src = put(make_ds(px, RescaleSlope=0.25, RescaleIntercept=3.0, BitsStored=12, HighBit=11), tmp_path / "f.dcm")
+    convert([src], tmp_path / "out", format="png16")
+    (row,) = rows_of(tmp_path / "out")
+    pixel = cv2.imread(str(tmp_path / "out" / "f.png"), cv2.IMREAD_UNCHANGED).astype(np.int64)
+    assert row["pixel_values"] == "stored" and (row["rescale_slope"], row["rescale_intercept"]) == ("0.25", "3.0")
+    ds = pydicom.dcmread(src)
+    assert np.array_equal((pixel + int(row["value_offset"])) * 0.25 + 3.0, apply_modality_lut(ds.pixel_array, ds))
+
+
+def test_npy_holds_float32_modality_values_and_colour_stays_colour(tmp_path):
+    ct = ct_series(tmp_path / "src", zs=(0.0,))[0]
+    us = colour_us(tmp_path / "src" / "us.dcm")
+    convert([tmp_path / "src"], tmp_path / "out", format="npy")
+    values = np.load(tmp_path / "out" / "IM0.npy")
+    ds = pydicom.dcmread(ct)
+    assert values.dtype == np.float32 and np.array_equal(values, apply_modality_lut(ds.pixel_array, ds))
+    assert np.array_equal(np.load(tmp_path / "out" / "us.npy"), pydicom.dcmread(us).pixel_array)
+    convert([tmp_path / "src"], tmp_path / "png")
+    bgr = cv2.imread(str(tmp_path / "png" / "us.png"), cv2.IMREAD_UNCHANGED)
+    assert bgr.shape == (40, 64, 3) and np.array_equal(bgr[..., ::-1], pydicom.dcmread(us).pixel_array)
+
+
+def test_frames_first_and_n(tmp_path):
+    mr = enhanced_mr(tmp_path / "src" / "mr.dcm")
+    ct = ct_series(tmp_path / "src", zs=(0.0,))[0]
+    convert([tmp_path / "src"], tmp_path / "first", frames="first")
+    assert files_under(tmp_path / "first") == {"mr_f0001.png", "IM0.png", "manifest.csv", "manifest.json"}
+    report = convert([tmp_path / "src"], tmp_path / "two", frames=2)
+    assert report.failed == 1 and report.converted == 1 and report.exit_status == 1
+    rows = {r["source"]: r for r in rows_of(tmp_path / "two")}
+    assert rows[mr]["output"] == "mr_f0002.png" and rows[mr]["frame"] == "2"
+    assert rows[ct]["status"] == "failed" and rows[ct]["error"] == "frame 2 out of range (1..1)"
+    assert (tmp_path / "two" / "mr_f0002.png").read_bytes() == export(mr, 2, tmp=tmp_path)
+
+
+# --------------------------------------------------------------------------- layouts
+
+
+def test_series_layout_orders_slices_along_the_normal_and_names_no_patient(tmp_path):
+    """Oblique slices: the normal cross(row, column) is worked here; slice k is the k-th along it."""
+    row_dir = np.array([1.0, 1.0, 0.0]) / np.sqrt(2)
+    col_dir = np.array([0.0, 0.0, -1.0])
+    normal = np.cross(row_dir, col_dir)  # (-0.707, 0.707, 0)
+    steps = [3.0, -6.0, 0.0, 9.0, -3.0]  # mm along the normal, in file order
+    series, study = generate_uid(), generate_uid()
+    paths = []
+    for i, s in enumerate(steps):
+        ds = make_ds(ramp(16, 16, 0, 100 + 10 * i), StudyInstanceUID=study, SeriesInstanceUID=series,
+                     SeriesNumber=7, Modality="CT", ImageOrientationPatient=[*row_dir, *col_dir],
+                     ImagePositionPatient=list(np.array([5.0, 5.0, 5.0]) + s * normal), InstanceNumber=i + 1)
+        paths.append(put(ds, tmp_path / "src" / "Doe_Jane" / f"x{i}.dcm"))
+    convert([tmp_path / "src"], tmp_path / "out", layout="series")
+    rows = rows_of(tmp_path / "out")
+    (folder,) = {os.path.dirname(r["output"]) for r in rows}
+    study_dir, series_dir = folder.split("/")
+    assert re.fullmatch(r"[0-9a-f]{12}", study_dir) and re.fullmatch(r"7-CT-[0-9a-f]{8}", series_dir)
+    expected = [paths[i] for i in np.argsort(steps)]
+    got = [r["source"] for r in sorted(rows, key=lambda r: r["output"])]
+    assert got == expected
+    assert [r["output"] for r in sorted(rows, key=lambda r: r["output"])] == [f"{folder}/{k:04d}.png"
+                                                                              for k in range(1, 6)]
+    positions = [float(r["slice_position"]) for r in sorted(rows, key=lambda r: r["output"])]
+    assert positions == pytest.approx(sorted(np.array(steps) + np.dot([5.0, 5.0, 5.0], normal)))
+    for word in (*PHI, series, study):
+        assert all(word not in p for p in files_under(tmp_path / "out"))
+
+
+def test_mirror_layout_names(tmp_path):
+    a = put(make_ds(), tmp_path / "src" / "a" / "IM1.dcm")
+    b = put(make_ds(), tmp_path / "src" / "a" / "IM1")  # would be IM1.png too: keeps its full name
+    c = put(make_ds(), tmp_path / "src" / "b" / "1.2.840.5")
+    convert([tmp_path / "src"], tmp_path / "out")
+    names = {r["source"]: r["output"] for r in rows_of(tmp_path / "out")}
+    assert {names[b], names[a]} == {"a/IM1.png", "a/IM1.dcm.png"} and names[c] == "b/1.2.840.5.png"
+    convert([tmp_path / "src" / "a", tmp_path / "src" / "b" / "1.2.840.5"], tmp_path / "two")
+    assert {r["output"] for r in rows_of(tmp_path / "two")} == {"a/IM1.png", "a/IM1.dcm.png", "b/1.2.840.5.png"}
+
+
+# --------------------------------------------------------------------------- crash isolation
+
+
+def _kill_worker_after(delay: float, sig: int) -> threading.Thread:
+    """Kill, from outside, the conversion worker this process runs after ``delay`` seconds."""
+
+    def kill() -> None:
+        time.sleep(delay)
+        for p in multiprocessing.active_children():
+            if p.name == "dcmview-convert":
+                os.kill(p.pid, sig)
+
+    t = threading.Thread(target=kill, daemon=True)
+    t.start()
+    return t
+
+
+def test_a_worker_killed_from_outside_fails_only_its_file(tmp_path, monkeypatch):
+    """SIGKILL (what the kernel's OOM killer sends) on the worker of a hanging file: that file fails,
+    a fresh worker converts the next one."""
+    monkeypatch.setattr(dcmlib.io, "pixel_array", dcmview_faults.faulty(dcmlib.io.pixel_array))
+    ct_series(tmp_path / "src", zs=(0.0,), marker=dcmview_faults.HANG)  # IM0.dcm, first in order
+    ok = ct_slice(tmp_path / "src" / "ok.dcm", 1.0, series=generate_uid(), study=generate_uid())
+    killer = _kill_worker_after(1.0, signal.SIGKILL)
+    report = convert([tmp_path / "src"], tmp_path / "out", workers=1, timeout=60)
+    killer.join()
+    rows = {r["source"]: r for r in rows_of(tmp_path / "out")}
+    assert rows[str(tmp_path / "src" / "IM0.dcm")]["error"] == "decoder crashed (signal 9; killed, perhaps out of memory)"
+    assert rows[ok]["status"] == "ok" and (report.converted, report.failed) == (1, 1)
+    assert_clean(tmp_path / "out")
+
+
+def test_a_file_past_the_timeout_fails_and_the_run_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setattr(dcmlib.io, "pixel_array", dcmview_faults.faulty(dcmlib.io.pixel_array))
+    ct_series(tmp_path / "src", zs=(0.0,), marker=dcmview_faults.HANG)
+    ok = ct_series(tmp_path / "src" / "more", zs=(1.0, 2.0))
+    report = convert([tmp_path / "src"], tmp_path / "out", workers=2, timeout=1.5)
+    rows = {r["source"]: r for r in rows_of(tmp_path / "out")}
+    assert rows[str(tmp_path / "src" / "IM0.dcm")]["error"] == "timed out after 1.5 s"
+    assert all(rows[p]["status"] == "ok" for p in ok) and (report.converted, report.failed) == (2, 1)
+
+
+def test_spawned_workers_crash_the_same_way(tmp_path):
+    """Without fork (macOS, Windows): the same isolation with spawned workers."""
+    from dcmlib.batch.run import run_conversion
+
+    files = {"crash": j2k_ct(tmp_path / "src" / "a.dcm", comment=dcmview_faults.ABORT),
+             "ok": j2k_ct(tmp_path / "src" / "b.dcm")}
+    code = ("import sys; from dcmlib.batch.run import run_conversion; from dcmlib.batch.options import "
+            "ConvertOptions; r = run_conversion([sys.argv[1]], sys.argv[2], ConvertOptions(), workers=1, "
+            "progress=False, start_method='spawn'); print(r.converted, r.failed)")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "src"), str(tmp_path / "out")],
+                          capture_output=True, text=True, env=_env(True), timeout=120)
+    assert proc.returncode == 0 and proc.stdout.split() == ["1", "1"], proc.stderr
+    rows = {r["source"]: r for r in rows_of(tmp_path / "out")}
+    assert rows[files["crash"]]["error"] == "decoder crashed (signal 6)" and rows[files["ok"]]["status"] == "ok"
+    assert run_conversion  # the module the subprocess runs
+
+
+# --------------------------------------------------------------------------- interrupt, resume, overwrite
+
+
+def slow_tree(root: Path, n: int = 10) -> list[str]:
+    """``n`` CT slices whose decoding takes DCMVIEW_TEST_SLOW seconds each under tests/faults."""
+    return ct_series(root, zs=tuple(float(z) for z in range(n)), marker=dcmview_faults.SLOW)
+
+
+def test_ctrl_c_stops_cleanly_and_resume_finishes_as_a_clean_run(tmp_path):
+    src = tmp_path / "src"
+    slow_tree(src)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, str(DCMVIEW), "convert", str(src), "--out", str(out), "--workers", "2",
+                             "--no-progress"], cwd=ROOT, env=_env(True), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (out / "manifest.csv").exists() and len(rows_of(out)) >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stderr = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130, stderr
+    assert "dcmview: interrupted: converted" in stderr and "--resume" in stderr and "Traceback" not in stderr
+    done = rows_of(out)
+    assert 2 <= len(done) < 10 and all(r["status"] == "ok" for r in done)
+    assert_clean(out)  # finished outputs kept, no temporary file left by the stopped workers
+
+    again = run_convert(src, "--out", out, "--resume", "--no-progress", faults=True)
+    assert again.returncode == 0, again.stderr
+    assert f", {len(done)} kept from the previous run" in again.stderr
+    clean = run_convert(src, "--out", tmp_path / "clean", "--no-progress", faults=True)
+    assert clean.returncode == 0
+    assert (out / "manifest.csv").read_bytes() == (tmp_path / "clean" / "manifest.csv").read_bytes()
+    for name in files_under(tmp_path / "clean") - {"manifest.json"}:
+        assert (out / name).read_bytes() == (tmp_path / "clean" / name).read_bytes()
+    assert_clean(out)
+
+
+def test_resume_redoes_exactly_the_missing_failed_and_changed(tmp_path):
+    src = tmp_path / "src"
+    paths = ct_series(src, zs=(0.0, 1.0, 2.0, 3.0, 4.0))
+    out = tmp_path / "out"
+    convert([src], out)
+    before = (out / "manifest.csv").read_bytes()
+    stamps = {n: (out / n).stat().st_mtime_ns for n in files_under(out)}
+    (out / "IM1.png").unlink()                      # missing
+    data = Path(paths[3]).read_bytes()
+    Path(paths[3]).write_bytes(data[:-100])         # changed (and now failing)
+    report = convert([src], out, resume=True)
+    assert report.kept == 3 and (report.converted, report.failed) == (4, 1)
+    rows = {r["source"]: r for r in rows_of(out)}
+    assert rows[paths[3]]["status"] == "failed" and not (out / "IM3.png").exists()
+    for name in ("IM0.png", "IM2.png", "IM4.png"):
+        assert (out / name).stat().st_mtime_ns == stamps[name]  # not rewritten
+    Path(paths[3]).write_bytes(data)                # repaired: only the failed one is redone
+    report = convert([src], out, resume=True)
+    assert report.kept == 4 and report.converted == 5
+    assert (out / "manifest.csv").read_bytes().replace(b"\n", b"") != b""
+    assert [r["source"] for r in rows_of(out)] == sorted(paths)
+    assert len(before) > 0 and all(r["status"] == "ok" for r in rows_of(out))
+
+
+def test_a_previous_run_needs_resume_or_overwrite(tmp_path):
+    src = tmp_path / "src"
+    paths = ct_series(src, zs=(0.0, 1.0))
+    out = tmp_path / "out"
+    convert([src], out)
+    with pytest.raises(dcmlib.OutputError, match="holds a previous run"):
+        convert([src], out)
+    with pytest.raises(dcmlib.InvalidArgumentError, match="other options"):
+        convert([src], out, resume=True, preset="lung")
+    os.unlink(paths[1])
+    report = convert([src], out, overwrite=True, preset="lung")  # old outputs replaced, the vanished one gone
+    assert report.converted == 1 and files_under(out) == {"IM0.png", "manifest.csv", "manifest.json"}
+    assert rows_of(out)[0]["window_source"] == "preset lung"
+
+
+# --------------------------------------------------------------------------- exit status 2, progress
+
+
+def test_usage_errors_exit_2_with_one_line(tmp_path, capsys):
+    src = ct_series(tmp_path / "src", zs=(0.0,))[0]
+    (tmp_path / "file").write_text("x")
+    cases = [
+        (["--preset", "lung", "--window", "1", "2"], "not allowed with"),
+        (["--format", "png16", "--preset", "lung"], "only apply to the display formats"),
+        (["--channels", "lung,bone"], "needs three windows"),
+        (["--preset", "nope"], "unknown preset"),
+        (["--frames", "0"], "counts from 1"),
+        (["--resume", "--overwrite"], "cannot be combined"),
+        (["--workers", "0"], "at least 1"),
+    ]
+    for flags, message in cases:
+        assert cli(src, "--out", tmp_path / "o", *flags) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("dcmview: error:") and message in err[0], (flags, err)
+    assert cli(src, "--out", tmp_path / "file" / "o") == 2  # unwritable DIR
+    assert "cannot create the output folder" in capsys.readouterr().err
+    assert cli(tmp_path / "missing", "--out", tmp_path / "o") == 2
+    assert "no such file or directory" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_nothing_to_convert_exits_2_and_leaves_no_run_behind(tmp_path, capsys):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_text("text")
+    put(make_ds(PixelData=None, SOPClassUID=BASIC_TEXT_SR), tmp_path / "src" / "DICOMDIR")
+    assert cli(tmp_path / "src", "--out", tmp_path / "out", "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert "no DICOM images found (2 files: 1 not DICOM, 1 no pixel data)" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_all_written_is_exit_0_and_the_summary_line(tmp_path, capsys):
+    ct_series(tmp_path / "src")
+    assert cli(tmp_path / "src", "--out", tmp_path / "out", "--no-progress") == 0
+    err = capsys.readouterr().err.strip()
+    assert SUMMARY.match(err) and err.startswith("dcmview: converted 4 of 4 files (4 images) in ")
+
+
+def test_progress_bar_on_a_terminal(tmp_path):
+    """stderr a terminal: tqdm's bar (files done/total, rate); then the summary line."""
+    import pty
+
+    ct_series(tmp_path / "src")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, str(DCMVIEW), "convert", str(tmp_path / "src"), "--out",
+                             str(tmp_path / "out")], cwd=ROOT, stderr=follower, stdout=subprocess.DEVNULL)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.wait(60) == 0
+    text = b"".join(chunks).decode(errors="replace")
+    assert "4/4" in text and "file/s" in text and "converted 4 of 4 files" in text
+
+
+def test_plain_progress_lines_when_not_a_terminal():
+    import io
+
+    stream = io.StringIO()
+    bar = Progress(300, "line", stream, interval=0.0)
+    bar.update(120)
+    bar.close()
+    assert re.fullmatch(r"dcmview: 120/300 files, [\d.]+ files/s, about \d+ s left\n", stream.getvalue())
+
+
+# --------------------------------------------------------------------------- the per-file task
+
+
+def test_the_task_is_a_pure_function_of_its_job_and_options(tmp_path):
+    """The same job twice: the same rows and the same bytes (what makes Dask and the pool agree)."""
+    src = enhanced_mr(tmp_path / "mr.dcm")
+    options = ConvertOptions(preset="bone").checked()
+    results = []
+    for out in ("a", "b"):
+        (tmp_path / out).mkdir()
+        job = Job(src, str(tmp_path / out), "mr", size=1, mtime_ns=2)
+        results.append(convert_file(job, options))
+    assert results[0].rows == results[1].rows and results[0].images == 3
+    for name in ("mr_f0001.png", "mr_f0002.png", "mr_f0003.png"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_the_task_reports_library_errors_in_the_libraries_words(tmp_path):
+    bad = put(make_ds(RescaleSlope="NaN"), tmp_path / "nan.dcm")
+    result = convert_file(Job(bad, str(tmp_path), "nan"), ConvertOptions().checked())
+    (row,) = result.rows
+    assert result.status == "failed" and row["error"] == "Rescale Slope (0028,1053) is nan"
+    result = convert_file(Job(str(tmp_path / "nan.dcm"), str(tmp_path), "x"), ConvertOptions(format="npy").checked())
+    assert result.rows[0]["error"] == row["error"]
