@@ -360,3 +360,20 @@ def test_truncated_jpeg_ls_fragment_ends_within_the_hang_limit(tmp_path):
     frame = next(pydicom.encaps.generate_fragments(ds.PixelData[8 + int.from_bytes(ds.PixelData[4:8], "little"):]))
     ds.PixelData = pydicom.encaps.encapsulate([frame[: len(frame) // 4 * 2]])
     assert_contract(write_ds(ds, tmp_path / "jls.dcm"), shape=(64, 64), timeout=20)
+
+
+# ----------------------------------------------------------------------------- stderr
+
+
+def test_rle_decoder_panic_stays_off_stderr_when_the_window_comes_from_the_frame(tmp_path):
+    """rtdose_rle.dcm#geometry-535 (seed 7): exit 0, but pylibjpeg-rle's Rust panic message on stderr.
+
+    Columns 7 instead of 10 makes the RLE segments too long for a row: the Rust decoder panics
+    (index out of bounds), pydicom's own RLE decoder then succeeds.  With no stored window the
+    default is the frame's min-max, so the frame is first decoded while the CLI works out the
+    window, before --export quiets the decoders' stderr.
+    """
+    ds = pydicom.dcmread(pydicom_file("rtdose_rle_1frame.dcm"))
+    ds.Columns = 7
+    assert "WindowCenter" not in ds
+    assert_contract(write_ds(ds, tmp_path / "rle.dcm"), shape=(10, 7))
