@@ -410,6 +410,10 @@ def _check_encapsulated(raw: bytes, ts: UID, lay: Layout, path: object) -> None:
         )
     if ts == RLELossless and lay.frame_bytes > 64 * len(raw) + 64:
         raise PixelDataError(f"RLE data ({len(raw)} bytes) are too small for a {lay.columns} x {lay.rows} frame", path)
+    if expected == "jpegls" and count == lay.frames and b"\xff\xd9" not in fragment[-16:]:
+        # One fragment per frame, so this one is the whole frame; it must end with EOI (ISO 14495-1 C.1.1).
+        # CharLS spends seconds on a stream cut short before failing.
+        raise PixelDataError("the JPEG-LS stream is cut short (no end-of-image marker)", path)
 
 
 def codestream_kind(data: bytes) -> str | None:
@@ -523,12 +527,15 @@ def decode_frame(ref: FrameRef, lay: Layout, where: object) -> np.ndarray:
     ts = transfer_syntax(ref.header)
     if ts is None:
         raise PixelDataError("no valid Transfer Syntax UID (0002,0010): the pixel data cannot be decoded", where)
+    source = ref.source
+    if ts.is_encapsulated and not isinstance(source, Dataset) and lay.frames == 1:
+        source = _with_pixels(source, lay, where)
     plugins = DECODERS.get(ts, ("",)) if ts.is_compressed else ("",)
     failure: BaseException | None = None
     arr = None
     for plugin in plugins:
         try:
-            arr = pixel_array(ref.source, index=ref.index, decoding_plugin=plugin)
+            arr = pixel_array(source, index=ref.index, decoding_plugin=plugin)
             break
         except _PASS_THROUGH:
             raise
@@ -548,6 +555,28 @@ def decode_frame(ref: FrameRef, lay: Layout, where: object) -> np.ndarray:
     if arr is None:
         raise PixelDataError(_decode_problem(ts), where) from failure
     return _check_decoded(arr, lay, where)
+
+
+def _with_pixels(path: str | os.PathLike[str], lay: Layout, where: object) -> str | os.PathLike[str] | Dataset:
+    """A single-frame compressed file read whole, its encapsulated data checked like a file opened alone.
+
+    Series slices keep their pixel data on disk until shown; this gives them the
+    fragment, codestream and cut-short checks of :func:`check_pixel_data` before
+    a decoder sees the stream.  Files over :data:`FULL_READ_LIMIT` stay on disk.
+    """
+    try:
+        if os.path.getsize(path) > FULL_READ_LIMIT:
+            return path
+        ds = pydicom.dcmread(io.BytesIO(Path(path).read_bytes()))
+        pixels = pixel_element(ds)
+    except (OSError, MemoryError):
+        raise PixelDataError("the pixel data cannot be read (the file is unreadable)", where) from None
+    except Exception:  # noqa: BLE001 - pydicom's reader fails in many ways on damaged files
+        raise PixelDataError("the pixel data cannot be read (the file is cut short or damaged)", where) from None
+    if pixels is None:
+        raise PixelDataError("the pixel data element is gone from the file", where)
+    check_pixel_data(ds, lay, pixels, where)
+    return ds
 
 
 def _decode_problem(ts: UID) -> str:
