@@ -450,13 +450,17 @@ def test_mirror_layout_names(tmp_path):
 
 
 def _kill_worker_after(delay: float, sig: int) -> threading.Thread:
-    """Kill, from outside, the conversion worker this process runs after ``delay`` seconds."""
+    """Kill, from outside, the first conversion worker this process starts, ``delay`` seconds after it starts."""
 
     def kill() -> None:
-        time.sleep(delay)
-        for p in multiprocessing.active_children():
-            if p.name == "dcmview-convert":
-                os.kill(p.pid, sig)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            workers = [p for p in multiprocessing.active_children() if p.name == "dcmview-convert"]
+            if workers:
+                time.sleep(delay)
+                os.kill(workers[0].pid, sig)
+                return
+            time.sleep(0.02)
 
     t = threading.Thread(target=kill, daemon=True)
     t.start()
@@ -469,7 +473,7 @@ def test_a_worker_killed_from_outside_fails_only_its_file(tmp_path, monkeypatch)
     monkeypatch.setattr(dcmlib.io, "pixel_array", dcmview_faults.faulty(dcmlib.io.pixel_array))
     ct_series(tmp_path / "src", zs=(0.0,), marker=dcmview_faults.HANG)  # IM0.dcm, first in order
     ok = ct_slice(tmp_path / "src" / "ok.dcm", 1.0, series=generate_uid(), study=generate_uid())
-    killer = _kill_worker_after(1.0, signal.SIGKILL)
+    killer = _kill_worker_after(0.5, signal.SIGKILL)
     report = convert([tmp_path / "src"], tmp_path / "out", workers=1, timeout=60)
     killer.join()
     rows = {r["source"]: r for r in rows_of(tmp_path / "out")}
@@ -699,7 +703,8 @@ def test_the_benchmark_section_measures_every_way_on_the_same_folder(tmp_path):
     src = tmp_path / "src"
     ct_series(src, zs=(0.0, 1.0))
     lines: list[str] = []
-    seconds = bench.run_set(lines.append, "tiny CT", src, tmp_path / "work", workers=1, sample=1, dask=False)
+    seconds = bench.run_set(lines.append, "tiny CT", src, tmp_path / "work", workers=1, sample=1, dask=False,
+                            repeat=1)
     assert set(seconds) == {"ours1", "export", "dicom2jpg", "dcm2pnm", "floor"}
     assert all(seconds[k] > 0 for k in ("ours1", "export", "floor"))
     names = ["dcmview convert, 1 worker", "dcmview.py --export per file", "dicom2jpg.dicom2png", "dcm2pnm +on loop",

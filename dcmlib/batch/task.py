@@ -183,6 +183,8 @@ def _convert_frame(img: DicomImage, job: Job, options: ConvertOptions, frame: in
         fields.update(status="failed", error=exc.problem)
     except OSError as exc:
         fields.update(status="failed", error=exc.strerror or "cannot write")
+    except MemoryError:
+        fields.update(status="failed", error="not enough memory to convert the frame")
     except Exception as exc:  # noqa: BLE001 - a bug must fail this frame, not the run
         fields.update(status="failed", error=internal_error(exc))
     finally:
