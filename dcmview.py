@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 import dcmlib
-from dcmlib import DcmviewError, InvalidArgumentError, OutputError, controls, output
+from dcmlib import DcmviewError, InvalidArgumentError, OutputError, controls, output, presets
 from dcmlib.view import DEFAULT_SCREEN, View
 
 PROG = "dcmview"
@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export", metavar="OUT", help="write the rendered frame to OUT (.png .jpg .tif .bmp) and exit")
     p.add_argument("--info", action="store_true", help="print a short summary (no patient identifiers) and exit")
     p.add_argument("--list-presets", action="store_true", help="print the window presets and exit")
+    p.add_argument("--presets", metavar="FILE", help="your presets: TOML with a table per modality, or Weasis's "
+                   "presets.xml (default: $XDG_CONFIG_HOME/dcmview/presets.toml when it exists)")
     p.add_argument("--series", metavar="UID|N", help="in a folder with several series, open this one")
     p.add_argument("--cache-mb", type=float, metavar="MB", help=f"frame cache budget (default {dcmlib.cache.DEFAULT_CACHE_MB})")
     p.add_argument("--snapshot-dir", metavar="DIR", help="folder for viewer snapshots (default: current folder)")
@@ -71,11 +73,35 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def format_presets() -> str:
+def format_presets(user: presets.UserPresets | None = None) -> str:
     lines = [f"{'key':<4}{'name':<15}{'width':>7}{'level':>7}"]
     for key, p in enumerate(dcmlib.PRESETS.values(), 1):
         lines.append(f"{key:<4}{p.name:<15}{p.width:>7g}{p.center:>7g}")
+    for modality, own in (user.by_modality.items() if user is not None else ()):
+        lines.append(f"\n{modality} ({Path(user.path).name})")
+        for p in own:
+            mode = f"  {p.function.mode}" if p.function is not None else ""
+            lines.append(f"    {p.name:<15}{p.width:>7g}{p.center:>7g}{mode}")
     return "\n".join(lines)
+
+
+def user_presets(args: argparse.Namespace) -> presets.UserPresets | None:
+    """``--presets FILE``, else the default presets file when it exists; None without one.
+
+    A file that cannot be used is one error line on stderr, and the built-in
+    presets are used (the viewer still opens); skipped entries are warnings.
+    """
+    path = args.presets or presets.default_presets_path()
+    if not args.presets and not Path(path).is_file():
+        return None
+    try:
+        user = presets.load_presets(path)
+    except DcmviewError as exc:
+        sys.stderr.write(f"{PROG}: error: {exc} (using the built-in presets)\n")
+        return None
+    for note in user.notes:
+        _warn(f"{path}: {note}")
+    return user
 
 
 def _number(text: str, what: str, where: str | None) -> float:
@@ -85,11 +111,14 @@ def _number(text: str, what: str, where: str | None) -> float:
         raise InvalidArgumentError(f"{what} must be a number, got {text!r}", where) from None
 
 
-def render_options(args: argparse.Namespace, img: dcmlib.DicomImage) -> dict:
+def render_options(args: argparse.Namespace, img: dcmlib.DicomImage,
+                   user: presets.UserPresets | None = None) -> dict:
     """Turn the window/frame flags into ``img.render`` keyword arguments (frame 0-based), validated.
 
     The library's one VOI resolution checks them (``img.resolve_voi``), so the
     CLI, the viewer and ``render`` accept and refuse the same windows.
+    ``--preset NAME`` is looked up in the user's presets for the image's
+    modality first (``user``), then the built-in ones.
     """
     where = img.path or img.name
     try:
@@ -103,7 +132,10 @@ def render_options(args: argparse.Namespace, img: dcmlib.DicomImage) -> dict:
         opts.update(center=_number(args.window[0], "window center", where),
                     width=_number(args.window[1], "window width", where))
     elif args.preset:
-        opts["preset"] = args.preset
+        try:
+            opts["preset"] = presets.find_preset(args.preset, img.modality, user)
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(exc.problem, where) from None
     elif args.voi is not None:
         try:
             opts["voi"] = int(args.voi)
@@ -113,7 +145,7 @@ def render_options(args: argparse.Namespace, img: dcmlib.DicomImage) -> dict:
         selection = img.resolve_voi(opts["frame"], center=opts.get("center"), width=opts.get("width"),
                                     mode=opts["mode"], voi=opts.get("voi"), preset=opts.get("preset"))
         if selection.preset is not None:
-            opts["preset"] = selection.preset.name
+            opts["preset"] = selection.preset
     return opts
 
 
@@ -180,8 +212,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     try:
+        user = user_presets(args)
         if args.list_presets:
-            print(format_presets())
+            print(format_presets(user))
             return 0
         if args.cache_mb is not None and args.cache_mb <= 0:
             raise InvalidArgumentError(f"--cache-mb must be > 0, got {args.cache_mb:g}")
@@ -192,13 +225,13 @@ def _run(args: argparse.Namespace) -> int:
         if args.info:
             print(img.info())
             return 0
-        opts = render_options(args, img)
+        opts = render_options(args, img, user)
         if out is not None:
             with quiet_c_stderr():
                 img.stored(opts["frame"])
             write_image(out, img.render(**opts))
             return 0
-        return run_viewer(img, args, opts)
+        return run_viewer(img, args, opts, user)
     except DcmviewError as exc:
         if args.debug:
             traceback.print_exception(exc)
@@ -322,6 +355,7 @@ class Viewer:
                          show_patient=show_patient, on_warning=_warn)
         self.keys = controls.KeyDecoder()
         self._syncing = False                   # the trackbars are being set from the state
+        self._ranges: dict[str, tuple[int, int]] = {}   # the trackbar limits set so far
         self.shown: np.ndarray | None = None   # the last composed frame (what the window shows)
         cv2.namedWindow(self.title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         self._create_trackbars()
@@ -339,15 +373,19 @@ class Viewer:
         try:
             for name, (lo, hi) in controls.trackbar_ranges(self.state).items():
                 cv2.createTrackbar(name, self.title, 0, hi, lambda pos, n=name: self.on_trackbar(n, pos))
-                cv2.setTrackbarMin(name, self.title, lo)
-                cv2.setTrackbarMax(name, self.title, hi)
         finally:
             self._syncing = False
         self._sync_trackbars()
 
     def _sync_trackbars(self) -> None:
+        """Trackbar limits and positions from the state (the limits widen to hold any window shown)."""
         self._syncing = True
         try:
+            for name, (lo, hi) in controls.trackbar_ranges(self.state).items():
+                if self._ranges.get(name) != (lo, hi):
+                    cv2.setTrackbarMin(name, self.title, lo)
+                    cv2.setTrackbarMax(name, self.title, hi)
+                    self._ranges[name] = (lo, hi)
             for name, pos in controls.trackbar_positions(self.state).items():
                 if cv2.getTrackbarPos(name, self.title) != pos:
                     cv2.setTrackbarPos(name, self.title, pos)
@@ -356,15 +394,17 @@ class Viewer:
 
     # -- events -----------------------------------------------------------------------
     def set_state(self, state: controls.ViewerState) -> None:
-        """Show a new state; carry out its snapshot request (a quit request stays for :meth:`run`)."""
+        """Show a new state; carry out its snapshot or measurement request (quit stays for :meth:`run`)."""
         if state is self.state:
             return
-        request = state.request if state.request in ("snapshot", "snapshot-shown") else None
+        request = state.request if state.request in ("snapshot", "snapshot-shown", "measured") else None
         if request is not None:
             state = replace(state, request=None)
         if self.view.set_state(state):
             self.update()
-        if request is not None:
+        if request == "measured":
+            print(self.view.measurement_line(state.measurements[-1]), flush=True)
+        elif request is not None:
             self.snapshot(shown=request == "snapshot-shown")
 
     def on_trackbar(self, name: str, pos: int) -> None:
@@ -373,23 +413,31 @@ class Viewer:
         self.set_state(controls.on_trackbar(self.state, name, pos))
 
     def on_key(self, code: int) -> None:
-        self.set_state(controls.on_key(self.state, self.keys(code, time.monotonic()), self.img))
+        self.set_state(controls.on_key(self.state, self.keys(code, time.monotonic()), self.view.source))
 
     def on_mouse(self, event: int, x: int, y: int, flags: int, _param=None) -> None:
         s = self.state
+        buttons = cv2.EVENT_FLAG_LBUTTON | cv2.EVENT_FLAG_RBUTTON | cv2.EVENT_FLAG_MBUTTON
         if event == cv2.EVENT_MOUSEWHEEL:
-            s = controls.on_wheel(s, wheel_delta(flags))
-        elif event == cv2.EVENT_LBUTTONDOWN:
-            s = controls.on_button_down(s, x, y)
-        elif event == cv2.EVENT_LBUTTONUP:
+            s = controls.on_wheel(s, wheel_delta(flags), ctrl=bool(flags & cv2.EVENT_FLAG_CTRLKEY), x=x, y=y)
+        elif event in _BUTTON_DOWN:
+            s = controls.on_button_down(s, x, y, _BUTTON_DOWN[event])
+        elif event in (cv2.EVENT_LBUTTONUP, cv2.EVENT_RBUTTONUP, cv2.EVENT_MBUTTONUP):
             s = controls.on_button_up(s)
         elif event == cv2.EVENT_MOUSEMOVE:
-            if flags & cv2.EVENT_FLAG_LBUTTON:
+            if flags & buttons:
                 s = controls.on_drag(s, x, y, *self.view.size)
             else:                                  # the release happened outside the window
                 s = controls.on_button_up(s)
-        if event in (cv2.EVENT_MOUSEMOVE, cv2.EVENT_LBUTTONDOWN):
+        if event in (cv2.EVENT_MOUSEMOVE, cv2.EVENT_MOUSEWHEEL) or event in _BUTTON_DOWN:
             s = self.view.hover(s, x, y)
+        self.set_state(s)
+
+    def tick(self, now: float | None = None) -> None:
+        """The cine clock: show the frame due now (the probe follows the pointer onto it)."""
+        s = controls.on_tick(self.state, time.monotonic() if now is None else now)
+        if s.frame != self.state.frame and s.pointer is not None:
+            s = self.view.hover(s, *s.pointer)
         self.set_state(s)
 
     def update(self) -> np.ndarray:
@@ -420,15 +468,24 @@ class Viewer:
             return True
 
     def run(self) -> int:
+        """Handle events until ``q`` or the window closes; while the cine plays, wait only until the
+        next frame is due, so frames are paced by the clock."""
         while self.state.request != "quit":
-            code = cv2.waitKeyEx(30)
+            due = controls.next_tick(self.state, time.monotonic())
+            code = cv2.waitKeyEx(30 if due is None else max(1, min(30, int(due * 1000))))
             if code != -1:
                 self.on_key(code)
             elif self.closed():
                 break
+            if self.state.playing:
+                self.tick()
         cv2.destroyWindow(self.title)
         cv2.waitKey(1)
         return 0
+
+
+#: HighGUI button-down events and the button they are.
+_BUTTON_DOWN = {cv2.EVENT_LBUTTONDOWN: "left", cv2.EVENT_RBUTTONDOWN: "right", cv2.EVENT_MBUTTONDOWN: "middle"}
 
 
 def wheel_delta(flags: int) -> int:
@@ -437,14 +494,18 @@ def wheel_delta(flags: int) -> int:
     return d - 0x10000 if d >= 0x8000 else d
 
 
-def run_viewer(img: dcmlib.DicomImage, args: argparse.Namespace, opts: dict) -> int:
-    """Open the HighGUI window on ``img`` with the start state ``opts``; returns the exit status."""
+def run_viewer(img: dcmlib.DicomImage, args: argparse.Namespace, opts: dict,
+               user: presets.UserPresets | None = None) -> int:
+    """Open the HighGUI window on ``img`` with the start state ``opts``; returns the exit status.
+
+    ``user`` adds the user's presets for the image's modality to the ``p`` cycle.
+    """
     screen = screen_size(img.path or img.name)          # no display: one-line error, before any window
     ensure_qt_fonts()                                    # Qt reads the font folder when the window opens
     state = controls.initial_state(
         img, center=opts.get("center"), width=opts.get("width"), preset=opts.get("preset"),
         voi=opts.get("voi"), mode=opts.get("mode"), frame=opts.get("frame", 0),
-        invert=opts.get("invert", False))
+        invert=opts.get("invert", False), user_presets=user.for_modality(img.modality) if user else ())
     viewer = Viewer(img, state, snapshot_dir=args.snapshot_dir or ".", screen=screen,
                     show_patient=bool(args.show_patient))
     return viewer.run()

@@ -1,4 +1,4 @@
-"""Viewer state and what each key, drag, wheel step or trackbar move does.
+"""Viewer state and what each key, drag, wheel step, trackbar move or clock tick does.
 
 Plain Python, no OpenCV: ``dcmview.py`` translates HighGUI events into the
 functions below, :class:`dcmlib.view.View` draws the result, and the tests
@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING, Protocol, Sequence
 
 from .lut import MODES as _VOI_MODES
 from .lut import VoiFunction, VoiLut, Window
-from .presets import PRESETS
+from .presets import PRESETS, applies_hu
+from .viewport import Viewport
 
 if TYPE_CHECKING:  # pipeline pulls in OpenCV; the state logic only names its types
     from .pipeline import VoiSelection
@@ -72,13 +73,21 @@ __all__ = [
     "snapshot_name",
     "annotation_lines",
     "window_label",
+    "view_lines",
+    "help_rows",
+    "Choice",
+    "choices_for",
+    "Measurement",
+    "zoom_key",
+    "on_tick",
+    "next_tick",
+    "achieved_fps",
+    "cine_fps",
 ]
 
 #: Display mode names in the order ``m`` cycles them; the ``mode`` trackbar position is the index.
 MODES: tuple[str, ...] = tuple(_VOI_MODES)
 _FUNCTIONS: tuple[VoiFunction, ...] = tuple(_VOI_MODES.values())
-
-_PRESET_NAMES = tuple(PRESETS)
 
 # --------------------------------------------------------------------------- keys
 
@@ -111,6 +120,8 @@ KEY_CODES: dict[int, str] = {
     # Cocoa: NS*FunctionKey characters
     0xF700: "Up", 0xF701: "Down", 0xF702: "Left", 0xF703: "Right",
     0xF729: "Home", 0xF72B: "End", 0xF72C: "PageUp", 0xF72D: "PageDown",
+    # the space bar (every back end: ASCII, X11 keysym) and the keypad's + and - (X11 keysyms)
+    0x20: "space", 0xFF80: "space", 0xFFAB: "+", 0xFFAD: "-",
 }
 
 _MODIFIERS = frozenset({"Shift", "Ctrl", "Meta", "Alt", "CapsLock", "Super", "AltGr"})
@@ -174,7 +185,8 @@ class KeyDecoder:
 
 # --------------------------------------------------------------------------- help
 
-#: The key list as (keys, action) rows, shown by ``h`` and copied into the README.
+#: The key list as (keys, action) rows, shown by ``h`` and copied into the README.  The ``1 - 9``
+#: rows are a CT's; :func:`help_rows` lists the cycle of the image that is open.
 HELP: tuple[tuple[str, str], ...] = (
     ("p / P", "next / previous preset, then the file's window"),
     ("1 - 9", "1 lung  2 bone  3 brain  4 soft tissue"),
@@ -192,6 +204,15 @@ HELP: tuple[tuple[str, str], ...] = (
     ("Home / End", "first / last frame"),
     ("mouse wheel", "next (down) / previous (up) frame"),
     ("left drag", "right: wider window, down: higher center"),
+    ("+ = / -", "zoom in / out (around the pointer); also Ctrl+wheel"),
+    ("f / z", "fit to the window / actual pixels (1:1)"),
+    ("right or middle drag", "pan"),
+    ("x", "nearest neighbour (see the pixels) / smooth"),
+    ("space", "play / pause the frames (cine)"),
+    ("[ / ]", "half / double the cine rate"),
+    ("d", "ruler: the next left drag measures a length"),
+    ("e", "ellipse: the next left drag measures a region"),
+    ("c", "clear the measurements"),
     ("s", "snapshot, full resolution (= --export)"),
     ("S", "save the window as shown"),
     ("q / Esc", "quit"),
@@ -245,6 +266,18 @@ class TrackbarScale:
     def width_range(self) -> tuple[int, int]:
         return 1, max(2, int(math.ceil(2 * self.span / self.step)))
 
+    def including(self, center: float, width: float) -> "TrackbarScale":
+        """This scale widened (never narrowed, same step) so a window's center and width have positions.
+
+        The trackbars then never sit pinned at an end while the window shown lies beyond it.
+        """
+        lo, hi = min(self.lo, center), max(self.hi, center)
+        if width > 2 * (hi - lo):
+            hi = lo + width / 2
+        if (lo, hi) == (self.lo, self.hi) or not (math.isfinite(lo) and math.isfinite(hi)):
+            return self
+        return TrackbarScale(lo, hi, self.step)
+
 
 class VoiSource(Protocol):
     """What the state logic reads from an image: :class:`dcmlib.image.DicomImage` is one.
@@ -258,6 +291,15 @@ class VoiSource(Protocol):
 
     @property
     def unit(self) -> str: ...
+
+    @property
+    def modality(self) -> str: ...
+
+    @property
+    def is_series(self) -> bool: ...
+
+    @property
+    def cine_rate(self) -> tuple[float, str] | None: ...
 
     @property
     def value_range(self) -> tuple[float, float]: ...
@@ -274,21 +316,74 @@ class VoiSource(Protocol):
 
     def default_window(self, frame: int = 0) -> Window: ...
 
-    def auto_window(self, frame: int = 0) -> Window: ...
+    def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5) -> Window: ...
 
 
 #: A pixel probe: image column, row and the modality value (colour: the RGB triple).
-Probe = tuple[int, int, float | tuple[int, ...]]
+Probe = tuple[int, int, "float | tuple[int, ...]"]
+
+#: The auto window of ``a`` and the first auto entry of the cycle: percentiles of the frame.
+AUTO = (0.5, 99.5)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One window of the ``p`` / ``1``-``9`` cycle.
+
+    ``kind`` is ``"preset"`` (``preset`` set), ``"voi"`` (the ``voi``-th stored
+    VOI, 1-based), ``"auto"`` (the ``low``..``high`` percentiles of the frame) or
+    ``"range"`` (the frame's whole data range).
+    """
+
+    kind: str
+    label: str
+    preset: Preset | None = None
+    voi: int | None = None
+    low: float = 0.0
+    high: float = 100.0
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A ruler (``"ruler"``) or an ellipse ROI (``"ellipse"``, its bounding box) on one frame.
+
+    The points are image coordinates (continuous: pixel i covers ``[i, i+1)``),
+    so a measurement moves with zoom and pan; the numbers are
+    :mod:`dcmlib.measure`'s.
+    """
+
+    kind: str
+    frame: int
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def empty(self) -> bool:
+        """A click without a drag: no length (ruler) or no area (ellipse)."""
+        if self.kind == "ruler":
+            return (self.x0, self.y0) == (self.x1, self.y1)
+        return self.x0 == self.x1 or self.y0 == self.y1
 
 
 @dataclass(frozen=True)
 class DragOrigin:
-    """Where a left-drag started: the pointer (view pixels) and the window at button-down."""
+    """Where a drag started: the pointer (view pixels) and what it changes from.
+
+    ``kind`` ``"window"`` (left drag): ``center``/``width`` at button-down and
+    the value ``span`` the drag covers; ``"pan"`` (right or middle drag): the
+    image point ``(cx, cy)`` at the canvas centre at button-down.
+    """
 
     x: int
     y: int
     center: float
     width: float
+    kind: str = "window"
+    span: float = 0.0
+    cx: float = 0.0
+    cy: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -298,37 +393,55 @@ class ViewerState:
     ``frame`` is 0-based (the shell and file names show it 1-based, like
     ``--frame``).  ``mode`` is the VOI LUT Function applied to ``center`` /
     ``width`` (PS3.3 C.11.2.1.3); ``file_mode`` the one the file's own window
-    uses.  ``preset`` is an index into :data:`dcmlib.presets.PRESETS` or None;
-    ``voi`` is the 1-based index of the stored VOI shown or None; ``lut`` is
-    True when that VOI is a VOI LUT (render it with ``voi=``; center and width
-    are then its equivalent linear window, for the trackbars).  ``minmax``: the
-    file stores no VOI, the window spans the data.  ``auto`` is True after
-    ``a``.  ``drag`` is the origin of the left-drag in progress, or None.
-    ``request`` is a one-shot order for the shell (``'snapshot'``,
-    ``'snapshot-shown'``, ``'quit'``) that it clears with
-    ``replace(state, request=None)`` once done.
+    uses.  Where the window comes from: ``preset`` (a preset's name), ``voi``
+    (the 1-based index of the stored VOI; ``lut`` when that is a VOI LUT,
+    rendered with ``voi=``, center and width then its equivalent linear window),
+    ``minmax`` (the file stores no VOI, the window spans the data), ``auto``
+    (the percentiles of an auto window); else a user window.  ``choices`` is the
+    ``p`` cycle for this image and ``choice`` the entry shown.
+
+    ``viewport`` is what part of the image the canvas shows (zoom and pan);
+    ``smooth`` is bicubic magnification (``x`` toggles nearest neighbour).
+    ``pointer`` is the last pointer position over the image.  Cine: ``playing``
+    at ``fps``, paced from ``cine_clock`` (time, frame), ``shown_at`` the times
+    the last frames were shown.  Measurements: ``tool`` armed for the next left
+    drag, ``drawing`` the one being drawn, ``measurements`` the finished ones.
+    ``drag`` is the drag in progress.  ``request`` is a one-shot order for the
+    shell (``'snapshot'``, ``'snapshot-shown'``, ``'measured'``, ``'quit'``)
+    that it clears with ``replace(state, request=None)`` once done.
     """
 
     center: float
     width: float
     scale: TrackbarScale
     mode: VoiFunction = VoiFunction.LINEAR
-    preset: int | None = None
+    preset: str | None = None
     voi: int | None = None
     lut: bool = False
     minmax: bool = False
-    auto: bool = False
+    auto: tuple[float, float] | None = None
     frame: int = 0
     n_frames: int = 1
     n_vois: int = 0
     invert: bool = False
     annotations: bool = True
     help: bool = False
-    zoom: float = 1.0
+    viewport: Viewport | None = None
+    smooth: bool = True
     probe: Probe | None = None
+    pointer: tuple[int, int] | None = None
     is_color: bool = False
     unit: str = ""
     file_mode: VoiFunction = VoiFunction.LINEAR
+    choices: tuple[Choice, ...] = ()
+    choice: int | None = None
+    playing: bool = False
+    fps: float = 10.0
+    cine_clock: tuple[float, int] | None = None
+    shown_at: tuple[float, ...] = ()
+    tool: str | None = None
+    drawing: Measurement | None = None
+    measurements: tuple[Measurement, ...] = ()
     drag: DragOrigin | None = None
     request: str | None = None
     message: str | None = field(default=None, compare=False)
@@ -338,41 +451,62 @@ class ViewerState:
         """LINEAR needs width >= 1 (PS3.3 C.11.2.1.2.1); the other modes one trackbar step."""
         return max(self.scale.step, 1.0) if self.mode is VoiFunction.LINEAR else self.scale.step
 
+    @property
+    def zoom(self) -> float:
+        """View pixels per image pixel."""
+        return self.viewport.zoom if self.viewport is not None else 1.0
 
-def _selected(state: ViewerState, sel: VoiSelection, n_vois: int) -> ViewerState:
+    @property
+    def cycles_to_file(self) -> bool:
+        """Whether ``p`` steps from the last choice to the file's window (the CT presets), rather than
+        around the cycle (which then holds the file's window itself)."""
+        return not any(c.kind in ("voi", "range") for c in self.choices)
+
+
+# --------------------------------------------------------------------------- windows
+
+
+def _selected(state: ViewerState, sel: VoiSelection, n_vois: int, choice: int | None = None) -> ViewerState:
     """The state showing a :class:`~dcmlib.pipeline.VoiSelection`: its window and where it came from.
 
     A VOI LUT keeps its index (``lut``) and shows its equivalent linear window
-    on the trackbars; a preset is kept by its index in :data:`PRESETS`.
+    on the trackbars; a preset is kept by its name.
     """
     w = sel.window
-    preset = None if sel.preset is None else _PRESET_NAMES.index(sel.preset.name)
-    st = replace(state, center=float(w.center), width=float(w.width), mode=w.function, preset=preset,
-                 voi=sel.index, lut=sel.is_lut, minmax=sel.source == "minmax", auto=False, n_vois=n_vois)
+    st = replace(state, center=float(w.center), width=float(w.width), mode=w.function,
+                 preset=None if sel.preset is None else sel.preset.name, voi=sel.index, lut=sel.is_lut,
+                 minmax=sel.source == "minmax", auto=None, n_vois=n_vois, choice=choice)
     if st.width < st.min_width:           # a preset narrower than LINEAR allows (none is, today)
         st = replace(st, width=st.min_width)
-    return st
+    return _in_scale(st)
+
+
+def _in_scale(state: ViewerState) -> ViewerState:
+    """The trackbar range widened to hold the window shown (see :meth:`TrackbarScale.including`)."""
+    scale = state.scale.including(state.center, state.width)
+    return state if scale is state.scale else replace(state, scale=scale)
 
 
 def _file_window(state: ViewerState, image: VoiSource) -> ViewerState:
     """The file's own window: its first stored VOI, else min-max (the image's default selection)."""
-    st = _selected(state, image.resolve_voi(state.frame), len(image.vois(state.frame)))
-    return replace(st, file_mode=st.mode)
+    sel = image.resolve_voi(state.frame)
+    st = _selected(state, sel, len(image.vois(state.frame)))
+    return replace(st, file_mode=st.mode, choice=_choice_of(st))
+
+
+def _choice_of(state: ViewerState) -> int | None:
+    """The cycle entry the state's window is, when the cycle holds the file's own window."""
+    for i, c in enumerate(state.choices):
+        if (c.kind == "voi" and c.voi == state.voi) or (c.kind == "range" and state.minmax):
+            return i
+    return None
 
 
 def set_window(state: ViewerState, center: float, width: float) -> ViewerState:
     """A user window: clamps width to at least one trackbar step, forgets preset/VOI/auto."""
     width = max(float(width), state.min_width)
-    return replace(state, center=float(center), width=width, preset=None, voi=None, auto=False,
-                   lut=False, minmax=False)
-
-
-def _set_preset(state: ViewerState, index: int | None, image: VoiSource) -> ViewerState:
-    """Preset ``index`` of :data:`PRESETS` in the current mode, or the file's window for None."""
-    if index is None:
-        return _file_window(state, image)
-    sel = image.resolve_voi(state.frame, preset=_PRESET_NAMES[index], mode=state.mode)
-    return _selected(state, sel, state.n_vois)
+    return _in_scale(replace(state, center=float(center), width=width, preset=None, voi=None, auto=None,
+                             lut=False, minmax=False, choice=None))
 
 
 def display_range(image: VoiSource, frame: int = 0) -> tuple[float, float]:
@@ -393,25 +527,96 @@ def display_range(image: VoiSource, frame: int = 0) -> tuple[float, float]:
     return (lo, hi) if hi > lo else (vlo, vhi)
 
 
+def choices_for(image: VoiSource, user: Sequence[Preset] = (), frame: int = 0) -> tuple[Choice, ...]:
+    """The ``p`` / ``1``-``9`` cycle that fits the image.
+
+    Images whose modality values are HU (CT, and PET/CT-like data with Rescale
+    Type HU): the CT presets, then the user's presets for the modality.  Any
+    other image: its stored windows and VOI LUTs, the auto windows (0.5-99.5 %,
+    2-98 %) and the full data range, then the user's presets.  Colour: none.
+    """
+    if image.is_color:
+        return ()
+    own = tuple(Choice("preset", p.name, preset=p) for p in user)
+    if applies_hu(image.unit):
+        return tuple(Choice("preset", p.name, preset=p) for p in PRESETS.values()) + own
+    stored = []
+    for i, v in enumerate(image.vois(frame), 1):
+        what = "VOI LUT" if isinstance(v, VoiLut) else "VOI"
+        stored.append(Choice("voi", f"file {what} {i}", voi=i))
+    autos = (Choice("auto", "auto 0.5-99.5 %", low=AUTO[0], high=AUTO[1]),
+             Choice("auto", "auto 2-98 %", low=2.0, high=98.0),
+             Choice("range", "full range"))
+    return tuple(stored) + autos + own
+
+
 def initial_state(image: VoiSource, *, center: float | None = None, width: float | None = None,
-                  preset: str | None = None, voi: int | None = None, mode: str | VoiFunction | None = None,
-                  frame: int = 0, invert: bool = False, zoom: float = 1.0) -> ViewerState:
+                  preset: str | Preset | None = None, voi: int | None = None,
+                  mode: str | VoiFunction | None = None, frame: int = 0, invert: bool = False,
+                  user_presets: Sequence[Preset] = (), fps: float | None = None) -> ViewerState:
     """The start state from the image and the command line (same flags as export).
 
     ``frame`` is 0-based, ``voi`` 1-based.  The window is the image's own
     choice for these flags (:meth:`~dcmlib.image.DicomImage.resolve_voi`), so
     the viewer opens on what ``--export`` writes; it raises on flags the CLI
-    would refuse.
+    would refuse.  ``user_presets`` are the user's presets for this image's
+    modality (:func:`choices_for`); ``fps`` the cine rate, by default
+    :func:`cine_fps`.
     """
     lo, hi = display_range(image, frame)
     st = ViewerState(center=0.0, width=1.0, scale=TrackbarScale.for_range(lo, hi),
-                     frame=int(frame), n_frames=len(image), invert=bool(invert), zoom=zoom,
-                     is_color=image.is_color, unit=image.unit or "")
+                     frame=int(frame), n_frames=len(image), invert=bool(invert),
+                     is_color=image.is_color, unit=image.unit or "",
+                     fps=float(fps) if fps else cine_fps(image),
+                     choices=choices_for(image, user_presets, frame))
     if st.is_color:
         return st
     st = replace(st, file_mode=image.default_window(frame).function)
     sel = image.resolve_voi(frame, center=center, width=width, mode=mode, voi=voi, preset=preset)
-    return _selected(st, sel, len(image.vois(frame)))
+    st = _selected(st, sel, len(image.vois(frame)))
+    if sel.preset is not None:
+        index = next((i for i, c in enumerate(st.choices) if c.preset == sel.preset), None)
+        return replace(st, choice=index)
+    return replace(st, choice=None if sel.source == "user" else _choice_of(st))
+
+
+def _apply_choice(state: ViewerState, index: int | None, image: VoiSource) -> ViewerState:
+    """Entry ``index`` of the cycle in the current mode (presets, auto) or its own (stored VOIs);
+    the file's window for None."""
+    if index is None:
+        return _file_window(state, image)
+    c = state.choices[index]
+    if c.kind == "preset":
+        sel = image.resolve_voi(state.frame, preset=c.preset, mode=state.mode if c.preset.function is None
+                                else None)
+        return _selected(state, sel, state.n_vois, index)
+    if c.kind == "voi":
+        return _selected(state, image.resolve_voi(state.frame, voi=c.voi), len(image.vois(state.frame)), index)
+    if c.kind == "auto":
+        w = image.auto_window(state.frame, c.low, c.high)
+        center, width = w.center, w.width
+    else:                                   # "range": the frame's data
+        lo, hi = image.frame_range(state.frame)
+        center, width = (lo + hi) / 2.0, hi - lo
+    st = set_window(state, center, width)
+    return replace(st, auto=(c.low, c.high), choice=index)
+
+
+def _step_choice(state: ViewerState, step: int, image: VoiSource) -> ViewerState:
+    """``p`` (+1) / ``P`` (-1): the next / previous entry of the cycle.
+
+    The CT presets step on to the file's window after the last one; a cycle
+    that holds the file's window (stored VOIs, full range) goes around.
+    """
+    n, cur = len(state.choices), state.choice
+    if n == 0:
+        return _file_window(state, image)
+    if state.cycles_to_file:
+        first, last = (0, n - 1) if step > 0 else (n - 1, 0)
+        nxt = first if cur is None else None if cur == last else cur + step
+    else:
+        nxt = (0 if step > 0 else n - 1) if cur is None else (cur + step) % n
+    return _apply_choice(state, nxt, image)
 
 
 def _select_voi(state: ViewerState, index: int, image: VoiSource) -> ViewerState:
@@ -419,72 +624,8 @@ def _select_voi(state: ViewerState, index: int, image: VoiSource) -> ViewerState
     n = len(image.vois(state.frame))
     if not n:
         return replace(state, message="no VOI stored in the file")
-    return _selected(state, image.resolve_voi(state.frame, voi=(index - 1) % n + 1), n)
-
-
-def _goto_frame(state: ViewerState, frame: int) -> ViewerState:
-    frame = min(max(int(frame), 0), state.n_frames - 1)
-    if frame == state.frame:
-        return state
-    return replace(state, frame=frame, probe=None)
-
-
-#: Keys that choose a window; colour images have none, so these do nothing there.
-_WINDOW_KEYS = frozenset("pP1234567890rvam")
-
-#: Keys that change nothing but the state: key -> field toggled, or frame step.
-_TOGGLES = {"i": "invert", "o": "annotations", "h": "help"}
-_FRAME_STEPS = {"Right": 1, "Down": 1, "PageDown": 1, "n": 1, "Left": -1, "Up": -1, "PageUp": -1, "b": -1}
-_REQUESTS = {"s": "snapshot", "S": "snapshot-shown", "q": "quit", "Esc": "quit"}
-
-
-def on_key(state: ViewerState, key: str | None, image: VoiSource | None = None) -> ViewerState:
-    """Apply one symbolic key (from :class:`KeyDecoder`); unknown keys change nothing.
-
-    The window keys (presets, ``0``/``r``, ``v``, ``a``) read ``image``.
-    """
-    if key is None:
-        return state
-    if state.message is not None:
-        state = replace(state, message=None)
-    if key in _WINDOW_KEYS:
-        if state.is_color:
-            return state
-        if key == "m":
-            return _set_mode(state, _FUNCTIONS[(_FUNCTIONS.index(state.mode) + 1) % len(_FUNCTIONS)])
-        if image is None:
-            raise ValueError(f"key {key!r} needs the image")
-        return _window_key(state, key, image)
-    if key in _TOGGLES:
-        name = _TOGGLES[key]
-        return replace(state, **{name: not getattr(state, name)})
-    if key in _FRAME_STEPS:
-        return _goto_frame(state, state.frame + _FRAME_STEPS[key])
-    if key in ("Home", "End"):
-        return _goto_frame(state, 0 if key == "Home" else state.n_frames - 1)
-    if key in _REQUESTS:
-        return replace(state, request=_REQUESTS[key])
-    return state
-
-
-def _window_key(state: ViewerState, key: str, image: VoiSource) -> ViewerState:
-    """``p``/``P`` step through the presets then the file's window, ``1``-``9`` pick one,
-    ``0``/``r`` the file's window, ``v`` the next stored VOI, ``a`` the auto window."""
-    if key == "p":
-        last = len(_PRESET_NAMES) - 1
-        return _set_preset(state, 0 if state.preset is None else None if state.preset == last
-                           else state.preset + 1, image)
-    if key == "P":
-        return _set_preset(state, len(_PRESET_NAMES) - 1 if state.preset is None
-                           else None if state.preset == 0 else state.preset - 1, image)
-    if key in "123456789":
-        return _set_preset(state, int(key) - 1, image)
-    if key in "0r":
-        return _file_window(state, image)
-    if key == "v":
-        return _select_voi(state, 1 if state.voi is None else state.voi + 1, image)
-    auto = image.auto_window(state.frame)              # "a"
-    return replace(set_window(state, auto.center, auto.width), auto=True)
+    st = _selected(state, image.resolve_voi(state.frame, voi=(index - 1) % n + 1), n)
+    return replace(st, choice=_choice_of(st))
 
 
 def _set_mode(state: ViewerState, mode: VoiFunction) -> ViewerState:
@@ -494,23 +635,236 @@ def _set_mode(state: ViewerState, mode: VoiFunction) -> ViewerState:
     return st
 
 
+def _window_key(state: ViewerState, key: str, image: VoiSource) -> ViewerState:
+    """``p``/``P`` step through the cycle, ``1``-``9`` pick an entry of it, ``0``/``r`` the file's
+    window, ``v`` the next stored VOI, ``a`` the auto window, ``m`` the next mode."""
+    if key == "m":
+        return _set_mode(state, _FUNCTIONS[(_FUNCTIONS.index(state.mode) + 1) % len(_FUNCTIONS)])
+    if key in "pP":
+        return _step_choice(state, 1 if key == "p" else -1, image)
+    if key in "123456789":
+        k = int(key) - 1
+        if k >= len(state.choices):
+            return replace(state, message=f"no window {key} for this image (h lists them)")
+        return _apply_choice(state, k, image)
+    if key in "0r":
+        return _file_window(state, image)
+    if key == "v":
+        return _select_voi(state, 1 if state.voi is None else state.voi + 1, image)
+    auto = image.auto_window(state.frame, *AUTO)              # "a"
+    return replace(set_window(state, auto.center, auto.width), auto=AUTO)
+
+
+# --------------------------------------------------------------------------- frames and cine
+
+#: Cine rates when the file gives none (frames per second): a multi-frame file, a series.
+CINE_FPS_FILE = 10.0
+CINE_FPS_SERIES = 20.0
+#: ``[`` / ``]`` keep the rate within these.
+CINE_FPS_RANGE = (0.5, 240.0)
+#: The achieved rate is measured over the last this many frames shown.
+CINE_WINDOW = 32
+
+
+def cine_fps(image: VoiSource) -> float:
+    """The rate to play at: the file's (Cine Rate, Frame Time, Frame Time Vector, Recommended
+    Display Frame Rate, PS3.3 C.7.6.5), else 10 frames/s for a file and 20 slices/s for a series."""
+    rate = image.cine_rate
+    if rate is not None:
+        return min(max(rate[0], CINE_FPS_RANGE[0]), CINE_FPS_RANGE[1])
+    return CINE_FPS_SERIES if image.is_series else CINE_FPS_FILE
+
+
+def _goto_frame(state: ViewerState, frame: int) -> ViewerState:
+    frame = min(max(int(frame), 0), state.n_frames - 1)
+    if frame == state.frame:
+        return state
+    return replace(state, frame=frame, probe=None)
+
+
+def _pause(state: ViewerState) -> ViewerState:
+    return replace(state, playing=False, cine_clock=None) if state.playing else state
+
+
+def _toggle_play(state: ViewerState) -> ViewerState:
+    if state.n_frames < 2:
+        return replace(state, message="one frame: nothing to play")
+    if state.playing:
+        return _pause(state)
+    return replace(state, playing=True, cine_clock=None, shown_at=())
+
+
+def _set_fps(state: ViewerState, fps: float) -> ViewerState:
+    """A new cine rate; playback re-paces from the frame shown now."""
+    fps = min(max(fps, CINE_FPS_RANGE[0]), CINE_FPS_RANGE[1])
+    return replace(state, fps=fps, cine_clock=None, shown_at=())
+
+
+def on_tick(state: ViewerState, now: float) -> ViewerState:
+    """The clock read ``now`` (seconds) while playing: the frame due now, paced by the clock.
+
+    Frame ``f0 + floor((now - t0) * fps)`` (looping) is shown, counted from the
+    frame and time playback started (``cine_clock``).  When rendering cannot
+    keep up, the frames in between are skipped, so the rate holds and
+    :func:`achieved_fps` is lower.  Not playing: no change.
+    """
+    if not state.playing:
+        return state
+    if state.cine_clock is None:
+        return replace(state, cine_clock=(now, state.frame), shown_at=(now,))
+    t0, f0 = state.cine_clock
+    frame = (f0 + _frames_due(now - t0, state.fps)) % state.n_frames
+    if frame == state.frame:
+        return state
+    return replace(state, frame=frame, probe=None, shown_at=(state.shown_at + (now,))[-CINE_WINDOW:])
+
+
+def next_tick(state: ViewerState, now: float) -> float | None:
+    """Seconds from ``now`` until the next frame is due (0 when one is), None when not playing."""
+    if not state.playing:
+        return None
+    if state.cine_clock is None:
+        return 0.0
+    t0, _ = state.cine_clock
+    done = _frames_due(now - t0, state.fps) + 1
+    return max(0.0, t0 + done / state.fps - now)
+
+
+def _frames_due(elapsed: float, fps: float) -> int:
+    """Whole frame periods in ``elapsed`` seconds; a period ending within a microsecond counts (float
+    clocks: 0.1 s at 10 fps is 0.9999999999 periods)."""
+    return int(math.floor(elapsed * fps + 1e-6))
+
+
+def achieved_fps(state: ViewerState) -> float | None:
+    """Frames shown per second over the last :data:`CINE_WINDOW` frames, None before two."""
+    t = state.shown_at
+    if len(t) < 2 or t[-1] <= t[0]:
+        return None
+    return (len(t) - 1) / (t[-1] - t[0])
+
+
+# --------------------------------------------------------------------------- zoom and pan
+
+
+def _view_point(state: ViewerState, x: float | None = None, y: float | None = None) -> tuple[float, float] | None:
+    """Where to zoom around: (x, y) when given, else the pointer when it is over the image, else the centre."""
+    if x is not None and y is not None:
+        return float(x) + 0.5, float(y) + 0.5
+    if state.pointer is not None and state.probe is not None:
+        return state.pointer[0] + 0.5, state.pointer[1] + 0.5
+    return None
+
+
+def _set_viewport(state: ViewerState, vp: Viewport) -> ViewerState:
+    return state if vp == state.viewport else replace(state, viewport=vp)
+
+
+def zoom_key(state: ViewerState, key: str) -> ViewerState:
+    """``+``/``=`` and ``-`` (a sqrt(2) step around the pointer), ``f`` (fit), ``z`` (1:1)."""
+    vp = state.viewport
+    if vp is None:
+        return state
+    if key == "f":
+        return _set_viewport(state, vp.fit_view())
+    anchor = _view_point(state)
+    if key == "z":
+        return _set_viewport(state, vp.zoomed(1.0, anchor))
+    return _set_viewport(state, vp.stepped(1 if key in "+=" else -1, anchor))
+
+
+# --------------------------------------------------------------------------- keys
+
+#: Keys that choose a window; colour images have none, so these do nothing there.
+_WINDOW_KEYS = frozenset("pP1234567890rvam")
+
+_TOGGLES = {"i": "invert", "o": "annotations", "h": "help", "x": "smooth"}
+_FRAME_STEPS = {"Right": 1, "Down": 1, "PageDown": 1, "n": 1, "Left": -1, "Up": -1, "PageUp": -1, "b": -1}
+_REQUESTS = {"s": "snapshot", "S": "snapshot-shown", "q": "quit", "Esc": "quit"}
+_ZOOM_KEYS = frozenset({"+", "=", "-", "f", "z"})
+_TOOLS = {"d": "ruler", "e": "ellipse"}
+
+
+def on_key(state: ViewerState, key: str | None, image: VoiSource | None = None) -> ViewerState:
+    """Apply one symbolic key (from :class:`KeyDecoder`); unknown keys change nothing.
+
+    The window keys (the cycle, ``0``/``r``, ``v``, ``a``) read ``image``.  A
+    frame key pauses the cine.
+    """
+    if key is None:
+        return state
+    if state.message is not None:
+        state = replace(state, message=None)
+    if key in _WINDOW_KEYS:
+        if state.is_color:
+            return state
+        if image is None and key != "m":
+            raise ValueError(f"key {key!r} needs the image")
+        return _window_key(state, key, image)  # type: ignore[arg-type]
+    if key in _TOGGLES:
+        name = _TOGGLES[key]
+        return replace(state, **{name: not getattr(state, name)})
+    if key in _FRAME_STEPS:
+        return _goto_frame(_pause(state), state.frame + _FRAME_STEPS[key])
+    if key in ("Home", "End"):
+        return _goto_frame(_pause(state), 0 if key == "Home" else state.n_frames - 1)
+    if key in _ZOOM_KEYS:
+        return zoom_key(state, key)
+    if key == "space":
+        return _toggle_play(state)
+    if key in ("[", "]"):
+        return _set_fps(state, state.fps * (0.5 if key == "[" else 2.0))
+    if key in _TOOLS:
+        tool = None if state.tool == _TOOLS[key] else _TOOLS[key]
+        return replace(state, tool=tool, drawing=None)
+    if key == "c":
+        return replace(state, measurements=(), drawing=None, tool=None)
+    if key in _REQUESTS:
+        return replace(state, request=_REQUESTS[key])
+    return state
+
+
+# --------------------------------------------------------------------------- mouse
+
+
 def _round_to(value: float, step: float) -> float:
     digits = max(0, -int(math.floor(math.log10(step))))
     return round(round(value / step) * step, digits)
 
 
-def on_button_down(state: ViewerState, x: int, y: int) -> ViewerState:
-    """Left button down at view position (x, y): a drag starts from the current window."""
+def _image_point(state: ViewerState, x: float, y: float) -> tuple[float, float]:
+    """The image point under view position (x, y) (the pixel centre's point; identity without a viewport)."""
+    if state.viewport is None:
+        return float(x) + 0.5, float(y) + 0.5
+    return state.viewport.to_image(x, y)
+
+
+def on_button_down(state: ViewerState, x: int, y: int, button: str = "left") -> ViewerState:
+    """A button went down at view position (x, y).
+
+    ``left``: a measurement starts when a tool is armed (``d``, ``e``), else a
+    window drag (grey images).  ``right`` or ``middle``: a pan.
+    """
+    if button in ("right", "middle"):
+        vp = state.viewport
+        if vp is None:
+            return state
+        return replace(state, drag=DragOrigin(int(x), int(y), state.center, state.width, "pan", cx=vp.cx, cy=vp.cy))
+    if state.tool is not None:
+        px, py = _image_point(state, x, y)
+        return replace(state, drawing=Measurement(state.tool, state.frame, px, py, px, py), drag=None)
     if state.is_color:
         return state
-    return replace(state, drag=DragOrigin(int(x), int(y), state.center, state.width))
+    return replace(state, drag=DragOrigin(int(x), int(y), state.center, state.width, "window", span=state.scale.span))
 
 
 def on_drag(state: ViewerState, x: int, y: int, view_w: int, view_h: int) -> ViewerState:
-    """The pointer moved to view position (x, y) with the left button down: window from the drag.
+    """The pointer moved to view position (x, y) with a button down.
 
-    The window is the one at button-down (``state.drag``) moved by the total
-    displacement since then; a drag across the whole view (``view_w`` x
+    A measurement being drawn follows the pointer; a pan moves the image with
+    the pointer (:meth:`~dcmlib.viewport.Viewport.panned_from`); a window drag
+    sets the window from the one at button-down (``state.drag``) moved by the
+    total displacement since then.  A drag across the whole view (``view_w`` x
     ``view_h`` display pixels) changes the value by the full value range:
 
     * right = wider window (less contrast), left = narrower;
@@ -522,14 +876,24 @@ def on_drag(state: ViewerState, x: int, y: int, view_w: int, view_h: int) -> Vie
     Everything else in the state (frame, mode, invert, ...) is the current
     state's, so a key pressed mid-drag stays.  No drag in progress: no change.
     """
+    if state.drawing is not None:
+        px, py = _image_point(state, x, y)
+        m = state.drawing
+        return state if (px, py) == (m.x1, m.y1) else replace(state, drawing=replace(m, x1=px, y1=py))
     origin = state.drag
-    if origin is None or state.is_color:
+    if origin is None:
+        return state
+    if origin.kind == "pan":
+        vp = state.viewport
+        return state if vp is None else _set_viewport(state, vp.panned_from((origin.cx, origin.cy),
+                                                                            x - origin.x, y - origin.y))
+    if state.is_color:
         return state
     dx, dy = x - origin.x, y - origin.y
     if dx == 0 and dy == 0:
         center, width = origin.center, origin.width
     else:
-        span, step = state.scale.span, state.scale.step
+        span, step = origin.span or state.scale.span, state.scale.step
         width = _round_to(origin.width + dx * span / max(int(view_w), 1), step)
         center = _round_to(origin.center + dy * span / max(int(view_h), 1), step)
     if (center, width) == (state.center, state.width):
@@ -538,24 +902,48 @@ def on_drag(state: ViewerState, x: int, y: int, view_w: int, view_h: int) -> Vie
 
 
 def on_button_up(state: ViewerState) -> ViewerState:
-    """The drag ends (button released, or a move reported without the button)."""
+    """The drag ends (button released, or a move reported without the button).
+
+    A measurement with a length or an area is kept (the tool is then disarmed)
+    and the shell asked to report it (``request='measured'``); a click alone
+    leaves the tool armed.
+    """
+    if state.drawing is not None:
+        m = state.drawing
+        if m.empty:
+            return replace(state, drawing=None, drag=None)
+        return replace(state, drawing=None, drag=None, tool=None, measurements=state.measurements + (m,),
+                       request="measured")
     return state if state.drag is None else replace(state, drag=None)
 
 
-def on_wheel(state: ViewerState, delta: int) -> ViewerState:
-    """Mouse wheel: towards the user (delta < 0, 'scroll down') = next frame, away = previous."""
+def on_wheel(state: ViewerState, delta: int, ctrl: bool = False, x: int | None = None,
+             y: int | None = None) -> ViewerState:
+    """Mouse wheel: towards the user (delta < 0, 'scroll down') = next frame, away = previous
+    (pausing the cine); with Ctrl, zoom out / in around view position (x, y)."""
     if delta == 0:
         return state
-    return _goto_frame(state, state.frame + (1 if delta < 0 else -1))
+    if ctrl:
+        vp = state.viewport
+        return state if vp is None else _set_viewport(state, vp.stepped(1 if delta > 0 else -1,
+                                                                        _view_point(state, x, y)))
+    return _goto_frame(_pause(state), state.frame + (1 if delta < 0 else -1))
 
 
 def on_hover(state: ViewerState, x: int | None, y: int | None,
-             value: float | tuple[int, ...] | None = None) -> ViewerState:
-    """Pixel probe at image pixel (x, y) with its modality value (or RGB tuple); None clears it."""
+             value: float | tuple[int, ...] | None = None, at: tuple[int, int] | None = None) -> ViewerState:
+    """Pixel probe at image pixel (x, y) with its modality value (or RGB tuple); None clears it.
+
+    ``at`` is the pointer's view position (kept to zoom around).
+    """
     probe = None if x is None or y is None or value is None else (int(x), int(y), value)
-    if probe == state.probe:
+    pointer = state.pointer if at is None else (int(at[0]), int(at[1]))
+    if probe == state.probe and pointer == state.pointer:
         return state
-    return replace(state, probe=probe)
+    return replace(state, probe=probe, pointer=pointer)
+
+
+# --------------------------------------------------------------------------- trackbars
 
 
 def trackbar_ranges(state: ViewerState) -> dict[str, tuple[int, int]]:
@@ -594,7 +982,7 @@ def on_trackbar(state: ViewerState, name: str, pos: int) -> ViewerState:
     if trackbar_positions(state).get(name) == pos:
         return state
     if name == "frame":
-        return _goto_frame(state, pos - 1)
+        return _goto_frame(_pause(state), pos - 1)
     if state.is_color:
         return state
     if name == "center":
@@ -629,14 +1017,37 @@ def format_number(x: float) -> str:
 def window_label(state: ViewerState) -> str:
     """Where the current window comes from: preset name, stored VOI, auto or user."""
     if state.preset is not None:
-        return f"preset {_PRESET_NAMES[state.preset]}"
+        return f"preset {state.preset}"
     if state.voi is not None:
         return f"file {'VOI LUT' if state.lut else 'VOI'} {state.voi}/{state.n_vois}"
-    if state.auto:
-        return "auto window"
+    if state.auto == (0.0, 100.0):
+        return "full range"
+    if state.auto is not None:
+        return f"auto window {format_number(state.auto[0])}-{format_number(state.auto[1])} %"
     if state.minmax:
         return "min-max window (file has none)"
     return "user window"
+
+
+def help_rows(state: ViewerState) -> list[tuple[str, str]]:
+    """:data:`HELP` for the image that is open: its own ``p`` cycle in place of the CT presets."""
+    if not state.choices or [c.preset for c in state.choices] == list(PRESETS.values()):
+        return list(HELP)
+    names = [f"{i} {c.label}" for i, c in enumerate(state.choices[:9], 1)]
+    lines, line = [], ""
+    for n in names:
+        if line and len(line) + 2 + len(n) > 42:
+            lines.append(line)
+            line = n
+        else:
+            line = f"{line}  {n}" if line else n
+    lines.append(line)
+    then = "then the file's window" if state.cycles_to_file else "around"
+    rows = [("p / P", f"next / previous window, {then}")]
+    rows += [("1 - 9" if i == 0 else "", text) for i, text in enumerate(lines)]
+    if len(state.choices) > 9:
+        rows.append(("", f"(p for the other {len(state.choices) - 9})"))
+    return rows + [r for r in HELP if r[0] not in ("p / P", "1 - 9", "")]
 
 
 def snapshot_name(stem: str, state: ViewerState, folder: str | Path = ".",
@@ -683,6 +1094,26 @@ def _format_value(value: float | tuple[int, ...] | None, unit: str) -> str:
     return f"{text} {unit}".rstrip()
 
 
+def view_lines(state: ViewerState) -> list[str]:
+    """The zoom line (zoom %, nearest neighbour, inverted) and, when part of the image is hidden,
+    the visible region's pixel bounds; then the cine line while playing."""
+    extras = [f"zoom {format_number(round(state.zoom * 100, 1))}%"]
+    if not state.smooth:
+        extras.append("nearest")
+    if state.invert:
+        extras.append("inverted")
+    lines = ["  ".join(extras)]
+    vp = state.viewport
+    if vp is not None and not vp.shows_all():
+        x0, y0, x1, y1 = vp.region()
+        lines.append(f"view x {math.floor(x0)}-{math.ceil(x1) - 1}  y {math.floor(y0)}-{math.ceil(y1) - 1}")
+    if state.playing:
+        got = achieved_fps(state)
+        shown = f"  achieved {got:.1f} fps" if got is not None else ""
+        lines.append(f"play {format_number(round(state.fps, 2))} fps{shown}")
+    return lines
+
+
 def annotation_lines(state: ViewerState, name: str = "", extra: Sequence[str] = (), *,
                      frame_word: str = "frame", position: float | None = None) -> list[str]:
     """The overlay text, top to bottom.
@@ -701,13 +1132,12 @@ def annotation_lines(state: ViewerState, name: str = "", extra: Sequence[str] = 
     if state.n_frames > 1:
         where = f"  {format_number(round(position, 2))} mm" if position is not None else ""
         lines.append(f"{frame_word} {state.frame + 1}/{state.n_frames}{where}")
-    extras = [f"zoom {format_number(round(state.zoom * 100, 1))}%"]
-    if state.invert:
-        extras.append("inverted")
-    lines.append("  ".join(extras))
+    lines.extend(view_lines(state))
     if state.probe is not None:
         x, y, value = state.probe
         lines.append(f"x {x}  y {y}  {_format_value(value, state.unit)}".rstrip())
+    if state.tool is not None:
+        lines.append(f"{state.tool}: drag with the left button")
     if state.message:
         lines.append(state.message)
     lines.append("h: help")

@@ -44,8 +44,10 @@ class Distance:
     label: str = ""
 
     def short(self) -> str:
-        """The length as drawn next to the line: ``42.31 mm`` or ``128.4 px``."""
-        return f"{self.mm:.2f} mm" if self.mm is not None else f"{self.pixels:.1f} px"
+        """The length as drawn next to the line: ``42.31 mm``, ``42.31 mm (detector)`` or ``128.4 px``."""
+        if self.mm is None:
+            return f"{self.pixels:.1f} px"
+        return f"{self.mm:.2f} mm {self.label}".rstrip()
 
     def line(self) -> str:
         """The stdout line: ``distance 42.31 mm (128.4 px)``, ``distance 42.31 mm (detector) (128.4 px)``,

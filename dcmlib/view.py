@@ -2,17 +2,22 @@
 
 No HighGUI here: ``dcmview.py`` owns the window, turns its events into
 :mod:`dcmlib.controls` calls and shows what :meth:`View.compose` returns.  A
-change re-windows only what the screen shows: the frame's modality values are
-resampled to the viewport once per frame (:func:`~dcmlib.pipeline.resample_viewport`,
-padding as background, PS3.3 C.7.5.1.1.2), and each window change re-runs
-:func:`~dcmlib.pipeline.window_viewport` on that small array, with the image's
-own VOI resolution and polarity (PS3.3 C.11.2, C.11.6).  The full-resolution
-frame (the ``s`` snapshot) is :meth:`~dcmlib.image.DicomImage.render` with the
-same arguments, which is why it equals ``--export``.
+change re-windows only what the screen shows.  Per frame, the modality values
+and their halvings are kept (:func:`~dcmlib.pipeline.pyramid`, padding as
+background, PS3.3 C.7.5.1.1.2); per zoom and pan, only the visible region is
+resampled from the level nearest the zoom (:func:`~dcmlib.pipeline.resample_region`:
+``INTER_AREA`` when minifying, bicubic or nearest neighbour when magnifying);
+each window change re-runs :func:`~dcmlib.pipeline.window_viewport` on that
+small array, with the image's own VOI resolution and polarity (PS3.3 C.11.2,
+C.11.6).  The full-resolution frame (the ``s`` snapshot) is
+:meth:`~dcmlib.image.DicomImage.render` with the same arguments, which is why
+it equals ``--export``.  Measurements are drawn from :mod:`dcmlib.measure`'s
+numbers on source pixels.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -20,22 +25,27 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from . import controls, pipeline
-from .controls import ViewerState
+from . import controls, measure, pipeline
+from .controls import Measurement, ViewerState
 from .errors import DcmviewError, DcmviewWarning
 from .image import DicomImage
+from .viewport import Viewport
 
 __all__ = ["View", "fit_zoom", "render_args", "DEFAULT_SCREEN", "MIN_VIEW", "TRACKBAR_SPACE"]
 
 #: Screen size (width, height) assumed when none is known.
 DEFAULT_SCREEN = (1280, 1024)
-#: Small images are enlarged by a whole factor (nearest neighbour, never blurry) up to this.
+#: Small images are enlarged by a whole factor up to this.
 MIN_VIEW = 512
 #: Vertical pixels the Qt trackbars take under the image.
 TRACKBAR_SPACE = 170
 TEXT = (235, 235, 235)
 SHADOW = (0, 0, 0)
+MEASURE = (0, 215, 255)      # BGR amber: measurements
+OVERVIEW = (0, 215, 255)     # the visible region in the overview
 FONT = cv2.FONT_HERSHEY_SIMPLEX
+#: Largest side of the overview thumbnail, view pixels.
+OVERVIEW_SIZE = 160
 
 
 def fit_zoom(rows: int, cols: int, screen: tuple[int, int]) -> float:
@@ -63,18 +73,23 @@ def render_args(state: ViewerState) -> dict[str, object]:
 
 
 def _shown(state: ViewerState) -> tuple[ViewerState, str | None]:
-    """What of a state is on screen: all but the drag origin and the shell's requests (and the message)."""
-    return replace(state, drag=None, request=None), state.message
+    """What of a state is on screen: all but the drag origin, the pointer, the cine clock and the
+    shell's requests (and the message)."""
+    return replace(state, drag=None, request=None, pointer=None, cine_clock=None), state.message
+
+
+def _window_key(s: ViewerState) -> tuple:
+    return (s.frame, s.center, s.width, s.mode, s.voi if s.lut else None, s.invert)
 
 
 class View:
     """An image and the state shown on it; :meth:`compose` is the frame the window shows.
 
-    The view is fitted to ``screen`` (width, height) by :func:`fit_zoom`, and
-    the state's ``zoom`` set to match.  ``show_patient`` adds the patient name
-    and ID to the annotations.  A frame that cannot be decoded (a damaged
-    slice) shows its error instead of ending the session; ``on_warning`` hears
-    of it once (default: a :class:`~dcmlib.errors.DcmviewWarning`).
+    The canvas is fitted to ``screen`` (width, height) by :func:`fit_zoom`, and
+    the state's viewport set to show the whole image.  ``show_patient`` adds
+    the patient name and ID to the annotations.  A frame that cannot be
+    decoded (a damaged slice) shows its error instead of ending the session;
+    ``on_warning`` hears of it once (default: a :class:`~dcmlib.errors.DcmviewWarning`).
     """
 
     def __init__(self, image: DicomImage, state: ViewerState | None = None, *,
@@ -82,17 +97,24 @@ class View:
                  on_warning: Callable[[str], None] | None = None):
         self.image = image
         zoom = fit_zoom(image.rows, image.columns, screen)
-        #: The viewport (width, height) in display pixels.
+        #: The canvas (width, height) in display pixels.
         self.size = (max(1, round(image.columns * zoom)), max(1, round(image.rows * zoom)))
         state = state or controls.initial_state(image)
-        self.state = replace(state, zoom=self.size[0] / image.columns)
+        self.state = replace(state, viewport=Viewport.fitted(*self.size, image.columns, image.rows))
         #: Viewport re-windowings so far (the expensive step; for tests and benchmarks).
         self.renders = 0
+        #: Region resamplings so far (zoom, pan, frame changes).
+        self.resamples = 0
         self._on_warning = on_warning
         self._patient = _patient_lines(image) if show_patient else []
-        self._viewport: tuple[int, np.ndarray, np.ndarray | None] | None = None   # frame, values, padding
+        self._levels: tuple[int, list[pipeline.Level]] | None = None
+        self._resampled: tuple[tuple, np.ndarray, np.ndarray | None, tuple[int, int]] | None = None
         self._rendered: tuple[tuple, np.ndarray] | None = None
+        self._overview: tuple[tuple, np.ndarray] | None = None
+        self._measured: dict[Measurement, measure.Distance | measure.RoiStats] = {}
         self._failed: set[int] = set()
+        #: The image as the state logic reads it (:mod:`dcmlib.controls` handlers' ``image``), auto windows kept.
+        self.source = _Remembered(image)
 
     def set_state(self, state: ViewerState) -> bool:
         """Show ``state`` from now on; True when the picture changes (a drag origin alone does not)."""
@@ -105,29 +127,62 @@ class View:
         return frame in self._failed
 
     # -- pixels -----------------------------------------------------------------------
-    def viewport(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """The frame's modality values (colour: RGB) resampled to the viewport, and its padding; cached per frame."""
-        frame = self.state.frame
-        if self._viewport is None or self._viewport[0] != frame:
+    def levels(self, frame: int) -> list[pipeline.Level]:
+        """The frame's values (colour: RGB) and their halvings, padding as background; cached per frame."""
+        if self._levels is None or self._levels[0] != frame:
             img = self.image
             mask = img.padding_mask(frame)
             background = img.frame_range(frame)[0] if mask is not None else 0.0
-            values, padding = pipeline.resample_viewport(img.values(frame), self.size, mask, background)
-            self._viewport = (frame, values, padding)
-        return self._viewport[1], self._viewport[2]
+            self._levels = (frame, pipeline.pyramid(img.values(frame), mask, background))
+        return self._levels[1]
+
+    def resampled(self) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+        """The visible region resampled to view pixels, its padding (bool) and its canvas position.
+
+        From the smallest pyramid level still at least as fine as the zoom, so a
+        step costs about the visible view pixels whatever the image size; cached
+        until the frame, the zoom, the pan or the interpolation change.
+        """
+        s = self.state
+        vp = s.viewport
+        key = (s.frame, vp, s.smooth)
+        if self._resampled is not None and self._resampled[0] == key:
+            return self._resampled[1:]               # type: ignore[return-value]
+        levels = self.levels(s.frame)
+        values, mask = levels[_level_for(levels, vp)]
+        cols, rows = values.shape[1], values.shape[0]
+        scale = (vp.zoom * vp.columns / cols, vp.zoom * vp.rows / rows)
+        offset = (vp.width / 2.0 - vp.cx * vp.zoom, vp.height / 2.0 - vp.cy * vp.zoom)
+        view, view_mask, at = pipeline.resample_region(values, self.size, scale, offset, mask=mask,
+                                                       smooth=s.smooth)
+        padding = None if view_mask is None else view_mask > 127
+        self.resamples += 1
+        self._resampled = (key, view, padding, at)
+        return view, padding, at
 
     def render_view(self) -> np.ndarray:
-        """The windowed viewport (uint8 grey or BGR); re-windowed only when the window, frame or invert change."""
+        """The windowed canvas (uint8 grey or BGR); re-windowed only when the window, frame, invert,
+        zoom, pan or interpolation change.  Outside the image is black."""
         s = self.state
-        key = (s.frame, s.center, s.width, s.mode, s.voi if s.lut else None, s.invert)
+        key = _window_key(s) + (s.viewport, s.smooth)
         if self._rendered is not None and self._rendered[0] == key:
             return self._rendered[1]
-        values, padding = self.viewport()
-        voi = None if s.is_color else self.image.resolve_voi(s.frame, **render_args(s)).voi  # type: ignore[arg-type]
-        out = pipeline.window_viewport(values, padding, voi, self.image.inverted(s.frame, s.invert))
+        values, padding, (u0, v0) = self.resampled()
+        out = self._window(values, padding)
         self.renders += 1
+        w, h = self.size
+        if out.shape[:2] != (h, w):
+            canvas = np.zeros((h, w) + out.shape[2:], dtype=np.uint8)
+            canvas[v0:v0 + out.shape[0], u0:u0 + out.shape[1]] = out
+            out = canvas
         self._rendered = (key, out)
         return out
+
+    def _window(self, values: np.ndarray, padding: np.ndarray | None) -> np.ndarray:
+        """Resampled values to display levels with the state's window and polarity."""
+        s = self.state
+        voi = None if s.is_color else self.image.resolve_voi(s.frame, **render_args(s)).voi  # type: ignore[arg-type]
+        return pipeline.window_viewport(values, padding, voi, self.image.inverted(s.frame, s.invert))
 
     def full_resolution(self) -> np.ndarray:
         """The frame at full resolution exactly as ``--export`` writes it (the ``s`` snapshot)."""
@@ -135,23 +190,46 @@ class View:
         return self.image.render(frame=s.frame, invert=s.invert, **render_args(s))  # type: ignore[arg-type]
 
     def hover(self, state: ViewerState, x: int, y: int) -> ViewerState:
-        """``state`` with the pixel probe at view position (x, y): image pixel and modality value (colour: RGB)."""
+        """``state`` with the pointer at view position (x, y) and the probe on the source pixel under
+        it, at any zoom and pan: image pixel and modality value (colour: RGB)."""
         w, h = self.size
-        img = self.image
-        if not (0 <= x < w and 0 <= y < h) or state.frame in self._failed:
-            return controls.on_hover(state, None, None)
-        px = min(int(x * img.columns / w), img.columns - 1)
-        py = min(int(y * img.rows / h), img.rows - 1)
+        vp = state.viewport
+        pixel = vp.pixel_at(x, y) if vp is not None and 0 <= x < w and 0 <= y < h else None
+        if pixel is None or state.frame in self._failed:
+            return controls.on_hover(state, None, None, at=(x, y))
+        px, py = pixel
         try:
-            v = img.values(state.frame)[py, px]
+            v = self.image.values(state.frame)[py, px]
         except DcmviewError:                     # not decodable: compose() reports it
-            return controls.on_hover(state, None, None)
-        value = tuple(int(c) for c in v) if img.is_color else float(v)
-        return controls.on_hover(state, px, py, value)
+            return controls.on_hover(state, None, None, at=(x, y))
+        value = tuple(int(c) for c in v) if self.image.is_color else float(v)
+        return controls.on_hover(state, px, py, value, at=(x, y))
+
+    # -- measurements -------------------------------------------------------------------
+    def measurement(self, m: Measurement, cache: bool = True) -> measure.Distance | measure.RoiStats:
+        """The numbers of a measurement, on the source pixels of its frame (cached unless ``cache`` is False)."""
+        if m not in self._measured or not cache:
+            img = self.image
+            spacing = img.pixel_spacing(m.frame)
+            if m.kind == "ruler":
+                result: measure.Distance | measure.RoiStats = measure.distance(m.x0, m.y0, m.x1, m.y1, spacing)
+            else:
+                unit = "luminance" if img.is_color else img.unit
+                result = measure.roi_stats(img.values(m.frame), m.x0, m.y0, m.x1, m.y1,
+                                           padding=img.padding_mask(m.frame), spacing=spacing, unit=unit)
+            if not cache:
+                return result
+            self._measured[m] = result
+        return self._measured[m]
+
+    def measurement_line(self, m: Measurement) -> str:
+        """The line a finished measurement prints on stdout."""
+        return self.measurement(m).line()
 
     # -- the composed frame -----------------------------------------------------------
     def compose(self) -> np.ndarray:
-        """The frame the window shows (BGR): the viewport plus annotations or the help panel, drawn on a copy."""
+        """The frame the window shows (BGR): the viewport plus measurements, the overview and the
+        annotations, or the help panel, drawn on a copy."""
         s = self.state
         try:
             view = self.render_view()
@@ -160,8 +238,11 @@ class View:
         out = cv2.cvtColor(view, cv2.COLOR_GRAY2BGR) if view.ndim == 2 else view.copy()
         scale = _text_scale(out)
         if s.help:
-            _help_panel(out, controls.HELP, scale)
+            _help_panel(out, controls.help_rows(s), scale)
         elif s.annotations:
+            if s.viewport is not None and not s.viewport.shows_all():
+                self._draw_overview(out)
+            self._draw_measurements(out, scale)
             _text_block(out, self.annotation_lines(), 8, 8, scale)
         return out
 
@@ -171,6 +252,60 @@ class View:
         position = img.position(s.frame) if len(img) > 1 else None
         return controls.annotation_lines(s, img.name, self._patient, position=position,
                                          frame_word="slice" if img.is_series else "frame")
+
+    def _draw_measurements(self, out: np.ndarray, scale: float) -> None:
+        """The frame's rulers and ellipses with their numbers; the one being drawn without its stats."""
+        s = self.state
+        vp = s.viewport
+        if vp is None:
+            return
+        todo = [m for m in s.measurements if m.frame == s.frame]
+        if s.drawing is not None and s.drawing.frame == s.frame:
+            todo.append(s.drawing)
+        for m in todo:
+            (u0, v0), (u1, v1) = vp.to_view(m.x0, m.y0), vp.to_view(m.x1, m.y1)
+            if m.kind == "ruler":
+                _draw_ruler(out, (u0, v0), (u1, v1))
+                texts = [self.measurement(m, cache=m is not s.drawing).short()]     # type: ignore[union-attr]
+                at = (max(u0, u1) + 8, (v0 + v1) / 2)
+            else:
+                _draw_ellipse(out, (u0, v0), (u1, v1))
+                texts = self.measurement(m).short() if m is not s.drawing else []  # type: ignore[union-attr]
+                at = (min(u0, u1), max(v0, v1) + 18)
+            _label(out, texts, at, scale)
+
+    def _draw_overview(self, out: np.ndarray) -> None:
+        """A thumbnail of the whole frame at the bottom right, the visible region outlined on it."""
+        thumb = self._thumbnail()
+        th, tw = thumb.shape[:2]
+        h, w = out.shape[:2]
+        if tw + 16 > w or th + 16 > h:
+            return
+        x0, y0 = w - tw - 8, h - th - 8
+        out[y0:y0 + th, x0:x0 + tw] = thumb
+        cv2.rectangle(out, (x0 - 1, y0 - 1), (x0 + tw, y0 + th), (160, 160, 160), 1)
+        vp = self.state.viewport
+        rx0, ry0, rx1, ry1 = vp.region()                     # type: ignore[union-attr]
+        sx, sy = tw / vp.columns, th / vp.rows               # type: ignore[union-attr]
+        p0 = (x0 + int(math.floor(rx0 * sx)), y0 + int(math.floor(ry0 * sy)))
+        p1 = (x0 + min(tw - 1, int(math.ceil(rx1 * sx)) - 1), y0 + min(th - 1, int(math.ceil(ry1 * sy)) - 1))
+        cv2.rectangle(out, p0, (max(p1[0], p0[0] + 1), max(p1[1], p0[1] + 1)), OVERVIEW, 1)
+
+    def _thumbnail(self) -> np.ndarray:
+        """The whole frame, at most :data:`OVERVIEW_SIZE` pixels a side, windowed like the view (BGR)."""
+        s = self.state
+        key = _window_key(s)
+        if self._overview is None or self._overview[0] != key:
+            levels = self.levels(s.frame)
+            cols, rows = self.image.columns, self.image.rows
+            f = min(OVERVIEW_SIZE / cols, OVERVIEW_SIZE / rows, 1.0)
+            size = (max(1, round(cols * f)), max(1, round(rows * f)))
+            values, mask = next(((v, m) for v, m in reversed(levels) if v.shape[1] >= size[0]), levels[0])
+            small = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
+            pad = None if mask is None else cv2.resize(mask, size, interpolation=cv2.INTER_AREA) > 127
+            thumb = self._window(small, pad)
+            self._overview = (key, cv2.cvtColor(thumb, cv2.COLOR_GRAY2BGR) if thumb.ndim == 2 else thumb)
+        return self._overview[1]
 
     def _error_frame(self, exc: DcmviewError) -> np.ndarray:
         """A black frame saying why this frame cannot be shown; the warning goes out once per frame."""
@@ -190,11 +325,85 @@ class View:
             warnings.warn(message, DcmviewWarning, stacklevel=3)
 
 
+class _Remembered:
+    """The image, its auto windows remembered per (frame, percentiles): ``a`` and the ``p`` cycle
+    compute a percentile window once (tens of ms on a large frame), not on every press."""
+
+    def __init__(self, image: DicomImage):
+        self._image = image
+        self._auto: dict[tuple[int, float, float], object] = {}
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._image, name)
+
+    def __len__(self) -> int:
+        return len(self._image)
+
+    def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5):  # noqa: ANN201 - DicomImage's
+        key = (frame, low, high)
+        if key not in self._auto:
+            self._auto[key] = self._image.auto_window(frame, low, high)
+        return self._auto[key]
+
+
+def _level_for(levels: Sequence[pipeline.Level], vp: Viewport) -> int:
+    """The coarsest pyramid level at least as fine as the zoom (resampling from it minifies or magnifies by <= 2)."""
+    for k in range(len(levels) - 1, 0, -1):
+        rows, cols = levels[k][0].shape[:2]
+        if min(cols / vp.columns, rows / vp.rows) >= vp.zoom * (1 - 1e-9):
+            return k
+    return 0
+
+
 def _patient_lines(image: DicomImage) -> list[str]:
     """Patient name and ID (0010,0010), (0010,0020) as one line, when the file has them."""
     h = image.header
     text = f"{h.get('PatientName', '') or ''}  {h.get('PatientID', '') or ''}".strip()
     return [text] if text else []
+
+
+# ----------------------------------------------------------------------------- drawing
+
+_SHIFT = 4                      # sub-pixel bits for cv2 drawing
+
+
+def _fixed(p: tuple[float, float]) -> tuple[int, int]:
+    """A continuous view point as cv2's fixed-point pixel coordinates (pixel centres at i + 0.5)."""
+    k = 1 << _SHIFT
+    return int(round((p[0] - 0.5) * k)), int(round((p[1] - 0.5) * k))
+
+
+def _outlined(draw: Callable[[tuple[int, int, int], int], None]) -> None:
+    """Draw a shape dark and 3 px wide, then amber and 1 px wide: visible on any grey."""
+    draw(SHADOW, 3)
+    draw(MEASURE, 1)
+
+
+def _draw_ruler(out: np.ndarray, p0: tuple[float, float], p1: tuple[float, float]) -> None:
+    a, b = _fixed(p0), _fixed(p1)
+    _outlined(lambda c, t: cv2.line(out, a, b, c, t, cv2.LINE_AA, _SHIFT))
+    for p in (a, b):
+        _outlined(lambda c, t, p=p: cv2.circle(out, p, 3 << _SHIFT, c, t, cv2.LINE_AA, _SHIFT))
+
+
+def _draw_ellipse(out: np.ndarray, p0: tuple[float, float], p1: tuple[float, float]) -> None:
+    k = 1 << _SHIFT
+    centre = _fixed(((p0[0] + p1[0]) / 2, (p0[1] + p1[1]) / 2))
+    axes = (int(round(abs(p1[0] - p0[0]) / 2 * k)), int(round(abs(p1[1] - p0[1]) / 2 * k)))
+    _outlined(lambda c, t: cv2.ellipse(out, centre, axes, 0, 0, 360, c, t, cv2.LINE_AA, _SHIFT))
+
+
+def _label(out: np.ndarray, lines: Sequence[str], at: tuple[float, float], scale: float) -> None:
+    """Measurement text beside a shape, kept inside the view."""
+    if not lines:
+        return
+    th = _text_size("Ag", scale)[1]
+    width = max(_text_size(t, scale)[0] for t in lines)
+    h, w = out.shape[:2]
+    x = int(min(max(at[0], 4), w - width - 4))
+    y = int(min(max(at[1], th + 4), h - (th + 6) * (len(lines) - 1) - 6))
+    for i, text in enumerate(lines):
+        _put(out, text, (x, y + i * (th + 6)), scale, MEASURE)
 
 
 # ----------------------------------------------------------------------------- text
@@ -204,7 +413,8 @@ def _text_scale(img: np.ndarray) -> float:
     return 0.45 if img.shape[1] < 700 else 0.55
 
 
-def _put(img: np.ndarray, text: str, org: tuple[int, int], scale: float) -> None:
+def _put(img: np.ndarray, text: str, org: tuple[int, int], scale: float,
+         color: tuple[int, int, int] = TEXT) -> None:
     """Light text with a dark outline: readable on any grey.
 
     The outline is the same text drawn one pixel off in each diagonal: a
@@ -213,7 +423,7 @@ def _put(img: np.ndarray, text: str, org: tuple[int, int], scale: float) -> None
     x, y = org
     for dx, dy in ((-1, -1), (1, -1), (-1, 1), (1, 1)):
         cv2.putText(img, text, (x + dx, y + dy), FONT, scale, SHADOW, 1, cv2.LINE_AA)
-    cv2.putText(img, text, org, FONT, scale, TEXT, 1, cv2.LINE_AA)
+    cv2.putText(img, text, org, FONT, scale, color, 1, cv2.LINE_AA)
 
 
 def _text_size(text: str, scale: float) -> tuple[int, int]:
@@ -238,6 +448,10 @@ def _help_panel(img: np.ndarray, rows: Sequence[tuple[str, str]], scale: float) 
         need = img.shape[1]
     th = _text_size("Ag", scale)[1]
     step = th + max(3, int(6 * scale / 0.5))
+    if step * len(rows) + 16 > img.shape[0]:          # too many rows for the view's height: smaller text
+        f = img.shape[0] / (step * len(rows) + 16)
+        scale, key_w, th = scale * f, int(key_w * f), _text_size("Ag", scale * f)[1]
+        step = th + max(2, int(6 * scale / 0.5))
     roi = img[: min(img.shape[0], step * len(rows) + 16), : min(img.shape[1], need)]
     roi //= 4
     for i, (keys, action) in enumerate(rows):

@@ -11,12 +11,13 @@ from dcmlib import controls as C
 from dcmlib.controls import (
     HELP_LINES, KEY_CODES, KeyDecoder, TrackbarScale, annotation_lines,
     decode_key, format_number, initial_state, on_button_down, on_button_up, on_drag, on_hover, on_key,
-    on_trackbar, on_wheel,
+    on_tick, on_trackbar, on_wheel,
     snapshot_name, trackbar_positions, trackbar_ranges,
 )
 from dcmlib import pipeline
 from dcmlib.lut import LutData, PairWindow, VoiFunction, VoiLut, Window
 from dcmlib.presets import PRESETS
+from dcmlib.viewport import Viewport
 
 LINEAR, LINEAR_EXACT, SIGMOID = VoiFunction.LINEAR, VoiFunction.LINEAR_EXACT, VoiFunction.SIGMOID
 
@@ -36,8 +37,12 @@ class FakeImage:
     """
 
     def __init__(self, n_frames=5, vois=None, value_range=(-1024.0, 3071.0), is_color=False,
-                 unit="HU", minmax=Window(40.0, 400.0), function=LINEAR, auto=(100.0, 900.0)):
+                 unit="HU", minmax=Window(40.0, 400.0), function=LINEAR, auto=(100.0, 900.0),
+                 modality="CT", is_series=False, cine_rate=None):
         self._n = n_frames
+        self.modality = modality
+        self.is_series = is_series
+        self.cine_rate = cine_rate
         self._vois = [Window(40.0, 400.0, LINEAR, "WINDOW1"), Window(-600.0, 1500.0, SIGMOID, "WINDOW2"),
                       voi_lut()] if vois is None else vois
         self.value_range = value_range
@@ -65,8 +70,11 @@ class FakeImage:
         return Window(127.5, 256.0) if self.is_color else self.resolve_voi(frame).window
 
     def auto_window(self, frame=0, low=0.5, high=99.5):
+        """``auto`` for the default percentiles; other percentiles give a window that names them."""
         self.auto_calls.append(frame)
-        return PairWindow(*self._auto, explanation="auto")
+        if (low, high) == (0.5, 99.5):
+            return PairWindow(*self._auto, explanation="auto")
+        return PairWindow(1000.0 + low, 2000.0 + high, explanation="auto")
 
 
 @pytest.fixture
@@ -118,7 +126,8 @@ class TestDecodeKey:
 
     def test_every_named_code_is_a_key_on_key_knows(self):
         names = set(KEY_CODES.values()) - {"Shift", "Ctrl", "Meta", "Alt", "CapsLock", "Super", "AltGr"}
-        assert names == {"Esc", "Left", "Right", "Up", "Down", "PageUp", "PageDown", "Home", "End"}
+        assert names == {"Esc", "Left", "Right", "Up", "Down", "PageUp", "PageDown", "Home", "End",
+                         "space", "+", "-"}
 
 
 class TestKeyDecoder:
@@ -160,7 +169,9 @@ class TestInitial:
 
     def test_cli_flags(self, img):
         s = initial_state(img, preset="soft-tissue", frame=2, invert=True, mode="sigmoid")
-        assert (s.center, s.width, s.preset, s.frame, s.invert, s.mode) == (40.0, 400.0, 3, 2, True, SIGMOID)
+        assert (s.center, s.width, s.preset, s.frame, s.invert, s.mode) == (40.0, 400.0, "soft tissue", 2, True,
+                                                                            SIGMOID)
+        assert s.choice == 3                                       # its place in the p cycle
         assert s.file_mode is LINEAR
         s = initial_state(img, center=-500, width=1200)
         assert (s.center, s.width, s.voi, s.preset) == (-500.0, 1200.0, None, None)
@@ -185,23 +196,23 @@ class TestPresetKeys:
         s = st
         for _ in range(10):
             s = on_key(s, "p", img)
-            seen.append(None if s.preset is None else C._PRESET_NAMES[s.preset])
+            seen.append(s.preset)
             if s.preset is not None:
                 p = PRESETS[seen[-1]]
                 assert (s.center, s.width) == (p.center, p.width)
         assert seen == self.ORDER + [None]
         assert (s.center, s.width, s.voi) == (40.0, 400.0, 1)     # the file's own window again
-        assert on_key(s, "p", img).preset == 0                     # and around again: lung
+        assert on_key(s, "p", img).preset == "lung"                # and around again
 
     def test_first_p_is_lung(self, st, img):
         s = on_key(st, "p", img)
-        assert (s.center, s.width, s.preset, s.voi) == (-600.0, 1500.0, 0, None)
+        assert (s.center, s.width, s.preset, s.voi) == (-600.0, 1500.0, "lung", None)
 
     def test_P_goes_backwards(self, st, img):
         s = on_key(st, "P", img)
-        assert C._PRESET_NAMES[s.preset] == "temporal bone"
+        assert s.preset == "temporal bone"
         s = keys(s, "P" * 8, img)
-        assert C._PRESET_NAMES[s.preset] == "lung"
+        assert s.preset == "lung"
         s = on_key(s, "P", img)
         assert s.preset is None and s.center == 40.0
 
@@ -209,13 +220,13 @@ class TestPresetKeys:
     def test_digits(self, st, img, digit):
         s = on_key(st, digit, img)
         p = list(PRESETS.values())[int(digit) - 1]
-        assert (s.preset, s.center, s.width) == (int(digit) - 1, p.center, p.width)
+        assert (s.preset, s.center, s.width, s.choice) == (p.name, p.center, p.width, int(digit) - 1)
 
     @pytest.mark.parametrize("k", ["0", "r"])
     def test_reset(self, st, img, k):
         s = keys(st, ["3", "m", "a"], img)
         s = on_key(s, k, img)
-        assert (s.center, s.width, s.mode, s.voi, s.preset, s.auto) == (40.0, 400.0, LINEAR, 1, None, False)
+        assert (s.center, s.width, s.mode, s.voi, s.preset, s.auto) == (40.0, 400.0, LINEAR, 1, None, None)
 
     def test_preset_keeps_mode(self, st, img):
         s = keys(st, ["m", "1"], img)
@@ -264,7 +275,7 @@ class TestOtherKeys:
 
     def test_a_auto(self, st, img):
         s = on_key(on_key(st, "End", img), "a", img)
-        assert (s.center, s.width, s.auto, s.voi, s.preset) == (100.0, 900.0, True, None, None)
+        assert (s.center, s.width, s.auto, s.voi, s.preset) == (100.0, 900.0, (0.5, 99.5), None, None)
         assert img.auto_calls == [4]
 
     def test_m_cycles_modes(self, st, img):
@@ -361,7 +372,7 @@ class TestDrag:
 
     def test_no_move(self, st):
         down = on_button_down(st, 5, 5)
-        assert down.drag == C.DragOrigin(5, 5, 40.0, 400.0)
+        assert down.drag == C.DragOrigin(5, 5, 40.0, 400.0, "window", span=4095.0)
         assert on_drag(down, 5, 5, 10, 10) is down
         assert on_drag(st, 50, 50, 10, 10) is st            # no button down: no drag
 
@@ -503,13 +514,13 @@ class TestSnapshotName:
 class TestAnnotations:
     def test_ct(self, st, img):
         s = on_hover(keys(st, ["1", "n", "i"], img), 10, 20, -998.25)
-        lines = annotation_lines(replace(s, zoom=0.5), "CT_small.dcm")
+        lines = annotation_lines(replace(s, viewport=Viewport.fitted(256, 256, 512, 512)), "CT_small.dcm")
         assert lines == ["CT_small.dcm", "C -600  W 1500  linear", "preset lung", "frame 2/5",
                          "zoom 50%  inverted", "x 10  y 20  -998.25 HU", "h: help"]
 
     def test_labels(self, st, img):
         assert "file VOI 1/3" in annotation_lines(st)
-        assert "auto window" in annotation_lines(on_key(st, "a", img))
+        assert "auto window 0.5-99.5 %" in annotation_lines(on_key(st, "a", img))
         assert "user window" in annotation_lines(on_trackbar(st, "center", 0))
 
     def test_color_probe(self):
@@ -570,3 +581,314 @@ def test_the_fake_and_dicom_image_are_voi_sources():
     assert {"resolve_voi", "default_window", "auto_window", "vois", "frame_range"} <= members
     assert [m for m in sorted(members) if not hasattr(DicomImage, m)] == []
     assert [m for m in sorted(members) if not hasattr(FakeImage(), m)] == []
+
+
+# ------------------------------------------------------------------ zoom and pan
+
+def viewed(state, w=400, h=300, cols=200, rows=150):
+    """The state shown in a ``w`` x ``h`` canvas that fits a ``cols`` x ``rows`` image (fit 2x)."""
+    return replace(state, viewport=Viewport.fitted(w, h, cols, rows))
+
+
+def pointer_at(state, u, v):
+    """The pointer over the image at view position (u, v) (a probe is there)."""
+    return on_hover(state, 1, 1, 0.0, at=(u, v))
+
+
+class TestViewport:
+    """The geometry, worked by hand: u + 0.5 = (x - cx) * zoom + W / 2 (pixel i covers [i, i+1))."""
+
+    def test_fitted(self):
+        vp = Viewport.fitted(400, 300, 200, 150)
+        assert (vp.fit, vp.zoom, vp.cx, vp.cy) == (2.0, 2.0, 100.0, 75.0) and vp.shows_all()
+        assert vp.to_image(0, 0) == (0.25, 0.25)              # view pixel 0 shows half of image pixel 0
+        assert vp.pixel_at(0, 0) == (0, 0) and vp.pixel_at(399, 299) == (199, 149)
+        assert vp.to_view(100.0, 75.0) == (200.0, 150.0)
+
+    def test_zoom_keeps_the_point_under_the_anchor(self):
+        vp = Viewport.fitted(400, 300, 200, 150)
+        z = vp.zoomed(8.0, (100.5, 80.5))
+        assert z.zoom == 8.0
+        assert z.to_image(100, 80) == pytest.approx(vp.to_image(100, 80))
+        assert z.region() == pytest.approx((z.cx - 25, z.cy - 18.75, z.cx + 25, z.cy + 18.75))
+
+    def test_limits(self):
+        vp = Viewport.fitted(400, 300, 200, 150)
+        assert vp.zoomed(1000.0).zoom == 32.0 and vp.zoomed(0.001).zoom == 1 / 16
+        big = Viewport.fitted(100, 80, 4000, 3200)               # fit 1/40: below 1/16, the fit is the limit
+        assert big.zoomed(0.001).zoom == big.fit
+
+    def test_powers_of_sqrt2_are_exact(self):
+        vp = Viewport.fitted(512, 512, 512, 512)                 # 1:1
+        for _ in range(6):
+            vp = vp.stepped(1)
+        assert vp.zoom == 8.0                                     # not 8.000000000000002
+
+    def test_pan_stops_at_the_margin(self):
+        vp = Viewport.fitted(400, 300, 200, 150).zoomed(4.0)     # 800 x 600 of image: pannable
+        far = vp.panned_from((vp.cx, vp.cy), 10_000, 10_000)      # dragged far right and down
+        # the image's left edge may come 10 % of the canvas (40 px) inside the view, no further
+        assert far.to_view(0, 0) == pytest.approx((40.0, 30.0))
+        near = vp.panned_from((vp.cx, vp.cy), -10_000, -10_000)
+        assert near.to_view(200, 150) == pytest.approx((360.0, 270.0))
+
+    def test_an_image_that_fits_is_centred(self):
+        vp = Viewport.fitted(400, 300, 200, 150)
+        assert vp.panned_from((vp.cx, vp.cy), 50, 50) == vp      # at the fit: nothing to pan
+        small = vp.zoomed(1.0)
+        assert small.to_view(0, 0) == (100.0, 75.0) and small.shows_all()
+
+
+class TestZoomKeys:
+    @pytest.mark.parametrize("key", ["+", "="])
+    def test_in_around_the_pointer(self, st, img, key):
+        s = pointer_at(viewed(st), 300, 100)
+        before = s.viewport.to_image(300, 100)
+        z = on_key(s, key, img)
+        assert z.zoom == pytest.approx(2.0 * 2 ** 0.5)
+        assert z.viewport.to_image(300, 100) == pytest.approx(before)
+
+    def test_around_the_centre_when_the_pointer_is_off_the_image(self, st, img):
+        s = on_hover(viewed(st), None, None, at=(300, 100))      # pointer seen, but no image under it
+        z = on_key(s, "+", img)
+        assert (z.viewport.cx, z.viewport.cy) == (100.0, 75.0)
+
+    def test_out_fit_and_one_to_one(self, st, img):
+        s = viewed(st)
+        out = on_key(s, "-", img)
+        assert out.zoom == pytest.approx(2 ** 0.5) and out.viewport.shows_all()
+        one = on_key(s, "z", img)
+        assert one.zoom == 1.0
+        fit = on_key(keys(s, "++++", img), "f", img)
+        assert fit.viewport == s.viewport
+
+    def test_range_by_keys(self, st, img):
+        s = viewed(st)
+        assert keys(s, "+" * 40, img).zoom == 32.0
+        assert keys(s, "-" * 40, img).zoom == 1 / 16
+
+    def test_ctrl_wheel_zooms_around_the_event(self, st):
+        s = viewed(st)
+        before = s.viewport.to_image(50, 250)
+        z = on_wheel(s, 120, ctrl=True, x=50, y=250)             # away from the user: in
+        assert z.zoom > s.zoom and z.frame == s.frame
+        assert z.viewport.to_image(50, 250) == pytest.approx(before)
+        assert on_wheel(z, -120, ctrl=True, x=50, y=250).zoom == pytest.approx(s.zoom)
+
+    def test_x_toggles_nearest_neighbour(self, st, img):
+        s = on_key(st, "x", img)
+        assert s.smooth is False and "zoom 100%  nearest" in annotation_lines(s)
+        assert on_key(s, "x", img).smooth is True
+
+    def test_annotation_shows_the_region_when_magnified(self, st, img):
+        s = viewed(st)
+        assert not any(line.startswith("view ") for line in annotation_lines(s))
+        z = on_key(pointer_at(s, 0, 0), "+", img)                 # 283 % around the top left
+        lines = annotation_lines(z)
+        assert "zoom 282.8%" in lines
+        x0, y0, x1, y1 = z.viewport.region()
+        assert f"view x {int(x0)}-{int(np.ceil(x1)) - 1}  y {int(y0)}-{int(np.ceil(y1)) - 1}" in lines
+
+
+class TestPan:
+    @pytest.mark.parametrize("button", ["right", "middle"])
+    def test_drag_moves_the_image_with_the_pointer(self, st, button):
+        s = replace(viewed(st), viewport=viewed(st).viewport.zoomed(8.0))
+        x, y = s.viewport.to_image(200, 150)
+        s = on_drag(on_button_down(s, 200, 150, button), 240, 130, 400, 300)
+        # the image point that was under (200, 150) is now under (240, 130): 40 and -20 view pixels
+        assert s.viewport.to_image(240, 130) == pytest.approx((x, y))
+        assert (s.center, s.width) == (st.center, st.width)     # a pan is not a window drag
+        assert on_button_up(s).drag is None
+
+    def test_a_left_drag_still_windows(self, st):
+        s = drag(viewed(st), 100, 0, 819, 455)
+        assert s.width == 900.0 and s.viewport == viewed(st).viewport
+
+
+# ------------------------------------------------------------------ cine
+
+class TestCine:
+    def test_space_plays_and_pauses(self, st, img):
+        s = on_key(st, "space", img)
+        assert s.playing and s.fps == 10.0                       # a multi-frame file without a rate
+        assert not on_key(s, "space", img).playing
+        one = initial_state(FakeImage(n_frames=1))
+        assert not on_key(one, "space", img).playing and on_key(one, "space", img).message
+
+    def test_the_clock_paces_the_frames(self, st, img):
+        s = on_tick(on_key(st, "space", img), 100.0)              # playback starts: frame 0 at t = 100 s
+        assert s.frame == 0 and C.next_tick(s, 100.0) == pytest.approx(0.1)
+        assert on_tick(s, 100.05) is s                            # not due yet
+        s = on_tick(s, 100.1)
+        assert s.frame == 1
+        s = on_tick(s, 100.35)                                    # rendering was slow: frame 2 skipped
+        assert s.frame == 3
+        assert on_tick(s, 100.5).frame == 0                       # 5 frames: it loops
+
+    def test_achieved_rate(self, st, img):
+        s = on_tick(on_key(st, "space", img), 0.0)
+        for t in (0.1, 0.3, 0.5):                                 # every other frame shown: 5 fps achieved
+            s = on_tick(s, t)
+        assert C.achieved_fps(s) == pytest.approx(3 / 0.5)
+        assert "play 10 fps  achieved 6.0 fps" in annotation_lines(s)
+
+    def test_brackets_halve_and_double(self, st, img):
+        s = on_key(st, "]", img)
+        assert s.fps == 20.0 and on_key(on_key(s, "[", img), "[", img).fps == 5.0
+        assert keys(st, "[" * 20, img).fps == C.CINE_FPS_RANGE[0]
+
+    def test_rate_change_re_paces_from_the_frame_shown(self, st, img):
+        s = on_tick(on_tick(on_key(st, "space", img), 0.0), 0.25)   # frame 2 at 10 fps
+        s = on_tick(on_key(s, "]", img), 0.26)                       # 20 fps from frame 2 now
+        assert (s.frame, s.cine_clock) == (2, (0.26, 2))
+        assert on_tick(s, 0.31).frame == 3
+
+    @pytest.mark.parametrize("event", ["n", "b", "Home", "End", "Right", "wheel", "trackbar"])
+    def test_any_frame_key_pauses(self, st, img, event):
+        s = on_tick(on_tick(on_key(replace(st, frame=2), "space", img), 0.0), 0.1)
+        if event == "wheel":
+            s = on_wheel(s, -120)
+        elif event == "trackbar":
+            s = on_trackbar(s, "frame", 1)
+        else:
+            s = on_key(s, event, img)
+        assert not s.playing and on_tick(s, 5.0) is s
+
+    def test_rate_from_the_file_or_the_defaults(self):
+        assert initial_state(FakeImage(cine_rate=(30.0, "CineRate"))).fps == 30.0
+        assert initial_state(FakeImage(is_series=True)).fps == 20.0
+        assert initial_state(FakeImage()).fps == 10.0
+
+
+# ------------------------------------------------------------------ windows that fit the image
+
+def cr_image(**kw):
+    """A CR: MONOCHROME1, values 0..4095 with no unit (not HU), no stored window unless given."""
+    return FakeImage(n_frames=1, vois=[], unit="", modality="CR", value_range=(0.0, 4095.0),
+                     minmax=Window(2048.0, 4096.0, explanation="min-max"), auto=(1800.0, 2400.0), **kw)
+
+
+class TestChoices:
+    def test_ct_cycle_is_the_presets(self, st):
+        assert [c.label for c in st.choices] == list(PRESETS)
+        assert C.help_rows(st) == list(C.HELP)
+
+    def test_hu_decides_not_the_modality(self):
+        pet = initial_state(FakeImage(modality="PT", unit="HU"))
+        assert [c.kind for c in pet.choices] == ["preset"] * 9
+        mr = initial_state(FakeImage(modality="MR", unit=""))
+        assert [c.label for c in mr.choices] == ["file VOI 1", "file VOI 2", "file VOI LUT 3", "auto 0.5-99.5 %",
+                                                 "auto 2-98 %", "full range"]
+
+    def test_cr_p_gives_its_own_windows(self):
+        im = cr_image()
+        s = initial_state(im)
+        assert s.minmax and s.choice == 2                         # opens on min-max = the full range entry
+        s = on_key(s, "p", im)                                    # around: auto 0.5-99.5 %
+        assert (s.center, s.width, s.auto, s.preset) == (1800.0, 2400.0, (0.5, 99.5), None)
+        s = on_key(s, "p", im)
+        assert (s.center, s.width, s.auto) == (1002.0, 2098.0, (2.0, 98.0))
+        s = on_key(s, "p", im)                                    # full range: the frame's data
+        assert (s.center, s.width) == (2047.5, 4095.0) and window_label_of(s) == "full range"
+        assert on_key(s, "P", im).auto == (2.0, 98.0)
+
+    def test_digits_pick_from_the_cycle(self):
+        im = cr_image()
+        s = initial_state(im)
+        assert on_key(s, "2", im).auto == (2.0, 98.0)
+        s9 = on_key(s, "9", im)
+        assert (s9.center, s9.width) == (s.center, s.width) and "no window 9" in s9.message
+
+    def test_user_presets_follow(self):
+        from dcmlib.presets import Preset
+
+        im = cr_image()
+        s = initial_state(im, user_presets=(Preset("chest", 2000.0, 3000.0, SIGMOID),))
+        s = on_key(s, "4", im)
+        assert (s.preset, s.center, s.width, s.mode) == ("chest", 2000.0, 3000.0, SIGMOID)
+        rows = C.help_rows(s)
+        assert rows[0] == ("p / P", "next / previous window, around")
+        assert "1 auto 0.5-99.5 %" in rows[1][1] and any("4 chest" in a for _, a in rows)
+
+    def test_stored_windows_come_first_and_v_still_cycles(self):
+        im = FakeImage(unit="", modality="MG")
+        s = initial_state(im)
+        assert s.choice == 0 and s.voi == 1
+        s = on_key(s, "p", im)
+        assert (s.voi, s.choice, s.mode) == (2, 1, SIGMOID)      # a stored window in its own function
+        assert on_key(s, "v", im).choice == 2                     # v: the VOI LUT, the cycle's third entry
+
+    def test_colour_has_none(self):
+        s = initial_state(FakeImage(is_color=True, value_range=(0, 255)))
+        assert s.choices == ()
+
+
+def window_label_of(state):
+    return C.window_label(state)
+
+
+class TestTrackbarsHoldTheWindow:
+    def test_a_preset_beyond_the_data_widens_the_range(self):
+        from dcmlib.presets import Preset
+
+        im = cr_image()
+        s = initial_state(im, user_presets=(Preset("wide", 9000.0, 30000.0),))
+        assert trackbar_ranges(s)["center"] == (0, 4095)
+        s = on_key(s, "4", im)
+        lo, hi = trackbar_ranges(s)["center"]
+        assert lo <= 9000 <= hi and trackbar_positions(s)["center"] == 9000
+        assert trackbar_ranges(s)["width"][1] >= 30000 and trackbar_positions(s)["width"] == 30000
+
+    def test_a_drag_beyond_the_range_widens_it(self, st):
+        s = drag(st, 0, 2000, 100, 100)                          # center + 20 spans
+        assert s.center > st.scale.hi
+        assert trackbar_positions(s)["center"] == s.center       # not pinned at the old end
+
+    def test_the_drag_speed_stays_that_of_the_button_down(self, st):
+        s = drag(st, 0, 2000, 100, 100)
+        assert s.scale.span > st.scale.span
+        back = on_drag(s, 100, 100, 100, 100)                    # back to the start: the start window
+        assert back.center == st.center
+
+
+# ------------------------------------------------------------------ measurements
+
+class TestMeasuring:
+    def test_d_arms_the_ruler_for_the_next_left_drag(self, st, img):
+        s = on_key(viewed(st), "d", img)
+        assert s.tool == "ruler" and "ruler: drag with the left button" in annotation_lines(s)
+        s = on_button_down(s, 100, 100)
+        assert s.drag is None and s.drawing is not None          # not a window drag
+        s = on_drag(s, 300, 100, 400, 300)
+        assert (s.center, s.width) == (st.center, st.width)
+        done = on_button_up(s)
+        assert done.request == "measured" and done.tool is None and done.drawing is None
+        m = done.measurements[-1]
+        # view (100, 100) and (300, 100) at 2x: image points (50.25, 50.25) and (150.25, 50.25)
+        assert (m.kind, m.frame, m.x0, m.y0, m.x1, m.y1) == ("ruler", 0, 50.25, 50.25, 150.25, 50.25)
+
+    def test_points_are_image_coordinates_at_any_zoom_and_pan(self, st, img):
+        s = viewed(st)
+        s = replace(s, viewport=s.viewport.zoomed(8.0, (10.5, 10.5)))
+        s = on_button_up(on_drag(on_button_down(on_key(s, "e", img), 40, 40), 120, 80, 400, 300))
+        m = s.measurements[-1]
+        assert m.kind == "ellipse"
+        assert (m.x0, m.y0) == pytest.approx(s.viewport.to_image(40, 40))
+        assert (m.x1 - m.x0, m.y1 - m.y0) == pytest.approx((10.0, 5.0))   # 80 x 40 view pixels at 8x
+
+    def test_a_click_keeps_the_tool_armed(self, st, img):
+        s = on_button_up(on_button_down(on_key(viewed(st), "d", img), 10, 10))
+        assert s.tool == "ruler" and s.measurements == () and s.request is None
+
+    def test_d_twice_disarms_and_c_clears(self, st, img):
+        assert on_key(on_key(st, "d", img), "d", img).tool is None
+        s = on_button_up(on_drag(on_button_down(on_key(viewed(st), "d", img), 0, 0), 9, 9, 400, 300))
+        s = on_key(s, "e", img)
+        cleared = on_key(s, "c", img)
+        assert cleared.measurements == () and cleared.tool is None
+
+    def test_colour_images_measure_too(self, img):
+        s = viewed(initial_state(FakeImage(is_color=True, value_range=(0, 255))))
+        s = on_button_up(on_drag(on_button_down(on_key(s, "d", img), 0, 0), 9, 0, 400, 300))
+        assert len(s.measurements) == 1

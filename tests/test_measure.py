@@ -43,6 +43,7 @@ class TestDistance:
             "distance 50.00 mm (detector) (100.0 px)"
         assert distance(0, 0, 3, 4).line() == "distance 5.0 px"
         assert distance(0, 0, 3, 4).short() == "5.0 px" and distance(0, 0, 100, 0, ANISO).short() == "25.00 mm"
+        assert distance(0, 0, 100, 0, PixelSpacing(0.5, 0.5, source="imager")).short() == "50.00 mm (detector)"
 
     def test_the_issue_example_format(self):
         assert Distance(128.4, 42.31).line() == "distance 42.31 mm (128.4 px)"

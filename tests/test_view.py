@@ -46,8 +46,10 @@ class TestFitZoom:
 
 class TestViewport:
     def test_view_is_the_export_resized(self, ct):
+        """With nearest neighbour (x), the view at a whole zoom is the export's pixels, repeated."""
         v = View(ct, controls.initial_state(ct, center=-300, width=50, mode="sigmoid", invert=True))
         assert v.size == (512, 512) and v.state.zoom == 4.0
+        v.set_state(controls.on_key(v.state, "x", ct))
         full = ct.render(-300, 50, mode="sigmoid", invert=True)
         assert np.array_equal(v.render_view(), nearest(full, v.size))
         assert np.array_equal(v.full_resolution(), full)
@@ -58,6 +60,7 @@ class TestViewport:
         item.LUTData = list(range(255, -1, -1))                 # a reversing VOI LUT
         img = dcmlib.load(make_ds(ramp(16, 16, 0, 255, np.uint16), VOILUTSequence=Sequence([item])))
         v = View(img)
+        v.set_state(controls.on_key(v.state, "x", img))
         assert (v.state.lut, v.state.voi) == (True, 1)
         assert render_args(v.state) == {"voi": 1}
         assert np.array_equal(v.render_view(), nearest(img.render(voi=1), v.size))
@@ -120,8 +123,9 @@ class TestCompose:
         v.set_state(replace(v.state, help=True))
         out = v.compose()
         plain = cv2.cvtColor(v.render_view(), cv2.COLOR_GRAY2BGR)
-        assert not np.array_equal(out, plain)
-        assert np.array_equal(out[-20:], plain[-20:])
+        assert out.mean() < plain.mean() / 2                    # darkened, light text on it
+        rows = controls.help_rows(v.state)
+        assert len(rows) == len(controls.HELP)                  # a CT: the CT presets' rows
 
     def test_patient_only_when_asked(self):
         img = dcmlib.load(make_ds(ramp(8, 8, 0, 100)))
@@ -165,3 +169,170 @@ def test_the_package_never_imports_the_app():
         names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert not {n for n in names if n.split(".")[0] == "dcmview"}, path
+
+
+# ------------------------------------------------------------------ zoom, pan, interpolation
+
+def corner_image(rows=128, cols=128):
+    """Dark, with a bright 4 x 4 block in the top-left corner and one bright pixel at (100, 90)."""
+    arr = np.full((rows, cols), 100, np.uint16)
+    arr[:4, :4] = 3000
+    if rows > 90 and cols > 100:
+        arr[90, 100] = 3000
+    return dcmlib.load(make_ds(arr, Modality="OT", WindowCenter=1500, WindowWidth=3000))
+
+
+def keyed(v, img, *names):
+    for k in names:
+        v.set_state(controls.on_key(v.state, k, v.source))
+    return v
+
+
+class TestZoomPan:
+    def test_zoom_in_on_the_corner_shows_it_magnified(self):
+        img = corner_image()
+        v = View(img)                                            # 128 x 128 at 4x
+        v.set_state(v.hover(v.state, 0, 0))                       # the pointer on the top-left pixel
+        keyed(v, img, "x", "+", "+")                              # nearest neighbour, 8x around the pointer
+        assert v.state.zoom == 8.0
+        out = v.render_view()
+        vp = v.state.viewport
+        u, w = vp.to_view(0, 0)[0], vp.to_view(4, 4)[0]           # the block's left and right edges
+        assert round(w - u) == 32                                # 4 pixels at 8x
+        block = out[int(np.ceil(vp.to_view(0, 0)[1])):int(vp.to_view(4, 4)[1]), int(np.ceil(u)):int(w)]
+        assert block.size and block.min() > 200                 # bright, magnified
+        assert out[int(vp.to_view(0, 5)[1]) + 2:, :].max() < 60  # below it: dark
+
+    def test_pan_moves_the_picture_by_the_drag(self):
+        img = corner_image()
+        v = keyed(View(img), img, "x", "+", "+")                  # 8x around the centre
+        before = v.render_view().copy()
+        s = controls.on_button_down(v.state, 200, 200, "right")
+        v.set_state(controls.on_drag(s, 160, 176, *v.size))       # 40 px left, 24 px up = 5 and 3 image pixels
+        after = v.render_view()
+        assert np.array_equal(after[:-24, :-40], before[24:, 40:])
+
+    def test_zoomed_out_is_centred_on_black(self):
+        img = dcmlib.load(make_ds(np.full((64, 96), 100, np.uint16), WindowCenter=50, WindowWidth=100))
+        v = keyed(View(img), img, "-", "-")
+        vp = v.state.viewport
+        out = v.render_view()
+        (u0, v0), (u1, v1) = vp.to_view(0, 0), vp.to_view(96, 64)
+        assert (u0 + u1) / 2 == pytest.approx(v.size[0] / 2) and out.shape[:2] == (v.size[1], v.size[0])
+        assert out[:, : int(u0) - 1].max() == 0 and out[:, int(u1) + 1:].max() == 0      # outside: black
+        assert out[int(v0) + 1: int(v1) - 1, int(u0) + 1: int(u1) - 1].min() > 0
+
+    def test_the_probe_reads_the_source_pixel_at_any_zoom_and_pan(self):
+        img = corner_image()
+        v = keyed(View(img), img, "+", "+", "+")
+        s = controls.on_button_down(v.state, 100, 100, "middle")
+        v.set_state(controls.on_button_up(controls.on_drag(s, 37, 151, *v.size)))
+        vp = v.state.viewport
+        for u, w in [(0, 0), (255, 300), (511, 511), (123, 45)]:
+            x, y = vp.to_image(u, w)                              # the documented mapping, pixel centre
+            probe = v.hover(v.state, u, w).probe
+            assert probe[:2] == (int(np.floor(x)), int(np.floor(y)))
+            assert probe[2] == float(img.values(0)[probe[1], probe[0]])
+        # the bright pixel (100, 90): hover where the view shows it
+        cu, cv_ = vp.to_view(100.5, 90.5)
+        if 0 <= cu < 512 and 0 <= cv_ < 512:
+            assert v.hover(v.state, int(cu), int(cv_)).probe == (100, 90, 3000.0)
+
+    def test_smooth_magnification_interpolates_and_x_shows_the_pixels(self):
+        img = corner_image()
+        v = keyed(View(img), img, "+")                            # 5.66x, bicubic
+        smooth = v.render_view().copy()
+        keyed(v, img, "x")
+        nearest_ = v.render_view()
+        # a step edge: nearest neighbour has only the two levels, bicubic the ones in between too
+        assert len(np.unique(nearest_)) <= 3 < len(np.unique(smooth))
+
+    def test_minified_from_the_pyramid_is_area_averaged(self):
+        arr = (np.indices((1200, 1600)).sum(0) % 4096).astype(np.uint16)
+        img = dcmlib.load(make_ds(arr, Modality="OT", WindowCenter=2048, WindowWidth=4096))
+        v = View(img, screen=(1280, 1024))                        # fit 0.66: from level 0
+        keyed(v, img, "-", "-")                                   # 0.33: from level 1 (half size)
+        vals, _, _ = v.resampled()
+        direct = cv2.resize(img.values(0), (vals.shape[1], vals.shape[0]), interpolation=cv2.INTER_AREA)
+        assert np.abs(vals.astype(float) - direct).mean() < 2.0  # an average of averages, not a subsample
+
+    def test_only_the_visible_region_is_resampled_and_a_window_change_reuses_it(self):
+        img = corner_image()
+        v = keyed(View(img), img, "+", "+")
+        v.render_view()
+        n, r = v.resamples, v.renders
+        v.set_state(controls.on_trackbar(v.state, "center", 500))
+        v.render_view()
+        assert (v.resamples, v.renders) == (n, r + 1)
+        assert v.resampled()[0].shape[:2] == (512, 512)           # view pixels, not the image's
+
+    def test_padding_stays_background_when_magnified(self):
+        arr = np.full((64, 64), 1000, dtype=np.uint16)
+        arr[:, :16] = 0
+        img = dcmlib.load(make_ds(arr, PhotometricInterpretation="MONOCHROME1", PixelPaddingValue=0,
+                                  WindowCenter=2000, WindowWidth=3000, Modality="MG"))
+        v = keyed(View(img), img, "+")                            # bicubic across the padding edge
+        out = v.render_view()
+        vp = v.state.viewport
+        edge = vp.to_view(16, 0)[0]
+        assert out[:, : int(edge) - 1].max() == 0 and out[:, int(edge) + 2:].min() > 0
+
+    def test_overview_only_when_part_is_hidden(self):
+        img = corner_image()
+        v = View(img)
+        plain = cv2.cvtColor(v.render_view(), cv2.COLOR_GRAY2BGR)
+        assert np.array_equal(v.compose()[-60:, -60:], plain[-60:, -60:])
+        keyed(v, img, "+", "+")
+        out = v.compose()
+        plain = cv2.cvtColor(v.render_view(), cv2.COLOR_GRAY2BGR)
+        corner = out[-20:, -20:].astype(int) - plain[-20:, -20:]
+        assert np.abs(corner).max() > 0                           # the thumbnail and its frame
+        assert "view x" in " ".join(v.annotation_lines())
+
+
+# ------------------------------------------------------------------ measurements
+
+class TestMeasurements:
+    def spaced(self):
+        """200 x 100, 0.5 mm between rows and 0.25 mm between columns; values: the column index."""
+        arr = np.tile(np.arange(200, dtype=np.int16), (100, 1))
+        return dcmlib.load(make_ds(arr, PixelSpacing=[0.5, 0.25], WindowCenter=100, WindowWidth=200))
+
+    def test_ruler_line_at_zoom_and_pan(self):
+        img = self.spaced()
+        v = keyed(View(img), img, "+", "d")
+        s = controls.on_button_down(v.state, 100, 200)
+        s = controls.on_button_up(controls.on_drag(s, 100 + 160, 200, *v.size))
+        v.set_state(s)
+        # 160 view pixels across at zoom z are 160 / z columns of 0.25 mm
+        cols = 160 / v.state.zoom
+        assert v.measurement_line(s.measurements[-1]) == f"distance {cols * 0.25:.2f} mm ({cols:.1f} px)"
+
+    def test_roi_line_against_the_values(self):
+        img = self.spaced()
+        v = View(img)
+        m = controls.Measurement("ellipse", 0, 20.0, 10.0, 60.0, 50.0)   # centre column 40
+        line = v.measurement_line(m)
+        assert line.startswith("roi mean 39.5 sd ") and " HU n " in line   # columns 20..59, symmetric
+        assert line.endswith(f"area {np.pi * 20 * 0.25 * 20 * 0.5:.1f} mm2")
+
+    def test_drawn_on_the_view_and_kept_with_the_frame(self):
+        img = self.spaced()
+        v = keyed(View(img), img, "d")
+        plain = v.compose()
+        s = controls.on_button_up(controls.on_drag(controls.on_button_down(v.state, 50, 150), 350, 150, *v.size))
+        v.set_state(s)
+        out = v.compose()
+        row = out[150, 60:340].astype(int)
+        assert (np.abs(row - plain[150, 60:340]).sum(axis=1) > 0).mean() > 0.9   # the line is there
+        b, g, r = (int(c) for c in out[150, 200])
+        assert b < 40 and g > 150 and r > 200                    # amber (view.MEASURE), anti-aliased
+        v.set_state(controls.on_key(v.state, "o", img))
+        assert not np.array_equal(v.compose()[150, 60:340], out[150, 60:340])   # o hides them too
+
+    def test_help_lists_the_cycle_of_the_image(self):
+        arr = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
+        img = dcmlib.load(make_ds(arr, Modality="CR", PhotometricInterpretation="MONOCHROME1"))
+        rows = controls.help_rows(View(img).state)
+        text = " ".join(a for _, a in rows)
+        assert "1 auto 0.5-99.5 %" in text and "lung" not in text

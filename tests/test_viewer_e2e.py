@@ -28,6 +28,8 @@ def xvfb():
     proc, display = start_xvfb()
     env = dict(os.environ, DISPLAY=display)
     env.pop("QT_QPA_PLATFORM", None)
+    wait_for(lambda: subprocess.run(["xdotool", "getdisplaygeometry"], env=env, capture_output=True,
+                                    timeout=10).returncode == 0, timeout=30)   # accepting clients
     yield env
     proc.terminate()
     proc.wait(5)
@@ -47,16 +49,51 @@ def wait_for(pred, timeout=10.0):
     raise AssertionError("timed out")
 
 
+#: What Qt prints when the X server refuses the connection (seen when other test runs on the same
+#: machine start and stop X servers at the same moment): the one failure a second launch may retry.
+NO_DISPLAY = "could not connect to display"
+
+
+def launch(env, args, cwd):
+    """Start ``python dcmview.py ARGS`` and wait for its window: (process, window id).
+
+    Retries once when Qt could not connect to the X server at all (an environment failure, not the
+    viewer's); any other early end fails with the viewer's stderr."""
+    for attempt in (1, 2):
+        proc = subprocess.Popen([sys.executable, str(DCMVIEW), *map(str, args)], env=env, cwd=cwd,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        title = f"dcmview - {Path(str(args[0])).name}"
+        try:
+            return proc, find_window(env, title, proc)
+        except AssertionError as exc:
+            if attempt == 2 or NO_DISPLAY not in str(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def find_window(env, title, proc, timeout=60.0):
+    """The viewer's window id once it is mapped and viewable; fails with the viewer's stderr if it ended."""
+    def found():
+        if proc.poll() is not None:
+            raise AssertionError(f"the viewer ended with status {proc.returncode}: {proc.communicate()[1]}")
+        return xdo(env, "search", "--onlyvisible", "--name", f"^{re.escape(title)}$").split()
+    try:
+        return wait_for(found, timeout=timeout)[0]
+    except AssertionError as exc:
+        if proc.poll() is None:
+            proc.kill()
+            out, err = proc.communicate()
+            raise AssertionError(f"no window {title!r} after {timeout:g} s; viewer stderr: {err!r}") from exc
+        raise
+
+
 def test_keys_drag_snapshots_screenshot_quit(xvfb, tmp_path):
     env = xvfb
     src = pydicom_file("CT_small.dcm")
     snaps = tmp_path / "snaps"
-    proc = subprocess.Popen([sys.executable, str(DCMVIEW), src, "--snapshot-dir", str(snaps)],
-                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # mapped and viewable, not just created: keys sent earlier can be lost on a loaded machine
+    proc, win = launch(env, [src, "--snapshot-dir", snaps], tmp_path)
     try:
-        # mapped and viewable, not just created: keys sent earlier can be lost on a loaded machine
-        win = wait_for(lambda: xdo(env, "search", "--onlyvisible", "--name", "^dcmview - CT_small.dcm$").split(),
-                       timeout=30)[0]
         saved = lambda: sorted(p.name for p in snaps.glob("*.png")) if snaps.is_dir() else []  # noqa: E731
 
         def key(*names, expect=None):
@@ -121,3 +158,158 @@ def test_keys_drag_snapshots_screenshot_quit(xvfb, tmp_path):
 
 def _in_order(out: str) -> list[str]:
     return [Path(l.split("saved ", 1)[1]).name for l in out.splitlines() if l.startswith("saved ")]
+
+
+# ------------------------------------------------------------------ reading tools: zoom, pan, cine, presets, ruler
+
+
+class Session:
+    """``python dcmview.py FILE`` on Xvfb with its window found; keys, mouse and screenshots by xdotool
+    and ImageMagick.  Pauses between events let the viewer's loop (waitKeyEx every <= 30 ms) see each
+    one on a loaded machine; nothing here measures time."""
+
+    def __init__(self, env, path, tmp_path, *extra):
+        self.env, self.tmp = env, tmp_path
+        self.snaps = tmp_path / "snaps"
+        self.proc, self.win = launch(env, [path, "--snapshot-dir", self.snaps, *extra], tmp_path)
+        time.sleep(1.0)
+
+    def key(self, *names, pause=0.15):
+        for n in names:
+            xdo(self.env, "key", "--window", self.win, n)
+            time.sleep(pause)
+
+    def move(self, x, y, pause=0.2):
+        xdo(self.env, "mousemove", "--window", self.win, "--sync", str(x), str(y))
+        time.sleep(pause)
+
+    def drag(self, button, start, end, steps=5):
+        self.move(*start, pause=0.3)
+        xdo(self.env, "mousedown", str(button))
+        time.sleep(0.2)
+        for k in range(1, steps + 1):
+            self.move(start[0] + (end[0] - start[0]) * k // steps, start[1] + (end[1] - start[1]) * k // steps,
+                      pause=0.12)
+        xdo(self.env, "mouseup", str(button))
+        time.sleep(0.4)
+
+    def saved(self):
+        return sorted(p.name for p in self.snaps.glob("*.png")) if self.snaps.is_dir() else []
+
+    def snapshot(self, key="s"):
+        """Press s (or S) and wait for the new file; its name."""
+        before = set(self.saved())
+        self.key(key)
+        return wait_for(lambda: next(iter(set(self.saved()) - before), None), timeout=20)
+
+    def screen(self, name):
+        """A screenshot of the whole screen (the window is at the top left), as BGR."""
+        shot = self.tmp / f"{name}.png"
+        subprocess.run(["import", "-window", "root", str(shot)], env=self.env, check=True, timeout=20)
+        return cv2.imread(str(shot))
+
+    def quit(self):
+        self.key("q")
+        out, err = self.proc.communicate(timeout=20)
+        assert self.proc.returncode == 0, err
+        return out
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+@pytest.fixture
+def session(xvfb, tmp_path):
+    made = []
+
+    def start(path, *extra):
+        s = Session(xvfb, path, tmp_path, *extra)
+        made.append(s)
+        return s
+
+    yield start
+    for s in made:
+        s.close()
+
+
+def _write(tmp_path, name, arr, **tags):
+    from helpers import make_ds, write_ds
+
+    return write_ds(make_ds(arr, **tags), tmp_path / name)
+
+
+def test_zoom_in_on_a_corner_shows_it_magnified(session, tmp_path):
+    arr = np.full((128, 128), 200, np.uint16)
+    arr[:8, :8] = 3800                                            # a bright 8 x 8 corner, shown 32 px at 4x
+    s = session(_write(tmp_path, "corner.dcm", arr, Modality="OT", WindowCenter=2000, WindowWidth=4000))
+    s.key("o")                                                    # no text over the corner
+    before = s.screen("fit")[:512, :512, 1]
+    s.move(4, 4)                                                  # the pointer on the corner
+    s.key("plus", "plus", "plus")                                 # 4x -> 11.3x around the pointer
+    after = s.screen("zoomed")[:512, :512, 1]
+    s.quit()
+    bright = lambda img, row: int((img[row, :200] > 128).sum())  # noqa: E731
+    assert bright(before, 16) in range(30, 35) and bright(before, 60) == 0
+    assert bright(after, 16) > 70 and bright(after, 60) > 70      # the same corner, about 11x
+    assert after[150:, 150:].max() < 60                           # the rest: the dark image, not the corner
+
+
+def test_pan_moves_the_picture(session, tmp_path):
+    yy, xx = np.mgrid[0:128, 0:128]
+    arr = (((xx // 8 + yy // 8) % 2) * 2000 + xx * 8 + yy * 4).astype(np.uint16)   # checks on a ramp
+    s = session(_write(tmp_path, "checks.dcm", arr, Modality="OT", WindowCenter=2000, WindowWidth=4000))
+    s.key("o", "x")
+    s.move(256, 256)
+    s.key("plus", "plus")                                         # 8x around the centre
+    a = s.screen("before")[:512, :512, 1].astype(int)
+    s.drag(3, (300, 300), (220, 250))                             # right drag: 80 px left, 50 px up
+    b = s.screen("after")[:512, :512, 1].astype(int)
+    s.quit()
+    shifted = np.abs(b[:-50, :-80] - a[50:, 80:]).mean()
+    unshifted = np.abs(b - a).mean()
+    assert shifted < 2 < 20 < unshifted, (shifted, unshifted)
+
+
+def test_cine_plays_without_keys(session, tmp_path):
+    frames = np.stack([np.full((64, 64), 300 * i, np.uint16) for i in range(6)])
+    s = session(_write(tmp_path, "cine.dcm", frames, Modality="US", CineRate=8, WindowCenter=750,
+                       WindowWidth=1600))
+    s.key("space")
+    names = []
+    for _ in range(4):
+        time.sleep(0.4)
+        names.append(s.snapshot("S"))                              # the window as shown: its frame in the name
+    s.key("space")
+    s.quit()
+    shown = {re.search(r"_f(\d+)_", n)[1] for n in names}
+    assert len(shown) >= 2, names                                  # frames advanced with no frame key
+
+
+def test_p_on_a_chest_radiograph_gives_a_visible_image(session, tmp_path):
+    yy, xx = np.mgrid[0:200, 0:160]
+    lungs = ((xx - 50) ** 2 / 30 ** 2 + (yy - 100) ** 2 / 70 ** 2 < 1) | ((xx - 110) ** 2 / 30 ** 2 +
+                                                                           (yy - 100) ** 2 / 70 ** 2 < 1)
+    arr = np.where(lungs, 900, 2600).astype(np.uint16) + (xx * 2).astype(np.uint16)   # 12-bit, no HU
+    path = _write(tmp_path, "chest.dcm", arr, Modality="CR", PhotometricInterpretation="MONOCHROME1",
+                  BitsStored=12, HighBit=11, ImagerPixelSpacing=[0.2, 0.2])
+    s = session(path)
+    s.key("p")
+    name = s.snapshot()
+    screen = s.screen("cr")
+    s.quit()
+    snap = cv2.imread(str(s.snaps / name), cv2.IMREAD_UNCHANGED)
+    assert 30 < snap.mean() < 225 and snap.std() > 30, (name, snap.mean(), snap.std())
+    view = screen[300:500, 100:400, 1]                             # the image, below the annotations
+    assert view.std() > 30 and 30 < view.mean() < 225
+
+
+def test_a_ruler_drag_prints_the_length(session, tmp_path):
+    arr = np.tile(np.arange(256, dtype=np.uint16) * 8, (256, 1))
+    s = session(_write(tmp_path, "ruler.dcm", arr, Modality="OT", PixelSpacing=[0.5, 0.5],
+                       WindowCenter=1024, WindowWidth=2048))
+    s.key("d")                                                    # 256 x 256 at 2x: 200 view px = 100 px
+    s.drag(1, (100, 300), (300, 300))
+    out = s.quit()
+    assert "distance 50.00 mm (100.0 px)" in out.splitlines(), out

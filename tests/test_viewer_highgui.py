@@ -90,7 +90,8 @@ def test_trackbars_re_render(viewer_of, ct):
     assert v.state.width == 50.0
     cv2.setTrackbarPos("mode", v.title, 2)
     assert v.state.mode is dcmlib.VoiFunction.SIGMOID
-    # the viewport is the same pipeline as a full render, resized
+    # the viewport is the same pipeline as a full render, resized (x: nearest neighbour)
+    v.on_key(ord("x"))
     full = ct.render(-300, 50, mode="sigmoid")
     assert np.array_equal(v.view.render_view(), cv2.resize(full, (512, 512), interpolation=cv2.INTER_NEAREST))
 
@@ -98,10 +99,10 @@ def test_trackbars_re_render(viewer_of, ct):
 def test_keys_move_trackbars_without_feedback(viewer_of, ct):
     v = viewer_of(ct)
     v.on_key(ord("1"))                               # lung
-    assert (v.state.preset, v.state.center, v.state.width) == (0, -600.0, 1500.0)
+    assert (v.state.preset, v.state.center, v.state.width) == ("lung", -600.0, 1500.0)
     assert cv2.getTrackbarPos("center", v.title) == -600
     assert cv2.getTrackbarPos("width", v.title) == 1500
-    assert v.state.preset == 0                        # setting the trackbars did not make it a user window
+    assert v.state.preset == "lung"                   # setting the trackbars did not make it a user window
     v.on_key(ord("m"))
     assert cv2.getTrackbarPos("mode", v.title) == 1
     v.on_key(0xFFE1)                                  # Qt: Shift arrives as its own key ...
@@ -209,7 +210,70 @@ def test_padding_is_background_in_the_view_as_in_the_export(viewer_of):
     img = dcmlib.load(make_ds(arr, PhotometricInterpretation="MONOCHROME1", PixelPaddingValue=0,
                               WindowCenter=2000, WindowWidth=3000, Modality="MG"))
     v = viewer_of(img)
+    v.on_key(ord("x"))                                       # nearest neighbour: the export's pixels, repeated
     full = img.render(2000, 3000)
     assert full[:, :16].max() == 0 and full[:, 16:].min() > 0     # the export's own truth
     w, h = v.view.size
     assert np.array_equal(v.view.render_view(), cv2.resize(full, (w, h), interpolation=cv2.INTER_NEAREST))
+
+
+def test_right_drag_pans_and_ctrl_wheel_zooms(viewer_of, ct):
+    v = viewer_of(ct)
+    v.on_mouse(cv2.EVENT_MOUSEWHEEL, 100, 100, (120 << 16) | cv2.EVENT_FLAG_CTRLKEY)   # Ctrl + wheel away: in
+    assert v.state.zoom == pytest.approx(4 * 2 ** 0.5) and v.state.frame == 0
+    before = v.state.viewport.to_image(300, 300)
+    v.on_mouse(cv2.EVENT_RBUTTONDOWN, 300, 300, cv2.EVENT_FLAG_RBUTTON)
+    v.on_mouse(cv2.EVENT_MOUSEMOVE, 280, 250, cv2.EVENT_FLAG_RBUTTON)
+    v.on_mouse(cv2.EVENT_RBUTTONUP, 280, 250, 0)
+    assert v.state.viewport.to_image(280, 250) == pytest.approx(before)   # the image followed the pointer
+    assert v.state.drag is None and v.shown.shape == (512, 512, 3)
+    v.on_mouse(cv2.EVENT_MBUTTONDOWN, 280, 250, cv2.EVENT_FLAG_MBUTTON)
+    v.on_mouse(cv2.EVENT_MOUSEMOVE, 300, 300, cv2.EVENT_FLAG_MBUTTON)
+    assert v.state.viewport.to_image(300, 300) == pytest.approx(before)
+    v.on_key(ord("f"))
+    assert v.state.zoom == 4.0
+
+
+def test_a_ruler_prints_its_length_and_S_includes_it(viewer_of, tmp_path, capsys):
+    arr = np.tile(np.arange(128, dtype=np.int16), (128, 1))
+    img = dcmlib.load(make_ds(arr, PixelSpacing=[0.8, 0.8], WindowCenter=64, WindowWidth=128))
+    v = viewer_of(img)                                           # 128 x 128 at 4x
+    v.on_key(ord("d"))
+    v.on_mouse(cv2.EVENT_LBUTTONDOWN, 40, 100, cv2.EVENT_FLAG_LBUTTON)
+    v.on_mouse(cv2.EVENT_MOUSEMOVE, 440, 100, cv2.EVENT_FLAG_LBUTTON)
+    assert capsys.readouterr().out == ""                         # nothing until the button is up
+    v.on_mouse(cv2.EVENT_LBUTTONUP, 440, 100, 0)
+    assert capsys.readouterr().out == "distance 80.00 mm (100.0 px)\n"   # 400 view px = 100 px of 0.8 mm
+    assert v.state.width == 128.0                                # the drag measured, it did not window
+    v.on_key(ord("S"))
+    shown = Path(capsys.readouterr().out.split("saved ", 1)[1].strip())
+    saved = cv2.imread(str(shown))
+    assert np.array_equal(saved, v.shown) and saved[100, 240, 2] > 200 and saved[100, 240, 0] < 60  # amber line
+    v.on_key(ord("s"))                                           # s stays the export: no ruler
+    full = Path(capsys.readouterr().out.split("saved ", 1)[1].strip())
+    assert np.array_equal(cv2.imread(str(full), cv2.IMREAD_UNCHANGED), img.render())
+
+
+def test_trackbar_limits_widen_to_hold_the_window(viewer_of):
+    img = dcmlib.load(make_ds(np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) % 1000, Modality="CR"))
+    v = viewer_of(img)
+    hi = controls.trackbar_ranges(v.state)["center"][1]
+    v.on_mouse(cv2.EVENT_LBUTTONDOWN, 10, 10, cv2.EVENT_FLAG_LBUTTON)
+    v.on_mouse(cv2.EVENT_MOUSEMOVE, 10, 500, cv2.EVENT_FLAG_LBUTTON)    # far down: a center beyond the data
+    v.on_mouse(cv2.EVENT_LBUTTONUP, 10, 500, 0)
+    assert v.state.center > hi
+    assert cv2.getTrackbarPos("center", v.title) == v.state.scale.to_pos(v.state.center)
+
+
+def test_cine_ticks_advance_frames(viewer_of):
+    frames = np.stack([np.full((32, 32), 100 * i, np.uint16) for i in range(6)])
+    img = dcmlib.load(make_ds(frames, WindowCenter=250, WindowWidth=600, CineRate=5))
+    v = viewer_of(img)
+    v.on_key(ord(" "))
+    assert v.state.playing and v.state.fps == 5.0
+    v.tick(10.0)                                                 # playback starts at t = 10 s
+    v.tick(10.45)                                                # 2 frames later at 5 fps
+    assert v.state.frame == 2 and cv2.getTrackbarPos("frame", v.title) == 3
+    assert "play 5 fps" in " ".join(v.view.annotation_lines())
+    v.on_key(0xFF53)                                             # Right: a frame key pauses
+    assert not v.state.playing and v.state.frame == 3
