@@ -477,7 +477,8 @@ def test_a_worker_killed_from_outside_fails_only_its_file(tmp_path, monkeypatch)
     report = convert([tmp_path / "src"], tmp_path / "out", workers=1, timeout=60)
     killer.join()
     rows = {r["source"]: r for r in rows_of(tmp_path / "out")}
-    assert rows[str(tmp_path / "src" / "IM0.dcm")]["error"] == "decoder crashed (signal 9; killed, perhaps out of memory)"
+    killed = rows[str(tmp_path / "src" / "IM0.dcm")]["error"]
+    assert killed == "decoder crashed (signal 9; killed, perhaps out of memory)"
     assert rows[ok]["status"] == "ok" and (report.converted, report.failed) == (1, 1)
     assert_clean(tmp_path / "out")
 

@@ -85,12 +85,11 @@ def cluster(tmp_path_factory):
             client.wait_for_workers(2, timeout=60)
         yield address, workers
     finally:
-        for proc in procs:
+        for proc in reversed(procs):  # workers first, then the scheduler
             if proc.poll() is None:
                 proc.terminate()
-        for proc in procs:
             try:
-                proc.wait(5)
+                proc.wait(2)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()

@@ -72,9 +72,8 @@ def convert(
         sources = [sources]
     if isinstance(channels, str):
         channels = [c for c in channels.split(",")]
-    options = ConvertOptions(format=format, window=tuple(window) if window is not None else None,  # type: ignore[arg-type]
-                             preset=preset, voi=voi, auto=auto,
-                             channels=tuple(channels) if channels is not None else None,  # type: ignore[arg-type]
+    options = ConvertOptions(format=format, window=None if window is None else (window[0], window[1]),
+                             preset=preset, voi=voi, auto=auto, channels=None if channels is None else tuple(channels),
                              mode=mode, invert=invert, frames=frames, layout=layout)
     report = run_conversion(list(sources), out, options, workers=workers, dask=dask, resume=resume,
                             overwrite=overwrite, timeout=timeout, progress=progress)

@@ -77,7 +77,8 @@ def options_from(args: argparse.Namespace) -> ConvertOptions:
         try:
             window = (float(args.window[0]), float(args.window[1]))
         except ValueError:
-            raise InvalidArgumentError(f"window center and width must be numbers, got {' '.join(args.window)}") from None
+            raise InvalidArgumentError("window center and width must be numbers, got "
+                                       f"{' '.join(args.window)}") from None
     return ConvertOptions(format=args.format, window=window, preset=args.preset, voi=args.voi, auto=args.auto,
                           channels=tuple(args.channels.split(",")) if args.channels else None, mode=args.mode,
                           invert=args.invert, frames=args.frames, layout=args.layout)

@@ -99,11 +99,11 @@ def check_same_run(previous: dict[str, object] | None, options: dict[str, object
     if previous is None:
         raise InvalidArgumentError(f"{RECORD} is missing or damaged; cannot tell how the previous run was made "
                                    "(use --overwrite)", out)
-    old = previous.get("options") or {}
+    old: dict = previous.get("options") or {}  # type: ignore[assignment]
     for key, value in options.items():
-        if old.get(key) != value:  # type: ignore[union-attr]
+        if old.get(key) != value:
             raise InvalidArgumentError(f"--resume with other options than the previous run ({key}: "
-                                       f"{old.get(key)!r} then, {value!r} now); use --overwrite", out)  # type: ignore[union-attr]
+                                       f"{old.get(key)!r} then, {value!r} now); use --overwrite", out)
     if list(previous.get("sources") or []) != list(sources):  # type: ignore[call-overload]
         raise InvalidArgumentError("--resume with other sources than the previous run; use --overwrite", out)
 

@@ -140,7 +140,8 @@ def plan_series(files: Sequence[SourceFile], out: str) -> list[Job]:
         by_path = {im.path: f for im, f in members}
         ordered, _, _ = order_images([im for im, _ in members])
         first = ordered[0].header
-        folder = f"{study_folder(study)}/{series_folder(series, int_value(first, 'SeriesNumber', None), text_value(first, 'Modality'))}"
+        number, modality = int_value(first, "SeriesNumber", None), text_value(first, "Modality")
+        folder = f"{study_folder(study)}/{series_folder(series, number, modality)}"
         number = 1
         for im in ordered:
             path, _, size, mtime = by_path[im.path]

@@ -15,10 +15,11 @@ one file at a time, so the parent always knows which file a worker holds:
 Workers start with ``fork`` where there is one (Linux; Python's own default
 there before 3.14): a fresh worker costs milliseconds instead of a second
 import of OpenCV, NumPy and pydicom (~0.5 s), which matters when a crash
-replaces one.  The parent's threads are OpenBLAS's and OpenCV's pools, which
-survive a fork (both reset themselves in the child; measured with their
-thread pools busy before the fork); the parent runs no other threads (the
-progress bar has no monitor thread).  Elsewhere, ``spawn``.  They ignore SIGINT: the parent decides how a Ctrl-C ends, and
+replaces one.  The CLI parent's only threads are OpenBLAS's and OpenCV's
+pools, which a forked child survives (checked: forked children ran OpenCV
+and BLAS work after the parent's pools had been busy); the progress bar
+starts no monitor thread.  Elsewhere, ``spawn`` (``start_method`` chooses).
+Workers ignore SIGINT: the parent decides how a Ctrl-C ends, and
 :meth:`LocalPool.close` stops them with SIGTERM (which unwinds an atomic
 write, removing its temporary file) before SIGKILL.
 """

@@ -29,7 +29,8 @@ from ..pipeline import VoiSelection, apply_modality
 from ..series import slice_normal
 from .options import ConvertOptions
 
-__all__ = ["COLUMNS", "Job", "FileResult", "convert_file", "convert_files", "output_name", "selected_frames", "NOT_DICOM", "NO_PIXELS"]
+__all__ = ["COLUMNS", "Job", "FileResult", "convert_file", "convert_files", "output_name", "selected_frames",
+           "NOT_DICOM", "NO_PIXELS"]
 
 #: The manifest's columns, in order.
 COLUMNS = (
