@@ -67,6 +67,12 @@ SUMMARY = re.compile(r"^dcmview: converted (\d+) of (\d+) files? \((\d+) images?
                      r"(\d+) skipped(, \d+ kept from the previous run)? \(see (.+)\)$")
 
 
+@pytest.fixture(autouse=True)
+def no_user_presets(tmp_path_factory, monkeypatch):
+    """No developer's presets file reaches --export or convert here (both read $XDG_CONFIG_HOME's)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("no-config")))
+
+
 # --------------------------------------------------------------------------- building the sources
 
 
@@ -319,6 +325,37 @@ def test_min_max_and_auto_windows_are_recorded_and_reproducible(tmp_path):
     assert row["window_source"] == "auto" and (float(row["center"]), float(row["width"])) == (c, w)
     expected = export(src, 1, "--window", row["center"], row["width"], tmp=tmp_path)
     assert (tmp_path / "auto" / "plain.png").read_bytes() == expected
+
+
+USER_PRESETS = """[CT]
+lung = { center = -500, width = 1400, function = "sigmoid" }
+[MR]
+lung = { center = 400, width = 700 }
+"""
+
+
+def test_user_presets_mean_what_they_mean_for_export(tmp_path):
+    """A presets file's 'lung' for CT and for MR, looked up per file by modality, as --export --presets does;
+    without --presets the CLI reads the default file ($XDG_CONFIG_HOME/dcmview/presets.toml) as --export does."""
+    ct = ct_series(tmp_path / "src", zs=(0.0,))[0]
+    mr = enhanced_mr(tmp_path / "src" / "mr.dcm")
+    presets = tmp_path / "config" / "dcmview" / "presets.toml"
+    presets.parent.mkdir(parents=True)
+    presets.write_text(USER_PRESETS)
+    convert([tmp_path / "src"], tmp_path / "out", preset="lung", presets=presets)
+    rows = {(r["source"], r["frame"]): r for r in rows_of(tmp_path / "out")}
+    assert (rows[(ct, "1")]["center"], rows[(ct, "1")]["voi_function"]) == ("-500.0", "SIGMOID")
+    assert rows[(mr, "2")]["center"] == "400.0" and rows[(mr, "2")]["window_source"] == "preset lung"
+    assert (tmp_path / "out" / "IM0.png").read_bytes() == export(ct, 1, "--preset", "lung", "--presets",
+                                                                 str(presets), tmp=tmp_path)
+    assert (tmp_path / "out" / "mr_f0002.png").read_bytes() == export(mr, 2, "--preset", "lung", "--presets",
+                                                                      str(presets), tmp=tmp_path)
+    proc = run_convert(tmp_path / "src", "--out", tmp_path / "cli", "--preset", "lung", "--no-progress",
+                       env={"XDG_CONFIG_HOME": str(tmp_path / "config")})
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "cli" / "manifest.csv").read_bytes() == (tmp_path / "out" / "manifest.csv").read_bytes()
+    with pytest.raises(dcmlib.InvalidArgumentError, match="other options"):  # the presets decide the outputs
+        convert([tmp_path / "src"], tmp_path / "out", preset="lung", resume=True)
 
 
 def linear_window(x: np.ndarray, c: float, w: float) -> np.ndarray:

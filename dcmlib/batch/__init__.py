@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from ..presets import load_presets
 from .options import Channel, ConvertOptions
 from .run import DEFAULT_TIMEOUT, ConvertReport, run_conversion
 
@@ -41,6 +42,7 @@ def convert(
     invert: bool = False,
     frames: str | int = "all",
     layout: str = "mirror",
+    presets: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     dask: str | None = None,
     resume: bool = False,
@@ -57,10 +59,14 @@ def convert(
     viewer's percentile window) or ``channels`` (three presets or ``"C/W"``,
     one per colour channel, red first); default the file's own VOI or
     min-max.  ``frames``: ``"all"``, ``"first"`` or a frame number from 1.
-    ``layout``: ``"mirror"`` or ``"series"``.  ``workers`` processes (default
-    all cores) or ``dask`` (a scheduler address or ``"local"``).  ``resume``
-    finishes a previous run in ``out``; ``overwrite`` replaces it.  ``timeout``
-    seconds per file (local pool).  ``progress`` shows a bar on stderr.
+    ``layout``: ``"mirror"`` or ``"series"``.  ``presets``: a presets file
+    (TOML or Weasis XML, as ``dcmview.py --presets``) whose presets come
+    first for each file's modality; by default the built-in ones only (the
+    CLI reads the default presets file, as ``--export`` does).  ``workers``
+    processes (default all cores) or ``dask`` (a scheduler address or
+    ``"local"``).  ``resume`` finishes a previous run in ``out``;
+    ``overwrite`` replaces it.  ``timeout`` seconds per file (local pool).
+    ``progress`` shows a bar on stderr.
 
     Returns a :class:`ConvertReport`.  Raises
     :class:`~dcmlib.errors.DcmviewError` when the run cannot start (bad
@@ -74,7 +80,8 @@ def convert(
         channels = [c for c in channels.split(",")]
     options = ConvertOptions(format=format, window=None if window is None else (window[0], window[1]),
                              preset=preset, voi=voi, auto=auto, channels=None if channels is None else tuple(channels),
-                             mode=mode, invert=invert, frames=frames, layout=layout)
+                             mode=mode, invert=invert, frames=frames, layout=layout,
+                             presets=None if presets is None else load_presets(presets))
     report = run_conversion(list(sources), out, options, workers=workers, dask=dask, resume=resume,
                             overwrite=overwrite, timeout=timeout, progress=progress)
     if report.interrupted:

@@ -4,7 +4,7 @@ Usage:
   python dcmview.py convert SRC [SRC ...] --out DIR
           [--format png|png16|jpg|tif|tif16|npy]
           [--window CENTER WIDTH | --preset NAME | --voi N | --auto]
-          [--channels W1,W2,W3] [--mode linear|linear-exact|sigmoid] [--invert]
+          [--channels W1,W2,W3] [--presets FILE] [--mode linear|linear-exact|sigmoid] [--invert]
           [--frames all|first|N] [--layout mirror|series]
           [--workers N] [--dask ADDRESS|local] [--resume] [--overwrite]
           [--timeout SECONDS] [--no-progress]
@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 import traceback
 import warnings
 
 from ..errors import DcmviewError, InvalidArgumentError
 from ..lut import MODES
+from ..presets import UserPresets, default_presets_path, load_presets
 from .options import FORMATS, LAYOUTS, ConvertOptions
 from .run import DEFAULT_TIMEOUT, run_conversion
 
@@ -54,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     win.add_argument("--auto", action="store_true", help="the viewer's auto window (0.5-99.5 %% of each frame)")
     win.add_argument("--channels", metavar="W1,W2,W3",
                      help="three windows (presets or C/W) as one colour image, the first in red")
+    p.add_argument("--presets", metavar="FILE", help="your presets, as for dcmview.py (default: "
+                   "$XDG_CONFIG_HOME/dcmview/presets.toml when it exists)")
     p.add_argument("--mode", choices=list(MODES), help="VOI LUT function (default: the file's, else linear)")
     p.add_argument("--invert", action="store_true", help="invert the grey levels")
     p.add_argument("--frames", default="all", metavar="all|first|N", help="frames of multi-frame files (default all)")
@@ -70,6 +74,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def user_presets(args: argparse.Namespace) -> UserPresets | None:
+    """``--presets FILE``, else the default presets file when it exists, as ``dcmview.py`` reads them: a
+    default file that cannot be used is one error line and the built-in presets; a named one is an error."""
+    path = args.presets or default_presets_path()
+    if not args.presets and not Path(path).is_file():
+        return None
+    try:
+        user = load_presets(path)
+    except DcmviewError as exc:
+        if args.presets:
+            raise
+        sys.stderr.write(f"{PROG}: error: {exc} (using the built-in presets)\n")
+        return None
+    for note in user.notes:
+        sys.stderr.write(f"{PROG}: warning: {path}: {note}\n")
+    return user
+
+
 def options_from(args: argparse.Namespace) -> ConvertOptions:
     """The :class:`ConvertOptions` the flags ask for (validated by the run)."""
     window = None
@@ -81,7 +103,7 @@ def options_from(args: argparse.Namespace) -> ConvertOptions:
                                        f"{' '.join(args.window)}") from None
     return ConvertOptions(format=args.format, window=window, preset=args.preset, voi=args.voi, auto=args.auto,
                           channels=tuple(args.channels.split(",")) if args.channels else None, mode=args.mode,
-                          invert=args.invert, frames=args.frames, layout=args.layout)
+                          invert=args.invert, frames=args.frames, layout=args.layout, presets=user_presets(args))
 
 
 def main(argv: list[str] | None = None) -> int:

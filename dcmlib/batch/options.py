@@ -10,11 +10,11 @@ min-max window; ``auto`` is the viewer's percentile window.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 from ..errors import InvalidArgumentError
 from ..lut import VoiFunction, check_window
-from ..presets import Preset, get_preset
+from ..presets import UserPresets, find_preset
 
 __all__ = ["FORMATS", "DISPLAY_FORMATS", "LAYOUTS", "Channel", "ConvertOptions", "parse_channel", "parse_frames"]
 
@@ -31,19 +31,23 @@ LAYOUTS = ("mirror", "series")
 
 @dataclass(frozen=True)
 class Channel:
-    """One window of ``--channels``: a preset, or a center and width (``C/W``)."""
+    """One window of ``--channels``: a preset by name (looked up per file, as ``--preset``), or ``C/W``."""
 
-    center: float
-    width: float
-    preset: Preset | None = None
+    center: float = 0.0
+    width: float = 1.0
+    preset: str | None = None
 
-    @property
-    def label(self) -> str:
-        return self.preset.name if self.preset is not None else f"{self.center:g}/{self.width:g}"
+    def resolve(self, modality: str, presets: UserPresets | None) -> dict:
+        """``render``'s window arguments for an image of ``modality``."""
+        if self.preset is not None:
+            return {"preset": find_preset(self.preset, modality, presets)}
+        return {"center": self.center, "width": self.width}
 
 
-def parse_channel(text: str) -> Channel:
-    """``lung`` (a preset) or ``-600/1500`` (center/width) as a :class:`Channel`."""
+def parse_channel(text: str | Channel, presets: UserPresets | None = None) -> Channel:
+    """``lung`` (a preset: the user's or a built-in one) or ``-600/1500`` (center/width) as a :class:`Channel`."""
+    if isinstance(text, Channel):
+        return text
     name = str(text).strip()
     if "/" in name:
         c, _, w = name.partition("/")
@@ -53,8 +57,8 @@ def parse_channel(text: str) -> Channel:
             raise InvalidArgumentError(f"channel {name!r} is neither a preset nor CENTER/WIDTH") from None
         check_window(center, width, VoiFunction.LINEAR_EXACT)
         return Channel(center, width)
-    preset = get_preset(name)
-    return Channel(preset.center, preset.width, preset)
+    find_preset(name, "", presets)  # it exists for some modality or built in
+    return Channel(preset=name)
 
 
 def parse_frames(value: str | int) -> str | int:
@@ -77,7 +81,9 @@ class ConvertOptions:
 
     At most one of ``window`` (center, width), ``preset``, ``voi`` (1-based),
     ``auto`` and ``channels`` (three windows) is set; windows, ``mode`` and
-    ``invert`` only apply to the display formats (png, jpg, tif).
+    ``invert`` only apply to the display formats (png, jpg, tif).  Preset names
+    are looked up per file as ``--export --preset`` does: ``presets`` (the
+    user's presets file) for the file's modality first, then built in.
     """
 
     format: str = "png"
@@ -90,6 +96,7 @@ class ConvertOptions:
     invert: bool = False
     frames: str | int = "all"
     layout: str = "mirror"
+    presets: UserPresets | None = None
 
     @property
     def suffix(self) -> str:
@@ -129,16 +136,18 @@ class ConvertOptions:
                 raise InvalidArgumentError(f"--voi must be a whole number, got {self.voi!r}") from None
             if voi < 1:
                 raise InvalidArgumentError(f"--voi counts from 1, got {voi}")
+        if self.preset is not None:
+            find_preset(self.preset, "", self.presets)  # it exists for some modality or built in
         channels = None
         if self.channels is not None:
-            channels = tuple(c if isinstance(c, Channel) else parse_channel(c) for c in self.channels)
+            channels = tuple(parse_channel(c, self.presets) for c in self.channels)
             if len(channels) != 3:
                 raise InvalidArgumentError(f"--channels needs three windows (one per colour channel), "
                                            f"got {len(channels)}")
         return ConvertOptions(
             format=fmt,
             window=window,
-            preset=get_preset(self.preset).name if self.preset is not None else None,
+            preset=str(self.preset).strip() if self.preset is not None else None,
             voi=voi,
             auto=bool(self.auto),
             channels=channels,
@@ -146,12 +155,16 @@ class ConvertOptions:
             invert=bool(self.invert),
             frames=parse_frames(self.frames),
             layout=self.layout,
+            presets=self.presets,
         )
 
     def describe(self) -> dict[str, object]:
         """The options as plain JSON values (what ``manifest.json`` records for ``--resume``)."""
-        out = asdict(self)
+        out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "presets"}
         out["window"] = list(self.window) if self.window is not None else None
-        out["channels"] = ([[c.center, c.width, c.preset.name if c.preset else None] for c in self.channels]
+        out["channels"] = ([c.preset if c.preset is not None else [c.center, c.width] for c in self.channels]
                            if self.channels is not None else None)
+        out["presets"] = None if self.presets is None else {  # what the file said, not where it is
+            m: [[p.name, p.center, p.width, p.function.value if p.function else None] for p in ps]
+            for m, ps in sorted(self.presets.by_modality.items())}
         return out

@@ -26,6 +26,7 @@ from ..image import DicomImage, load
 from ..io import pixel_element
 from ..lut import Modality, VoiLut
 from ..pipeline import VoiSelection, apply_modality
+from ..presets import find_preset
 from ..series import slice_normal
 from .options import ConvertOptions
 
@@ -223,7 +224,7 @@ def display_image(img: DicomImage, frame: int, options: ConvertOptions) -> tuple
     if options.channels is not None:
         planes, sels = [], []
         for ch in options.channels:
-            kwargs = {"preset": ch.preset} if ch.preset is not None else {"center": ch.center, "width": ch.width}
+            kwargs = ch.resolve(img.modality, options.presets)
             sels.append(img.resolve_voi(frame, mode=options.mode, **kwargs))
             planes.append(img.render(frame=frame, invert=options.invert, mode=options.mode, **kwargs))
         bgr = np.dstack(planes[::-1])  # OpenCV writes BGR: the first window lands in red
@@ -243,7 +244,7 @@ def render_arguments(img: DicomImage, frame: int, options: ConvertOptions) -> di
         auto = img.auto_window(frame)
         kwargs.update(center=auto.center, width=auto.width)
     elif options.preset is not None:
-        kwargs["preset"] = options.preset
+        kwargs["preset"] = find_preset(options.preset, img.modality, options.presets)
     elif options.voi is not None:
         kwargs["voi"] = options.voi
     return kwargs
