@@ -293,9 +293,6 @@ class VoiSource(Protocol):
     def unit(self) -> str: ...
 
     @property
-    def modality(self) -> str: ...
-
-    @property
     def is_series(self) -> bool: ...
 
     @property
@@ -591,7 +588,10 @@ def _apply_choice(state: ViewerState, index: int | None, image: VoiSource) -> Vi
                                 else None)
         return _selected(state, sel, state.n_vois, index)
     if c.kind == "voi":
-        return _selected(state, image.resolve_voi(state.frame, voi=c.voi), len(image.vois(state.frame)), index)
+        n = len(image.vois(state.frame))
+        if c.voi > n:                         # a series slice storing fewer VOIs than the first
+            return replace(state, message=f"this frame stores {n} VOI{'s' if n != 1 else ''}, not {c.voi}")
+        return _selected(state, image.resolve_voi(state.frame, voi=c.voi), n, index)
     if c.kind == "auto":
         w = image.auto_window(state.frame, c.low, c.high)
         center, width = w.center, w.width

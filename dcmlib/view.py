@@ -223,8 +223,12 @@ class View:
         return self._measured[m]
 
     def measurement_line(self, m: Measurement) -> str:
-        """The line a finished measurement prints on stdout."""
-        return self.measurement(m).line()
+        """The line a finished measurement prints on stdout (or why its frame cannot be measured)."""
+        try:
+            return self.measurement(m).line()
+        except DcmviewError as exc:
+            what = "distance" if m.kind == "ruler" else "roi"
+            return f"{what}: frame {m.frame + 1} cannot be measured ({exc.problem})"
 
     # -- the composed frame -----------------------------------------------------------
     def compose(self) -> np.ndarray:

@@ -95,3 +95,37 @@ def test_unknown_section_is_a_usage_error(capsys):
         bench_main(["nonsense"])
     assert exc.value.code == 2
     assert "unknown section" in capsys.readouterr().err
+
+
+def test_viewer_section_times_zoom_and_pan_at_each_zoom(capsys):
+    """On the large image the viewer section runs at the fit, 1:1 and 8x, with a pan and a zoom step
+    among the callbacks, each line a p50 and a p99."""
+    bench_viewer.run_case("tiny 12-bit", tiny_12_bit(), repeat=2, zooms=("fit", "1:1", "8x"))
+    out = capsys.readouterr().out
+    sections = re.findall(r"^  at (\S+) \(zoom ([\d.]+)%\)$", out, re.M)
+    assert [w for w, _ in sections] == ["fit", "1:1", "8x"] and [z for _, z in sections][1:] == ["100", "800"]
+    for kind in ("pan step", "zoom step", "center trackbar"):
+        lines = [ln for ln in out.splitlines() if ln.strip().startswith(kind)]
+        assert len(lines) == 3 and all(re.search(r"p50 +[\d.]+ ms +p99 +[\d.]+ ms", ln) for ln in lines), out
+
+
+def test_percentile_is_the_nearest_rank():
+    ms = [float(i) for i in range(1, 101)]
+    assert (bench_viewer.percentile(ms, 50), bench_viewer.percentile(ms, 99)) == (50.0, 99.0)
+    assert bench_viewer.percentile([3.0], 99) == 3.0
+
+
+def test_cine_case_is_a_jpeg_ybr_multi_frame_that_plays():
+    """The generated cine file decodes as JPEG baseline YBR_FULL_422, frame by frame, and playing it
+    for a moment shows frames at a positive rate (the rate itself is not asserted)."""
+    from dcmlib.view import View
+
+    ds = bench_viewer.jpeg_cine(frames=4, rows=32, cols=48, fps=50.0)
+    img = load(ds)
+    assert (len(img), img.photometric, ds.file_meta.TransferSyntaxUID) == (4, "YBR_FULL_422", "1.2.840.10008.1.2.4.50")
+    assert img.cine_rate[0] == pytest.approx(50.0, rel=1e-3)
+    rgb = img.values(1)
+    assert rgb.shape == (32, 48, 3) and rgb[:, 14:26].mean() > 200        # frame 1's white bar: x 12..27
+    assert rgb[:, 32:].mean() < 200                                        # and the colour ramp beside it
+    result = bench_viewer.play(View(img), 0.3)
+    assert result["target"] == pytest.approx(50.0, rel=1e-3) and result["achieved"] > 0

@@ -892,3 +892,12 @@ class TestMeasuring:
         s = viewed(initial_state(FakeImage(is_color=True, value_range=(0, 255))))
         s = on_button_up(on_drag(on_button_down(on_key(s, "d", img), 0, 0), 9, 0, 400, 300))
         assert len(s.measurements) == 1
+
+
+def test_a_slice_with_fewer_stored_windows_says_so():
+    """The cycle is built from the first slice; a later slice storing fewer VOIs gives a message, no error."""
+    im = FakeImage(unit="", modality="MR", vois=[Window(40.0, 400.0), Window(80.0, 200.0)])
+    s = initial_state(im)
+    im._vois = [Window(40.0, 400.0)]
+    s2 = on_key(s, "2", im)
+    assert (s2.center, s2.width) == (s.center, s.width) and "stores 1 VOI, not 2" in s2.message

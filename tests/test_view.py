@@ -336,3 +336,18 @@ class TestMeasurements:
         rows = controls.help_rows(View(img).state)
         text = " ".join(a for _, a in rows)
         assert "1 auto 0.5-99.5 %" in text and "lung" not in text
+
+
+def test_a_measurement_on_a_frame_that_cannot_be_read_is_one_line(tmp_path):
+    uid = generate_uid()
+    for i in range(2):
+        ds = make_ds(np.full((32, 32), 100 * i, dtype=np.int16), SeriesInstanceUID=uid,
+                     ImagePositionPatient=[0.0, 0.0, float(i)], ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+                     InstanceNumber=i + 1, WindowCenter=100, WindowWidth=400)
+        if i == 1:
+            ds.PixelData = ds.PixelData[:64]
+        write_ds(ds, tmp_path / f"{i}.dcm")
+    img = dcmlib.load(tmp_path, read_ahead=False)
+    v = View(img, on_warning=lambda m: None)
+    line = v.measurement_line(controls.Measurement("ellipse", 1, 2.0, 2.0, 20.0, 20.0))
+    assert line.startswith("roi: frame 2 cannot be measured (")
