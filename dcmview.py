@@ -111,6 +111,18 @@ def _number(text: str, what: str, where: str | None) -> float:
         raise InvalidArgumentError(f"{what} must be a number, got {text!r}", where) from None
 
 
+def frame_index(args: argparse.Namespace, img: dcmlib.DicomImage) -> int:
+    """``--frame N`` (1-based, as DICOM and DCMTK count) as a checked 0-based index."""
+    where = img.path or img.name
+    try:
+        frame = int(args.frame)
+    except ValueError:
+        raise InvalidArgumentError(f"frame must be a whole number, got {args.frame!r}", where) from None
+    if not 1 <= frame <= len(img):
+        raise InvalidArgumentError(f"frame {frame} out of range (1..{len(img)})", where)
+    return frame - 1
+
+
 def render_options(args: argparse.Namespace, img: dcmlib.DicomImage,
                    user: presets.UserPresets | None = None) -> dict:
     """Turn the window/frame flags into ``img.render`` keyword arguments (frame 0-based), validated.
@@ -121,13 +133,7 @@ def render_options(args: argparse.Namespace, img: dcmlib.DicomImage,
     modality first (``user``), then the built-in ones.
     """
     where = img.path or img.name
-    try:
-        frame = int(args.frame)
-    except ValueError:
-        raise InvalidArgumentError(f"frame must be a whole number, got {args.frame!r}", where) from None
-    if not 1 <= frame <= len(img):
-        raise InvalidArgumentError(f"frame {frame} out of range (1..{len(img)})", where)
-    opts: dict = {"frame": frame - 1, "invert": bool(args.invert), "mode": args.mode}
+    opts: dict = {"frame": frame_index(args, img), "invert": bool(args.invert), "mode": args.mode}
     if args.window:
         opts.update(center=_number(args.window[0], "window center", where),
                     width=_number(args.window[1], "window width", where))
@@ -225,10 +231,11 @@ def _run(args: argparse.Namespace) -> int:
         if args.info:
             print(img.info())
             return 0
+        if out is not None:
+            with quiet_c_stderr():  # decode first: a min-max default window needs the frame too
+                img.stored(frame_index(args, img))
         opts = render_options(args, img, user)
         if out is not None:
-            with quiet_c_stderr():
-                img.stored(opts["frame"])
             write_image(out, img.render(**opts))
             return 0
         return run_viewer(img, args, opts, user)
