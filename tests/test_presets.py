@@ -194,6 +194,11 @@ class TestViewerCycle:
 
 
 class TestCommandLine:
+    @pytest.fixture(autouse=True)
+    def _no_developer_presets(self, monkeypatch, tmp_path_factory):
+        """run_cli passes the environment on: no developer's default presets file reaches these runs."""
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("no-config")))
+
     def test_export_with_a_user_preset_equals_the_window(self, tmp_path):
         src = write_ds(make_ds(ramp(16, 16, 0, 4000, np.uint16), Modality="CR"), tmp_path / "cr.dcm")
         (tmp_path / "p.toml").write_text("[CR]\nchest = { center = 2000, width = 3000, function = 'sigmoid' }\n")

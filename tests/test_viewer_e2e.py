@@ -24,9 +24,10 @@ pytestmark = requires_tools("Xvfb", "xdotool", "import", why="Debian: xvfb xdoto
 
 
 @pytest.fixture
-def xvfb():
+def xvfb(tmp_path_factory):
     proc, display = start_xvfb()
-    env = dict(os.environ, DISPLAY=display)
+    # no developer's presets file ($XDG_CONFIG_HOME/dcmview/presets.toml) reaches the viewer here
+    env = dict(os.environ, DISPLAY=display, XDG_CONFIG_HOME=str(tmp_path_factory.mktemp("no-config")))
     env.pop("QT_QPA_PLATFORM", None)
     wait_for(lambda: subprocess.run(["xdotool", "getdisplaygeometry"], env=env, capture_output=True,
                                     timeout=10).returncode == 0, timeout=30)   # accepting clients
