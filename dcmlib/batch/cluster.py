@@ -28,6 +28,9 @@ __all__ = ["dask_results", "sweep_all", "LOCAL"]
 #: ``--dask local``: start a LocalCluster of worker processes for this run.
 LOCAL = "local"
 
+#: Seconds to wait for a scheduler before giving up.
+CONNECT_TIMEOUT = 10
+
 
 def dask_results(jobs: Sequence[Job], options: ConvertOptions, address: str, workers: int) -> Iterator[FileResult]:
     """Yield one result per job, in completion order, computed on the cluster at ``address`` (or ``local``).
@@ -86,7 +89,7 @@ def _connect(address: str, workers: int):
             cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
                                    dashboard_address=":0", silence_logs=logging.CRITICAL)
             return Client(cluster), cluster
-        return Client(address, timeout=30), None
+        return Client(address, timeout=CONNECT_TIMEOUT), None
     except (OSError, TimeoutError, ValueError) as exc:
         if cluster is not None:
             cluster.close()

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from ..errors import InvalidArgumentError, NotDicomError, OutputError
+from ..errors import DcmviewError, InvalidArgumentError, NotDicomError, OutputError
 from .cluster import dask_results, sweep_all
 from .manifest import (
     MANIFEST,
@@ -144,8 +144,13 @@ def run_conversion(sources: Sequence[str | os.PathLike[str]], out: str | os.Path
     jobs, kept = _keep_or_clear(jobs, previous, root, options, abs_sources, resume)
     write_record(root, options.describe(), abs_sources)
     manifest = os.path.join(os.fspath(out), MANIFEST)
-    tally, interrupted = _execute(jobs, kept, root, options, workers, dask, timeout, start_method,
-                                  Progress(len(files), progress_mode(progress, stream), stream), len(files) - len(jobs))
+    try:
+        tally, interrupted = _execute(jobs, kept, root, options, workers, dask, timeout, start_method,
+                                      Progress(len(files), progress_mode(progress, stream), stream),
+                                      len(files) - len(jobs))
+    except DcmviewError:  # the Dask scheduler cannot be reached: no run happened
+        _forget_run(root, previous, created)
+        raise
     kept_sources = {r["source"] for r in kept}
     if not interrupted:
         path = os.path.join(root, MANIFEST)
