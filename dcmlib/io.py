@@ -174,16 +174,10 @@ def prune_damaged(ds: Dataset) -> int:
     The cheap half of :func:`sanitize`, for series headers: an explicit VR that
     is no VR, or a value length that is not a multiple of its VR's value size
     (PS3.5 6.2, 7.1), would fail on first access, wherever that is.  Reads each
-    element's raw VR and length only (about 50 us per header).
+    element's raw VR and length only (``Dataset.items()``, about 60 us for 250 elements).
     """
     dropped = 0
-    for tag in list(ds.keys()):
-        try:
-            item = ds.get_item(tag)  # converts empty values at once: may fail itself
-        except Exception:  # noqa: BLE001 - pydicom's conversion raises many types
-            del ds[tag]
-            dropped += 1
-            continue
+    for tag, item in list(ds.items()):  # raw elements as read: nothing is converted here
         vr = getattr(item, "VR", None)
         if vr is None or tag.group == 0x7FE0:
             continue

@@ -50,10 +50,6 @@ Warn = Callable[[str], None] | None
 #: Slice positions closer than this (mm) count as the same position.
 POSITION_TOLERANCE_MM = 1e-3
 
-# Image Pixel Module attributes every slice's layout is built from (PS3.3 C.7.6.3).
-_PIXEL_MODULE = ("BitsAllocated", "BitsStored", "PixelRepresentation", "PhotometricInterpretation",
-                 "PlanarConfiguration", "RescaleSlope", "RescaleIntercept")
-
 # Reasons a file is skipped, in the order the summary lists them.
 _REASONS = (NOT_DICOM, UNREADABLE, NO_PIXELS)
 
@@ -252,8 +248,6 @@ class _Image:
     @classmethod
     def of(cls, name: str, path: str, ds: Dataset, pixels: PixelElement) -> _Image:
         """Read what ordering needs from a header: frames, Instance Number (C.7.6.1), geometry, size (C.7.6.3)."""
-        for keyword in _PIXEL_MODULE:  # read now: a damaged one (pydicom converts lazily) skips the file
-            ds.get(keyword)
         n = max(int_value(ds, "NumberOfFrames", 1), 1)
         if n > _max_frames(ds, pixels, path):
             raise ValueError("Number of Frames exceeds what the pixel data can hold")
