@@ -40,6 +40,7 @@ __all__ = [
     "scan_folder",
     "select_series",
     "open_folder",
+    "group_files",
     "describe_series",
     "slice_normal",
     "order_images",
@@ -105,9 +106,10 @@ def _walk(root: str) -> list[str]:
     return out
 
 
-def _skip_summary(skipped: Counter[str], total: int) -> str:
-    n = sum(skipped.values())
-    detail = ", ".join(f"{skipped[r]} {r}" for r in _REASONS if skipped[r])
+def _skip_summary(skipped: dict[str, str], total: int) -> str:
+    counts = Counter(skipped.values())
+    n = len(skipped)
+    detail = ", ".join(f"{counts[r]} {r}" for r in _REASONS if counts[r])
     return f"skipped {n} of {_count(total, 'file')}: {detail}"
 
 
@@ -132,32 +134,41 @@ def scan_folder(path: str | os.PathLike[str], *, on_warning: Warn = None) -> lis
     if not files:
         raise NotDicomError("no DICOM images found (the folder is empty)", root)
 
-    skipped: Counter[str] = Counter()
+    series, skipped = group_files(files, root)
+    if not series:
+        raise NotDicomError(f"no DICOM images found ({_skip_summary(skipped, len(files))})", root)
+    if skipped and on_warning is not None:
+        on_warning(_skip_summary(skipped, len(files)))
+    return series
+
+
+def group_files(files: Sequence[str], root: str = "") -> tuple[list[Series], dict[str, str]]:
+    """Read the headers of ``files`` and group them into ordered series (what :func:`scan_folder` does).
+
+    Returns the series, listed by Series Number then UID, and the files left
+    out with the reason (``not DICOM``, ``unreadable``, ``no pixel data``).
+    Names in messages are relative to ``root``.
+    """
+    skipped: dict[str, str] = {}
     groups: dict[str, list[_Image]] = {}
     for f in files:
         ds, found = read_header(f)
         if ds is None:
-            skipped[found] += 1  # type: ignore[index]
+            skipped[f] = found  # type: ignore[assignment]
             continue
         try:
-            image = _Image.of(os.path.relpath(f, root), f, ds, found)  # type: ignore[arg-type]
+            image = _Image.of(os.path.relpath(f, root) if root else f, f, ds, found)  # type: ignore[arg-type]
             uid = text_value(ds, "SeriesInstanceUID")
         except Exception:  # noqa: BLE001 - a damaged header element (pydicom converts lazily)
-            skipped[UNREADABLE] += 1
+            skipped[f] = UNREADABLE
             continue
         groups.setdefault(uid, []).append(image)
-
-    if not groups:
-        raise NotDicomError(f"no DICOM images found ({_skip_summary(skipped, len(files))})", root)
-    if skipped and on_warning is not None:
-        on_warning(_skip_summary(skipped, len(files)))
-
     try:
         series = [_build_series(uid, items, root) for uid, items in groups.items()]
     except Exception as exc:  # noqa: BLE001 - a damaged series-level element of a first slice
-        raise NotDicomError("a series header is damaged (an element cannot be read)", root) from exc
+        raise NotDicomError("a series header is damaged (an element cannot be read)", root or None) from exc
     series.sort(key=lambda s: (s.number is None, s.number if s.number is not None else 0, s.uid))
-    return series
+    return series, skipped
 
 
 # --------------------------------------------------------------------------- geometry

@@ -6,7 +6,7 @@
   folder; otherwise the common parent) is mirrored under DIR, ``a/b/IM1.dcm``
   becoming ``a/b/IM1.png``.
 - ``series`` layout: ``<study>/<series>/<NNNN>``, the slices numbered from 1
-  in the viewer's order (:func:`dcmlib.series.order_images`, PS3.3
+  in the viewer's order (:func:`dcmlib.series.group_files`, PS3.3
   C.7.6.2.1.1); ``<study>`` and ``<series>`` are short hashes of the Study and
   Series Instance UIDs with Series Number and Modality, so no patient
   identifier reaches a path.
@@ -15,14 +15,14 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 from collections.abc import Iterator, Sequence
 
 from ..errors import NotDicomError
-from ..header import int_value, text_value
-from ..io import read_header
-from ..series import _Image, order_images
+from ..header import text_value
+from ..series import group_files
 from .task import Job
 
 __all__ = ["SourceFile", "find_files", "plan_mirror", "plan_series", "study_folder", "series_folder"]
@@ -117,34 +117,23 @@ def series_folder(series_uid: str, number: int | None, modality: str) -> str:
 
 
 def plan_series(files: Sequence[SourceFile], out: str) -> list[Job]:
-    """Jobs for the series layout: headers read (pixel data left on disk), grouped by study and series,
-    each series ordered as the viewer orders it; a file whose header cannot be read keeps a mirror name
-    under ``unsorted/`` (it is skipped or fails when converted)."""
-    groups: dict[tuple[str, str], list[tuple[_Image, SourceFile]]] = {}
+    """Jobs for the series layout: the files grouped into series and ordered as the viewer shows them
+    (:func:`dcmlib.series.group_files`); a file in no series (unreadable, or of another size than its
+    series' stack) keeps a mirror name under ``unsorted/`` (it is skipped or fails when converted)."""
+    by_path = {f[0]: f for f in files}
+    series_list, _ = group_files([f[0] for f in files])
     jobs: list[Job] = []
-    for f in files:
-        path, rel, size, mtime = f
-        ds, pixels = read_header(path)
-        image = None
-        if ds is not None:
-            try:
-                image = _Image.of(rel, path, ds, pixels)  # type: ignore[arg-type]
-                key = (text_value(ds, "StudyInstanceUID"), text_value(ds, "SeriesInstanceUID"))
-            except Exception:  # noqa: BLE001 - a damaged header element (pydicom converts lazily)
-                image = None
-        if image is None:
-            jobs.extend(plan_mirror([(path, os.path.join("unsorted", rel), size, mtime)], out))
-            continue
-        groups.setdefault(key, []).append((image, f))
-    for (study, series), members in groups.items():
-        by_path = {im.path: f for im, f in members}
-        ordered, _, _ = order_images([im for im, _ in members])
-        first = ordered[0].header
-        number, modality = int_value(first, "SeriesNumber", None), text_value(first, "Modality")
-        folder = f"{study_folder(study)}/{series_folder(series, number, modality)}"
+    placed: set[str] = set()
+    for s in series_list:
+        study = text_value(s.frames[0].header, "StudyInstanceUID")
+        folder = f"{study_folder(study)}/{series_folder(s.uid, s.number, s.modality)}"
         number = 1
-        for im in ordered:
-            path, _, size, mtime = by_path[im.path]
-            jobs.append(Job(path, out, folder, tuple(range(number, number + im.nframes)), size, mtime))
-            number += im.nframes
+        for path, refs in itertools.groupby(s.frames, key=lambda ref: ref.source):  # a file's frames are together
+            n = sum(1 for _ in refs)
+            _, _, size, mtime = by_path[path]  # type: ignore[index]
+            jobs.append(Job(path, out, folder, tuple(range(number, number + n)), size, mtime))  # type: ignore[arg-type]
+            placed.add(path)  # type: ignore[arg-type]
+            number += n
+    rest = [(p, os.path.join("unsorted", rel), size, mtime) for p, rel, size, mtime in files if p not in placed]
+    jobs.extend(plan_mirror(rest, out))
     return jobs
