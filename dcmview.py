@@ -21,7 +21,6 @@ import contextlib
 import os
 import sys
 import time
-import traceback
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 
 import dcmlib
 from dcmlib import DcmviewError, InvalidArgumentError, OutputError, controls, output, presets
+from dcmlib.errors import report_error
 from dcmlib.view import DEFAULT_SCREEN, View
 
 PROG = "dcmview"
@@ -239,20 +239,10 @@ def _run(args: argparse.Namespace) -> int:
             write_image(out, img.render(**opts))
             return 0
         return run_viewer(img, args, opts, user)
-    except DcmviewError as exc:
-        if args.debug:
-            traceback.print_exception(exc)
-        sys.stderr.write(f"{PROG}: error: {exc}\n")
-        return 2
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - a bug in dcmview: one line for the user, the traceback on request
-        if args.debug:
-            traceback.print_exception(exc)
-        where = f"{args.path}: " if args.path else ""
-        sys.stderr.write(f"{PROG}: error: {where}internal error ({type(exc).__name__}); "
-                         "run again with --debug and report it\n")
-        return 2
+    except Exception as exc:  # noqa: BLE001 - DcmviewError, or a bug in dcmview: one line, the traceback on request
+        return report_error(exc, PROG, debug=args.debug, where=args.path)
 
 
 # ----------------------------------------------------------------------------- viewer (HighGUI shell)

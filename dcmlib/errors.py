@@ -67,6 +67,27 @@ class DcmviewWarning(UserWarning):
     """A recoverable problem in a file (e.g. a stored window width of 0), reported once."""
 
 
+def report_error(exc: BaseException, prog: str, *, debug: bool = False, where: str | None = None) -> int:
+    """The command line's error boundary: one line ``<prog>: error: ...`` on stderr, exit status 2.
+
+    A :class:`DcmviewError` prints its own message; anything else is a bug and
+    says so, naming ``where``.  ``debug`` prints the traceback (with the
+    decoder's own error) above the line.
+    """
+    import sys  # noqa: PLC0415
+    import traceback  # noqa: PLC0415
+
+    if debug:
+        traceback.print_exception(exc)
+    if isinstance(exc, DcmviewError):
+        sys.stderr.write(f"{prog}: error: {exc}\n")
+    else:
+        place = f"{where}: " if where else ""
+        sys.stderr.write(f"{prog}: error: {place}internal error ({type(exc).__name__}); "
+                         "run again with --debug and report it\n")
+    return 2
+
+
 def exception_text(exc: BaseException, limit: int = 160) -> str:
     """A foreign exception's message on one line, at most ``limit`` characters (for error messages)."""
     text = " ".join(str(exc).split()) or type(exc).__name__

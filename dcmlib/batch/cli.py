@@ -20,10 +20,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-import traceback
 import warnings
 
-from ..errors import DcmviewError, InvalidArgumentError
+from ..errors import DcmviewError, InvalidArgumentError, report_error
 from ..lut import MODES
 from ..presets import UserPresets, default_presets_path, load_presets
 from .options import FORMATS, LAYOUTS, ConvertOptions
@@ -115,19 +114,10 @@ def main(argv: list[str] | None = None) -> int:
             report = run_conversion(args.sources, args.out, options_from(args), workers=args.workers,
                                     dask=args.dask, resume=args.resume, overwrite=args.overwrite,
                                     timeout=args.timeout, progress=not args.no_progress, stream=sys.stderr)
-        except DcmviewError as exc:
-            if args.debug:
-                traceback.print_exception(exc)
-            sys.stderr.write(f"{PROG}: error: {exc}\n")
-            return 2
         except KeyboardInterrupt:
             sys.stderr.write(f"{PROG}: interrupted before any file was converted\n")
             return 130
-        except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on request
-            if args.debug:
-                traceback.print_exception(exc)
-            sys.stderr.write(f"{PROG}: error: internal error ({type(exc).__name__}); "
-                             "run again with --debug and report it\n")
-            return 2
+        except Exception as exc:  # noqa: BLE001 - DcmviewError, or a bug: one line, the traceback on request
+            return report_error(exc, PROG, debug=args.debug)
     sys.stderr.write(report.summary(PROG) + "\n")
     return report.exit_status
