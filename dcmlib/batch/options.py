@@ -107,7 +107,10 @@ class ConvertOptions:
         return self.format in DISPLAY_FORMATS
 
     def checked(self) -> ConvertOptions:
-        """These options validated and normalised (preset names canonical, mode as its CLI name)."""
+        """These options validated and normalised (preset names canonical, mode as its CLI name).
+
+        Long because it is one flat list of per-option checks, each two lines, read top to bottom like the flag list.
+        """
         fmt = str(self.format).lower()
         if fmt not in FORMATS:
             raise InvalidArgumentError(f"unknown format {self.format!r} (choose from {', '.join(FORMATS)})")

@@ -248,7 +248,10 @@ def _peak_scroll(folder: Path, cache_mb: float, values: bool = False) -> tuple[f
 
 
 def run(report: Report = print, *, slices: int = 300, long: int = 600, size: int = 512, repeat: int = 5) -> None:
-    """Generate the series, measure, and report the table line by line through ``report``."""
+    """Generate the series, measure, and report the table line by line through ``report``.
+
+    Long because it is the benchmark's script: each section generates, measures and prints in turn, and the table reads in the same order.
+    """
     with tempfile.TemporaryDirectory(prefix="dcmview-bench-") as tmp:
         t = time.perf_counter()
         folder = Path(tmp) / "ct"

@@ -155,6 +155,10 @@ def run_batch(args: argparse.Namespace) -> int:
 
 
 def run_atheris(args: argparse.Namespace) -> int:
+    """Run a coverage-guided Atheris session over the library boundary.
+
+    Long because Atheris wants its setup, the instrumented imports and the one-input callback in one place.
+    """
     try:
         import atheris
     except ImportError:

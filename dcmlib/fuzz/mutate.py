@@ -780,6 +780,10 @@ def _item_bytes(value: bytes, tag: int = 0xFFFEE000) -> bytes:
 
 @_kind("encaps", 8)
 def _encaps(rng: random.Random, b: Base) -> Result | None:
+    """Mutations of encapsulated pixel data (PS3.5 A.4).
+
+    Long because it is a table of mutation kinds, each a few lines, chosen by one random draw.
+    """
     if not b.encapsulated or b.deflated:
         return None
     items = _items(b)
@@ -876,6 +880,10 @@ def _find_sof(frag: bytes) -> tuple[str, int] | None:
 
 @_kind("codestream", 5)
 def _codestream(rng: random.Random, b: Base) -> Result | None:
+    """Mutations of a compressed frame's codestream header.
+
+    Long because it is a table of mutation kinds, each a few lines, chosen by one random draw.
+    """
     if not b.encapsulated or b.deflated:
         return None
     frags = [it for it in _items(b)[1:] if it[1] == 0xFFFEE000 and it[2] not in (0, 0xFFFFFFFF)]

@@ -251,6 +251,10 @@ def run_forked(target: Callable[[], int | None], *, timeout: float = 20.0, memor
 
 def _run_many(items: Iterable[tuple[object, Job]], *, jobs: int, timeout: float,
               memory: int) -> Iterator[tuple[object, _Raw]]:
+    """Run jobs in forked children, a few at a time, with a wall-clock kill.
+
+    Long because the fork, the wait with its timeout and the collection of output share their bookkeeping.
+    """
     limit = _address_space_limit(memory)
     scratch = tempfile.mkdtemp(prefix="dcmfuzz-io-")
     running: dict[int, tuple[object, float, int | None, str, str]] = {}   # pid -> (key, start, pidfd, out, err)
@@ -350,7 +354,10 @@ def _last_traceback_line(stderr: str) -> str:
 
 
 def classify(raw: _Raw, job: Job) -> tuple[str, str]:
-    """(class, detail) for one run: see :data:`CLASSES`."""
+    """(class, detail) for one run: see :data:`CLASSES`.
+
+    Long because it is the ordered list of the contract's checks, one rule each, first failure wins.
+    """
     err = raw.stderr
     lines = [ln for ln in err.splitlines() if ln.strip()]
     last = lines[-1].strip() if lines else ""
