@@ -31,6 +31,7 @@ import numpy as np
 import dcmlib
 from dcmlib import DcmviewError, InvalidArgumentError, OutputError, controls, output, presets
 from dcmlib.errors import report_error
+from dcmlib.reformat import PLANES
 from dcmlib.view import DEFAULT_SCREEN, View
 
 PROG = "dcmview"
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--presets", metavar="FILE", help="your presets: TOML with a table per modality, or Weasis's "
                    "presets.xml (default: $XDG_CONFIG_HOME/dcmview/presets.toml when it exists)")
     p.add_argument("--series", metavar="UID|N", help="in a folder with several series, open this one")
+    p.add_argument("--plane", choices=PLANES, help="show a series reformatted in this plane (--frame counts through it)")
     p.add_argument("--cache-mb", type=float, metavar="MB", help=f"frame cache budget (default {dcmlib.cache.DEFAULT_CACHE_MB})")
     p.add_argument("--snapshot-dir", metavar="DIR", help="folder for viewer snapshots (default: current folder)")
     p.add_argument("--show-patient", action="store_true", help="show patient name and ID in the viewer's annotations")
@@ -228,6 +230,8 @@ def _run(args: argparse.Namespace) -> int:
         path = args.path or default_sample()
         viewing = out is None and not args.info
         img = dcmlib.load(path, series=args.series, cache_mb=args.cache_mb, on_warning=_warn, read_ahead=viewing)
+        if args.plane:
+            img = img.reformat(args.plane)
         if args.info:
             print(img.info())
             return 0

@@ -289,6 +289,17 @@ class DicomImage:
         inverted = needs_inversion(self.photometric, self._frames.params(f).lut_shape, invert)
         return pipeline.to_display(np.asarray(values, dtype=np.float32), sel.voi, inverted)
 
+    def reformat(self, plane: str, progress: Callable[[int, int], None] | None = None):
+        """The series as slices through ``plane``: ``axial``, ``coronal`` or ``sagittal`` (see :mod:`dcmlib.reformat`).
+
+        Returns a :class:`~dcmlib.reformat.ReformattedImage` with this class's
+        interface; the volume (PS3.3 C.7.6.2.1.1 geometry) lives in this image's
+        frame cache. ``progress(done, total)`` is called while it is built.
+        """
+        from .reformat import reformat
+
+        return reformat(self, plane, progress)
+
     def inverted(self, frame: int = 0, invert: bool = False) -> bool:
         """Whether the frame is shown with reversed grey levels: MONOCHROME1, INVERSE (C.11.6), ``invert``."""
         f = self._check_frame(frame)

@@ -1,0 +1,500 @@
+"""Multiplanar reformation: a series as a volume, shown as axial, coronal or sagittal slices.
+
+The geometry is that of the Image Plane Module, PS3.3 C.7.6.2.1.1: voxel
+``(i, j)`` of a slice lies at ``IPP + j * dc * row_cosine + i * dr * column_cosine``
+where Pixel Spacing is ``(dr, dc)`` (between rows, between columns) and the
+slice normal is ``cross(row_cosine, column_cosine)``.
+
+- The volume is built in the acquisition frame (slice normal, column cosine,
+  row cosine) from each slice's stored values through that slice's own
+  Modality LUT (C.11.1), as float32; padding (C.7.5.1.1.2) becomes NaN.
+- Uneven spacing or missing slices: resampled to the median spacing along the
+  normal (linear). Sheared stacks (gantry tilt, IPP off the normal): each
+  source slice is shifted in its plane so the volume is orthogonal.
+- A plane is a permutation and flips of the volume's axes onto the patient
+  axes (LPS), shown the way radiology viewers do: axial A up, R left;
+  coronal and sagittal H up; each slice resized so a pixel is square in mm.
+
+:class:`ReformattedImage` has the interface of a loaded image, so the viewer,
+``--export`` and ``convert`` use it unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import pipeline
+from .cache import FrameCache
+from .errors import InvalidArgumentError
+from .header import PixelSpacing
+from .lut import PairWindow, VoiLut, Window
+from .pipeline import VoiSelection
+from .presentation import needs_inversion
+from .presets import PRESETS, Preset
+
+__all__ = ["PLANES", "StackGeometry", "ReformattedImage", "stack_geometry", "resample_stack", "plane_axes",
+           "orientation_labels", "acquisition_plane", "reformat", "volume_bytes"]
+
+PLANES = ("axial", "coronal", "sagittal")
+AXIS_NAMES = "xyz"
+#: Patient axis (LPS: x to the left, y to the back, z to the head) normal to each plane.
+PLANE_NORMAL = {"axial": 2, "coronal": 1, "sagittal": 0}
+#: Each plane's (down, right) screen directions as (patient axis, sign), the radiological convention.
+PLANE_SCREEN = {"axial": ((1, 1), (0, 1)), "coronal": ((2, -1), (0, 1)), "sagittal": ((2, -1), (1, 1))}
+_LETTERS = (("R", "L"), ("A", "P"), ("F", "H"))  # (negative, positive) end of x, y, z
+
+#: Relative spread of slice spacings tolerated before the stack is resampled.
+SPACING_TOLERANCE = 0.01
+#: In-plane shift (pixels) per stack tolerated before the stack counts as sheared.
+SHEAR_TOLERANCE_PX = 0.01
+
+
+# --------------------------------------------------------------------------- pure geometry
+
+
+@dataclass(frozen=True)
+class StackGeometry:
+    """Where the slices of a stack lie, in the acquisition frame (PS3.3 C.7.6.2.1.1).
+
+    ``axes`` rows are unit vectors of the volume axes (normal, column cosine,
+    row cosine); ``spacing`` the mm between samples along them after
+    resampling; ``depths`` each source slice's distance from the first along
+    the normal; ``shifts`` its in-plane offset (rows, columns) in pixels.
+    """
+
+    origin: np.ndarray
+    axes: np.ndarray
+    spacing: tuple[float, float, float]
+    depths: np.ndarray
+    shifts: np.ndarray
+    count: int
+    notes: tuple[str, ...]
+
+    @property
+    def regular(self) -> bool:
+        """True when the source slices already form the grid (no resampling)."""
+        return not self.notes
+
+
+def stack_geometry(positions: np.ndarray, orientation: Sequence[float], pixel_spacing: tuple[float, float]
+                   ) -> StackGeometry:
+    """The volume grid of slices at ``positions`` (N x 3 IPP, ascending along the normal), C.7.6.2.1.1.
+
+    The slice step is the median spacing along the normal; the notes say when
+    the stack is resampled (uneven spacing, missing slices, shear).
+    """
+    o = np.asarray(orientation, dtype=np.float64)
+    row, col = o[:3] / np.linalg.norm(o[:3]), o[3:] / np.linalg.norm(o[3:])
+    normal = np.cross(row, col)
+    normal /= np.linalg.norm(normal)
+    pos = np.asarray(positions, dtype=np.float64)
+    rel = pos - pos[0]
+    depths = rel @ normal
+    dr, dc = float(pixel_spacing[0]), float(pixel_spacing[1])
+    shifts = np.stack([rel @ col / dr, rel @ row / dc], axis=1)
+    gaps = np.diff(depths)
+    gaps = gaps[gaps > 1e-3]
+    if gaps.size == 0:
+        raise InvalidArgumentError("reformatting needs slices at two or more positions along the normal")
+    step = float(np.median(gaps))
+    notes = []
+    if gaps.max() - gaps.min() > SPACING_TOLERANCE * step or gaps.size < len(depths) - 1:
+        notes.append(f"slice spacing varies {gaps.min():.2f}-{gaps.max():.2f} mm; resampled to {step:.2f} mm")
+    drift = np.abs(shifts).max()
+    if drift > SHEAR_TOLERANCE_PX:
+        inplane = np.hypot(rel[-1] @ col, rel[-1] @ row)
+        tilt = math.degrees(math.atan2(inplane, depths[-1]))
+        notes.append(f"slices are sheared (tilt {tilt:.1f} degrees); resampled onto an orthogonal grid")
+    count = int(round(depths[-1] / step)) + 1
+    return StackGeometry(pos[0], np.stack([normal, col, row]), (step, dr, dc), depths, shifts, count, tuple(notes))
+
+
+def resample_stack(slice_at: Callable[[int], np.ndarray], geom: StackGeometry, out: np.ndarray,
+                   progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Fill ``out`` (count, rows, cols) float32 with the stack on the orthogonal grid of ``geom``.
+
+    Each target slice blends the two source slices around it along the normal
+    (linear), each shifted in its plane by its shear offset; outside the
+    source is NaN.  ``slice_at(k)`` gives source slice k as float32.
+    """
+    near: dict[int, np.ndarray] = {}
+    depths = geom.depths
+    rows, cols = out.shape[1:]
+
+    def shifted(k: int) -> np.ndarray:
+        if k not in near:
+            if len(near) > 2:
+                near.pop(min(near))
+            src = slice_at(k)
+            di, dj = geom.shifts[k]
+            if abs(di) > SHEAR_TOLERANCE_PX or abs(dj) > SHEAR_TOLERANCE_PX:
+                src = _translate(src, di, dj)
+            near[k] = src
+        return near[k]
+
+    for t in range(geom.count):
+        if geom.regular:
+            out[t] = slice_at(t)
+            if progress is not None:
+                progress(t + 1, geom.count)
+            continue
+        d = min(t * geom.spacing[0], depths[-1])
+        b = int(np.searchsorted(depths, d, side="left"))
+        if b < len(depths) and abs(depths[b] - d) < 1e-6:
+            out[t] = shifted(b)
+        else:
+            a = b - 1
+            while a > 0 and depths[b] - depths[a] < 1e-6:
+                a -= 1
+            w = float((d - depths[a]) / (depths[b] - depths[a]))
+            cv2.addWeighted(shifted(a), 1.0 - w, shifted(b), w, 0.0, dst=out[t], dtype=cv2.CV_32F)
+        if progress is not None:
+            progress(t + 1, geom.count)
+    return out
+
+
+def _translate(src: np.ndarray, di: float, dj: float) -> np.ndarray:
+    """``src`` sampled at (row - di, column - dj), bilinear; NaN where that lies outside ``src``."""
+    rows, cols = src.shape
+    m = np.array([[1, 0, -dj], [0, 1, -di]], dtype=np.float64)
+    # replicate, not a NaN border: OpenCV's bilinear reads the neighbour past the edge even at weight 0
+    out = cv2.warpAffine(src, m, (cols, rows), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_REPLICATE)
+    eps = 1e-6
+    r, c = np.arange(rows) - di, np.arange(cols) - dj
+    out[(r < -eps) | (r > rows - 1 + eps)] = np.nan
+    out[:, (c < -eps) | (c > cols - 1 + eps)] = np.nan
+    return out
+
+
+def _assignment(axes: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Each volume axis's nearest patient axis (a permutation) and its sign along it."""
+    best = max(itertools.permutations(range(3)), key=lambda p: sum(abs(axes[v, p[v]]) for v in range(3)))
+    signs = tuple(1 if axes[v, best[v]] >= 0 else -1 for v in range(3))
+    return best, signs
+
+
+def acquisition_plane(orientation: Sequence[float]) -> str:
+    """The plane nearest to the acquisition: the patient axis the slice normal is closest to."""
+    o = np.asarray(orientation, dtype=np.float64)
+    n = np.cross(o[:3], o[3:])
+    return {2: "axial", 1: "coronal", 0: "sagittal"}[int(np.argmax(np.abs(n)))]
+
+
+@dataclass(frozen=True)
+class PlaneAxes:
+    """How to cut a plane from the volume: which volume axes are slice, down and right, and their flips."""
+
+    slice_axis: int
+    down_axis: int
+    right_axis: int
+    flips: tuple[bool, bool, bool]  #: reverse along (slice, down, right)
+    patient_axis: int  #: the patient axis (0 x, 1 y, 2 z) the slices step along
+
+
+def plane_axes(axes: np.ndarray, plane: str) -> PlaneAxes:
+    """Volume axes for ``plane``: slices ascending along the patient axis, screen as in PLANE_SCREEN."""
+    perm, signs = _assignment(axes)
+    volume_axis = {p: v for v, p in enumerate(perm)}
+    a = PLANE_NORMAL[plane]
+    (pd, sd), (pr, sr) = PLANE_SCREEN[plane]
+    vs, vd, vr = volume_axis[a], volume_axis[pd], volume_axis[pr]
+    return PlaneAxes(vs, vd, vr, (signs[vs] < 0, signs[vd] != sd, signs[vr] != sr), a)
+
+
+def orientation_labels(row_cosine: Sequence[float], column_cosine: Sequence[float]) -> dict[str, str]:
+    """Patient directions (PS3.3 C.7.6.1.1.1: A/P, R/L, H/F) at the image edges: top, bottom, left, right.
+
+    Each edge is named by the dominant component of the direction pointing to it.
+    """
+    def letter(v: np.ndarray) -> str:
+        k = int(np.argmax(np.abs(v)))
+        return _LETTERS[k][1 if v[k] > 0 else 0]
+
+    r, c = np.asarray(row_cosine, dtype=np.float64), np.asarray(column_cosine, dtype=np.float64)
+    return {"top": letter(-c), "bottom": letter(c), "left": letter(-r), "right": letter(r)}
+
+
+def volume_bytes(geom: StackGeometry, rows: int, cols: int) -> int:
+    """Bytes of the float32 volume of ``geom``."""
+    return geom.count * rows * cols * 4
+
+
+# --------------------------------------------------------------------------- the image object
+
+
+class ReformattedImage:
+    """One plane of a series' volume, with the interface of :class:`~dcmlib.image.DicomImage`.
+
+    Frames are slices through the plane, ascending along its patient axis
+    (``axis``); ``position(frame)`` is that coordinate in mm. Values are
+    modality values (float32, NaN where no data); windows are the acquired
+    slices' (PS3.3 C.11.2).
+    """
+
+    def __init__(self, source, plane: str, volume: np.ndarray, geom: StackGeometry, cut: PlaneAxes):
+        self.source, self.plane, self._volume, self._geom, self._cut = source, plane, volume, geom, cut
+        self.path, self.header = source.path, source.header
+        self.name = f"{source.name} ({plane})"
+        self.axis = AXIS_NAMES[cut.patient_axis]
+        sp = geom.spacing
+        self._pixel = min(sp[cut.down_axis], sp[cut.right_axis])
+        n_down, n_right = volume.shape[cut.down_axis], volume.shape[cut.right_axis]
+        self.rows = max(1, int(round(n_down * sp[cut.down_axis] / self._pixel)))
+        self.columns = max(1, int(round(n_right * sp[cut.right_axis] / self._pixel)))
+        self._ref = len(source) // 2  # windows and polarity come from the middle acquired slice
+        self._params = source._frames.params(self._ref)
+        self.cache = FrameCache(64)
+        self.decodes = 0
+
+    def __len__(self) -> int:
+        return self._volume.shape[self._cut.slice_axis]
+
+    def __repr__(self) -> str:
+        return f"<ReformattedImage {self.name!r} {self.columns}x{self.rows} x{len(self)}>"
+
+    def __enter__(self) -> ReformattedImage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Drop the cached slices (the volume stays in the series' cache)."""
+        self.cache.clear()
+
+    photometric = property(lambda self: self.source.photometric)
+    is_color = property(lambda self: False)
+    is_series = property(lambda self: True)
+    presets = property(lambda self: PRESETS)
+    modality = property(lambda self: self.source.modality)
+    unit = property(lambda self: self.source.unit)
+    cine_rate = property(lambda self: None)
+    value_range = property(lambda self: self.source.value_range)
+
+    def _check_frame(self, frame: object) -> int:
+        try:
+            f = int(frame)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"frame must be an integer, got {frame!r}", self.path) from None
+        if not 0 <= f < len(self):
+            raise InvalidArgumentError(f"frame index {frame} out of range (0..{len(self) - 1})", self.path)
+        return f
+
+    def _direction(self, axis: int, flip: bool) -> np.ndarray:
+        return -self._geom.axes[axis] if flip else self._geom.axes[axis]
+
+    @property
+    def row_cosine(self) -> np.ndarray:
+        """Patient direction of increasing column index (C.7.6.2.1.1)."""
+        return self._direction(self._cut.right_axis, self._cut.flips[2])
+
+    @property
+    def column_cosine(self) -> np.ndarray:
+        """Patient direction of increasing row index (C.7.6.2.1.1)."""
+        return self._direction(self._cut.down_axis, self._cut.flips[1])
+
+    def orientation_labels(self) -> dict[str, str]:
+        """A/P, R/L, H/F at the top, bottom, left and right edges."""
+        return orientation_labels(self.row_cosine, self.column_cosine)
+
+    def _index(self, frame: int) -> int:
+        n = len(self)
+        return n - 1 - frame if self._cut.flips[0] else frame
+
+    def position(self, frame: int) -> float | None:
+        """The slice's coordinate (mm) along the plane's patient axis (x, y or z of LPS)."""
+        k = self._index(self._check_frame(frame))
+        g = self._geom
+        point = g.origin + k * g.spacing[self._cut.slice_axis] * g.axes[self._cut.slice_axis]
+        return float(point[self._cut.patient_axis])
+
+    def pixel_spacing(self, frame: int = 0) -> PixelSpacing | None:
+        """Square pixels: the finer of the two in-plane spacings, mm."""
+        self._check_frame(frame)
+        return PixelSpacing(self._pixel, self._pixel)
+
+    def info(self) -> str:
+        """The series' summary and this plane."""
+        lo, hi = self.position(0), self.position(len(self) - 1)
+        return (f"{self.source.info()}\n\nreformatted {self.plane}: {self.columns}x{self.rows} x{len(self)} "
+                f"slices, {self.axis} {lo:.1f} to {hi:.1f} mm, {self._pixel:.3g} mm pixels")
+
+    def values(self, frame: int = 0) -> np.ndarray:
+        """Modality values of the slice, float32, square pixels; NaN outside the data. Cached, read-only."""
+        f = self._check_frame(frame)
+
+        def cut() -> np.ndarray:
+            c = self._cut
+            arr = np.take(self._volume, self._index(f), axis=c.slice_axis)
+            rest = [a for a in range(3) if a != c.slice_axis]
+            if rest.index(c.down_axis) != 0:
+                arr = arr.T
+            if c.flips[1]:
+                arr = arr[::-1]
+            if c.flips[2]:
+                arr = arr[:, ::-1]
+            arr = np.ascontiguousarray(arr, dtype=np.float32)
+            if arr.shape != (self.rows, self.columns):
+                arr = cv2.resize(arr, (self.columns, self.rows), interpolation=cv2.INTER_LINEAR)
+            arr.flags.writeable = False
+            self.decodes += 1
+            return arr
+
+        return self.cache.get_or_load(("values", f), cut)
+
+    stored = values
+
+    def is_cached(self, frame: int) -> bool:
+        return ("values", self._check_frame(frame)) in self.cache
+
+    def padding_mask(self, frame: int = 0) -> np.ndarray | None:
+        """Where the slice has no data (padding, or outside a resampled stack), or None."""
+        v = self.values(frame)
+        mask = np.isnan(v)
+        return mask if mask.any() else None
+
+    def vois(self, frame: int = 0) -> list[Window | VoiLut]:
+        """The acquired slices' stored VOIs (the middle slice's), C.11.2."""
+        self._check_frame(frame)
+        return list(self._params.vois)
+
+    def frame_range(self, frame: int = 0) -> tuple[float, float]:
+        """(min, max) of the slice's values, NaN excluded."""
+        v = self.values(frame)
+        if np.isnan(v).all():
+            return 0.0, 0.0
+        return float(np.nanmin(v)), float(np.nanmax(v))
+
+    def resolve_voi(self, frame: int = 0, *, center: float | None = None, width: float | None = None,
+                    mode: str | None = None, voi: int | None = None,
+                    preset: str | Preset | None = None) -> VoiSelection:
+        """The VOI :meth:`render` applies (as :meth:`DicomImage.resolve_voi`)."""
+        f = self._check_frame(frame)
+        p = self._params
+        return pipeline.resolve_voi(p.vois, lambda: pipeline.minmax_window(*self.frame_range(f)), p.function,
+                                    center=center, width=width, mode=mode, voi=voi, preset=preset,
+                                    where=self.path)
+
+    def default_window(self, frame: int = 0) -> Window:
+        return self.resolve_voi(frame).window
+
+    def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5) -> PairWindow:
+        f = self._check_frame(frame)
+        c, w = pipeline.percentile_window(self.values(f), self.padding_mask(f), low, high)
+        return PairWindow(c, w, explanation="auto")
+
+    def inverted(self, frame: int = 0, invert: bool = False) -> bool:
+        self._check_frame(frame)
+        return needs_inversion(self.photometric, self._params.lut_shape, invert)
+
+    def render(self, center: float | None = None, width: float | None = None, *, mode: str | None = None,
+               frame: int = 0, invert: bool = False, voi: int | None = None,
+               preset: str | Preset | None = None, overlays: bool = True, shutters: bool = True) -> np.ndarray:
+        """The slice as uint8 (rows, columns), windowed as the acquired slices (C.11.2, C.11.6).
+
+        ``overlays`` and ``shutters`` are accepted for the common interface; a
+        reformatted slice has neither (they belong to the acquired frames).
+        """
+        f = self._check_frame(frame)
+        sel = self.resolve_voi(f, center=center, width=width, mode=mode, voi=voi, preset=preset)
+        out = pipeline.to_display(self.values(f), sel.voi, self.inverted(f, invert))
+        mask = self.padding_mask(f)
+        if mask is not None:
+            out[mask] = 0
+        return out
+
+    def render_values(self, values: np.ndarray, center: float | None = None, width: float | None = None, *,
+                      mode: str | None = None, invert: bool = False, frame: int = 0, voi: int | None = None,
+                      preset: str | Preset | None = None) -> np.ndarray:
+        """Window any array of modality values with this image's pipeline."""
+        sel = self.resolve_voi(frame, center=center, width=width, mode=mode, voi=voi, preset=preset)
+        return pipeline.to_display(np.asarray(values, dtype=np.float32), sel.voi, self.inverted(frame, invert))
+
+    def reformat(self, plane: str) -> ReformattedImage:
+        """Another plane of the same volume."""
+        return self.source.reformat(plane)
+
+
+# --------------------------------------------------------------------------- building from a series
+
+
+def _slice_geometry(img) -> tuple[np.ndarray, tuple[float, ...], tuple[float, float]]:
+    """Each frame's Image Position (Patient), the stack's Image Orientation (Patient) and Pixel Spacing."""
+    from .series import _frame_geometry
+    from .header import int_value
+
+    per_header: dict[int, tuple[list, list]] = {}
+    positions, orients = [], []
+    for ref in img._frames.refs:
+        key = id(ref.header)
+        if key not in per_header:
+            per_header[key] = _frame_geometry(ref.header, max(int_value(ref.header, "NumberOfFrames", 1), 1))
+        o, p = per_header[key]
+        orients.append(o[ref.index])
+        positions.append(p[ref.index])
+    if any(p is None for p in positions) or any(o is None for o in orients):
+        raise InvalidArgumentError("reformatting needs Image Position and Orientation (Patient) on every slice",
+                                   img.path)
+    if len({tuple(round(x, 4) for x in o) for o in orients}) > 1:
+        raise InvalidArgumentError("reformatting needs parallel slices (one Image Orientation (Patient))", img.path)
+    spacing = img.pixel_spacing(0)
+    if spacing is None:
+        raise InvalidArgumentError("reformatting needs Pixel Spacing", img.path)
+    return np.asarray(positions, dtype=np.float64), tuple(orients[0]), (spacing.row, spacing.column)
+
+
+def _source_slice(img, k: int) -> np.ndarray:
+    """Slice k's modality values through its own rescale (C.11.1), float32, padding as NaN."""
+    store = img._frames
+    values = pipeline.apply_modality(store.stored(k), store.params(k).modality)
+    values = np.array(values, dtype=np.float32, copy=True)
+    mask = store.padding_mask(k)
+    if mask is not None:
+        values[mask] = np.nan
+    return values
+
+
+def build_volume(img, progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, StackGeometry]:
+    """The series' float32 volume on an orthogonal grid, kept in the series' byte-budget cache.
+
+    Raises InvalidArgumentError naming the size needed and ``--cache-mb`` when it does not fit.
+    """
+    if img.is_color:
+        raise InvalidArgumentError("reformatting needs a grayscale series", img.path)
+    if len(img) < 2:
+        raise InvalidArgumentError("reformatting needs a series of two or more slices", img.path)
+    positions, orientation, spacing = _slice_geometry(img)
+    geom = stack_geometry(positions, orientation, spacing)
+    for note in geom.notes:
+        img._warn(note)
+    cache = img._frames.cache
+    need = volume_bytes(geom, img.rows, img.columns)
+    if need > cache.budget:
+        mib = 1024 * 1024
+        raise InvalidArgumentError(
+            f"the volume needs {math.ceil(need / mib)} MB ({img.columns}x{img.rows}x{geom.count} float32) but the "
+            f"frame cache holds {cache.budget // mib} MB; use --cache-mb {math.ceil(need / mib * 1.25)}", img.path)
+
+    def load() -> np.ndarray:
+        out = np.empty((geom.count, img.rows, img.columns), dtype=np.float32)
+        resample_stack(lambda k: _source_slice(img, k), geom, out, progress)
+        out.flags.writeable = False
+        return out
+
+    return cache.get_or_load(("volume",), load), geom
+
+
+def reformat(img, plane: str, progress: Callable[[int, int], None] | None = None) -> ReformattedImage:
+    """``img`` (a series) as slices through ``plane`` (``axial``, ``coronal``, ``sagittal``)."""
+    name = str(plane).strip().lower()
+    if name not in PLANES:
+        raise InvalidArgumentError(f"unknown plane {plane!r}; choose one of {', '.join(PLANES)}", img.path)
+    volume, geom = build_volume(img, progress)
+    return ReformattedImage(img, name, volume, geom, plane_axes(geom.axes, name))

@@ -1,0 +1,227 @@
+"""Multiplanar reformation against series whose geometry is known by construction.
+
+Every series here samples one linear field of the patient position,
+``f(x, y, z) = x + 10 y + 100 z`` (LPS, mm): linear interpolation reproduces it
+exactly, so the expected value of any reformatted pixel is ``f`` at the point
+that pixel lies at (PS3.3 C.7.6.2.1.1), computed here by hand from the plane's
+screen directions, independently of dcmlib's geometry.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from pydicom.uid import generate_uid
+
+import dcmlib
+from dcmlib import reformat as mpr
+from helpers import make_ds, write_ds
+
+# The patient box every acquisition covers: x 0..15, y 0..11, z 0..9 mm (1 mm voxels).
+NX, NY, NZ = 16, 12, 10
+
+
+def field(p: np.ndarray) -> np.ndarray:
+    return p[..., 0] + 10 * p[..., 1] + 100 * p[..., 2]
+
+
+def write_series(folder, positions, row, col, shape, spacing=(1.0, 1.0), *, rescale=None, **tags):
+    """One file per slice: pixel (i, j) at IPP + j*dc*row + i*dr*col holds field(point), stored int16."""
+    uid = generate_uid()
+    row, col = np.asarray(row, float), np.asarray(col, float)
+    ii, jj = np.mgrid[0:shape[0], 0:shape[1]]
+    for k, ipp in enumerate(positions):
+        pts = np.asarray(ipp, float) + jj[..., None] * spacing[1] * row + ii[..., None] * spacing[0] * col
+        slope, intercept = rescale(k) if rescale else (1.0, 0.0)
+        stored = np.round((field(pts) - intercept) / slope).astype(np.int16)
+        ds = make_ds(stored, SeriesInstanceUID=uid, ImagePositionPatient=[float(v) for v in ipp],
+                     ImageOrientationPatient=[*map(float, row), *map(float, col)], PixelSpacing=list(spacing),
+                     InstanceNumber=len(positions) - k, RescaleSlope=slope, RescaleIntercept=intercept,
+                     WindowCenter=500, WindowWidth=2000, **tags)
+        write_ds(ds, folder / f"s{k:03d}.dcm")
+    return folder
+
+
+def axial(folder, zs=range(NZ), **kw):
+    return write_series(folder, [(0, 0, z) for z in zs], (1, 0, 0), (0, 1, 0), (NY, NX), **kw)
+
+
+def expected(plane: str, position: float, shape: tuple[int, int]) -> np.ndarray:
+    """f on the plane's screen grid (1 mm pixels): axial A up R left, coronal and sagittal H up."""
+    r, c = np.mgrid[0:shape[0], 0:shape[1]].astype(float)
+    if plane == "axial":
+        p = np.stack([c, r, np.full_like(r, position)], -1)
+    elif plane == "coronal":
+        p = np.stack([c, np.full_like(r, position), NZ - 1 - r], -1)
+    else:
+        p = np.stack([np.full_like(r, position), c, NZ - 1 - r], -1)
+    return field(p)
+
+
+def load(folder, **kw):
+    heard: list[str] = []
+    return dcmlib.load(folder, read_ahead=False, on_warning=heard.append, **kw), heard
+
+
+SIZES = {"axial": (NY, NX, NZ), "coronal": (NZ, NX, NY), "sagittal": (NZ, NY, NX)}
+
+
+def check_planes(img):
+    for plane, (rows, cols, count) in SIZES.items():
+        view = img.reformat(plane)
+        assert (view.rows, view.columns, len(view)) == (rows, cols, count), plane
+        for f in (0, count // 2, count - 1):
+            assert view.position(f) == pytest.approx(f)
+            np.testing.assert_allclose(view.values(f), expected(plane, f, (rows, cols)), atol=1e-3)
+        assert view.orientation_labels() == {
+            "axial": dict(top="A", bottom="P", left="R", right="L"),
+            "coronal": dict(top="H", bottom="F", left="R", right="L"),
+            "sagittal": dict(top="H", bottom="F", left="A", right="P")}[plane]
+
+
+class TestAcquisitions:
+    """The same patient box acquired axially, coronally, sagittally and flipped gives the same planes."""
+
+    def test_axial(self, tmp_path):
+        img, heard = load(axial(tmp_path))
+        check_planes(img)
+        assert heard == []
+
+    def test_coronal(self, tmp_path):
+        # rows go to the feet, columns to the left; the normal is +y
+        folder = write_series(tmp_path, [(0, y, NZ - 1) for y in range(NY)], (1, 0, 0), (0, 0, -1), (NZ, NX))
+        img, _ = load(folder)
+        assert mpr.acquisition_plane([1, 0, 0, 0, 0, -1]) == "coronal"
+        check_planes(img)
+
+    def test_sagittal(self, tmp_path):
+        # normal cross((0,1,0), (0,0,-1)) = -x: the loader orders the slices right to left
+        folder = write_series(tmp_path, [(x, 0, NZ - 1) for x in range(NX)], (0, 1, 0), (0, 0, -1), (NZ, NY))
+        img, _ = load(folder)
+        assert mpr.acquisition_plane([0, 1, 0, 0, 0, -1]) == "sagittal"
+        check_planes(img)
+
+    def test_lps_flipped_axial(self, tmp_path):
+        # rows go right (-x), columns go anterior (-y): shown as stored, the labels say so
+        folder = write_series(tmp_path, [(NX - 1, NY - 1, z) for z in range(NZ)], (-1, 0, 0), (0, -1, 0), (NY, NX))
+        img, _ = load(folder)
+        assert mpr.orientation_labels((-1, 0, 0), (0, -1, 0)) == dict(top="P", bottom="A", left="L", right="R")
+        check_planes(img)
+
+
+class TestResampling:
+    def test_missing_slice_is_interpolated_once_said(self, tmp_path):
+        img, heard = load(axial(tmp_path, zs=[z for z in range(NZ) if z != 4]))
+        check_planes(img)
+        assert heard.count(f"{tmp_path}: slice spacing varies 1.00-2.00 mm; resampled to 1.00 mm") == 1
+
+    def test_uneven_spacing_resampled_to_the_median(self, tmp_path):
+        zs = [0, 1, 2, 3, 4.5, 6, 7, 8, 9]
+        img, heard = load(axial(tmp_path, zs=zs))
+        view = img.reformat("axial")
+        assert len(view) == 10
+        np.testing.assert_allclose(view.values(5), expected("axial", 5, (NY, NX)), atol=1e-3)
+        assert any("slice spacing varies 1.00-1.50 mm; resampled to 1.00 mm" in m for m in heard)
+
+    def test_mixed_rescale_per_slice(self, tmp_path):
+        img, _ = load(axial(tmp_path, rescale=lambda k: (0.5 if k % 2 else 1.0, -1024.0 * (k % 3))))
+        check_planes(img)
+
+    def test_gantry_tilt_sheared_onto_an_orthogonal_grid(self, tmp_path):
+        # 20 degrees: each slice 1 mm up is tan(20) mm further back; pixels keep their axial plane
+        shift = math.tan(math.radians(20))
+        img, heard = load(write_series(tmp_path, [(0, z * shift, z) for z in range(NZ)], (1, 0, 0), (0, 1, 0),
+                                       (NY, NX), rescale=lambda k: (0.05, 0.0)))
+        view = img.reformat("axial")
+        assert any("sheared (tilt 20.0 degrees)" in m for m in heard)
+        for f in range(NZ):
+            got = view.values(f)
+            inside = ~np.isnan(got)
+            # the grid is anchored at slice 0: rows in front of this slice's shifted plane have no data
+            assert (inside.all(axis=1) == (np.arange(NY) >= f * shift - 1e-6)).all()
+            assert (inside.any(axis=1) == inside.all(axis=1)).all()
+            np.testing.assert_allclose(got[inside], expected("axial", f, (NY, NX))[inside], atol=0.05)
+            if view.padding_mask(f) is not None:
+                assert view.render(frame=f)[view.padding_mask(f)].max() == 0
+
+    def test_non_square_voxels_are_shown_square(self, tmp_path):
+        # 0.7 mm pixels, 5 mm slices: the coronal slice spans 6 x 5 mm down, 16 x 0.7 mm across
+        folder = write_series(tmp_path, [(0, 0, 5 * k) for k in range(6)], (1, 0, 0), (0, 1, 0), (16, 16),
+                              spacing=(0.7, 0.7), rescale=lambda k: (0.1, 0.0))
+        img, heard = load(folder)
+        cor = img.reformat("coronal")
+        assert (cor.rows, cor.columns) == (round(6 * 5 / 0.7), 16)
+        assert cor.pixel_spacing(0).row == cor.pixel_spacing(0).column == pytest.approx(0.7)
+        col = cor.values(3)[:, 5]
+        assert np.all(np.diff(col) <= 1e-3)                       # head at the top
+        assert col[0] == pytest.approx(100 * 25 + 5 * 0.7 + 10 * 3 * 0.7, abs=1e-2)
+        assert col[-1] == pytest.approx(5 * 0.7 + 10 * 3 * 0.7, abs=1e-2)
+        assert heard == []
+
+
+class TestImageInterface:
+    def test_render_windows_like_the_acquired_slices(self, tmp_path):
+        img, _ = load(axial(tmp_path))
+        cor = img.reformat("coronal")
+        assert cor.vois(0) == img.vois(0)
+        out = cor.render(frame=2)
+        assert out.dtype == np.uint8 and out.shape == (cor.rows, cor.columns)
+        np.testing.assert_array_equal(out, cor.render_values(cor.values(2)))
+        assert cor.render(center=0, width=10, frame=2)[-1, 0] == 255     # f = 20 at the feet, right, y 2
+        assert cor.render(center=1000, width=10, frame=2)[-1, 0] == 0
+        assert cor.padding_mask(0) is None and "reformatted coronal" in cor.info()
+        assert len(cor.reformat("sagittal")) == NX
+
+    def test_axial_of_an_axial_series_equals_the_slices(self, tmp_path):
+        img, _ = load(axial(tmp_path))
+        ax = img.reformat("axial")
+        for f in range(NZ):
+            np.testing.assert_array_equal(ax.render(frame=f), img.render(frame=f))
+
+    def test_bad_plane_and_frame(self, tmp_path):
+        img, _ = load(axial(tmp_path))
+        with pytest.raises(dcmlib.InvalidArgumentError, match="unknown plane 'oblique'"):
+            img.reformat("oblique")
+        with pytest.raises(dcmlib.InvalidArgumentError, match="out of range"):
+            img.reformat("coronal").render(frame=NY)
+
+    def test_volume_lives_in_the_cache(self, tmp_path):
+        img, _ = load(axial(tmp_path))
+        img.reformat("coronal")
+        assert ("volume",) in img.cache
+        assert img.cache.nbytes >= NX * NY * NZ * 4
+
+    def test_out_of_budget_is_a_clear_error(self, tmp_path):
+        img, _ = load(axial(tmp_path), cache_mb=0.001)
+        with pytest.raises(dcmlib.InvalidArgumentError, match=r"volume needs 1 MB .*use --cache-mb 1"):
+            img.reformat("sagittal")
+
+    def test_single_file_is_refused(self, tmp_path):
+        img = dcmlib.load(make_ds(np.zeros((4, 4), np.int16)))
+        with pytest.raises(dcmlib.InvalidArgumentError, match="two or more slices"):
+            img.reformat("coronal")
+
+
+class TestCommandLine:
+    def test_export_in_every_plane_is_render(self, tmp_path):
+        import cv2
+
+        from helpers import run_cli
+
+        (tmp_path / "s").mkdir()
+        folder = axial(tmp_path / "s")
+        img, _ = load(folder)
+        for plane, frame in (("axial", 3), ("coronal", 12), ("sagittal", 16)):
+            out = tmp_path / f"{plane}.png"
+            proc = run_cli(folder, "--plane", plane, "--frame", str(frame), "--window", "500", "1500",
+                           "--export", out)
+            assert proc.returncode == 0, proc.stderr
+            want = img.reformat(plane).render(500, 1500, frame=frame - 1)
+            np.testing.assert_array_equal(cv2.imread(str(out), cv2.IMREAD_UNCHANGED), want)
+        proc = run_cli(folder, "--plane", "coronal", "--frame", "13", "--export", tmp_path / "x.png")
+        assert proc.returncode == 2 and "frame 13 out of range (1..12)" in proc.stderr
+        proc = run_cli(folder, "--plane", "coronal", "--cache-mb", "0.001", "--export", tmp_path / "y.png")
+        assert proc.returncode == 2 and "use --cache-mb" in proc.stderr and proc.stderr.count("\n") == 1
+        assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
