@@ -31,6 +31,7 @@ import numpy as np
 import dcmlib
 from dcmlib import DcmviewError, InvalidArgumentError, OutputError, controls, output, presets
 from dcmlib.errors import report_error
+from dcmlib import reformat
 from dcmlib.reformat import PLANES
 from dcmlib.view import DEFAULT_SCREEN, View
 
@@ -352,8 +353,8 @@ class Viewer:
         self.title = f"dcmview - {img.name}"
         self.snapshot_dir = Path(snapshot_dir)
         self.stem = Path(img.name).stem if img.path and not Path(img.path).is_dir() else img.name
-        self.view = View(img, state, screen=screen or screen_size(img.path or img.name),
-                         show_patient=show_patient, on_warning=_warn)
+        self.screen, self.show_patient = screen or screen_size(img.path or img.name), show_patient
+        self.view = View(img, state, screen=self.screen, show_patient=show_patient, on_warning=_warn)
         self.keys = controls.KeyDecoder()
         self._syncing = False                   # the trackbars are being set from the state
         self._ranges: dict[str, tuple[int, int]] = {}   # the trackbar limits set so far
@@ -398,15 +399,46 @@ class Viewer:
         """Show a new state; carry out its snapshot or measurement request (quit stays for :meth:`run`)."""
         if state is self.state:
             return
-        request = state.request if state.request in ("snapshot", "snapshot-shown", "measured") else None
+        request = state.request if state.request in ("snapshot", "snapshot-shown", "measured", "plane") else None
         if request is not None:
             state = replace(state, request=None)
         if self.view.set_state(state):
             self.update()
         if request == "measured":
             print(self.view.measurement_line(state.measurements[-1]), flush=True)
+        elif request == "plane":
+            self.switch_plane()
         elif request is not None:
             self.snapshot(shown=request == "snapshot-shown")
+
+    def switch_plane(self, plane: str | None = None) -> None:
+        """``t``: the series in the next plane (or ``plane``), through the point under the pointer
+        (else the centre), keeping the window; a series that cannot be reformatted says why."""
+        s = self.state
+        point = None
+        if s.pointer is not None and s.viewport is not None:
+            point = s.viewport.to_image(*s.pointer)
+        try:
+            img, frame = reformat.switch_plane(self.img, s.frame, point, plane, progress=self._progress)
+        except DcmviewError as exc:
+            self.set_state(replace(s, message=exc.problem))
+            return
+        new = controls.initial_state(img, center=s.center, width=s.width, mode=s.mode, frame=frame,
+                                     invert=s.invert)
+        new = replace(new, annotations=s.annotations, smooth=s.smooth)
+        self.img = img
+        self.view = View(img, new, screen=self.screen, show_patient=self.show_patient, on_warning=_warn)
+        self.update()
+
+    def _progress(self, done: int, total: int) -> None:
+        """Building the volume: a line on the image shown, every 5 %."""
+        if self.shown is None or (done % max(1, total // 20) and done != total):
+            return
+        out = self.shown.copy()
+        cv2.putText(out, f"building the volume: {done}/{total} slices", (8, out.shape[0] - 12),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 255, 255), 1, cv2.LINE_AA)
+        cv2.imshow(self.title, out)
+        cv2.waitKey(1)
 
     def on_trackbar(self, name: str, pos: int) -> None:
         if self._syncing:

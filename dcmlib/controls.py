@@ -198,6 +198,7 @@ HELP: tuple[tuple[str, str], ...] = (
     ("m", "mode: linear, linear-exact, sigmoid"),
     ("i", "invert"),
     ("o", "annotations on / off"),
+    ("t", "plane: axial, coronal, sagittal (a series)"),
     ("h", "this help on / off"),
     ("n Right Down PageDown", "next frame"),
     ("b Left Up PageUp", "previous frame"),
@@ -780,7 +781,7 @@ _WINDOW_KEYS = frozenset("pP1234567890rvam")
 
 _TOGGLES = {"i": "invert", "o": "annotations", "h": "help", "x": "smooth"}
 _FRAME_STEPS = {"Right": 1, "Down": 1, "PageDown": 1, "n": 1, "Left": -1, "Up": -1, "PageUp": -1, "b": -1}
-_REQUESTS = {"s": "snapshot", "S": "snapshot-shown", "q": "quit", "Esc": "quit"}
+_REQUESTS = {"s": "snapshot", "S": "snapshot-shown", "q": "quit", "Esc": "quit", "t": "plane"}
 _ZOOM_KEYS = frozenset({"+", "=", "-", "f", "z"})
 _TOOLS = {"d": "ruler", "e": "ellipse"}
 
@@ -1115,12 +1116,13 @@ def view_lines(state: ViewerState) -> list[str]:
 
 
 def annotation_lines(state: ViewerState, name: str = "", extra: Sequence[str] = (), *,
-                     frame_word: str = "frame", position: float | None = None) -> list[str]:
+                     frame_word: str = "frame", position: float | None = None, axis: str = "") -> list[str]:
     """The overlay text, top to bottom.
 
     No patient identifiers: the caller passes the file name and any ``extra``
     lines (the patient only with ``--show-patient``). A series says ``slice i/N``
-    with the slice ``position`` in mm along its normal.
+    with the slice ``position`` in mm along its normal; a reformatted plane
+    ``coronal 211/512  y -12.5 mm`` (``frame_word`` the plane, ``axis`` the patient axis).
     """
     lines = []
     if name:
@@ -1130,7 +1132,7 @@ def annotation_lines(state: ViewerState, name: str = "", extra: Sequence[str] = 
         lines.append(f"C {format_number(state.center)}  W {format_number(state.width)}  {state.mode.mode}")
         lines.append(window_label(state))
     if state.n_frames > 1:
-        where = f"  {format_number(round(position, 2))} mm" if position is not None else ""
+        where = f"  {axis + ' ' if axis else ''}{format_number(round(position, 2))} mm" if position is not None else ""
         lines.append(f"{frame_word} {state.frame + 1}/{state.n_frames}{where}")
     lines.extend(view_lines(state))
     if state.probe is not None:

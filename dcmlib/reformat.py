@@ -39,7 +39,8 @@ from .presentation import needs_inversion
 from .presets import PRESETS, Preset
 
 __all__ = ["PLANES", "StackGeometry", "ReformattedImage", "stack_geometry", "resample_stack", "plane_axes",
-           "orientation_labels", "acquisition_plane", "reformat", "volume_bytes"]
+           "orientation_labels", "acquisition_plane", "current_plane", "next_plane", "image_labels", "switch_plane", "reformat",
+           "volume_bytes"]
 
 PLANES = ("axial", "coronal", "sagittal")
 AXIS_NAMES = "xyz"
@@ -219,6 +220,57 @@ def orientation_labels(row_cosine: Sequence[float], column_cosine: Sequence[floa
 
     r, c = np.asarray(row_cosine, dtype=np.float64), np.asarray(column_cosine, dtype=np.float64)
     return {"top": letter(-c), "bottom": letter(c), "left": letter(-r), "right": letter(r)}
+
+
+def current_plane(img) -> str:
+    """The plane an image shows: a reformat's own, else the one nearest to its acquisition."""
+    plane = getattr(img, "plane", None)
+    if plane:
+        return plane
+    orientation = _orientation(img, 0)
+    return acquisition_plane(orientation) if orientation is not None else "axial"
+
+
+def next_plane(img) -> str:
+    """The plane after the one ``img`` shows, in the order axial, coronal, sagittal (the viewer's ``t``)."""
+    return PLANES[(PLANES.index(current_plane(img)) + 1) % len(PLANES)]
+
+
+def image_labels(img, frame: int = 0) -> dict[str, str] | None:
+    """Orientation labels of any image's frame (see :func:`orientation_labels`), or None without geometry."""
+    if isinstance(img, ReformattedImage):
+        return img.orientation_labels()
+    o = _orientation(img, frame)
+    return None if o is None else orientation_labels(o[:3], o[3:])
+
+
+def _orientation(img, frame: int) -> tuple[float, ...] | None:
+    """Image Orientation (Patient) of a frame (C.7.6.2.1.1; enhanced files: C.7.6.16.2.4), or None."""
+    from .header import int_value
+    from .series import _frame_geometry
+
+    ref = img._frames.refs[frame]
+    try:
+        orients, _ = _frame_geometry(ref.header, max(int_value(ref.header, "NumberOfFrames", 1), 1))
+        o = orients[ref.index]
+    except Exception:  # noqa: BLE001 - a damaged element (pydicom converts lazily) is no orientation
+        return None
+    if o is None or np.linalg.norm(np.cross(o[:3], o[3:])) < 1e-6:
+        return None
+    return tuple(o)
+
+
+def switch_plane(img, frame: int, point: tuple[float, float] | None = None, plane: str | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> tuple[ReformattedImage, int]:
+    """``img`` in ``plane`` (default: :func:`next_plane`) and its frame through the same point.
+
+    ``point`` is the image point (x, y) of ``frame`` to keep (the pointer), by default the centre.
+    """
+    base = img.source if isinstance(img, ReformattedImage) else img
+    new = base.reformat(plane or next_plane(img), progress)
+    x, y = point if point is not None else (img.columns / 2, img.rows / 2)
+    at = img.volume_point(frame, x, y) if isinstance(img, ReformattedImage) else new.acquired_point(frame, x, y)
+    return new, new.frame_through(at)
 
 
 def volume_bytes(geom: StackGeometry, rows: int, cols: int) -> int:
@@ -417,9 +469,39 @@ class ReformattedImage:
         sel = self.resolve_voi(frame, center=center, width=width, mode=mode, voi=voi, preset=preset)
         return pipeline.to_display(np.asarray(values, dtype=np.float32), sel.voi, self.inverted(frame, invert))
 
-    def reformat(self, plane: str) -> ReformattedImage:
+    def reformat(self, plane: str, progress: Callable[[int, int], None] | None = None) -> ReformattedImage:
         """Another plane of the same volume."""
-        return self.source.reformat(plane)
+        return self.source.reformat(plane, progress)
+
+    def object_layers(self, frame: int = 0, *, overlays: bool = True, shutters: bool = True) -> None:
+        """None: overlays and shutters belong to the acquired frames, not to a reformatted slice."""
+        return None
+
+    def shutter_fill(self, frame: int = 0) -> int:
+        return 0
+
+    # -- the same point in another plane ------------------------------------------------
+    def volume_point(self, frame: int, x: float, y: float) -> np.ndarray:
+        """Volume index coordinates of image point (x, y) of ``frame`` (pixel edges: a centre is +0.5)."""
+        c, shape = self._cut, self._volume.shape
+        point = np.zeros(3)
+        point[c.slice_axis] = self._index(self._check_frame(frame))
+        for axis, along, size, flip in ((c.down_axis, y, self.rows, c.flips[1]),
+                                        (c.right_axis, x, self.columns, c.flips[2])):
+            u = along * shape[axis] / size - 0.5
+            point[axis] = shape[axis] - 1 - u if flip else u
+        return point
+
+    def frame_through(self, point: np.ndarray) -> int:
+        """The frame of this plane nearest to a volume point."""
+        k = int(np.clip(round(float(point[self._cut.slice_axis])), 0, len(self) - 1))
+        return len(self) - 1 - k if self._cut.flips[0] else k
+
+    def acquired_point(self, frame: int, x: float, y: float) -> np.ndarray:
+        """Volume index coordinates of image point (x, y) of acquired slice ``frame`` of the source."""
+        g = self._geom
+        di, dj = g.shifts[frame]
+        return np.array([g.depths[frame] / g.spacing[0], y - 0.5 + di, x - 0.5 + dj])
 
 
 # --------------------------------------------------------------------------- building from a series

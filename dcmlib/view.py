@@ -25,7 +25,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from . import controls, measure, pipeline
+from . import controls, measure, pipeline, reformat
 from .controls import Measurement, ViewerState
 from .errors import DcmviewError, DcmviewWarning
 from .image import DicomImage
@@ -112,6 +112,7 @@ class View:
         self._rendered: tuple[tuple, np.ndarray] | None = None
         self._overview: tuple[tuple, np.ndarray] | None = None
         self._measured: dict[Measurement, measure.Distance | measure.RoiStats] = {}
+        self._labels: dict[int, dict[str, str] | None] = {}  # orientation labels per frame
         self._failed: set[int] = set()
         #: The image as the state logic reads it (:mod:`dcmlib.controls` handlers' ``image``), auto windows kept.
         self.source = _Remembered(image)
@@ -248,14 +249,35 @@ class View:
                 self._draw_overview(out)
             self._draw_measurements(out, scale)
             _text_block(out, self.annotation_lines(), 8, 8, scale)
+            self._draw_orientation(out, scale)
         return out
+
+    def _draw_orientation(self, out: np.ndarray, scale: float) -> None:
+        """A/P, R/L, H/F at the middle of the four edges, from the direction cosines (C.7.6.1.1.1)."""
+        frame = self.state.frame
+        if frame not in self._labels:
+            try:
+                self._labels[frame] = reformat.image_labels(self.image, frame)
+            except DcmviewError:
+                self._labels[frame] = None
+        labels = self._labels[frame]
+        if not labels:
+            return
+        h, w = out.shape[:2]
+        for edge, text in labels.items():
+            tw, th = _text_size(text, scale)
+            x = {"left": 6, "right": w - tw - 6}.get(edge, (w - tw) // 2)
+            y = {"top": th + 6, "bottom": h - 6}.get(edge, (h + th) // 2)
+            _put(out, text, (x, y), scale)
 
     def annotation_lines(self) -> list[str]:
         """The overlay text for the current state (see :func:`dcmlib.controls.annotation_lines`)."""
         img, s = self.image, self.state
         position = img.position(s.frame) if len(img) > 1 else None
+        plane = getattr(img, "plane", None)  # a reformatted image: "coronal 211/512  y -12.5 mm"
         return controls.annotation_lines(s, img.name, self._patient, position=position,
-                                         frame_word="slice" if img.is_series else "frame")
+                                         frame_word=plane or ("slice" if img.is_series else "frame"),
+                                         axis=getattr(img, "axis", ""))
 
     def _draw_measurements(self, out: np.ndarray, scale: float) -> None:
         """The frame's rulers and ellipses with their numbers; the one being drawn without its stats."""

@@ -18,6 +18,7 @@ from pydicom.uid import generate_uid
 import dcmlib
 from dcmlib import reformat as mpr
 from helpers import make_ds, write_ds
+from test_viewer_highgui import display, viewer_of  # noqa: F401 - fixtures: HighGUI on Xvfb or offscreen
 
 # The patient box every acquisition covers: x 0..15, y 0..11, z 0..9 mm (1 mm voxels).
 NX, NY, NZ = 16, 12, 10
@@ -225,3 +226,62 @@ class TestCommandLine:
         proc = run_cli(folder, "--plane", "coronal", "--cache-mb", "0.001", "--export", tmp_path / "y.png")
         assert proc.returncode == 2 and "use --cache-mb" in proc.stderr and proc.stderr.count("\n") == 1
         assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
+
+
+class TestViewerState:
+    def test_t_asks_the_shell_for_the_next_plane(self, tmp_path):
+        from dcmlib import controls
+
+        img, _ = load(axial(tmp_path))
+        assert controls.on_key(controls.initial_state(img), "t", img).request == "plane"
+        assert mpr.current_plane(img) == "axial" and mpr.next_plane(img) == "coronal"
+        assert mpr.next_plane(img.reformat("sagittal")) == "axial"
+
+    def test_annotation_names_plane_slice_and_axis(self, tmp_path):
+        from dcmlib.view import View
+
+        img, _ = load(axial(tmp_path))
+        cor = img.reformat("coronal")
+        v = View(cor, screen=(800, 600))
+        v.set_state(replace_frame(v.state, 3))
+        assert "coronal 4/12  y 3 mm" in v.annotation_lines()
+        assert v.compose().shape[:2] == (v.size[1], v.size[0])
+
+    def test_switch_keeps_the_point(self, tmp_path):
+        img, _ = load(axial(tmp_path))
+        cor, f = mpr.switch_plane(img, 2, (3.5, 9.5))           # pixel (x 3, y 9) of slice z 2
+        assert cor.plane == "coronal" and f == 9
+        sag, f = mpr.switch_plane(cor, f, (3.5, NZ - 1 - 2 + 0.5))   # the same voxel on the coronal slice
+        assert sag.plane == "sagittal" and f == 3
+        ax, f = mpr.switch_plane(sag, f, (9.5, NZ - 1 - 2 + 0.5))
+        assert ax.plane == "axial" and f == 2
+        assert mpr.switch_plane(ax, 2)[1] == round(NY / 2 - 0.5)   # no pointer: the centre
+
+
+def replace_frame(state, frame):
+    from dataclasses import replace
+
+    return replace(state, frame=frame)
+
+
+
+def test_viewer_cycles_planes_keeping_window_and_snapshot_is_export(viewer_of, tmp_path, capsys):
+    """The HighGUI shell: ``t`` cycles coronal, sagittal, axial through the centre; the window stays;
+    the shown frame has the plane's aspect; ``s`` writes exactly the plane's render."""
+    import cv2
+
+    (tmp_path / "s").mkdir()
+    img, _ = load(axial(tmp_path / "s"))
+    v = viewer_of(img, center=300, width=1200)
+    for plane, (rows, cols, count) in (("coronal", SIZES["coronal"]), ("sagittal", SIZES["sagittal"]),
+                                       ("axial", SIZES["axial"])):
+        v.on_key(ord("t"))
+        assert v.img.plane == plane and (v.state.center, v.state.width) == (300, 1200)
+        assert v.state.n_frames == count
+        h, w = v.shown.shape[:2]
+        assert abs(w / h - cols / rows) < 0.05
+        path = v.snapshot()
+        want = v.img.render(300, 1200, frame=v.state.frame)
+        np.testing.assert_array_equal(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), want)
+        assert f"{plane} {v.state.frame + 1}/{count}  " in "\n".join(v.view.annotation_lines())
+    assert "saved" in capsys.readouterr().out
