@@ -7,7 +7,8 @@ slice normal is ``cross(row_cosine, column_cosine)``.
 
 - The volume is built in the acquisition frame (slice normal, column cosine,
   row cosine) from each slice's stored values through that slice's own
-  Modality LUT (C.11.1), as float32; padding (C.7.5.1.1.2) becomes NaN.
+  Modality LUT (C.11.1): int16 when those are whole numbers that fit (most
+  CT), else float32 with padding (C.7.5.1.1.2) and no-data as NaN.
 - Uneven spacing or missing slices: resampled to the median spacing along the
   normal (linear). Sheared stacks (gantry tilt, IPP off the normal): each
   source slice is shifted in its plane so the volume is orthogonal.
@@ -39,8 +40,8 @@ from .presentation import needs_inversion
 from .presets import PRESETS, Preset
 
 __all__ = ["PLANES", "StackGeometry", "ReformattedImage", "stack_geometry", "resample_stack", "plane_axes",
-           "orientation_labels", "acquisition_plane", "current_plane", "next_plane", "image_labels", "switch_plane", "reformat",
-           "volume_bytes"]
+           "orientation_labels", "acquisition_plane", "current_plane", "next_plane", "image_labels", "switch_plane",
+           "reformat", "build_volume"]
 
 PLANES = ("axial", "coronal", "sagittal")
 AXIS_NAMES = "xyz"
@@ -116,9 +117,9 @@ def stack_geometry(positions: np.ndarray, orientation: Sequence[float], pixel_sp
     return StackGeometry(pos[0], np.stack([normal, col, row]), (step, dr, dc), depths, shifts, count, tuple(notes))
 
 
-def resample_stack(slice_at: Callable[[int], np.ndarray], geom: StackGeometry, out: np.ndarray,
-                   progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """Fill ``out`` (count, rows, cols) float32 with the stack on the orthogonal grid of ``geom``.
+def resample_stack(slice_at: Callable[[int], np.ndarray], geom: StackGeometry,
+                   store: Callable[[int, np.ndarray], None]) -> None:
+    """``store(t, slice)`` each target slice (float32) of the stack on the orthogonal grid of ``geom``.
 
     Each target slice blends the two source slices around it along the normal
     (linear), each shifted in its plane by its shear offset; outside the
@@ -126,7 +127,6 @@ def resample_stack(slice_at: Callable[[int], np.ndarray], geom: StackGeometry, o
     """
     near: dict[int, np.ndarray] = {}
     depths = geom.depths
-    rows, cols = out.shape[1:]
 
     def shifted(k: int) -> np.ndarray:
         if k not in near:
@@ -141,23 +141,18 @@ def resample_stack(slice_at: Callable[[int], np.ndarray], geom: StackGeometry, o
 
     for t in range(geom.count):
         if geom.regular:
-            out[t] = slice_at(t)
-            if progress is not None:
-                progress(t + 1, geom.count)
+            store(t, slice_at(t))
             continue
         d = min(t * geom.spacing[0], depths[-1])
         b = int(np.searchsorted(depths, d, side="left"))
         if b < len(depths) and abs(depths[b] - d) < 1e-6:
-            out[t] = shifted(b)
-        else:
-            a = b - 1
-            while a > 0 and depths[b] - depths[a] < 1e-6:
-                a -= 1
-            w = float((d - depths[a]) / (depths[b] - depths[a]))
-            cv2.addWeighted(shifted(a), 1.0 - w, shifted(b), w, 0.0, dst=out[t], dtype=cv2.CV_32F)
-        if progress is not None:
-            progress(t + 1, geom.count)
-    return out
+            store(t, shifted(b))
+            continue
+        a = b - 1
+        while a > 0 and depths[b] - depths[a] < 1e-6:
+            a -= 1
+        w = float((d - depths[a]) / (depths[b] - depths[a]))
+        store(t, cv2.addWeighted(shifted(a), 1.0 - w, shifted(b), w, 0.0, dtype=cv2.CV_32F))
 
 
 def _translate(src: np.ndarray, di: float, dj: float) -> np.ndarray:
@@ -271,11 +266,6 @@ def switch_plane(img, frame: int, point: tuple[float, float] | None = None, plan
     x, y = point if point is not None else (img.columns / 2, img.rows / 2)
     at = img.volume_point(frame, x, y) if isinstance(img, ReformattedImage) else new.acquired_point(frame, x, y)
     return new, new.frame_through(at)
-
-
-def volume_bytes(geom: StackGeometry, rows: int, cols: int) -> int:
-    """Bytes of the float32 volume of ``geom``."""
-    return geom.count * rows * cols * 4
 
 
 # --------------------------------------------------------------------------- the image object
@@ -543,10 +533,44 @@ def _source_slice(img, k: int) -> np.ndarray:
     return values
 
 
-def build_volume(img, progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, StackGeometry]:
-    """The series' float32 volume on an orthogonal grid, kept in the series' byte-budget cache.
+def _compact(img, geom: StackGeometry) -> bool:
+    """Whether the volume can be int16: every slice's rescale integral, no LUT, no padding, no shear (C.11.1)."""
+    if any(abs(di) > SHEAR_TOLERANCE_PX or abs(dj) > SHEAR_TOLERANCE_PX for di, dj in geom.shifts):
+        return False
+    for k in range(len(img)):
+        p = img._frames.params(k)
+        m = p.modality
+        if m.lut is not None or p.padding is not None or not (float(m.slope).is_integer()
+                                                               and float(m.intercept).is_integer()):
+            return False
+    return True
 
-    Raises InvalidArgumentError naming the size needed and ``--cache-mb`` when it does not fit.
+
+def _int16_exact(arr: np.ndarray) -> bool:
+    """Whether float32 values are whole numbers in int16's range (no NaN)."""
+    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    return -32768 <= lo and hi <= 32767 and bool(np.array_equal(arr, np.rint(arr)))
+
+
+def _check_budget(img, geom: StackGeometry, dtype: type) -> None:
+    """The clear error when the volume cannot live in the frame cache: the size needed and the flag."""
+    need = geom.count * img.rows * img.columns * np.dtype(dtype).itemsize
+    budget = img._frames.cache.budget
+    if need > budget:
+        mib = 1024 * 1024
+        raise InvalidArgumentError(
+            f"the volume needs {math.ceil(need / mib)} MB ({img.columns}x{img.rows}x{geom.count} "
+            f"{np.dtype(dtype).name}) but the frame cache holds {budget // mib} MB; "
+            f"use --cache-mb {math.ceil(need / mib * 1.25)}", img.path)
+
+
+def build_volume(img, progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, StackGeometry]:
+    """The series' volume on an orthogonal grid, kept in the series' byte-budget cache.
+
+    int16 when every acquired slice's modality values are whole numbers in its
+    range (most CT; interpolated voxels are then rounded), else float32 with
+    NaN where there are no data.  Raises InvalidArgumentError naming the size
+    needed and ``--cache-mb`` when it does not fit.
     """
     if img.is_color:
         raise InvalidArgumentError("reformatting needs a grayscale series", img.path)
@@ -556,21 +580,29 @@ def build_volume(img, progress: Callable[[int, int], None] | None = None) -> tup
     geom = stack_geometry(positions, orientation, spacing)
     for note in geom.notes:
         img._warn(note)
-    cache = img._frames.cache
-    need = volume_bytes(geom, img.rows, img.columns)
-    if need > cache.budget:
-        mib = 1024 * 1024
-        raise InvalidArgumentError(
-            f"the volume needs {math.ceil(need / mib)} MB ({img.columns}x{img.rows}x{geom.count} float32) but the "
-            f"frame cache holds {cache.budget // mib} MB; use --cache-mb {math.ceil(need / mib * 1.25)}", img.path)
+    dtype = np.int16 if _compact(img, geom) else np.float32
+    _check_budget(img, geom, dtype)
 
     def load() -> np.ndarray:
-        out = np.empty((geom.count, img.rows, img.columns), dtype=np.float32)
-        resample_stack(lambda k: _source_slice(img, k), geom, out, progress)
-        out.flags.writeable = False
-        return out
+        vol = [np.empty((geom.count, img.rows, img.columns), dtype=dtype)]
 
-    return cache.get_or_load(("volume",), load), geom
+        def source(k: int) -> np.ndarray:
+            arr = _source_slice(img, k)
+            if vol[0].dtype == np.int16 and not _int16_exact(arr):  # a slice beyond int16: float32 from here
+                _check_budget(img, geom, np.float32)
+                vol[0] = vol[0].astype(np.float32)
+            return arr
+
+        def store(t: int, arr: np.ndarray) -> None:
+            vol[0][t] = np.rint(arr) if vol[0].dtype == np.int16 else arr
+            if progress is not None:
+                progress(t + 1, geom.count)
+
+        resample_stack(source, geom, store)
+        vol[0].flags.writeable = False
+        return vol[0]
+
+    return img._frames.cache.get_or_load(("volume",), load), geom
 
 
 def reformat(img, plane: str, progress: Callable[[int, int], None] | None = None) -> ReformattedImage:

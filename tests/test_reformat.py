@@ -28,15 +28,16 @@ def field(p: np.ndarray) -> np.ndarray:
     return p[..., 0] + 10 * p[..., 1] + 100 * p[..., 2]
 
 
-def write_series(folder, positions, row, col, shape, spacing=(1.0, 1.0), *, rescale=None, **tags):
-    """One file per slice: pixel (i, j) at IPP + j*dc*row + i*dr*col holds field(point), stored int16."""
+def write_series(folder, positions, row, col, shape, spacing=(1.0, 1.0), *, rescale=None, offset=None, **tags):
+    """One file per slice: pixel (i, j) at IPP + j*dc*row + i*dr*col holds field(point) (+ ``offset(k)``),
+    stored int16 through the slice's ``rescale(k)`` (slope, intercept)."""
     uid = generate_uid()
     row, col = np.asarray(row, float), np.asarray(col, float)
     ii, jj = np.mgrid[0:shape[0], 0:shape[1]]
     for k, ipp in enumerate(positions):
         pts = np.asarray(ipp, float) + jj[..., None] * spacing[1] * row + ii[..., None] * spacing[0] * col
         slope, intercept = rescale(k) if rescale else (1.0, 0.0)
-        stored = np.round((field(pts) - intercept) / slope).astype(np.int16)
+        stored = np.round((field(pts) + (offset(k) if offset else 0) - intercept) / slope).astype(np.int16)
         ds = make_ds(stored, SeriesInstanceUID=uid, ImagePositionPatient=[float(v) for v in ipp],
                      ImageOrientationPatient=[*map(float, row), *map(float, col)], PixelSpacing=list(spacing),
                      InstanceNumber=len(positions) - k, RescaleSlope=slope, RescaleIntercept=intercept,
@@ -192,7 +193,21 @@ class TestImageInterface:
         img, _ = load(axial(tmp_path))
         img.reformat("coronal")
         assert ("volume",) in img.cache
-        assert img.cache.nbytes >= NX * NY * NZ * 4
+        assert img.cache.nbytes >= NX * NY * NZ * 2 and img.cache.get(("volume",)).dtype == np.int16
+
+    def test_whole_numbers_are_kept_as_int16_others_as_float32(self, tmp_path):
+        (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+        # int16 holds it (3840 bytes), float32 would not (7680): the budget is between the two
+        img, _ = load(axial(tmp_path / "a"), cache_mb=6000 / 2**20)
+        img.reformat("coronal")
+        assert img.cache.get(("volume",)).dtype == np.int16
+        # integral rescale, but the last slice's values leave int16's range: float32 from there, exact
+        img, _ = load(axial(tmp_path / "b", rescale=lambda k: (1.0, 40000.0 if k == NZ - 1 else 0.0),
+                             offset=lambda k: 40000 if k == NZ - 1 else 0))
+        ax = img.reformat("axial")
+        assert img.cache.get(("volume",)).dtype == np.float32
+        np.testing.assert_array_equal(ax.values(NZ - 1), expected("axial", NZ - 1, (NY, NX)) + 40000)
+        np.testing.assert_array_equal(ax.values(0), expected("axial", 0, (NY, NX)))
 
     def test_out_of_budget_is_a_clear_error(self, tmp_path):
         img, _ = load(axial(tmp_path), cache_mb=0.001)
