@@ -4,6 +4,7 @@
 Usage:
   python dcmview.py [PATH] [--window CENTER WIDTH | --preset NAME | --voi N]
                     [--mode linear|linear-exact|sigmoid] [--frame N] [--invert]
+                    [--no-overlays] [--no-shutters]
   python dcmview.py PATH --export OUT.png [same options]
   python dcmview.py PATH --info
   python dcmview.py --list-presets
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=list(dcmlib.MODES), help="VOI LUT function (default: the file's, else linear)")
     p.add_argument("--frame", default="1", metavar="N", help="frame or slice number, from 1 (default 1)")
     p.add_argument("--invert", action="store_true", help="invert the grey levels")
+    p.add_argument("--no-overlays", action="store_true",
+                   help="do not draw the overlay planes (60xx); drawn by default, as DCMTK's dcm2pnm does")
+    p.add_argument("--no-shutters", action="store_true", help="do not apply the display shutter (applied by default)")
     p.add_argument("--export", metavar="OUT", help="write the rendered frame to OUT (.png .jpg .tif .bmp) and exit")
     p.add_argument("--info", action="store_true", help="print a short summary (no patient identifiers) and exit")
     p.add_argument("--list-presets", action="store_true", help="print the window presets and exit")
@@ -136,7 +140,8 @@ def render_options(args: argparse.Namespace, img: dcmlib.DicomImage,
     modality first (``user``), then the built-in ones.
     """
     where = img.path or img.name
-    opts: dict = {"frame": frame_index(args, img), "invert": bool(args.invert), "mode": args.mode}
+    opts: dict = {"frame": frame_index(args, img), "invert": bool(args.invert), "mode": args.mode,
+                  "overlays": not args.no_overlays, "shutters": not args.no_shutters}
     if args.window:
         opts.update(center=_number(args.window[0], "window center", where),
                     width=_number(args.window[1], "window width", where))
@@ -539,6 +544,7 @@ def run_viewer(img: dcmlib.DicomImage, args: argparse.Namespace, opts: dict,
         img, center=opts.get("center"), width=opts.get("width"), preset=opts.get("preset"),
         voi=opts.get("voi"), mode=opts.get("mode"), frame=opts.get("frame", 0),
         invert=opts.get("invert", False), user_presets=user.for_modality(img.modality) if user else ())
+    state = replace(state, overlays=opts.get("overlays", True), shutters=opts.get("shutters", True))
     viewer = Viewer(img, state, snapshot_dir=args.snapshot_dir or ".", screen=screen,
                     show_patient=bool(args.show_patient))
     return viewer.run()

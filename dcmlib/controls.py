@@ -199,6 +199,7 @@ HELP: tuple[tuple[str, str], ...] = (
     ("i", "invert"),
     ("o", "annotations on / off"),
     ("t", "plane: axial, coronal, sagittal (a series)"),
+    ("l", "overlays (60xx) on / off"),
     ("h", "this help on / off"),
     ("n Right Down PageDown", "next frame"),
     ("b Left Up PageUp", "previous frame"),
@@ -426,6 +427,8 @@ class ViewerState:
     help: bool = False
     viewport: Viewport | None = None
     smooth: bool = True
+    overlays: bool = True  #: draw the overlay planes (PS3.3 C.9.2); ``l`` toggles
+    shutters: bool = True  #: apply the display shutter (C.7.6.11)
     probe: Probe | None = None
     pointer: tuple[int, int] | None = None
     is_color: bool = False
@@ -779,7 +782,7 @@ def zoom_key(state: ViewerState, key: str) -> ViewerState:
 #: Keys that choose a window; colour images have none, so these do nothing there.
 _WINDOW_KEYS = frozenset("pP1234567890rvam")
 
-_TOGGLES = {"i": "invert", "o": "annotations", "h": "help", "x": "smooth"}
+_TOGGLES = {"i": "invert", "o": "annotations", "h": "help", "x": "smooth", "l": "overlays"}
 _FRAME_STEPS = {"Right": 1, "Down": 1, "PageDown": 1, "n": 1, "Left": -1, "Up": -1, "PageUp": -1, "b": -1}
 _REQUESTS = {"s": "snapshot", "S": "snapshot-shown", "q": "quit", "Esc": "quit", "t": "plane"}
 _ZOOM_KEYS = frozenset({"+", "=", "-", "f", "z"})

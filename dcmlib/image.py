@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from pydicom.dataset import Dataset
 
-from . import io, pipeline
+from . import io, overlays as display, pipeline
 from .errors import DcmviewWarning, InvalidArgumentError, NotDicomError, PixelDataError
 from .frames import FrameRef
 from .header import PixelSpacing, cine_rate, header_errors, layout, pixel_spacing, text_value
@@ -72,6 +72,7 @@ class DicomImage:
         self.header: Dataset = self._frames.refs[0].header
         self._warn_fn, self._warned = on_warning, set()
         self._listing = listing
+        self._objects: dict[int, display.DisplayObjects] = {}  # per file header: overlays and shutter
 
     # -- description ----------------------------------------------------------
     def __len__(self) -> int:
@@ -142,6 +143,7 @@ class DicomImage:
             text = summary(self.header, self._layout, None if self.is_color else self._frames.params(0),
                            name=self.name, count=len(self), is_series=self.is_series, unit=self.unit,
                            span=None if first is None or last is None else (first, last))
+        text = "\n".join([text, *display.describe_objects(self.display_objects(0))])
         return f"{self._listing}\n\n{text}" if self._listing else text
 
     # -- per-frame parameters -------------------------------------------------
@@ -248,15 +250,49 @@ class DicomImage:
     @_memory_bounded
     def render(self, center: float | None = None, width: float | None = None, *, mode: str | None = None,
                frame: int = 0, invert: bool = False, voi: int | None = None,
-               preset: str | Preset | None = None) -> np.ndarray:
+               preset: str | Preset | None = None, overlays: bool = True, shutters: bool = True) -> np.ndarray:
         """The display image of a frame: ``uint8`` (rows, columns), or BGR (rows, columns, 3) for colour.
 
         The VOI is, in this order: ``center``/``width`` (a missing one taken from
         the file's window), ``preset``, the ``voi``-th stored VOI (1-based), else
         the file's first VOI or a min-max window.  ``mode`` overrides the VOI LUT
         Function.  MONOCHROME1 and Presentation LUT Shape INVERSE are honoured;
-        ``invert`` flips the result.  Colour images ignore the window.
+        ``invert`` flips the result.  Colour images ignore the window.  Then
+        ``overlays`` draws the overlay planes (PS3.3 C.9.2) and ``shutters``
+        applies the display shutter (C.7.6.11), see :mod:`dcmlib.overlays`.
         """
+        out = self._render(center, width, mode=mode, frame=frame, invert=invert, voi=voi, preset=preset)
+        planes = self.object_layers(frame, overlays=overlays, shutters=shutters)
+        if planes is None:
+            return out
+        return display.apply_layers(np.array(out), planes, self.shutter_fill(frame))
+
+    def display_objects(self, frame: int = 0) -> display.DisplayObjects:
+        """The overlay planes and display shutter of the frame's file (PS3.3 C.9.2, C.7.6.11), parsed once."""
+        header = self._frames.refs[self._check_frame(frame)].header
+        objects = self._objects.get(id(header))
+        if objects is None:
+            with header_errors(self.path):
+                objects = self._objects[id(header)] = display.display_objects(header)
+            for note in objects.notes:
+                self._warn(note)
+        return objects
+
+    def object_layers(self, frame: int = 0, *, overlays: bool = True, shutters: bool = True) -> np.ndarray | None:
+        """The frame's overlays and shutter as :func:`dcmlib.overlays.layers` planes, or None when none apply."""
+        if not (overlays or shutters):
+            return None
+        ref = self._frames.refs[self._check_frame(frame)]
+        return display.layers(self.display_objects(frame), ref.index, self.rows, self.columns,
+                              overlays=overlays, shutters=shutters)
+
+    def shutter_fill(self, frame: int = 0) -> tuple[int, int, int] | int:
+        """What the shutter shows on this image's 8-bit output: a grey level, or BGR for colour (C.7.6.11)."""
+        return display.fill_value(self.display_objects(frame), self.is_color)
+
+    def _render(self, center: float | None, width: float | None, *, mode: str | None, frame: int, invert: bool,
+                voi: int | None, preset: str | Preset | None) -> np.ndarray:
+        """:meth:`render` without the display objects: the grey or colour pipeline alone."""
         f = self._check_frame(frame)
         if self.is_color:
             return pipeline.color_display(self.values(f), invert)

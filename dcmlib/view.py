@@ -29,6 +29,7 @@ from . import controls, measure, pipeline, reformat
 from .controls import Measurement, ViewerState
 from .errors import DcmviewError, DcmviewWarning
 from .image import DicomImage
+from .overlays import apply_layers
 from .viewport import Viewport
 
 __all__ = ["View", "fit_zoom", "render_args", "DEFAULT_SCREEN", "MIN_VIEW", "TRACKBAR_SPACE"]
@@ -111,6 +112,7 @@ class View:
         self._resampled: tuple[tuple, np.ndarray, np.ndarray | None, tuple[int, int]] | None = None
         self._rendered: tuple[tuple, np.ndarray] | None = None
         self._overview: tuple[tuple, np.ndarray] | None = None
+        self._objects: tuple[tuple, np.ndarray | None] | None = None
         self._measured: dict[Measurement, measure.Distance | measure.RoiStats] = {}
         self._labels: dict[int, dict[str, str] | None] = {}  # orientation labels per frame
         self._failed: set[int] = set()
@@ -165,7 +167,7 @@ class View:
         """The windowed canvas (uint8 grey or BGR); re-windowed only when the window, frame, invert,
         zoom, pan or interpolation change.  Outside the image is black."""
         s = self.state
-        key = _window_key(s) + (s.viewport, s.smooth)
+        key = _window_key(s) + (s.viewport, s.smooth, s.overlays, s.shutters)
         if self._rendered is not None and self._rendered[0] == key:
             return self._rendered[1]
         values, padding, (u0, v0) = self.resampled()
@@ -176,8 +178,33 @@ class View:
             canvas = np.zeros((h, w) + out.shape[2:], dtype=np.uint8)
             canvas[v0:v0 + out.shape[0], u0:u0 + out.shape[1]] = out
             out = canvas
+        objects = self.object_view()
+        if objects is not None:
+            out = apply_layers(np.array(out), objects, self.image.shutter_fill(s.frame))
         self._rendered = (key, out)
         return out
+
+    def object_view(self) -> np.ndarray | None:
+        """The frame's overlays and shutter (:func:`~dcmlib.overlays.layers`) resampled onto the canvas
+        like the image (area coverage when minifying, nearest neighbour when magnifying), or None."""
+        s = self.state
+        key = (s.frame, s.viewport, s.overlays, s.shutters)
+        if self._objects is None or self._objects[0] != key:
+            self._objects = (key, self._object_canvas())
+        return self._objects[1]
+
+    def _object_canvas(self) -> np.ndarray | None:
+        s = self.state
+        planes = self.image.object_layers(s.frame, overlays=s.overlays, shutters=s.shutters)
+        if planes is None:
+            return None
+        vp = s.viewport
+        offset = (vp.width / 2.0 - vp.cx * vp.zoom, vp.height / 2.0 - vp.cy * vp.zoom)
+        view, _, (u0, v0) = pipeline.resample_region(planes, self.size, (vp.zoom, vp.zoom), offset, smooth=False)
+        w, h = self.size
+        canvas = np.zeros((h, w, 3), np.float32)
+        canvas[v0:v0 + view.shape[0], u0:u0 + view.shape[1]] = view[:h - v0, :w - u0]
+        return canvas
 
     def _window(self, values: np.ndarray, padding: np.ndarray | None) -> np.ndarray:
         """Resampled values to display levels with the state's window and polarity."""
@@ -188,7 +215,8 @@ class View:
     def full_resolution(self) -> np.ndarray:
         """The frame at full resolution exactly as ``--export`` writes it (the ``s`` snapshot)."""
         s = self.state
-        return self.image.render(frame=s.frame, invert=s.invert, **render_args(s))  # type: ignore[arg-type]
+        return self.image.render(frame=s.frame, invert=s.invert, overlays=s.overlays, shutters=s.shutters,
+                                 **render_args(s))  # type: ignore[arg-type]
 
     def hover(self, state: ViewerState, x: int, y: int) -> ViewerState:
         """``state`` with the pointer at view position (x, y) and the probe on the source pixel under

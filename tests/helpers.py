@@ -237,8 +237,8 @@ DCML2PNM = shutil.which("dcml2pnm")  # + CharLS JPEG-LS decoder
 
 requires_dcm2pnm = requires_tools("dcm2pnm", why="DCMTK, Debian package 'dcmtk'")
 
-#: dcm2pnm's options that every oracle call uses: -O hides overlays (dcmview's
-#: export draws no annotations), +op writes an 8-bit binary PGM.
+#: dcm2pnm's options that every oracle call uses: -O hides overlays (compare with
+#: dcmview's --no-overlays; test_overlays.py runs dcm2pnm without it), +op writes an 8-bit binary PGM.
 DCM2PNM_BASE = ("-O", "+op")
 
 

@@ -5,7 +5,8 @@ Every test exports a grayscale image with the CLI
 
     dcm2pnm -O +op DCMTK-OPTIONS FILE out.pgm
 
-(``-O``: no overlays, dcmview's export has no annotations; ``+op``: 8-bit binary PGM;
+(``-O``: no overlays, so dcmview exports with ``--no-overlays --no-shutters``, see
+test_overlays.py for the overlays against dcm2pnm's default ``+O 0``; ``+op``: 8-bit binary PGM;
 ``dcmj2pnm`` / ``dcml2pnm`` take the same options and add DCMTK's JPEG / JPEG-LS
 decoders). The two images must agree within one grey level: DCMTK truncates
 ``offset + value * gradient`` to an integer where dcmview may round.
@@ -76,9 +77,10 @@ IN_PROCESS = os.environ.get("DCMVIEW_ORACLE_SUBPROCESS", "") in ("", "0")
 
 
 def ours(tmp_path: Path, src: str, *args: str) -> np.ndarray:
-    """``python dcmview.py SRC --export out.png ARGS`` read back as uint8."""
+    """``python dcmview.py SRC --export out.png --no-overlays --no-shutters ARGS`` read back as uint8
+    (the oracle runs ``dcm2pnm -O``, and dcm2pnm applies no shutter)."""
     out = tmp_path / "dcmview.png"
-    argv = [os.fspath(src), "--export", os.fspath(out), *args]
+    argv = [os.fspath(src), "--export", os.fspath(out), "--no-overlays", "--no-shutters", *args]
     if IN_PROCESS:
         status = dcmview.main(argv)
         assert status == 0, f"dcmview.main({argv}) returned {status}"

@@ -40,6 +40,8 @@ def convert(
     channels: str | Sequence[str | Channel] | None = None,
     mode: str | None = None,
     invert: bool = False,
+    overlays: bool = True,
+    shutters: bool = True,
     frames: str | int = "all",
     layout: str = "mirror",
     presets: str | os.PathLike[str] | None = None,
@@ -58,7 +60,8 @@ def convert(
     ``window=(center, width)``, ``preset``, ``voi`` (1-based), ``auto`` (the
     viewer's percentile window) or ``channels`` (three presets or ``"C/W"``,
     one per colour channel, red first); default the file's own VOI or
-    min-max.  ``frames``: ``"all"``, ``"first"`` or a frame number from 1.
+    min-max.  ``overlays`` and ``shutters`` draw the overlay planes and
+    apply the display shutter on the display formats, as ``--export``.  ``frames``: ``"all"``, ``"first"`` or a frame number from 1.
     ``layout``: ``"mirror"`` or ``"series"``.  ``presets``: a presets file
     (TOML or Weasis XML, as ``dcmview.py --presets``) whose presets come
     first for each file's modality; by default the built-in ones only (the
@@ -80,7 +83,8 @@ def convert(
         channels = [c for c in channels.split(",")]
     options = ConvertOptions(format=format, window=None if window is None else (window[0], window[1]),
                              preset=preset, voi=voi, auto=auto, channels=None if channels is None else tuple(channels),
-                             mode=mode, invert=invert, frames=frames, layout=layout,
+                             mode=mode, invert=invert, overlays=overlays, shutters=shutters, frames=frames,
+                             layout=layout,
                              presets=None if presets is None else load_presets(presets))
     report = run_conversion(list(sources), out, options, workers=workers, dask=dask, resume=resume,
                             overwrite=overwrite, timeout=timeout, progress=progress)

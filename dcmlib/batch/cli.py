@@ -5,6 +5,7 @@ Usage:
           [--format png|png16|jpg|tif|tif16|npy]
           [--window CENTER WIDTH | --preset NAME | --voi N | --auto]
           [--channels W1,W2,W3] [--presets FILE] [--mode linear|linear-exact|sigmoid] [--invert]
+          [--no-overlays] [--no-shutters]
           [--frames all|first|N] [--layout mirror|series]
           [--workers N] [--dask ADDRESS|local] [--resume] [--overwrite]
           [--timeout SECONDS] [--no-progress]
@@ -59,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "$XDG_CONFIG_HOME/dcmview/presets.toml when it exists)")
     p.add_argument("--mode", choices=list(MODES), help="VOI LUT function (default: the file's, else linear)")
     p.add_argument("--invert", action="store_true", help="invert the grey levels")
+    p.add_argument("--no-overlays", action="store_true", help="do not draw the overlay planes (60xx) on png/jpg/tif")
+    p.add_argument("--no-shutters", action="store_true", help="do not apply the display shutter on png/jpg/tif")
     p.add_argument("--frames", default="all", metavar="all|first|N", help="frames of multi-frame files (default all)")
     p.add_argument("--layout", default="mirror", choices=LAYOUTS,
                    help="mirror: the source tree under DIR; series: DIR/<study>/<series>/<NNNN> in slice order")
@@ -102,7 +105,8 @@ def options_from(args: argparse.Namespace) -> ConvertOptions:
                                        f"{' '.join(args.window)}") from None
     return ConvertOptions(format=args.format, window=window, preset=args.preset, voi=args.voi, auto=args.auto,
                           channels=tuple(args.channels.split(",")) if args.channels else None, mode=args.mode,
-                          invert=args.invert, frames=args.frames, layout=args.layout, presets=user_presets(args))
+                          invert=args.invert, overlays=not args.no_overlays, shutters=not args.no_shutters,
+                          frames=args.frames, layout=args.layout, presets=user_presets(args))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -94,6 +94,8 @@ class ConvertOptions:
     channels: tuple[Channel, ...] | None = None
     mode: str | None = None
     invert: bool = False
+    overlays: bool = True  #: draw the overlay planes (PS3.3 C.9.2) on display formats
+    shutters: bool = True  #: apply the display shutter (C.7.6.11) on display formats
     frames: str | int = "all"
     layout: str = "mirror"
     presets: UserPresets | None = None
@@ -156,6 +158,8 @@ class ConvertOptions:
             channels=channels,
             mode=VoiFunction.parse(self.mode).mode if self.mode is not None else None,
             invert=bool(self.invert),
+            overlays=bool(self.overlays),
+            shutters=bool(self.shutters),
             frames=parse_frames(self.frames),
             layout=self.layout,
             presets=self.presets,

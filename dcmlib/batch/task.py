@@ -219,20 +219,21 @@ def _encode(img: DicomImage, frame: int, options: ConvertOptions, modality: Moda
 def display_image(img: DicomImage, frame: int, options: ConvertOptions) -> tuple[np.ndarray, Row]:
     """The 8-bit display image (``render``, as ``--export``) or the three ``--channels`` windows as one
     BGR image whose first channel, as PNG readers see it (red), is the first window; and its window columns."""
+    objects = {"overlays": options.overlays, "shutters": options.shutters}  # PS3.3 C.9.2, C.7.6.11
     if img.is_color:
-        return img.render(frame=frame, invert=options.invert), {}
+        return img.render(frame=frame, invert=options.invert, **objects), {}
     if options.channels is not None:
         planes, sels = [], []
         for ch in options.channels:
             kwargs = ch.resolve(img.modality, options.presets)
             sels.append(img.resolve_voi(frame, mode=options.mode, **kwargs))
-            planes.append(img.render(frame=frame, invert=options.invert, mode=options.mode, **kwargs))
+            planes.append(img.render(frame=frame, invert=options.invert, mode=options.mode, **objects, **kwargs))
         bgr = np.dstack(planes[::-1])  # OpenCV writes BGR: the first window lands in red
         return bgr, _window_columns(sels, ["preset" if c.preset else "user" for c in options.channels])
     kwargs = render_arguments(img, frame, options)
     sel = img.resolve_voi(frame, **kwargs)
-    return img.render(frame=frame, invert=options.invert, **kwargs), _window_columns([sel], ["auto" if options.auto
-                                                                                             else None])
+    return img.render(frame=frame, invert=options.invert, **objects, **kwargs), _window_columns(
+        [sel], ["auto" if options.auto else None])
 
 
 def render_arguments(img: DicomImage, frame: int, options: ConvertOptions) -> dict:

@@ -1,0 +1,142 @@
+"""Display shutters: PS3.3 C.7.6.11 (Display Shutter) and C.7.6.15 (Bitmap Display Shutter).
+
+:func:`parse_shutter` reads the module once into a frozen :class:`Shutter`;
+:func:`shutter_mask` is where the shutter hides the image.  The shapes combine
+as C.7.6.11.1 says: a pixel is shown only when it lies inside every
+rectangular, circular and polygonal opening (the shuttered area is the union
+of their outsides) and is not a 1 bit of the bitmap shutter's overlay.  Edges
+and vertices are 1-based (row, column) image pixels and are inside the
+opening.  The shuttered area shows Shutter Presentation Value (a P-value,
+0..FFFFH), or Shutter Presentation Color CIELab Value on colour output, else
+black.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from pydicom.dataset import Dataset
+
+__all__ = ["Shutter", "parse_shutter", "shutter_mask", "fill_grey", "fill_bgr", "describe_shutter"]
+
+
+@dataclass(frozen=True)
+class Shutter:
+    """A display shutter (PS3.3 C.7.6.11): the openings present, 1-based pixel coordinates.
+
+    ``rectangle`` is (left column, right column, upper row, lower row);
+    ``circle`` (center row, center column, radius); ``polygon`` the vertices
+    as (row, column); ``bitmap_group`` the overlay group of a bitmap shutter.
+    """
+
+    shapes: tuple[str, ...]
+    rectangle: tuple[int, int, int, int] | None = None
+    circle: tuple[int, int, int] | None = None
+    polygon: tuple[tuple[int, int], ...] | None = None
+    bitmap_group: int | None = None
+    value: int | None = None  #: Shutter Presentation Value, a P-value 0..65535
+    lab: tuple[int, int, int] | None = None  #: Shutter Presentation Color CIELab Value, scaled 0..65535
+
+
+def _ints(value: object) -> list[int]:
+    if value is None or value == "":
+        return []
+    seq = value if isinstance(value, (list, tuple)) or hasattr(value, "__iter__") and not isinstance(value, str) \
+        else [value]
+    return [int(v) for v in seq]  # type: ignore[union-attr]
+
+
+def parse_shutter(ds: Dataset) -> Shutter | None:
+    """The header's display shutter, or None; shapes whose attributes are missing are left out."""
+    shapes = tuple(s.strip().upper() for s in _strings(ds.get("ShutterShape")))
+    if not shapes:
+        return None
+    rect = circle = poly = bitmap = None
+    if "RECTANGULAR" in shapes:
+        edges = [ds.get(k) for k in ("ShutterLeftVerticalEdge", "ShutterRightVerticalEdge",
+                                     "ShutterUpperHorizontalEdge", "ShutterLowerHorizontalEdge")]
+        if all(e is not None and e != "" for e in edges):
+            rect = tuple(int(e) for e in edges)  # type: ignore[arg-type]
+    if "CIRCULAR" in shapes:
+        centre, radius = _ints(ds.get("CenterOfCircularShutter")), ds.get("RadiusOfCircularShutter")
+        if len(centre) == 2 and radius is not None and radius != "":
+            circle = (centre[0], centre[1], int(radius))
+    if "POLYGONAL" in shapes:
+        v = _ints(ds.get("VerticesOfThePolygonalShutter"))
+        if len(v) >= 6 and len(v) % 2 == 0:
+            poly = tuple((v[i], v[i + 1]) for i in range(0, len(v), 2))
+    if "BITMAP" in shapes and ds.get("ShutterOverlayGroup") not in (None, ""):
+        bitmap = int(ds.get("ShutterOverlayGroup"))
+    if rect is None and circle is None and poly is None and bitmap is None:
+        return None
+    value = ds.get("ShutterPresentationValue")
+    lab = _ints(ds.get("ShutterPresentationColorCIELabValue"))
+    return Shutter(shapes=shapes, rectangle=rect, circle=circle, polygon=poly, bitmap_group=bitmap,  # type: ignore[arg-type]
+                   value=None if value in (None, "") else int(value),
+                   lab=tuple(lab) if len(lab) == 3 else None)  # type: ignore[arg-type]
+
+
+def _strings(value: object) -> list[str]:
+    if value is None or value == "":
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]  # type: ignore[union-attr]
+
+
+def shutter_mask(shutter: Shutter, rows: int, cols: int, bitmap: np.ndarray | None = None) -> np.ndarray:
+    """Where the shutter hides the image: a (rows, cols) float32 array, 1.0 shuttered (C.7.6.11.1)."""
+    shown = np.ones((rows, cols), bool)
+    r = np.arange(1, rows + 1)[:, None]
+    c = np.arange(1, cols + 1)[None, :]
+    if shutter.rectangle is not None:
+        left, right, upper, lower = shutter.rectangle
+        shown &= (c >= left) & (c <= right) & (r >= upper) & (r <= lower)
+    if shutter.circle is not None:
+        cr, cc, radius = shutter.circle
+        shown &= (r - cr) ** 2 + (c - cc) ** 2 <= radius * radius
+    if shutter.polygon is not None:
+        inside = np.zeros((rows, cols), np.uint8)
+        pts = np.array([[col - 1, row - 1] for row, col in shutter.polygon], np.int32)
+        cv2.fillPoly(inside, [pts], 1)
+        shown &= inside.astype(bool)
+    if bitmap is not None:
+        shown &= ~bitmap
+    return (~shown).astype(np.float32)
+
+
+def fill_grey(shutter: Shutter) -> int:
+    """Shutter Presentation Value as an 8-bit grey level (P-values 0..65535 scaled), else 0 (black)."""
+    if shutter.value is not None:
+        return int(round(min(max(shutter.value, 0), 65535) * 255 / 65535))
+    if shutter.lab is not None:
+        return int(round(float(np.mean(fill_bgr(shutter)))))
+    return 0
+
+
+def fill_bgr(shutter: Shutter) -> tuple[int, int, int]:
+    """Shutter Presentation Color CIELab Value (PS3.3 C.10.7.1.1 scaling) as sRGB in BGR order, else the grey."""
+    if shutter.lab is None:
+        g = fill_grey(shutter)
+        return g, g, g
+    ls, as_, bs = shutter.lab
+    lab = np.array([[[ls * 100.0 / 65535, as_ * 255.0 / 65535 - 128, bs * 255.0 / 65535 - 128]]], np.float32)
+    bgr = cv2.cvtColor(lab, cv2.COLOR_Lab2BGR)[0, 0]
+    return tuple(int(round(min(max(float(v), 0.0), 1.0) * 255)) for v in bgr)  # type: ignore[return-value]
+
+
+def describe_shutter(shutter: Shutter) -> str:
+    """One ``--info`` line for the shutter."""
+    parts = []
+    if shutter.rectangle is not None:
+        left, right, upper, lower = shutter.rectangle
+        parts.append(f"rectangular columns {left}-{right} rows {upper}-{lower}")
+    if shutter.circle is not None:
+        parts.append(f"circular centre row {shutter.circle[0]} column {shutter.circle[1]} radius {shutter.circle[2]}")
+    if shutter.polygon is not None:
+        parts.append(f"polygonal {len(shutter.polygon)} vertices")
+    if shutter.bitmap_group is not None:
+        parts.append(f"bitmap overlay {shutter.bitmap_group:04X}")
+    fill = f"value {shutter.value}" if shutter.value is not None else (
+        f"CIELab {'/'.join(map(str, shutter.lab))}" if shutter.lab is not None else "black")
+    return f"shutter: {', '.join(parts)}; fill {fill}"
