@@ -238,6 +238,8 @@ class TestCommandLine:
             np.testing.assert_array_equal(cv2.imread(str(out), cv2.IMREAD_UNCHANGED), want)
         proc = run_cli(folder, "--plane", "coronal", "--frame", "13", "--export", tmp_path / "x.png")
         assert proc.returncode == 2 and "frame 13 out of range (1..12)" in proc.stderr
+        proc = run_cli(folder, "--plane", "sagittal", "--info")
+        assert proc.returncode == 0 and f"reformatted sagittal: {NY}x{NZ} x{NX} slices, x 0.0 to 15.0 mm" in proc.stdout
         proc = run_cli(folder, "--plane", "coronal", "--cache-mb", "0.001", "--export", tmp_path / "y.png")
         assert proc.returncode == 2 and "use --cache-mb" in proc.stderr and proc.stderr.count("\n") == 1
         assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
@@ -300,3 +302,10 @@ def test_viewer_cycles_planes_keeping_window_and_snapshot_is_export(viewer_of, t
         np.testing.assert_array_equal(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), want)
         assert f"{plane} {v.state.frame + 1}/{count}  " in "\n".join(v.view.annotation_lines())
     assert "saved" in capsys.readouterr().out
+
+
+def test_t_on_a_single_image_says_why(viewer_of):
+    img = dcmlib.load(make_ds(np.zeros((8, 8), np.int16), WindowCenter=0, WindowWidth=100))
+    v = viewer_of(img)
+    v.on_key(ord("t"))
+    assert v.img is img and "two or more slices" in v.state.message
