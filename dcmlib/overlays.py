@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
@@ -215,11 +216,11 @@ def _place(bits: np.ndarray, origin: tuple[int, int], rows: int, cols: int) -> t
 
 def layers(objects: DisplayObjects, frame: int, rows: int, cols: int, *, overlays: bool = True,
            shutters: bool = True) -> np.ndarray | None:
-    """The frame's display objects as float32 (rows, cols, 3) planes in image pixels, or None when none apply.
+    """The frame's display objects as uint8 (rows, cols, 3) planes in image pixels, or None when none apply.
 
     Plane 0: set white (G overlays); plane 1: darkened (R overlays' 0 bits
-    inside their rectangle); plane 2: shuttered.  Values are coverage 0..1, so
-    a viewport resampled with area averaging keeps thin lines (see
+    inside their rectangle); plane 2: shuttered.  Values are coverage 0..255,
+    so a viewport resampled with area averaging keeps thin lines (see
     :func:`apply_layers`).
     """
     bitmap = objects.shutter.bitmap_group if objects.shutter is not None else None
@@ -227,21 +228,22 @@ def layers(objects: DisplayObjects, frame: int, rows: int, cols: int, *, overlay
     shutter = objects.shutter if shutters else None
     if not planes and shutter is None:
         return None
-    out = np.zeros((rows, cols, 3), np.float32)
+    out = np.zeros((rows, cols, 3), np.uint8)
     for ov in planes:
         placed = _place(overlay_bits(ov, ov.applies_to(frame)), ov.origin, rows, cols)  # type: ignore[arg-type]
         if placed is None:
             continue
         ys, xs, bits = placed
         if ov.kind == "G":
-            out[ys, xs, 0][bits] = 1.0
+            out[ys, xs, 0][bits] = 255
         else:
-            out[ys, xs, 1][~bits] = 1.0
+            out[ys, xs, 1][~bits] = 255
     if shutter is not None:
         bitmap_bits = None
         plane = next((ov for ov in objects.overlays if ov.group == bitmap), None)
-        if plane is not None and plane.applies_to(frame) is not None:
-            placed = _place(overlay_bits(plane, plane.applies_to(frame)), plane.origin, rows, cols)  # type: ignore[arg-type]
+        k = None if plane is None else plane.applies_to(frame)
+        if plane is not None and k is not None:
+            placed = _place(overlay_bits(plane, k), plane.origin, rows, cols)
             bitmap_bits = np.zeros((rows, cols), bool)
             if placed is not None:
                 bitmap_bits[placed[0], placed[1]] = placed[2]
@@ -256,13 +258,16 @@ def apply_layers(image: np.ndarray, planes: np.ndarray, fill: tuple[int, int, in
     (half of 8, as DCMTK's ROI mode) where plane 1 covers most of it; ``fill``
     where plane 2 (the shutter) covers most of it.
     """
-    white, dark, shut = planes[..., 0] > 0, planes[..., 1] >= 0.5, planes[..., 2] >= 0.5
-    image[dark] >>= 4
-    image[white] = 255
-    if image.ndim == 3 and not isinstance(fill, int):
-        image[shut] = np.array(fill, np.uint8)
-    else:
-        image[shut] = fill if isinstance(fill, int) else int(round(float(np.mean(fill))))
+    white, dark, shut = cv2.split(planes)                  # contiguous planes; empty ones are skipped
+    if dark.any():
+        image[dark >= 128] >>= 4
+    if white.any():
+        image[white > 0] = 255
+    if shut.any():
+        if image.ndim == 3 and not isinstance(fill, int):
+            image[shut >= 128] = np.array(fill, np.uint8)
+        else:
+            image[shut >= 128] = fill if isinstance(fill, int) else int(round(float(np.mean(fill))))
     return image
 
 

@@ -73,7 +73,8 @@ def parse_shutter(ds: Dataset) -> Shutter | None:
         return None
     value = ds.get("ShutterPresentationValue")
     lab = _ints(ds.get("ShutterPresentationColorCIELabValue"))
-    return Shutter(shapes=shapes, rectangle=rect, circle=circle, polygon=poly, bitmap_group=bitmap,  # type: ignore[arg-type]
+    return Shutter(shapes=shapes, rectangle=rect, circle=circle, polygon=poly,  # type: ignore[arg-type]
+                   bitmap_group=bitmap,
                    value=None if value in (None, "") else int(value),
                    lab=tuple(lab) if len(lab) == 3 else None)  # type: ignore[arg-type]
 
@@ -85,24 +86,43 @@ def _strings(value: object) -> list[str]:
 
 
 def shutter_mask(shutter: Shutter, rows: int, cols: int, bitmap: np.ndarray | None = None) -> np.ndarray:
-    """Where the shutter hides the image: a (rows, cols) float32 array, 1.0 shuttered (C.7.6.11.1)."""
-    shown = np.ones((rows, cols), bool)
-    r = np.arange(1, rows + 1)[:, None]
-    c = np.arange(1, cols + 1)[None, :]
+    """Where the shutter hides the image: a (rows, cols) uint8 array, 255 shuttered (C.7.6.11.1).
+
+    The opening is cut down shape by shape with slices and spans (no
+    per-pixel grids), so a 4096 x 3328 radiograph costs a few milliseconds.
+    """
+    shown = np.full((rows, cols), 255, np.uint8)
     if shutter.rectangle is not None:
         left, right, upper, lower = shutter.rectangle
-        shown &= (c >= left) & (c <= right) & (r >= upper) & (r <= lower)
+        shown[:max(upper - 1, 0)] = 0
+        shown[max(lower, 0):] = 0
+        shown[:, :max(left - 1, 0)] = 0
+        shown[:, max(right, 0):] = 0
     if shutter.circle is not None:
-        cr, cc, radius = shutter.circle
-        shown &= (r - cr) ** 2 + (c - cc) ** 2 <= radius * radius
+        _cut_circle(shown, *shutter.circle)
     if shutter.polygon is not None:
         inside = np.zeros((rows, cols), np.uint8)
         pts = np.array([[col - 1, row - 1] for row, col in shutter.polygon], np.int32)
-        cv2.fillPoly(inside, [pts], 1)
-        shown &= inside.astype(bool)
+        cv2.fillPoly(inside, [pts], 255)
+        cv2.bitwise_and(shown, inside, dst=shown)
     if bitmap is not None:
-        shown &= ~bitmap
-    return (~shown).astype(np.float32)
+        shown[bitmap] = 0
+    return cv2.bitwise_not(shown)
+
+
+def _cut_circle(shown: np.ndarray, row: int, col: int, radius: int) -> None:
+    """Zero what lies outside the disc (r - row)^2 + (c - col)^2 <= radius^2 (1-based), row by row."""
+    r = np.arange(1, shown.shape[0] + 1, dtype=np.int64)
+    d2 = radius * radius - (r - row) ** 2
+    half = np.floor(np.sqrt(np.maximum(d2, 0))).astype(np.int64)
+    half -= (half * half > d2) & (d2 >= 0)                 # exact integer square root, float rounding undone
+    half += ((half + 1) ** 2 <= d2)
+    for i in range(shown.shape[0]):
+        if d2[i] < 0:
+            shown[i] = 0
+            continue
+        shown[i, :max(col - half[i] - 1, 0)] = 0
+        shown[i, max(col + half[i], 0):] = 0
 
 
 def fill_grey(shutter: Shutter) -> int:

@@ -113,6 +113,7 @@ class View:
         self._rendered: tuple[tuple, np.ndarray] | None = None
         self._overview: tuple[tuple, np.ndarray] | None = None
         self._objects: tuple[tuple, np.ndarray | None] | None = None
+        self._object_levels: tuple[tuple, list[pipeline.Level] | None] | None = None
         self._measured: dict[Measurement, measure.Distance | measure.RoiStats] = {}
         self._labels: dict[int, dict[str, str] | None] = {}  # orientation labels per frame
         self._failed: set[int] = set()
@@ -193,16 +194,31 @@ class View:
             self._objects = (key, self._object_canvas())
         return self._objects[1]
 
-    def _object_canvas(self) -> np.ndarray | None:
+    def object_levels(self) -> list[pipeline.Level] | None:
+        """The frame's object planes and their area-averaged halvings (as the values' pyramid); cached."""
         s = self.state
-        planes = self.image.object_layers(s.frame, overlays=s.overlays, shutters=s.shutters)
-        if planes is None:
+        key = (s.frame, s.overlays, s.shutters)
+        if self._object_levels is None or self._object_levels[0] != key:
+            planes = self.image.object_layers(s.frame, overlays=s.overlays, shutters=s.shutters)
+            levels = None if planes is None else [(planes, None)]
+            while levels and min(levels[-1][0].shape[:2]) >= 128:
+                rows, cols = levels[-1][0].shape[:2]
+                levels.append((cv2.resize(levels[-1][0], ((cols + 1) // 2, (rows + 1) // 2),
+                                          interpolation=cv2.INTER_AREA), None))
+            self._object_levels = (key, levels)
+        return self._object_levels[1]
+
+    def _object_canvas(self) -> np.ndarray | None:
+        levels = self.object_levels()
+        if levels is None:
             return None
-        vp = s.viewport
+        vp = self.state.viewport
+        planes = levels[_level_for(levels, vp)][0]
+        scale = (vp.zoom * vp.columns / planes.shape[1], vp.zoom * vp.rows / planes.shape[0])
         offset = (vp.width / 2.0 - vp.cx * vp.zoom, vp.height / 2.0 - vp.cy * vp.zoom)
-        view, _, (u0, v0) = pipeline.resample_region(planes, self.size, (vp.zoom, vp.zoom), offset, smooth=False)
+        view, _, (u0, v0) = pipeline.resample_region(planes, self.size, scale, offset, smooth=False)
         w, h = self.size
-        canvas = np.zeros((h, w, 3), np.float32)
+        canvas = np.zeros((h, w, 3), np.uint8)
         canvas[v0:v0 + view.shape[0], u0:u0 + view.shape[1]] = view[:h - v0, :w - u0]
         return canvas
 
