@@ -72,7 +72,6 @@ class DicomImage:
         self.header: Dataset = self._frames.refs[0].header
         self._warn_fn, self._warned = on_warning, set()
         self._listing = listing
-        self._objects: dict[int, display.DisplayObjects] = {}  # per file header: overlays and shutter
 
     # -- description ----------------------------------------------------------
     def __len__(self) -> int:
@@ -196,18 +195,10 @@ class DicomImage:
     @property
     def value_range(self) -> tuple[float, float]:
         """Range of modality values the stored bits can express (trackbar limits)."""
-        lay = self._layout
         if self.is_color:
             return 0.0, 255.0
-        if lay.keyword != "PixelData" or lay.bits_allocated > 16:
-            return self.frame_range(0)
-        m = self._frames.params(0).modality
-        if m.lut is not None:
-            return float(m.lut.entries.min()), float(m.lut.entries.max())
-        bits = min(lay.bits_stored, lay.bits_allocated)
-        lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if lay.signed else (0, (1 << bits) - 1)
-        ends = pipeline.apply_modality(np.array([lo, hi], dtype=np.int64), m)
-        return float(ends.min()), float(ends.max())
+        ends = pipeline.expressible_range(self._layout, self._frames.params(0).modality)
+        return ends if ends is not None else self.frame_range(0)
 
     @_memory_bounded
     def resolve_voi(self, frame: int = 0, *, center: float | None = None, width: float | None = None,
@@ -269,13 +260,9 @@ class DicomImage:
 
     def display_objects(self, frame: int = 0) -> display.DisplayObjects:
         """The overlay planes and display shutter of the frame's file (PS3.3 C.9.2, C.7.6.11), parsed once."""
-        header = self._frames.refs[self._check_frame(frame)].header
-        objects = self._objects.get(id(header))
-        if objects is None:
-            with header_errors(self.path):
-                objects = self._objects[id(header)] = display.display_objects(header)
-            for note in objects.notes:
-                self._warn(note)
+        objects, new = self._frames.display_objects(self._check_frame(frame))
+        for note in objects.notes if new else ():
+            self._warn(note)
         return objects
 
     def object_layers(self, frame: int = 0, *, overlays: bool = True, shutters: bool = True) -> np.ndarray | None:

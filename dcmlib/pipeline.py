@@ -27,12 +27,14 @@ import cv2
 import numpy as np
 
 from .errors import InvalidArgumentError
+from .header import Layout
 from .lut import Modality, VoiFunction, VoiLut, Window, check_window, lut_lookup, modality_lut, voi_lut, voi_window
 from .presentation import invert_unit, to_uint8
 from .presets import Preset, get_preset
 
 __all__ = [
     "VoiSelection",
+    "expressible_range",
     "resolve_voi",
     "minmax_window",
     "percentile_window",
@@ -92,6 +94,19 @@ def minmax_window(lo: float, hi: float) -> Window:
     if float(lo).is_integer() and float(hi).is_integer():
         return Window((lo + hi + 1) / 2.0, hi - lo + 1.0, VoiFunction.LINEAR, "min-max")
     return Window((lo + hi) / 2.0, max(hi - lo, 1e-6), VoiFunction.LINEAR_EXACT, "min-max")
+
+
+def expressible_range(lay: Layout, modality: Modality) -> tuple[float, float] | None:
+    """The modality values the stored bits can express (C.7.6.3.1.4, C.11.1): the Modality LUT's output
+    range, or both ends of the stored range rescaled; None for float or 32-bit data (use the data range)."""
+    if lay.keyword != "PixelData" or lay.bits_allocated > 16:
+        return None
+    if modality.lut is not None:
+        return float(modality.lut.entries.min()), float(modality.lut.entries.max())
+    bits = min(lay.bits_stored, lay.bits_allocated)
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if lay.signed else (0, (1 << bits) - 1)
+    ends = apply_modality(np.array([lo, hi], dtype=np.int64), modality)
+    return float(ends.min()), float(ends.max())
 
 
 def percentile_window(values: np.ndarray, mask: np.ndarray | None, low: float, high: float) -> tuple[float, float]:

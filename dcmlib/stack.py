@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 from pydicom.dataset import Dataset
 
-from . import color, io, pipeline
+from . import color, io, overlays, pipeline
 from .cache import DEFAULT_CACHE_MB, FrameCache, ReadAhead, read_ahead_depth
 from .errors import DcmviewError, InvalidArgumentError, NotDicomError
 from .frames import FrameRef
@@ -51,6 +51,7 @@ class FrameStore:
                 self._layouts[id(ref.header)] = self._check(ref)
         self.cache = FrameCache(cache_mb if cache_mb is not None else DEFAULT_CACHE_MB)
         self._params: dict[int, FrameParams] = {}
+        self._objects: dict[int, overlays.DisplayObjects] = {}  # per file header: overlays and shutter
         self._lock = threading.Lock()
         self.decodes = 0  #: frames decoded so far (decoding is lazy)
         self.is_series = len(self._layouts) > 1
@@ -105,6 +106,16 @@ class FrameStore:
         if isinstance(lay, DcmviewError):
             raise lay
         return lay
+
+    def display_objects(self, frame: int) -> tuple[overlays.DisplayObjects, bool]:
+        """The overlays and shutter of the frame's file, parsed once per file; and whether just now."""
+        ref = self.refs[frame]
+        objects = self._objects.get(id(ref.header))
+        if objects is not None:
+            return objects, False
+        with header_errors(self.where(ref)):
+            objects = self._objects[id(ref.header)] = overlays.display_objects(ref.header)
+        return objects, True
 
     def params(self, frame: int) -> FrameParams:
         """The frame's grey-pipeline parameters, parsed once."""
