@@ -110,6 +110,20 @@ def write_ds(ds: Dataset, path: str | os.PathLike[str]) -> str:
     return os.fspath(path)
 
 
+def damaged_series(folder: Path, slices: int = 2, damaged: int = 1) -> Path:
+    """Write an axial series of 32 x 32 slices 1 mm apart whose slice ``damaged`` (0-based) has its
+    pixel data cut short (64 of 2048 bytes), so decoding that one slice fails; return ``folder``."""
+    uid = generate_uid()
+    for i in range(slices):
+        ds = make_ds(np.full((32, 32), 100 * i, dtype=np.int16), SeriesInstanceUID=uid,
+                     ImagePositionPatient=[0.0, 0.0, float(i)], ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+                     InstanceNumber=i + 1, WindowCenter=100, WindowWidth=400)
+        if i == damaged:
+            ds.PixelData = ds.PixelData[:64]
+        write_ds(ds, Path(folder) / f"{i}.dcm")
+    return Path(folder)
+
+
 def write_mono(
     path: str | os.PathLike[str],
     pixels: np.ndarray,

@@ -17,12 +17,11 @@ import numpy as np
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import generate_uid
 
 import dcmlib
 from dcmlib import controls, view
 from dcmlib.view import View, fit_zoom, render_args
-from helpers import make_ds, pydicom_file, ramp, write_ds
+from helpers import damaged_series, make_ds, pydicom_file, ramp
 
 
 @pytest.fixture
@@ -33,19 +32,6 @@ def ct():
 def nearest(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(img, size, interpolation=cv2.INTER_NEAREST)
 
-
-
-def damaged_series(folder):
-    """A two-slice series whose second slice's pixel data are cut short (its decode fails)."""
-    uid = generate_uid()
-    for i in range(2):
-        ds = make_ds(np.full((32, 32), 100 * i, dtype=np.int16), SeriesInstanceUID=uid,
-                     ImagePositionPatient=[0.0, 0.0, float(i)], ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
-                     InstanceNumber=i + 1, WindowCenter=100, WindowWidth=400)
-        if i == 1:
-            ds.PixelData = ds.PixelData[:64]
-        write_ds(ds, folder / f"{i}.dcm")
-    return dcmlib.load(folder, read_ahead=False)
 
 class TestFitZoom:
     def test_small_images_grow_by_a_whole_factor(self):
@@ -146,7 +132,7 @@ class TestCompose:
         assert "Doe^Jane  PID-12345" in View(img, show_patient=True).annotation_lines()
 
     def test_a_frame_that_cannot_be_decoded_shows_its_error(self, tmp_path):
-        img = damaged_series(tmp_path)
+        img = dcmlib.load(damaged_series(tmp_path), read_ahead=False)
         heard = []
         v = View(img, on_warning=heard.append)
         v.set_state(controls.on_key(v.state, "n", img))
@@ -344,7 +330,7 @@ class TestMeasurements:
 
 
 def test_a_measurement_on_a_frame_that_cannot_be_read_is_one_line(tmp_path):
-    img = damaged_series(tmp_path)
+    img = dcmlib.load(damaged_series(tmp_path), read_ahead=False)
     v = View(img, on_warning=lambda m: None)
     line = v.measurement_line(controls.Measurement("ellipse", 1, 2.0, 2.0, 20.0, 20.0))
     assert line.startswith("roi: frame 2 cannot be measured (")

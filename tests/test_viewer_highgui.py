@@ -15,12 +15,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from pydicom.uid import generate_uid
 
 import dcmlib
 import dcmview
 from dcmlib import controls
-from helpers import make_ds, pydicom_file, skip_without, start_xvfb, write_ds
+from helpers import damaged_series, make_ds, pydicom_file, skip_without, start_xvfb
 
 
 def _offscreen_plugin() -> bool:
@@ -181,15 +180,7 @@ def test_damaged_slice_shows_its_error_and_the_session_goes_on(viewer_of, tmp_pa
     """A truncated slice in a series: that frame shows the error, the others still render."""
     folder = tmp_path / "series"
     folder.mkdir()
-    uid = generate_uid()
-    for i in range(3):
-        ds = make_ds(np.full((32, 32), 100 * i, dtype=np.int16), SeriesInstanceUID=uid,
-                     ImagePositionPatient=[0.0, 0.0, float(i)], ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
-                     InstanceNumber=i + 1, WindowCenter=100, WindowWidth=400)
-        if i == 1:
-            ds.PixelData = ds.PixelData[:64]
-        write_ds(ds, folder / f"{i}.dcm")
-    img = dcmlib.load(folder)
+    img = dcmlib.load(damaged_series(folder, slices=3))
     v = viewer_of(img)
     v.on_key(ord("n"))                                  # to the damaged slice
     assert v.state.frame == 1
