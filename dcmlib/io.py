@@ -51,6 +51,7 @@ __all__ = [
     "transfer_syntax",
     "check_pixel_data",
     "codestream_kind",
+    "frame_header",
     "sanitize",
     "prune_damaged",
     "DECODERS",
@@ -444,9 +445,30 @@ def codestream_size(data: bytes) -> tuple[int, int] | None:
             h, w = struct.unpack(">II", data[i + 4 : i + 12])
             return h, w
         return None
-    if data[:4] == b"\xff\x4f\xff\x51" and len(data) >= 24:
-        xs, ys, xo, yo = struct.unpack(">IIII", data[8:24])
+    found = frame_header(data)
+    if found is None:
+        return None
+    kind, i = found
+    if kind == "j2k":
+        if len(data) < i + 22:
+            return None
+        xs, ys, xo, yo = struct.unpack(">IIII", data[i + 6 : i + 22])
         return ys - yo, xs - xo
+    if i + 9 > len(data):
+        return None
+    h, w = struct.unpack(">HH", data[i + 5 : i + 9])
+    return (h, w) if h and w else None
+
+
+def frame_header(data: bytes) -> tuple[str, int] | None:
+    """Where a frame's size is declared: ``("j2k", offset of the SIZ marker)`` in a J2K codestream
+    (bare or in a JP2 ``jp2c`` box, ISO 15444-1 A.5.1), or ``("jpeg", offset of the SOF marker)``
+    in JPEG and JPEG-LS (ISO 10918-1 B.2.2, 14495-1 C.2.2); None when neither is found."""
+    if data[:4] == b"\xff\x4f\xff\x51":
+        return "j2k", 2
+    i = data.find(b"jp2c")
+    if i >= 0 and data[i + 4 : i + 8] == b"\xff\x4f\xff\x51":
+        return "j2k", i + 6
     if data[:2] != b"\xff\xd8":
         return None
     i = 2
@@ -454,14 +476,11 @@ def codestream_size(data: bytes) -> tuple[int, int] | None:
         if data[i] != 0xFF:
             return None
         marker = data[i + 1]
-        if marker == 0xFF:
+        if marker == 0xFF:  # fill byte (B.1.1.2)
             i += 1
             continue
         if marker in _SOF_MARKERS:
-            if i + 9 > len(data):
-                return None
-            h, w = struct.unpack(">HH", data[i + 5 : i + 9])
-            return (h, w) if h and w else None
+            return "jpeg", i
         if marker == 0xDA:
             return None
         i += 2 + struct.unpack(">H", data[i + 2 : i + 4])[0]

@@ -46,6 +46,8 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 
+from ..io import frame_header
+
 __all__ = ["Case", "Base", "KINDS", "BUNDLED", "DERIVED", "cases", "case", "case_by_name", "bases", "series_files"]
 
 # ----------------------------------------------------------------------------- cases
@@ -856,28 +858,6 @@ def _encaps(rng: random.Random, b: Base) -> Result | None:
     return bytes(d), how
 
 
-def _find_sof(frag: bytes) -> tuple[str, int] | None:
-    """Where the frame header's height/width are: ("jpeg", offset of SOF) or ("j2k", offset of SIZ)."""
-    if frag[:4] == b"\xff\x4f\xff\x51":
-        return "j2k", 2
-    i = frag.find(b"jp2c")
-    if i >= 0 and frag[i + 4 : i + 8] == b"\xff\x4f\xff\x51":
-        return "j2k", i + 6
-    if frag[:2] != b"\xff\xd8":
-        return None
-    i = 2
-    while i + 4 <= len(frag):
-        if frag[i] != 0xFF:
-            return None
-        marker = frag[i + 1]
-        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF, 0xF7):
-            return "jpeg", i
-        if marker == 0xDA:
-            return None
-        i += 2 + struct.unpack(">H", frag[i + 2 : i + 4])[0]
-    return None
-
-
 @_kind("codestream", 5)
 def _codestream(rng: random.Random, b: Base) -> Result | None:
     """Mutations of a compressed frame's codestream header.
@@ -894,7 +874,7 @@ def _codestream(rng: random.Random, b: Base) -> Result | None:
     frag = b.data[start : start + length]
     d = bytearray(b.data)
     how = rng.choice(("flip-header", "flip-body", "zero-tail", "dims", "dims", "precision", "marker", "rle-header"))
-    sof = _find_sof(frag)
+    sof = frame_header(frag)
     if how == "dims" and sof is not None:
         kind, at = sof
         if kind == "jpeg":   # SOF: FF Cn Lf(2) P(1) Y(2) X(2) Nf(1)
@@ -1301,7 +1281,7 @@ def _huge(rng: random.Random, b: Base) -> Result | None:
     d = bytearray(data)
     for pos, _, length in frags[: rng.choice((1, len(frags)))]:
         start = pos + 8
-        sof = _find_sof(bytes(d[start : start + length]))
+        sof = frame_header(bytes(d[start : start + length]))
         if sof is None:
             continue
         kind, at = sof
