@@ -12,9 +12,8 @@ for the library's ``render``, ``--export``, the viewer and the benchmarks alike:
 - :func:`to_display`: the same pipeline on any array of modality values;
 - padding (PS3.3 C.7.5.1.1.2) is background: left out of min-max and auto
   windows, shown as 0 whatever the polarity;
-- :func:`resample_viewport` / :func:`render_viewport`, and for zoom and pan
-  :func:`pyramid` / :func:`resample_region`: the one place where the viewer's
-  visible region is resampled and windowed.
+- :func:`pyramid` / :func:`resample_region`, then :func:`window_viewport`: the
+  one place where the viewer's visible region is resampled and windowed.
 """
 
 from __future__ import annotations
@@ -45,9 +44,7 @@ __all__ = [
     "color_display",
     "padding_mask",
     "value_range",
-    "resample_viewport",
     "window_viewport",
-    "render_viewport",
     "pyramid",
     "resample_region",
 ]
@@ -266,31 +263,6 @@ def value_range(values: np.ndarray, mask: np.ndarray | None) -> tuple[float, flo
 # ----------------------------------------------------------------------------- viewports
 
 
-def resample_viewport(
-    values: np.ndarray,
-    size: tuple[int, int],
-    mask: np.ndarray | None = None,
-    background: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Resize a frame's values to the viewport ``size`` (width, height); return it and its padding mask.
-
-    ``INTER_AREA`` when minifying, nearest neighbour when magnifying.  Padding
-    pixels are set to ``background`` first, so their extreme values do not
-    bleed into averaged edge pixels.
-    """
-    if mask is not None and not mask.any():
-        mask = None
-    if mask is not None:
-        values = np.where(mask, np.asarray(background, dtype=values.dtype), values)
-    w, h = size
-    if (w, h) == (values.shape[1], values.shape[0]):
-        return values, mask
-    interp = cv2.INTER_AREA if w < values.shape[1] else cv2.INTER_NEAREST
-    view = cv2.resize(values, (w, h), interpolation=interp)
-    view_mask = None if mask is None else cv2.resize(mask.view(np.uint8), (w, h), interpolation=interp) > 0
-    return view, view_mask
-
-
 def window_viewport(
     view: np.ndarray, mask: np.ndarray | None, voi: Window | VoiLut | None, inverted: bool
 ) -> np.ndarray:
@@ -301,19 +273,6 @@ def window_viewport(
     if mask is not None:
         out[mask] = 0
     return out
-
-
-def render_viewport(
-    values: np.ndarray,
-    size: tuple[int, int],
-    voi: Window | VoiLut | None,
-    inverted: bool,
-    mask: np.ndarray | None = None,
-    background: float = 0.0,
-) -> np.ndarray:
-    """:func:`resample_viewport` then :func:`window_viewport`: what the viewer shows of a frame."""
-    view, view_mask = resample_viewport(values, size, mask, background)
-    return window_viewport(view, view_mask, voi, inverted)
 
 
 # ----------------------------------------------------------------------------- zoom and pan
