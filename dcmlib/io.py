@@ -49,6 +49,7 @@ __all__ = [
     "read_header",
     "pixel_element",
     "transfer_syntax",
+    "declared_syntax",
     "check_pixel_data",
     "codestream_kind",
     "frame_header",
@@ -120,7 +121,7 @@ def read_file(path: Path) -> tuple[Dataset, list[str]]:
     except Exception as exc:  # noqa: BLE001 - pydicom's reader fails in many ways on damaged files
         raise NotDicomError(f"not a readable DICOM file ({_read_problem(exc)})", path) from None
     notes = sanitize(ds)
-    if transfer_syntax(ds) is None and not _declared_syntax(ds):
+    if "TransferSyntaxUID" not in (getattr(ds, "file_meta", None) or ()):
         implicit, little = ds.original_encoding
         ts = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
         if not isinstance(getattr(ds, "file_meta", None), FileMetaDataset):
@@ -158,9 +159,9 @@ def _read_problem(exc: BaseException) -> str:
     return "the header is damaged"
 
 
-def _declared_syntax(ds: Dataset) -> bool:
-    meta = getattr(ds, "file_meta", None)
-    return meta is not None and "TransferSyntaxUID" in meta
+def declared_syntax(ds: Dataset) -> str:
+    """The Transfer Syntax UID (0002,0010) as written in the file meta, valid or not; ``""`` when absent."""
+    return text_value(getattr(ds, "file_meta", None), "TransferSyntaxUID")
 
 
 #: Value Representations with a fixed value size (PS3.5 6.2): a value length must be a multiple of it.
@@ -248,7 +249,7 @@ def pixel_element(ds: Dataset) -> PixelElement | None:
 
 def transfer_syntax(ds: Dataset) -> UID | None:
     """The file's Transfer Syntax UID (0002,0010), or None when absent or not a transfer syntax."""
-    ts = text_value(getattr(ds, "file_meta", None), "TransferSyntaxUID")
+    ts = declared_syntax(ds)
     if not ts:
         return None
     ts = UID(ts)
@@ -355,7 +356,7 @@ def check_pixel_data(ds: Dataset, lay: Layout, pixels: PixelElement, path: objec
       least the header's size; RLE cannot expand more than 64-fold (G.3.1).
       Left on disk, the frame count is bounded by the file size instead.
     """
-    declared = text_value(getattr(ds, "file_meta", None), "TransferSyntaxUID")
+    declared = declared_syntax(ds)
     ts = transfer_syntax(ds)
     if declared and ts is None:
         raise PixelDataError(f"Transfer Syntax UID (0002,0010) {declared!r} is not a transfer syntax", path)
@@ -578,9 +579,10 @@ def _with_pixels(path: str | os.PathLike[str], lay: Layout, where: object) -> st
     a decoder sees the stream.  Files over :data:`FULL_READ_LIMIT` stay on disk.
     """
     try:
-        if os.path.getsize(path) > FULL_READ_LIMIT:
+        size = os.path.getsize(path)
+        if size > FULL_READ_LIMIT:
             return path
-        ds = pydicom.dcmread(io.BytesIO(Path(path).read_bytes()))
+        ds = _dcmread(Path(path), size)
         pixels = pixel_element(ds)
     except (OSError, MemoryError):
         raise PixelDataError("the pixel data cannot be read (the file is unreadable)", where) from None
