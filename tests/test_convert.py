@@ -47,6 +47,7 @@ import dcmlib.io
 import dcmview
 from dcmlib.batch.manifest import read_rows
 from dcmlib.batch.options import ConvertOptions
+from dcmlib.batch.pool import LocalPool, remove_unfinished
 from dcmlib.batch.progress import Progress
 from dcmlib.batch.task import COLUMNS, Job, convert_file
 from helpers import DCMVIEW, ROOT, make_ds, ramp, write_ds
@@ -583,6 +584,32 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes_as_a_clean_run(tmp_path):
     for name in files_under(tmp_path / "clean") - {"manifest.json"}:
         assert (out / name).read_bytes() == (tmp_path / "clean" / name).read_bytes()
     assert_clean(out)
+
+
+def test_a_result_sent_just_before_the_stop_is_kept(tmp_path):
+    """The race CI met: a worker finished a file as Ctrl-C came; its result is recorded, not lost."""
+    path = ct_series(tmp_path / "src", zs=(0.0,))[0]
+    job = Job(path, str(tmp_path / "out"), "IM0")
+    pool = LocalPool(1, ConvertOptions(), start_method="fork")
+    slot = pool._start()
+    pool._slots.append(slot)
+    pool._assign(slot, __import__("collections").deque([job]))
+    assert slot.conn.poll(60)  # the worker has sent its result; the parent has not read it
+    pool.close()
+    assert [r.source for r in pool.late] == [path] and pool.unfinished == []
+    assert pool.late[0].rows[0]["output"] == "IM0.png" and (tmp_path / "out" / "IM0.png").is_file()
+
+
+def test_outputs_of_a_stopped_file_are_removed_unless_recorded(tmp_path):
+    out = tmp_path / "out"
+    (out / "a").mkdir(parents=True)
+    (out / "s").mkdir()
+    for name in ("a/IM1.png", "a/IM1_f0001.png", "a/IM1_f0002.png", "a/IM10.png", "a/IM1.npy", "a/IM2.png",
+                 "s/0001.png", "s/0002.png", "s/0003.png"):
+        (out / name).write_bytes(b"x")
+    stopped = [Job("x", str(out), "a/IM1"), Job("y", str(out), "s", numbers=(1, 3))]
+    assert remove_unfinished(stopped, ".png", recorded={"a/IM1_f0001.png"}) == 4
+    assert files_under(out) == {"a/IM1_f0001.png", "a/IM10.png", "a/IM1.npy", "a/IM2.png", "s/0002.png"}
 
 
 def test_resume_redoes_exactly_the_missing_failed_and_changed(tmp_path):

@@ -63,6 +63,7 @@ class ManifestWriter:
 
     def __init__(self, path: str, existing: Sequence[Row] = ()):
         write_rows(path, existing)
+        self.outputs = {r["output"] for r in existing if r["output"]}  #: every output the rows list
         try:
             self._fh = open(path, "a", newline="", encoding="utf-8")
         except OSError as exc:
@@ -70,6 +71,8 @@ class ManifestWriter:
         self.path = path
 
     def write(self, rows: Iterable[Row]) -> None:
+        rows = list(rows)
+        self.outputs.update(r["output"] for r in rows if r["output"])
         text = _csv_text(rows, False)
         if text:
             self._fh.write(text)

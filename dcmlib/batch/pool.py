@@ -21,13 +21,18 @@ and BLAS work after the parent's pools had been busy); the progress bar
 starts no monitor thread.  Elsewhere, ``spawn`` (``start_method`` chooses).
 Workers ignore SIGINT: the parent decides how a Ctrl-C ends, and
 :meth:`LocalPool.close` stops them with SIGTERM (which unwinds an atomic
-write, removing its temporary file) before SIGKILL.
+write, removing its temporary file) before SIGKILL.  A result a stopped
+worker had already sent is kept (:attr:`LocalPool.late`); a file it left
+without a result is in :attr:`LocalPool.unfinished`, whose outputs the
+caller removes with :func:`remove_unfinished` (a frame renamed into place
+just before the stop would otherwise stay without a manifest row).
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import re
 import signal
 import sys
 import time
@@ -42,7 +47,8 @@ from ..output import temp_prefix
 from .options import ConvertOptions
 from .task import COLUMNS, FileResult, Job, convert_file, internal_error
 
-__all__ = ["LocalPool", "crash_message", "failed_result", "sweep_temp_files", "output_folders"]
+__all__ = ["LocalPool", "crash_message", "failed_result", "sweep_temp_files", "output_folders",
+           "remove_unfinished"]
 
 #: Seconds a worker gets to leave after SIGTERM before SIGKILL.
 STOP_GRACE = 2.0
@@ -89,6 +95,33 @@ def sweep_temp_files(folders: Iterable[str], prefix: str) -> int:
         for name in names:
             try:
                 os.unlink(os.path.join(folder, name))
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
+def remove_unfinished(jobs: Iterable[Job], suffix: str, recorded: set[str]) -> int:
+    """Remove the outputs of ``jobs`` (stopped before their result came) that no manifest row lists.
+
+    ``recorded`` holds the outputs the manifest lists, relative to the
+    output folder; names follow :func:`~dcmlib.batch.task.output_name`.
+    """
+    removed = 0
+    for job in jobs:
+        if job.numbers:
+            names = {f"{job.name}/{n:04d}{suffix}" for n in job.numbers}
+        else:
+            folder, base = os.path.split(job.name)
+            pattern = re.compile(re.escape(base) + r"(_f\d{4,})?" + re.escape(suffix))
+            try:
+                found = os.listdir(os.path.join(job.out, folder))
+            except OSError:
+                found = []
+            names = {f"{folder}/{n}" if folder else n for n in found if pattern.fullmatch(n)}
+        for name in names - recorded:
+            try:
+                os.unlink(os.path.join(job.out, name))
                 removed += 1
             except OSError:
                 pass
@@ -150,6 +183,8 @@ class LocalPool:
         self._slots: list[_Slot] = []
         self._start_failures = 0
         self.crashes = 0  #: workers replaced after a crash or a timeout
+        self.late: list[FileResult] = []  #: results sent by workers that :meth:`close` stopped
+        self.unfinished: list[Job] = []  #: jobs :meth:`close` stopped before their result came
 
     def _context(self) -> mp.context.BaseContext:
         if self._start_method:
@@ -233,7 +268,11 @@ class LocalPool:
         return failed_result(job, message) if job is not None else None
 
     def close(self) -> None:
-        """Stop every worker: a stop message to idle ones, SIGTERM to busy ones, SIGKILL after a grace period."""
+        """Stop every worker: a stop message to idle ones, SIGTERM to busy ones, SIGKILL after a grace period.
+
+        A busy worker's result that arrives anyway goes to :attr:`late`; its
+        job otherwise to :attr:`unfinished`.
+        """
         for slot in self._slots:
             try:
                 if slot.job is None:
@@ -250,8 +289,24 @@ class LocalPool:
                 slot.process.join()
             if slot.job is not None:
                 sweep_temp_files(output_folders(slot.job), temp_prefix(slot.process.pid))
+                result = self._late_result(slot)
+                if result is None:
+                    self.unfinished.append(slot.job)
+                else:
+                    self.late.append(result)
             slot.conn.close()
         self._slots = []
+
+    @staticmethod
+    def _late_result(slot: _Slot) -> FileResult | None:
+        """The result a stopped worker sent before it left, if whole."""
+        try:
+            if slot.conn.poll():
+                result = slot.conn.recv()
+                return result if isinstance(result, FileResult) else None
+        except Exception:  # noqa: BLE001 - a send cut short by the stop: nothing whole to keep
+            return None
+        return None
 
     def __enter__(self) -> LocalPool:
         return self

@@ -31,7 +31,7 @@ from .manifest import (
 )
 from .options import ConvertOptions
 from .plan import find_files, plan_mirror, plan_series
-from .pool import LocalPool
+from .pool import LocalPool, remove_unfinished
 from .progress import Progress, progress_mode
 from .task import NO_PIXELS, NOT_DICOM, FileResult, Job, Row
 
@@ -259,6 +259,10 @@ def _execute(jobs: list[Job], kept: list[Row], out: str, options: ConvertOptions
     finally:
         if pool is not None:
             pool.close()
+            for result in pool.late:
+                writer.write(result.rows)
+                tally.add(result)
+            remove_unfinished(pool.unfinished, options.suffix, writer.outputs)
         if dask and interrupted and results is not None:
             results.close()  # cancels what has not run
         bar.close()
