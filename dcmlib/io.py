@@ -121,6 +121,8 @@ def read_file(path: Path) -> tuple[Dataset, list[str]]:
     except Exception as exc:  # noqa: BLE001 - pydicom's reader fails in many ways on damaged files
         raise NotDicomError(f"not a readable DICOM file ({_read_problem(exc)})", path) from None
     notes = sanitize(ds)
+    if size <= FULL_READ_LIMIT and ("Rows" in ds or not len(ds)) and not any(k in ds for k in PIXEL_KEYWORDS):
+        _check_cut_pixels(path)
     if "TransferSyntaxUID" not in (getattr(ds, "file_meta", None) or ()):
         implicit, little = ds.original_encoding
         ts = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
@@ -129,6 +131,22 @@ def read_file(path: Path) -> tuple[Dataset, list[str]]:
         ds.file_meta.TransferSyntaxUID = ts
         notes.append(f"no Transfer Syntax UID (0002,0010); read as {ts.name}")
     return ds, notes
+
+
+#: The Pixel Data tag (7FE0,0010) as it is written, little and big endian.
+_PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")
+
+
+def _check_cut_pixels(path: Path) -> None:
+    """An image header whose Pixel Data element was started but cut off by the end of the file.
+
+    pydicom drops an encapsulated element that the end of the file cuts
+    short (sometimes with the whole data set before it), which would
+    otherwise read as "no pixel data" (not an image).
+    """
+    data = path.read_bytes()
+    if any(tag in data for tag in _PIXEL_TAGS):
+        raise PixelDataError("the file ends inside its pixel data (7FE0,0010): it was cut short", path)
 
 
 def _dcmread(path: Path, size: int) -> Dataset:

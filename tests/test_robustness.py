@@ -377,3 +377,25 @@ def test_rle_decoder_panic_stays_off_stderr_when_the_window_comes_from_the_frame
     ds.Columns = 7
     assert "WindowCenter" not in ds
     assert_contract(write_ds(ds, tmp_path / "rle.dcm"), shape=(10, 7))
+
+
+# ----------------------------------------------------------------------------- truncation
+
+
+@pytest.mark.parametrize("name", ["MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "CT_small.dcm"])
+def test_a_file_cut_inside_its_pixel_data_says_so(tmp_path, name):
+    """A transfer cut short inside (7FE0,0010) is a damaged image, not "no pixel data (not an image)".
+
+    pydicom drops an encapsulated Pixel Data element that the end of the file cuts off
+    (for MR_small_RLE cut here, the whole data set comes back empty).
+    """
+    data = Path(pydicom_file(name)).read_bytes()
+    start = data.index(b"\xe0\x7f\x10\x00")
+    path = tmp_path / "cut.dcm"
+    path.write_bytes(data[: start + (len(data) - start) // 2 + 3])
+    proc = run_cli(path, "--export", tmp_path / "out.png")
+    assert proc.returncode == 2 and not (tmp_path / "out.png").exists()
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(f"dcmview: error: {path}: ")
+    assert "not an image" not in proc.stderr and "Traceback" not in proc.stderr
+    if name != "CT_small.dcm":  # native data cut short: the length check names the bytes missing
+        assert "the file ends inside its pixel data" in proc.stderr, proc.stderr
