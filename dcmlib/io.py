@@ -134,7 +134,7 @@ def read_file(path: Path) -> tuple[Dataset, list[str]]:
 
 
 #: The Pixel Data tag (7FE0,0010) as it is written, little and big endian.
-_PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")
+_PIXEL_TAG_BYTES = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")
 
 
 def _check_cut_pixels(path: Path) -> None:
@@ -145,7 +145,7 @@ def _check_cut_pixels(path: Path) -> None:
     otherwise read as "no pixel data" (not an image).
     """
     data = path.read_bytes()
-    if any(tag in data for tag in _PIXEL_TAGS):
+    if any(tag in data for tag in _PIXEL_TAG_BYTES):
         raise PixelDataError("the file ends inside its pixel data (7FE0,0010): it was cut short", path)
 
 
