@@ -780,3 +780,133 @@ def test_the_benchmark_section_measures_every_way_on_the_same_folder(tmp_path):
                                         "export": 100.0, "dask": 2.2}, 1, 100)
     assert report[0].endswith("2.50 ok") and report[1].endswith("15.00 ok") and report[2].endswith("1.00 ok")
     assert report[4] == "  --dask overhead per file vs the local pool, ms (target < 2): 2.00 MISSED"
+
+
+# --------------------------------------------------------------------------- --plane: a series per job
+
+
+PLANE_SUMMARY = re.compile(r"^dcmview: converted (\d+) of (\d+) series \((\d+) images?\) in \d+\.\d s, (\d+) failed, "
+                           r"(\d+) skipped(, \d+ kept from the previous run)? \(see (.+)\)$")
+
+
+def plane_tree(root: Path) -> dict[str, object]:
+    """Two axial CT series (1 mm and 5 mm apart, 0.5 mm pixels), an enhanced MR volume in one file, a lone
+    CT slice, a colour US file and a text file."""
+    return {"fine": ct_series(root / "fine", zs=(3.0, 0.0, 2.0, 1.0)),
+            "thick": ct_series(root / "thick", zs=(10.0, 0.0, 5.0)),
+            "mr": enhanced_mr(root / "mr" / "enhanced.dcm"),
+            "lone": ct_series(root / "lone", zs=(7.0,))[0],
+            "us": colour_us(root / "us.dcm"),
+            "text": (root / "notes.txt").write_text("not an image\n")}
+
+
+def test_plane_writes_every_slice_of_each_series_equal_to_the_export(tmp_path):
+    """convert --plane coronal: one job per series, every slice of the plane written and equal to
+    ``dcmview.py SERIESDIR --export OUT --plane coronal --frame N``; the slice position is y of that slice
+    (rows 0.5 mm apart from IPP y = -32); what is no volume fails with the library's reason."""
+    src = tmp_path / "src"
+    files = plane_tree(src)
+    out = tmp_path / "out"
+    proc = run_convert(src, "--out", out, "--plane", "coronal", "--preset", "bone", "--no-progress", "--workers", "2")
+    assert proc.returncode == 1, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    m = PLANE_SUMMARY.match(line)
+    # 64 coronal slices per CT series (64 rows), 48 for the MR; the text file skipped
+    assert m and m.groups()[:5] == ("3", "5", str(64 + 64 + 48), "2", "1"), line
+    rows = rows_of(out)
+    by_source: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        by_source.setdefault(r["source"], []).append(r)
+    fine, thick, mr = str(src / "fine"), str(src / "thick"), files["mr"]
+    assert set(by_source) == {fine, thick, mr, files["lone"], files["us"]}
+    assert [r["output"] for r in by_source[fine]] == [f"fine/coronal/{k:04d}.png" for k in range(1, 65)]
+    assert [r["output"] for r in by_source[mr]][:2] == ["mr/enhanced_coronal/0001.png", "mr/enhanced_coronal/0002.png"]
+    for r in by_source[fine]:
+        assert float(r["slice_position"]) == pytest.approx(-32 + 0.5 * (int(r["frame"]) - 1))
+        assert (r["rows"], r["columns"], r["pixel_spacing"], r["window_source"]) == ("8", "64", "0.5\\0.5",
+                                                                                  "preset bone")
+    # 5 mm slices shown with square 0.5 mm pixels: 3 slices of 5 mm, 30 rows (the 1 mm series: 4 of 1 mm, 8 rows)
+    assert {(r["rows"], r["columns"]) for r in by_source[thick]} == {("30", "64")}
+    assert by_source[files["lone"]][0]["error"] == "reformatting needs a series of two or more slices"
+    assert by_source[files["us"]][0]["error"] == "reformatting needs a grayscale series"
+    for r in rows:
+        if r["status"] == "ok" and (int(r["frame"]) in (1, 33, 64) or r["source"] == mr):
+            ref = export(r["source"], int(r["frame"]), "--plane", "coronal", "--preset", "bone", tmp=tmp_path)
+            assert (out / r["output"]).read_bytes() == ref, r
+    assert_clean(out)
+    assert_no_phi(out)
+
+
+def test_plane_of_two_series_in_one_folder_and_the_series_layout(tmp_path):
+    """Two series sharing a folder are two jobs, each equal to ``--export FOLDER --series UID --plane``;
+    the mirror layout tells them apart by a series folder, the series layout names study/series/plane."""
+    src = tmp_path / "src"
+    a = ct_series(src, zs=(0.0, 1.0, 2.0))
+    b = [ct_slice(src / f"B{i}.dcm", z, series=generate_uid(), study=generate_uid(), InstanceNumber=i + 1)
+         for i, z in enumerate((0.0, 2.0))]
+    uid_b = pydicom.dcmread(b[0]).SeriesInstanceUID
+    b = [str(Path(p)) for p in b]
+    for i, z in enumerate((0.0, 2.0)):  # the same series for both B files
+        ds = pydicom.dcmread(b[i])
+        ds.SeriesInstanceUID = uid_b
+        ds.save_as(b[i])
+    for layout in ("mirror", "series"):
+        out = tmp_path / layout
+        report = convert([src], out, plane="sagittal", layout=layout, frames="first")
+        assert (report.converted, report.failed, report.images) == (2, 0, 2), report.failures
+        rows = rows_of(out)
+        assert len({(r["source"], r["series_instance_uid"]) for r in rows}) == 2
+        names = sorted(r["output"] for r in rows)
+        if layout == "mirror":
+            assert all(re.fullmatch(r"3-CT-[0-9a-f]{8}/sagittal/0001\.png", n) for n in names), names
+        else:
+            assert all(re.fullmatch(r"[0-9a-f]{12}/3-CT-[0-9a-f]{8}/sagittal/0001\.png", n) for n in names), names
+        for r in rows:
+            ref = export(str(src), 1, "--plane", "sagittal", "--series", r["series_instance_uid"], tmp=tmp_path)
+            assert (out / r["output"]).read_bytes() == ref
+    assert len(a) == 3
+
+
+def test_plane_resume_redoes_only_the_series_that_changed_and_equals_a_clean_run(tmp_path):
+    src = tmp_path / "src"
+    ct_series(src / "a", zs=(0.0, 1.0, 2.0))
+    b = ct_series(src / "b", zs=(0.0, 2.0, 4.0))
+    out = tmp_path / "out"
+    convert([src], out, plane="axial")
+    stamps = {n: (out / n).stat().st_mtime_ns for n in files_under(out)}
+    (out / "a/axial/0002.png").unlink()               # a: an output missing
+    report = convert([src], out, plane="axial", resume=True)
+    assert (report.kept, report.converted, report.failed) == (1, 2, 0)
+    assert (out / "b/axial/0003.png").stat().st_mtime_ns == stamps["b/axial/0003.png"]  # b not rewritten
+    ct_slice(src / "b" / "IM9.dcm", 6.0, series=pydicom.dcmread(b[0]).SeriesInstanceUID,
+             study=pydicom.dcmread(b[0]).StudyInstanceUID)  # b: one more slice, so one more axial slice
+    report = convert([src], out, plane="axial", resume=True)
+    assert (report.kept, report.converted) == (1, 2) and report.images == 3 + 4
+    with pytest.raises(dcmlib.InvalidArgumentError, match="other options"):
+        convert([src], out, plane="coronal", resume=True)
+    convert([src], tmp_path / "clean", plane="axial")
+    assert (out / "manifest.csv").read_bytes() == (tmp_path / "clean" / "manifest.csv").read_bytes()
+    assert files_under(out) == files_under(tmp_path / "clean")
+
+
+def test_plane_on_dask_equals_the_local_pool(tmp_path):
+    pytest.importorskip("distributed")
+    src = tmp_path / "src"
+    ct_series(src / "a", zs=(0.0, 1.0, 2.0))
+    ct_series(src / "lone", zs=(0.0,))
+    report = convert([src], tmp_path / "dask", plane="sagittal", dask="local", workers=2)
+    assert (report.converted, report.failed, report.images) == (1, 1, 64)
+    convert([src], tmp_path / "local", plane="sagittal")
+    assert files_under(tmp_path / "dask") == files_under(tmp_path / "local")
+    for name in files_under(tmp_path / "local"):
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+
+
+def test_plane_usage_errors(tmp_path, capsys):
+    src = ct_series(tmp_path / "src", zs=(0.0, 1.0))[0]
+    assert cli(src, "--out", tmp_path / "o1", "--plane", "oblique") == 2
+    assert cli(src, "--out", tmp_path / "o2", "--plane", "coronal", "--format", "png16") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == ("dcmview: error: --plane writes png, jpg, tif or npy; png16 holds stored values, which a "
+                       "reformatted slice does not have")
+    assert not (tmp_path / "o2").exists()

@@ -44,6 +44,7 @@ def convert(
     shutters: bool = True,
     frames: str | int = "all",
     layout: str = "mirror",
+    plane: str | None = None,
     presets: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     dask: str | None = None,
@@ -62,7 +63,8 @@ def convert(
     one per colour channel, red first); default the file's own VOI or
     min-max.  ``overlays`` and ``shutters`` draw the overlay planes and
     apply the display shutter on the display formats, as ``--export``.  ``frames``: ``"all"``, ``"first"`` or a frame number from 1.
-    ``layout``: ``"mirror"`` or ``"series"``.  ``presets``: a presets file
+    ``layout``: ``"mirror"`` or ``"series"``.  ``plane`` (``"axial"``, ``"coronal"``,
+    ``"sagittal"``): each series reformatted, all slices of that plane, one job per series.  ``presets``: a presets file
     (TOML or Weasis XML, as ``dcmview.py --presets``) whose presets come
     first for each file's modality; by default the built-in ones only (the
     CLI reads the default presets file, as ``--export`` does).  ``workers``
@@ -84,7 +86,7 @@ def convert(
     options = ConvertOptions(format=format, window=None if window is None else (window[0], window[1]),
                              preset=preset, voi=voi, auto=auto, channels=None if channels is None else tuple(channels),
                              mode=mode, invert=invert, overlays=overlays, shutters=shutters, frames=frames,
-                             layout=layout,
+                             layout=layout, plane=plane,
                              presets=None if presets is None else load_presets(presets))
     report = run_conversion(list(sources), out, options, workers=workers, dask=dask, resume=resume,
                             overwrite=overwrite, timeout=timeout, progress=progress)

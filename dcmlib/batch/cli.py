@@ -6,7 +6,7 @@ Usage:
           [--window CENTER WIDTH | --preset NAME | --voi N | --auto]
           [--channels W1,W2,W3] [--presets FILE] [--mode linear|linear-exact|sigmoid] [--invert]
           [--no-overlays] [--no-shutters]
-          [--frames all|first|N] [--layout mirror|series]
+          [--frames all|first|N] [--layout mirror|series] [--plane axial|coronal|sagittal]
           [--workers N] [--dask ADDRESS|local] [--resume] [--overwrite]
           [--timeout SECONDS] [--no-progress]
 
@@ -25,6 +25,7 @@ import warnings
 
 from ..errors import DcmviewError, InvalidArgumentError, report_error
 from ..lut import MODES
+from ..reformat import PLANES
 from ..presets import UserPresets, default_presets_path, load_presets
 from .options import FORMATS, LAYOUTS, ConvertOptions
 from .run import DEFAULT_TIMEOUT, run_conversion
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", default="all", metavar="all|first|N", help="frames of multi-frame files (default all)")
     p.add_argument("--layout", default="mirror", choices=LAYOUTS,
                    help="mirror: the source tree under DIR; series: DIR/<study>/<series>/<NNNN> in slice order")
+    p.add_argument("--plane", choices=list(PLANES), help="each series reformatted: all slices of this plane "
+                   "(--frames counts through it)")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: all cores)")
     p.add_argument("--dask", metavar="ADDRESS|local", help="run on a dask.distributed scheduler, or a local cluster")
     p.add_argument("--resume", action="store_true", help="finish a previous run in DIR (same options)")
@@ -106,7 +109,7 @@ def options_from(args: argparse.Namespace) -> ConvertOptions:
     return ConvertOptions(format=args.format, window=window, preset=args.preset, voi=args.voi, auto=args.auto,
                           channels=tuple(args.channels.split(",")) if args.channels else None, mode=args.mode,
                           invert=args.invert, overlays=not args.no_overlays, shutters=not args.no_shutters,
-                          frames=args.frames, layout=args.layout, presets=user_presets(args))
+                          frames=args.frames, layout=args.layout, presets=user_presets(args), plane=args.plane)
 
 
 def main(argv: list[str] | None = None) -> int:

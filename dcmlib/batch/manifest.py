@@ -128,13 +128,18 @@ def plan_resume(jobs: Sequence[Job], rows: Sequence[Row], out: str) -> Resume:
     Outputs of sources redone or gone are stale: they are deleted, so the
     result equals a clean run.
     """
-    by_source: dict[str, list[Row]] = {}
+    planes = any(j.files for j in jobs)  # --plane: several series may share a folder, told apart by UID
+
+    def key(source: str, series: str) -> tuple[str, str]:
+        return (source, series) if planes else (source, "")
+
+    by_source: dict[tuple[str, str], list[Row]] = {}
     for r in rows:
-        by_source.setdefault(r["source"], []).append(r)
+        by_source.setdefault(key(r["source"], r["series_instance_uid"]), []).append(r)
     todo, kept, stale, done = [], [], [], 0
-    current = {j.source for j in jobs}
+    current = {key(j.source, j.series) for j in jobs}
     for job in jobs:
-        old = by_source.get(job.source, [])
+        old = by_source.get(key(job.source, job.series), [])
         if old and all(_intact(r, job, out) for r in old):
             kept.extend(old)
             done += 1

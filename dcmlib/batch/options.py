@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from ..errors import InvalidArgumentError
 from ..lut import VoiFunction, check_window
 from ..presets import UserPresets, find_preset
+from ..reformat import PLANES
 
 __all__ = ["FORMATS", "DISPLAY_FORMATS", "LAYOUTS", "Channel", "ConvertOptions", "parse_channel", "parse_frames"]
 
@@ -99,6 +100,7 @@ class ConvertOptions:
     frames: str | int = "all"
     layout: str = "mirror"
     presets: UserPresets | None = None
+    plane: str | None = None  #: a series' slices through this plane (axial, coronal, sagittal), one job per series
 
     @property
     def suffix(self) -> str:
@@ -118,6 +120,14 @@ class ConvertOptions:
             raise InvalidArgumentError(f"unknown format {self.format!r} (choose from {', '.join(FORMATS)})")
         if self.layout not in LAYOUTS:
             raise InvalidArgumentError(f"unknown layout {self.layout!r} (choose from {', '.join(LAYOUTS)})")
+        plane = None
+        if self.plane is not None:
+            plane = str(self.plane).strip().lower()
+            if plane not in PLANES:
+                raise InvalidArgumentError(f"unknown plane {self.plane!r} (choose from {', '.join(PLANES)})")
+            if fmt in ("png16", "tif16"):
+                raise InvalidArgumentError(f"--plane writes png, jpg, tif or npy; {fmt} holds stored values, "
+                                           "which a reformatted slice does not have")
         chosen = [name for name, on in (("--window", self.window is not None), ("--preset", self.preset is not None),
                                         ("--voi", self.voi is not None), ("--auto", self.auto),
                                         ("--channels", self.channels is not None)) if on]
@@ -163,6 +173,7 @@ class ConvertOptions:
             frames=parse_frames(self.frames),
             layout=self.layout,
             presets=self.presets,
+            plane=plane,
         )
 
     def describe(self) -> dict[str, object]:

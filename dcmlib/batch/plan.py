@@ -10,6 +10,8 @@
   C.7.6.2.1.1); ``<study>`` and ``<series>`` are short hashes of the Study and
   Series Instance UIDs with Series Number and Modality, so no patient
   identifier reaches a path.
+- ``--plane``: one job per series (:func:`plan_planes`), its outputs the
+  slices of the plane, ``<folder>/<plane>/NNNN`` or ``<study>/<series>/<plane>/NNNN``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import hashlib
 import itertools
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 from ..errors import NotDicomError
@@ -25,7 +28,7 @@ from ..header import text_value
 from ..series import group_files
 from .task import Job
 
-__all__ = ["SourceFile", "find_files", "plan_mirror", "plan_series", "study_folder", "series_folder"]
+__all__ = ["SourceFile", "find_files", "plan_mirror", "plan_series", "plan_planes", "study_folder", "series_folder"]
 
 #: Extensions replaced by the output's; any other name keeps its full name (``1.2.840.5`` -> ``1.2.840.5.png``).
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic", ".ima"})
@@ -136,4 +139,52 @@ def plan_series(files: Sequence[SourceFile], out: str) -> list[Job]:
             number += n
     rest = [(p, os.path.join("unsorted", rel), size, mtime) for p, rel, size, mtime in files if p not in placed]
     jobs.extend(plan_mirror(rest, out))
+    return jobs
+
+
+def plan_planes(files: Sequence[SourceFile], out: str, plane: str, layout: str) -> list[Job]:
+    """``--plane``: one job per series (:func:`dcmlib.series.group_files`), its slices through ``plane``.
+
+    The job's source is the series' folder (the common folder of its files), or
+    its file when it has one (a multi-frame volume; a single slice fails as no
+    volume).  Outputs: ``<folder>/<plane>/NNNN`` (mirror; ``<folder>/<series>/<plane>`` when the
+    folder holds several series) or ``<study>/<series>/<plane>/NNNN`` (series layout), numbered from 1
+    through the plane as ``--export --plane --frame N`` counts.  A file in no series (not DICOM,
+    unreadable, no pixel data, another size than its series) is a job of its own that is
+    skipped or fails with the reason.
+    """
+    by_path = {f[0]: f for f in files}
+    series_list, _ = group_files([f[0] for f in files])
+    groups = []
+    placed: set[str] = set()
+    for s in series_list:
+        paths = list(dict.fromkeys(ref.source for ref in s.frames))
+        placed.update(paths)  # type: ignore[arg-type]
+        entries = tuple((p, by_path[p][2], by_path[p][3]) for p in paths)  # type: ignore[index]
+        if len(paths) == 1:
+            source, rel = paths[0], _stem(by_path[paths[0]][1]) + f"_{plane}"  # type: ignore[index]
+        else:
+            source = os.path.commonpath([os.path.dirname(p) for p in paths])  # type: ignore[arg-type]
+            first, first_rel = by_path[paths[0]][:2]  # type: ignore[index]
+            rel = os.path.relpath(source, first[: len(first) - len(first_rel)] or os.sep)
+        groups.append((s, source, rel.replace(os.sep, "/"), entries))
+    per_source = Counter(source for _, source, _, _ in groups)
+    jobs = []
+    for s, source, rel, entries in groups:
+        if layout == "series":
+            study = text_value(s.frames[0].header, "StudyInstanceUID")
+            name = f"{study_folder(study)}/{series_folder(s.uid, s.number, s.modality)}/{plane}"
+        elif len(entries) == 1:
+            name = rel
+        else:
+            parts = [] if rel in ("", ".") else [rel]
+            if per_source[source] > 1:
+                parts.append(series_folder(s.uid, s.number, s.modality))
+            name = "/".join([*parts, plane])
+        jobs.append(Job(source, out, name, size=sum(e[1] for e in entries), mtime_ns=max(e[2] for e in entries),
+                        series=s.uid, files=entries))
+    for path, rel, size, mtime in files:
+        if path not in placed:
+            name = ("unsorted/" if layout == "series" else "") + _stem(rel).replace(os.sep, "/") + f"_{plane}"
+            jobs.append(Job(path, out, name, size=size, mtime_ns=mtime, files=((path, size, mtime),)))
     return jobs

@@ -73,13 +73,13 @@ def failed_result(job: Job, error: str) -> FileResult:
     """A failed row for a file whose worker gave no result."""
     row = dict.fromkeys(COLUMNS, "")
     row.update(source=job.source, status="failed", error=error, source_size=str(job.size),
-               source_mtime_ns=str(job.mtime_ns))
+               source_mtime_ns=str(job.mtime_ns), series_instance_uid=job.series)
     return FileResult(job.source, "failed", (row,))
 
 
 def output_folders(job: Job) -> set[str]:
     """The folders a job writes its outputs in."""
-    if job.numbers:
+    if job.numbers or job.files:  # series layout, or --plane: the job's own folder
         return {os.path.join(job.out, job.name)}
     return {os.path.dirname(os.path.join(job.out, job.name))}
 
@@ -111,6 +111,13 @@ def remove_unfinished(jobs: Iterable[Job], suffix: str, recorded: set[str]) -> i
     for job in jobs:
         if job.numbers:
             names = {f"{job.name}/{n:04d}{suffix}" for n in job.numbers}
+        elif job.files:  # --plane: NNNN<suffix> in the job's folder
+            pattern = re.compile(r"\d{4,}" + re.escape(suffix))
+            try:
+                found = os.listdir(os.path.join(job.out, job.name))
+            except OSError:
+                found = []
+            names = {f"{job.name}/{n}" for n in found if pattern.fullmatch(n)}
         else:
             folder, base = os.path.split(job.name)
             pattern = re.compile(re.escape(base) + r"(_f\d{4,})?" + re.escape(suffix))

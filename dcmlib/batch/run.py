@@ -30,7 +30,7 @@ from .manifest import (
     write_rows,
 )
 from .options import ConvertOptions
-from .plan import find_files, plan_mirror, plan_series
+from .plan import find_files, plan_mirror, plan_planes, plan_series
 from .pool import LocalPool, remove_unfinished
 from .progress import Progress, progress_mode
 from .task import NO_PIXELS, NOT_DICOM, FileResult, Job, Row
@@ -67,6 +67,7 @@ class ConvertReport:
     failures: tuple[tuple[str, str], ...] = ()
     interrupted: bool = False
     not_started: int = 0
+    unit: str = "file"  #: what ``converted`` and ``failed`` count: ``file``, or ``series`` (``--plane``)
 
     @property
     def files(self) -> int:
@@ -81,7 +82,8 @@ class ConvertReport:
     def summary(self, prog: str = "dcmview") -> str:
         """``dcmview: converted 298 of 300 files (312 images) in 4.1 s, 2 failed, 5 skipped (see DIR/manifest.csv)``."""
         skipped = sum(self.skipped.values())
-        text = (f"converted {self.converted} of {_plural(self.files, 'file')} ({_plural(self.images, 'image')}) "
+        unit = _plural(self.files, self.unit) if self.unit != "series" else f"{self.files} series"
+        text = (f"converted {self.converted} of {unit} ({_plural(self.images, 'image')}) "
                 f"in {self.elapsed:.1f} s, {self.failed} failed, {skipped} skipped")
         if self.kept:
             text += f", {self.kept} kept from the previous run"
@@ -140,18 +142,22 @@ def run_conversion(sources: Sequence[str | os.PathLike[str]], out: str | os.Path
     previous = _prepare_out(root, resume, overwrite)
     abs_sources = [os.path.abspath(os.fspath(s)) for s in sources]
     files = find_files(abs_sources, root)
-    jobs = (plan_series if options.layout == "series" else plan_mirror)(files, root)
+    if options.plane is not None:
+        jobs = plan_planes(files, root, options.plane, options.layout)
+    else:
+        jobs = (plan_series if options.layout == "series" else plan_mirror)(files, root)
+    planned = len(jobs)
     jobs, kept = _keep_or_clear(jobs, previous, root, options, abs_sources, resume)
     write_record(root, options.describe(), abs_sources)
     manifest = os.path.join(os.fspath(out), MANIFEST)
     try:
         tally, interrupted = _execute(jobs, kept, root, options, workers, dask, timeout, start_method,
-                                      Progress(len(files), progress_mode(progress, stream), stream),
-                                      len(files) - len(jobs))
+                                      Progress(planned, progress_mode(progress, stream), stream),
+                                      planned - len(jobs))
     except DcmviewError:  # the Dask scheduler cannot be reached: no run happened
         _forget_run(root, previous, created)
         raise
-    kept_sources = {r["source"] for r in kept}
+    kept_sources = {(r["source"], r["series_instance_uid"] if options.plane else "") for r in kept}
     if not interrupted:
         path = os.path.join(root, MANIFEST)
         write_rows(path, sorted_rows(read_rows(path)))
@@ -163,7 +169,8 @@ def run_conversion(sources: Sequence[str | os.PathLike[str]], out: str | os.Path
         found=len(files), converted=tally.converted + len(kept_sources), failed=tally.failed,
         images=tally.images + sum(r["status"] == "ok" for r in kept), skipped=dict(tally.skipped),
         kept=len(kept_sources), elapsed=time.monotonic() - start, manifest=manifest,
-        failures=tuple(tally.failures), interrupted=interrupted, not_started=len(jobs) - tally.done)
+        failures=tuple(tally.failures), interrupted=interrupted, not_started=len(jobs) - tally.done,
+        unit="series" if options.plane else "file")
 
 
 def _check_run(sources: Sequence[str | os.PathLike[str]], workers: int | None, timeout: float | None, resume: bool,

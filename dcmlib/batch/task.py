@@ -65,6 +65,11 @@ class Job:
     numbers: tuple[int, ...] = ()
     size: int = -1
     mtime_ns: int = -1
+    #: ``--plane``: the Series Instance UID and every file of the series as (path, size, mtime_ns); ``source`` is
+    #: then the series' folder (or its one file), ``name`` the outputs' folder, ``size`` the files' total bytes
+    #: and ``mtime_ns`` the newest file's (see :mod:`dcmlib.batch.planes`)
+    series: str = ""
+    files: tuple[tuple[str, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,12 @@ def convert_file(job: Job, options: ConvertOptions) -> FileResult:
     Files without the DICOM preamble and files without pixel data (DICOMDIR,
     reports) are skipped.  A file that cannot be read is one failed row; a
     frame that cannot be rendered or written is a failed row for that frame.
+    With ``options.plane`` the job is a series: :func:`dcmlib.batch.planes.convert_series`.
     """
+    if options.plane is not None:
+        from .planes import convert_series
+
+        return convert_series(job, options)
     if not is_dicom_file(job.source):
         return FileResult(job.source, "skipped", reason=NOT_DICOM)
     notes: list[str] = []
