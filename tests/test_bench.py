@@ -129,3 +129,34 @@ def test_cine_case_is_a_jpeg_ybr_multi_frame_that_plays():
     assert rgb[:, 32:].mean() < 200                                        # and the colour ramp beside it
     result = bench_viewer.play(View(img), 0.3)
     assert result["target"] == pytest.approx(50.0, rel=1e-3) and result["achieved"] > 0
+
+
+def test_mpr_section_builds_both_ways_and_times_both_planes(tmp_path, monkeypatch):
+    """python -m dcmlib.bench mpr on a tiny series: a build line per transfer syntax with ours (and
+    SimpleITK's when installed, on the same folder: the same volume), then coronal and sagittal render
+    lines with a p50 and a p99; without SimpleITK it says so plainly."""
+    from dcmlib.bench import mpr as bench_mpr
+    from dcmlib.bench.series import write_ct_series
+
+    lines: list[str] = []
+    bench_mpr.run(lines.append, slices=6, size=16, repeat=1, renders=4)
+    out = "\n".join(lines)
+    builds = [ln for ln in lines if ln.strip().startswith(("uncompressed", "JPEG 2000"))]
+    assert len(builds) == 2, out
+    for plane in ("coronal", "sagittal"):
+        (line,) = [ln for ln in lines if ln.strip().startswith(plane)]
+        assert re.search(r"\s[\d.]+\s+[\d.]+\s+\d+$", line), line
+    sitk = bench_mpr.simpleitk()
+    if sitk is not None:
+        assert all(re.search(r"[\d.]+x$", ln) for ln in builds), out
+        write_ct_series(tmp_path / "s", 6, 16)
+        ours = bench_mpr.build_ours(tmp_path / "s", "axial")
+        theirs = sitk.GetArrayFromImage(bench_mpr.build_simpleitk(tmp_path / "s"))  # z, y, x in HU
+        assert theirs.shape == (6, 16, 16)
+        for k in range(6):  # the same voxels: SimpleITK applies the rescale too
+            np.testing.assert_array_equal(ours.values(k), theirs[k].astype(np.float32))
+    monkeypatch.setattr(bench_mpr, "simpleitk", lambda: None)
+    lines.clear()
+    bench_mpr.run(lines.append, slices=4, size=16, repeat=1, renders=2)
+    assert any("SimpleITK is not installed" in ln for ln in lines)
+    assert not any(ln.rstrip().endswith("x") for ln in lines if ln.strip().startswith("uncompressed"))

@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m dcmlib.bench [render|viewer|series|convert ...]``.
+"""Benchmarks: ``python -m dcmlib.bench [render|viewer|series|convert|mpr ...]``.
 
 Each section measures ours and the alternative side by side in one run and
 prints the ratios.  Nothing here is asserted: timings on shared machines are
@@ -13,7 +13,7 @@ from collections.abc import Callable
 __all__ = ["measure", "SECTIONS"]
 
 #: Section name -> module under dcmlib.bench with a ``main()``.
-SECTIONS = ("render", "viewer", "series", "convert")
+SECTIONS = ("render", "viewer", "series", "convert", "mpr")
 
 
 def measure(fn: Callable[[int], object], repeat: int, warmup: int = 2) -> float:
