@@ -4,7 +4,7 @@
 Usage:
   python dcmview.py [PATH] [--window CENTER WIDTH | --preset NAME | --voi N]
                     [--mode linear|linear-exact|sigmoid] [--frame N] [--invert]
-                    [--no-overlays] [--no-shutters]
+                    [--no-overlays] [--no-shutters] [--pstate FILE] [--no-annotations]
   python dcmview.py PATH --export OUT.png [same options]
   python dcmview.py PATH --info
   python dcmview.py --list-presets
@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-overlays", action="store_true",
                    help="do not draw the overlay planes (60xx); drawn by default, as DCMTK's dcm2pnm does")
     p.add_argument("--no-shutters", action="store_true", help="do not apply the display shutter (applied by default)")
+    p.add_argument("--pstate", metavar="FILE", help="render as this Grayscale Softcopy Presentation State says "
+                   "(VOI, presentation LUT, shutter, rotation, flip, displayed area, annotations)")
+    p.add_argument("--no-annotations", action="store_true",
+                   help="do not draw a presentation state's graphic and text annotations")
     p.add_argument("--export", metavar="OUT", help="write the rendered frame to OUT (.png .jpg .tif .bmp) and exit")
     p.add_argument("--info", action="store_true", help="print a short summary (no patient identifiers) and exit")
     p.add_argument("--list-presets", action="store_true", help="print the window presets and exit")
@@ -142,6 +146,8 @@ def render_options(args: argparse.Namespace, img: dcmlib.DicomImage,
     where = img.path or img.name
     opts: dict = {"frame": frame_index(args, img), "invert": bool(args.invert), "mode": args.mode,
                   "overlays": not args.no_overlays, "shutters": not args.no_shutters}
+    if getattr(args, "pstate_object", None) is not None:
+        opts.update(pstate=args.pstate_object, annotations=not args.no_annotations)
     if args.window:
         opts.update(center=_number(args.window[0], "window center", where),
                     width=_number(args.window[1], "window width", where))
@@ -235,6 +241,7 @@ def _run(args: argparse.Namespace) -> int:
         out = check_output(args.export) if args.export else None
         path = args.path or default_sample()
         viewing = out is None and not args.info
+        args.pstate_object = dcmlib.load_pstate(args.pstate) if args.pstate else None
         img = dcmlib.load(path, series=args.series, cache_mb=args.cache_mb, on_warning=_warn, read_ahead=viewing)
         if args.plane:
             img = img.reformat(args.plane)

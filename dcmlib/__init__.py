@@ -16,11 +16,13 @@ from .errors import (
     PixelDataError,
     UnsupportedError,
     InvalidValueError,
+    PresentationStateError,
 )
 from .image import DicomImage, load
 from .lut import MODES, PairWindow, VoiFunction, VoiLut, Window
 from .pipeline import VoiSelection
 from .presets import PRESETS, Preset, get_preset
+from .pstate import PresentationState, load_pstate
 from .batch import ConvertReport, convert  # noqa: E402  (after the image API it uses)
 
 __version__ = "0.1.0"
@@ -46,6 +48,9 @@ __all__ = [
     "InvalidValueError",
     "InvalidArgumentError",
     "OutputError",
+    "PresentationStateError",
+    "load_pstate",
+    "PresentationState",
     "convert",
     "ConvertReport",
 ]

@@ -19,6 +19,7 @@ __all__ = [
     "InvalidValueError",
     "InvalidArgumentError",
     "OutputError",
+    "PresentationStateError",
     "DcmviewWarning",
 ]
 
@@ -61,6 +62,10 @@ class InvalidArgumentError(DcmviewError, ValueError):
 
 class OutputError(DcmviewError):
     """An export target cannot be written (missing folder, unknown extension, encoder failure)."""
+
+
+class PresentationStateError(DcmviewError):
+    """A presentation state that cannot be used: damaged, not a GSPS, or made for another image."""
 
 
 class DcmviewWarning(UserWarning):

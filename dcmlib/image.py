@@ -9,6 +9,7 @@ float32 modality values) through one byte-budget
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import warnings
@@ -20,14 +21,15 @@ import cv2
 import numpy as np
 from pydicom.dataset import Dataset
 
-from . import io, overlays as display, pipeline
+from . import io, overlays as display, pipeline, pstate as pstate_stage
 from .errors import DcmviewWarning, InvalidArgumentError, NotDicomError, PixelDataError
 from .frames import FrameRef
 from .header import PixelSpacing, cine_rate, header_errors, layout, pixel_spacing, text_value
-from .lut import PairWindow, VoiLut, Window
+from .lut import PairWindow, VoiFunction, VoiLut, Window
 from .pipeline import VoiSelection
 from .presentation import needs_inversion
 from .presets import PRESETS, Preset
+from .pstate import PresentationState, PresentationStateError
 from .stack import FrameStore
 from .summary import summary
 
@@ -241,7 +243,8 @@ class DicomImage:
     @_memory_bounded
     def render(self, center: float | None = None, width: float | None = None, *, mode: str | None = None,
                frame: int = 0, invert: bool = False, voi: int | None = None,
-               preset: str | Preset | None = None, overlays: bool = True, shutters: bool = True) -> np.ndarray:
+               preset: str | Preset | None = None, overlays: bool = True, shutters: bool = True,
+               pstate: PresentationState | None = None, annotations: bool = True) -> np.ndarray:
         """The display image of a frame: ``uint8`` (rows, columns), or BGR (rows, columns, 3) for colour.
 
         The VOI is, in this order: ``center``/``width`` (a missing one taken from
@@ -251,12 +254,81 @@ class DicomImage:
         ``invert`` flips the result.  Colour images ignore the window.  Then
         ``overlays`` draws the overlay planes (PS3.3 C.9.2) and ``shutters``
         applies the display shutter (C.7.6.11), see :mod:`dcmlib.overlays`.
+
+        ``pstate`` (a :class:`~dcmlib.pstate.PresentationState`, see
+        :func:`dcmlib.load_pstate`) renders the frame as the state says: its
+        Modality LUT, VOI and Presentation LUT, its shutter instead of the image's,
+        rotation, flip and displayed area, and (unless ``annotations`` is False)
+        its graphic and text annotations; a state made for another image raises
+        :class:`~dcmlib.pstate.PresentationStateError`.  A window given here
+        overrides the state's VOI.
         """
+        if pstate is not None:
+            return self._render_pstate(pstate, center, width, mode=mode, frame=frame, invert=invert, voi=voi,
+                                       preset=preset, overlays=overlays, shutters=shutters, annotations=annotations)
         out = self._render(center, width, mode=mode, frame=frame, invert=invert, voi=voi, preset=preset)
         planes = self.object_layers(frame, overlays=overlays, shutters=shutters)
         if planes is None:
             return out
         return display.apply_layers(np.array(out), planes, self.shutter_fill(frame))
+
+    def pstate_ref(self, frame: int = 0) -> tuple[str, int]:
+        """(SOP Instance UID, 1-based frame number in its file) of a frame: what a presentation state references."""
+        ref = self._frames.refs[self._check_frame(frame)]
+        with header_errors(self.path):
+            return str(ref.header.get("SOPInstanceUID", "") or ""), ref.index + 1
+
+    def pstate_grey(self, pstate: PresentationState, frame: int = 0, *, invert: bool = False, **window
+                    ) -> np.ndarray:
+        """The frame through a state's grey stages only (Modality LUT, VOI, Presentation LUT; PS3.4 N.2),
+        at image size, padding black; ``window`` as :meth:`render`'s (it overrides the state's VOI)."""
+        f = self._check_frame(frame)
+        source = self._frames.refs[f].source
+        sop, number = self.pstate_ref(f)
+        pstate.check(sop, number, os.fspath(source) if isinstance(source, (str, os.PathLike)) else self.path or self.name)
+        if self.is_color:
+            raise PresentationStateError("a grayscale presentation state cannot be applied to a colour image",
+                                         self.path)
+        p, stored = self._frames.params(f), self._frames.stored(f)
+        modality = pstate.modality(p.modality, self._layout.signed)
+        state_voi = pstate.voi(sop, number, self._layout.signed)
+
+        def identity() -> Window:                 # no Softcopy VOI LUT: the modality output's whole range
+            ends = pipeline.expressible_range(self._layout, modality)
+            if ends is None:
+                ends = pipeline.value_range(pipeline.apply_modality(stored, modality), self.padding_mask(f))
+            return pipeline.minmax_window(*ends)
+
+        sel = pipeline.resolve_voi([state_voi] if state_voi is not None else [], identity, VoiFunction.LINEAR,
+                                   where=self.path, **window)
+        inverted = pstate.inverse != bool(invert)
+        if stored.dtype in (np.uint8, np.int8, np.uint16, np.int16):
+            lo, hi = self._frames.stored_range(f)
+            table = pipeline.display_table(lo, hi, 256 if stored.dtype.itemsize == 1 else 65536, modality, sel.voi,
+                                           inverted, p.padding, pstate.presentation_lut)
+            return pipeline.apply_table(stored, table)
+        out = pipeline.to_display(pipeline.apply_modality(stored, modality), sel.voi, inverted,
+                                  pstate.presentation_lut)
+        mask = self.padding_mask(f)
+        if mask is not None:
+            out[mask] = 0
+        return out
+
+    def _render_pstate(self, pstate: PresentationState, center: float | None, width: float | None, *,
+                       mode: str | None, frame: int, invert: bool, voi: int | None, preset: str | Preset | None,
+                       overlays: bool, shutters: bool, annotations: bool) -> np.ndarray:
+        """:meth:`render` with a presentation state: grey stages, the image's overlays and the state's
+        shutter at image size, then the state's spatial stages and annotations (:func:`dcmlib.pstate.present`)."""
+        out = self.pstate_grey(pstate, frame, invert=invert, center=center, width=width, mode=mode, voi=voi,
+                               preset=preset)
+        f = self._check_frame(frame)
+        objects = dataclasses.replace(self.display_objects(f), shutter=pstate.shutter)
+        planes = display.layers(objects, self._frames.refs[f].index, self.rows, self.columns,
+                                overlays=overlays, shutters=shutters) if (overlays or shutters) else None
+        if planes is not None:
+            display.apply_layers(out, planes, display.fill_value(objects, False))
+        sop, number = self.pstate_ref(f)
+        return pstate_stage.present(out, pstate, sop, number, annotations)
 
     def display_objects(self, frame: int = 0) -> display.DisplayObjects:
         """The overlay planes and display shutter of the frame's file (PS3.3 C.9.2, C.7.6.11), parsed once."""

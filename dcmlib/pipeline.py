@@ -27,8 +27,9 @@ import numpy as np
 
 from .errors import InvalidArgumentError
 from .header import Layout
-from .lut import Modality, VoiFunction, VoiLut, Window, check_window, lut_lookup, modality_lut, voi_lut, voi_window
-from .presentation import invert_unit, to_uint8
+from .lut import (LutData, Modality, VoiFunction, VoiLut, Window, check_window, lut_lookup, modality_lut, voi_lut,
+                  voi_window)
+from .presentation import invert_unit, presentation_lut, to_uint8
 from .presets import Preset, get_preset
 
 __all__ = [
@@ -193,12 +194,15 @@ def apply_modality(stored: np.ndarray, modality: Modality) -> np.ndarray:
     return modality_lut(stored, modality.slope, modality.intercept)
 
 
-def to_display(values: np.ndarray, voi: Window | VoiLut, inverted: bool) -> np.ndarray:
-    """Modality values to uint8 grey levels: the VOI (C.11.2), then polarity (C.11.6), then 8 bits."""
+def to_display(values: np.ndarray, voi: Window | VoiLut, inverted: bool, plut: LutData | None = None) -> np.ndarray:
+    """Modality values to uint8 grey levels: the VOI (C.11.2), a presentation state's Presentation LUT
+    (``plut``, C.11.6.1), then polarity (C.11.6), then 8 bits."""
     if isinstance(voi, VoiLut):
         y = voi_lut(values, voi.lut)
     else:
         y = voi_window(values, voi.center, voi.width, voi.function)
+    if plut is not None:
+        y = presentation_lut(y, plut)
     if inverted:
         invert_unit(y, out=y)
     return to_uint8(y)
@@ -212,15 +216,17 @@ def display_table(
     voi: Window | VoiLut,
     inverted: bool,
     padding: tuple[float, float] | None = None,
+    plut: LutData | None = None,
 ) -> np.ndarray:
     """The whole grey pipeline as one uint8 table indexed by stored code (256 or 65536 ``entries``).
 
     Only codes ``lo..hi`` (the frame's stored range) are computed; the others
     never occur.  Padding codes are 0 (background).  The table is indexed by
-    the code's unsigned bit pattern, as ``cv2.LUT`` reads signed input.
+    the code's unsigned bit pattern, as ``cv2.LUT`` reads signed input.  ``plut`` is a presentation
+    state's Presentation LUT (C.11.6.1).
     """
     codes = np.arange(lo, hi + 1, dtype=np.int32)
-    part = to_display(apply_modality(codes, modality), voi, inverted)
+    part = to_display(apply_modality(codes, modality), voi, inverted, plut)
     if padding is not None:
         part[(codes >= padding[0]) & (codes <= padding[1])] = 0
     table = np.zeros(entries, dtype=np.uint8)

@@ -9,9 +9,14 @@ flips the result once more.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-__all__ = ["needs_inversion", "invert_unit", "to_uint8"]
+if TYPE_CHECKING:
+    from .lut import LutData
+
+__all__ = ["needs_inversion", "invert_unit", "presentation_lut", "to_uint8"]
 
 
 def needs_inversion(photometric: str, lut_shape: str = "", user_invert: bool = False) -> bool:
@@ -28,6 +33,15 @@ def needs_inversion(photometric: str, lut_shape: str = "", user_invert: bool = F
 def invert_unit(y: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
     """``1 - y`` for values in the 0..1 output range (inversion against the output range)."""
     return np.subtract(np.float32(1.0), y, out=out)
+
+
+def presentation_lut(y: np.ndarray, lut: "LutData") -> np.ndarray:
+    """A Presentation LUT Sequence item (C.11.6.1) on the VOI output ``y`` (0..1): the VOI output range is
+    the LUT's input range, ``floor(y * (entries - 1))`` indexes it (the VOI output is an integer of the
+    LUT's input width, truncated as DCMTK does), and the P-values come back as 0..1."""
+    n = len(lut.entries)
+    idx = np.floor(np.clip(y, 0.0, 1.0) * np.float32(n - 1)).astype(np.int64)
+    return (lut.entries[idx] * (1.0 / max(lut.max_output, 1))).astype(np.float32)
 
 
 def to_uint8(y: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:

@@ -1,0 +1,597 @@
+"""Grayscale Softcopy Presentation States (GSPS): PS3.3 A.33.1 and the C.10 / C.11 modules, PS3.4 N.2.
+
+:func:`load_pstate` reads a presentation state once into a frozen
+:class:`PresentationState`; the stages below are pure functions on arrays
+and those values, used alike by ``render(pstate=...)``, ``--export``,
+``convert`` and the viewer.  The order is PS3.4 N.2's:
+
+1. Modality LUT from the state when present (C.11.1; it replaces the image's);
+2. Softcopy VOI LUT (C.11.8): a window or a LUT, for the referenced images and frames;
+3. Presentation LUT (C.11.6): IDENTITY, INVERSE or a LUT.  With a state, the
+   polarity is the state's alone: a MONOCHROME1 image is not inverted again
+   (PS3.4 N.2.1.4; DCMTK's ``dcmp2pgm`` does the same);
+4. the state's Display Shutter (C.7.6.11), replacing the image's;
+5. Spatial Transformation (C.10.6): rotation clockwise, then the horizontal flip;
+6. Displayed Area Selection (C.10.4): the area's corners are image pixels (1-based)
+   that become the top left and bottom right after the spatial transformation;
+   parts outside the image are black;
+7. Graphic Annotations (C.10.5) on Graphic Layers (C.10.7), in PIXEL units (image
+   pixels, 0\\0 the top left corner of the first pixel) or DISPLAY units (0..1 of the
+   displayed area).
+
+The grey stages 1-3 are the ones :mod:`dcmlib.pipeline` applies (one
+``display_table``); this module only says which modality, VOI and presentation
+LUT a state gives.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+from pydicom.dataset import Dataset
+
+from .errors import DcmviewError, PresentationStateError
+from .header import float_value, lut_data, multi, text_value, vector
+from .lut import LutData, Modality, VoiFunction, VoiLut, Window, check_window
+from .shutters import Shutter, lab_bgr, parse_shutter
+
+__all__ = [
+    "GSPS_SOP_CLASS",
+    "PresentationStateError",
+    "ImageRef",
+    "DisplayedArea",
+    "GraphicLayer",
+    "TextObject",
+    "GraphicObject",
+    "Annotation",
+    "PresentationState",
+    "load_pstate",
+    "parse_pstate",
+    "find_pstates",
+    "spatial",
+    "area_transform",
+    "displayed_area",
+    "draw_annotations",
+    "describe_pstate",
+    "layer_colour",
+    "needs_colour",
+    "present",
+]
+
+#: Grayscale Softcopy Presentation State Storage (PS3.4 B.5).
+GSPS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.11.1"
+
+
+# ----------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One referenced image (C.11.11 / C.10.4 Referenced Image Sequence); ``frames`` 1-based, None = all."""
+
+    series_uid: str
+    sop_uid: str
+    frames: tuple[int, ...] | None = None
+
+    def matches(self, sop_uid: str, frame: int) -> bool:
+        """Whether this reference covers ``frame`` (1-based) of the image ``sop_uid``."""
+        return self.sop_uid == sop_uid and (self.frames is None or frame in self.frames)
+
+
+def _applies(refs: tuple[ImageRef, ...], sop_uid: str, frame: int) -> bool:
+    """An item without its own Referenced Image Sequence applies to every image of the state (C.10.4, C.11.8)."""
+    return not refs or any(r.matches(sop_uid, frame) for r in refs)
+
+
+@dataclass(frozen=True)
+class DisplayedArea:
+    """One Displayed Area Selection item (C.10.4): corners (column, row), 1-based image pixels."""
+
+    refs: tuple[ImageRef, ...]
+    tlhc: tuple[int, int]
+    brhc: tuple[int, int]
+    mode: str = "SCALE TO FIT"       #: Presentation Size Mode: SCALE TO FIT, TRUE SIZE or MAGNIFY
+    magnification: float = 1.0       #: Presentation Pixel Magnification Ratio (MAGNIFY)
+
+
+@dataclass(frozen=True)
+class GraphicLayer:
+    """A Graphic Layer (C.10.7): its order and recommended grey (a 16-bit P-value) or CIELab colour."""
+
+    name: str
+    order: int = 0
+    grey: int | None = None
+    lab: tuple[int, int, int] | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TextObject:
+    """A text object (C.10.5.1.1): a bounding box and/or an anchor point, each with its units."""
+
+    text: str
+    box: tuple[float, float, float, float] | None = None   #: x0, y0, x1, y1
+    box_units: str = "PIXEL"
+    anchor: tuple[float, float] | None = None
+    anchor_units: str = "PIXEL"
+    anchor_visible: bool = False
+
+
+@dataclass(frozen=True)
+class GraphicObject:
+    """A graphic object (C.10.5.1.2): POINT, POLYLINE, INTERPOLATED, CIRCLE or ELLIPSE; points (x, y)."""
+
+    kind: str
+    points: tuple[tuple[float, float], ...]
+    units: str = "PIXEL"
+    filled: bool = False
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One Graphic Annotation Sequence item (C.10.5): its layer, images, texts and graphics."""
+
+    layer: str
+    refs: tuple[ImageRef, ...]
+    texts: tuple[TextObject, ...] = ()
+    graphics: tuple[GraphicObject, ...] = ()
+
+
+@dataclass(frozen=True)
+class PresentationState:
+    """A Grayscale Softcopy Presentation State, parsed once (PS3.3 A.33.1); no patient identifiers."""
+
+    path: str
+    sop_uid: str
+    label: str
+    description: str
+    created: str                                       #: Presentation Creation Date
+    images: tuple[ImageRef, ...]                       #: Referenced Series Sequence (C.11.11)
+    rescale: tuple[float, float] | None = None         #: the state's Rescale Slope and Intercept (C.11.1)
+    modality_lut: LutData | None = None                #: the state's Modality LUT Sequence item
+    vois: tuple[tuple[tuple[ImageRef, ...], Window | VoiLut], ...] = ()   #: Softcopy VOI LUT (C.11.8)
+    shape: str = "IDENTITY"                            #: Presentation LUT Shape (C.11.6)
+    presentation_lut: LutData | None = None            #: Presentation LUT Sequence item
+    shutter: Shutter | None = None                     #: the state's Display Shutter (C.7.6.11)
+    rotation: int = 0                                  #: Image Rotation, clockwise degrees (C.10.6)
+    flip: bool = False                                 #: Image Horizontal Flip, after the rotation
+    areas: tuple[DisplayedArea, ...] = ()
+    layers: tuple[GraphicLayer, ...] = ()
+    annotations: tuple[Annotation, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name if self.path else "presentation state"
+
+    def references(self, sop_uid: str, frame: int | None = None) -> bool:
+        """Whether the state applies to ``frame`` (1-based; None: any frame) of the image ``sop_uid``."""
+        return any(r.sop_uid == sop_uid and (frame is None or r.frames is None or frame in r.frames)
+                   for r in self.images)
+
+    def check(self, sop_uid: str, frame: int, image: object) -> None:
+        """Raise :class:`PresentationStateError` naming both files unless the state applies to this image."""
+        if self.references(sop_uid, frame):
+            return
+        which = "this image" if not any(r.sop_uid == sop_uid for r in self.images) else f"frame {frame} of this image"
+        raise PresentationStateError(f"the presentation state {self.name} references another image, not {which}",
+                                     image)
+
+    def modality(self, image: Modality, signed: bool) -> Modality:
+        """The Modality LUT stage with this state: the state's LUT or rescale, else the image's (C.11.1)."""
+        if self.modality_lut is not None:
+            return Modality(lut=_signed(self.modality_lut, signed), lut_explanation="presentation state")
+        if self.rescale is not None:
+            return Modality(slope=self.rescale[0], intercept=self.rescale[1], rescale_type=image.rescale_type)
+        return image
+
+    def voi(self, sop_uid: str, frame: int, signed: bool) -> Window | VoiLut | None:
+        """The Softcopy VOI LUT for ``frame`` (1-based) of ``sop_uid``, or None (no VOI: identity)."""
+        for refs, voi in self.vois:
+            if _applies(refs, sop_uid, frame):
+                return replace(voi, lut=_signed(voi.lut, signed)) if isinstance(voi, VoiLut) else voi
+        return None
+
+    def area(self, sop_uid: str, frame: int) -> DisplayedArea | None:
+        """The Displayed Area Selection for the image frame (1-based), or None (the whole image)."""
+        return next((a for a in self.areas if _applies(a.refs, sop_uid, frame)), None)
+
+    def annotations_for(self, sop_uid: str, frame: int) -> tuple[Annotation, ...]:
+        """The annotations on the image frame (1-based), in Graphic Layer Order."""
+        order = {layer.name: layer.order for layer in self.layers}
+        found = [a for a in self.annotations if _applies(a.refs, sop_uid, frame)]
+        return tuple(sorted(found, key=lambda a: order.get(a.layer, 0)))
+
+    def layer(self, name: str) -> GraphicLayer:
+        return next((la for la in self.layers if la.name == name), GraphicLayer(name))
+
+    @property
+    def inverse(self) -> bool:
+        """Presentation LUT Shape INVERSE (C.11.6.1.2)."""
+        return self.presentation_lut is None and self.shape == "INVERSE"
+
+    @property
+    def transforms(self) -> bool:
+        """Whether the state moves pixels (rotation, flip, displayed area)."""
+        return bool(self.rotation or self.flip or self.areas)
+
+
+def _signed(lut: LutData, signed: bool) -> LutData:
+    """A LUT's first mapped value is signed when its input is (C.11.1.1: the descriptor's second value)."""
+    if signed and lut.first_mapped > 32767:
+        return replace(lut, first_mapped=lut.first_mapped - 65536)
+    return lut
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def load_pstate(path: str | os.PathLike[str]) -> PresentationState:
+    """Read a Grayscale Softcopy Presentation State file (PS3.3 A.33.1) into a :class:`PresentationState`.
+
+    Raises :class:`PresentationStateError` (or :class:`~dcmlib.errors.NotDicomError`
+    for a missing, truncated or non-DICOM file) naming the file.
+    """
+    from . import io
+
+    p = Path(path)
+    if not p.is_file():
+        raise PresentationStateError("no such presentation state file", p)
+    ds, _notes = io.read_file(p)
+    return parse_pstate(ds, p)
+
+
+def parse_pstate(ds: Dataset, path: str | os.PathLike[str] | None = None) -> PresentationState:
+    """Parse a GSPS Dataset once; a damaged or non-GSPS object is a :class:`PresentationStateError`."""
+    where = None if path is None else os.fspath(path)
+    sop_class = str(ds.get("SOPClassUID", "") or "")
+    if sop_class != GSPS_SOP_CLASS:
+        raise PresentationStateError(f"not a Grayscale Softcopy Presentation State (SOP Class UID "
+                                     f"{sop_class or 'missing'})", where)
+    try:
+        return _parse(ds, where or "")
+    except PresentationStateError as exc:
+        raise PresentationStateError(exc.problem, where) from None
+    except Exception as exc:  # noqa: BLE001 - pydicom's lazy conversion and bad values raise many types
+        raise PresentationStateError("the presentation state is damaged (an element cannot be read)", where) from exc
+
+
+def _refs(seq: object) -> tuple[ImageRef, ...]:
+    out = []
+    for item in seq or ():  # type: ignore[union-attr]
+        frames = tuple(int(f) for f in multi(item.get("ReferencedFrameNumber"))) or None
+        out.append(ImageRef("", str(item.get("ReferencedSOPInstanceUID", "")), frames))
+    return tuple(out)
+
+
+def _parse(ds: Dataset, path: str) -> PresentationState:
+    images = []
+    for series in ds.get("ReferencedSeriesSequence") or ():
+        uid = str(series.get("SeriesInstanceUID", ""))
+        images += [replace(r, series_uid=uid) for r in _refs(series.get("ReferencedImageSequence"))]
+    if not images:
+        raise PresentationStateError("the presentation state references no image (Referenced Series Sequence)")
+    rescale = None
+    if "RescaleSlope" in ds or "RescaleIntercept" in ds:
+        slope = float_value(ds.get("RescaleSlope"), 1.0)
+        intercept = float_value(ds.get("RescaleIntercept"), 0.0)
+        if not (math.isfinite(slope) and math.isfinite(intercept)) or slope == 0:
+            raise PresentationStateError(f"Rescale Slope {slope:g} / Intercept {intercept:g} cannot be used")
+        rescale = (slope, intercept)
+    mlut = lut_data(ds.ModalityLUTSequence[0], False) if ds.get("ModalityLUTSequence") else None
+    vois = []
+    for item in ds.get("SoftcopyVOILUTSequence") or ():
+        refs = _refs(item.get("ReferencedImageSequence"))
+        if item.get("VOILUTSequence"):
+            lut = item.VOILUTSequence[0]
+            vois.append((refs, VoiLut(lut_data(lut, False), text_value(lut, "LUTExplanation"))))
+        elif "WindowCenter" in item and "WindowWidth" in item:
+            fn_text = text_value(item, "VOILUTFunction").upper()
+            fn = VoiFunction(fn_text) if fn_text in VoiFunction.__members__ else VoiFunction.LINEAR
+            c, w = float(multi(item.WindowCenter)[0]), float(multi(item.WindowWidth)[0])
+            try:
+                check_window(c, w, fn)
+            except DcmviewError as exc:
+                raise PresentationStateError(f"Softcopy VOI window: {exc.problem}") from None
+            expl = multi(item.get("WindowCenterWidthExplanation"))
+            vois.append((refs, Window(c, w, fn, str(expl[0]) if expl else "presentation state")))
+    plut = lut_data(ds.PresentationLUTSequence[0], False) if ds.get("PresentationLUTSequence") else None
+    rotation = int(ds.get("ImageRotation") or 0) % 360
+    if rotation not in (0, 90, 180, 270):
+        raise PresentationStateError(f"Image Rotation (0070,0042) must be 0, 90, 180 or 270, got {rotation}")
+    return PresentationState(
+        path=path, sop_uid=str(ds.get("SOPInstanceUID", "")), label=text_value(ds, "ContentLabel"),
+        description=text_value(ds, "ContentDescription"), created=text_value(ds, "PresentationCreationDate"),
+        images=tuple(images), rescale=rescale, modality_lut=mlut, vois=tuple(vois),
+        shape=text_value(ds, "PresentationLUTShape").upper() or "IDENTITY", presentation_lut=plut,
+        shutter=parse_shutter(ds), rotation=rotation, flip=text_value(ds, "ImageHorizontalFlip").upper() == "Y",
+        areas=tuple(_area(item) for item in ds.get("DisplayedAreaSelectionSequence") or ()),
+        layers=tuple(_layer(item) for item in ds.get("GraphicLayerSequence") or ()),
+        annotations=tuple(_annotation(item) for item in ds.get("GraphicAnnotationSequence") or ()),
+    )
+
+
+def _area(item: Dataset) -> DisplayedArea:
+    tl, br = vector(item.get("DisplayedAreaTopLeftHandCorner"), 2), vector(item.get("DisplayedAreaBottomRightHandCorner"), 2)
+    if tl is None or br is None:
+        raise PresentationStateError("a Displayed Area Selection item has no usable corners (0070,0052 / 0070,0053)")
+    mode = text_value(item, "PresentationSizeMode").upper() or "SCALE TO FIT"
+    ratio = float_value(item.get("PresentationPixelMagnificationRatio"), 1.0)
+    if mode == "MAGNIFY" and not (math.isfinite(ratio) and 1e-3 <= ratio <= 64):
+        raise PresentationStateError(f"Presentation Pixel Magnification Ratio {ratio:g} cannot be used")
+    return DisplayedArea(_refs(item.get("ReferencedImageSequence")), (int(tl[0]), int(tl[1])),
+                         (int(br[0]), int(br[1])), mode, ratio if mode == "MAGNIFY" else 1.0)
+
+
+def _layer(item: Dataset) -> GraphicLayer:
+    grey = item.get("GraphicLayerRecommendedDisplayGrayscaleValue")
+    lab = [int(v) for v in multi(item.get("GraphicLayerRecommendedDisplayCIELabValue"))]
+    return GraphicLayer(text_value(item, "GraphicLayer"), int(item.get("GraphicLayerOrder") or 0),
+                        None if grey in (None, "") else int(grey), tuple(lab) if len(lab) == 3 else None,  # type: ignore[arg-type]
+                        text_value(item, "GraphicLayerDescription"))
+
+
+def _points(value: object) -> tuple[tuple[float, float], ...]:
+    v = [float(x) for x in multi(value)]
+    if any(not math.isfinite(x) for x in v):
+        raise PresentationStateError("Graphic Data holds a value that is not finite")
+    return tuple((v[i], v[i + 1]) for i in range(0, len(v) - 1, 2))
+
+
+def _annotation(item: Dataset) -> Annotation:
+    texts = []
+    for t in item.get("TextObjectSequence") or ():
+        box = anchor = None
+        if "BoundingBoxTopLeftHandCorner" in t and "BoundingBoxBottomRightHandCorner" in t:
+            (x0, y0), (x1, y1) = _points(t.BoundingBoxTopLeftHandCorner)[0], _points(t.BoundingBoxBottomRightHandCorner)[0]
+            box = (x0, y0, x1, y1)
+        if "AnchorPoint" in t:
+            anchor = _points(t.AnchorPoint)[0]
+        texts.append(TextObject(str(t.get("UnformattedTextValue", "") or ""), box,
+                                text_value(t, "BoundingBoxAnnotationUnits").upper() or "PIXEL", anchor,
+                                text_value(t, "AnchorPointAnnotationUnits").upper() or "PIXEL",
+                                text_value(t, "AnchorPointVisibility").upper() == "Y"))
+    graphics = []
+    for g in item.get("GraphicObjectSequence") or ():
+        graphics.append(GraphicObject(text_value(g, "GraphicType").upper(), _points(g.get("GraphicData")),
+                                      text_value(g, "GraphicAnnotationUnits").upper() or "PIXEL",
+                                      text_value(g, "GraphicFilled").upper() == "Y"))
+    return Annotation(text_value(item, "GraphicLayer"), _refs(item.get("ReferencedImageSequence")),
+                      tuple(texts), tuple(graphics))
+
+
+def find_pstates(image_path: str | os.PathLike[str] | None, sop_uids: set[str] | None = None,
+                 limit: int = 200) -> list[PresentationState]:
+    """Presentation states next to an image: in its folder (or the series folder), read and parsed.
+
+    Only files whose SOP Class is GSPS are kept; those referencing none of
+    ``sop_uids`` (when given) are left out; unreadable ones are skipped.
+    """
+    if image_path is None:
+        return []
+    from . import io
+
+    base = Path(image_path)
+    folder = base if base.is_dir() else base.parent
+    found = []
+    candidates = sorted(p for p in folder.rglob("*") if p.is_file()) if base.is_dir() else sorted(
+        p for p in folder.iterdir() if p.is_file())
+    for p in candidates[: 20 * limit]:
+        if p == base:
+            continue
+        try:
+            ds, _ = io.read_header(p)
+            if ds is None or str(ds.get("SOPClassUID", "")) != GSPS_SOP_CLASS:
+                continue
+            state = load_pstate(p)
+        except DcmviewError:
+            continue
+        if sop_uids is None or any(r.sop_uid in sop_uids for r in state.images):
+            found.append(state)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def describe_pstate(state: PresentationState, sop_uids: dict[str, int] | None = None) -> str:
+    """One ``--info`` line: file, label, description, creation date, and which frames it applies to."""
+    frames = []
+    for r in state.images:
+        if sop_uids is not None and r.sop_uid not in sop_uids:
+            continue
+        if r.frames is None:
+            frames.append("all frames" if sop_uids is None else f"slice {sop_uids[r.sop_uid]}")
+        else:
+            frames.append("frames " + ",".join(map(str, r.frames)))
+    what = "; ".join(dict.fromkeys(frames)) or "no image here"
+    text = ", ".join(t for t in (state.label, state.description) if t)
+    date = state.created
+    date = f"{date[:4]}-{date[4:6]}-{date[6:8]}" if len(date) == 8 and date.isdigit() else date
+    return f"presentation state {state.name}: {text or '(no label)'}" + (f", created {date}" if date else "") + \
+        f" ({what})"
+
+
+# ----------------------------------------------------------------------------- geometry
+
+
+def spatial(image: np.ndarray, rotation: int, flip: bool) -> np.ndarray:
+    """Image Rotation (clockwise, 0/90/180/270) then Image Horizontal Flip (PS3.3 C.10.6.1.1-2)."""
+    out = np.rot90(image, k=-(rotation // 90)) if rotation else image
+    return np.ascontiguousarray(out[:, ::-1] if flip else out)
+
+
+def _rotate_point(x: float, y: float, rotation: int, w: float, h: float) -> tuple[float, float]:
+    """A point in continuous image coordinates after a clockwise rotation of a w x h image."""
+    if rotation == 90:
+        return h - y, x
+    if rotation == 180:
+        return w - x, h - y
+    if rotation == 270:
+        return y, w - x
+    return x, y
+
+
+def area_transform(state: PresentationState, area: DisplayedArea | None, rows: int, cols: int
+                   ) -> tuple[np.ndarray, tuple[int, int, int, int], float]:
+    """Where image points land: a 2x3 affine from image coordinates (PIXEL units) to the output,
+    the displayed area in the transformed image (x0, y0, x1, y1), and the output scale.
+
+    The area is the rectangle spanned by its two corner pixels (C.10.4: 1-based,
+    inclusive), taken through the spatial transformation.  Its scale is 1 for
+    SCALE TO FIT and TRUE SIZE (an export has no display to fit or measure) and the
+    magnification ratio for MAGNIFY.
+    """
+    w, h = (rows, cols) if state.rotation in (90, 270) else (cols, rows)
+    def fwd(x: float, y: float) -> tuple[float, float]:
+        x, y = _rotate_point(x, y, state.rotation, cols, rows)
+        return (w - x, y) if state.flip else (x, y)
+    if area is None:
+        x0, y0, x1, y1 = 0, 0, w, h
+    else:
+        (c1, r1), (c2, r2) = area.tlhc, area.brhc
+        pts = [fwd(min(c1, c2) - 1, min(r1, r2) - 1), fwd(max(c1, c2), max(r1, r2))]
+        x0, x1 = sorted(int(round(p[0])) for p in pts)
+        y0, y1 = sorted(int(round(p[1])) for p in pts)
+    scale = area.magnification if area is not None else 1.0
+    o = np.array(fwd(0, 0))
+    ex, ey = np.array(fwd(1, 0)) - o, np.array(fwd(0, 1)) - o
+    m = np.array([[ex[0], ey[0], o[0] - x0], [ex[1], ey[1], o[1] - y0]]) * scale
+    return m, (x0, y0, x1, y1), scale
+
+
+def displayed_area(image: np.ndarray, box: tuple[int, int, int, int], scale: float) -> np.ndarray:
+    """Cut the displayed area ``box`` out of the transformed image, black where it lies outside,
+    then scale it (area averaging when smaller, bicubic when larger, C.10.4 Presentation Size Mode)."""
+    x0, y0, x1, y1 = box
+    h, w = image.shape[:2]
+    out = np.zeros((max(y1 - y0, 1), max(x1 - x0, 1)) + image.shape[2:], image.dtype)
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = image[sy0:sy1, sx0:sx1]
+    if scale != 1.0:
+        size = (max(1, round(out.shape[1] * scale)), max(1, round(out.shape[0] * scale)))
+        out = cv2.resize(out, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    return out
+
+
+# ----------------------------------------------------------------------------- annotations
+
+
+def layer_colour(layer: GraphicLayer, colour: bool) -> int | tuple[int, int, int]:
+    """A layer's recommended grey (16-bit P-value scaled to 8 bits) or CIELab colour as BGR; white by default."""
+    if colour and layer.lab is not None:
+        return lab_bgr(layer.lab)
+    if layer.grey is not None:
+        return int(round(min(max(layer.grey, 0), 65535) * 255 / 65535))
+    if layer.lab is not None:
+        return int(round(layer.lab[0] * 255 / 65535))
+    return 255
+
+
+def needs_colour(state: PresentationState, annotations: tuple[Annotation, ...]) -> bool:
+    """Whether the annotations ask for colour: a drawn layer with a recommended CIELab value and no grey."""
+    return any(state.layer(a.layer).lab is not None and state.layer(a.layer).grey is None for a in annotations)
+
+
+_SHIFT = 4  # sub-pixel bits for cv2 drawing
+
+
+def draw_annotations(out: np.ndarray, state: PresentationState, annotations: tuple[Annotation, ...],
+                     to_output: np.ndarray) -> np.ndarray:
+    """Draw text and graphic objects (C.10.5) on the output image, in place; returns it.
+
+    PIXEL points go through ``to_output`` (from :func:`area_transform`);
+    DISPLAY points are fractions of the output (the displayed area).  Lines
+    are 1 output pixel wide; CIRCLE is centre and a point on it, ELLIPSE the
+    major then the minor axis end points; INTERPOLATED is drawn through its
+    points as a polyline.
+    """
+    h, w = out.shape[:2]
+
+    def place(pts: tuple[tuple[float, float], ...], units: str) -> np.ndarray:
+        a = np.asarray(pts, np.float64).reshape(-1, 2)
+        if units == "DISPLAY":
+            return a * np.array([w, h])
+        return a @ to_output[:, :2].T + to_output[:, 2]
+
+    for ann in annotations:
+        colour = layer_colour(state.layer(ann.layer), out.ndim == 3)
+        c = colour if isinstance(colour, tuple) else (colour,) * (3 if out.ndim == 3 else 1)
+        for g in ann.graphics:
+            _draw_graphic(out, g.kind, place(g.points, g.units), g.filled, c)
+        for t in ann.texts:
+            _draw_text(out, t, place, c)
+    return out
+
+
+def _fixed(p: np.ndarray) -> np.ndarray:
+    """Continuous coordinates (pixel i covers [i, i+1)) to cv2's fixed-point pixel centres."""
+    return np.round((p - 0.5) * (1 << _SHIFT)).astype(np.int32)
+
+
+def _draw_graphic(out: np.ndarray, kind: str, p: np.ndarray, filled: bool, c: tuple) -> None:
+    if len(p) == 0:
+        return
+    if kind == "POINT":
+        x, y = _fixed(p[:1])[0]
+        cv2.circle(out, (int(x), int(y)), 2 << _SHIFT, c, -1, cv2.LINE_8, _SHIFT)
+    elif kind in ("POLYLINE", "INTERPOLATED"):
+        pts = _fixed(p)
+        closed = len(p) > 2 and np.allclose(p[0], p[-1])
+        if filled and len(p) > 2:
+            cv2.fillPoly(out, [pts], c, cv2.LINE_8, _SHIFT)
+        else:
+            cv2.polylines(out, [pts], closed, c, 1, cv2.LINE_8, _SHIFT)
+    elif kind == "CIRCLE" and len(p) >= 2:
+        r = float(np.hypot(*(p[1] - p[0])))
+        (x, y), = _fixed(p[:1])
+        cv2.circle(out, (int(x), int(y)), int(round(r * (1 << _SHIFT))), c, -1 if filled else 1, cv2.LINE_8, _SHIFT)
+    elif kind == "ELLIPSE" and len(p) >= 4:
+        centre = (p[0] + p[1]) / 2
+        major, minor = float(np.hypot(*(p[1] - p[0]))) / 2, float(np.hypot(*(p[3] - p[2]))) / 2
+        angle = math.degrees(math.atan2(p[1][1] - p[0][1], p[1][0] - p[0][0]))
+        (x, y), = _fixed(centre[None])
+        axes = (int(round(major * (1 << _SHIFT))), int(round(minor * (1 << _SHIFT))))
+        cv2.ellipse(out, (int(x), int(y)), axes, angle, 0, 360, c, -1 if filled else 1, cv2.LINE_8, _SHIFT)
+
+
+def _draw_text(out: np.ndarray, t: TextObject, place, c: tuple) -> None:
+    if not t.text:
+        return
+    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1
+    lines = t.text.splitlines() or [t.text]
+    (tw, th), base = cv2.getTextSize(max(lines, key=len), font, scale, thick)
+    if t.box is not None:
+        (x0, y0), (x1, y1) = place(((t.box[0], t.box[1]), (t.box[2], t.box[3])), t.box_units)
+        x, y = min(x0, x1), min(y0, y1)
+    elif t.anchor is not None:
+        (x, y), = place((t.anchor,), t.anchor_units)
+        y -= (th + base) * len(lines)
+    else:
+        return
+    for i, line in enumerate(lines):
+        cv2.putText(out, line, (int(round(x)), int(round(y)) + th + i * (th + base)), font, scale, c, thick,
+                    cv2.LINE_AA)
+    if t.anchor is not None and t.anchor_visible and t.box is not None:
+        (ax, ay), = place((t.anchor,), t.anchor_units)
+        cv2.line(out, (int(round(ax)), int(round(ay))), (int(round(x)), int(round(y))), c, 1, cv2.LINE_AA)
+
+
+def present(image: np.ndarray, state: PresentationState, sop_uid: str, frame: int,
+            annotations: bool = True) -> np.ndarray:
+    """The spatial stages and annotations of a state on a rendered frame (``frame`` 1-based): rotation and
+    flip (C.10.6), the displayed area (C.10.4), then the graphic and text annotations (C.10.5) unless
+    ``annotations`` is False.  A layer with only a CIELab colour makes the output BGR."""
+    rows, cols = image.shape[:2]
+    m, box, scale = area_transform(state, state.area(sop_uid, frame), rows, cols)
+    out = displayed_area(spatial(image, state.rotation, state.flip), box, scale)
+    found = state.annotations_for(sop_uid, frame) if annotations else ()
+    if found:
+        if out.ndim == 2 and needs_colour(state, found):
+            out = cv2.cvtColor(out, cv2.COLOR_GRAY2BGR)
+        draw_annotations(out, state, found, m)
+    return out
