@@ -5,6 +5,7 @@ Usage:
   python dcmview.py [PATH] [--window CENTER WIDTH | --preset NAME | --voi N]
                     [--mode linear|linear-exact|sigmoid] [--frame N] [--invert]
                     [--no-overlays] [--no-shutters] [--pstate FILE] [--no-annotations]
+                    [--seg FILE [--seg-alpha A] [--seg-outline]]
   python dcmview.py PATH --export OUT.png [same options]
   python dcmview.py PATH --info
   python dcmview.py --list-presets
@@ -32,7 +33,7 @@ import numpy as np
 import dcmlib
 from dcmlib import DcmviewError, InvalidArgumentError, OutputError, controls, output, presets
 from dcmlib.errors import report_error
-from dcmlib import reformat
+from dcmlib import reformat, segmentation
 from dcmlib.reformat import PLANES
 from dcmlib.view import DEFAULT_SCREEN, View
 
@@ -80,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-mb", type=float, metavar="MB", help=f"frame cache budget (default {dcmlib.cache.DEFAULT_CACHE_MB})")
     p.add_argument("--snapshot-dir", metavar="DIR", help="folder for viewer snapshots (default: current folder)")
     p.add_argument("--show-patient", action="store_true", help="show patient name and ID in the viewer's annotations")
+    p.add_argument("--seg", metavar="FILE", help="blend a segmentation: a DICOM SEG, a .npy or a PNG/TIFF label "
+                   "image of the image's size (labels 1..N, 0 background)")
+    p.add_argument("--seg-alpha", default=str(segmentation.DEFAULT_ALPHA), metavar="A",
+                   help=f"opacity of the segments, 0 to 1 (default {segmentation.DEFAULT_ALPHA:g})")
+    p.add_argument("--seg-outline", action="store_true", help="draw only the segments' contours, 1 pixel wide")
     p.add_argument("--debug", action="store_true", help="on an error, also print the traceback (with the decoder's own error)")
     return p
 
@@ -187,6 +193,12 @@ def write_image(path: Path, image) -> None:
     output.write_image(path, image)
 
 
+def with_segmentation(image: np.ndarray, args: argparse.Namespace, frame: int) -> np.ndarray:
+    """``--seg``: the segmentation loaded for this image blended on a rendered frame (BGR); else the frame."""
+    seg = getattr(args, "seg_object", None)
+    return image if seg is None else seg.apply(image, frame, args.seg_alpha, args.seg_outline)
+
+
 def default_sample() -> str:
     from pydicom.data import get_testdata_file
 
@@ -236,6 +248,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.list_presets:
             print(format_presets(user))
             return 0
+        args.seg_alpha = segmentation.check_alpha(args.seg_alpha, args.seg)
         if args.cache_mb is not None and args.cache_mb <= 0:
             raise InvalidArgumentError(f"--cache-mb must be > 0, got {args.cache_mb:g}")
         out = check_output(args.export) if args.export else None
@@ -252,8 +265,9 @@ def _run(args: argparse.Namespace) -> int:
             with quiet_c_stderr():  # decode first: a min-max default window needs the frame too
                 img.stored(frame_index(args, img))
         opts = render_options(args, img, user)
+        args.seg_object = dcmlib.load_segmentation(args.seg, img) if args.seg else None
         if out is not None:
-            write_image(out, img.render(**opts))
+            write_image(out, with_segmentation(img.render(**opts), args, opts["frame"]))
             return 0
         return run_viewer(img, args, opts, user)
     except KeyboardInterrupt:
@@ -360,13 +374,14 @@ class Viewer:
 
     def __init__(self, img: dcmlib.DicomImage, state: controls.ViewerState | None = None, *,
                  snapshot_dir: str | Path = ".", screen: tuple[int, int] | None = None,
-                 show_patient: bool = False):
+                 show_patient: bool = False, segmentation: dcmlib.Segmentation | None = None):
         self.img = img
         self.title = f"dcmview - {img.name}"
         self.snapshot_dir = Path(snapshot_dir)
         self.stem = Path(img.name).stem if img.path and not Path(img.path).is_dir() else img.name
         self.screen, self.show_patient = screen or screen_size(img.path or img.name), show_patient
-        self.view = View(img, state, screen=self.screen, show_patient=show_patient, on_warning=_warn)
+        self.view = View(img, state, screen=self.screen, show_patient=show_patient, on_warning=_warn,
+                         segmentation=segmentation)
         self.keys = controls.KeyDecoder()
         self._syncing = False                   # the trackbars are being set from the state
         self._ranges: dict[str, tuple[int, int]] = {}   # the trackbar limits set so far
@@ -552,8 +567,11 @@ def run_viewer(img: dcmlib.DicomImage, args: argparse.Namespace, opts: dict,
         voi=opts.get("voi"), mode=opts.get("mode"), frame=opts.get("frame", 0),
         invert=opts.get("invert", False), user_presets=user.for_modality(img.modality) if user else ())
     state = replace(state, overlays=opts.get("overlays", True), shutters=opts.get("shutters", True))
+    seg = getattr(args, "seg_object", None)
+    if seg is not None:          # k toggles it, K steps the alpha
+        state = replace(state, segmentation=True, seg_alpha=args.seg_alpha, seg_outline=bool(args.seg_outline))
     viewer = Viewer(img, state, snapshot_dir=args.snapshot_dir or ".", screen=screen,
-                    show_patient=bool(args.show_patient))
+                    show_patient=bool(args.show_patient), segmentation=seg)
     return viewer.run()
 
 

@@ -17,11 +17,13 @@ from .errors import (
     UnsupportedError,
     InvalidValueError,
     PresentationStateError,
+    SegmentationError,
 )
 from .image import DicomImage, load
 from .lut import MODES, PairWindow, VoiFunction, VoiLut, Window
 from .pipeline import VoiSelection
 from .presets import PRESETS, Preset, get_preset
+from .segmentation import Segmentation, load_segmentation
 from .pstate import PresentationState, load_pstate
 from .batch import ConvertReport, convert  # noqa: E402  (after the image API it uses)
 
@@ -48,6 +50,9 @@ __all__ = [
     "InvalidValueError",
     "InvalidArgumentError",
     "OutputError",
+    "SegmentationError",
+    "load_segmentation",
+    "Segmentation",
     "PresentationStateError",
     "load_pstate",
     "PresentationState",

@@ -200,6 +200,7 @@ HELP: tuple[tuple[str, str], ...] = (
     ("o", "annotations on / off"),
     ("t", "plane: axial, coronal, sagittal (a series)"),
     ("l", "overlays (60xx) on / off"),
+    ("k / K", "segmentation (--seg) on / off; its opacity"),
     ("h", "this help on / off"),
     ("n Right Down PageDown", "next frame"),
     ("b Left Up PageUp", "previous frame"),
@@ -429,6 +430,9 @@ class ViewerState:
     smooth: bool = True
     overlays: bool = True  #: draw the overlay planes (PS3.3 C.9.2); ``l`` toggles
     shutters: bool = True  #: apply the display shutter (C.7.6.11)
+    segmentation: bool | None = None  #: blend the ``--seg`` segmentation (None: none loaded); ``k`` toggles
+    seg_alpha: float = 0.4  #: its opacity; ``K`` steps it (:data:`SEG_ALPHAS`)
+    seg_outline: bool = False  #: only the segments' contours
     probe: Probe | None = None
     pointer: tuple[int, int] | None = None
     is_color: bool = False
@@ -789,6 +793,20 @@ _ZOOM_KEYS = frozenset({"+", "=", "-", "f", "z"})
 _TOOLS = {"d": "ruler", "e": "ellipse"}
 
 
+#: The opacities ``K`` steps through, in turn.
+SEG_ALPHAS = (0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def _segmentation_key(state: ViewerState, key: str) -> ViewerState:
+    """``k``: the segmentation on / off; ``K``: the next opacity of :data:`SEG_ALPHAS` (after the last, the first)."""
+    if state.segmentation is None:
+        return replace(state, message="no segmentation: open one with --seg FILE")
+    if key == "k":
+        return replace(state, segmentation=not state.segmentation)
+    alpha = next((a for a in SEG_ALPHAS if a > state.seg_alpha + 1e-9), SEG_ALPHAS[0])
+    return replace(state, seg_alpha=alpha, segmentation=True)
+
+
 def on_key(state: ViewerState, key: str | None, image: VoiSource | None = None) -> ViewerState:
     """Apply one symbolic key (from :class:`KeyDecoder`); unknown keys change nothing.
 
@@ -805,6 +823,8 @@ def on_key(state: ViewerState, key: str | None, image: VoiSource | None = None) 
         if image is None and key != "m":
             raise ValueError(f"key {key!r} needs the image")
         return _window_key(state, key, image)  # type: ignore[arg-type]
+    if key in ("k", "K"):
+        return _segmentation_key(state, key)
     if key in _TOGGLES:
         name = _TOGGLES[key]
         return replace(state, **{name: not getattr(state, name)})
@@ -1138,6 +1158,9 @@ def annotation_lines(state: ViewerState, name: str = "", extra: Sequence[str] = 
         where = f"  {axis + ' ' if axis else ''}{format_number(round(position, 2))} mm" if position is not None else ""
         lines.append(f"{frame_word} {state.frame + 1}/{state.n_frames}{where}")
     lines.extend(view_lines(state))
+    if state.segmentation is not None:
+        lines.append(f"seg on  alpha {format_number(state.seg_alpha)}{'  outline' if state.seg_outline else ''}"
+                     if state.segmentation else "seg off")
     if state.probe is not None:
         x, y, value = state.probe
         lines.append(f"x {x}  y {y}  {_format_value(value, state.unit)}".rstrip())

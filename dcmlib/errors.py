@@ -20,6 +20,7 @@ __all__ = [
     "InvalidArgumentError",
     "OutputError",
     "PresentationStateError",
+    "SegmentationError",
     "DcmviewWarning",
 ]
 
@@ -62,6 +63,11 @@ class InvalidArgumentError(DcmviewError, ValueError):
 
 class OutputError(DcmviewError):
     """An export target cannot be written (missing folder, unknown extension, encoder failure)."""
+
+
+class SegmentationError(DcmviewError):
+    """A segmentation or mask (``--seg``) that cannot be shown on the image: unreadable, another size, or a
+    DICOM SEG that references none of the image's instances."""
 
 
 class PresentationStateError(DcmviewError):

@@ -145,6 +145,9 @@ class DicomImage:
                            name=self.name, count=len(self), is_series=self.is_series, unit=self.unit,
                            span=None if first is None or last is None else (first, last))
         text = "\n".join([text, *display.describe_objects(self.display_objects(0))])
+        from .segmentation import describe_found  # noqa: PLC0415 - the SEG files next to the image, for --info
+
+        text = "\n".join([text, *describe_found(self)])
         return f"{self._listing}\n\n{text}" if self._listing else text
 
     # -- per-frame parameters -------------------------------------------------

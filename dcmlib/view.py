@@ -30,6 +30,7 @@ from .controls import Measurement, ViewerState
 from .errors import DcmviewError, DcmviewWarning
 from .image import DicomImage
 from .overlays import apply_layers
+from .segmentation import Segmentation, blend as blend_segments
 from .viewport import Viewport
 
 __all__ = ["View", "fit_zoom", "render_args", "DEFAULT_SCREEN", "MIN_VIEW", "TRACKBAR_SPACE"]
@@ -95,8 +96,10 @@ class View:
 
     def __init__(self, image: DicomImage, state: ViewerState | None = None, *,
                  screen: tuple[int, int] = DEFAULT_SCREEN, show_patient: bool = False,
-                 on_warning: Callable[[str], None] | None = None):
+                 on_warning: Callable[[str], None] | None = None, segmentation: Segmentation | None = None):
         self.image = image
+        #: The ``--seg`` segmentation (:mod:`dcmlib.segmentation`) the state may show, or None.
+        self.segmentation = segmentation
         zoom = fit_zoom(image.rows, image.columns, screen)
         #: The canvas (width, height) in display pixels.
         self.size = (max(1, round(image.columns * zoom)), max(1, round(image.rows * zoom)))
@@ -114,6 +117,7 @@ class View:
         self._overview: tuple[tuple, np.ndarray] | None = None
         self._objects: tuple[tuple, np.ndarray | None] | None = None
         self._object_levels: tuple[tuple, list[pipeline.Level] | None] | None = None
+        self._seg_view: tuple[tuple, tuple[np.ndarray, np.ndarray] | None] | None = None
         self._measured: dict[Measurement, measure.Distance | measure.RoiStats] = {}
         self._labels: dict[int, dict[str, str] | None] = {}  # orientation labels per frame
         self._failed: set[int] = set()
@@ -168,7 +172,7 @@ class View:
         """The windowed canvas (uint8 grey or BGR); re-windowed only when the window, frame, invert,
         zoom, pan or interpolation change.  Outside the image is black."""
         s = self.state
-        key = _window_key(s) + (s.viewport, s.smooth, s.overlays, s.shutters)
+        key = _window_key(s) + (s.viewport, s.smooth, s.overlays, s.shutters) + _seg_key(s)
         if self._rendered is not None and self._rendered[0] == key:
             return self._rendered[1]
         values, padding, (u0, v0) = self.resampled()
@@ -182,6 +186,10 @@ class View:
         objects = self.object_view()
         if objects is not None:
             out = apply_layers(np.array(out), objects, self.image.shutter_fill(s.frame))
+        if s.segmentation and self.segmentation is not None:
+            found = self.segmentation_view()
+            out = blend_segments(out, None if found is None else found[1], None if found is None else found[0],
+                                 s.seg_alpha, s.seg_outline)
         self._rendered = (key, out)
         return out
 
@@ -208,6 +216,18 @@ class View:
             self._object_levels = (key, levels)
         return self._object_levels[1]
 
+    def segmentation_view(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The frame's segments resampled onto the canvas with nearest neighbour (outside the image: none),
+        as (colours, coverage) for :func:`~dcmlib.segmentation.blend`; cached per frame and viewport.  The
+        outline is drawn from this canvas, so it is 1 screen pixel wide at any zoom."""
+        s = self.state
+        key = (s.frame, s.viewport)
+        if self._seg_view is None or self._seg_view[0] != key:
+            found = None if self.segmentation is None else self.segmentation.coverage(s.frame)
+            self._seg_view = (key, None if found is None else (found[0], _nearest_canvas(found[1], s.viewport,
+                                                                                           self.size)))
+        return self._seg_view[1]
+
     def _object_canvas(self) -> np.ndarray | None:
         levels = self.object_levels()
         if levels is None:
@@ -231,8 +251,11 @@ class View:
     def full_resolution(self) -> np.ndarray:
         """The frame at full resolution exactly as ``--export`` writes it (the ``s`` snapshot)."""
         s = self.state
-        return self.image.render(frame=s.frame, invert=s.invert, overlays=s.overlays, shutters=s.shutters,
-                                 **render_args(s))  # type: ignore[arg-type]
+        out = self.image.render(frame=s.frame, invert=s.invert, overlays=s.overlays, shutters=s.shutters,
+                                **render_args(s))  # type: ignore[arg-type]
+        if s.segmentation and self.segmentation is not None:      # as --export --seg
+            out = self.segmentation.apply(out, s.frame, s.seg_alpha, s.seg_outline)
+        return out
 
     def hover(self, state: ViewerState, x: int, y: int) -> ViewerState:
         """``state`` with the pointer at view position (x, y) and the probe on the source pixel under
@@ -414,6 +437,27 @@ class _Remembered:
         if key not in self._auto:
             self._auto[key] = self._image.auto_window(frame, low, high)
         return self._auto[key]
+
+
+def _seg_key(s: ViewerState) -> tuple:
+    return (s.segmentation, s.seg_alpha, s.seg_outline) if s.segmentation else ()
+
+
+def _nearest_canvas(planes: np.ndarray, vp: Viewport, size: tuple[int, int]) -> np.ndarray:
+    """(k, rows, cols) planes resampled onto a (width, height) canvas with nearest neighbour: view pixel u
+    shows source column floor((u + 0.5 - offset) / zoom), as the image's own view; 0 outside the image."""
+    w, h = size
+    k, rows, cols = planes.shape
+    ox, oy = vp.width / 2.0 - vp.cx * vp.zoom, vp.height / 2.0 - vp.cy * vp.zoom
+    xs = np.floor((np.arange(w) + 0.5 - ox) / vp.zoom).astype(np.int64)
+    ys = np.floor((np.arange(h) + 0.5 - oy) / vp.zoom).astype(np.int64)
+    inx, iny = (xs >= 0) & (xs < cols), (ys >= 0) & (ys < rows)
+    out = np.zeros((k, h, w), np.uint8)
+    if inx.any() and iny.any():
+        u0, u1 = int(np.argmax(inx)), int(w - np.argmax(inx[::-1]))
+        v0, v1 = int(np.argmax(iny)), int(h - np.argmax(iny[::-1]))
+        out[:, v0:v1, u0:u1] = planes[:, ys[v0:v1]][:, :, xs[u0:u1]]
+    return out
 
 
 def _level_for(levels: Sequence[pipeline.Level], vp: Viewport) -> int:

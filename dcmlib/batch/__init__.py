@@ -42,9 +42,14 @@ def convert(
     invert: bool = False,
     overlays: bool = True,
     shutters: bool = True,
+    pstate: str | os.PathLike[str] | None = None,
+    annotations: bool = True,
     frames: str | int = "all",
     layout: str = "mirror",
     plane: str | None = None,
+    seg: str | os.PathLike[str] | None = None,
+    seg_alpha: float = 0.4,
+    seg_outline: bool = False,
     presets: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     dask: str | None = None,
@@ -62,9 +67,13 @@ def convert(
     viewer's percentile window) or ``channels`` (three presets or ``"C/W"``,
     one per colour channel, red first); default the file's own VOI or
     min-max.  ``overlays`` and ``shutters`` draw the overlay planes and
-    apply the display shutter on the display formats, as ``--export``.  ``frames``: ``"all"``, ``"first"`` or a frame number from 1.
+    apply the display shutter on the display formats, as ``--export``.  ``pstate``: a presentation state
+    (``--pstate``) applied to the images it references, the others converted without it; ``annotations``
+    False leaves its annotations undrawn.  ``frames``: ``"all"``, ``"first"`` or a frame number from 1.
     ``layout``: ``"mirror"`` or ``"series"``.  ``plane`` (``"axial"``, ``"coronal"``,
-    ``"sagittal"``): each series reformatted, all slices of that plane, one job per series.  ``presets``: a presets file
+    ``"sagittal"``): each series reformatted, all slices of that plane, one job per series.  ``seg``: a
+    segmentation blended at ``seg_alpha`` (contours only with ``seg_outline``) on the display formats, as
+    ``--export --seg``: a DICOM SEG on the files it references, a mask on files of its size.  ``presets``: a presets file
     (TOML or Weasis XML, as ``dcmview.py --presets``) whose presets come
     first for each file's modality; by default the built-in ones only (the
     CLI reads the default presets file, as ``--export`` does).  ``workers``
@@ -85,8 +94,10 @@ def convert(
         channels = [c for c in channels.split(",")]
     options = ConvertOptions(format=format, window=None if window is None else (window[0], window[1]),
                              preset=preset, voi=voi, auto=auto, channels=None if channels is None else tuple(channels),
-                             mode=mode, invert=invert, overlays=overlays, shutters=shutters, frames=frames,
-                             layout=layout, plane=plane,
+                             mode=mode, invert=invert, overlays=overlays, shutters=shutters,
+                             pstate=None if pstate is None else os.fspath(pstate), annotations=annotations, frames=frames,
+                             layout=layout, plane=plane, seg=None if seg is None else os.fspath(seg),
+                             seg_alpha=seg_alpha, seg_outline=seg_outline,
                              presets=None if presets is None else load_presets(presets))
     report = run_conversion(list(sources), out, options, workers=workers, dask=dask, resume=resume,
                             overwrite=overwrite, timeout=timeout, progress=progress)

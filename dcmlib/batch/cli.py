@@ -5,10 +5,11 @@ Usage:
           [--format png|png16|jpg|tif|tif16|npy]
           [--window CENTER WIDTH | --preset NAME | --voi N | --auto]
           [--channels W1,W2,W3] [--presets FILE] [--mode linear|linear-exact|sigmoid] [--invert]
-          [--no-overlays] [--no-shutters]
+          [--no-overlays] [--no-shutters] [--pstate FILE] [--no-annotations]
           [--frames all|first|N] [--layout mirror|series] [--plane axial|coronal|sagittal]
           [--workers N] [--dask ADDRESS|local] [--resume] [--overwrite]
           [--timeout SECONDS] [--no-progress]
+          [--seg FILE [--seg-alpha A] [--seg-outline]]
 
 Every written image equals ``dcmview.py FILE --export OUT --frame N`` with the
 same window options.  Exit status: 0 when every image was written, 1 when
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--invert", action="store_true", help="invert the grey levels")
     p.add_argument("--no-overlays", action="store_true", help="do not draw the overlay planes (60xx) on png/jpg/tif")
     p.add_argument("--no-shutters", action="store_true", help="do not apply the display shutter on png/jpg/tif")
+    p.add_argument("--pstate", metavar="FILE", help="apply this presentation state (GSPS) to the images it "
+                   "references (png/jpg/tif); the others are converted without it")
+    p.add_argument("--no-annotations", action="store_true", help="do not draw the presentation state's annotations")
     p.add_argument("--frames", default="all", metavar="all|first|N", help="frames of multi-frame files (default all)")
     p.add_argument("--layout", default="mirror", choices=LAYOUTS,
                    help="mirror: the source tree under DIR; series: DIR/<study>/<series>/<NNNN> in slice order")
@@ -75,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                    help=f"per file, before its worker is killed (default {DEFAULT_TIMEOUT:g})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
+    p.add_argument("--seg", metavar="FILE", help="blend this segmentation on png/jpg/tif (a DICOM SEG: on the "
+                   "files it references; a .npy or PNG/TIFF label image: on files of its size)")
+    p.add_argument("--seg-alpha", default="0.4", metavar="A", help="opacity of the segments, 0 to 1 (default 0.4)")
+    p.add_argument("--seg-outline", action="store_true", help="draw only the segments' contours, 1 pixel wide")
     p.add_argument("--debug", action="store_true", help="on an error, also print the traceback")
     return p
 
@@ -109,7 +117,9 @@ def options_from(args: argparse.Namespace) -> ConvertOptions:
     return ConvertOptions(format=args.format, window=window, preset=args.preset, voi=args.voi, auto=args.auto,
                           channels=tuple(args.channels.split(",")) if args.channels else None, mode=args.mode,
                           invert=args.invert, overlays=not args.no_overlays, shutters=not args.no_shutters,
-                          frames=args.frames, layout=args.layout, presets=user_presets(args), plane=args.plane)
+                          pstate=args.pstate, annotations=not args.no_annotations,
+                          frames=args.frames, layout=args.layout, presets=user_presets(args), plane=args.plane,
+                          seg=args.seg, seg_alpha=args.seg_alpha, seg_outline=args.seg_outline)
 
 
 def main(argv: list[str] | None = None) -> int:

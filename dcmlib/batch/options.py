@@ -10,11 +10,14 @@ min-max window; ``auto`` is the viewer's percentile window.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields
 
 from ..errors import InvalidArgumentError
+from ..segmentation import check_alpha
 from ..lut import VoiFunction, check_window
 from ..presets import UserPresets, find_preset
+from ..pstate import load_pstate
 from ..reformat import PLANES
 
 __all__ = ["FORMATS", "DISPLAY_FORMATS", "LAYOUTS", "Channel", "ConvertOptions", "parse_channel", "parse_frames"]
@@ -100,7 +103,12 @@ class ConvertOptions:
     frames: str | int = "all"
     layout: str = "mirror"
     presets: UserPresets | None = None
+    pstate: str | None = None  #: a presentation state (GSPS) applied to the display formats of the images it references
+    annotations: bool = True  #: draw the presentation state's graphic and text annotations
     plane: str | None = None  #: a series' slices through this plane (axial, coronal, sagittal), one job per series
+    seg: str | None = None  #: a segmentation blended on the display formats (DICOM SEG, .npy, PNG/TIFF labels)
+    seg_alpha: float = 0.4  #: its opacity, 0..1
+    seg_outline: bool = False  #: only its contours
 
     @property
     def suffix(self) -> str:
@@ -159,6 +167,21 @@ class ConvertOptions:
             if len(channels) != 3:
                 raise InvalidArgumentError(f"--channels needs three windows (one per colour channel), "
                                            f"got {len(channels)}")
+        seg = None
+        if self.seg is not None:
+            seg = os.path.abspath(os.fspath(self.seg))  # workers (and Dask's) open it by this name
+            if fmt not in DISPLAY_FORMATS or channels is not None or plane is not None:
+                raise InvalidArgumentError("--seg blends a segmentation on the display formats png, jpg and tif; "
+                                           "it cannot be combined with --channels or --plane")
+            if not os.path.isfile(seg):
+                raise InvalidArgumentError("--seg: no such file", seg)
+        seg_alpha = check_alpha(self.seg_alpha)
+        pstate = None
+        if self.pstate is not None:
+            pstate = os.path.abspath(os.fspath(self.pstate))  # workers (and Dask's) open it by this name
+            if fmt not in DISPLAY_FORMATS:
+                raise InvalidArgumentError("--pstate applies to the display formats png, jpg and tif")
+            load_pstate(pstate)  # a damaged state or one that is not a GSPS: one error before the run
         return ConvertOptions(
             format=fmt,
             window=window,
@@ -174,11 +197,21 @@ class ConvertOptions:
             layout=self.layout,
             presets=self.presets,
             plane=plane,
+            pstate=pstate,
+            annotations=bool(self.annotations),
+            seg=seg,
+            seg_alpha=seg_alpha,
+            seg_outline=bool(self.seg_outline),
         )
 
     def describe(self) -> dict[str, object]:
         """The options as plain JSON values (what ``manifest.json`` records for ``--resume``)."""
         out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "presets"}
+        if self.pstate is None:  # a run without --pstate records what it recorded before presentation states
+            del out["pstate"], out["annotations"]
+        if self.seg is None:  # a run without --seg records what it recorded before segmentations existed
+            for name in ("seg", "seg_alpha", "seg_outline"):
+                del out[name]
         out["window"] = list(self.window) if self.window is not None else None
         out["channels"] = ([c.preset if c.preset is not None else [c.center, c.width] for c in self.channels]
                            if self.channels is not None else None)

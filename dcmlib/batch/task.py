@@ -13,6 +13,7 @@ frame: a worker holds one file and one frame's arrays at a time.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -20,13 +21,15 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from .. import output
-from ..errors import DcmviewError, InvalidArgumentError, NoPixelDataError, UnsupportedError
+from ..errors import DcmviewError, InvalidArgumentError, NoPixelDataError, SegmentationError, UnsupportedError
 from ..header import frame_params, functional_item, layout, text_value, vector
 from ..image import DicomImage, load
 from ..io import pixel_element
 from ..lut import Modality, VoiLut
 from ..pipeline import VoiSelection, apply_modality
 from ..presets import find_preset
+from ..pstate import PresentationState, load_pstate
+from ..segmentation import NotReferencedError, Segmentation, load_segmentation
 from ..series import slice_normal
 from .options import ConvertOptions
 
@@ -44,6 +47,7 @@ COLUMNS = (
 # Why a source is skipped (not converted, not failed).
 NOT_DICOM = "not DICOM"
 NO_PIXELS = "no pixel data"
+SEG_SOURCE = "the --seg segmentation"
 
 Row = dict[str, str]
 
@@ -127,6 +131,8 @@ def convert_file(job: Job, options: ConvertOptions) -> FileResult:
         return convert_series(job, options)
     if not is_dicom_file(job.source):
         return FileResult(job.source, "skipped", reason=NOT_DICOM)
+    if options.seg is not None and _same_file(job.source, options.seg):
+        return FileResult(job.source, "skipped", reason=SEG_SOURCE)
     notes: list[str] = []
     base = {"source": job.source, "source_size": str(job.size), "source_mtime_ns": str(job.mtime_ns)}
     try:
@@ -143,9 +149,11 @@ def convert_file(job: Job, options: ConvertOptions) -> FileResult:
             frames = selected_frames(options.frames, len(img))
             if frames[-1] >= len(img):
                 raise InvalidArgumentError(f"frame {frames[-1] + 1} out of range (1..{len(img)})", job.source)
+            seg = _segmentation(img, options, notes)
         except DcmviewError as exc:
-            return FileResult(job.source, "failed", (_row(base, status="failed", error=exc.problem),))
-        rows = tuple(_convert_frame(img, job, options, f, base, notes) for f in frames)
+            problem = f"--seg {exc}" if isinstance(exc, SegmentationError) else exc.problem
+            return FileResult(job.source, "failed", (_row(base, status="failed", error=problem),))
+        rows = tuple(_convert_frame(img, job, options, f, base, notes, seg) for f in frames)
     status = "ok" if all(r["status"] == "ok" for r in rows) else "failed"
     return FileResult(job.source, status, rows)
 
@@ -175,8 +183,27 @@ def _describe(img: DicomImage) -> Row:
             "rows": str(img.rows), "columns": str(img.columns), "photometric": img.photometric}
 
 
+def _segmentation(img: DicomImage, options: ConvertOptions, notes: list[str]) -> Segmentation | None:
+    """``--seg`` mapped onto this file, or None; a SEG that references another image is a note, not a failure
+    (a folder holds other series too)."""
+    if options.seg is None:
+        return None
+    try:
+        return load_segmentation(options.seg, img)
+    except NotReferencedError as exc:
+        notes.append(f"no segmentation drawn: {exc}")
+        return None
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def _convert_frame(img: DicomImage, job: Job, options: ConvertOptions, frame: int, base: Row,
-                   notes: list[str]) -> Row:
+                   notes: list[str], seg: Segmentation | None = None) -> Row:
     """Render, encode and write one frame; its manifest row (failed with the problem on error)."""
     fields: Row = {"frame": str(frame + 1)}
     try:
@@ -184,7 +211,7 @@ def _convert_frame(img: DicomImage, job: Job, options: ConvertOptions, frame: in
         modality = _modality(img, frame)
         if modality is not None:
             fields.update(_rescale(modality))
-        data, more = _encode(img, frame, options, modality)
+        data, more = _encode(img, frame, options, modality, seg)
         fields.update(more)
         rel = output_name(job, frame, len(img), options.suffix)
         path = os.path.join(job.out, rel)
@@ -213,7 +240,8 @@ def _strip_where(note: str, path: str | None) -> str:
 # ----------------------------------------------------------------------------- what a frame becomes
 
 
-def _encode(img: DicomImage, frame: int, options: ConvertOptions, modality: Modality | None) -> tuple[bytes, Row]:
+def _encode(img: DicomImage, frame: int, options: ConvertOptions, modality: Modality | None,
+            seg: Segmentation | None = None) -> tuple[bytes, Row]:
     """The output bytes of one frame in ``options.format`` and the columns saying what they hold."""
     where = img.path
     if options.format == "npy":
@@ -223,6 +251,8 @@ def _encode(img: DicomImage, frame: int, options: ConvertOptions, modality: Moda
         return output.encode_image(values, options.suffix, where), {"value_offset": str(offset),
                                                                     "pixel_values": meaning}
     image, window = display_image(img, frame, options)
+    if seg is not None:  # as --export --seg: blended after the pipeline, overlays and shutter (BGR)
+        image = seg.apply(image, frame, options.seg_alpha, options.seg_outline)
     return output.encode_image(image, options.suffix, where), {**window, "pixel_values": "display"}
 
 
@@ -230,6 +260,8 @@ def display_image(img: DicomImage, frame: int, options: ConvertOptions) -> tuple
     """The 8-bit display image (``render``, as ``--export``) or the three ``--channels`` windows as one
     BGR image whose first channel, as PNG readers see it (red), is the first window; and its window columns."""
     objects = {"overlays": options.overlays, "shutters": options.shutters}  # PS3.3 C.9.2, C.7.6.11
+    if options.pstate is not None and (state := _pstate(options.pstate)).references(*img.pstate_ref(frame)):
+        objects.update(pstate=state, annotations=options.annotations)  # PS3.3 A.33.1, as --export --pstate
     if img.is_color:
         return img.render(frame=frame, invert=options.invert, **objects), {}
     if options.channels is not None:
@@ -244,6 +276,12 @@ def display_image(img: DicomImage, frame: int, options: ConvertOptions) -> tuple
     sel = img.resolve_voi(frame, **kwargs)
     return img.render(frame=frame, invert=options.invert, **objects, **kwargs), _window_columns(
         [sel], ["auto" if options.auto else None])
+
+
+@functools.lru_cache(maxsize=4)
+def _pstate(path: str) -> PresentationState:
+    """The ``--pstate`` file, read once per worker process (checked before the run started)."""
+    return load_pstate(path)
 
 
 def render_arguments(img: DicomImage, frame: int, options: ConvertOptions) -> dict:

@@ -1,0 +1,559 @@
+"""Segmentations and masks: a DICOM SEG, a NumPy ``.npy`` or a PNG/TIFF label image over an image.
+
+A pure stage after the grey (or colour) pipeline and the overlays and
+shutter: :func:`blend` mixes each segment's colour into the 8-bit display
+image, ``colour * a + pixel * (1 - a)`` with ``a = alpha * coverage``, and the
+output is BGR.  ``render(segmentation=...)``, ``--export``, the viewer and
+``convert`` all call it.
+
+- **DICOM SEG** (PS3.3 A.51, C.8.20), read with highdicom: BINARY,
+  FRACTIONAL (PROBABILITY or OCCUPANCY, the fraction scaling alpha) and
+  LABELMAP.  A SEG frame lands on the image frame its Derivation Image /
+  Source Image Sequence names (Referenced SOP Instance UID, and Referenced
+  Frame Number for a multi-frame source), else on the slice whose Image
+  Position (Patient) equals its Plane Position Sequence's within
+  :data:`POSITION_TOLERANCE_MM` (same Frame of Reference).  Each segment is
+  drawn in its Recommended Display CIELab Value (C.8.20.2, scaled as
+  C.10.7.1.1, see :func:`dicom_lab_to_rgb`), else in :data:`COLOURS`.
+- **Masks**: an array of the image's size, (rows, cols) for one frame or
+  (frames, rows, cols) in the viewer's slice order; label values 1..N are
+  segments, 0 background; a boolean mask is one segment.
+
+:func:`load_segmentation` reads and maps one file onto an image; everything
+that can be wrong with it is a :class:`~dcmlib.errors.SegmentationError`
+naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+
+from .errors import DcmviewError, InvalidArgumentError, SegmentationError, exception_text
+from .header import functional_item, text_value, vector
+
+__all__ = ["Segment", "Segmentation", "load_segmentation", "blend", "outline", "dicom_lab_to_rgb",
+           "find_segmentations", "describe_found", "COLOURS", "DEFAULT_ALPHA",
+           "POSITION_TOLERANCE_MM", "SEG_STORAGE", "check_alpha", "NotReferencedError"]
+
+#: Segmentation Storage SOP Class (PS3.4 B.5).
+SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
+#: Default opacity of a segment (``--seg-alpha``).
+DEFAULT_ALPHA = 0.4
+#: A SEG frame's Image Position (Patient) matches a slice's within this distance (mm).
+POSITION_TOLERANCE_MM = 0.05
+#: Segment colours (RGB) when the SEG recommends none, or for mask labels: label k gets entry (k - 1) mod 10.
+COLOURS: tuple[tuple[int, int, int], ...] = (
+    (230, 25, 75), (60, 180, 75), (0, 130, 200), (255, 225, 25), (245, 130, 48),
+    (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212),
+)
+_MASK_SUFFIXES = (".npy", ".png", ".tif", ".tiff")
+
+
+def check_alpha(alpha: float, where: str | None = None) -> float:
+    """``--seg-alpha`` as a float in 0..1, else :class:`~dcmlib.errors.InvalidArgumentError`."""
+    try:
+        a = float(alpha)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"--seg-alpha must be a number from 0 to 1, got {alpha!r}", where) from None
+    if not 0.0 <= a <= 1.0:
+        raise InvalidArgumentError(f"--seg-alpha must be from 0 to 1, got {a:g}", where)
+    return a
+
+
+# ----------------------------------------------------------------------------- colour
+
+
+def dicom_lab_to_rgb(value: tuple[int, int, int]) -> tuple[int, int, int]:
+    """A DICOM scaled CIELab triple as 8-bit sRGB (R, G, B).
+
+    PS3.3 C.10.7.1.1: L* = L * 100 / 65535, a* = a * 255 / 65535 - 128,
+    b* = b * 255 / 65535 - 128, relative to the D65 white point (PS3.3 says
+    CIELab under D65).  CIE 1976 L*a*b* to XYZ (Xn 0.95047, Yn 1, Zn 1.08883;
+    f^-1(t) = t^3 above 6/29, else 3 (6/29)^2 (t - 4/29)), XYZ to linear sRGB
+    with the IEC 61966-2-1 matrix, then the sRGB transfer function
+    (12.92 c up to 0.0031308, else 1.055 c^(1/2.4) - 0.055), clipped to 0..1
+    and rounded to 0..255.
+    """
+    ls, as_, bs = (float(v) for v in value)
+    lstar, astar, bstar = ls * 100.0 / 65535.0, as_ * 255.0 / 65535.0 - 128.0, bs * 255.0 / 65535.0 - 128.0
+    fy = (lstar + 16.0) / 116.0
+    fx, fz = fy + astar / 500.0, fy - bstar / 200.0
+    d = 6.0 / 29.0
+
+    def finv(t: float) -> float:
+        return t ** 3 if t > d else 3.0 * d * d * (t - 4.0 / 29.0)
+
+    x, y, z = 0.95047 * finv(fx), 1.0 * finv(fy), 1.08883 * finv(fz)
+    linear = (3.2406 * x - 1.5372 * y - 0.4986 * z,
+              -0.9689 * x + 1.8758 * y + 0.0415 * z,
+              0.0557 * x - 0.2040 * y + 1.0570 * z)
+
+    def encode(c: float) -> int:
+        c = min(max(c, 0.0), 1.0)
+        s = 12.92 * c if c <= 0.0031308 else 1.055 * c ** (1.0 / 2.4) - 0.055
+        return int(np.floor(min(max(s, 0.0), 1.0) * 255.0 + 0.5))
+
+    r, g, b = (encode(c) for c in linear)
+    return r, g, b
+
+
+class NotReferencedError(SegmentationError):
+    """A DICOM SEG none of whose frames lies on the image (``convert`` then writes the image without it)."""
+
+
+# ----------------------------------------------------------------------------- the blend
+
+
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
+def outline(coverage: np.ndarray) -> np.ndarray:
+    """The contour of a coverage plane (uint8, inside where >= 128): the inside pixels with a 4-neighbour
+    outside, 255, else 0.  One pixel wide; beyond the array's edge counts as inside (a mask cut by the
+    viewport shows no edge there), so an image edge shows only where the canvas shows it."""
+    inside = (np.asarray(coverage) >= 128).astype(np.uint8)
+    return (inside - cv2.erode(inside, _CROSS)) * np.uint8(255)
+
+
+def blend(image: np.ndarray, coverage: np.ndarray | None, colours: np.ndarray | None, alpha: float,
+          outline_only: bool = False) -> np.ndarray:
+    """Each segment's colour mixed into an 8-bit grey or BGR image; a new BGR uint8 image.
+
+    ``coverage`` is uint8 (segments, rows, cols), 0..255 (a binary segment
+    255 inside; a fractional one its fraction times 255); ``colours`` is
+    (segments, 3) BGR.  Segment by segment, in order:
+    ``out = colour * a + out * (1 - a)`` with ``a = alpha * coverage / 255``,
+    rounded to the nearest level at the end.  ``outline_only`` colours only
+    the contour (:func:`outline`) of each segment, at ``alpha``.  With no
+    ``coverage`` (None or no segment) the image comes back as BGR.
+    """
+    img = np.asarray(image)
+    bgr = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else np.array(img, copy=True)
+    if coverage is None or len(coverage) == 0 or alpha <= 0:
+        return bgr
+    out = None
+    for plane, colour in zip(coverage, np.asarray(colours, np.float32)):
+        if outline_only:
+            plane = outline(plane)
+        ys, xs = np.nonzero(plane)
+        if ys.size == 0:
+            continue
+        if out is None:
+            out = bgr.astype(np.float32)
+        w = plane[ys, xs].astype(np.float32)[:, None] * np.float32(alpha / 255.0)
+        px = out[ys, xs]
+        out[ys, xs] = px + (colour[None, :] - px) * w
+    if out is None:
+        return bgr
+    return np.floor(out + 0.5).clip(0, 255).astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------- the object
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment: its number (SEG Segment Number, or the mask label), label and display colour (RGB)."""
+
+    number: int
+    label: str
+    rgb: tuple[int, int, int]
+
+    @property
+    def bgr(self) -> tuple[int, int, int]:
+        return self.rgb[2], self.rgb[1], self.rgb[0]
+
+
+class Segmentation:
+    """A segmentation mapped onto an image's frames; make one with :func:`load_segmentation`.
+
+    ``kind`` is ``binary``, ``fractional`` or ``labelmap`` for a DICOM SEG,
+    ``mask`` for an array or label image; ``segments`` its segments in
+    drawing order; ``frames`` the image frames (0-based) it covers.
+    :meth:`coverage` gives a frame's planes, :meth:`apply` blends them.
+    """
+
+    def __init__(self, path: str, kind: str, segments: tuple[Segment, ...], rows: int, columns: int,
+                 planes: dict[int, dict[int, np.ndarray]] | None = None, labels: np.ndarray | None = None):
+        self.path, self.kind, self.segments = path, kind, segments
+        self.rows, self.columns = rows, columns
+        self._planes = planes
+        self._labels = labels
+        self._index = {s.number: i for i, s in enumerate(segments)}
+
+    def __repr__(self) -> str:
+        return f"<Segmentation {Path(self.path).name!r} {self.kind} {len(self.segments)} segments>"
+
+    @property
+    def frames(self) -> list[int]:
+        """The image frames (0-based) the segmentation covers: a SEG's mapped frames, a mask's non-empty ones."""
+        if self._planes is not None:
+            return sorted(self._planes)
+        assert self._labels is not None
+        return [i for i in range(len(self._labels)) if self._labels[i].any()]
+
+    def coverage(self, frame: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The frame's segments as (colours (k, 3) BGR uint8, coverage (k, rows, cols) uint8 0..255), or None."""
+        numbers: list[int]
+        planes: list[np.ndarray]
+        if self._planes is not None:
+            found = self._planes.get(frame)
+            if not found:
+                return None
+            numbers = sorted(found, key=lambda n: self._index[n])
+            planes = [found[n] for n in numbers]
+        else:
+            assert self._labels is not None
+            if not 0 <= frame < len(self._labels):
+                return None
+            lab = self._labels[frame]
+            present = np.unique(lab)
+            numbers = [int(n) for n in present if n != 0]
+            if not numbers:
+                return None
+            planes = [np.where(lab == n, np.uint8(255), np.uint8(0)) for n in numbers]
+        colours = np.array([self.segments[self._index[n]].bgr for n in numbers], np.uint8)
+        return colours, np.stack(planes)
+
+    def apply(self, image: np.ndarray, frame: int, alpha: float = DEFAULT_ALPHA,
+              outline: bool = False) -> np.ndarray:
+        """``image`` (frame ``frame``'s 8-bit display image, ``render``'s output) with the frame's segments
+        blended at ``alpha`` (only their contours with ``outline``): a new BGR uint8 image, also where the
+        frame has no segment."""
+        alpha = check_alpha(alpha, self.path)
+        if np.asarray(image).shape[:2] != (self.rows, self.columns):
+            raise SegmentationError(f"the segmentation is {self.columns} x {self.rows}, the image drawn "
+                                    f"{image.shape[1]} x {image.shape[0]}", self.path)
+        found = self.coverage(frame)
+        if found is None:
+            return blend(image, None, None, alpha)
+        return blend(image, found[1], found[0], alpha, outline)
+
+    def describe(self) -> str:
+        """One line: file, kind, segments (number and label), image frames covered."""
+        segs = ", ".join(f"{s.number} {s.label}".rstrip() for s in self.segments[:12])
+        more = f" and {len(self.segments) - 12} more" if len(self.segments) > 12 else ""
+        frames = self.frames
+        span = _frames_text(frames)
+        return (f"segmentation {Path(self.path).name}: {self.kind}, {len(self.segments)} segment"
+                f"{'s' if len(self.segments) != 1 else ''} ({segs}{more}), {span}")
+
+
+def _frames_text(frames: list[int]) -> str:
+    if not frames:
+        return "no frames"
+    if len(frames) == 1:
+        return f"frame {frames[0] + 1}"
+    if frames == list(range(frames[0], frames[-1] + 1)):
+        return f"frames {frames[0] + 1}-{frames[-1] + 1}"
+    return f"{len(frames)} frames"
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_segmentation(path: str | os.PathLike[str], image) -> Segmentation:  # noqa: ANN001 - a DicomImage
+    """Read a DICOM SEG, ``.npy`` or PNG/TIFF label image and map it onto ``image``'s frames.
+
+    Raises :class:`~dcmlib.errors.SegmentationError` (one line naming the
+    file) for a file that cannot be read, a size that is not the image's (both
+    sizes named), or a SEG that references none of the image's instances.
+    """
+    where = os.fspath(path)
+    p = Path(where)
+    if not p.is_file():
+        raise SegmentationError("no such file" if not p.exists() else "not a file", where)
+    refs = _image_refs(image, where)
+    if p.suffix.lower() in _MASK_SUFFIXES:
+        return _mask_segmentation(_cached(p, where, _read_mask), image, where)
+    return _seg_segmentation(p, image, refs, where)
+
+
+#: The last file read (``convert`` maps one segmentation onto many files): (path, size, mtime) -> what was read.
+_LAST: dict[tuple[str, int, int], object] = {}
+
+
+def _cached(p: Path, where: str, read):  # noqa: ANN001, ANN202
+    """``read(p, where)``, kept for the next call while the file is unchanged (one entry)."""
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _LAST:
+        value = read(p, where)
+        _LAST.clear()
+        _LAST[key] = value
+    return _LAST[key]
+
+
+def _image_refs(image, where: str) -> list:  # noqa: ANN001
+    frames = getattr(image, "_frames", None)
+    if frames is None:
+        raise SegmentationError("a segmentation is shown on the acquired slices, not on a reformatted plane", where)
+    return list(frames.refs)
+
+
+def _read_mask(p: Path, where: str) -> np.ndarray:
+    """The label array of a ``.npy``, PNG or TIFF file (all pages of a multi-page TIFF)."""
+    if p.suffix.lower() == ".npy":
+        try:
+            arr = np.load(p, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise SegmentationError(f"not a readable NumPy .npy file ({exception_text(exc, 80)})", where) from None
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
+            raise SegmentationError("a mask must be an array of booleans or whole numbers", where)
+        return arr
+    ok, pages = cv2.imreadmulti(where, flags=cv2.IMREAD_UNCHANGED) if p.suffix.lower() != ".png" else (True, [])
+    if p.suffix.lower() == ".png" or not ok:
+        one = cv2.imread(where, cv2.IMREAD_UNCHANGED)
+        pages = [] if one is None else [one]
+    if not pages:
+        raise SegmentationError(f"not a readable {p.suffix.lower().lstrip('.').upper()} image", where)
+    out = []
+    for page in pages:
+        if page.ndim == 3:
+            if page.shape[2] == 4:
+                page = page[..., :3]
+            if not all(np.array_equal(page[..., 0], page[..., c]) for c in range(1, page.shape[2])):
+                raise SegmentationError("a label image has one channel (grey levels 1..N are the segments); "
+                                        "this one has colours", where)
+            page = page[..., 0]
+        out.append(page)
+    if len({pg.shape for pg in out}) > 1:
+        raise SegmentationError("the pages of the label image differ in size", where)
+    return out[0] if len(out) == 1 else np.stack(out)
+
+
+def _size(frames: int, rows: int, cols: int) -> str:
+    return f"{cols} x {rows}" + (f" x {frames} frames" if frames != 1 else "")
+
+
+def _mask_segmentation(arr: np.ndarray, image, where: str) -> Segmentation:  # noqa: ANN001
+    n, rows, cols = len(image), image.rows, image.columns
+    shape = arr.shape
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape != (n, rows, cols):
+        got = f"{shape[1]} x {shape[0]}" if len(shape) == 2 else (
+            f"{shape[2]} x {shape[1]} x {shape[0]} frames" if len(shape) == 3 else f"shape {shape}")
+        raise SegmentationError(f"the mask is {got}, the image {_size(n, rows, cols)} "
+                                "(columns x rows; a mask is (rows, cols) or (frames, rows, cols))", where)
+    if arr.dtype.kind == "b":
+        labels = arr.astype(np.uint8)
+    else:
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (arr == np.floor(arr))):
+            raise SegmentationError("mask values must be whole numbers (labels 1..N, 0 background) or booleans", where)
+        lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+        if lo < 0 or hi > 65535:
+            raise SegmentationError(f"mask labels must be 0..65535, got {lo:g}..{hi:g}", where)
+        labels = arr.astype(np.uint8 if hi < 256 else np.uint16)
+    numbers = [int(v) for v in np.unique(labels) if v != 0]
+    segments = tuple(Segment(k, f"label {k}", COLOURS[(k - 1) % len(COLOURS)]) for k in numbers)
+    return Segmentation(where, "mask", segments, rows, cols, labels=np.ascontiguousarray(labels))
+
+
+# -- DICOM SEG
+
+
+def _read_seg(p: Path, where: str):  # noqa: ANN202 - highdicom.seg.Segmentation
+    from . import io
+
+    try:
+        ds, _notes = io.read_file(p)
+    except DcmviewError as exc:
+        raise SegmentationError(exc.problem, where) from None
+    if text_value(ds, "SOPClassUID") != SEG_STORAGE:
+        sop = ds.get("SOPClassUID")
+        raise SegmentationError(f"not a DICOM Segmentation (SOP Class {getattr(sop, 'name', '') or sop or 'none'}); "
+                                "--seg takes a SEG, a .npy or a PNG/TIFF label image", where)
+    try:
+        import highdicom as hd
+
+        seg = hd.seg.Segmentation.from_dataset(ds, copy=False)
+        pixels = np.asarray(seg.pixel_array)
+    except DcmviewError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - highdicom and pydicom raise ValueError, AttributeError, KeyError ...
+        raise SegmentationError(f"damaged DICOM Segmentation ({exception_text(exc, 100)})", where) from None
+    if pixels.ndim == 2:
+        pixels = pixels[None]
+    return seg, pixels
+
+
+def _ref_keys(refs: list) -> tuple[dict[tuple[str, int], int], dict[str, int], list]:  # noqa: ANN001
+    """(SOP Instance UID, frame number from 1) -> image frame; UID -> frames in that file; each frame's IPP."""
+    keys: dict[tuple[str, int], int] = {}
+    counts: dict[str, int] = {}
+    positions = []
+    for k, ref in enumerate(refs):
+        uid = text_value(ref.header, "SOPInstanceUID")
+        keys[(uid, ref.index + 1)] = k
+        counts[uid] = counts.get(uid, 0) + 1
+        item = functional_item(ref.header, ref.index, "PlanePositionSequence")
+        pos = vector(item.get("ImagePositionPatient"), 3) if item is not None else (
+            vector(ref.header.get("ImagePositionPatient"), 3) if ref.index == 0 else None)
+        positions.append(None if pos is None else np.array(pos))
+    return keys, counts, positions
+
+
+def _seg_frame_targets(seg: Dataset, i: int, keys, counts, positions, same_frame_of_reference: bool) -> set[int]:  # noqa: ANN001
+    """The image frames SEG frame ``i`` lies on: by referenced instance (and frame), else by plane position."""
+    found: set[int] = set()
+    derivations: list = []
+    for groups, j in (("PerFrameFunctionalGroupsSequence", i), ("SharedFunctionalGroupsSequence", 0)):
+        seq = seg.get(groups)
+        if seq and j < len(seq) and seq[j].get("DerivationImageSequence"):
+            derivations = list(seq[j].DerivationImageSequence)
+            break
+    for der in derivations:
+        for src in der.get("SourceImageSequence") or []:
+            uid = text_value(src, "ReferencedSOPInstanceUID")
+            if uid not in counts:
+                continue
+            numbers = src.get("ReferencedFrameNumber")
+            if numbers is None or numbers == "":
+                if counts[uid] == 1:
+                    found.add(keys[(uid, 1)])
+                continue
+            for n in (list(numbers) if isinstance(numbers, (list, tuple, MultiValue)) else [numbers]):
+                k = keys.get((uid, int(n)))
+                if k is not None:
+                    found.add(k)
+    if found or not same_frame_of_reference:
+        return found
+    plane = functional_item(seg, i, "PlanePositionSequence")
+    pos = vector(plane.get("ImagePositionPatient"), 3) if plane is not None else None
+    if pos is not None:
+        p = np.array(pos)
+        for k, q in enumerate(positions):
+            if q is not None and float(np.linalg.norm(q - p)) <= POSITION_TOLERANCE_MM:
+                found.add(k)
+    return found
+
+
+def _seg_segmentation(p: Path, image, refs: list, where: str) -> Segmentation:  # noqa: ANN001
+    seg, pixels = _cached(p, where, _read_seg)
+    try:
+        return _map_seg(seg, pixels, image, refs, where)
+    except DcmviewError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged sequence highdicom let through
+        raise SegmentationError(f"damaged DICOM Segmentation ({exception_text(exc, 100)})", where) from None
+
+
+def _map_seg(seg, pixels: np.ndarray, image, refs: list, where: str) -> Segmentation:  # noqa: ANN001
+    rows, cols = int(seg.Rows), int(seg.Columns)
+    if (rows, cols) != (image.rows, image.columns):
+        raise SegmentationError(f"the segmentation's frames are {cols} x {rows}, the image {image.columns} x "
+                                f"{image.rows} ({image.path or image.name})", where)
+    kind = str(seg.segmentation_type.value).lower()
+    scale = 255.0
+    if kind == "fractional":
+        top = float(seg.get("MaximumFractionalValue") or 255)
+        scale = 255.0 / top if top > 0 else 255.0
+    segments = []
+    for item in seg.get("SegmentSequence") or []:
+        number = int(item.SegmentNumber)
+        lab = item.get("RecommendedDisplayCIELabValue")
+        rgb = dicom_lab_to_rgb(tuple(int(v) for v in lab)) if lab is not None and len(lab) == 3 else \
+            COLOURS[(number - 1) % len(COLOURS)]
+        segments.append(Segment(number, text_value(item, "SegmentLabel"), rgb))
+    segments.sort(key=lambda s: s.number)
+    known = {s.number for s in segments}
+    keys, counts, positions = _ref_keys(refs)
+    image_for = text_value(refs[0].header, "FrameOfReferenceUID")
+    seg_for = text_value(seg, "FrameOfReferenceUID")
+    same_for = bool(image_for) and image_for == seg_for
+    planes: dict[int, dict[int, np.ndarray]] = {}
+    for i in range(len(pixels)):
+        targets = _seg_frame_targets(seg, i, keys, counts, positions, same_for)
+        if not targets:
+            continue
+        frame = pixels[i]
+        if kind == "labelmap":
+            parts = {int(n): np.where(frame == n, np.uint8(255), np.uint8(0)) for n in np.unique(frame) if n != 0}
+        else:
+            ident = functional_item(seg, i, "SegmentIdentificationSequence")
+            number = int(ident.ReferencedSegmentNumber) if ident is not None else 1
+            cover = (frame > 0).astype(np.uint8) * np.uint8(255) if kind == "binary" else \
+                np.floor(frame.astype(np.float32) * scale + 0.5).clip(0, 255).astype(np.uint8)
+            parts = {number: cover}
+        for number, cover in parts.items():
+            if number not in known:
+                known.add(number)
+                segments.append(Segment(number, "", COLOURS[(number - 1) % len(COLOURS)]))
+            for t in targets:
+                have = planes.setdefault(t, {})
+                have[number] = cover if number not in have else np.maximum(have[number], cover)
+    if not planes and not set(counts) & _referenced_uids(seg):
+        raise NotReferencedError(f"references none of the instances of {image.path or image.name} "
+                                "(no SEG frame names one of its SOP Instance UIDs or lies at one of its slice "
+                                "positions)", where)
+    segments.sort(key=lambda s: s.number)
+    return Segmentation(where, kind, tuple(segments), rows, cols, planes=planes)
+
+
+# ----------------------------------------------------------------------------- --info: what lies next to an image
+
+
+def find_segmentations(image, limit: int = 2000) -> list[tuple[str, Dataset]]:  # noqa: ANN001
+    """The DICOM SEG files in the image's folder (a series folder: searched recursively) that reference one
+    of its SOP Instance UIDs: (path, header).  At most ``limit`` files are looked at."""
+    import pydicom
+
+    path = getattr(image, "path", None)
+    frames = getattr(image, "_frames", None)
+    if not path or frames is None:
+        return []
+    root = Path(path)
+    if root.is_dir():
+        files = sorted(str(f) for f in root.rglob("*") if f.is_file())
+    else:
+        root = root.parent
+        files = sorted(str(f) for f in root.iterdir() if f.is_file())
+    uids = {text_value(ref.header, "SOPInstanceUID") for ref in frames.refs}
+    found = []
+    for f in files[:limit]:
+        try:
+            head = pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["SOPClassUID"])
+            if text_value(head, "SOPClassUID") != SEG_STORAGE:
+                continue
+            ds = pydicom.dcmread(f, stop_before_pixels=True)
+            if uids & _referenced_uids(ds):
+                found.append((f, ds))
+        except Exception:  # noqa: BLE001 - not DICOM, or damaged: not a segmentation of this image
+            continue
+    return found
+
+
+def _referenced_uids(ds: Dataset) -> set[str]:
+    """SOP Instance UIDs a SEG header names: Referenced Series Sequence (C.12.2) and per-frame Source Images."""
+    out: set[str] = set()
+    for series in ds.get("ReferencedSeriesSequence") or []:
+        for inst in series.get("ReferencedInstanceSequence") or []:
+            out.add(text_value(inst, "ReferencedSOPInstanceUID"))
+    for group in ds.get("PerFrameFunctionalGroupsSequence") or []:
+        for der in group.get("DerivationImageSequence") or []:
+            for src in der.get("SourceImageSequence") or []:
+                out.add(text_value(src, "ReferencedSOPInstanceUID"))
+    return out
+
+
+def describe_found(image) -> list[str]:  # noqa: ANN001
+    """``--info`` lines for the segmentations next to the image: file, type, segments, frames (no patient data)."""
+    lines = []
+    for f, ds in find_segmentations(image):
+        kind = text_value(ds, "SegmentationType").lower() or "?"
+        if kind == "fractional":
+            kind += f" ({text_value(ds, 'SegmentationFractionalType').lower()})"
+        segs = [f"{text_value(s, 'SegmentNumber')} {text_value(s, 'SegmentLabel')}".rstrip()
+                for s in ds.get("SegmentSequence") or []]
+        frames = text_value(ds, "NumberOfFrames") or "1"
+        lines.append(f"segmentation {Path(f).name}: {kind}, {len(segs)} segment{'s' if len(segs) != 1 else ''} "
+                     f"({', '.join(segs[:12])}{' ...' if len(segs) > 12 else ''}), {frames} frames")
+    return lines
