@@ -145,6 +145,8 @@ class DicomImage:
                            name=self.name, count=len(self), is_series=self.is_series, unit=self.unit,
                            span=None if first is None or last is None else (first, last))
         text = "\n".join([text, *display.describe_objects(self.display_objects(0))])
+        slices = self.pstate_slices() if self.is_series else None
+        text = "\n".join([text, *(pstate_stage.describe_pstate(s, slices) for s in self.pstates())])
         from .segmentation import describe_found  # noqa: PLC0415 - the SEG files next to the image, for --info
 
         text = "\n".join([text, *describe_found(self)])
@@ -280,6 +282,22 @@ class DicomImage:
         ref = self._frames.refs[self._check_frame(frame)]
         with header_errors(self.path):
             return str(ref.header.get("SOPInstanceUID", "") or ""), ref.index + 1
+
+    def pstate_slices(self) -> dict[str, int]:
+        """SOP Instance UID -> 1-based slice (or frame) number: how presentation states find this image's frames."""
+        found: dict[str, int] = {}
+        for k in range(len(self)):
+            found.setdefault(self.pstate_ref(k)[0], k + 1)
+        return found
+
+    def pstates(self) -> list[PresentationState]:
+        """The presentation states next to the image (its folder, or the series folder) that reference it,
+        found and parsed once (unreadable ones are skipped)."""
+        return list(self._found_pstates)
+
+    @functools.cached_property
+    def _found_pstates(self) -> tuple[PresentationState, ...]:
+        return tuple(pstate_stage.find_pstates(self.path, set(self.pstate_slices())))
 
     def pstate_grey(self, pstate: PresentationState, frame: int = 0, *, invert: bool = False, **window
                     ) -> np.ndarray:

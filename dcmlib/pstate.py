@@ -373,8 +373,6 @@ def find_pstates(image_path: str | os.PathLike[str] | None, sop_uids: set[str] |
     """
     if image_path is None:
         return []
-    from . import io
-
     base = Path(image_path)
     folder = base if base.is_dir() else base.parent
     found = []
@@ -383,10 +381,9 @@ def find_pstates(image_path: str | os.PathLike[str] | None, sop_uids: set[str] |
     for p in candidates[: 20 * limit]:
         if p == base:
             continue
+        if not _is_gsps(p):
+            continue
         try:
-            ds, _ = io.read_header(p)
-            if ds is None or str(ds.get("SOPClassUID", "")) != GSPS_SOP_CLASS:
-                continue
             state = load_pstate(p)
         except DcmviewError:
             continue
@@ -397,22 +394,36 @@ def find_pstates(image_path: str | os.PathLike[str] | None, sop_uids: set[str] |
     return found
 
 
-def describe_pstate(state: PresentationState, sop_uids: dict[str, int] | None = None) -> str:
-    """One ``--info`` line: file, label, description, creation date, and which frames it applies to."""
-    frames = []
+def _is_gsps(path: Path) -> bool:
+    """Whether a file is a DICOM file (preamble and DICM) whose SOP Class UID is GSPS; reads its head only."""
+    import pydicom  # noqa: PLC0415
+
+    try:
+        with open(path, "rb") as fp:
+            if fp.read(132)[128:132] != b"DICM":
+                return False
+            fp.seek(0)
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, specific_tags=["SOPClassUID"])
+        return str(ds.get("SOPClassUID", "")) == GSPS_SOP_CLASS
+    except Exception:  # noqa: BLE001 - any unreadable file is simply not a presentation state
+        return False
+
+
+def describe_pstate(state: PresentationState, slices: dict[str, int] | None = None) -> str:
+    """One ``--info`` line: file, label, description, creation date, and which frames (or, with ``slices``,
+    SOP Instance UID -> slice number of a series, which slices) it applies to.  No patient identifiers."""
+    where = []
     for r in state.images:
-        if sop_uids is not None and r.sop_uid not in sop_uids:
-            continue
-        if r.frames is None:
-            frames.append("all frames" if sop_uids is None else f"slice {sop_uids[r.sop_uid]}")
+        if slices is not None:
+            if r.sop_uid in slices:
+                where.append(f"slice {slices[r.sop_uid]}")
         else:
-            frames.append("frames " + ",".join(map(str, r.frames)))
-    what = "; ".join(dict.fromkeys(frames)) or "no image here"
-    text = ", ".join(t for t in (state.label, state.description) if t)
+            where.append("all frames" if r.frames is None else "frames " + ",".join(map(str, r.frames)))
+    what = ", ".join(dict.fromkeys(where)) or "no image here"
+    text = ", ".join(t for t in (state.label, state.description) if t) or "(no label)"
     date = state.created
     date = f"{date[:4]}-{date[4:6]}-{date[6:8]}" if len(date) == 8 and date.isdigit() else date
-    return f"presentation state {state.name}: {text or '(no label)'}" + (f", created {date}" if date else "") + \
-        f" ({what})"
+    return f"presentation state {state.name}: {text}" + (f", created {date}" if date else "") + f" ({what})"
 
 
 # ----------------------------------------------------------------------------- geometry

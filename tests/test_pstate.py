@@ -520,3 +520,62 @@ def test_library_errors():
     with dcmlib.load(img) as im, pytest.raises(dcmlib.PresentationStateError, match="ps.dcm references another"):
         im.render(pstate=state)
     assert isinstance(dcmlib.PresentationStateError("x"), dcmlib.DcmviewError)
+
+
+def test_info_lists_states_next_to_the_image_without_patient_identifiers(tmp_path):
+    img = image(np.stack([ramp(16, 16, 0, 4095, np.uint16)] * 3))
+    img_path, _ = files(tmp_path, img, make_pstate(img, frames=[1, 2]))
+    write_ds(make_pstate(image()), tmp_path / "other.dcm")          # for another image: not listed
+    proc = run_cli(img_path, "--info")
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("presentation state")]
+    assert lines == ["presentation state ps.dcm: CHEST, for the tumour board, created 2026-01-02 (frames 1,2)"]
+    assert "Doe" not in proc.stdout and "PID-12345" not in proc.stdout
+
+
+def test_info_of_a_series_names_the_slices(tmp_path):
+    uid, study = generate_uid(), generate_uid()
+    slices = []
+    for i in range(3):
+        ds = image(ramp(16, 16, 0, 4095, np.uint16), SeriesInstanceUID=uid, StudyInstanceUID=study,
+                   ImagePositionPatient=[0, 0, float(i)], ImageOrientationPatient=[1, 0, 0, 0, 1, 0], InstanceNumber=i + 1)
+        write_ds(ds, tmp_path / f"{i}.dcm")
+        slices.append(ds)
+    write_ds(make_pstate(slices[1]), tmp_path / "ps.dcm")
+    proc = run_cli(tmp_path, "--info")
+    assert proc.returncode == 0, proc.stderr
+    assert "presentation state ps.dcm: CHEST, for the tumour board, created 2026-01-02 (slice 2)" in proc.stdout
+
+
+def test_convert_applies_the_state_to_the_images_it_references(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    a, b = image(), image(ramp(64, 48, 4095, 0, np.uint16))
+    a_path, b_path = write_ds(a, src / "a.dcm"), write_ds(b, src / "b.dcm")
+    state_path = write_ds(make_pstate(a, ImageRotation=90, SoftcopyVOILUTSequence=[window_item(1500, 800)],
+                                      GraphicAnnotationSequence=[annotation(graphics=[("POINT", "PIXEL", [5, 5], False)])]),
+                          tmp_path / "ps.dcm")
+    proc = run_cli("convert", src, "--out", tmp_path / "out", "--pstate", state_path, "--workers", "1", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    for path, name, extra in ((a_path, "a", ["--pstate", state_path]), (b_path, "b", [])):
+        ref = tmp_path / f"{name}_export.png"
+        assert run_cli(path, *extra, "--export", ref).returncode == 0
+        got = cv2.imread(str(tmp_path / "out" / f"{name}.png"), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(got, cv2.imread(str(ref), cv2.IMREAD_UNCHANGED))
+    assert cv2.imread(str(tmp_path / "out" / "a.png"), cv2.IMREAD_UNCHANGED).shape == (48, 64)
+    proc = run_cli("convert", src, "--out", tmp_path / "out2", "--pstate", state_path, "--no-annotations",
+                   "--workers", "1", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert not np.array_equal(cv2.imread(str(tmp_path / "out2" / "a.png")), cv2.imread(str(tmp_path / "out" / "a.png")))
+
+
+def test_convert_refuses_a_damaged_state_before_the_run(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    write_ds(image(), src / "a.dcm")
+    bad = write_ds(image(), tmp_path / "ps.dcm")                      # an image, not a presentation state
+    proc = run_cli("convert", src, "--out", tmp_path / "out", "--pstate", bad, "--workers", "1", "--no-progress")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("dcmview: error: ") and "ps.dcm" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "a.png").exists()
