@@ -386,7 +386,8 @@ def select_series(
 ) -> Series:
     """Pick one series: ``choice`` is a 1-based index (``2`` or ``"#2"``) or a Series Instance UID.
 
-    Without a choice, the series with the most images (the first of equals);
+    Without a choice, the series with the most images (the first of equals), a segmentation (Modality SEG)
+    only when there is nothing else: it is drawn over its images (``--seg``), not shown as one;
     when the folder holds several, ``on_warning`` says which one is shown. The
     chosen series' ordering notes (duplicate positions, fallbacks) follow.
 
@@ -398,7 +399,7 @@ def select_series(
     if not series_list:
         raise InvalidArgumentError("no series to choose from")
     if choice is None or (isinstance(choice, str) and not choice.strip()):
-        index = max(range(len(series_list)), key=lambda i: (len(series_list[i]), -i))
+        index = max(range(len(series_list)), key=lambda i: (series_list[i].modality != "SEG", len(series_list[i]), -i))
         picked = series_list[index]
         if len(series_list) > 1 and on_warning is not None:
             on_warning(

@@ -512,3 +512,13 @@ class TestCli:
                     "--workers", "1", "--no-progress")
         _one_error_line(r, "--seg-alpha")
         assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.png"))
+
+
+def test_a_folder_with_a_larger_seg_opens_the_slices(tmp_path):
+    folder, slices = _series(tmp_path / "series", 2)
+    mask = np.ones((2, ROWS, COLS, 3), bool)              # 6 SEG frames, 2 slices
+    write_ds(_seg(slices, mask), folder / "seg.dcm")
+    img = dcmlib.load(folder, on_warning=lambda _m: None)
+    assert len(img) == 2 and img.modality == "CT"
+    seg = load_segmentation(folder / "seg.dcm", img)
+    assert [s.number for s in seg.segments] == [1, 2, 3] and seg.frames == [0, 1]
