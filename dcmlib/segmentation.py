@@ -128,31 +128,39 @@ def blend(image: np.ndarray, coverage: np.ndarray | None, colours: np.ndarray | 
 
     ``coverage`` is uint8 (segments, rows, cols), 0..255 (a binary segment
     255 inside; a fractional one its fraction times 255); ``colours`` is
-    (segments, 3) BGR.  Segment by segment, in order:
-    ``out = colour * a + out * (1 - a)`` with ``a = alpha * coverage / 255``,
-    rounded to the nearest level at the end.  ``outline_only`` colours only
-    the contour (:func:`outline`) of each segment, at ``alpha``.  With no
+    (segments, 3) BGR.  Segment by segment, in order, each pixel it covers
+    becomes ``colour * a + pixel * (1 - a)`` with ``a = alpha * coverage /
+    255``, rounded to the nearest level.  ``outline_only`` colours only the
+    contour (:func:`outline`) of each segment, at ``alpha``.  With no
     ``coverage`` (None or no segment) the image comes back as BGR.
+
+    Fully covered pixels go through a 256-entry table per channel
+    (``cv2.LUT``), inside the segment's bounding box only; partly covered
+    ones (fractional segments) are mixed one by one.
     """
     img = np.asarray(image)
     bgr = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else np.array(img, copy=True)
-    if coverage is None or len(coverage) == 0 or alpha <= 0:
+    if coverage is None or len(coverage) == 0 or colours is None or alpha <= 0:
         return bgr
-    out = None
-    for plane, colour in zip(coverage, np.asarray(colours, np.float32)):
+    levels = np.arange(256, dtype=np.float64)[:, None]
+    for plane, colour in zip(coverage, np.asarray(colours, np.float64)):
         if outline_only:
             plane = outline(plane)
-        ys, xs = np.nonzero(plane)
-        if ys.size == 0:
+        x, y, w, h = cv2.boundingRect(plane)
+        if w == 0 or h == 0:
             continue
-        if out is None:
-            out = bgr.astype(np.float32)
-        w = plane[ys, xs].astype(np.float32)[:, None] * np.float32(alpha / 255.0)
-        px = out[ys, xs]
-        out[ys, xs] = px + (colour[None, :] - px) * w
-    if out is None:
-        return bgr
-    return np.floor(out + 0.5).clip(0, 255).astype(np.uint8)
+        cover = plane[y:y + h, x:x + w]
+        sub = bgr[y:y + h, x:x + w]                      # a view: written in place
+        table = np.floor(colour[None, :] * alpha + levels * (1.0 - alpha) + 0.5).astype(np.uint8)
+        full = cover == 255
+        np.copyto(sub, cv2.LUT(sub, table.reshape(1, 256, 3)), where=full[..., None])
+        part = (cover > 0) & ~full
+        if part.any():
+            ys, xs = np.nonzero(part)
+            a = cover[ys, xs].astype(np.float64)[:, None] * (alpha / 255.0)
+            px = sub[ys, xs].astype(np.float64)
+            sub[ys, xs] = np.floor(px + (colour[None, :] - px) * a + 0.5).clip(0, 255).astype(np.uint8)
+    return bgr
 
 
 # ----------------------------------------------------------------------------- the object
@@ -197,7 +205,7 @@ class Segmentation:
         if self._planes is not None:
             return sorted(self._planes)
         assert self._labels is not None
-        return [i for i in range(len(self._labels)) if self._labels[i].any()]
+        return [i for i in range(len(self._labels)) if cv2.countNonZero(self._labels[i])]
 
     def coverage(self, frame: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The frame's segments as (colours (k, 3) BGR uint8, coverage (k, rows, cols) uint8 0..255), or None."""
@@ -214,11 +222,11 @@ class Segmentation:
             if not 0 <= frame < len(self._labels):
                 return None
             lab = self._labels[frame]
-            present = np.unique(lab)
-            numbers = [int(n) for n in present if n != 0]
+            counts = np.bincount(lab.ravel(), minlength=1)         # uint8 / uint16 labels: which are present
+            numbers = [int(n) for n in np.flatnonzero(counts[1:]) + 1]
             if not numbers:
                 return None
-            planes = [np.where(lab == n, np.uint8(255), np.uint8(0)) for n in numbers]
+            planes = [cv2.compare(lab, n, cv2.CMP_EQ) for n in numbers]
         colours = np.array([self.segments[self._index[n]].bgr for n in numbers], np.uint8)
         return colours, np.stack(planes)
 
@@ -305,6 +313,8 @@ def _read_mask(p: Path, where: str) -> np.ndarray:
             arr = np.load(p, allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:
             raise SegmentationError(f"not a readable NumPy .npy file ({exception_text(exc, 80)})", where) from None
+        except MemoryError:
+            raise SegmentationError("the mask does not fit in memory", where) from None
         if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
             raise SegmentationError("a mask must be an array of booleans or whole numbers", where)
         return arr
@@ -373,11 +383,13 @@ def _read_seg(p: Path, where: str):  # noqa: ANN202 - highdicom.seg.Segmentation
                                 "--seg takes a SEG, a .npy or a PNG/TIFF label image", where)
     try:
         import highdicom as hd
-
+    except ImportError:
+        raise SegmentationError("reading a DICOM SEG needs highdicom (pip install highdicom)", where) from None
+    try:
         seg = hd.seg.Segmentation.from_dataset(ds, copy=False)
         pixels = np.asarray(seg.pixel_array)
-    except DcmviewError:
-        raise
+    except MemoryError:
+        raise SegmentationError("the segmentation's frames do not fit in memory", where) from None
     except Exception as exc:  # noqa: BLE001 - highdicom and pydicom raise ValueError, AttributeError, KeyError ...
         raise SegmentationError(f"damaged DICOM Segmentation ({exception_text(exc, 100)})", where) from None
     if pixels.ndim == 2:

@@ -118,6 +118,7 @@ class View:
         self._objects: tuple[tuple, np.ndarray | None] | None = None
         self._object_levels: tuple[tuple, list[pipeline.Level] | None] | None = None
         self._seg_view: tuple[tuple, tuple[np.ndarray, np.ndarray] | None] | None = None
+        self._seg_frame: tuple[int, tuple[np.ndarray, np.ndarray] | None] | None = None
         self._measured: dict[Measurement, measure.Distance | measure.RoiStats] = {}
         self._labels: dict[int, dict[str, str] | None] = {}  # orientation labels per frame
         self._failed: set[int] = set()
@@ -223,7 +224,9 @@ class View:
         s = self.state
         key = (s.frame, s.viewport)
         if self._seg_view is None or self._seg_view[0] != key:
-            found = None if self.segmentation is None else self.segmentation.coverage(s.frame)
+            if self._seg_frame is None or self._seg_frame[0] != s.frame:       # the frame's planes, once per frame
+                self._seg_frame = (s.frame, None if self.segmentation is None else self.segmentation.coverage(s.frame))
+            found = self._seg_frame[1]
             self._seg_view = (key, None if found is None else (found[0], _nearest_canvas(found[1], s.viewport,
                                                                                            self.size)))
         return self._seg_view[1]

@@ -23,6 +23,7 @@ from dcmlib import controls, segmentation
 from dcmlib.segmentation import COLOURS, blend, dicom_lab_to_rgb, load_segmentation, outline
 from dcmlib.view import View
 from helpers import make_ds, run_cli, write_ds
+from test_viewer_highgui import display  # noqa: F401 - the HighGUI display fixture (offscreen Qt or Xvfb)
 
 hd = pytest.importorskip("highdicom")
 from pydicom.sr.codedict import codes  # noqa: E402
@@ -522,3 +523,30 @@ def test_a_folder_with_a_larger_seg_opens_the_slices(tmp_path):
     assert len(img) == 2 and img.modality == "CT"
     seg = load_segmentation(folder / "seg.dcm", img)
     assert [s.number for s in seg.segments] == [1, 2, 3] and seg.frames == [0, 1]
+
+
+def test_highgui_k_toggles_and_s_equals_export(tmp_path, request):
+    """The HighGUI shell with --seg: k hides and shows it, the snapshot equals --export --seg."""
+    request.getfixturevalue("display")
+    import dcmview
+
+    img, seg, state = _viewer_setup(tmp_path, True)
+    dcmview.ensure_qt_fonts()
+    v = dcmview.Viewer(img, replace(state, seg_alpha=0.8), snapshot_dir=tmp_path, screen=(1280, 1024),
+                       segmentation=seg)
+    try:
+        red = np.array(COLOURS[0][::-1], np.uint8)
+        shown = v.shown.copy()
+        v.on_key(ord("k"))
+        assert v.state.segmentation is False and "seg off" in v.view.annotation_lines()
+        assert not np.array_equal(v.shown, shown)
+        v.on_key(ord("k"))
+        snap = v.snapshot()
+        r = run_cli(tmp_path / "ct.dcm", "--export", tmp_path / "e.png", "--seg", tmp_path / "m.npy",
+                    "--seg-alpha", "0.8", "--seg-outline")
+        assert r.returncode == 0, r.stderr
+        assert snap.read_bytes() == (tmp_path / "e.png").read_bytes()
+        assert not np.all(cv2.imread(str(snap)) == red, axis=2).any()     # 0.8, not 1: mixed with the grey
+    finally:
+        cv2.destroyWindow(v.title)
+        cv2.waitKey(1)
