@@ -40,10 +40,12 @@ from .header import functional_item, text_value, vector
 
 __all__ = ["Segment", "Segmentation", "load_segmentation", "blend", "outline", "dicom_lab_to_rgb",
            "find_segmentations", "describe_found", "COLOURS", "DEFAULT_ALPHA",
-           "POSITION_TOLERANCE_MM", "SEG_STORAGE", "check_alpha", "NotReferencedError"]
+           "POSITION_TOLERANCE_MM", "SEG_STORAGE", "SEG_CLASSES", "check_alpha", "NotReferencedError"]
 
 #: Segmentation Storage SOP Class (PS3.4 B.5).
 SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
+#: Segmentation Storage and Label Map Segmentation Storage.
+SEG_CLASSES = (SEG_STORAGE, "1.2.840.10008.5.1.4.1.1.66.7")
 #: Default opacity of a segment (``--seg-alpha``).
 DEFAULT_ALPHA = 0.4
 #: A SEG frame's Image Position (Patient) matches a slice's within this distance (mm).
@@ -189,10 +191,12 @@ class Segmentation:
     """
 
     def __init__(self, path: str, kind: str, segments: tuple[Segment, ...], rows: int, columns: int,
-                 planes: dict[int, dict[int, np.ndarray]] | None = None, labels: np.ndarray | None = None):
+                 sources: dict[int, list[tuple[int, int | None]]] | None = None,
+                 frames: _SegFrames | None = None, labels: np.ndarray | None = None):
         self.path, self.kind, self.segments = path, kind, segments
         self.rows, self.columns = rows, columns
-        self._planes = planes
+        self._sources = sources      # image frame -> [(SEG frame, segment number; None: a LABELMAP frame)]
+        self._seg_frames = frames    # decodes SEG frames on demand
         self._labels = labels
         self._index = {s.number: i for i, s in enumerate(segments)}
 
@@ -202,8 +206,8 @@ class Segmentation:
     @property
     def frames(self) -> list[int]:
         """The image frames (0-based) the segmentation covers: a SEG's mapped frames, a mask's non-empty ones."""
-        if self._planes is not None:
-            return sorted(self._planes)
+        if self._sources is not None:
+            return sorted(self._sources)
         assert self._labels is not None
         return [i for i in range(len(self._labels)) if cv2.countNonZero(self._labels[i])]
 
@@ -211,8 +215,13 @@ class Segmentation:
         """The frame's segments as (colours (k, 3) BGR uint8, coverage (k, rows, cols) uint8 0..255), or None."""
         numbers: list[int]
         planes: list[np.ndarray]
-        if self._planes is not None:
-            found = self._planes.get(frame)
+        if self._sources is not None:
+            assert self._seg_frames is not None
+            found: dict[int, np.ndarray] = {}
+            for i, number in self._sources.get(frame, ()):
+                for n, cover in self._seg_frames.planes(i, number):
+                    if n in self._index:
+                        found[n] = cover if n not in found else np.maximum(found[n], cover)
             if not found:
                 return None
             numbers = sorted(found, key=lambda n: self._index[n])
@@ -371,13 +380,14 @@ def _mask_segmentation(arr: np.ndarray, image, where: str) -> Segmentation:  # n
 
 
 def _read_seg(p: Path, where: str):  # noqa: ANN202 - highdicom.seg.Segmentation
+    """The SEG read and checked by highdicom, its pixel data not decoded (frames are decoded when shown)."""
     from . import io
 
     try:
         ds, _notes = io.read_file(p)
     except DcmviewError as exc:
         raise SegmentationError(exc.problem, where) from None
-    if text_value(ds, "SOPClassUID") != SEG_STORAGE:
+    if text_value(ds, "SOPClassUID") not in SEG_CLASSES:
         sop = ds.get("SOPClassUID")
         raise SegmentationError(f"not a DICOM Segmentation (SOP Class {getattr(sop, 'name', '') or sop or 'none'}); "
                                 "--seg takes a SEG, a .npy or a PNG/TIFF label image", where)
@@ -387,14 +397,56 @@ def _read_seg(p: Path, where: str):  # noqa: ANN202 - highdicom.seg.Segmentation
         raise SegmentationError("reading a DICOM SEG needs highdicom (pip install highdicom)", where) from None
     try:
         seg = hd.seg.Segmentation.from_dataset(ds, copy=False)
-        pixels = np.asarray(seg.pixel_array)
+        frames = int(seg.get("NumberOfFrames") or 1)
+        rows, cols, bits = int(seg.Rows), int(seg.Columns), int(seg.BitsAllocated)
+        syntax = seg.file_meta.TransferSyntaxUID
+        data = seg.get("PixelData")
     except MemoryError:
-        raise SegmentationError("the segmentation's frames do not fit in memory", where) from None
+        raise SegmentationError("the segmentation does not fit in memory", where) from None
     except Exception as exc:  # noqa: BLE001 - highdicom and pydicom raise ValueError, AttributeError, KeyError ...
         raise SegmentationError(f"damaged DICOM Segmentation ({exception_text(exc, 100)})", where) from None
-    if pixels.ndim == 2:
-        pixels = pixels[None]
-    return seg, pixels
+    if data is None:
+        raise SegmentationError("damaged DICOM Segmentation (no Pixel Data)", where)
+    if not syntax.is_compressed:
+        need = (rows * cols * frames * bits + 7) // 8
+        if len(data) < need:
+            raise SegmentationError(f"damaged DICOM Segmentation: Pixel Data holds {len(data)} bytes, {frames} "
+                                    f"frames of {cols} x {rows} at {bits} bits need {need}", where)
+    return seg, frames
+
+
+class _SegFrames:
+    """A SEG's frames decoded one at a time (pydicom), the last few kept, as coverage planes (255 inside;
+    a fractional frame its fraction times 255) or, for a LABELMAP frame, one plane per segment number."""
+
+    def __init__(self, seg: Dataset, kind: str, scale: float, where: str, keep: int = 16):
+        self._seg, self._kind, self._scale, self._where, self._keep = seg, kind, scale, where, keep
+        self._decoded: dict[int, np.ndarray] = {}
+
+    def _frame(self, i: int) -> np.ndarray:
+        if i not in self._decoded:
+            from pydicom.pixels import pixel_array
+
+            try:
+                frame = np.asarray(pixel_array(self._seg, index=i))
+            except MemoryError:
+                raise SegmentationError("a segmentation frame does not fit in memory", self._where) from None
+            except Exception as exc:  # noqa: BLE001 - the decoders' own errors
+                raise SegmentationError(f"frame {i + 1} cannot be decoded ({exception_text(exc, 100)})",
+                                        self._where) from None
+            if len(self._decoded) >= self._keep:
+                self._decoded.pop(next(iter(self._decoded)))
+            self._decoded[i] = frame
+        return self._decoded[i]
+
+    def planes(self, i: int, number: int | None) -> list[tuple[int, np.ndarray]]:
+        frame = self._frame(i)
+        if number is None:                                   # LABELMAP: pixel values are segment numbers
+            values = [int(v) for v in np.unique(frame) if v != 0]
+            return [(v, np.where(frame == v, np.uint8(255), np.uint8(0))) for v in values]
+        if self._kind == "binary":
+            return [(number, np.where(frame > 0, np.uint8(255), np.uint8(0)))]
+        return [(number, np.floor(frame.astype(np.float32) * self._scale + 0.5).clip(0, 255).astype(np.uint8))]
 
 
 def _ref_keys(refs: list) -> tuple[dict[tuple[str, int], int], dict[str, int], list]:  # noqa: ANN001
@@ -449,16 +501,16 @@ def _seg_frame_targets(seg: Dataset, i: int, keys, counts, positions, same_frame
 
 
 def _seg_segmentation(p: Path, image, refs: list, where: str) -> Segmentation:  # noqa: ANN001
-    seg, pixels = _cached(p, where, _read_seg)
+    seg, frames = _cached(p, where, _read_seg)
     try:
-        return _map_seg(seg, pixels, image, refs, where)
+        return _map_seg(seg, frames, image, refs, where)
     except DcmviewError:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged sequence highdicom let through
         raise SegmentationError(f"damaged DICOM Segmentation ({exception_text(exc, 100)})", where) from None
 
 
-def _map_seg(seg, pixels: np.ndarray, image, refs: list, where: str) -> Segmentation:  # noqa: ANN001
+def _map_seg(seg, count: int, image, refs: list, where: str) -> Segmentation:  # noqa: ANN001
     rows, cols = int(seg.Rows), int(seg.Columns)
     if (rows, cols) != (image.rows, image.columns):
         raise SegmentationError(f"the segmentation's frames are {cols} x {rows}, the image {image.columns} x "
@@ -481,33 +533,27 @@ def _map_seg(seg, pixels: np.ndarray, image, refs: list, where: str) -> Segmenta
     image_for = text_value(refs[0].header, "FrameOfReferenceUID")
     seg_for = text_value(seg, "FrameOfReferenceUID")
     same_for = bool(image_for) and image_for == seg_for
-    planes: dict[int, dict[int, np.ndarray]] = {}
-    for i in range(len(pixels)):
+    sources: dict[int, list[tuple[int, int | None]]] = {}
+    for i in range(count):
         targets = _seg_frame_targets(seg, i, keys, counts, positions, same_for)
         if not targets:
             continue
-        frame = pixels[i]
-        if kind == "labelmap":
-            parts = {int(n): np.where(frame == n, np.uint8(255), np.uint8(0)) for n in np.unique(frame) if n != 0}
-        else:
+        number: int | None = None
+        if kind != "labelmap":
             ident = functional_item(seg, i, "SegmentIdentificationSequence")
             number = int(ident.ReferencedSegmentNumber) if ident is not None else 1
-            cover = (frame > 0).astype(np.uint8) * np.uint8(255) if kind == "binary" else \
-                np.floor(frame.astype(np.float32) * scale + 0.5).clip(0, 255).astype(np.uint8)
-            parts = {number: cover}
-        for number, cover in parts.items():
             if number not in known:
                 known.add(number)
                 segments.append(Segment(number, "", COLOURS[(number - 1) % len(COLOURS)]))
-            for t in targets:
-                have = planes.setdefault(t, {})
-                have[number] = cover if number not in have else np.maximum(have[number], cover)
-    if not planes and not set(counts) & _referenced_uids(seg):
+        for t in targets:
+            sources.setdefault(t, []).append((i, number))
+    if not sources and not set(counts) & _referenced_uids(seg):
         raise NotReferencedError(f"references none of the instances of {image.path or image.name} "
                                 "(no SEG frame names one of its SOP Instance UIDs or lies at one of its slice "
                                 "positions)", where)
     segments.sort(key=lambda s: s.number)
-    return Segmentation(where, kind, tuple(segments), rows, cols, planes=planes)
+    return Segmentation(where, kind, tuple(segments), rows, cols, sources=sources,
+                        frames=_SegFrames(seg, kind, scale, where))
 
 
 # ----------------------------------------------------------------------------- --info: what lies next to an image
@@ -533,7 +579,7 @@ def find_segmentations(image, limit: int = 2000) -> list[tuple[str, Dataset]]:  
     for f in files[:limit]:
         try:
             head = pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["SOPClassUID"])
-            if text_value(head, "SOPClassUID") != SEG_STORAGE:
+            if text_value(head, "SOPClassUID") not in SEG_CLASSES:
                 continue
             ds = pydicom.dcmread(f, stop_before_pixels=True)
             if uids & _referenced_uids(ds):

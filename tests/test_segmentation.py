@@ -264,6 +264,37 @@ class TestDicomSeg:
         assert got.frames == [2]
         assert got.apply(img.render(frame=2), 2)[2, 2].tolist() == _expected_bgr(COLOURS[0], 0.4)
 
+    def test_labelmap(self, tmp_path):
+        if not hasattr(hd.seg.SegmentationTypeValues, "LABELMAP"):
+            pytest.skip("this highdicom writes no LABELMAP segmentations")
+        folder, slices = _series(tmp_path / "series", 2)
+        labels = np.zeros((2, ROWS, COLS), np.uint8)
+        labels[1, 2, 3] = 2
+        labels[1, 5, 6] = 1
+        descs = [_description(k, f"organ {k}") for k in (1, 2)]
+        seg = hd.seg.Segmentation(
+            source_images=slices, pixel_array=labels, segmentation_type=hd.seg.SegmentationTypeValues.LABELMAP,
+            segment_descriptions=descs, series_instance_uid=generate_uid(), series_number=2,
+            sop_instance_uid=generate_uid(), instance_number=1, manufacturer="test", manufacturer_model_name="test",
+            software_versions="1", device_serial_number="1")
+        img = dcmlib.load(folder)
+        got = load_segmentation(write_ds(seg, tmp_path / "seg.dcm"), img)
+        assert got.kind == "labelmap"
+        out = got.apply(img.render(frame=1), 1)
+        assert out[2, 3].tolist() == _expected_bgr(COLOURS[1], 0.4)
+        assert out[5, 6].tolist() == _expected_bgr(COLOURS[0], 0.4)
+        assert out[0, 0].tolist() == [GREY] * 3
+
+    def test_pixel_data_cut_short(self, tmp_path):
+        src = _slices(1)[0]
+        path = write_ds(src, tmp_path / "ct.dcm")
+        mask = np.ones((1, ROWS, COLS, 1), bool)
+        seg = _seg([src], mask)
+        seg.PixelData = seg.PixelData[:10]                       # 40 bytes needed: 20 x 16 bits
+        bad = write_ds(seg, tmp_path / "cut.dcm")
+        with pytest.raises(dcmlib.SegmentationError, match="Pixel Data holds 10 bytes"):
+            load_segmentation(bad, dcmlib.load(path))
+
     def test_seg_of_another_image_names_both(self, tmp_path):
         src = _slices(1)[0]
         other = _slices(1)[0]
