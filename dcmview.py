@@ -256,6 +256,9 @@ def _run(args: argparse.Namespace) -> int:
         viewing = out is None and not args.info
         args.pstate_object = dcmlib.load_pstate(args.pstate) if args.pstate else None
         img = dcmlib.load(path, series=args.series, cache_mb=args.cache_mb, on_warning=_warn, read_ahead=viewing)
+        if args.plane and args.pstate_object is not None:
+            raise InvalidArgumentError("--pstate applies to the acquired images, not to a --plane reformation",
+                                       args.pstate)
         if args.plane:
             img = img.reformat(args.plane)
         if args.info:
@@ -374,14 +377,15 @@ class Viewer:
 
     def __init__(self, img: dcmlib.DicomImage, state: controls.ViewerState | None = None, *,
                  snapshot_dir: str | Path = ".", screen: tuple[int, int] | None = None,
-                 show_patient: bool = False, segmentation: dcmlib.Segmentation | None = None):
+                 show_patient: bool = False, segmentation: dcmlib.Segmentation | None = None,
+                 pstates: tuple = (), pstate_annotations: bool = True):
         self.img = img
         self.title = f"dcmview - {img.name}"
         self.snapshot_dir = Path(snapshot_dir)
         self.stem = Path(img.name).stem if img.path and not Path(img.path).is_dir() else img.name
         self.screen, self.show_patient = screen or screen_size(img.path or img.name), show_patient
         self.view = View(img, state, screen=self.screen, show_patient=show_patient, on_warning=_warn,
-                         segmentation=segmentation)
+                         segmentation=segmentation, pstates=pstates, pstate_annotations=pstate_annotations)
         self.keys = controls.KeyDecoder()
         self._syncing = False                   # the trackbars are being set from the state
         self._ranges: dict[str, tuple[int, int]] = {}   # the trackbar limits set so far
@@ -570,9 +574,23 @@ def run_viewer(img: dcmlib.DicomImage, args: argparse.Namespace, opts: dict,
     seg = getattr(args, "seg_object", None)
     if seg is not None:          # k toggles it, K steps the alpha
         state = replace(state, segmentation=True, seg_alpha=args.seg_alpha, seg_outline=bool(args.seg_outline))
+    pstates = viewer_pstates(img, args, opts.get("frame", 0))
+    if pstates:                  # g toggles them; --pstate opens through it
+        state = replace(state, pstate=getattr(args, "pstate_object", None) is not None)
     viewer = Viewer(img, state, snapshot_dir=args.snapshot_dir or ".", screen=screen,
-                    show_patient=bool(args.show_patient), segmentation=seg)
+                    show_patient=bool(args.show_patient), segmentation=seg, pstates=pstates,
+                    pstate_annotations=not args.no_annotations)
     return viewer.run()
+
+
+def viewer_pstates(img: dcmlib.DicomImage, args: argparse.Namespace, frame: int) -> tuple:
+    """The presentation states ``g`` shows: ``--pstate`` (which must reference the frame opened, as for
+    --export), else those found next to the image (none for a reformatted plane)."""
+    given = getattr(args, "pstate_object", None)
+    if given is not None:
+        given.check(*img.pstate_ref(frame), img.path or img.name)
+        return (given,)
+    return tuple(img.pstates()) if hasattr(img, "pstates") else ()
 
 
 def _console_main() -> None:

@@ -201,6 +201,7 @@ HELP: tuple[tuple[str, str], ...] = (
     ("t", "plane: axial, coronal, sagittal (a series)"),
     ("l", "overlays (60xx) on / off"),
     ("k / K", "segmentation (--seg) on / off; its opacity"),
+    ("g", "presentation state (GSPS) on / off"),
     ("h", "this help on / off"),
     ("n Right Down PageDown", "next frame"),
     ("b Left Up PageUp", "previous frame"),
@@ -433,6 +434,7 @@ class ViewerState:
     segmentation: bool | None = None  #: blend the ``--seg`` segmentation (None: none loaded); ``k`` toggles
     seg_alpha: float = 0.4  #: its opacity; ``K`` steps it (:data:`SEG_ALPHAS`)
     seg_outline: bool = False  #: only the segments' contours
+    pstate: bool | None = None  #: show the image through its presentation state (None: none found); ``g`` toggles
     probe: Probe | None = None
     pointer: tuple[int, int] | None = None
     is_color: bool = False
@@ -825,6 +827,10 @@ def on_key(state: ViewerState, key: str | None, image: VoiSource | None = None) 
         return _window_key(state, key, image)  # type: ignore[arg-type]
     if key in ("k", "K"):
         return _segmentation_key(state, key)
+    if key == "g":
+        if state.pstate is None:
+            return replace(state, message="no presentation state: none found next to the image (--pstate FILE)")
+        return replace(state, pstate=not state.pstate)
     if key in _TOGGLES:
         name = _TOGGLES[key]
         return replace(state, **{name: not getattr(state, name)})

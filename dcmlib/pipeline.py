@@ -270,12 +270,14 @@ def value_range(values: np.ndarray, mask: np.ndarray | None) -> tuple[float, flo
 
 
 def window_viewport(
-    view: np.ndarray, mask: np.ndarray | None, voi: Window | VoiLut | None, inverted: bool
+    view: np.ndarray, mask: np.ndarray | None, voi: Window | VoiLut | None, inverted: bool,
+    plut: LutData | None = None,
 ) -> np.ndarray:
-    """Window a resampled viewport: grey to uint8 with padding as 0; colour (``voi`` None) to BGR."""
+    """Window a resampled viewport: grey to uint8 with padding as 0; colour (``voi`` None) to BGR.
+    ``plut`` is a presentation state's Presentation LUT (C.11.6.1)."""
     if voi is None:
         return color_display(view, inverted)
-    out = to_display(np.asarray(view, dtype=np.float32), voi, inverted)
+    out = to_display(np.asarray(view, dtype=np.float32), voi, inverted, plut)
     if mask is not None:
         out[mask] = 0
     return out

@@ -61,6 +61,7 @@ __all__ = [
     "layer_colour",
     "needs_colour",
     "present",
+    "PresentedImage",
 ]
 
 #: Grayscale Softcopy Presentation State Storage (PS3.4 B.5).
@@ -512,11 +513,12 @@ _SHIFT = 4  # sub-pixel bits for cv2 drawing
 
 
 def draw_annotations(out: np.ndarray, state: PresentationState, annotations: tuple[Annotation, ...],
-                     to_output: np.ndarray) -> np.ndarray:
+                     to_output: np.ndarray, display: np.ndarray | None = None) -> np.ndarray:
     """Draw text and graphic objects (C.10.5) on the output image, in place; returns it.
 
     PIXEL points go through ``to_output`` (from :func:`area_transform`);
-    DISPLAY points are fractions of the output (the displayed area).  Lines
+    DISPLAY points are fractions of the displayed area: of the output, or
+    through ``display`` (a 2x3 affine from 0..1 to the output).  Lines
     are 1 output pixel wide; CIRCLE is centre and a point on it, ELLIPSE the
     major then the minor axis end points; INTERPOLATED is drawn through its
     points as a polyline.
@@ -526,7 +528,7 @@ def draw_annotations(out: np.ndarray, state: PresentationState, annotations: tup
     def place(pts: tuple[tuple[float, float], ...], units: str) -> np.ndarray:
         a = np.asarray(pts, np.float64).reshape(-1, 2)
         if units == "DISPLAY":
-            return a * np.array([w, h])
+            return a * np.array([w, h]) if display is None else a @ display[:, :2].T + display[:, 2]
         return a @ to_output[:, :2].T + to_output[:, 2]
 
     for ann in annotations:
@@ -606,3 +608,187 @@ def present(image: np.ndarray, state: PresentationState, sop_uid: str, frame: in
             out = cv2.cvtColor(out, cv2.COLOR_GRAY2BGR)
         draw_annotations(out, state, found, m)
     return out
+
+
+# ----------------------------------------------------------------------------- the viewer's picture of a state
+
+
+class PresentedImage:
+    """An image seen through a presentation state, with the loaded image's interface, for the viewer.
+
+    Its frames are the state's picture before scaling: the modality values
+    (the state's Modality LUT, PS3.4 N.2) rotated, flipped and cut to the
+    displayed area (C.10.6, C.10.4), the area's outside as padding (black);
+    its VOI is the state's Softcopy VOI (else the identity over the modality
+    output) and its polarity the state's Presentation LUT Shape.  The viewer's
+    zoom stands in for the Presentation Size Mode.  Everything else (header,
+    cine rate, frames) is the image's.  ``render`` is the image's render with
+    the state, so the ``s`` snapshot equals ``--export --pstate``.  Frames the
+    state does not reference are not this picture (:meth:`applies`).
+    """
+
+    def __init__(self, image, state: PresentationState, annotations: bool = True):
+        self._image, self.state, self.annotations = image, state, annotations
+        self._cache: dict[tuple[str, int], object] = {}
+
+    def __getattr__(self, name: str):
+        return getattr(self._image, name)
+
+    def __len__(self) -> int:
+        return len(self._image)
+
+    def applies(self, frame: int) -> bool:
+        return self.state.references(*self._image.pstate_ref(frame))
+
+    def geometry(self, frame: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        """The source -> presented affine (PIXEL units, unscaled) and the displayed area box of a frame."""
+        key = ("geometry", frame)
+        if key not in self._cache:
+            sop, number = self._image.pstate_ref(frame)
+            area = self.state.area(sop, number)
+            area = None if area is None else replace(area, magnification=1.0)
+            m, box, _ = area_transform(self.state, area, self._image.rows, self._image.columns)
+            self._cache[key] = (m, box)
+        return self._cache[key]  # type: ignore[return-value]
+
+    @property
+    def rows(self) -> int:
+        box = self.geometry(0)[1]
+        return box[3] - box[1]
+
+    @property
+    def columns(self) -> int:
+        box = self.geometry(0)[1]
+        return box[2] - box[0]
+
+    def _present(self, plane: np.ndarray, frame: int) -> np.ndarray:
+        return displayed_area(spatial(plane, self.state.rotation, self.state.flip), self.geometry(frame)[1], 1.0)
+
+    def _modality(self, frame: int):
+        return self.state.modality(self._image._frames.params(frame).modality, self._image._layout.signed)
+
+    def values(self, frame: int = 0) -> np.ndarray:
+        key = ("values", frame)
+        if key not in self._cache:
+            from .pipeline import apply_modality  # noqa: PLC0415
+
+            self._cache = {k: v for k, v in self._cache.items() if k[0] == "geometry"}   # one frame kept
+            values = apply_modality(self._image.stored(frame), self._modality(frame))
+            self._cache[key] = self._present(values, frame)
+            self._cache[("mask", frame)] = self._present(self._inside_mask(frame), frame) == 0
+        return self._cache[key]  # type: ignore[return-value]
+
+    def _inside_mask(self, frame: int) -> np.ndarray:
+        """255 where the image is shown (not padding), so the area's outside comes out 0 after the cut."""
+        mask = self._image.padding_mask(frame)
+        return np.full((self._image.rows, self._image.columns), 255, np.uint8) if mask is None else \
+            np.where(mask, 0, 255).astype(np.uint8)
+
+    def padding_mask(self, frame: int = 0) -> np.ndarray | None:
+        self.values(frame)
+        mask = self._cache[("mask", frame)]
+        return mask if mask.any() else None  # type: ignore[union-attr]
+
+    def frame_range(self, frame: int = 0) -> tuple[float, float]:
+        from .pipeline import value_range  # noqa: PLC0415
+
+        return value_range(self.values(frame), self.padding_mask(frame))
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        from .pipeline import expressible_range  # noqa: PLC0415
+
+        ends = expressible_range(self._image._layout, self._modality(0))
+        return ends if ends is not None else self.frame_range(0)
+
+    def vois(self, frame: int = 0) -> list:
+        sop, number = self._image.pstate_ref(frame)
+        voi = self.state.voi(sop, number, self._image._layout.signed)
+        return [] if voi is None else [voi]
+
+    def resolve_voi(self, frame: int = 0, **window):
+        from .pipeline import expressible_range, minmax_window, resolve_voi  # noqa: PLC0415
+
+        def identity() -> Window:
+            ends = expressible_range(self._image._layout, self._modality(frame))
+            return minmax_window(*(ends if ends is not None else self.frame_range(frame)))
+
+        return resolve_voi(self.vois(frame), identity, VoiFunction.LINEAR, where=self._image.path, **window)
+
+    def default_window(self, frame: int = 0) -> Window:
+        return self.resolve_voi(frame).window
+
+    def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5):
+        from .lut import PairWindow  # noqa: PLC0415
+        from .pipeline import percentile_window  # noqa: PLC0415
+
+        c, w = percentile_window(self.values(frame), self.padding_mask(frame), low, high)
+        return PairWindow(c, w, explanation="auto")
+
+    def inverted(self, frame: int = 0, invert: bool = False) -> bool:
+        return self.state.inverse != bool(invert)
+
+    @property
+    def presentation_lut(self) -> LutData | None:
+        return self.state.presentation_lut
+
+    def object_layers(self, frame: int = 0, *, overlays: bool = True, shutters: bool = True) -> np.ndarray | None:
+        """The image's overlays and the state's shutter (C.7.6.11), presented like the values."""
+        from . import overlays as display  # noqa: PLC0415
+
+        if not (overlays or shutters):
+            return None
+        objects = replace(self._image.display_objects(frame), shutter=self.state.shutter)
+        planes = display.layers(objects, self._image._frames.refs[frame].index, self._image.rows,
+                                self._image.columns, overlays=overlays, shutters=shutters)
+        return None if planes is None else self._present(planes, frame)
+
+    def shutter_fill(self, frame: int = 0):
+        from . import overlays as display  # noqa: PLC0415
+
+        return display.fill_value(replace(self._image.display_objects(frame), shutter=self.state.shutter), False)
+
+    def render(self, *args, **kwargs) -> np.ndarray:
+        kwargs.setdefault("annotations", self.annotations)
+        return self._image.render(*args, pstate=self.state, **kwargs)
+
+    def pixel_spacing(self, frame: int = 0):
+        """The image's spacing, row and column swapped by a quarter turn."""
+        spacing = self._image.pixel_spacing(frame)
+        if spacing is None or self.state.rotation not in (90, 270):
+            return spacing
+        return replace(spacing, row=spacing.column, column=spacing.row)
+
+    def source_pixel(self, frame: int, x: int, y: int) -> tuple[int, int] | None:
+        """The image pixel (column, row) shown at presented pixel (x, y), or None outside the image."""
+        m = self.geometry(frame)[0]
+        inv = cv2.invertAffineTransform(m)
+        sx, sy = inv @ np.array([x + 0.5, y + 0.5, 1.0])
+        i, j = math.floor(sx), math.floor(sy)
+        return (i, j) if 0 <= i < self._image.columns and 0 <= j < self._image.rows else None
+
+    def turn_labels(self, labels: dict[str, str] | None) -> dict[str, str] | None:
+        """Orientation labels (top, bottom, left, right) after the state's rotation and flip."""
+        if not labels:
+            return labels
+        order = ["top", "right", "bottom", "left"]
+        turned = {order[(order.index(k) + self.state.rotation // 90) % 4]: v for k, v in labels.items()}
+        if self.state.flip:
+            swap = {"left": "right", "right": "left"}
+            turned = {swap.get(k, k): v for k, v in turned.items()}
+        return turned
+
+    def draw_annotations(self, canvas: np.ndarray, frame: int, zoom: float, offset: tuple[float, float]) -> None:
+        """The state's annotations on a viewer canvas showing this picture at ``zoom`` and ``offset``."""
+        if not self.annotations:
+            return
+        sop, number = self._image.pstate_ref(frame)
+        found = self.state.annotations_for(sop, number)
+        if not found:
+            return
+        m, box = self.geometry(frame)
+        to_canvas = np.array([[zoom, 0, offset[0]], [0, zoom, offset[1]]])
+        pixel = np.hstack([to_canvas[:, :2] @ m[:, :2], (to_canvas[:, :2] @ m[:, 2] + to_canvas[:, 2])[:, None]])
+        w, h = box[2] - box[0], box[3] - box[1]
+        display = np.array([[zoom * w, 0, offset[0]], [0, zoom * h, offset[1]]])
+        draw_annotations(canvas, self.state, found, pixel, display)

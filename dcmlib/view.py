@@ -30,6 +30,7 @@ from .controls import Measurement, ViewerState
 from .errors import DcmviewError, DcmviewWarning
 from .image import DicomImage
 from .overlays import apply_layers
+from .pstate import PresentationState, PresentedImage
 from .segmentation import Segmentation, blend as blend_segments
 from .viewport import Viewport
 
@@ -96,8 +97,16 @@ class View:
 
     def __init__(self, image: DicomImage, state: ViewerState | None = None, *,
                  screen: tuple[int, int] = DEFAULT_SCREEN, show_patient: bool = False,
-                 on_warning: Callable[[str], None] | None = None, segmentation: Segmentation | None = None):
+                 on_warning: Callable[[str], None] | None = None, segmentation: Segmentation | None = None,
+                 pstates: Sequence[PresentationState] = (), pstate_annotations: bool = True):
         self.image = image
+        #: The image as loaded; ``image`` is it, or it seen through a presentation state (``g``).
+        self.base = image
+        #: The presentation states ``g`` shows (``--pstate``, or those found next to the image).
+        self.pstates = tuple(pstates)
+        self._pstate_annotations = pstate_annotations
+        self._presented: dict[int, PresentedImage] = {}
+        self._screen = screen
         #: The ``--seg`` segmentation (:mod:`dcmlib.segmentation`) the state may show, or None.
         self.segmentation = segmentation
         zoom = fit_zoom(image.rows, image.columns, screen)
@@ -124,12 +133,43 @@ class View:
         self._failed: set[int] = set()
         #: The image as the state logic reads it (:mod:`dcmlib.controls` handlers' ``image``), auto windows kept.
         self.source = _Remembered(image)
+        if self.state.pstate:                  # --pstate: open through the state
+            self.state = self._through_pstate(self.state)
 
     def set_state(self, state: ViewerState) -> bool:
         """Show ``state`` from now on; True when the picture changes (a drag origin alone does not)."""
+        state = self._through_pstate(state)
         changed = _shown(state) != _shown(self.state)
         self.state = state
         return changed
+
+    def _through_pstate(self, state: ViewerState) -> ViewerState:
+        """The image to show for ``state``: through the first presentation state that references its frame
+        while ``g`` is on, else the image itself.  A switch fits the new picture (a rotation or a displayed
+        area changes its size) and starts from its window (the state's VOI, or the file's)."""
+        want: DicomImage | PresentedImage = self.base
+        message = None
+        if state.pstate:
+            ref = self.base.pstate_ref(state.frame)
+            chosen = next((p for p in self.pstates if p.references(*ref)), None)
+            if chosen is None:
+                message = f"no presentation state for {'slice' if self.base.is_series else 'frame'} {state.frame + 1}"
+            else:
+                want = self._presented.setdefault(id(chosen), PresentedImage(self.base, chosen,
+                                                                              self._pstate_annotations))
+        if want is self.image:
+            return state if message is None else replace(state, message=message)
+        self.image, self.source = want, _Remembered(want)   # type: ignore[assignment]
+        self._levels = self._resampled = self._rendered = self._overview = None
+        self._objects = self._object_levels = self._seg_view = None
+        self._measured, self._labels = {}, {}
+        zoom = fit_zoom(want.rows, want.columns, self._screen)
+        self.size = (max(1, round(want.columns * zoom)), max(1, round(want.rows * zoom)))
+        new = controls.initial_state(want, frame=state.frame, invert=state.invert)   # type: ignore[arg-type]
+        keep = {k: getattr(state, k) for k in ("annotations", "help", "smooth", "overlays", "shutters", "pstate",
+                                               "segmentation", "seg_alpha", "seg_outline", "playing", "fps",
+                                               "cine_clock", "request", "tool")}
+        return replace(new, viewport=Viewport.fitted(*self.size, want.columns, want.rows), message=message, **keep)
 
     def failed(self, frame: int) -> bool:
         """Whether the frame could not be decoded when it was shown."""
@@ -249,7 +289,8 @@ class View:
         """Resampled values to display levels with the state's window and polarity."""
         s = self.state
         voi = None if s.is_color else self.image.resolve_voi(s.frame, **render_args(s)).voi  # type: ignore[arg-type]
-        return pipeline.window_viewport(values, padding, voi, self.image.inverted(s.frame, s.invert))
+        return pipeline.window_viewport(values, padding, voi, self.image.inverted(s.frame, s.invert),
+                                        getattr(self.image, "presentation_lut", None))
 
     def full_resolution(self) -> np.ndarray:
         """The frame at full resolution exactly as ``--export`` writes it (the ``s`` snapshot)."""
@@ -274,6 +315,11 @@ class View:
         except DcmviewError:                     # not decodable: compose() reports it
             return controls.on_hover(state, None, None, at=(x, y))
         value = tuple(int(c) for c in v) if self.image.is_color else float(v)
+        if isinstance(self.image, PresentedImage):             # the probe names the source pixel
+            source = self.image.source_pixel(state.frame, px, py)
+            if source is None:
+                return controls.on_hover(state, None, None, at=(x, y))
+            px, py = source
         return controls.on_hover(state, px, py, value, at=(x, y))
 
     # -- measurements -------------------------------------------------------------------
@@ -311,6 +357,10 @@ class View:
         except DcmviewError as exc:
             return self._error_frame(exc)
         out = cv2.cvtColor(view, cv2.COLOR_GRAY2BGR) if view.ndim == 2 else view.copy()
+        if isinstance(self.image, PresentedImage) and s.viewport is not None:   # the state's annotations
+            vp = s.viewport
+            self.image.draw_annotations(out, s.frame, vp.zoom, (vp.width / 2.0 - vp.cx * vp.zoom,
+                                                                vp.height / 2.0 - vp.cy * vp.zoom))
         scale = _text_scale(out)
         if s.help:
             _help_panel(out, controls.help_rows(s), scale)
@@ -327,7 +377,9 @@ class View:
         frame = self.state.frame
         if frame not in self._labels:
             try:
-                self._labels[frame] = reformat.image_labels(self.image, frame)
+                self._labels[frame] = reformat.image_labels(self.base, frame)
+                if isinstance(self.image, PresentedImage):
+                    self._labels[frame] = self.image.turn_labels(self._labels[frame])
             except DcmviewError:
                 self._labels[frame] = None
         labels = self._labels[frame]
@@ -345,7 +397,10 @@ class View:
         img, s = self.image, self.state
         position = img.position(s.frame) if len(img) > 1 else None
         plane = getattr(img, "plane", None)  # a reformatted image: "coronal 211/512  y -12.5 mm"
-        return controls.annotation_lines(s, img.name, self._patient, position=position,
+        extra = self._patient
+        if isinstance(img, PresentedImage):
+            extra = extra + [f"presentation state: {img.state.label or img.state.name}"]
+        return controls.annotation_lines(s, img.name, extra, position=position,
                                          frame_word=plane or ("slice" if img.is_series else "frame"),
                                          axis=getattr(img, "axis", ""))
 

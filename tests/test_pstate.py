@@ -579,3 +579,81 @@ def test_convert_refuses_a_damaged_state_before_the_run(tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith("dcmview: error: ") and "ps.dcm" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out" / "a.png").exists()
+
+
+# ----------------------------------------------------------------------------- viewer (headless)
+
+
+def _viewer_case(tmp_path, **state_tags):
+    from dcmlib import controls
+    from dcmlib.view import View
+
+    pixels = np.random.default_rng(5).integers(0, 4096, (60, 90)).astype(np.uint16)
+    img = image(pixels)
+    st = make_pstate(img, ImageRotation=90, SoftcopyVOILUTSequence=[window_item(1500, 1000)],
+                     GraphicLayerSequence=[layer(grey=65535)],
+                     GraphicAnnotationSequence=[annotation(graphics=[("POLYLINE", "PIXEL", [10, 10, 50, 10], False)])],
+                     **state_tags)
+    img_path, state_path = files(tmp_path, img, st)
+    im = dcmlib.load(img_path)
+    state = dcmlib.load_pstate(state_path)
+    start = replace_state(controls.initial_state(im), pstate=False, smooth=False)
+    view = View(im, start, screen=(1000, 1000), pstates=[state])
+    return im, state, view, controls
+
+
+def replace_state(s, **kw):
+    from dataclasses import replace
+
+    return replace(s, **kw)
+
+
+def test_viewer_g_shows_the_state_and_s_equals_export(tmp_path):
+    im, state, view, controls = _viewer_case(tmp_path)
+    plain_size = view.size
+    assert view.set_state(controls.on_key(view.state, "g", view.source))
+    assert view.state.pstate is True
+    assert view.size == (plain_size[1], plain_size[0])                 # a quarter turn
+    zoom = view.size[0] // 60
+    # the canvas (no viewer text) is the export picture, enlarged by the whole fit factor, nearest neighbour
+    export = im.render(pstate=state, annotations=False)
+    np.testing.assert_array_equal(view.render_view(), np.kron(export, np.ones((zoom, zoom), np.uint8)))
+    # s: the full-resolution frame equals --export --pstate (annotations included)
+    out = tmp_path / "export.png"
+    assert run_cli(im.path, "--pstate", state.path, "--export", out).returncode == 0
+    np.testing.assert_array_equal(view.full_resolution(), cv2.imread(str(out), cv2.IMREAD_UNCHANGED))
+    # the state's annotation is drawn on the window: image row 10 (y 10) becomes presented column 60 - 10 = 50
+    shown = view.compose()
+    column = shown[:, 50 * zoom - 1: 50 * zoom + 1]
+    assert (column == 255).all(axis=-1).any()
+    # the probe reads the source pixel under the pointer: presented (x, y) shows image (column y, row 59 - x)
+    s = view.hover(view.state, 7 * zoom + 1, 20 * zoom + 1)
+    assert s.probe[:2] == (20, 52) and s.probe[2] == float(im.values()[52, 20])
+    # g again: the image itself
+    assert view.set_state(controls.on_key(view.state, "g", view.source))
+    assert view.size == plain_size and view.state.pstate is False
+    np.testing.assert_array_equal(view.full_resolution(), im.render())
+
+
+def test_viewer_g_without_a_state_says_so():
+    from dcmlib import controls
+
+    with dcmlib.load(image()) as im:
+        s = controls.on_key(controls.initial_state(im), "g", im)
+    assert s.pstate is None and "no presentation state" in s.message
+    assert ("g", "presentation state (GSPS) on / off") in controls.HELP
+
+
+def test_viewer_frames_the_state_does_not_reference(tmp_path):
+    from dcmlib import controls
+    from dcmlib.view import View
+
+    img = image(np.stack([ramp(16, 16, 0, 4095, np.uint16)] * 3))
+    img_path, state_path = files(tmp_path, img, make_pstate(img, frames=[2], ImageRotation=180))
+    with dcmlib.load(img_path) as im:
+        state = dcmlib.load_pstate(state_path)
+        view = View(im, replace_state(controls.initial_state(im), pstate=True), pstates=[state])
+        assert view.image is im and "no presentation state for frame 1" in view.state.message
+        view.set_state(controls.on_key(view.state, "n", view.source))
+        assert view.image is not im
+        np.testing.assert_array_equal(view.full_resolution(), im.render(frame=1, pstate=state))
