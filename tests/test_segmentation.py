@@ -581,3 +581,66 @@ def test_highgui_k_toggles_and_s_equals_export(tmp_path, request):
     finally:
         cv2.destroyWindow(v.title)
         cv2.waitKey(1)
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_damaged_seg_files_are_clean_errors(tmp_path, seed):
+    """Seeded mutations of a SEG (byte flips, truncation, lengths set to 0 or FFFFFFFF): each one loads and
+    draws, or is one DcmviewError; never another exception."""
+    import random
+    import warnings
+
+    folder, slices = _series(tmp_path / "s", 3)
+    mask = np.zeros((3, ROWS, COLS, 2), bool)
+    mask[1, 2:6, 3:9, 0] = True
+    mask[2, 1:3, 1:3, 1] = True
+    data = Path(write_ds(_seg(slices, mask), tmp_path / "seg.dcm")).read_bytes()
+    img = dcmlib.load(folder)
+    rng = random.Random(seed)
+    outcomes = {"ok": 0, "clean": 0}
+    for case in range(40):
+        b = bytearray(data)
+        kind = case % 3
+        if kind == 0:
+            for _ in range(rng.randint(1, 8)):
+                b[rng.randrange(132, len(b))] = rng.randrange(256)
+        elif kind == 1:
+            b = b[: rng.randrange(132, len(b))]
+        else:
+            i = rng.randrange(132, len(b) - 4)
+            b[i:i + 4] = rng.choice([b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b"\x00\x00\x01\x00"])
+        p = tmp_path / f"m{case}.dcm"
+        p.write_bytes(bytes(b))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")          # pydicom's lenient-read warnings (the CLI filters them)
+            try:
+                s = load_segmentation(p, img)
+                for f in range(3):
+                    s.apply(img.render(frame=f), f, 0.4, case % 2 == 0)
+                outcomes["ok"] += 1
+            except dcmlib.DcmviewError as exc:
+                assert str(exc).startswith(str(p)) and "\n" not in str(exc)
+                outcomes["clean"] += 1
+    assert outcomes["clean"] > 0
+
+
+def test_convert_with_the_seg_inside_the_folder_and_a_wrong_size_mask(tmp_path):
+    import csv
+
+    folder, slices = _series(tmp_path / "series", 2)
+    mask = np.zeros((2, ROWS, COLS, 1), bool)
+    mask[0, 1:3, 1:3, 0] = True
+    seg_path = write_ds(_seg(slices, mask), folder / "seg.dcm")
+    out = tmp_path / "out"
+    r = run_cli("convert", folder, "--out", out, "--seg", seg_path, "--workers", "1", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.glob("*.png")) == ["0.png", "1.png"]      # the SEG itself is skipped
+    assert cv2.imread(str(out / "0.png"))[1, 1].tolist() == _expected_bgr(COLOURS[0], 0.4)
+    np.save(tmp_path / "m.npy", np.zeros((3, 3), np.uint8))
+    out2 = tmp_path / "out2"
+    r = run_cli("convert", folder / "0.dcm", "--out", out2, "--seg", tmp_path / "m.npy", "--workers", "1",
+                "--no-progress")
+    assert r.returncode == 1
+    rows = list(csv.DictReader(open(out2 / "manifest.csv", newline="")))
+    assert rows[0]["status"] == "failed" and "m.npy" in rows[0]["error"] and "3 x 3" in rows[0]["error"]
+    assert not list(out2.glob("*.png"))
