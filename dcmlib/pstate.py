@@ -64,6 +64,9 @@ __all__ = [
     "PresentedImage",
 ]
 
+#: The largest displayed area an output may have (pixels, after the magnification): 16k x 16k.
+MAX_OUTPUT_PIXELS = 1 << 28
+
 #: Grayscale Softcopy Presentation State Storage (PS3.4 B.5).
 GSPS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.11.1"
 
@@ -469,6 +472,9 @@ def area_transform(state: PresentationState, area: DisplayedArea | None, rows: i
         x0, x1 = sorted(int(round(p[0])) for p in pts)
         y0, y1 = sorted(int(round(p[1])) for p in pts)
     scale = area.magnification if area is not None else 1.0
+    if (x1 - x0) * (y1 - y0) * scale * scale > MAX_OUTPUT_PIXELS:
+        raise PresentationStateError(f"the displayed area ({x1 - x0} x {y1 - y0} pixels, magnified {scale:g}) is "
+                                     f"larger than an output can be ({MAX_OUTPUT_PIXELS} pixels)", state.path or None)
     o = np.array(fwd(0, 0))
     ex, ey = np.array(fwd(1, 0)) - o, np.array(fwd(0, 1)) - o
     m = np.array([[ex[0], ey[0], o[0] - x0], [ex[1], ey[1], o[1] - y0]]) * scale

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import cv2
@@ -512,6 +513,14 @@ def test_damaged_state_is_one_line(tmp_path, damage):
     _one_line_error(run_cli(img_path, "--pstate", state_path, "--export", out), out, "ps.dcm")
 
 
+def test_displayed_area_too_large_is_one_line(tmp_path):
+    img = image()
+    img_path, state_path = files(tmp_path, img, make_pstate(
+        img, DisplayedAreaSelectionSequence=[area_item((-99999, -99999), (99999, 99999))]))
+    out = tmp_path / "out.png"
+    _one_line_error(run_cli(img_path, "--pstate", state_path, "--export", out), out, "ps.dcm", "displayed area")
+
+
 def test_library_errors():
     with pytest.raises(dcmlib.PresentationStateError, match="not a Grayscale Softcopy"):
         ps.parse_pstate(image(), "x.dcm")
@@ -657,3 +666,51 @@ def test_viewer_frames_the_state_does_not_reference(tmp_path):
         view.set_state(controls.on_key(view.state, "n", view.source))
         assert view.image is not im
         np.testing.assert_array_equal(view.full_resolution(), im.render(frame=1, pstate=state))
+
+
+# ----------------------------------------------------------------------------- viewer (Xvfb, end to end)
+
+
+@requires_tools("Xvfb", "xdotool", why="Debian: xvfb xdotool")
+def test_viewer_g_end_to_end(tmp_path, tmp_path_factory):
+    """python dcmview.py IMAGE on Xvfb with a state next to it: s, then g and s; each snapshot equals the
+    export without and with --pstate."""
+    from helpers import start_xvfb
+    from test_viewer_e2e import launch, wait_for, xdo  # the Xvfb helpers of the end-to-end tests
+
+    proc, display = start_xvfb()
+    env = dict(os.environ, DISPLAY=display, XDG_CONFIG_HOME=str(tmp_path_factory.mktemp("no-config")))
+    env.pop("QT_QPA_PLATFORM", None)
+    viewer = None
+    try:
+        wait_for(lambda: subprocess.run(["xdotool", "getdisplaygeometry"], env=env, capture_output=True,
+                                        timeout=10).returncode == 0, timeout=30)
+        img = image(np.random.default_rng(3).integers(0, 4096, (60, 90)).astype(np.uint16))
+        img_path, state_path = files(tmp_path, img, make_pstate(
+            img, ImageRotation=90, SoftcopyVOILUTSequence=[window_item(1500, 1000)],
+            GraphicAnnotationSequence=[annotation(graphics=[("POLYLINE", "PIXEL", [10, 10, 50, 10], False)])]))
+        snaps = tmp_path / "snaps"
+        viewer, win = launch(env, [img_path, "--snapshot-dir", snaps], tmp_path)
+        saved = lambda: sorted(snaps.glob("*.png")) if snaps.is_dir() else []  # noqa: E731
+        for keys, count in ((["s"], 1), (["g", "s"], 2)):
+            for k in keys:
+                xdo(env, "key", "--window", win, k)
+                time.sleep(0.3)
+            wait_for(lambda: len(saved()) == count, timeout=20)
+        xdo(env, "key", "--window", win, "q")
+        out, err = viewer.communicate(timeout=20)
+        assert viewer.returncode == 0, err
+        names = [Path(line.split("saved ", 1)[1]) for line in out.splitlines() if line.startswith("saved ")]
+        assert len(names) == 2
+        for name, extra in zip(names, ([], ["--pstate", state_path])):
+            ref = tmp_path / f"ref_{name.name}"
+            assert run_cli(img_path, *extra, "--export", ref).returncode == 0
+            np.testing.assert_array_equal(cv2.imread(str(name), cv2.IMREAD_UNCHANGED),
+                                          cv2.imread(str(ref), cv2.IMREAD_UNCHANGED))
+        assert cv2.imread(str(names[1]), cv2.IMREAD_UNCHANGED).shape == (90, 60)
+    finally:
+        if viewer is not None and viewer.poll() is None:
+            viewer.kill()
+            viewer.communicate()
+        proc.terminate()
+        proc.wait(5)
