@@ -249,6 +249,9 @@ def _run(args: argparse.Namespace) -> int:
             print(format_presets(user))
             return 0
         args.seg_alpha = segmentation.check_alpha(args.seg_alpha, args.seg)
+        if args.seg and args.pstate:
+            raise InvalidArgumentError("--seg cannot be combined with --pstate (a segmentation is not drawn "
+                                       "through a presentation state's rotation, flip and displayed area)", args.seg)
         if args.cache_mb is not None and args.cache_mb <= 0:
             raise InvalidArgumentError(f"--cache-mb must be > 0, got {args.cache_mb:g}")
         out = check_output(args.export) if args.export else None

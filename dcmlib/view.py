@@ -227,7 +227,7 @@ class View:
         objects = self.object_view()
         if objects is not None:
             out = apply_layers(np.array(out), objects, self.image.shutter_fill(s.frame))
-        if s.segmentation and self.segmentation is not None:
+        if self._seg_shown(s):
             found = self.segmentation_view()
             out = blend_segments(out, None if found is None else found[1], None if found is None else found[0],
                                  s.seg_alpha, s.seg_outline)
@@ -256,6 +256,11 @@ class View:
                                           interpolation=cv2.INTER_AREA), None))
             self._object_levels = (key, levels)
         return self._object_levels[1]
+
+    def _seg_shown(self, s: ViewerState) -> bool:
+        """Whether the segmentation is drawn: on (``k``), loaded, and the image not seen through a
+        presentation state (its rotation, flip and displayed area are not applied to the segmentation)."""
+        return bool(s.segmentation) and self.segmentation is not None and self.image is self.base
 
     def segmentation_view(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The frame's segments resampled onto the canvas with nearest neighbour (outside the image: none),
@@ -297,8 +302,8 @@ class View:
         s = self.state
         out = self.image.render(frame=s.frame, invert=s.invert, overlays=s.overlays, shutters=s.shutters,
                                 **render_args(s))  # type: ignore[arg-type]
-        if s.segmentation and self.segmentation is not None:      # as --export --seg
-            out = self.segmentation.apply(out, s.frame, s.seg_alpha, s.seg_outline)
+        if self._seg_shown(s):                                   # as --export --seg
+            out = self.segmentation.apply(out, s.frame, s.seg_alpha, s.seg_outline)  # type: ignore[union-attr]
         return out
 
     def hover(self, state: ViewerState, x: int, y: int) -> ViewerState:
@@ -400,9 +405,13 @@ class View:
         extra = self._patient
         if isinstance(img, PresentedImage):
             extra = extra + [f"presentation state: {img.state.label or img.state.name}"]
-        return controls.annotation_lines(s, img.name, extra, position=position,
-                                         frame_word=plane or ("slice" if img.is_series else "frame"),
-                                         axis=getattr(img, "axis", ""))
+        lines = controls.annotation_lines(s, img.name, extra, position=position,
+                                          frame_word=plane or ("slice" if img.is_series else "frame"),
+                                          axis=getattr(img, "axis", ""))
+        if s.segmentation and not self._seg_shown(s):
+            lines = [("seg not drawn through a presentation state" if line.startswith("seg on") else line)
+                     for line in lines]
+        return lines
 
     def _draw_measurements(self, out: np.ndarray, scale: float) -> None:
         """The frame's rulers and ellipses with their numbers; the one being drawn without its stats."""

@@ -644,3 +644,34 @@ def test_convert_with_the_seg_inside_the_folder_and_a_wrong_size_mask(tmp_path):
     rows = list(csv.DictReader(open(out2 / "manifest.csv", newline="")))
     assert rows[0]["status"] == "failed" and "m.npy" in rows[0]["error"] and "3 x 3" in rows[0]["error"]
     assert not list(out2.glob("*.png"))
+
+
+def test_not_drawn_through_a_presentation_state(tmp_path):
+    """A segmentation is in the image's pixels; through a state's rotation it is not drawn (and says so),
+    and --seg with --pstate is refused."""
+    from test_pstate import make_pstate
+
+    img_ds = _slices(1)[0]
+    path = write_ds(img_ds, tmp_path / "ct.dcm")
+    state_path = write_ds(make_pstate(img_ds, ImageRotation=90), tmp_path / "ps.dcm")
+    m = np.zeros((ROWS, COLS), np.uint8)
+    m[4:10, 5:13] = 1
+    np.save(tmp_path / "m.npy", m)
+    img = dcmlib.load(path)
+    seg = load_segmentation(tmp_path / "m.npy", img)
+    state = replace(controls.initial_state(img), segmentation=True, seg_alpha=1.0, pstate=True)
+    view = View(img, state, screen=(1280, 1024), segmentation=seg, pstates=[dcmlib.load_pstate(state_path)])
+    red = np.array(COLOURS[0][::-1], np.uint8)
+
+    def shows_red() -> bool:
+        canvas = view.render_view()
+        canvas = canvas if canvas.ndim == 3 else cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
+        return bool(np.all(canvas == red, axis=2).any())
+
+    assert not shows_red() and view.image is not view.base
+    assert "seg not drawn through a presentation state" in view.annotation_lines()
+    view.set_state(replace(view.state, pstate=False))
+    assert shows_red()
+    r = run_cli(path, "--export", tmp_path / "o.png", "--seg", tmp_path / "m.npy", "--pstate", state_path)
+    _one_error_line(r, "--pstate", "m.npy")
+    assert not (tmp_path / "o.png").exists()
