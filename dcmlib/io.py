@@ -548,13 +548,19 @@ _FAMILY = {"jpeg8": "JPEG", "jpegls": "JPEG-LS", "jpeg2k": "JPEG 2000", "rle": "
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit, DcmviewError)
 
 
-def decode_frame(ref: FrameRef, lay: Layout, where: object) -> np.ndarray:
+def decode_frame(ref: FrameRef, lay: Layout, where: object, *, threads: bool = False) -> np.ndarray:
     """Decode one frame's stored values (C-contiguous; float64 as float32), or raise :class:`PixelDataError`.
 
     Native and deflated data go through pydicom; compressed data through the
     plugins of :data:`DECODERS`, then imagecodecs.  Whatever a decoder raises,
     a Rust panic included, ends here as one message in DICOM's words; the
     decoder's own error stays on the exception's ``__cause__`` (``--debug``).
+
+    ``threads``: the caller decodes frames on several threads (a volume's
+    slices).  JPEG 2000 lossless frames then go through imagecodecs' OpenJPEG,
+    which releases the GIL (pylibjpeg-openjpeg holds it: it reads the stream
+    through Python callbacks), when the codestream's sign and precision let
+    both give the same samples (:func:`_decode_j2k_threaded`); else as usual.
     """
     ts = transfer_syntax(ref.header)
     if ts is None:
@@ -562,6 +568,10 @@ def decode_frame(ref: FrameRef, lay: Layout, where: object) -> np.ndarray:
     source = ref.source
     if ts.is_encapsulated and not isinstance(source, Dataset) and lay.frames == 1:
         source = _with_pixels(source, lay, where)
+    if threads and ts == uid.JPEG2000Lossless and isinstance(source, Dataset):
+        arr = _decode_j2k_threaded(source, ref.index, lay)
+        if arr is not None:
+            return _check_decoded(arr, lay, where)
     plugins = DECODERS.get(ts, ("",)) if ts.is_compressed else ("",)
     failure: BaseException | None = None
     arr = None
@@ -587,6 +597,35 @@ def decode_frame(ref: FrameRef, lay: Layout, where: object) -> np.ndarray:
     if arr is None:
         raise PixelDataError(_decode_problem(ts), where) from failure
     return _check_decoded(arr, lay, where)
+
+
+def _decode_j2k_threaded(ds: Dataset, index: int, lay: Layout) -> np.ndarray | None:
+    """A lossless JPEG 2000 frame through imagecodecs (the GIL released while it decodes), or None.
+
+    Only a single-component codestream whose sign (SIZ Ssiz bit 7, ISO 15444-1
+    A.5.1) is the header's Pixel Representation, decoded to the header's Bits
+    Allocated: pydicom then corrects nothing either (it changes JPEG 2000
+    samples only when their sign disagrees with the header), so the samples
+    equal the plugin's.  Anything else, or any failure, is None: the usual
+    decoders decide, and say what is wrong.
+    """
+    if lay.samples != 1 or lay.bits_allocated not in (8, 16):
+        return None
+    try:
+        import imagecodecs  # noqa: PLC0415 - a dependency, but only needed here and as a fallback
+
+        frame = pydicom.encaps.get_frame(ds[lay.keyword].value, index, number_of_frames=lay.frames)
+        if len(frame) < 43 or frame[:4] != b"\xff\x4f\xff\x51" or struct.unpack(">H", frame[40:42])[0] != 1:
+            return None
+        if bool(frame[42] & 0x80) != lay.signed:
+            return None
+        arr = imagecodecs.jpeg2k_decode(frame)
+    except Exception:  # noqa: BLE001 - the usual decoders decide and word the error
+        return None
+    want = np.dtype(f"{'i' if lay.signed else 'u'}{lay.bits_allocated // 8}")
+    if arr.dtype != want or arr.shape != lay.shape:
+        return None
+    return arr
 
 
 def _with_pixels(path: str | os.PathLike[str], lay: Layout, where: object) -> str | os.PathLike[str] | Dataset:

@@ -12,6 +12,10 @@ slice normal is ``cross(row_cosine, column_cosine)``.
 - Uneven spacing or missing slices: resampled to the median spacing along the
   normal (linear). Sheared stacks (gantry tilt, IPP off the normal): each
   source slice is shifted in its plane so the volume is orthogonal.
+- The slices are decoded ahead on a few threads (:class:`ReadAheadPool`,
+  :func:`decode_workers`), JPEG 2000 lossless through a decoder that
+  releases the GIL; whole-number rescales go straight from the stored
+  values to int16.  A slice that cannot be decoded is its own error.
 - A plane is a permutation and flips of the volume's axes onto the patient
   axes (LPS), shown the way radiology viewers do: axial A up, R left;
   coronal and sagittal H up; each slice resized so a pixel is square in mm.
@@ -24,7 +28,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -41,7 +47,7 @@ from .presets import PRESETS, Preset
 
 __all__ = ["PLANES", "StackGeometry", "ReformattedImage", "stack_geometry", "resample_stack", "plane_axes",
            "orientation_labels", "acquisition_plane", "current_plane", "next_plane", "image_labels", "switch_plane",
-           "reformat", "build_volume"]
+           "reformat", "build_volume", "ReadAheadPool", "decode_workers"]
 
 PLANES = ("axial", "coronal", "sagittal")
 AXIS_NAMES = "xyz"
@@ -152,7 +158,10 @@ def resample_stack(slice_at: Callable[[int], np.ndarray], geom: StackGeometry,
         while a > 0 and depths[b] - depths[a] < 1e-6:
             a -= 1
         w = float((d - depths[a]) / (depths[b] - depths[a]))
-        store(t, cv2.addWeighted(shifted(a), 1.0 - w, shifted(b), w, 0.0, dtype=cv2.CV_32F))
+        below, above = shifted(a), shifted(b)
+        if below.dtype != above.dtype:  # a slice before the volume turned float32
+            below, above = below.astype(np.float32), above.astype(np.float32)
+        store(t, cv2.addWeighted(below, 1.0 - w, above, w, 0.0, dtype=cv2.CV_32F))
 
 
 def _translate(src: np.ndarray, di: float, dj: float) -> np.ndarray:
@@ -522,15 +531,32 @@ def _slice_geometry(img) -> tuple[np.ndarray, tuple[float, ...], tuple[float, fl
     return np.asarray(positions, dtype=np.float64), tuple(orients[0]), (spacing.row, spacing.column)
 
 
-def _source_slice(img, k: int) -> np.ndarray:
+def _source_slice(img, k: int, threads: bool = False) -> np.ndarray:
     """Slice k's modality values through its own rescale (C.11.1), float32, padding as NaN."""
     store = img._frames
-    values = pipeline.apply_modality(store.stored(k), store.params(k).modality)
+    values = pipeline.apply_modality(store.stored(k, threads=threads), store.params(k).modality)
     values = np.array(values, dtype=np.float32, copy=True)
     mask = store.padding_mask(k)
     if mask is not None:
         values[mask] = np.nan
     return values
+
+
+def _source_slice_int16(img, k: int, threads: bool = False) -> np.ndarray | None:
+    """Slice k's modality values as int16 straight from its stored values and integral rescale (C.11.1),
+    or None when they leave int16's range.  Only for slices :func:`_compact` admits (no LUT, no padding)."""
+    store = img._frames
+    stored, m = store.stored(k, threads=threads), store.params(k).modality
+    slope, intercept = int(m.slope), int(m.intercept)
+    if stored.dtype.kind not in "iu" or stored.dtype.itemsize > 2:
+        return None
+    wide = stored.astype(np.int32) if slope != 1 else np.add(stored, np.int32(intercept), dtype=np.int32)
+    if slope != 1:
+        wide *= slope
+        wide += intercept
+    if wide.size and (wide.min() < -32768 or wide.max() > 32767):
+        return None
+    return wide.astype(np.int16)
 
 
 def _compact(img, geom: StackGeometry) -> bool:
@@ -564,6 +590,61 @@ def _check_budget(img, geom: StackGeometry, dtype: type) -> None:
             f"use --cache-mb {math.ceil(need / mib * 1.25)}", img.path)
 
 
+def decode_workers() -> int:
+    """Threads that decode a volume's slices: the cores this process may use, at most 8.
+
+    The decoders (pydicom's native reads, pylibjpeg-openjpeg, imagecodecs) and
+    the NumPy / OpenCV rescale release the GIL, so slices decode in parallel.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(8, cores))
+
+
+class ReadAheadPool:
+    """``get(k)``: ``fn(k)``, computed ahead in ascending k on ``workers`` threads.
+
+    At most ``2 * workers`` results wait at any time (a few slices of memory);
+    a result no longer wanted (below the one asked for) is dropped.  ``fn``'s
+    exception is raised by ``get`` of that k, in the caller's thread.  With
+    one worker nothing runs ahead: ``get`` calls ``fn`` itself.
+    """
+
+    def __init__(self, fn: Callable[[int], object], count: int, workers: int):
+        self.fn, self.count, self.workers = fn, count, workers
+        self.depth = 2 * workers
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="dcmview-volume") if workers > 1 else None
+        self._futures: dict[int, Future] = {}
+        self._next = 0
+
+    def get(self, k: int):
+        if self._pool is None:
+            return self.fn(k)
+        for old in [i for i in self._futures if i < k]:
+            self._futures.pop(old).cancel()
+        self._next = max(self._next, k)
+        while self._next < min(self.count, k + self.depth):
+            self._futures[self._next] = self._pool.submit(self.fn, self._next)
+            self._next += 1
+        future = self._futures.pop(k, None) or self._pool.submit(self.fn, k)
+        return future.result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            for f in self._futures.values():
+                f.cancel()
+            self._futures.clear()
+            self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> ReadAheadPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def build_volume(img, progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, StackGeometry]:
     """The series' volume on an orthogonal grid, kept in the series' byte-budget cache.
 
@@ -582,23 +663,36 @@ def build_volume(img, progress: Callable[[int, int], None] | None = None) -> tup
         img._warn(note)
     dtype = np.int16 if _compact(img, geom) else np.float32
     _check_budget(img, geom, dtype)
+    for k in range(len(img)):  # parse every slice's header here, on this thread; the decoders only read them
+        img._frames.params(k)
 
     def load() -> np.ndarray:
         vol = [np.empty((geom.count, img.rows, img.columns), dtype=dtype)]
 
+        def decode(k: int) -> np.ndarray:  # on the decoding threads
+            if dtype == np.int16:
+                arr = _source_slice_int16(img, k, threads)
+                if arr is not None:
+                    return arr
+            arr = _source_slice(img, k, threads)
+            return arr.astype(np.int16) if dtype == np.int16 and _int16_exact(arr) else arr
+
         def source(k: int) -> np.ndarray:
-            arr = _source_slice(img, k)
-            if vol[0].dtype == np.int16 and not _int16_exact(arr):  # a slice beyond int16: float32 from here
+            arr = slices.get(k)
+            if vol[0].dtype == np.int16 and arr.dtype != np.int16:  # a slice beyond int16: float32 from here
                 _check_budget(img, geom, np.float32)
                 vol[0] = vol[0].astype(np.float32)
-            return arr
+            return arr if vol[0].dtype == arr.dtype else arr.astype(vol[0].dtype)
 
         def store(t: int, arr: np.ndarray) -> None:
-            vol[0][t] = np.rint(arr) if vol[0].dtype == np.int16 else arr
+            vol[0][t] = np.rint(arr) if vol[0].dtype == np.int16 and arr.dtype != np.int16 else arr
             if progress is not None:
                 progress(t + 1, geom.count)
 
-        resample_stack(source, geom, store)
+        workers = decode_workers()
+        threads = workers > 1
+        with ReadAheadPool(decode, len(img), workers) as slices:
+            resample_stack(source, geom, store)
         vol[0].flags.writeable = False
         return vol[0]
 

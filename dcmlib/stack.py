@@ -126,17 +126,20 @@ class FrameStore:
                 p = self._params[frame] = frame_params(ref.header, ref.index, self.layout_of(frame))
         return p
 
-    def stored(self, frame: int) -> np.ndarray:
-        """Decoded stored values (read-only); tells the read-ahead which frame the user sees."""
-        arr = self._stored(frame)
+    def stored(self, frame: int, *, threads: bool = False) -> np.ndarray:
+        """Decoded stored values (read-only); tells the read-ahead which frame the user sees.
+
+        ``threads``: the caller decodes on several threads (see :func:`dcmlib.io.decode_frame`).
+        """
+        arr = self._stored(frame, threads)
         if self._ahead is not None:
             self._ahead.hint(frame)
         return arr
 
-    def _stored(self, f: int) -> np.ndarray:
+    def _stored(self, f: int, threads: bool = False) -> np.ndarray:
         def decode() -> np.ndarray:
             ref = self.refs[f]
-            arr = io.decode_frame(ref, self.layout_of(f), self.where(ref))
+            arr = io.decode_frame(ref, self.layout_of(f), self.where(ref), threads=threads)
             arr.flags.writeable = False
             with self._lock:
                 self.decodes += 1

@@ -220,6 +220,105 @@ class TestImageInterface:
             img.reformat("coronal")
 
 
+class TestParallelBuild:
+    """The volume's slices are decoded on a few threads ahead of the stacking; the result and the errors
+    are those of one thread."""
+
+    @pytest.mark.parametrize("zs", [range(NZ), [z for z in range(NZ) if z != 4]])
+    def test_threads_build_the_same_volume(self, tmp_path, monkeypatch, zs):
+        volumes = []
+        for workers in (1, 3):
+            monkeypatch.setattr(mpr, "decode_workers", lambda w=workers: w)
+            (tmp_path / str(workers)).mkdir()
+            img, _ = load(axial(tmp_path / str(workers), zs=zs, rescale=lambda k: (1.0, -1024.0 * (k % 2))))
+            img.reformat("coronal")
+            volumes.append(img.cache.get(("volume",)))
+            check_planes(img)
+        assert volumes[0].dtype == volumes[1].dtype == np.int16
+        np.testing.assert_array_equal(volumes[0], volumes[1])
+
+    def test_a_slice_that_fails_to_decode_is_the_clear_error(self, tmp_path, monkeypatch):
+        import threading
+
+        monkeypatch.setattr(mpr, "decode_workers", lambda: 2)
+        img, _ = load(axial(tmp_path))
+        real = mpr._source_slice_int16
+
+        def flaky(image, k, threads=False):
+            if k == 5:
+                raise dcmlib.PixelDataError("pixel data could not be decoded as JPEG 2000 Lossless", "s005.dcm")
+            return real(image, k, threads)
+
+        monkeypatch.setattr(mpr, "_source_slice_int16", flaky)
+        before = threading.active_count()
+        with pytest.raises(dcmlib.PixelDataError, match=r"^s005\.dcm: pixel data could not be decoded"):
+            img.reformat("sagittal")
+        assert ("volume",) not in img.cache and threading.active_count() == before  # nothing half built or left
+
+    def test_a_damaged_slice_in_a_folder_names_its_file(self, tmp_path):
+        folder = axial(tmp_path)
+        cut = folder / "s003.dcm"
+        cut.write_bytes(cut.read_bytes()[:-100])  # its pixel data cut short
+        img, _ = load(folder)
+        with pytest.raises(dcmlib.PixelDataError, match=r"s003\.dcm: "):
+            img.reformat("coronal")
+
+    @pytest.mark.parametrize("dtype, bits_stored, values, fast", [
+        (np.uint16, 12, lambda r: r % 4096, True),                  # precision 16, 12 bits stored (the bench's)
+        (np.uint16, 12, lambda r: (r % 4096) | 0xF000, True),        # bits above Bits Stored: kept, as pydicom does
+        (np.int16, 16, lambda r: (r % 3000) - 1500, True),
+        (np.int16, 12, lambda r: ((3 * r) % 4096 - 2048) | 0x7000, True),  # positive ones with bits above
+        (np.uint16, 16, None, False),                                  # header signed, codestream unsigned
+    ])
+    def test_jpeg2000_on_threads_decodes_the_same_samples(self, tmp_path, dtype, bits_stored, values, fast):
+        """``decode_frame(..., threads=True)`` (imagecodecs' OpenJPEG, GIL released) gives what the usual
+        decoder gives, or leaves the frame to it."""
+        import imagecodecs
+        from pydicom.encaps import encapsulate
+        from pydicom.uid import JPEG2000Lossless
+
+        from dcmlib import io as dio
+
+        r = np.arange(40 * 48).reshape(40, 48)
+        px = values(r).astype(dtype) if values else (r % 3000).astype(np.int16)
+        stream = imagecodecs.jpeg2k_encode(px.astype(np.uint16) if values is None else px, level=0, codecformat="J2K")
+        ds = make_ds(px, transfer_syntax=JPEG2000Lossless, BitsStored=bits_stored, HighBit=bits_stored - 1)
+        ds.PixelData = encapsulate([stream])
+        path = write_ds(ds, tmp_path / "j2k.dcm")
+        img = dcmlib.load(path)
+        store = img._frames
+        ref, lay = store.refs[0], store.layout_of(0)
+        usual = dio.decode_frame(ref, lay, path)
+        threaded = dio.decode_frame(ref, lay, path, threads=True)
+        assert threaded.dtype == usual.dtype and threaded.flags.c_contiguous
+        np.testing.assert_array_equal(threaded, usual)
+        assert (dio._decode_j2k_threaded(ref.source, 0, lay) is not None) == fast
+
+    def test_read_ahead_pool_runs_ahead_a_bounded_distance(self):
+        import threading
+
+        calls: list[int] = []
+        gate = threading.Event()
+
+        def fn(k):
+            calls.append(k)
+            if k == 7:
+                raise ValueError("seven")
+            return k * k
+
+        with mpr.ReadAheadPool(fn, 10, 2) as pool:
+            assert pool.get(0) == 0
+            gate.wait(0.2)
+            assert max(calls) <= 3  # 2 workers: at most 4 slices asked for ahead of the caller
+            assert [pool.get(k) for k in range(1, 7)] == [k * k for k in range(1, 7)]
+            with pytest.raises(ValueError, match="seven"):
+                pool.get(7)
+            assert pool.get(9) == 81
+        assert sorted(set(calls)) == sorted(calls)  # each computed once
+        with mpr.ReadAheadPool(fn, 3, 1) as alone:  # one worker: computed when asked, in the caller's thread
+            assert alone.get(2) == 4 and calls[-1] == 2
+
+
 class TestCommandLine:
     def test_export_in_every_plane_is_render(self, tmp_path):
         import cv2
