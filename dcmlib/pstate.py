@@ -630,11 +630,16 @@ class PresentedImage:
     zoom stands in for the Presentation Size Mode.  Everything else (header,
     cine rate, frames) is the image's.  ``render`` is the image's render with
     the state, so the ``s`` snapshot equals ``--export --pstate``.  Frames the
-    state does not reference are not this picture (:meth:`applies`).
+    state does not reference are not this picture (:meth:`applies`), and
+    ``area`` is the displayed area this picture has (frames with another one
+    are another picture).
     """
 
-    def __init__(self, image, state: PresentationState, annotations: bool = True):
+    def __init__(self, image, state: PresentationState, annotations: bool = True,
+                 area: DisplayedArea | None = None):
         self._image, self.state, self.annotations = image, state, annotations
+        area = None if area is None else replace(area, magnification=1.0)     # the viewer zooms itself
+        self._geometry = area_transform(state, area, image.rows, image.columns)[:2]
         self._cache: dict[tuple[str, int], object] = {}
 
     def __getattr__(self, name: str):
@@ -646,16 +651,9 @@ class PresentedImage:
     def applies(self, frame: int) -> bool:
         return self.state.references(*self._image.pstate_ref(frame))
 
-    def geometry(self, frame: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-        """The source -> presented affine (PIXEL units, unscaled) and the displayed area box of a frame."""
-        key = ("geometry", frame)
-        if key not in self._cache:
-            sop, number = self._image.pstate_ref(frame)
-            area = self.state.area(sop, number)
-            area = None if area is None else replace(area, magnification=1.0)
-            m, box, _ = area_transform(self.state, area, self._image.rows, self._image.columns)
-            self._cache[key] = (m, box)
-        return self._cache[key]  # type: ignore[return-value]
+    def geometry(self, frame: int = 0) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        """The source -> presented affine (PIXEL units, unscaled) and the displayed area box."""
+        return self._geometry  # type: ignore[return-value]
 
     @property
     def rows(self) -> int:
@@ -678,7 +676,7 @@ class PresentedImage:
         if key not in self._cache:
             from .pipeline import apply_modality  # noqa: PLC0415
 
-            self._cache = {k: v for k, v in self._cache.items() if k[0] == "geometry"}   # one frame kept
+            self._cache = {}                                             # one frame kept
             values = apply_modality(self._image.stored(frame), self._modality(frame))
             self._cache[key] = self._present(values, frame)
             self._cache[("mask", frame)] = self._present(self._inside_mask(frame), frame) == 0

@@ -105,7 +105,7 @@ class View:
         #: The presentation states ``g`` shows (``--pstate``, or those found next to the image).
         self.pstates = tuple(pstates)
         self._pstate_annotations = pstate_annotations
-        self._presented: dict[int, PresentedImage] = {}
+        self._presented: dict[tuple, PresentedImage] = {}
         self._screen = screen
         #: The ``--seg`` segmentation (:mod:`dcmlib.segmentation`) the state may show, or None.
         self.segmentation = segmentation
@@ -155,8 +155,11 @@ class View:
             if chosen is None:
                 message = f"no presentation state for {'slice' if self.base.is_series else 'frame'} {state.frame + 1}"
             else:
-                want = self._presented.setdefault(id(chosen), PresentedImage(self.base, chosen,
-                                                                              self._pstate_annotations))
+                area = chosen.area(*ref)
+                key = (id(chosen), area)
+                if key not in self._presented:
+                    self._presented[key] = PresentedImage(self.base, chosen, self._pstate_annotations, area)
+                want = self._presented[key]
         if want is self.image:
             return state if message is None else replace(state, message=message)
         self.image, self.source = want, _Remembered(want)   # type: ignore[assignment]

@@ -714,3 +714,27 @@ def test_viewer_g_end_to_end(tmp_path, tmp_path_factory):
             viewer.communicate()
         proc.terminate()
         proc.wait(5)
+
+
+def test_viewer_frames_with_their_own_displayed_area(tmp_path):
+    from dcmlib import controls
+    from dcmlib.view import View
+
+    img = image(np.stack([ramp(40, 30, 0, 4095, np.uint16)] * 2))
+    areas = []
+    for frame, (tl, br) in ((1, ((1, 1), (30, 40))), (2, ((6, 11), (25, 20)))):
+        item = area_item(tl, br)
+        ref = Dataset()
+        ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = img.SOPClassUID, img.SOPInstanceUID
+        ref.ReferencedFrameNumber = [frame]
+        item.ReferencedImageSequence = [ref]
+        areas.append(item)
+    img_path, state_path = files(tmp_path, img, make_pstate(img, DisplayedAreaSelectionSequence=areas))
+    with dcmlib.load(img_path) as im:
+        state = dcmlib.load_pstate(state_path)
+        view = View(im, replace_state(controls.initial_state(im), pstate=True), pstates=[state], screen=(2000, 2000))
+        first = (view.image.columns, view.image.rows)
+        view.set_state(controls.on_key(view.state, "n", view.source))
+        assert (first, (view.image.columns, view.image.rows)) == ((30, 40), (20, 10))
+        assert view.render_view().shape[:2] == (view.size[1], view.size[0])
+        np.testing.assert_array_equal(view.full_resolution(), im.render(frame=1, pstate=state))
