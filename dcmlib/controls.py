@@ -1088,9 +1088,11 @@ def snapshot_name(stem: str, state: ViewerState, folder: str | Path = ".",
     :func:`format_number` so ``--window C W`` reproduces them exactly.  The
     mode appears only when it differs from the file's own VOI LUT Function
     (export without ``--mode`` uses the file's).  A colour image has no window
-    part; ``shown=True`` (the ``S`` key) adds ``_shown``.  Never returns an
-    existing path: ``_2``, ``_3`` ... are appended instead.  A stored VOI LUT
-    is named ``_voi<N>`` (``--voi N``) instead of a window.
+    part; a segmentation shown adds ``_seg<alpha>`` (and ``_outline``:
+    ``--seg-alpha``, ``--seg-outline``); ``shown=True`` (the ``S`` key) adds
+    ``_shown``.  Never returns an existing path: ``_2``, ``_3`` ... are
+    appended instead.  A stored VOI LUT is named ``_voi<N>`` (``--voi N``)
+    instead of a window.
     """
     parts = [stem, f"f{state.frame + 1}"]
     if state.lut:
@@ -1101,6 +1103,8 @@ def snapshot_name(stem: str, state: ViewerState, folder: str | Path = ".",
             parts.append(state.mode.mode)
     if state.invert:
         parts.append("inv")
+    if state.segmentation:                    # --seg F --seg-alpha A [--seg-outline]
+        parts.append(f"seg{format_number(state.seg_alpha)}" + ("_outline" if state.seg_outline else ""))
     if shown:
         parts.append("shown")
     base = "_".join(parts)

@@ -432,6 +432,13 @@ class TestViewer:
         assert not any(line.startswith("seg") for line in controls.annotation_lines(controls.initial_state(img)))
         assert ("k / K", "segmentation (--seg) on / off; its opacity") in controls.HELP
 
+    def test_snapshot_name_says_seg(self, tmp_path):
+        img, _seg, state = _viewer_setup(tmp_path, True)
+        name = controls.snapshot_name("ct", replace(state, seg_alpha=0.6), tmp_path).name
+        assert name.endswith("_seg0.6_outline.png")
+        assert "seg" not in controls.snapshot_name("ct", replace(state, segmentation=False), tmp_path).name
+        assert "seg" not in controls.snapshot_name("ct", controls.initial_state(img), tmp_path).name
+
     def test_key_shift_k_decodes_upper(self):
         keys = controls.KeyDecoder()
         assert keys(0xFFE1, 0.0) is None and keys(ord("k"), 0.1) == "K"
