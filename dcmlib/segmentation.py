@@ -327,15 +327,10 @@ def _read_mask(p: Path, where: str) -> np.ndarray:
         if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
             raise SegmentationError("a mask must be an array of booleans or whole numbers", where)
         return arr
-    try:
-        ok, pages = cv2.imreadmulti(where, flags=cv2.IMREAD_UNCHANGED) if p.suffix.lower() != ".png" else (True, [])
-        if p.suffix.lower() == ".png" or not ok:
-            one = cv2.imread(where, cv2.IMREAD_UNCHANGED)
-            pages = [] if one is None else [one]
-    except cv2.error:                          # a damaged TIFF directory, an absurd size
-        pages = []
-    except MemoryError:
-        raise SegmentationError("the label image does not fit in memory", where) from None
+    ok, pages = cv2.imreadmulti(where, flags=cv2.IMREAD_UNCHANGED) if p.suffix.lower() != ".png" else (True, [])
+    if p.suffix.lower() == ".png" or not ok:
+        one = cv2.imread(where, cv2.IMREAD_UNCHANGED)
+        pages = [] if one is None else [one]
     if not pages:
         raise SegmentationError(f"not a readable {p.suffix.lower().lstrip('.').upper()} image", where)
     out = []

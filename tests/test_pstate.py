@@ -738,3 +738,14 @@ def test_viewer_frames_with_their_own_displayed_area(tmp_path):
         assert (first, (view.image.columns, view.image.rows)) == ((30, 40), (20, 10))
         assert view.render_view().shape[:2] == (view.size[1], view.size[0])
         np.testing.assert_array_equal(view.full_resolution(), im.render(frame=1, pstate=state))
+
+
+@requires_dcmp2pgm
+@pytest.mark.xfail(strict=True, reason="dcmp2pgm 3.6.7 writes its PGM without the graphic and text annotations")
+def test_dcmp2pgm_draws_annotations(tmp_path):
+    img = dark()
+    state = make_pstate(img, GraphicLayerSequence=[layer(grey=65535)], GraphicAnnotationSequence=[annotation(
+        graphics=[("POLYLINE", "PIXEL", [2, 2, 28, 2, 28, 18, 2, 18, 2, 2], True)])])
+    img_path, state_path = files(tmp_path, img, state)
+    assert (ours(img_path, state_path)[5:15, 5:25] == 255).all()
+    assert (dcmp2pgm(state_path, img_path)[5:15, 5:25] == 255).all()
