@@ -3,8 +3,8 @@
 A pure stage after the grey (or colour) pipeline and the overlays and
 shutter: :func:`blend` mixes each segment's colour into the 8-bit display
 image, ``colour * a + pixel * (1 - a)`` with ``a = alpha * coverage``, and the
-output is BGR.  ``render(segmentation=...)``, ``--export``, the viewer and
-``convert`` all call it.
+output is BGR.  ``Segmentation.apply(img.render(...), frame)`` (``--export``,
+the ``s`` snapshot, ``convert``) and the viewer's canvas all go through it.
 
 - **DICOM SEG** (PS3.3 A.51, C.8.20), read with highdicom: BINARY,
   FRACTIONAL (PROBABILITY or OCCUPANCY, the fraction scaling alpha) and
@@ -327,10 +327,15 @@ def _read_mask(p: Path, where: str) -> np.ndarray:
         if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
             raise SegmentationError("a mask must be an array of booleans or whole numbers", where)
         return arr
-    ok, pages = cv2.imreadmulti(where, flags=cv2.IMREAD_UNCHANGED) if p.suffix.lower() != ".png" else (True, [])
-    if p.suffix.lower() == ".png" or not ok:
-        one = cv2.imread(where, cv2.IMREAD_UNCHANGED)
-        pages = [] if one is None else [one]
+    try:
+        ok, pages = cv2.imreadmulti(where, flags=cv2.IMREAD_UNCHANGED) if p.suffix.lower() != ".png" else (True, [])
+        if p.suffix.lower() == ".png" or not ok:
+            one = cv2.imread(where, cv2.IMREAD_UNCHANGED)
+            pages = [] if one is None else [one]
+    except cv2.error:                          # a damaged TIFF directory, an absurd size
+        pages = []
+    except MemoryError:
+        raise SegmentationError("the label image does not fit in memory", where) from None
     if not pages:
         raise SegmentationError(f"not a readable {p.suffix.lower().lstrip('.').upper()} image", where)
     out = []
