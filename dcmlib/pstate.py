@@ -5,7 +5,9 @@
 and those values, used alike by ``render(pstate=...)``, ``--export``,
 ``convert`` and the viewer.  The order is PS3.4 N.2's:
 
-1. Modality LUT from the state when present (C.11.1; it replaces the image's);
+1. Modality LUT from the state (C.11.1): it replaces the image's, and without one
+   the stage is the identity (PS3.4 N.2: what a state leaves out is not taken
+   from the image);
 2. Softcopy VOI LUT (C.11.8): a window or a LUT, for the referenced images and frames;
 3. Presentation LUT (C.11.6): IDENTITY, INVERSE or a LUT.  With a state, the
    polarity is the state's alone: a MONOCHROME1 image is not inverted again
@@ -186,12 +188,13 @@ class PresentationState:
                                      image)
 
     def modality(self, image: Modality, signed: bool) -> Modality:
-        """The Modality LUT stage with this state: the state's LUT or rescale, else the image's (C.11.1)."""
+        """The Modality LUT stage with this state: the state's LUT or rescale (C.11.1), else the identity:
+        a stage the state leaves out is not taken from the image (PS3.4 N.2; ``dcmp2pgm`` agrees)."""
         if self.modality_lut is not None:
             return Modality(lut=_signed(self.modality_lut, signed), lut_explanation="presentation state")
         if self.rescale is not None:
             return Modality(slope=self.rescale[0], intercept=self.rescale[1], rescale_type=image.rescale_type)
-        return image
+        return Modality(rescale_type=image.rescale_type)
 
     def voi(self, sop_uid: str, frame: int, signed: bool) -> Window | VoiLut | None:
         """The Softcopy VOI LUT for ``frame`` (1-based) of ``sop_uid``, or None (no VOI: identity)."""
@@ -647,6 +650,11 @@ class PresentedImage:
 
     def __len__(self) -> int:
         return len(self._image)
+
+    @property
+    def unit(self) -> str:
+        """The values' unit: the image's through the state's own rescale or LUT, none through the identity."""
+        return self._image.unit if self.state.rescale is not None or self.state.modality_lut is not None else ""
 
     def applies(self, frame: int) -> bool:
         return self.state.references(*self._image.pstate_ref(frame))

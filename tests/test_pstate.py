@@ -138,6 +138,9 @@ GREY_CASES = {
         img=dict(RescaleSlope=1, RescaleIntercept=0),
         state=dict(SoftcopyVOILUTSequence=[window_item(1900, 1000)], RescaleSlope=2, RescaleIntercept=-100,
                    RescaleType="US")),
+    "the image's rescale left out (PS3.4 N.2)": dict(
+        img=dict(RescaleSlope=2, RescaleIntercept=-1000),
+        state=dict(SoftcopyVOILUTSequence=[window_item(2000, 1000)])),
     "VOI LUT": dict(img={}, state=dict(SoftcopyVOILUTSequence=[Dataset()]), voi_lut=True),
     "Modality LUT in the state": dict(img={}, state=dict(
         ModalityLUTSequence=[lut_item([4096, 0, 16], (4095 - np.arange(4096)) * 8, ModalityLUTType="US")],
