@@ -357,6 +357,21 @@ class TestMasks:
         out = load_segmentation(tmp_path / "m.png", img).apply(img.render(), 0, 0.4)
         assert out[6, 7].tolist() == _expected_bgr(COLOURS[1], 0.4)
 
+    def test_tiff_pages_on_a_colour_multiframe_image(self, tmp_path):
+        rgb = np.zeros((2, ROWS, COLS, 3), np.uint8)
+        rgb[..., 1] = 200                                         # green everywhere
+        path = write_ds(make_ds(rgb, SamplesPerPixel=3), tmp_path / "rgb.dcm")
+        pages = [np.zeros((ROWS, COLS), np.uint8), np.zeros((ROWS, COLS), np.uint8)]
+        pages[1][3, 4] = 1
+        assert cv2.imwritemulti(str(tmp_path / "m.tif"), pages)
+        img = dcmlib.load(path)
+        seg = load_segmentation(tmp_path / "m.tif", img)
+        assert seg.frames == [1]
+        out = seg.apply(img.render(frame=1), 1, 0.5)
+        r, g, b = COLOURS[0]
+        assert out[3, 4].tolist() == [_mixed(0.5, 0, b), _mixed(0.5, 200, g), _mixed(0.5, 0, r)]
+        assert out[0, 0].tolist() == [0, 200, 0]
+
     def test_size_mismatch_names_both_sizes(self, tmp_path):
         path = write_ds(_slices(1)[0], tmp_path / "ct.dcm")
         np.save(tmp_path / "m.npy", np.zeros((ROWS + 1, COLS), np.uint8))
