@@ -601,11 +601,12 @@ def _put(img: np.ndarray, text: str, org: tuple[int, int], scale: float,
          color: tuple[int, int, int] = TEXT) -> None:
     """Light text with a dark outline: readable on any grey.
 
-    The outline is the same text drawn one pixel off in each diagonal: a
+    The outline is the same text drawn one pixel off in each of the eight
+    directions (the diagonals alone leave gaps that look hollow on white): a
     thicker stroke would also be wider (OpenCV 5 fonts advance by thickness).
     """
     x, y = org
-    for dx, dy in ((-1, -1), (1, -1), (-1, 1), (1, 1)):
+    for dx, dy in ((-1, -1), (1, -1), (-1, 1), (1, 1), (-1, 0), (1, 0), (0, -1), (0, 1)):
         cv2.putText(img, text, (x + dx, y + dy), FONT, scale, SHADOW, 1, cv2.LINE_AA)
     cv2.putText(img, text, org, FONT, scale, color, 1, cv2.LINE_AA)
 

@@ -314,3 +314,55 @@ def test_a_ruler_drag_prints_the_length(session, tmp_path):
     s.drag(1, (100, 300), (300, 300))
     out = s.quit()
     assert "distance 50.00 mm (100.0 px)" in out.splitlines(), out
+
+
+# ------------------------------------------------------------------ multiplanar reformation
+
+
+def _box_series(folder: Path) -> Path:
+    """An axial CT series of a bright box filling the volume: 128 x 96 pixels of 1 mm (x 128 mm, y 96 mm),
+    20 slices 5 mm apart (z 100 mm), a dark 8 mm margin in x and y so the labels sit on black."""
+    from pydicom.uid import generate_uid
+
+    from helpers import make_ds, write_ds
+
+    folder.mkdir()
+    series = generate_uid()
+    px = np.full((96, 128), 0, np.int16)
+    px[8:-8, 8:-8] = 2000
+    for k in range(20):
+        write_ds(make_ds(px, Modality="CT", SeriesInstanceUID=series, RescaleSlope=1.0, RescaleIntercept=-1000.0,
+                         ImagePositionPatient=[0.0, 0.0, 5.0 * k], ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+                         PixelSpacing=[1.0, 1.0], InstanceNumber=k + 1, WindowCenter=0, WindowWidth=400),
+                 folder / f"IM{k:02d}.dcm")
+    return folder
+
+
+def _bright_box(screen: np.ndarray) -> tuple[int, int]:
+    """Width and height (screen pixels) of the white box (HU 1000 at window 0/400) above the trackbar panel
+    (light grey, found where the window's left edge, black beside the picture, turns light)."""
+    panel = np.nonzero(screen[:, 1, 1] > 150)[0]
+    top = int(panel.min()) if panel.size else screen.shape[0]
+    ys, xs = np.nonzero((screen[:top] > 250).all(axis=2))
+    return int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+
+
+def test_t_cycles_planes_and_the_picture_changes_aspect(session, tmp_path):
+    """Axial, then t: coronal (x 112 mm wide, z 100 mm tall: the 5 mm slices not squashed), then t:
+    sagittal (y 80 mm wide, z 100 mm tall), then t: axial again (x 112 by y 80).  The box is measured
+    on screenshots of the real window; the ratios are the box's in mm."""
+    s = session(_box_series(tmp_path / "box"))
+    s.key("o")                                                    # no text over the picture
+    boxes = [_bright_box(s.screen("axial"))]
+    for name in ("coronal", "sagittal", "axial-again"):
+        s.key("t", pause=1.0)
+        xdo(s.env, "windowmove", "--sync", s.win, "0", "0")      # the window grew or shrank: all of it on screen
+        time.sleep(0.3)
+        boxes.append(_bright_box(s.screen(name)))
+    s.key("o")
+    s.screen("annotated")                                         # for a person to look at: labels, annotation
+    s.quit()
+    ratios = [w / h for w, h in boxes]
+    # a box edge spans at most a screen pixel more or less at the fit
+    for got, (w_mm, h_mm) in zip(ratios, [(112, 80), (112, 100), (80, 100), (112, 80)]):
+        assert got == pytest.approx(w_mm / h_mm, rel=0.04), (boxes, ratios)
