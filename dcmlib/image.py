@@ -9,7 +9,6 @@ float32 modality values) through one byte-budget
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
 import warnings
@@ -262,7 +261,7 @@ class DicomImage:
 
         ``pstate`` (a :class:`~dcmlib.pstate.PresentationState`, see
         :func:`dcmlib.load_pstate`) renders the frame as the state says: its
-        Modality LUT, VOI and Presentation LUT, its shutter instead of the image's,
+        Modality LUT, VOI and Presentation LUT, its shutter instead of the image's, the overlays it activates,
         rotation, flip and displayed area, and (unless ``annotations`` is False)
         its graphic and text annotations; a state made for another image raises
         :class:`~dcmlib.pstate.PresentationStateError`.  A window given here
@@ -338,12 +337,12 @@ class DicomImage:
     def _render_pstate(self, pstate: PresentationState, center: float | None, width: float | None, *,
                        mode: str | None, frame: int, invert: bool, voi: int | None, preset: str | Preset | None,
                        overlays: bool, shutters: bool, annotations: bool) -> np.ndarray:
-        """:meth:`render` with a presentation state: grey stages, the image's overlays and the state's
+        """:meth:`render` with a presentation state: grey stages, the overlays the state activates and its
         shutter at image size, then the state's spatial stages and annotations (:func:`dcmlib.pstate.present`)."""
         out = self.pstate_grey(pstate, frame, invert=invert, center=center, width=width, mode=mode, voi=voi,
                                preset=preset)
         f = self._check_frame(frame)
-        objects = dataclasses.replace(self.display_objects(f), shutter=pstate.shutter)
+        objects = pstate.display_objects(self.display_objects(f))
         planes = display.layers(objects, self._frames.refs[f].index, self.rows, self.columns,
                                 overlays=overlays, shutters=shutters) if (overlays or shutters) else None
         if planes is not None:

@@ -12,7 +12,8 @@ and those values, used alike by ``render(pstate=...)``, ``--export``,
 3. Presentation LUT (C.11.6): IDENTITY, INVERSE or a LUT.  With a state, the
    polarity is the state's alone: a MONOCHROME1 image is not inverted again
    (PS3.4 N.2.1.4; DCMTK's ``dcmp2pgm`` does the same);
-4. the state's Display Shutter (C.7.6.11), replacing the image's;
+4. the state's Display Shutter (C.7.6.11), replacing the image's, and the overlay
+   planes the state activates (C.11.7: the image's, or the state's own);
 5. Spatial Transformation (C.10.6): rotation clockwise, then the horizontal flip;
 6. Displayed Area Selection (C.10.4): the area's corners are image pixels (1-based)
    that become the top left and bottom right after the spatial transformation;
@@ -40,6 +41,7 @@ from pydicom.dataset import Dataset
 from .errors import DcmviewError, PresentationStateError
 from .header import float_value, lut_data, multi, text_value, vector
 from .lut import LutData, Modality, VoiFunction, VoiLut, Window, check_window
+from .overlays import DisplayObjects, Overlay, parse_overlays
 from .shutters import Shutter, lab_bgr, parse_shutter
 
 __all__ = [
@@ -169,6 +171,8 @@ class PresentationState:
     areas: tuple[DisplayedArea, ...] = ()
     layers: tuple[GraphicLayer, ...] = ()
     annotations: tuple[Annotation, ...] = ()
+    overlays: tuple[Overlay, ...] = ()                 #: the state's own overlay planes (C.9.2 in the state)
+    activated: tuple[tuple[int, str], ...] = ()        #: Overlay Activation Layer (60xx,1001): (group, layer)
 
     @property
     def name(self) -> str:
@@ -212,6 +216,16 @@ class PresentationState:
         order = {layer.name: layer.order for layer in self.layers}
         found = [a for a in self.annotations if _applies(a.refs, sop_uid, frame)]
         return tuple(sorted(found, key=lambda a: order.get(a.layer, 0)))
+
+    def display_objects(self, image: DisplayObjects) -> DisplayObjects:
+        """What is drawn on the image with this state (C.11.7 Overlay Activation, PS3.4 N.2): the overlay
+        groups the state activates, its own plane where it has one (else the image's), the bitmap
+        shutter's plane, and the state's shutter instead of the image's."""
+        groups = {g for g, _ in self.activated}
+        bitmap = self.shutter.bitmap_group if self.shutter is not None else None
+        own = {ov.group: ov for ov in self.overlays if ov.group in groups or ov.group == bitmap}
+        shown = [ov for ov in image.overlays if ov.group in groups and ov.group not in own]
+        return replace(image, overlays=tuple(shown) + tuple(own.values()), shutter=self.shutter)
 
     def layer(self, name: str) -> GraphicLayer:
         return next((la for la in self.layers if la.name == name), GraphicLayer(name))
@@ -319,6 +333,9 @@ def _parse(ds: Dataset, path: str) -> PresentationState:
         areas=tuple(_area(item) for item in ds.get("DisplayedAreaSelectionSequence") or ()),
         layers=tuple(_layer(item) for item in ds.get("GraphicLayerSequence") or ()),
         annotations=tuple(_annotation(item) for item in ds.get("GraphicAnnotationSequence") or ()),
+        overlays=parse_overlays(ds)[0],
+        activated=tuple((g, str(ds[(g << 16) | 0x1001].value).strip()) for g in range(0x6000, 0x6020, 2)
+                        if (g << 16) | 0x1001 in ds),
     )
 
 
@@ -750,7 +767,7 @@ class PresentedImage:
 
         if not (overlays or shutters):
             return None
-        objects = replace(self._image.display_objects(frame), shutter=self.state.shutter)
+        objects = self.state.display_objects(self._image.display_objects(frame))
         planes = display.layers(objects, self._image._frames.refs[frame].index, self._image.rows,
                                 self._image.columns, overlays=overlays, shutters=shutters)
         return None if planes is None else self._present(planes, frame)
@@ -758,7 +775,7 @@ class PresentedImage:
     def shutter_fill(self, frame: int = 0):
         from . import overlays as display  # noqa: PLC0415
 
-        return display.fill_value(replace(self._image.display_objects(frame), shutter=self.state.shutter), False)
+        return display.fill_value(self.state.display_objects(self._image.display_objects(frame)), False)
 
     def render(self, *args, **kwargs) -> np.ndarray:
         kwargs.setdefault("annotations", self.annotations)

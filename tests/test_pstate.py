@@ -752,3 +752,45 @@ def test_dcmp2pgm_draws_annotations(tmp_path):
     img_path, state_path = files(tmp_path, img, state)
     assert (ours(img_path, state_path)[5:15, 5:25] == 255).all()
     assert (dcmp2pgm(state_path, img_path)[5:15, 5:25] == 255).all()
+
+
+# ----------------------------------------------------------------------------- overlays with a state: by hand
+
+
+def _overlay_case(tmp_path, activate_image: bool, own: bool):
+    from test_overlays import add_overlay
+
+    img = dark()
+    bits = np.zeros((20, 30), bool)
+    bits[5:10, 5:10] = True
+    add_overlay(img, 0x6000, bits)
+    state = make_pstate(img, GraphicLayerSequence=[layer("L1", grey=65535)])
+    if activate_image:
+        state.add_new(0x60001001, "CS", "L1")
+    if own:
+        mine = np.zeros((20, 30), bool)
+        mine[12:15, 20:25] = True
+        add_overlay(state, 0x6002, mine)
+        state.add_new(0x60021001, "CS", "L1")
+    return files(tmp_path, img, state)
+
+
+@pytest.mark.parametrize("activate_image,own", [(False, False), (True, False), (False, True), (True, True)])
+def test_overlays_shown_only_when_the_state_activates_them(tmp_path, activate_image, own):
+    """C.11.7, PS3.4 N.2: with a state, an image overlay is drawn only when the state activates its group
+    (Overlay Activation Layer); the state's own activated planes are drawn too (G: white)."""
+    img_path, state_path = _overlay_case(tmp_path, activate_image, own)
+    got = ours(img_path, state_path)
+    assert (got[5:10, 5:10] == 255).all() == activate_image and got[5:10, 5:10].any() == activate_image
+    assert (got[12:15, 20:25] == 255).all() == own and got[12:15, 20:25].any() == own
+    assert got.sum() == 255 * (25 * activate_image + 15 * own)
+    assert not ours(img_path, state_path, overlays=False).any()
+    with dcmlib.load(img_path) as im:                               # without the state: the image's overlay
+        assert (im.render()[5:10, 5:10] == 255).all()
+
+
+@requires_dcmp2pgm
+@pytest.mark.xfail(strict=True, reason="dcmp2pgm 3.6.7 writes its PGM without the overlays a state activates")
+def test_dcmp2pgm_draws_activated_overlays(tmp_path):
+    img_path, state_path = _overlay_case(tmp_path, True, True)
+    assert dcmp2pgm(state_path, img_path).max() == 255
