@@ -40,7 +40,7 @@ from pydicom.dataset import Dataset
 
 from .errors import DcmviewError, PresentationStateError
 from .header import float_value, lut_data, multi, text_value, vector
-from .lut import LutData, Modality, VoiFunction, VoiLut, Window, check_window
+from .lut import MAX_VALUE, LutData, Modality, VoiFunction, VoiLut, Window, check_window
 from .overlays import DisplayObjects, Overlay, parse_overlays
 from .shutters import Shutter, lab_bgr, parse_shutter
 
@@ -235,11 +235,6 @@ class PresentationState:
         """Presentation LUT Shape INVERSE (C.11.6.1.2)."""
         return self.presentation_lut is None and self.shape == "INVERSE"
 
-    @property
-    def transforms(self) -> bool:
-        """Whether the state moves pixels (rotation, flip, displayed area)."""
-        return bool(self.rotation or self.flip or self.areas)
-
 
 def _signed(lut: LutData, signed: bool) -> LutData:
     """A LUT's first mapped value is signed when its input is (C.11.1.1: the descriptor's second value)."""
@@ -300,7 +295,8 @@ def _parse(ds: Dataset, path: str) -> PresentationState:
     if "RescaleSlope" in ds or "RescaleIntercept" in ds:
         slope = float_value(ds.get("RescaleSlope"), 1.0)
         intercept = float_value(ds.get("RescaleIntercept"), 0.0)
-        if not (math.isfinite(slope) and math.isfinite(intercept)) or slope == 0:
+        if not (math.isfinite(slope) and math.isfinite(intercept)) or slope == 0 or \
+                abs(slope) * 65536 + abs(intercept) > MAX_VALUE:
             raise PresentationStateError(f"Rescale Slope {slope:g} / Intercept {intercept:g} cannot be used")
         rescale = (slope, intercept)
     mlut = lut_data(ds.ModalityLUTSequence[0], False) if ds.get("ModalityLUTSequence") else None

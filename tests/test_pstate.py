@@ -794,3 +794,55 @@ def test_overlays_shown_only_when_the_state_activates_them(tmp_path, activate_im
 def test_dcmp2pgm_draws_activated_overlays(tmp_path):
     img_path, state_path = _overlay_case(tmp_path, True, True)
     assert dcmp2pgm(state_path, img_path).max() == 255
+
+
+def _damages():
+    """Ways a presentation state can be damaged: each (name, function changing the Dataset)."""
+    def item(seq, **tags):
+        def f(ds):
+            x = Dataset()
+            for k, v in tags.items():
+                setattr(x, k, v)
+            setattr(ds, seq, [x])
+        return f
+
+    return {
+        "no references": lambda ds: delattr(ds, "ReferencedSeriesSequence"),
+        "rescale NaN": lambda ds: setattr(ds, "RescaleSlope", "NaN"),
+        "rescale huge": lambda ds: setattr(ds, "RescaleSlope", "1e308"),
+        "window width 0": item("SoftcopyVOILUTSequence", WindowCenter=10, WindowWidth=0),
+        "VOI LUT descriptor short": item("SoftcopyVOILUTSequence", VOILUTSequence=[lut_item([1, 0], [1])]),
+        "presentation LUT empty": item("PresentationLUTSequence", LUTDescriptor=[0, 0, 12], LUTData=b""),
+        "area one corner": item("DisplayedAreaSelectionSequence", DisplayedAreaTopLeftHandCorner=[1, 1]),
+        "magnify 0": item("DisplayedAreaSelectionSequence", DisplayedAreaTopLeftHandCorner=[1, 1],
+                          DisplayedAreaBottomRightHandCorner=[4, 4], PresentationSizeMode="MAGNIFY",
+                          PresentationPixelMagnificationRatio=0),
+        "graphic data NaN": lambda ds: setattr(ds, "GraphicAnnotationSequence", [annotation(
+            graphics=[("POLYLINE", "PIXEL", [1.0, float("nan"), 3.0, 4.0], False)])]),
+        "graphic data odd": lambda ds: setattr(ds, "GraphicAnnotationSequence", [annotation(
+            graphics=[("ELLIPSE", "PIXEL", [1.0, 2.0, 3.0], True)])]),
+        "rotation 45": lambda ds: setattr(ds, "ImageRotation", 45),
+    }
+
+
+@pytest.mark.parametrize("damage", list(_damages()) + ["Image Rotation one byte long"])
+def test_damaged_states_are_one_clean_error(tmp_path, damage):
+    img = image()
+    state = make_pstate(img, ImageRotation=90)
+    if damage in _damages():
+        _damages()[damage](state)
+    img_path, state_path = files(tmp_path, img, state)
+    if damage == "Image Rotation one byte long":                        # (0070,0042) US, length 2 -> 1
+        data = Path(state_path).read_bytes()
+        at = data.index(b"\x70\x00\x42\x00US\x02\x00")
+        Path(state_path).write_bytes(data[:at + 6] + b"\x01\x00" + data[at + 9:])
+    try:
+        loaded = dcmlib.load_pstate(state_path)
+    except dcmlib.PresentationStateError as exc:
+        assert "ps.dcm" in str(exc)
+        return
+    with dcmlib.load(img_path) as im:                                  # accepted: it renders or says why
+        try:
+            im.render(pstate=loaded)
+        except dcmlib.DcmviewError:
+            pass
