@@ -133,8 +133,10 @@ class View:
         self._failed: set[int] = set()
         #: The image as the state logic reads it (:mod:`dcmlib.controls` handlers' ``image``), auto windows kept.
         self.source = _Remembered(image)
-        if self.state.pstate:                  # --pstate: open through the state
-            self.state = self._through_pstate(self.state)
+        if self.state.pstate:                  # --pstate: open through the state (a --window kept)
+            s = self.state
+            user = s.preset is None and s.voi is None and not s.minmax and s.auto is None and not s.is_color
+            self.state = self._through_pstate(s, keep_window=user)
 
     def set_state(self, state: ViewerState) -> bool:
         """Show ``state`` from now on; True when the picture changes (a drag origin alone does not)."""
@@ -143,10 +145,11 @@ class View:
         self.state = state
         return changed
 
-    def _through_pstate(self, state: ViewerState) -> ViewerState:
+    def _through_pstate(self, state: ViewerState, keep_window: bool = False) -> ViewerState:
         """The image to show for ``state``: through the first presentation state that references its frame
         while ``g`` is on, else the image itself.  A switch fits the new picture (a rotation or a displayed
-        area changes its size) and starts from its window (the state's VOI, or the file's)."""
+        area changes its size) and starts from its window (the state's VOI, or the file's), or keeps the
+        state's window (``keep_window``: a ``--window`` given with ``--pstate``)."""
         want: DicomImage | PresentedImage = self.base
         message = None
         if state.pstate:
@@ -168,7 +171,8 @@ class View:
         self._measured, self._labels = {}, {}
         zoom = fit_zoom(want.rows, want.columns, self._screen)
         self.size = (max(1, round(want.columns * zoom)), max(1, round(want.rows * zoom)))
-        new = controls.initial_state(want, frame=state.frame, invert=state.invert)   # type: ignore[arg-type]
+        window = {"center": state.center, "width": state.width, "mode": state.mode} if keep_window else {}
+        new = controls.initial_state(want, frame=state.frame, invert=state.invert, **window)  # type: ignore[arg-type]
         keep = {k: getattr(state, k) for k in ("annotations", "help", "smooth", "overlays", "shutters", "pstate",
                                                "segmentation", "seg_alpha", "seg_outline", "playing", "fps",
                                                "cine_clock", "request", "tool")}

@@ -846,3 +846,24 @@ def test_damaged_states_are_one_clean_error(tmp_path, damage):
             im.render(pstate=loaded)
         except dcmlib.DcmviewError:
             pass
+
+
+def test_viewer_pstate_with_a_window_keeps_it(tmp_path):
+    """dcmview IMAGE --pstate STATE --window C W: the viewer opens through the state with that window, so s
+    equals --export --pstate STATE --window C W."""
+    from dcmlib import controls
+    from dcmlib.view import View
+
+    img = image()
+    img_path, state_path = files(tmp_path, img, make_pstate(img, ImageRotation=270,
+                                                            SoftcopyVOILUTSequence=[window_item(1500, 800)]))
+    with dcmlib.load(img_path) as im:
+        state = dcmlib.load_pstate(state_path)
+        start = replace_state(controls.initial_state(im, center=3000, width=500), pstate=True)
+        view = View(im, start, pstates=[state])
+        assert (view.state.center, view.state.width) == (3000, 500)
+        out = tmp_path / "out.png"
+        assert run_cli(img_path, "--pstate", state_path, "--window", "3000", "500", "--export", out).returncode == 0
+        np.testing.assert_array_equal(view.full_resolution(), cv2.imread(str(out), cv2.IMREAD_UNCHANGED))
+        plain = View(im, replace_state(controls.initial_state(im), pstate=True), pstates=[state])
+        assert (plain.state.center, plain.state.width) == (1500, 800)            # the state's VOI
