@@ -128,6 +128,7 @@ class TextObject:
     anchor: tuple[float, float] | None = None
     anchor_units: str = "PIXEL"
     anchor_visible: bool = False
+    justify: str = "LEFT"                                   #: Bounding Box Text Horizontal Justification
 
 
 @dataclass(frozen=True)
@@ -374,7 +375,8 @@ def _annotation(item: Dataset) -> Annotation:
         texts.append(TextObject(str(t.get("UnformattedTextValue", "") or ""), box,
                                 text_value(t, "BoundingBoxAnnotationUnits").upper() or "PIXEL", anchor,
                                 text_value(t, "AnchorPointAnnotationUnits").upper() or "PIXEL",
-                                text_value(t, "AnchorPointVisibility").upper() == "Y"))
+                                text_value(t, "AnchorPointVisibility").upper() == "Y",
+                                text_value(t, "BoundingBoxTextHorizontalJustification").upper() or "LEFT"))
     graphics = []
     for g in item.get("GraphicObjectSequence") or ():
         graphics.append(GraphicObject(text_value(g, "GraphicType").upper(), _points(g.get("GraphicData")),
@@ -600,16 +602,21 @@ def _draw_text(out: np.ndarray, t: TextObject, place, c: tuple) -> None:
     font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1
     lines = t.text.splitlines() or [t.text]
     (tw, th), base = cv2.getTextSize(max(lines, key=len), font, scale, thick)
+    right = None
     if t.box is not None:
         (x0, y0), (x1, y1) = place(((t.box[0], t.box[1]), (t.box[2], t.box[3])), t.box_units)
-        x, y = min(x0, x1), min(y0, y1)
+        x, y, right = min(x0, x1), min(y0, y1), max(x0, x1)
     elif t.anchor is not None:
         (x, y), = place((t.anchor,), t.anchor_units)
         y -= (th + base) * len(lines)
     else:
         return
     for i, line in enumerate(lines):
-        cv2.putText(out, line, (int(round(x)), int(round(y)) + th + i * (th + base)), font, scale, c, thick,
+        lx = x
+        if right is not None and t.justify in ("RIGHT", "CENTER"):      # C.10.5.1.1: within the bounding box
+            free = right - x - cv2.getTextSize(line, font, scale, thick)[0][0]
+            lx = x + (free if t.justify == "RIGHT" else free / 2)
+        cv2.putText(out, line, (int(round(lx)), int(round(y)) + th + i * (th + base)), font, scale, c, thick,
                     cv2.LINE_AA)
     if t.anchor is not None and t.anchor_visible and t.box is not None:
         (ax, ay), = place((t.anchor,), t.anchor_units)

@@ -318,7 +318,7 @@ def test_dcmp2pgm_applies_displayed_area(tmp_path):
 # ----------------------------------------------------------------------------- annotations: by hand
 
 
-def annotation(layer="L1", graphics=(), texts=()) -> Dataset:
+def annotation(layer="L1", graphics=(), texts=(), justify="LEFT") -> Dataset:
     item = Dataset()
     item.GraphicLayer = layer
     seq = []
@@ -339,7 +339,7 @@ def annotation(layer="L1", graphics=(), texts=()) -> Dataset:
         t.UnformattedTextValue = text
         t.BoundingBoxAnnotationUnits = "PIXEL"
         t.BoundingBoxTopLeftHandCorner, t.BoundingBoxBottomRightHandCorner = list(box[:2]), list(box[2:])
-        t.BoundingBoxTextHorizontalJustification = "LEFT"
+        t.BoundingBoxTextHorizontalJustification = justify
         tseq.append(t)
     if tseq:
         item.TextObjectSequence = tseq
@@ -867,3 +867,17 @@ def test_viewer_pstate_with_a_window_keeps_it(tmp_path):
         np.testing.assert_array_equal(view.full_resolution(), cv2.imread(str(out), cv2.IMREAD_UNCHANGED))
         plain = View(im, replace_state(controls.initial_state(im), pstate=True), pstates=[state])
         assert (plain.state.center, plain.state.width) == (1500, 800)            # the state's VOI
+
+
+@pytest.mark.parametrize("justify", ["LEFT", "CENTER", "RIGHT"])
+def test_text_justified_in_its_bounding_box(tmp_path, justify):
+    """C.10.5.1.1 Bounding Box Text Horizontal Justification: the text sits at the left, middle or right of
+    its box (columns 10..90 of a 100-column image), never outside it."""
+    img = dark(30, 100)
+    state = make_pstate(img, GraphicAnnotationSequence=[annotation(texts=[("ab", (10, 5, 90, 25))], justify=justify)])
+    img_path, state_path = files(tmp_path, img, state)
+    cols = np.nonzero(ours(img_path, state_path).any(axis=0))[0]
+    assert cols.min() >= 9 and cols.max() <= 90
+    middle = (cols.min() + cols.max()) / 2
+    expected = {"LEFT": (10, 35), "CENTER": (40, 60), "RIGHT": (65, 90)}[justify]
+    assert expected[0] <= middle <= expected[1], (justify, cols.min(), cols.max())
