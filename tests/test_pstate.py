@@ -21,6 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
@@ -881,3 +883,25 @@ def test_text_justified_in_its_bounding_box(tmp_path, justify):
     middle = (cols.min() + cols.max()) / 2
     expected = {"LEFT": (10, 35), "CENTER": (40, 60), "RIGHT": (65, 90)}[justify]
     assert expected[0] <= middle <= expected[1], (justify, cols.min(), cols.max())
+
+
+# ----------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(seed=hst.integers(0, 2**16), center=hst.integers(-500, 4500), width=hst.integers(1, 5000),
+       function=hst.sampled_from(["LINEAR", "LINEAR_EXACT", "SIGMOID"]), rotation=hst.sampled_from([0, 90, 180, 270]),
+       flip=hst.booleans(), inverse=hst.booleans())
+def test_a_state_is_the_plain_pipeline_moved(seed, center, width, function, rotation, flip, inverse):
+    """A state holding only a VOI window, a shape and a spatial transformation renders exactly the image's own
+    pipeline with that window (and invert for INVERSE), rotated and flipped: one home for each rule."""
+    pixels = np.random.default_rng(seed).integers(0, 4096, (9, 13)).astype(np.uint16)
+    img = image(pixels)
+    state = ps.parse_pstate(make_pstate(img, SoftcopyVOILUTSequence=[window_item(center, width, VOILUTFunction=function)],
+                                        ImageRotation=rotation, ImageHorizontalFlip="Y" if flip else "N",
+                                        PresentationLUTShape="INVERSE" if inverse else "IDENTITY"), "ps.dcm")
+    with dcmlib.load(img) as im:
+        plain = im.render(center, width, mode=function, invert=inverse, overlays=False, shutters=False)
+        expected = np.rot90(plain, k=-(rotation // 90))
+        expected = expected[:, ::-1] if flip else expected
+        np.testing.assert_array_equal(im.render(pstate=state), expected)
