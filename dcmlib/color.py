@@ -13,7 +13,8 @@ from pydicom.multival import MultiValue
 
 from .errors import UnsupportedError
 
-__all__ = ["COLOR_PHOTOMETRICS", "to_uint8_rgb", "palette_to_rgb", "palette_tables", "rgb_to_bgr"]
+__all__ = ["COLOR_PHOTOMETRICS", "to_uint8_rgb", "palette_to_rgb", "palette_tables", "rgb_to_bgr",
+           "dicom_lab_to_rgb", "lab_bgr"]
 
 #: Photometric interpretations shown in colour.
 COLOR_PHOTOMETRICS = frozenset(
@@ -154,3 +155,43 @@ def _expand(v: list[int], i: int, count: int | None, out: list[int], limit: int,
 def rgb_to_bgr(rgb: np.ndarray) -> np.ndarray:
     """RGB (…, 3) to a contiguous BGR array, OpenCV's channel order."""
     return np.ascontiguousarray(rgb[..., ::-1])
+
+
+def dicom_lab_to_rgb(value: tuple[int, int, int]) -> tuple[int, int, int]:
+    """A DICOM scaled CIELab triple as 8-bit sRGB (R, G, B).
+
+    PS3.3 C.10.7.1.1: L* = L * 100 / 65535, a* = a * 255 / 65535 - 128,
+    b* = b * 255 / 65535 - 128, relative to the D65 white point (PS3.3 says
+    CIELab under D65).  CIE 1976 L*a*b* to XYZ (Xn 0.95047, Yn 1, Zn 1.08883;
+    f^-1(t) = t^3 above 6/29, else 3 (6/29)^2 (t - 4/29)), XYZ to linear sRGB
+    with the IEC 61966-2-1 matrix, then the sRGB transfer function
+    (12.92 c up to 0.0031308, else 1.055 c^(1/2.4) - 0.055), clipped to 0..1
+    and rounded to 0..255.
+    """
+    ls, as_, bs = (float(v) for v in value)
+    lstar, astar, bstar = ls * 100.0 / 65535.0, as_ * 255.0 / 65535.0 - 128.0, bs * 255.0 / 65535.0 - 128.0
+    fy = (lstar + 16.0) / 116.0
+    fx, fz = fy + astar / 500.0, fy - bstar / 200.0
+    d = 6.0 / 29.0
+
+    def finv(t: float) -> float:
+        return t ** 3 if t > d else 3.0 * d * d * (t - 4.0 / 29.0)
+
+    x, y, z = 0.95047 * finv(fx), 1.0 * finv(fy), 1.08883 * finv(fz)
+    linear = (3.2406 * x - 1.5372 * y - 0.4986 * z,
+              -0.9689 * x + 1.8758 * y + 0.0415 * z,
+              0.0557 * x - 0.2040 * y + 1.0570 * z)
+
+    def encode(c: float) -> int:
+        c = min(max(c, 0.0), 1.0)
+        s = 12.92 * c if c <= 0.0031308 else 1.055 * c ** (1.0 / 2.4) - 0.055
+        return int(np.floor(min(max(s, 0.0), 1.0) * 255.0 + 0.5))
+
+    r, g, b = (encode(c) for c in linear)
+    return r, g, b
+
+
+def lab_bgr(lab: tuple[int, int, int]) -> tuple[int, int, int]:
+    """:func:`dicom_lab_to_rgb` in OpenCV's channel order (shutter fill, graphic layers, segments)."""
+    r, g, b = dicom_lab_to_rgb(lab)
+    return b, g, r

@@ -14,7 +14,7 @@ the ``s`` snapshot, ``convert``) and the viewer's canvas all go through it.
   Position (Patient) equals its Plane Position Sequence's within
   :data:`POSITION_TOLERANCE_MM` (same Frame of Reference).  Each segment is
   drawn in its Recommended Display CIELab Value (C.8.20.2, scaled as
-  C.10.7.1.1, see :func:`dicom_lab_to_rgb`), else in :data:`COLOURS`.
+  C.10.7.1.1, see :func:`dcmlib.color.dicom_lab_to_rgb`), else in :data:`COLOURS`.
 - **Masks**: an array of the image's size, (rows, cols) for one frame or
   (frames, rows, cols) in the viewer's slice order; label values 1..N are
   segments, 0 background; a boolean mask is one segment.
@@ -35,10 +35,11 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
+from .color import dicom_lab_to_rgb
 from .errors import DcmviewError, InvalidArgumentError, SegmentationError, exception_text
 from .header import functional_item, text_value, vector
 
-__all__ = ["Segment", "Segmentation", "load_segmentation", "blend", "outline", "dicom_lab_to_rgb",
+__all__ = ["Segment", "Segmentation", "load_segmentation", "blend", "outline",
            "find_segmentations", "describe_found", "COLOURS", "DEFAULT_ALPHA",
            "POSITION_TOLERANCE_MM", "SEG_STORAGE", "SEG_CLASSES", "check_alpha", "NotReferencedError"]
 
@@ -70,40 +71,6 @@ def check_alpha(alpha: float, where: str | None = None) -> float:
 
 
 # ----------------------------------------------------------------------------- colour
-
-
-def dicom_lab_to_rgb(value: tuple[int, int, int]) -> tuple[int, int, int]:
-    """A DICOM scaled CIELab triple as 8-bit sRGB (R, G, B).
-
-    PS3.3 C.10.7.1.1: L* = L * 100 / 65535, a* = a * 255 / 65535 - 128,
-    b* = b * 255 / 65535 - 128, relative to the D65 white point (PS3.3 says
-    CIELab under D65).  CIE 1976 L*a*b* to XYZ (Xn 0.95047, Yn 1, Zn 1.08883;
-    f^-1(t) = t^3 above 6/29, else 3 (6/29)^2 (t - 4/29)), XYZ to linear sRGB
-    with the IEC 61966-2-1 matrix, then the sRGB transfer function
-    (12.92 c up to 0.0031308, else 1.055 c^(1/2.4) - 0.055), clipped to 0..1
-    and rounded to 0..255.
-    """
-    ls, as_, bs = (float(v) for v in value)
-    lstar, astar, bstar = ls * 100.0 / 65535.0, as_ * 255.0 / 65535.0 - 128.0, bs * 255.0 / 65535.0 - 128.0
-    fy = (lstar + 16.0) / 116.0
-    fx, fz = fy + astar / 500.0, fy - bstar / 200.0
-    d = 6.0 / 29.0
-
-    def finv(t: float) -> float:
-        return t ** 3 if t > d else 3.0 * d * d * (t - 4.0 / 29.0)
-
-    x, y, z = 0.95047 * finv(fx), 1.0 * finv(fy), 1.08883 * finv(fz)
-    linear = (3.2406 * x - 1.5372 * y - 0.4986 * z,
-              -0.9689 * x + 1.8758 * y + 0.0415 * z,
-              0.0557 * x - 0.2040 * y + 1.0570 * z)
-
-    def encode(c: float) -> int:
-        c = min(max(c, 0.0), 1.0)
-        s = 12.92 * c if c <= 0.0031308 else 1.055 * c ** (1.0 / 2.4) - 0.055
-        return int(np.floor(min(max(s, 0.0), 1.0) * 255.0 + 0.5))
-
-    r, g, b = (encode(c) for c in linear)
-    return r, g, b
 
 
 class NotReferencedError(SegmentationError):

@@ -19,7 +19,9 @@ import cv2
 import numpy as np
 from pydicom.dataset import Dataset
 
-__all__ = ["Shutter", "parse_shutter", "shutter_mask", "fill_grey", "fill_bgr", "lab_bgr", "describe_shutter"]
+from .color import lab_bgr
+
+__all__ = ["Shutter", "parse_shutter", "shutter_mask", "fill_grey", "fill_bgr", "describe_shutter"]
 
 
 @dataclass(frozen=True)
@@ -140,15 +142,6 @@ def fill_bgr(shutter: Shutter) -> tuple[int, int, int]:
         g = fill_grey(shutter)
         return g, g, g
     return lab_bgr(shutter.lab)
-
-
-def lab_bgr(lab: tuple[int, int, int]) -> tuple[int, int, int]:
-    """A DICOM CIELab value (PS3.3 C.10.7.1.1: L* 0..100, a* b* -128..127, each scaled to 0..65535) as sRGB in
-    BGR order (used by shutters and the presentation states' graphic layers)."""
-    ls, as_, bs = lab
-    arr = np.array([[[ls * 100.0 / 65535, as_ * 255.0 / 65535 - 128, bs * 255.0 / 65535 - 128]]], np.float32)
-    bgr = cv2.cvtColor(arr, cv2.COLOR_Lab2BGR)[0, 0]
-    return tuple(int(round(min(max(float(v), 0.0), 1.0) * 255)) for v in bgr)  # type: ignore[return-value]
 
 
 def describe_shutter(shutter: Shutter) -> str:
