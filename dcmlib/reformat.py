@@ -47,7 +47,8 @@ from .presets import PRESETS, Preset
 
 __all__ = ["PLANES", "StackGeometry", "ReformattedImage", "stack_geometry", "resample_stack", "plane_axes",
            "orientation_labels", "acquisition_plane", "current_plane", "next_plane", "image_labels", "switch_plane",
-           "reformat", "build_volume", "ReadAheadPool", "decode_workers"]
+           "reformat", "build_volume", "ReadAheadPool", "decode_workers", "ObliqueReformattedImage", "ObliqueGrid",
+           "oblique_grid", "is_oblique", "sample_trilinear"]
 
 PLANES = ("axial", "coronal", "sagittal")
 AXIS_NAMES = "xyz"
@@ -503,6 +504,162 @@ class ReformattedImage:
         return np.array([g.depths[frame] / g.spacing[0], y - 0.5 + di, x - 0.5 + dj])
 
 
+# --------------------------------------------------------------------------- oblique stacks
+
+#: Largest deviation (1 - |cosine|) of a volume axis from its nearest patient axis that counts as aligned.
+OBLIQUE_TOLERANCE = 1e-4
+
+
+def is_oblique(axes: np.ndarray) -> bool:
+    """Whether the volume's axes (rows: unit vectors in LPS) lie off the patient axes (an oblique acquisition)."""
+    perm, _ = _assignment(axes)
+    return any(1.0 - abs(float(axes[v, perm[v]])) > OBLIQUE_TOLERANCE for v in range(3))
+
+
+@dataclass(frozen=True)
+class ObliqueGrid:
+    """A plane's slices on the patient axes (LPS) through an oblique volume (C.7.6.2.1.1).
+
+    Slice k lies at ``lo[axis] + k * step`` along ``axis``; pixel (r, c) of a
+    slice at ``down`` and ``right`` (patient axis, sign) ``pixel`` mm apart
+    from the bounding box's edge on the sign's side, so the picture is
+    oriented as PLANE_SCREEN says.
+    """
+
+    axis: int
+    down: tuple[int, int]
+    right: tuple[int, int]
+    lo: np.ndarray
+    hi: np.ndarray
+    step: float
+    pixel: float
+    count: int
+    rows: int
+    columns: int
+
+    def point(self, k: float, r: float | np.ndarray, c: float | np.ndarray) -> np.ndarray:
+        """Patient coordinates (..., 3) of slice k, row r, column c (pixel centres at whole r, c)."""
+        r, c = np.broadcast_arrays(np.asarray(r, dtype=np.float64), np.asarray(c, dtype=np.float64))
+        p = np.empty(r.shape + (3,))
+        p[..., self.axis] = self.lo[self.axis] + k * self.step
+        for (a, sign), along in ((self.down, r), (self.right, c)):
+            p[..., a] = self.lo[a] + along * self.pixel if sign > 0 else self.hi[a] - along * self.pixel
+        return p
+
+    def frame_of(self, p: np.ndarray) -> int:
+        """The slice nearest to patient point ``p``."""
+        return int(np.clip(round((float(p[self.axis]) - self.lo[self.axis]) / self.step), 0, self.count - 1))
+
+
+def oblique_grid(geom: StackGeometry, shape: tuple[int, int, int], plane: str) -> ObliqueGrid:
+    """The patient-axis grid of ``plane`` that holds every voxel of an oblique volume of ``shape``.
+
+    Along the plane's axis the step is the volume spacing nearest to that
+    axis; in the plane, square pixels of the finer of the other two spacings.
+    """
+    perm, _ = _assignment(geom.axes)
+    spacing_along = {perm[v]: geom.spacing[v] for v in range(3)}
+    ends = np.array(list(itertools.product(*[(0, n - 1) for n in shape])), dtype=np.float64)
+    corners = geom.origin + (ends * np.asarray(geom.spacing)) @ geom.axes
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    a = PLANE_NORMAL[plane]
+    down, right = PLANE_SCREEN[plane]
+    pixel = min(spacing_along[down[0]], spacing_along[right[0]])
+    step = spacing_along[a]
+
+    def n(axis: int, d: float) -> int:
+        return int(math.floor((hi[axis] - lo[axis]) / d + 1e-6)) + 1
+
+    return ObliqueGrid(a, down, right, lo, hi, step, pixel, n(a, step), n(down[0], pixel), n(right[0], pixel))
+
+
+def sample_trilinear(volume: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``volume`` at fractional indices ``q`` (..., 3), trilinear; NaN outside the volume (float32)."""
+    shape = np.asarray(volume.shape)
+    inside = np.all((q >= -1e-6) & (q <= shape - 1 + 1e-6), axis=-1)
+    qc = np.clip(q, 0, shape - 1)
+    base = np.minimum(np.floor(qc).astype(np.intp), np.maximum(shape - 2, 0))
+    frac = (qc - base).astype(np.float32)
+    flat = volume.reshape(-1)
+    strides = np.array([shape[1] * shape[2], shape[2], 1], dtype=np.intp)
+    index = base @ strides
+    out = np.zeros(q.shape[:-1], dtype=np.float32)
+    for corner in itertools.product((0, 1), repeat=3):
+        step = [min(d, int(shape[i]) - 1) for i, d in enumerate(corner)]
+        w = np.ones(q.shape[:-1], dtype=np.float32)
+        for i, d in enumerate(corner):
+            w *= frac[..., i] if d else 1.0 - frac[..., i]
+        out += w * flat.take(index + int(np.dot(step, strides))).astype(np.float32)
+    out[~inside] = np.nan
+    return out
+
+
+class ObliqueReformattedImage(ReformattedImage):
+    """A plane of an oblique series on the patient axes: each slice sampled from the volume, trilinear.
+
+    The volume stays in the acquisition frame; a slice of the plane is the
+    volume at the points of :class:`ObliqueGrid` (NaN outside the acquired
+    box), computed when first asked for and cached like any slice.
+    """
+
+    def __init__(self, source, plane: str, volume: np.ndarray, geom: StackGeometry, grid: ObliqueGrid):
+        super().__init__(source, plane, volume, geom, plane_axes(geom.axes, plane))
+        self._grid = grid
+        self.rows, self.columns, self._pixel = grid.rows, grid.columns, grid.pixel
+        self.axis = AXIS_NAMES[grid.axis]
+
+    def __len__(self) -> int:
+        return self._grid.count
+
+    @staticmethod
+    def _unit(axis: int, sign: int) -> np.ndarray:
+        v = np.zeros(3)
+        v[axis] = sign
+        return v
+
+    @property
+    def row_cosine(self) -> np.ndarray:
+        return self._unit(*self._grid.right)
+
+    @property
+    def column_cosine(self) -> np.ndarray:
+        return self._unit(*self._grid.down)
+
+    def position(self, frame: int) -> float | None:
+        g = self._grid
+        return float(g.lo[g.axis] + self._check_frame(frame) * g.step)
+
+    def _to_volume(self, p: np.ndarray) -> np.ndarray:
+        """Volume index coordinates of patient points (..., 3)."""
+        g = self._geom
+        return ((p - g.origin) @ g.axes.T) / np.asarray(g.spacing)
+
+    def values(self, frame: int = 0) -> np.ndarray:
+        """Modality values of the slice sampled from the volume (float32, NaN outside it). Cached, read-only."""
+        f = self._check_frame(frame)
+
+        def sample() -> np.ndarray:
+            r, c = np.mgrid[0:self.rows, 0:self.columns]
+            arr = sample_trilinear(self._volume, self._to_volume(self._grid.point(f, r, c)))
+            arr.flags.writeable = False
+            self.decodes += 1
+            return arr
+
+        return self.cache.get_or_load(("values", f), sample)
+
+    stored = values
+
+    def volume_point(self, frame: int, x: float, y: float) -> np.ndarray:
+        return self._to_volume(self._grid.point(self._check_frame(frame), y - 0.5, x - 0.5))
+
+    def frame_through(self, point: np.ndarray) -> int:
+        g = self._geom
+        return self._grid.frame_of(g.origin + (np.asarray(point) * np.asarray(g.spacing)) @ g.axes)
+
+    def info(self) -> str:
+        return super().info() + " (resampled onto the patient axes from oblique slices)"
+
+
 # --------------------------------------------------------------------------- building from a series
 
 
@@ -705,4 +862,9 @@ def reformat(img, plane: str, progress: Callable[[int, int], None] | None = None
     if name not in PLANES:
         raise InvalidArgumentError(f"unknown plane {plane!r}; choose one of {', '.join(PLANES)}", img.path)
     volume, geom = build_volume(img, progress)
+    if is_oblique(geom.axes):
+        perm, _ = _assignment(geom.axes)
+        tilt = max(math.degrees(math.acos(min(1.0, abs(float(geom.axes[v, perm[v]]))))) for v in range(3))
+        img._warn(f"slices are oblique ({tilt:.1f} degrees off the patient axes); planes resampled onto them")
+        return ObliqueReformattedImage(img, name, volume, geom, oblique_grid(geom, volume.shape, name))
     return ReformattedImage(img, name, volume, geom, plane_axes(geom.axes, name))

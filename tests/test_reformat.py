@@ -220,6 +220,74 @@ class TestImageInterface:
             img.reformat("coronal")
 
 
+class TestOblique:
+    """A series whose rows and columns are turned 30 degrees about z: the planes are resampled onto the
+    patient axes (trilinear, exact on the linear field), NaN outside the acquired box."""
+
+    ANGLE = math.radians(30)
+
+    def series(self, folder):
+        row = (math.cos(self.ANGLE), math.sin(self.ANGLE), 0.0)
+        col = (-math.sin(self.ANGLE), math.cos(self.ANGLE), 0.0)
+        # rescale 0.05: the field at the turned pixels is fractional; stored to 0.025 of it
+        write_series(folder, [(0, 0, z) for z in range(NZ)], row, col, (NY, NX), rescale=lambda k: (0.05, 0.0))
+        return np.array(row), np.array(col)
+
+    def box(self, row, col):
+        """The acquired box's corners (x, y, z), worked out here, and a test of whether points lie inside."""
+        corners = np.array([j * row + i * col + (0, 0, z) for j in (0, NX - 1) for i in (0, NY - 1)
+                            for z in (0, NZ - 1)])
+
+        def inside(p, margin):
+            u, v, z = p @ row, p @ col, p[..., 2]
+            return ((u > -margin) & (u < NX - 1 + margin) & (v > -margin) & (v < NY - 1 + margin)
+                    & (z > -margin) & (z < NZ - 1 + margin))
+
+        return corners.min(axis=0), corners.max(axis=0), inside
+
+    def check(self, got, points, inside):
+        ok, out = inside(points, -1e-3), ~inside(points, 1e-3)   # clear of the edges either way
+        assert ok.sum() > got.size // 4
+        np.testing.assert_allclose(got[ok], field(points)[ok], atol=0.026)  # the stored rounding, interpolated
+        assert np.isnan(got[out]).all()
+
+    def test_axial_and_coronal_on_the_patient_axes(self, tmp_path):
+        row, col = self.series(tmp_path)
+        lo, hi, inside = self.box(row, col)
+        img, heard = load(tmp_path)
+        ax = img.reformat("axial")
+        assert heard == [f"{tmp_path}: slices are oblique (30.0 degrees off the patient axes); "
+                         "planes resampled onto them"]
+        width, height = int(np.floor(hi[0] - lo[0] + 1e-6)) + 1, int(np.floor(hi[1] - lo[1] + 1e-6)) + 1
+        assert (ax.columns, ax.rows, len(ax)) == (width, height, NZ)
+        assert ax.orientation_labels() == dict(top="A", bottom="P", left="R", right="L")
+        r, c = np.mgrid[0:ax.rows, 0:ax.columns]
+        assert ax.position(0) == pytest.approx(0) and ax.position(NZ - 1) == pytest.approx(NZ - 1)
+        for k in (1, 4, NZ - 2):  # the first and last lie on the box's faces, neither in nor out
+            assert ax.position(k) == pytest.approx(k)
+            pts = np.stack([lo[0] + c, lo[1] + r, np.full(r.shape, float(k))], -1)   # A up, R left
+            self.check(ax.values(k), pts, inside)
+        cor = img.reformat("coronal")
+        assert (cor.columns, cor.rows, len(cor)) == (width, NZ, height)
+        assert cor.orientation_labels() == dict(top="H", bottom="F", left="R", right="L")
+        r, c = np.mgrid[0:cor.rows, 0:cor.columns]
+        for k in (height // 3, height // 2):  # slice 0 touches the box at one edge only
+            assert cor.position(k) == pytest.approx(lo[1] + k)
+            pts = np.stack([lo[0] + c, np.full(r.shape, lo[1] + k), hi[2] - r], -1)   # H up, R left
+            self.check(cor.values(k), pts, inside)
+        # the same point across planes: axial pixel (column 10, row 7) of slice 4 is on the coronal slice of its y
+        assert cor.frame_through(ax.volume_point(4, 10.5, 7.5)) == 7
+        assert "resampled onto the patient axes" in cor.info()
+
+    def test_render_and_export_of_an_oblique_plane(self, tmp_path):
+        self.series(tmp_path)
+        img, _ = load(tmp_path)
+        sag = img.reformat("sagittal")
+        out = sag.render(frame=len(sag) // 2)
+        mask = sag.padding_mask(len(sag) // 2)
+        assert mask is not None and mask.any() and not mask.all() and out[mask].max() == 0
+
+
 class TestParallelBuild:
     """The volume's slices are decoded on a few threads ahead of the stacking; the result and the errors
     are those of one thread."""
