@@ -38,11 +38,12 @@ import cv2
 import numpy as np
 from pydicom.dataset import Dataset
 
+from .color import lab_bgr
 from .errors import DcmviewError, PresentationStateError
 from .header import float_value, lut_data, multi, text_value, vector
 from .lut import MAX_VALUE, LutData, Modality, VoiFunction, VoiLut, Window, check_window
 from .overlays import DisplayObjects, Overlay, parse_overlays
-from .shutters import Shutter, lab_bgr, parse_shutter
+from .shutters import Shutter, parse_shutter
 
 __all__ = [
     "GSPS_SOP_CLASS",
