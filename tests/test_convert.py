@@ -910,3 +910,18 @@ def test_plane_usage_errors(tmp_path, capsys):
     assert err[-1] == ("dcmview: error: --plane writes png, jpg, tif or npy; png16 holds stored values, which a "
                        "reformatted slice does not have")
     assert not (tmp_path / "o2").exists()
+
+
+def test_plane_volume_lives_in_the_cache_mb_the_run_gives(tmp_path):
+    """A volume beyond the worker's frame cache is a failed row naming the size and the flag; the flag
+    decides no output, so --resume with another --cache-mb finishes the run."""
+    src = tmp_path / "src"
+    ct_series(src, zs=(0.0, 1.0, 2.0, 3.0))          # 64 x 64 x 4 int16: 32 KiB
+    out = tmp_path / "out"
+    report = convert([src], out, plane="coronal", cache_mb=0.01)
+    (row,) = rows_of(out)
+    assert report.failed == 1 and re.fullmatch(r"the volume needs 1 MB \(64x64x4 int16\) but the frame cache "
+                                               r"holds 0 MB; use --cache-mb 1", row["error"]), row["error"]
+    assert cli(src, "--out", out, "--plane", "coronal", "--cache-mb", "1", "--resume", "--no-progress") == 0
+    assert len(rows_of(out)) == 64
+    assert cli(src, "--out", tmp_path / "o2", "--plane", "coronal", "--cache-mb", "0") == 2

@@ -47,6 +47,7 @@ def convert(
     frames: str | int = "all",
     layout: str = "mirror",
     plane: str | None = None,
+    cache_mb: float | None = None,
     seg: str | os.PathLike[str] | None = None,
     seg_alpha: float = 0.4,
     seg_outline: bool = False,
@@ -71,7 +72,8 @@ def convert(
     (``--pstate``) applied to the images it references, the others converted without it; ``annotations``
     False leaves its annotations undrawn.  ``frames``: ``"all"``, ``"first"`` or a frame number from 1.
     ``layout``: ``"mirror"`` or ``"series"``.  ``plane`` (``"axial"``, ``"coronal"``,
-    ``"sagittal"``): each series reformatted, all slices of that plane, one job per series.  ``seg``: a
+    ``"sagittal"``): each series reformatted, all slices of that plane, one job per series;
+    ``cache_mb`` bounds each worker's frame cache, where that volume lives.  ``seg``: a
     segmentation blended at ``seg_alpha`` (contours only with ``seg_outline``) on the display formats, as
     ``--export --seg``: a DICOM SEG on the files it references, a mask on files of its size.  ``presets``: a presets file
     (TOML or Weasis XML, as ``dcmview.py --presets``) whose presets come
@@ -96,7 +98,7 @@ def convert(
                              preset=preset, voi=voi, auto=auto, channels=None if channels is None else tuple(channels),
                              mode=mode, invert=invert, overlays=overlays, shutters=shutters,
                              pstate=None if pstate is None else os.fspath(pstate), annotations=annotations, frames=frames,
-                             layout=layout, plane=plane, seg=None if seg is None else os.fspath(seg),
+                             layout=layout, plane=plane, cache_mb=cache_mb, seg=None if seg is None else os.fspath(seg),
                              seg_alpha=seg_alpha, seg_outline=seg_outline,
                              presets=None if presets is None else load_presets(presets))
     report = run_conversion(list(sources), out, options, workers=workers, dask=dask, resume=resume,

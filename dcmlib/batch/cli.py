@@ -6,7 +6,7 @@ Usage:
           [--window CENTER WIDTH | --preset NAME | --voi N | --auto]
           [--channels W1,W2,W3] [--presets FILE] [--mode linear|linear-exact|sigmoid] [--invert]
           [--no-overlays] [--no-shutters] [--pstate FILE] [--no-annotations]
-          [--frames all|first|N] [--layout mirror|series] [--plane axial|coronal|sagittal]
+          [--frames all|first|N] [--layout mirror|series] [--plane axial|coronal|sagittal] [--cache-mb MB]
           [--workers N] [--dask ADDRESS|local] [--resume] [--overwrite]
           [--timeout SECONDS] [--no-progress]
           [--seg FILE [--seg-alpha A] [--seg-outline]]
@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mirror: the source tree under DIR; series: DIR/<study>/<series>/<NNNN> in slice order")
     p.add_argument("--plane", choices=list(PLANES), help="each series reformatted: all slices of this plane "
                    "(--frames counts through it)")
+    p.add_argument("--cache-mb", type=float, metavar="MB", help="a worker's frame cache, where a --plane volume "
+                   "lives (default 256)")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: all cores)")
     p.add_argument("--dask", metavar="ADDRESS|local", help="run on a dask.distributed scheduler, or a local cluster")
     p.add_argument("--resume", action="store_true", help="finish a previous run in DIR (same options)")
@@ -119,7 +121,8 @@ def options_from(args: argparse.Namespace) -> ConvertOptions:
                           invert=args.invert, overlays=not args.no_overlays, shutters=not args.no_shutters,
                           pstate=args.pstate, annotations=not args.no_annotations,
                           frames=args.frames, layout=args.layout, presets=user_presets(args), plane=args.plane,
-                          seg=args.seg, seg_alpha=args.seg_alpha, seg_outline=args.seg_outline)
+                          seg=args.seg, seg_alpha=args.seg_alpha, seg_outline=args.seg_outline,
+                          cache_mb=args.cache_mb)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -109,6 +109,9 @@ class ConvertOptions:
     seg: str | None = None  #: a segmentation blended on the display formats (DICOM SEG, .npy, PNG/TIFF labels)
     seg_alpha: float = 0.4  #: its opacity, 0..1
     seg_outline: bool = False  #: only its contours
+    #: a worker's frame cache in MiB (``--cache-mb``, where a ``--plane`` volume lives); it decides no output
+    #: bytes, so ``describe`` leaves it out and ``--resume`` may change it
+    cache_mb: float | None = None
 
     @property
     def suffix(self) -> str:
@@ -128,6 +131,8 @@ class ConvertOptions:
             raise InvalidArgumentError(f"unknown format {self.format!r} (choose from {', '.join(FORMATS)})")
         if self.layout not in LAYOUTS:
             raise InvalidArgumentError(f"unknown layout {self.layout!r} (choose from {', '.join(LAYOUTS)})")
+        if self.cache_mb is not None and not float(self.cache_mb) > 0:
+            raise InvalidArgumentError(f"--cache-mb must be > 0, got {self.cache_mb:g}")
         plane = None
         if self.plane is not None:
             plane = str(self.plane).strip().lower()
@@ -202,11 +207,13 @@ class ConvertOptions:
             seg=seg,
             seg_alpha=seg_alpha,
             seg_outline=bool(self.seg_outline),
+            cache_mb=None if self.cache_mb is None else float(self.cache_mb),
         )
 
     def describe(self) -> dict[str, object]:
         """The options as plain JSON values (what ``manifest.json`` records for ``--resume``)."""
-        out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "presets"}
+        out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)
+                                  if f.name not in ("presets", "cache_mb")}
         if self.pstate is None:  # a run without --pstate records what it recorded before presentation states
             del out["pstate"], out["annotations"]
         if self.seg is None:  # a run without --seg records what it recorded before segmentations existed

@@ -46,10 +46,10 @@ def plane_output_name(job: Job, frame: int, suffix: str) -> str:
     return f"{job.name}/{frame + 1:04d}{suffix}"
 
 
-def _open(job: Job, notes: list[str]) -> DicomImage:
+def _open(job: Job, notes: list[str], cache_mb: float | None = None) -> DicomImage:
     """The series as ``dcmlib.load`` opens it: its one file, or its files grouped as a folder scan groups them."""
     if len(job.files) <= 1:
-        return load(job.source, read_ahead=False, on_warning=notes.append)
+        return load(job.source, read_ahead=False, on_warning=notes.append, cache_mb=cache_mb)
     series_list, _ = group_files([f[0] for f in job.files], job.source)
     chosen = next((s for s in series_list if s.uid == job.series), None)
     if chosen is None:
@@ -57,7 +57,7 @@ def _open(job: Job, notes: list[str]) -> DicomImage:
     for note in chosen.notes:
         notes.append(f"{job.source}: {note}")
     return DicomImage(chosen.frames, name=os.path.basename(job.source), path=job.source, read_ahead=False,
-                      on_warning=notes.append)
+                      on_warning=notes.append, cache_mb=cache_mb)
 
 
 def convert_series(job: Job, options: ConvertOptions) -> FileResult:
@@ -77,7 +77,7 @@ def convert_series(job: Job, options: ConvertOptions) -> FileResult:
         return FileResult(job.source, "failed", (_row(base, status="failed", error=problem, warnings=warnings),))
 
     try:
-        img = _open(job, notes)
+        img = _open(job, notes, options.cache_mb)
     except NoPixelDataError:
         return FileResult(job.source, "skipped", reason=NO_PIXELS)
     except DcmviewError as exc:
