@@ -12,7 +12,7 @@ dask.distributed cluster (:mod:`~dcmlib.batch.cluster`); ``DIR/manifest.csv``
 records one row per output or failed source (:mod:`~dcmlib.batch.manifest`).
 
 Modules: :mod:`.options` (what is written), :mod:`.plan` (sources and output
-names), :mod:`.task`, :mod:`.pool`, :mod:`.cluster`, :mod:`.manifest`,
+names), :mod:`.task`, :mod:`.planes` (``--plane``: a series per task), :mod:`.pool`, :mod:`.cluster`, :mod:`.manifest`,
 :mod:`.progress`, :mod:`.run` (one run), :mod:`.cli` (``dcmview.py convert``).
 """
 
