@@ -95,6 +95,11 @@ def make_ds(pixels: np.ndarray | None = None, *, transfer_syntax: str = Explicit
         ds.HighBit = 8 * size - 1
         ds.PixelRepresentation = 1 if kind == "i" else 0
         ds.PixelData = pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()
+    return set_tags(ds, tags)
+
+
+def set_tags(ds: Dataset, tags: dict) -> Dataset:
+    """Set each keyword in ``tags`` on ``ds`` (a value of None deletes it); return ``ds``."""
     for key, value in tags.items():
         if value is None:
             if key in ds:

@@ -28,7 +28,7 @@ from pydicom.uid import generate_uid
 
 import dcmlib
 from dcmlib import pstate as ps
-from helpers import lut_item, make_ds, ramp, requires_tools, run_cli, write_ds
+from helpers import lut_item, make_ds, ramp, requires_tools, run_cli, set_tags, write_ds
 
 SC = "1.2.840.10008.5.1.4.1.1.7"
 DCMP2PGM = shutil.which("dcmp2pgm")
@@ -85,13 +85,7 @@ def make_pstate(img: Dataset, *, frames=None, **tags) -> Dataset:
     ds.ImageRotation = 0
     ds.ImageHorizontalFlip = "N"
     ds.PresentationLUTShape = "IDENTITY"
-    for key, value in tags.items():
-        if value is None:
-            if key in ds:
-                delattr(ds, key)
-        else:
-            setattr(ds, key, value)
-    return ds
+    return set_tags(ds, tags)
 
 
 def window_item(center, width, **tags) -> Dataset:

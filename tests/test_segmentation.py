@@ -19,7 +19,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 import dcmlib
-from dcmlib import controls, segmentation
+from dcmlib import controls
 from dcmlib.color import dicom_lab_to_rgb
 from dcmlib.segmentation import COLOURS, blend, load_segmentation, outline
 from dcmlib.view import View
@@ -75,6 +75,14 @@ def _seg(sources: list[Dataset], pixels: np.ndarray, *, fractional: bool = False
         series_instance_uid=generate_uid(), series_number=2, sop_instance_uid=generate_uid(), instance_number=1,
         manufacturer="test", manufacturer_model_name="test", software_versions="1", device_serial_number="1",
         **kw)
+
+
+def _slice_with_seg(folder: Path, rows: slice, cols: slice, **seg_kw) -> tuple[str, str]:
+    """One slice (ct.dcm) and a binary SEG (seg.dcm) of it whose one segment covers ``[rows, cols]``."""
+    src = _slices(1)[0]
+    mask = np.zeros((1, ROWS, COLS, 1), bool)
+    mask[0, rows, cols, 0] = True
+    return write_ds(src, folder / "ct.dcm"), write_ds(_seg([src], mask, **seg_kw), folder / "seg.dcm")
 
 
 def _series(folder: Path, n: int = 3) -> tuple[Path, list[Dataset]]:
@@ -177,11 +185,7 @@ class TestBlend:
 
 class TestDicomSeg:
     def test_binary_single_file(self, tmp_path):
-        src = _slices(1)[0]
-        path = write_ds(src, tmp_path / "ct.dcm")
-        mask = np.zeros((1, ROWS, COLS, 1), bool)
-        mask[0, 4:8, 5:10, 0] = True
-        seg_path = write_ds(_seg([src], mask), tmp_path / "seg.dcm")
+        path, seg_path = _slice_with_seg(tmp_path, slice(4, 8), slice(5, 10))
         img = dcmlib.load(path)
         seg = load_segmentation(seg_path, img)
         assert seg.kind == "binary" and [s.label for s in seg.segments] == ["organ 1"] and seg.frames == [0]
@@ -190,11 +194,7 @@ class TestDicomSeg:
         assert out[0, 0].tolist() == [GREY] * 3
 
     def test_recommended_cielab_colour(self, tmp_path):
-        src = _slices(1)[0]
-        path = write_ds(src, tmp_path / "ct.dcm")
-        mask = np.zeros((1, ROWS, COLS, 1), bool)
-        mask[0, 1:3, 1:3, 0] = True
-        seg_path = write_ds(_seg([src], mask, labs=[(34891, 53480, 50167)]), tmp_path / "seg.dcm")  # sRGB red
+        path, seg_path = _slice_with_seg(tmp_path, slice(1, 3), slice(1, 3), labs=[(34891, 53480, 50167)])  # sRGB red
         img = dcmlib.load(path)
         out = load_segmentation(seg_path, img).apply(img.render(), 0, 1.0)
         assert out[1, 1].tolist() == [0, 0, 255]
@@ -474,11 +474,7 @@ def _one_error_line(r, *words: str) -> None:
 
 class TestCli:
     def test_export_seg_alpha_outline(self, tmp_path):
-        src = _slices(1)[0]
-        path = write_ds(src, tmp_path / "ct.dcm")
-        mask = np.zeros((1, ROWS, COLS, 1), bool)
-        mask[0, 4:8, 5:10, 0] = True
-        seg_path = write_ds(_seg([src], mask), tmp_path / "seg.dcm")
+        path, seg_path = _slice_with_seg(tmp_path, slice(4, 8), slice(5, 10))
         out = tmp_path / "a.png"
         r = run_cli(path, "--export", out, "--seg", seg_path, "--seg-alpha", "0.5")
         assert r.returncode == 0, r.stderr

@@ -36,6 +36,7 @@ from .task import (
     internal_error,
     is_dicom_file,
     selected_frames,
+    write_output,
 )
 
 __all__ = ["convert_series", "plane_output_name"]
@@ -108,7 +109,8 @@ def convert_series(job: Job, options: ConvertOptions) -> FileResult:
 def _convert_slice(view, job: Job, options: ConvertOptions, frame: int, base: Row, notes: list[str]) -> Row:
     """Render, encode and write one slice of the plane; its manifest row (failed with the problem on error)."""
     fields: Row = {"frame": str(frame + 1)}
-    try:
+
+    def encode() -> tuple[str, bytes]:
         fields["slice_position"] = repr(float(view.position(frame)))
         if options.format == "npy":
             data, more = output.encode_npy(view.values(frame)), {"pixel_values": "modality"}
@@ -116,19 +118,10 @@ def _convert_slice(view, job: Job, options: ConvertOptions, frame: int, base: Ro
             image, window = display_image(view, frame, options)
             data, more = output.encode_image(image, options.suffix, job.source), {**window, "pixel_values": "display"}
         fields.update(more)
-        rel = plane_output_name(job, frame, options.suffix)
-        path = os.path.join(job.out, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        output.write_bytes(path, data)
-        fields.update(output=rel, status="ok")
-    except DcmviewError as exc:
-        fields.update(status="failed", error=exc.problem)
-    except OSError as exc:
-        fields.update(status="failed", error=exc.strerror or "cannot write")
-    except MemoryError:
-        fields.update(status="failed", error="not enough memory to convert the slice")
-    except Exception as exc:  # noqa: BLE001 - a bug must fail this slice, not the run
-        fields.update(status="failed", error=internal_error(exc))
+        return plane_output_name(job, frame, options.suffix), data
+
+    try:
+        write_output(job.out, encode, fields, "slice")
     finally:
         view.close()  # one slice's arrays at a time; the volume stays until the series is done
     fields["warnings"] = "; ".join(_strip_where(n, job.source) for n in dict.fromkeys(notes))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +35,7 @@ from ..series import slice_normal
 from .options import ConvertOptions
 
 __all__ = ["COLUMNS", "Job", "FileResult", "convert_file", "convert_files", "output_name", "selected_frames",
-           "NOT_DICOM", "NO_PIXELS"]
+           "write_output", "NOT_DICOM", "NO_PIXELS"]
 
 #: The manifest's columns, in order.
 COLUMNS = (
@@ -206,15 +207,30 @@ def _convert_frame(img: DicomImage, job: Job, options: ConvertOptions, frame: in
                    notes: list[str], seg: Segmentation | None = None) -> Row:
     """Render, encode and write one frame; its manifest row (failed with the problem on error)."""
     fields: Row = {"frame": str(frame + 1)}
-    try:
+
+    def encode() -> tuple[str, bytes]:
         fields.update(_geometry(img.header, frame))
         modality = _modality(img, frame)
         if modality is not None:
             fields.update(_rescale(modality))
         data, more = _encode(img, frame, options, modality, seg)
         fields.update(more)
-        rel = output_name(job, frame, len(img), options.suffix)
-        path = os.path.join(job.out, rel)
+        return output_name(job, frame, len(img), options.suffix), data
+
+    try:
+        write_output(job.out, encode, fields, "frame")
+    finally:
+        img.close()  # one frame's arrays at a time
+    fields["warnings"] = "; ".join(_strip_where(n, img.path) for n in dict.fromkeys(notes))
+    return _row(base, **fields)
+
+
+def write_output(out: str, encode: Callable[[], tuple[str, bytes]], fields: Row, what: str) -> None:
+    """Write what ``encode`` gives (the output's path relative to ``out``, its bytes) atomically;
+    ``fields`` gets ``output`` and ``status`` ok, or status failed and the problem (``what``: frame, slice)."""
+    try:
+        rel, data = encode()
+        path = os.path.join(out, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         output.write_bytes(path, data)
         fields.update(output=rel, status="ok")
@@ -223,13 +239,9 @@ def _convert_frame(img: DicomImage, job: Job, options: ConvertOptions, frame: in
     except OSError as exc:
         fields.update(status="failed", error=exc.strerror or "cannot write")
     except MemoryError:
-        fields.update(status="failed", error="not enough memory to convert the frame")
+        fields.update(status="failed", error=f"not enough memory to convert the {what}")
     except Exception as exc:  # noqa: BLE001 - a bug must fail this frame, not the run
         fields.update(status="failed", error=internal_error(exc))
-    finally:
-        img.close()  # one frame's arrays at a time
-    fields["warnings"] = "; ".join(_strip_where(n, img.path) for n in dict.fromkeys(notes))
-    return _row(base, **fields)
 
 
 def _strip_where(note: str, path: str | None) -> str:
