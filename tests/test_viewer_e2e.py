@@ -209,6 +209,19 @@ class Session:
         subprocess.run(["import", "-window", "root", str(shot)], env=self.env, check=True, timeout=20)
         return cv2.imread(str(shot))
 
+    def settled(self, name, before=None, timeout=15.0):
+        """The screen once the viewer has drawn what was sent: different from ``before`` (when given) and
+        the same on two screenshots in a row; the last one taken when ``timeout`` runs out."""
+        deadline = time.monotonic() + timeout
+        last = self.screen(name)
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            shot = self.screen(name)
+            if np.array_equal(shot, last) and (before is None or not np.array_equal(shot, before)):
+                return shot
+            last = shot
+        return last
+
     def quit(self):
         self.key("q")
         out, err = self.proc.communicate(timeout=20)
@@ -246,10 +259,10 @@ def test_zoom_in_on_a_corner_shows_it_magnified(session, tmp_path):
     arr[:8, :8] = 3800                                            # a bright 8 x 8 corner, shown 32 px at 4x
     s = session(_write(tmp_path, "corner.dcm", arr, Modality="OT", WindowCenter=2000, WindowWidth=4000))
     s.key("o")                                                    # no text over the corner
-    before = s.screen("fit")[:512, :512, 1]
+    fit = s.settled("fit")
     s.move(4, 4)                                                  # the pointer on the corner
     s.key("plus", "plus", "plus")                                 # 4x -> 11.3x around the pointer
-    after = s.screen("zoomed")[:512, :512, 1]
+    before, after = fit[:512, :512, 1], s.settled("zoomed", fit)[:512, :512, 1]
     s.quit()
     bright = lambda img, row: int((img[row, :200] > 128).sum())  # noqa: E731
     assert bright(before, 16) in range(30, 35) and bright(before, 60) == 0
@@ -264,9 +277,9 @@ def test_pan_moves_the_picture(session, tmp_path):
     s.key("o", "x")
     s.move(256, 256)
     s.key("plus", "plus")                                         # 8x around the centre
-    a = s.screen("before")[:512, :512, 1].astype(int)
+    zoomed = s.settled("before")
     s.drag(3, (300, 300), (220, 250))                             # right drag: 80 px left, 50 px up
-    b = s.screen("after")[:512, :512, 1].astype(int)
+    a, b = zoomed[:512, :512, 1].astype(int), s.settled("after", zoomed)[:512, :512, 1].astype(int)
     s.quit()
     shifted = np.abs(b[:-50, :-80] - a[50:, 80:]).mean()
     unshifted = np.abs(b - a).mean()
