@@ -366,12 +366,13 @@ def test_t_cycles_planes_and_the_picture_changes_aspect(session, tmp_path):
     on screenshots of the real window; the ratios are the box's in mm."""
     s = session(_box_series(tmp_path / "box"))
     s.key("o")                                                    # no text over the picture
-    boxes = [_bright_box(s.screen("axial"))]
+    shot = s.settled("axial")
+    boxes = [_bright_box(shot)]
     for name in ("coronal", "sagittal", "axial-again"):
         s.key("t", pause=1.0)
         xdo(s.env, "windowmove", "--sync", s.win, "0", "0")      # the window grew or shrank: all of it on screen
-        time.sleep(0.3)
-        boxes.append(_bright_box(s.screen(name)))
+        shot = s.settled(name, shot)
+        boxes.append(_bright_box(shot))
     s.key("o")
     s.screen("annotated")                                         # for a person to look at: labels, annotation
     s.quit()
