@@ -193,12 +193,6 @@ def write_image(path: Path, image) -> None:
     output.write_image(path, image)
 
 
-def with_segmentation(image: np.ndarray, args: argparse.Namespace, frame: int) -> np.ndarray:
-    """``--seg``: the segmentation loaded for this image blended on a rendered frame (BGR); else the frame."""
-    seg = getattr(args, "seg_object", None)
-    return image if seg is None else seg.apply(image, frame, args.seg_alpha, args.seg_outline)
-
-
 def default_sample() -> str:
     from pydicom.data import get_testdata_file
 
@@ -249,9 +243,6 @@ def _run(args: argparse.Namespace) -> int:
             print(format_presets(user))
             return 0
         args.seg_alpha = segmentation.check_alpha(args.seg_alpha, args.seg)
-        if args.seg and args.pstate:
-            raise InvalidArgumentError("--seg cannot be combined with --pstate (a segmentation is not drawn "
-                                       "through a presentation state's rotation, flip and displayed area)", args.seg)
         if args.cache_mb is not None and args.cache_mb <= 0:
             raise InvalidArgumentError(f"--cache-mb must be > 0, got {args.cache_mb:g}")
         out = check_output(args.export) if args.export else None
@@ -273,7 +264,9 @@ def _run(args: argparse.Namespace) -> int:
         opts = render_options(args, img, user)
         args.seg_object = dcmlib.load_segmentation(args.seg, img) if args.seg else None
         if out is not None:
-            write_image(out, with_segmentation(img.render(**opts), args, opts["frame"]))
+            if args.seg_object is not None:
+                opts.update(segmentation=args.seg_object, seg_alpha=args.seg_alpha, seg_outline=args.seg_outline)
+            write_image(out, img.render(**opts))
             return 0
         return run_viewer(img, args, opts, user)
     except KeyboardInterrupt:

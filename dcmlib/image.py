@@ -29,6 +29,7 @@ from .pipeline import VoiSelection
 from .presentation import needs_inversion
 from .presets import PRESETS, Preset
 from .pstate import PresentationState, PresentationStateError
+from .segmentation import DEFAULT_ALPHA, Segmentation
 from .stack import FrameStore
 from .summary import summary
 
@@ -248,7 +249,9 @@ class DicomImage:
     def render(self, center: float | None = None, width: float | None = None, *, mode: str | None = None,
                frame: int = 0, invert: bool = False, voi: int | None = None,
                preset: str | Preset | None = None, overlays: bool = True, shutters: bool = True,
-               pstate: PresentationState | None = None, annotations: bool = True) -> np.ndarray:
+               pstate: PresentationState | None = None, annotations: bool = True,
+               segmentation: Segmentation | None = None, seg_alpha: float = DEFAULT_ALPHA,
+               seg_outline: bool = False) -> np.ndarray:
         """The display image of a frame: ``uint8`` (rows, columns), or BGR (rows, columns, 3) for colour.
 
         The VOI is, in this order: ``center``/``width`` (a missing one taken from
@@ -266,15 +269,22 @@ class DicomImage:
         its graphic and text annotations; a state made for another image raises
         :class:`~dcmlib.pstate.PresentationStateError`.  A window given here
         overrides the state's VOI.
+
+        ``segmentation`` (see :func:`dcmlib.load_segmentation`) is blended over
+        the frame at ``seg_alpha`` (its contours only with ``seg_outline``),
+        after the overlays and shutter and before a state's spatial stages and
+        annotations; the output is then BGR.
         """
+        seg = None if segmentation is None else (segmentation, seg_alpha, seg_outline)
         if pstate is not None:
             return self._render_pstate(pstate, center, width, mode=mode, frame=frame, invert=invert, voi=voi,
-                                       preset=preset, overlays=overlays, shutters=shutters, annotations=annotations)
+                                       preset=preset, overlays=overlays, shutters=shutters, annotations=annotations,
+                                       seg=seg)
         out = self._render(center, width, mode=mode, frame=frame, invert=invert, voi=voi, preset=preset)
         planes = self.object_layers(frame, overlays=overlays, shutters=shutters)
-        if planes is None:
-            return out
-        return display.apply_layers(np.array(out), planes, self.shutter_fill(frame))
+        if planes is not None:
+            out = display.apply_layers(np.array(out), planes, self.shutter_fill(frame))
+        return out if seg is None else seg[0].apply(out, frame, seg[1], seg[2])
 
     def pstate_ref(self, frame: int = 0) -> tuple[str, int]:
         """(SOP Instance UID, 1-based frame number in its file) of a frame: what a presentation state references."""
@@ -336,9 +346,11 @@ class DicomImage:
 
     def _render_pstate(self, pstate: PresentationState, center: float | None, width: float | None, *,
                        mode: str | None, frame: int, invert: bool, voi: int | None, preset: str | Preset | None,
-                       overlays: bool, shutters: bool, annotations: bool) -> np.ndarray:
+                       overlays: bool, shutters: bool, annotations: bool,
+                       seg: tuple[Segmentation, float, bool] | None = None) -> np.ndarray:
         """:meth:`render` with a presentation state: grey stages, the overlays the state activates and its
-        shutter at image size, then the state's spatial stages and annotations (:func:`dcmlib.pstate.present`)."""
+        shutter at image size, a segmentation (``seg``: it, alpha, outline), then the state's spatial stages and
+        annotations (:func:`dcmlib.pstate.present`)."""
         out = self.pstate_grey(pstate, frame, invert=invert, center=center, width=width, mode=mode, voi=voi,
                                preset=preset)
         f = self._check_frame(frame)
@@ -347,6 +359,8 @@ class DicomImage:
                                 overlays=overlays, shutters=shutters) if (overlays or shutters) else None
         if planes is not None:
             display.apply_layers(out, planes, display.fill_value(objects, False))
+        if seg is not None:
+            out = seg[0].apply(out, f, seg[1], seg[2])
         sop, number = self.pstate_ref(f)
         return pstate_stage.present(out, pstate, sop, number, annotations)
 

@@ -776,6 +776,10 @@ class PresentedImage:
                                 self._image.columns, overlays=overlays, shutters=shutters)
         return None if planes is None else self._present(planes, frame)
 
+    def present_planes(self, planes: np.ndarray, frame: int = 0) -> np.ndarray:
+        """(k, rows, cols) planes in image pixels (a segmentation's coverage) presented like the values."""
+        return np.ascontiguousarray(np.moveaxis(self._present(np.moveaxis(planes, 0, -1), frame), -1, 0))
+
     def shutter_fill(self, frame: int = 0):
         from . import overlays as display  # noqa: PLC0415
 

@@ -3,8 +3,10 @@
 A pure stage after the grey (or colour) pipeline and the overlays and
 shutter: :func:`blend` mixes each segment's colour into the 8-bit display
 image, ``colour * a + pixel * (1 - a)`` with ``a = alpha * coverage``, and the
-output is BGR.  ``Segmentation.apply(img.render(...), frame)`` (``--export``,
-the ``s`` snapshot, ``convert``) and the viewer's canvas all go through it.
+output is BGR.  ``img.render(..., segmentation=seg)`` calls
+``Segmentation.apply`` (``--export``, the ``s`` snapshot, ``convert``; through
+a presentation state before its rotation, flip and displayed area), and the
+viewer's canvas goes through :func:`blend` too.
 
 - **DICOM SEG** (PS3.3 A.51, C.8.20), read with highdicom: BINARY,
   FRACTIONAL (PROBABILITY or OCCUPANCY, the fraction scaling alpha) and

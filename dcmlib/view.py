@@ -127,7 +127,7 @@ class View:
         self._objects: tuple[tuple, np.ndarray | None] | None = None
         self._object_levels: tuple[tuple, list[pipeline.Level] | None] | None = None
         self._seg_view: tuple[tuple, tuple[np.ndarray, np.ndarray] | None] | None = None
-        self._seg_frame: tuple[int, tuple[np.ndarray, np.ndarray] | None] | None = None
+        self._seg_frame: tuple[tuple[int, int], tuple[np.ndarray, np.ndarray] | None] | None = None
         self._measured: dict[Measurement, measure.Distance | measure.RoiStats] = {}
         self._labels: dict[int, dict[str, str] | None] = {}  # orientation labels per frame
         self._failed: set[int] = set()
@@ -265,9 +265,8 @@ class View:
         return self._object_levels[1]
 
     def _seg_shown(self, s: ViewerState) -> bool:
-        """Whether the segmentation is drawn: on (``k``), loaded, and the image not seen through a
-        presentation state (its rotation, flip and displayed area are not applied to the segmentation)."""
-        return bool(s.segmentation) and self.segmentation is not None and self.image is self.base
+        """Whether the segmentation is drawn: on (``k``) and loaded."""
+        return bool(s.segmentation) and self.segmentation is not None
 
     def segmentation_view(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The frame's segments resampled onto the canvas with nearest neighbour (outside the image: none),
@@ -276,8 +275,11 @@ class View:
         s = self.state
         key = (s.frame, s.viewport)
         if self._seg_view is None or self._seg_view[0] != key:
-            if self._seg_frame is None or self._seg_frame[0] != s.frame:       # the frame's planes, once per frame
-                self._seg_frame = (s.frame, None if self.segmentation is None else self.segmentation.coverage(s.frame))
+            if self._seg_frame is None or self._seg_frame[0] != (s.frame, id(self.image)):  # once per frame
+                found = None if self.segmentation is None else self.segmentation.coverage(s.frame)
+                if found is not None and isinstance(self.image, PresentedImage):   # rotated, flipped, cut as
+                    found = (found[0], self.image.present_planes(found[1], s.frame))  # the state's picture
+                self._seg_frame = ((s.frame, id(self.image)), found)
             found = self._seg_frame[1]
             self._seg_view = (key, None if found is None else (found[0], _nearest_canvas(found[1], s.viewport,
                                                                                            self.size)))
@@ -307,11 +309,10 @@ class View:
     def full_resolution(self) -> np.ndarray:
         """The frame at full resolution exactly as ``--export`` writes it (the ``s`` snapshot)."""
         s = self.state
-        out = self.image.render(frame=s.frame, invert=s.invert, overlays=s.overlays, shutters=s.shutters,
-                                **render_args(s))  # type: ignore[arg-type]
-        if self._seg_shown(s):                                   # as --export --seg
-            out = self.segmentation.apply(out, s.frame, s.seg_alpha, s.seg_outline)  # type: ignore[union-attr]
-        return out
+        seg = dict(segmentation=self.segmentation, seg_alpha=s.seg_alpha, seg_outline=s.seg_outline) \
+            if self._seg_shown(s) else {}                        # as --export --seg
+        return self.image.render(frame=s.frame, invert=s.invert, overlays=s.overlays, shutters=s.shutters,
+                                 **render_args(s), **seg)  # type: ignore[arg-type]
 
     def hover(self, state: ViewerState, x: int, y: int) -> ViewerState:
         """``state`` with the pointer at view position (x, y) and the probe on the source pixel under
@@ -415,9 +416,6 @@ class View:
         lines = controls.annotation_lines(s, img.name, extra, position=position,
                                           frame_word=plane or ("slice" if img.is_series else "frame"),
                                           axis=getattr(img, "axis", ""))
-        if s.segmentation and not self._seg_shown(s):
-            lines = [("seg not drawn through a presentation state" if line.startswith("seg on") else line)
-                     for line in lines]
         return lines
 
     def _draw_measurements(self, out: np.ndarray, scale: float) -> None:

@@ -665,32 +665,40 @@ def test_convert_with_the_seg_inside_the_folder_and_a_wrong_size_mask(tmp_path):
     assert not list(out2.glob("*.png"))
 
 
-def test_not_drawn_through_a_presentation_state(tmp_path):
-    """A segmentation is in the image's pixels; through a state's rotation it is not drawn (and says so),
-    and --seg with --pstate is refused."""
+def test_drawn_through_a_presentation_state(tmp_path):
+    """A segmentation is in the image's pixels: through a state it turns with the image (PS3.3 C.10.6),
+    in --export --pstate --seg, in convert, in the viewer's canvas and in its snapshot alike."""
     from test_pstate import make_pstate
 
     img_ds = _slices(1)[0]
     path = write_ds(img_ds, tmp_path / "ct.dcm")
     state_path = write_ds(make_pstate(img_ds, ImageRotation=90), tmp_path / "ps.dcm")
     m = np.zeros((ROWS, COLS), np.uint8)
-    m[4:10, 5:13] = 1
+    m[4:10, 5:13] = 1                                  # rows 4-9, columns 5-12 of the 20 x 16 image
     np.save(tmp_path / "m.npy", m)
+    red = np.array(COLOURS[0][::-1], np.uint8)
+    r = run_cli(path, "--export", tmp_path / "o.png", "--seg", tmp_path / "m.npy", "--seg-alpha", "1",
+                "--pstate", state_path)
+    assert r.returncode == 0, r.stderr
+    out = cv2.imread(str(tmp_path / "o.png"), cv2.IMREAD_UNCHANGED)
+    # a quarter turn clockwise: image pixel (row r, column c) shows at (row c, column ROWS - 1 - r)
+    expected = np.zeros((COLS, ROWS), bool)
+    expected[5:13, ROWS - 10:ROWS - 4] = True
+    assert out.shape == (COLS, ROWS, 3) and np.array_equal(np.all(out == red, axis=2), expected)
+
+    conv = run_cli("convert", path, "--out", tmp_path / "conv", "--seg", tmp_path / "m.npy", "--seg-alpha", "1",
+                   "--pstate", state_path, "--workers", "1", "--no-progress")
+    assert conv.returncode == 0, conv.stderr
+    assert np.array_equal(cv2.imread(str(tmp_path / "conv" / "ct.png"), cv2.IMREAD_UNCHANGED), out)
+
     img = dcmlib.load(path)
     seg = load_segmentation(tmp_path / "m.npy", img)
     state = replace(controls.initial_state(img), segmentation=True, seg_alpha=1.0, pstate=True)
     view = View(img, state, screen=(1280, 1024), segmentation=seg, pstates=[dcmlib.load_pstate(state_path)])
-    red = np.array(COLOURS[0][::-1], np.uint8)
-
-    def shows_red() -> bool:
-        canvas = view.render_view()
-        canvas = canvas if canvas.ndim == 3 else cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
-        return bool(np.all(canvas == red, axis=2).any())
-
-    assert not shows_red() and view.image is not view.base
-    assert "seg not drawn through a presentation state" in view.annotation_lines()
-    view.set_state(replace(view.state, pstate=False))
-    assert shows_red()
-    r = run_cli(path, "--export", tmp_path / "o.png", "--seg", tmp_path / "m.npy", "--pstate", state_path)
-    _one_error_line(r, "--pstate", "m.npy")
-    assert not (tmp_path / "o.png").exists()
+    assert view.image is not view.base and np.array_equal(view.full_resolution(), out)
+    canvas = view.render_view()
+    vp = view.state.viewport
+    shown = np.all(canvas == red, axis=2)
+    ys, xs = np.nonzero(shown)
+    (x0, y0), (x1, y1) = vp.pixel_at(int(xs.min()), int(ys.min())), vp.pixel_at(int(xs.max()), int(ys.max()))
+    assert (y0, y1, x0, x1) == (5, 12, ROWS - 10, ROWS - 5)   # the same pixels of the state's picture

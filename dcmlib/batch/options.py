@@ -175,9 +175,9 @@ class ConvertOptions:
         seg = None
         if self.seg is not None:
             seg = os.path.abspath(os.fspath(self.seg))  # workers (and Dask's) open it by this name
-            if fmt not in DISPLAY_FORMATS or channels is not None or plane is not None or self.pstate is not None:
+            if fmt not in DISPLAY_FORMATS or channels is not None or plane is not None:
                 raise InvalidArgumentError("--seg blends a segmentation on the display formats png, jpg and tif; "
-                                           "it cannot be combined with --channels, --plane or --pstate")
+                                           "it cannot be combined with --channels or --plane")
             if not os.path.isfile(seg):
                 raise InvalidArgumentError("--seg: no such file", seg)
         seg_alpha = check_alpha(self.seg_alpha)

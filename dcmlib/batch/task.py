@@ -262,18 +262,20 @@ def _encode(img: DicomImage, frame: int, options: ConvertOptions, modality: Moda
         values, offset, meaning = values16(img, frame, modality)
         return output.encode_image(values, options.suffix, where), {"value_offset": str(offset),
                                                                     "pixel_values": meaning}
-    image, window = display_image(img, frame, options)
-    if seg is not None:  # as --export --seg: blended after the pipeline, overlays and shutter (BGR)
-        image = seg.apply(image, frame, options.seg_alpha, options.seg_outline)
+    image, window = display_image(img, frame, options, seg)
     return output.encode_image(image, options.suffix, where), {**window, "pixel_values": "display"}
 
 
-def display_image(img: DicomImage, frame: int, options: ConvertOptions) -> tuple[np.ndarray, Row]:
+def display_image(img: DicomImage, frame: int, options: ConvertOptions,
+                  seg: Segmentation | None = None) -> tuple[np.ndarray, Row]:
     """The 8-bit display image (``render``, as ``--export``) or the three ``--channels`` windows as one
-    BGR image whose first channel, as PNG readers see it (red), is the first window; and its window columns."""
-    objects = {"overlays": options.overlays, "shutters": options.shutters}  # PS3.3 C.9.2, C.7.6.11
+    BGR image whose first channel, as PNG readers see it (red), is the first window; and its window columns.
+    ``seg`` is blended as ``--export --seg`` blends it (the output then BGR)."""
+    objects: dict = {"overlays": options.overlays, "shutters": options.shutters}  # PS3.3 C.9.2, C.7.6.11
     if options.pstate is not None and (state := _pstate(options.pstate)).references(*img.pstate_ref(frame)):
         objects.update(pstate=state, annotations=options.annotations)  # PS3.3 A.33.1, as --export --pstate
+    if seg is not None:
+        objects.update(segmentation=seg, seg_alpha=options.seg_alpha, seg_outline=options.seg_outline)
     if img.is_color:
         return img.render(frame=frame, invert=options.invert, **objects), {}
     if options.channels is not None:
