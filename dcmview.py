@@ -515,7 +515,8 @@ class Viewer:
             _warn(f"frame {s.frame + 1} cannot be shown; no snapshot saved")
             return None
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
-        path = controls.snapshot_name(self.stem, s, self.snapshot_dir, shown=shown)
+        named = replace(s, pstate=self.view.presented)  # a frame no state references is shown as it is
+        path = controls.snapshot_name(self.stem, named, self.snapshot_dir, shown=shown)
         write_image(path, self.shown if shown else self.view.full_resolution())
         print(f"saved {path}", flush=True)
         return path

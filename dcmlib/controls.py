@@ -1089,7 +1089,8 @@ def snapshot_name(stem: str, state: ViewerState, folder: str | Path = ".",
     mode appears only when it differs from the file's own VOI LUT Function
     (export without ``--mode`` uses the file's).  A colour image has no window
     part; a segmentation shown adds ``_seg<alpha>`` (and ``_outline``:
-    ``--seg-alpha``, ``--seg-outline``); ``shown=True`` (the ``S`` key) adds
+    ``--seg-alpha``, ``--seg-outline``), a frame seen through a presentation
+    state ``_pstate`` (``--pstate FILE``); ``shown=True`` (the ``S`` key) adds
     ``_shown``.  Never returns an existing path: ``_2``, ``_3`` ... are
     appended instead.  A stored VOI LUT is named ``_voi<N>`` (``--voi N``)
     instead of a window.
@@ -1105,6 +1106,8 @@ def snapshot_name(stem: str, state: ViewerState, folder: str | Path = ".",
         parts.append("inv")
     if state.segmentation:                    # --seg F --seg-alpha A [--seg-outline]
         parts.append(f"seg{format_number(state.seg_alpha)}" + ("_outline" if state.seg_outline else ""))
+    if state.pstate:                          # --pstate FILE
+        parts.append("pstate")
     if shown:
         parts.append("shown")
     base = "_".join(parts)

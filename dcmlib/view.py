@@ -264,6 +264,11 @@ class View:
             self._object_levels = (key, levels)
         return self._object_levels[1]
 
+    @property
+    def presented(self) -> bool:
+        """Whether the frame is shown through a presentation state (``g``)."""
+        return isinstance(self.image, PresentedImage)
+
     def _seg_shown(self, s: ViewerState) -> bool:
         """Whether the segmentation is drawn: on (``k``) and loaded."""
         return bool(s.segmentation) and self.segmentation is not None

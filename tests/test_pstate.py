@@ -700,7 +700,7 @@ def test_viewer_g_end_to_end(tmp_path, tmp_path_factory):
         out, err = viewer.communicate(timeout=20)
         assert viewer.returncode == 0, err
         names = [Path(line.split("saved ", 1)[1]) for line in out.splitlines() if line.startswith("saved ")]
-        assert len(names) == 2
+        assert len(names) == 2 and "pstate" not in names[0].name and names[1].name.endswith("_pstate.png")
         for name, extra in zip(names, ([], ["--pstate", state_path])):
             ref = tmp_path / f"ref_{name.name}"
             assert run_cli(img_path, *extra, "--export", ref).returncode == 0
