@@ -1049,7 +1049,8 @@ def window_label(state: ViewerState) -> str:
     if state.preset is not None:
         return f"preset {state.preset}"
     if state.voi is not None:
-        return f"file {'VOI LUT' if state.lut else 'VOI'} {state.voi}/{state.n_vois}"
+        source = "state" if state.pstate else "file"   # a presentation state's Softcopy VOI LUT (C.11.8)
+        return f"{source} {'VOI LUT' if state.lut else 'VOI'} {state.voi}/{state.n_vois}"
     if state.auto == (0.0, 100.0):
         return "full range"
     if state.auto is not None:

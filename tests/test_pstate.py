@@ -622,6 +622,7 @@ def test_viewer_g_shows_the_state_and_s_equals_export(tmp_path):
     assert view.set_state(controls.on_key(view.state, "g", view.source))
     assert view.state.pstate is True
     assert view.size == (plain_size[1], plain_size[0])                 # a quarter turn
+    assert "state VOI 1/1" in view.annotation_lines()                 # the window is the state's, not the file's
     zoom = view.size[0] // 60
     # the canvas (no viewer text) is the export picture, enlarged by the whole fit factor, nearest neighbour
     export = im.render(pstate=state, annotations=False)
