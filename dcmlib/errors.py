@@ -9,6 +9,7 @@ involved), which is exactly what ``dcmview.py`` prints after
 from __future__ import annotations
 
 import os
+import re
 
 __all__ = [
     "DcmviewError",
@@ -99,7 +100,33 @@ def report_error(exc: BaseException, prog: str, *, debug: bool = False, where: s
     return 2
 
 
+_NO_ATTRIBUTE = re.compile(r"has no attribute '(\w+)'")
+
+
 def exception_text(exc: BaseException, limit: int = 160) -> str:
-    """A foreign exception's message on one line, at most ``limit`` characters (for error messages)."""
+    """A foreign exception's message on one line, at most ``limit`` characters (for error messages).
+
+    Python's own words are not passed on: a missing DICOM attribute (pydicom's
+    ``AttributeError``) is named with its tag, and an ``AttributeError``,
+    ``TypeError``, ``IndexError`` or ``KeyError`` about anything else reads
+    "an element is missing or malformed".
+    """
+    if isinstance(exc, AttributeError):
+        found = _NO_ATTRIBUTE.search(str(exc))
+        named = _attribute_text(found[1]) if found else None
+        if named:
+            return named
+    if isinstance(exc, (AttributeError, TypeError, IndexError, KeyError)):
+        return "an element is missing or malformed"
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _attribute_text(keyword: str) -> str | None:
+    """``Shared Functional Groups Sequence (5200,9229) is missing``, for a DICOM keyword; else None."""
+    from pydicom.datadict import dictionary_description, tag_for_keyword
+
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        return None
+    return f"{dictionary_description(tag)} ({tag >> 16:04X},{tag & 0xFFFF:04X}) is missing"

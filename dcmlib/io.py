@@ -120,6 +120,7 @@ def read_file(path: Path) -> tuple[Dataset, list[str]]:
         raise NotDicomError(f"cannot read ({exc.strerror or 'input/output error'})", path) from None
     except Exception as exc:  # noqa: BLE001 - pydicom's reader fails in many ways on damaged files
         raise NotDicomError(f"not a readable DICOM file ({_read_problem(exc)})", path) from None
+    _check_cut_element(ds, path)
     notes = sanitize(ds)
     if size <= FULL_READ_LIMIT and ("Rows" in ds or not len(ds)) and not any(k in ds for k in PIXEL_KEYWORDS):
         _check_cut_pixels(path)
@@ -135,6 +136,21 @@ def read_file(path: Path) -> tuple[Dataset, list[str]]:
 
 #: The Pixel Data tag (7FE0,0010) as it is written, little and big endian.
 _PIXEL_TAG_BYTES = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")
+
+
+def _check_cut_element(ds: Dataset, path: Path) -> None:
+    """A header cut short: pydicom reads the last element's value with fewer bytes than its length
+    says (PS3.5 7.1) and no error.  Pixel data are checked against the image's size instead."""
+    tags = list(ds.keys())
+    if not tags or tags[-1].group == 0x7FE0:
+        return
+    raw = ds.get_item(tags[-1])
+    length, value = getattr(raw, "length", None), getattr(raw, "value", None)
+    if isinstance(value, bytes) and isinstance(length, int) and length != 0xFFFFFFFF and len(value) < length:
+        name = pydicom.datadict.dictionary_description(tags[-1]) if pydicom.datadict.dictionary_has_tag(tags[-1]) \
+            else "an element"
+        raise NotDicomError(f"the file ends inside {name} ({tags[-1].group:04X},{tags[-1].element:04X}): "
+                            "it was cut short", path)
 
 
 def _check_cut_pixels(path: Path) -> None:

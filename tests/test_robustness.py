@@ -399,3 +399,15 @@ def test_a_file_cut_inside_its_pixel_data_says_so(tmp_path, name):
     assert "not an image" not in proc.stderr and "Traceback" not in proc.stderr
     if name != "CT_small.dcm":  # native data cut short: the length check names the bytes missing
         assert "the file ends inside its pixel data" in proc.stderr, proc.stderr
+
+
+def test_a_file_cut_inside_a_header_element_says_so(tmp_path):
+    """pydicom reads the last element of a file cut mid-value with the bytes that are there and no error
+    (Study Instance UID '1.3.' here); the file is refused naming the element, not shown as if whole."""
+    data = Path(pydicom_file("CT_small.dcm")).read_bytes()
+    i = data.index(b"\x20\x00\x0d\x00UI")                   # (0020,000D) Study Instance UID, explicit VR
+    path = tmp_path / "cut.dcm"
+    path.write_bytes(data[: i + 8 + 4])                       # its 8-byte header and 4 bytes of its value
+    proc = run_cli(path, "--export", tmp_path / "out.png")
+    assert proc.returncode == 2 and not (tmp_path / "out.png").exists()
+    assert proc.stderr == f"dcmview: error: {path}: the file ends inside Study Instance UID (0020,000D): it was cut short\n"

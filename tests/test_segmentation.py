@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pydicom
 import pytest
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.dataset import Dataset
@@ -470,6 +471,21 @@ def _one_error_line(r, *words: str) -> None:
     assert "Traceback" not in r.stderr
     for w in words:
         assert w in lines[0]
+
+
+@pytest.mark.parametrize("keyword, words", [
+    ("SharedFunctionalGroupsSequence", "Shared Functional Groups Sequence (5200,9229) is missing"),
+    ("SegmentSequence", "Segment Sequence (0062,0002) is missing"),
+])
+def test_a_seg_without_a_required_element_names_it(tmp_path, keyword, words):
+    """What highdicom raises for a missing element is said in DICOM's words, not Python's."""
+    path, seg_path = _slice_with_seg(tmp_path, slice(1, 3), slice(1, 3))
+    ds = pydicom.dcmread(seg_path)
+    delattr(ds, keyword)
+    ds.save_as(seg_path)
+    r = run_cli(path, "--export", tmp_path / "o.png", "--seg", seg_path)
+    _one_error_line(r, seg_path, words)
+    assert "attribute" not in r.stderr and not (tmp_path / "o.png").exists()
 
 
 class TestCli:
