@@ -34,12 +34,14 @@ import numpy as np
 
 __all__ = ["FrameCache", "ReadAhead", "DEFAULT_CACHE_MB", "read_ahead_depth"]
 
-#: Default budget in MiB (``--cache-mb``): enough for a 512 x 512 x 300 CT's
-#: decoded slices, or a 4096 x 3328 mammogram's stored and float32 frames.
-DEFAULT_CACHE_MB = 256
+#: Default budget in MiB (``--cache-mb``): enough for a 512 x 512 x 600 CT's
+#: int16 volume (300 MiB, multiplanar reformation) beside its decoded slices, or
+#: a 4096 x 3328 mammogram's stored and float32 frames.  It bounds what is kept,
+#: not what is allocated: a single image never fills it.
+DEFAULT_CACHE_MB = 512
 
 #: Share of the budget that derived arrays (recomputable from cached ones) may hold:
-#: 32 MiB of the default, 32 float32 frames of 512 x 512.
+#: 64 MiB of the default, 64 float32 frames of 512 x 512.
 DERIVED_SHARE = 0.125
 
 

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 import warnings
 
+from ..cache import DEFAULT_CACHE_MB
 from ..errors import DcmviewError, InvalidArgumentError, report_error
 from ..lut import MODES
 from ..reformat import PLANES
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plane", choices=list(PLANES), help="each series reformatted: all slices of this plane "
                    "(--frames counts through it)")
     p.add_argument("--cache-mb", type=float, metavar="MB", help="a worker's frame cache, where a --plane volume "
-                   "lives (default 256)")
+                   f"lives (default {DEFAULT_CACHE_MB:g})")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: all cores)")
     p.add_argument("--dask", metavar="ADDRESS|local", help="run on a dask.distributed scheduler, or a local cluster")
     p.add_argument("--resume", action="store_true", help="finish a previous run in DIR (same options)")
