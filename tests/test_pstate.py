@@ -900,3 +900,22 @@ def test_a_state_is_the_plain_pipeline_moved(seed, center, width, function, rota
         expected = np.rot90(plain, k=-(rotation // 90))
         expected = expected[:, ::-1] if flip else expected
         np.testing.assert_array_equal(im.render(pstate=state), expected)
+
+
+@pytest.mark.parametrize("shape, dtype", [((5, 7), np.uint8), ((5, 7), np.float32), ((5, 7, 3), np.uint8),
+                                          ((5, 7), np.uint16), ((5, 7, 9), np.uint8), ((5, 7), np.float64)])
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+@pytest.mark.parametrize("flip", [False, True])
+def test_spatial_turns_clockwise_then_flips(shape, dtype, rotation, flip):
+    """C.10.6: rotation clockwise, then the horizontal flip; every dtype and channel count alike (OpenCV or NumPy)."""
+    from dcmlib.pstate import spatial
+
+    image = np.arange(np.prod(shape)).reshape(shape).astype(dtype)
+    expected = image
+    for _ in range(rotation // 90):                 # a quarter turn clockwise: row r becomes column (rows - 1 - r)
+        expected = np.stack([expected[::-1, c] for c in range(expected.shape[1])])
+    if flip:
+        expected = expected[:, ::-1]
+    got = spatial(image, rotation, flip)
+    assert got.dtype == image.dtype and got.shape == expected.shape and np.array_equal(got, expected)
+
