@@ -466,7 +466,8 @@ def spatial(image: np.ndarray, rotation: int, flip: bool) -> np.ndarray:
         return image
     if image.dtype in (np.uint8, np.uint16, np.int16, np.float32) and (image.ndim == 2 or image.shape[2] <= 4):
         out = cv2.rotate(image, _CV_ROTATE[rotation]) if rotation else image
-        return cv2.flip(out, 1) if flip else out
+        out = cv2.flip(out, 1) if flip else out
+        return out[..., None] if out.ndim < image.ndim else out    # OpenCV drops a lone channel axis
     out = np.rot90(image, k=-(rotation // 90)) if rotation else image
     return np.ascontiguousarray(out[:, ::-1] if flip else out)
 

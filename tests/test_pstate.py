@@ -903,7 +903,8 @@ def test_a_state_is_the_plain_pipeline_moved(seed, center, width, function, rota
 
 
 @pytest.mark.parametrize("shape, dtype", [((5, 7), np.uint8), ((5, 7), np.float32), ((5, 7, 3), np.uint8),
-                                          ((5, 7), np.uint16), ((5, 7, 9), np.uint8), ((5, 7), np.float64)])
+                                          ((5, 7), np.uint16), ((5, 7, 9), np.uint8), ((5, 7), np.float64),
+                                          ((5, 7, 1), np.uint8)])
 @pytest.mark.parametrize("rotation", [0, 90, 180, 270])
 @pytest.mark.parametrize("flip", [False, True])
 def test_spatial_turns_clockwise_then_flips(shape, dtype, rotation, flip):
