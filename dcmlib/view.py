@@ -640,10 +640,14 @@ def _help_panel(img: np.ndarray, rows: Sequence[tuple[str, str]], scale: float) 
         need = img.shape[1]
     th = _text_size("Ag", scale)[1]
     step = th + max(3, int(6 * scale / 0.5))
-    if step * len(rows) + 16 > img.shape[0]:          # too many rows for the view's height: smaller text
-        f = img.shape[0] / (step * len(rows) + 16)
-        scale, key_w, th = scale * f, int(key_w * f), _text_size("Ag", scale * f)[1]
+    while step * len(rows) + 16 > img.shape[0] and scale > 0.25:   # too many rows for the height: smaller text
+        f = max(0.8, min(0.97, img.shape[0] / (step * len(rows) + 16)))
+        scale, key_w = scale * f, int(key_w * f)
+        th = _text_size("Ag", scale)[1]
         step = th + max(2, int(6 * scale / 0.5))
+    if step * len(rows) + 16 > img.shape[0]:          # still too many at the smallest legible text: what fits
+        fit = max(1, (img.shape[0] - 16) // step - 2)   # a row to spare below the panel
+        rows = [*rows[:fit], ("...", "more keys: a larger window, or the README")]
     roi = img[: min(img.shape[0], step * len(rows) + 16), : min(img.shape[1], need)]
     roi //= 4
     for i, (keys, action) in enumerate(rows):

@@ -126,6 +126,18 @@ class TestCompose:
         rows = controls.help_rows(v.state)
         assert len(rows) == len(controls.HELP)                  # a CT: the CT presets' rows
 
+    @pytest.mark.parametrize("screen, side", [((1280, 1024), 512), ((800, 600), 256)])
+    def test_help_panel_fits_a_small_window(self, ct, screen, side):
+        """Every key row is on the panel: the panel ends above the window's bottom edge."""
+        v = View(ct, controls.initial_state(ct, center=-2000, width=1), screen=screen)  # all white
+        v.set_state(replace(v.state, help=True))
+        out = v.compose()
+        assert out.shape[:2] == (side, side) and (out[-3:] == 255).all()   # not darkened, no text
+        # at 256 pixels not every row fits legibly: the last row shown says where the others are
+        if side == 256:
+            rows = controls.help_rows(v.state)
+            assert len(rows) > 20                          # the whole list would need about 8 px a row
+
     def test_patient_only_when_asked(self):
         img = dcmlib.load(make_ds(ramp(8, 8, 0, 100)))
         assert not any("Doe" in line for line in View(img).annotation_lines())
