@@ -549,6 +549,9 @@ def needs_colour(state: PresentationState, annotations: tuple[Annotation, ...]) 
 
 
 _SHIFT = 4  # sub-pixel bits for cv2 drawing
+#: Objects with an output coordinate beyond +-this (pixels) are not drawn: far off any image, where cv2's
+#: fixed-point integers (with the sub-pixel bits, and a radius between two such points) would overflow.
+_FAR = float(1 << 20)
 
 
 def draw_annotations(out: np.ndarray, state: PresentationState, annotations: tuple[Annotation, ...],
@@ -567,17 +570,26 @@ def draw_annotations(out: np.ndarray, state: PresentationState, annotations: tup
     def place(pts: tuple[tuple[float, float], ...], units: str) -> np.ndarray:
         a = np.asarray(pts, np.float64).reshape(-1, 2)
         if units == "DISPLAY":
-            return a * np.array([w, h]) if display is None else a @ display[:, :2].T + display[:, 2]
-        return a @ to_output[:, :2].T + to_output[:, 2]
+            a = a * np.array([w, h]) if display is None else a @ display[:, :2].T + display[:, 2]
+        else:
+            a = a @ to_output[:, :2].T + to_output[:, 2]
+        return a
 
     for ann in annotations:
         colour = layer_colour(state.layer(ann.layer), out.ndim == 3)
         c = colour if isinstance(colour, tuple) else (colour,) * (3 if out.ndim == 3 else 1)
         for g in ann.graphics:
-            _draw_graphic(out, g.kind, place(g.points, g.units), g.filled, c)
+            p = place(g.points, g.units)
+            if _drawable(p):
+                _draw_graphic(out, g.kind, p, g.filled, c)
         for t in ann.texts:
             _draw_text(out, t, place, c)
     return out
+
+
+def _drawable(p: np.ndarray) -> bool:
+    """Whether output points can be drawn: finite and within :data:`_FAR` (a damaged state's 1e12 is not)."""
+    return bool(np.isfinite(p).all() and (np.abs(p) <= _FAR).all())
 
 
 def _fixed(p: np.ndarray) -> np.ndarray:
@@ -619,10 +631,16 @@ def _draw_text(out: np.ndarray, t: TextObject, place, c: tuple) -> None:
     (tw, th), base = cv2.getTextSize(max(lines, key=len), font, scale, thick)
     right = None
     if t.box is not None:
-        (x0, y0), (x1, y1) = place(((t.box[0], t.box[1]), (t.box[2], t.box[3])), t.box_units)
+        corners = place(((t.box[0], t.box[1]), (t.box[2], t.box[3])), t.box_units)
+        if not _drawable(corners):
+            return
+        (x0, y0), (x1, y1) = corners
         x, y, right = min(x0, x1), min(y0, y1), max(x0, x1)
     elif t.anchor is not None:
-        (x, y), = place((t.anchor,), t.anchor_units)
+        anchor = place((t.anchor,), t.anchor_units)
+        if not _drawable(anchor):
+            return
+        (x, y), = anchor
         y -= (th + base) * len(lines)
     else:
         return
@@ -633,7 +651,8 @@ def _draw_text(out: np.ndarray, t: TextObject, place, c: tuple) -> None:
             lx = x + (free if t.justify == "RIGHT" else free / 2)
         cv2.putText(out, line, (int(round(lx)), int(round(y)) + th + i * (th + base)), font, scale, c, thick,
                     cv2.LINE_AA)
-    if t.anchor is not None and t.anchor_visible and t.box is not None:
+    if t.anchor is not None and t.anchor_visible and t.box is not None and _drawable(place((t.anchor,),
+                                                                                          t.anchor_units)):
         (ax, ay), = place((t.anchor,), t.anchor_units)
         cv2.line(out, (int(round(ax)), int(round(ay))), (int(round(x)), int(round(y))), c, 1, cv2.LINE_AA)
 

@@ -920,3 +920,22 @@ def test_spatial_turns_clockwise_then_flips(shape, dtype, rotation, flip):
     got = spatial(image, rotation, flip)
     assert got.dtype == image.dtype and got.shape == expected.shape and np.array_equal(got, expected)
 
+
+
+def test_annotations_far_outside_the_image_draw_nothing_and_do_not_fail(tmp_path):
+    """Graphic Data and text boxes at 1e12 pixels (a damaged state; found by mutating one) are clipped far off
+    the output: the picture is the state's without them, and no OpenCV integer overflow reaches the user."""
+    img = image()
+    far = [1e12, 1e12, 3e12, -1e12]
+    state = make_pstate(img, GraphicLayerSequence=[layer(grey=65535)], GraphicAnnotationSequence=[annotation(
+        graphics=[("POINT", "PIXEL", far[:2], False), ("CIRCLE", "PIXEL", far, False), ("POLYLINE", "PIXEL", far, False),
+                  ("ELLIPSE", "PIXEL", far + far, False)],
+        texts=[("far away", (1e12, 1e12, 2e12, 2e12))])])
+    img_path, state_path = files(tmp_path, img, state)
+    out = tmp_path / "out.png"
+    r = run_cli(img_path, "--pstate", state_path, "--export", out)
+    assert r.returncode == 0, r.stderr
+    plain = tmp_path / "plain.png"
+    assert run_cli(img_path, "--pstate", state_path, "--no-annotations", "--export", plain).returncode == 0
+    np.testing.assert_array_equal(cv2.imread(str(out), cv2.IMREAD_UNCHANGED),
+                                  cv2.imread(str(plain), cv2.IMREAD_UNCHANGED))
