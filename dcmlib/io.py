@@ -150,7 +150,7 @@ def _check_cut_element(ds: Dataset, path: Path) -> None:
         name = pydicom.datadict.dictionary_description(tags[-1]) if pydicom.datadict.dictionary_has_tag(tags[-1]) \
             else "an element"
         raise NotDicomError(f"the file ends inside {name} ({tags[-1].group:04X},{tags[-1].element:04X}): "
-                            "it was cut short", path)
+                            "cut short, or its length is damaged", path)
 
 
 def _check_cut_pixels(path: Path) -> None:
@@ -162,7 +162,8 @@ def _check_cut_pixels(path: Path) -> None:
     """
     data = path.read_bytes()
     if any(tag in data for tag in _PIXEL_TAG_BYTES):
-        raise PixelDataError("the file ends inside its pixel data (7FE0,0010): it was cut short", path)
+        raise PixelDataError("the file ends inside its pixel data (7FE0,0010): cut short, or its length is damaged",
+                             path)
 
 
 def _dcmread(path: Path, size: int) -> Dataset:

@@ -410,4 +410,4 @@ def test_a_file_cut_inside_a_header_element_says_so(tmp_path):
     path.write_bytes(data[: i + 8 + 4])                       # its 8-byte header and 4 bytes of its value
     proc = run_cli(path, "--export", tmp_path / "out.png")
     assert proc.returncode == 2 and not (tmp_path / "out.png").exists()
-    assert proc.stderr == f"dcmview: error: {path}: the file ends inside Study Instance UID (0020,000D): it was cut short\n"
+    assert proc.stderr == f"dcmview: error: {path}: the file ends inside Study Instance UID (0020,000D): cut short, or its length is damaged\n"
