@@ -144,7 +144,10 @@ def _check_cut_element(ds: Dataset, path: Path) -> None:
     tags = list(ds.keys())
     if not tags or tags[-1].group == 0x7FE0:
         return
-    raw = ds.get_item(tags[-1])
+    try:
+        raw = ds.get_item(tags[-1], keep_deferred=True)   # as read: no conversion
+    except Exception:  # noqa: BLE001 - a damaged element; sanitize() names or drops it
+        return
     length, value = getattr(raw, "length", None), getattr(raw, "value", None)
     if isinstance(value, bytes) and isinstance(length, int) and length != 0xFFFFFFFF and len(value) < length:
         name = pydicom.datadict.dictionary_description(tags[-1]) if pydicom.datadict.dictionary_has_tag(tags[-1]) \

@@ -411,3 +411,15 @@ def test_a_file_cut_inside_a_header_element_says_so(tmp_path):
     proc = run_cli(path, "--export", tmp_path / "out.png")
     assert proc.returncode == 2 and not (tmp_path / "out.png").exists()
     assert proc.stderr == f"dcmview: error: {path}: the file ends inside Study Instance UID (0020,000D): cut short, or its length is damaged\n"
+
+
+def test_a_stray_delimiter_at_the_end_of_a_cut_file_stays_a_clean_error(tmp_path):
+    """SC_rgb_rle_32bit.dcm#flip-495 (seed 77): bit flips leave a top-level (FFFE,E0DD) with no VR as the
+    last element; looking at it to see whether the file was cut short must not convert it (pydicom's
+    NotImplementedError, an internal error line)."""
+    from dcmlib.fuzz import mutate
+
+    case = mutate.case_by_name(77, "SC_rgb_rle_32bit.dcm#flip-495")
+    path = tmp_path / "flip.dcm"
+    path.write_bytes(case.data)
+    assert_contract(path)
