@@ -18,7 +18,6 @@ from pydicom.uid import generate_uid
 import dcmlib
 from dcmlib import reformat as mpr
 from helpers import make_ds, write_ds
-from test_viewer_highgui import display, viewer_of  # noqa: F401 - fixtures: HighGUI on Xvfb or offscreen
 
 # The patient box every acquisition covers: x 0..15, y 0..11, z 0..9 mm (1 mm voxels).
 NX, NY, NZ = 16, 12, 10

@@ -25,7 +25,6 @@ from dcmlib.color import dicom_lab_to_rgb
 from dcmlib.segmentation import COLOURS, blend, load_segmentation, outline
 from dcmlib.view import View
 from helpers import make_ds, run_cli, write_ds
-from test_viewer_highgui import display  # noqa: F401 - the HighGUI display fixture (offscreen Qt or Xvfb)
 
 hd = pytest.importorskip("highdicom")
 from pydicom.sr.codedict import codes  # noqa: E402

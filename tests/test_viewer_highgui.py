@@ -1,7 +1,7 @@
 """The HighGUI shell in-process: real window, real trackbars, callbacks re-render.
 
-Runs with QT_QPA_PLATFORM=offscreen when the OpenCV wheel ships that Qt
-plugin; opencv-python's wheel ships only ``xcb``, so otherwise the test starts
+Runs on conftest.py's ``display``: QT_QPA_PLATFORM=offscreen when the OpenCV wheel ships that Qt
+plugin; opencv-python's wheel ships only ``xcb``, so otherwise it starts
 its own Xvfb (``-terminate``: it exits with this process, after Qt closed its
 connection) and skips only when neither is possible (on CI, where Xvfb is
 installed, it fails instead).
@@ -9,7 +9,6 @@ installed, it fails instead).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
@@ -19,48 +18,7 @@ import pytest
 import dcmlib
 import dcmview
 from dcmlib import controls
-from helpers import damaged_series, make_ds, pydicom_file, skip_without, start_xvfb
-
-
-def _offscreen_plugin() -> bool:
-    plugins = Path(cv2.__file__).parent / "qt" / "plugins" / "platforms"
-    return any(plugins.glob("libqoffscreen*"))
-
-
-@pytest.fixture(scope="module")
-def display():
-    if os.environ.get("QT_QPA_PLATFORM") == "offscreen" or _offscreen_plugin():
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        yield "offscreen"
-        return
-    skip_without("Xvfb", why="no display for HighGUI without it: the Qt offscreen plugin is missing")
-    proc, number = start_xvfb("-terminate")
-    old = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = number
-    yield os.environ["DISPLAY"]
-    # Qt keeps its X connection for the life of the process: Xvfb (-terminate) exits after it.
-    if old is not None:
-        os.environ["DISPLAY"] = old
-
-
-@pytest.fixture
-def viewer_of(display, tmp_path):
-    made = []
-
-    dcmview.ensure_qt_fonts()                      # as run_viewer does before its window opens
-
-    def make(img, **kw):
-        state = controls.initial_state(img, **kw)
-        v = dcmview.Viewer(img, state, snapshot_dir=tmp_path, screen=(1280, 1024))
-        made.append(v)
-        cv2.waitKey(1)
-        return v
-
-    yield make
-    for v in made:
-        if not v.closed():
-            cv2.destroyWindow(v.title)
-    cv2.waitKey(1)
+from helpers import damaged_series, make_ds, pydicom_file
 
 
 @pytest.fixture
