@@ -23,12 +23,12 @@ from pydicom.dataset import Dataset
 from . import io, overlays as display, pipeline, pstate as pstate_stage
 from .errors import DcmviewWarning, InvalidArgumentError, NotDicomError, PixelDataError
 from .frames import FrameRef
-from .header import PixelSpacing, cine_rate, header_errors, layout, pixel_spacing, text_value
-from .lut import PairWindow, VoiFunction, VoiLut, Window
+from .header import FrameParams, PixelSpacing, cine_rate, header_errors, layout, pixel_spacing, text_value
+from .lut import PairWindow, VoiLut, Window
 from .pipeline import VoiSelection
 from .presentation import needs_inversion
 from .presets import PRESETS, Preset
-from .pstate import PresentationState, PresentationStateError
+from .pstate import PresentationState
 from .segmentation import DEFAULT_ALPHA, Segmentation
 from .stack import FrameStore
 from .summary import summary
@@ -145,7 +145,7 @@ class DicomImage:
                            name=self.name, count=len(self), is_series=self.is_series, unit=self.unit,
                            span=None if first is None or last is None else (first, last))
         text = "\n".join([text, *display.describe_objects(self.display_objects(0))])
-        slices = self.pstate_slices() if self.is_series else None
+        slices = pstate_stage.image_slices(self) if self.is_series else None
         text = "\n".join([text, *(pstate_stage.describe_pstate(s, slices) for s in self.pstates())])
         from .segmentation import describe_found  # noqa: PLC0415 - the SEG files next to the image, for --info
 
@@ -164,6 +164,21 @@ class DicomImage:
 
     def _check_frame(self, frame: int) -> int:
         return self._frames.index(frame, self.path)
+
+    layout = property(lambda self: self._layout,
+                      doc="Frame size, samples, bits and photometric, parsed once (:class:`dcmlib.header.Layout`).")
+
+    def frame_ref(self, frame: int = 0) -> FrameRef:
+        """Where a frame comes from (:class:`dcmlib.frames.FrameRef`): its file's header, its index there."""
+        return self._frames.refs[self._check_frame(frame)]
+
+    def frame_params(self, frame: int = 0) -> FrameParams:
+        """A frame's parameters (:class:`dcmlib.header.FrameParams`): Modality LUT, VOIs, padding, LUT shape."""
+        return self._frames.params(self._check_frame(frame))
+
+    def stored_range(self, frame: int = 0) -> tuple[int, int]:
+        """The (min, max) of a frame's stored values (the extent of its display table); cached."""
+        return self._frames.stored_range(self._check_frame(frame))
 
     def vois(self, frame: int = 0) -> list[Window | VoiLut]:
         """Stored VOIs of a frame: windows first, then VOI LUTs (PS3.3 C.11.2); invalid ones left out."""
@@ -277,9 +292,9 @@ class DicomImage:
         """
         seg = None if segmentation is None else (segmentation, seg_alpha, seg_outline)
         if pstate is not None:
-            return self._render_pstate(pstate, center, width, mode=mode, frame=frame, invert=invert, voi=voi,
-                                       preset=preset, overlays=overlays, shutters=shutters, annotations=annotations,
-                                       seg=seg)
+            return pstate_stage.render(self, pstate, frame, invert=invert, overlays=overlays, shutters=shutters,
+                                       annotations=annotations, seg=seg, center=center, width=width, mode=mode,
+                                       voi=voi, preset=preset)
         out = self._render(center, width, mode=mode, frame=frame, invert=invert, voi=voi, preset=preset)
         planes = self.object_layers(frame, overlays=overlays, shutters=shutters)
         if planes is not None:
@@ -292,13 +307,6 @@ class DicomImage:
         with header_errors(self.path):
             return str(ref.header.get("SOPInstanceUID", "") or ""), ref.index + 1
 
-    def pstate_slices(self) -> dict[str, int]:
-        """SOP Instance UID -> 1-based slice (or frame) number: how presentation states find this image's frames."""
-        found: dict[str, int] = {}
-        for k in range(len(self)):
-            found.setdefault(self.pstate_ref(k)[0], k + 1)
-        return found
-
     def pstates(self) -> list[PresentationState]:
         """The presentation states next to the image (its folder, or the series folder) that reference it,
         found and parsed once (unreadable ones are skipped)."""
@@ -306,63 +314,7 @@ class DicomImage:
 
     @functools.cached_property
     def _found_pstates(self) -> tuple[PresentationState, ...]:
-        return tuple(pstate_stage.find_pstates(self.path, set(self.pstate_slices())))
-
-    def pstate_grey(self, pstate: PresentationState, frame: int = 0, *, invert: bool = False, **window
-                    ) -> np.ndarray:
-        """The frame through a state's grey stages only (Modality LUT, VOI, Presentation LUT; PS3.4 N.2),
-        at image size, padding black; ``window`` as :meth:`render`'s (it overrides the state's VOI)."""
-        f = self._check_frame(frame)
-        source = self._frames.refs[f].source
-        sop, number = self.pstate_ref(f)
-        pstate.check(sop, number, os.fspath(source) if isinstance(source, (str, os.PathLike)) else self.path or self.name)
-        if self.is_color:
-            raise PresentationStateError("a grayscale presentation state cannot be applied to a colour image",
-                                         self.path)
-        p, stored = self._frames.params(f), self._frames.stored(f)
-        modality = pstate.modality(p.modality, self._layout.signed)
-        state_voi = pstate.voi(sop, number, self._layout.signed)
-
-        def identity() -> Window:                 # no Softcopy VOI LUT: the modality output's whole range
-            ends = pipeline.expressible_range(self._layout, modality)
-            if ends is None:
-                ends = pipeline.value_range(pipeline.apply_modality(stored, modality), self.padding_mask(f))
-            return pipeline.minmax_window(*ends)
-
-        sel = pipeline.resolve_voi([state_voi] if state_voi is not None else [], identity, VoiFunction.LINEAR,
-                                   where=self.path, **window)
-        inverted = pstate.inverse != bool(invert)
-        if stored.dtype in (np.uint8, np.int8, np.uint16, np.int16):
-            lo, hi = self._frames.stored_range(f)
-            table = pipeline.display_table(lo, hi, 256 if stored.dtype.itemsize == 1 else 65536, modality, sel.voi,
-                                           inverted, p.padding, pstate.presentation_lut)
-            return pipeline.apply_table(stored, table)
-        out = pipeline.to_display(pipeline.apply_modality(stored, modality), sel.voi, inverted,
-                                  pstate.presentation_lut)
-        mask = self.padding_mask(f)
-        if mask is not None:
-            out[mask] = 0
-        return out
-
-    def _render_pstate(self, pstate: PresentationState, center: float | None, width: float | None, *,
-                       mode: str | None, frame: int, invert: bool, voi: int | None, preset: str | Preset | None,
-                       overlays: bool, shutters: bool, annotations: bool,
-                       seg: tuple[Segmentation, float, bool] | None = None) -> np.ndarray:
-        """:meth:`render` with a presentation state: grey stages, the overlays the state activates and its
-        shutter at image size, a segmentation (``seg``: it, alpha, outline), then the state's spatial stages and
-        annotations (:func:`dcmlib.pstate.present`)."""
-        out = self.pstate_grey(pstate, frame, invert=invert, center=center, width=width, mode=mode, voi=voi,
-                               preset=preset)
-        f = self._check_frame(frame)
-        objects = pstate.display_objects(self.display_objects(f))
-        planes = display.layers(objects, self._frames.refs[f].index, self.rows, self.columns,
-                                overlays=overlays, shutters=shutters) if (overlays or shutters) else None
-        if planes is not None:
-            display.apply_layers(out, planes, display.fill_value(objects, False))
-        if seg is not None:
-            out = seg[0].apply(out, f, seg[1], seg[2])
-        sop, number = self.pstate_ref(f)
-        return pstate_stage.present(out, pstate, sop, number, annotations)
+        return tuple(pstate_stage.find_pstates(self.path, set(pstate_stage.image_slices(self))))
 
     def display_objects(self, frame: int = 0) -> display.DisplayObjects:
         """The overlay planes and display shutter of the frame's file (PS3.3 C.9.2, C.7.6.11), parsed once."""

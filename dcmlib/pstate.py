@@ -42,7 +42,8 @@ from .color import lab_bgr
 from .errors import DcmviewError, PresentationStateError
 from .header import float_value, lut_data, multi, text_value, vector
 from .lut import MAX_VALUE, LutData, Modality, VoiFunction, VoiLut, Window, check_window
-from .overlays import DisplayObjects, Overlay, parse_overlays
+from . import pipeline
+from .overlays import DisplayObjects, Overlay, apply_layers, fill_value, layers, parse_overlays
 from .shutters import Shutter, parse_shutter
 
 __all__ = [
@@ -66,6 +67,9 @@ __all__ = [
     "layer_colour",
     "needs_colour",
     "present",
+    "image_slices",
+    "grey",
+    "render",
     "PresentedImage",
 ]
 
@@ -673,6 +677,70 @@ def present(image: np.ndarray, state: PresentationState, sop_uid: str, frame: in
     return out
 
 
+# ----------------------------------------------------------------------------- a loaded image through a state
+
+
+def image_slices(img) -> dict[str, int]:  # noqa: ANN001 - a DicomImage
+    """SOP Instance UID -> 1-based slice (or frame) number: how presentation states find an image's frames."""
+    found: dict[str, int] = {}
+    for k in range(len(img)):
+        found.setdefault(img.pstate_ref(k)[0], k + 1)
+    return found
+
+
+def grey(img, state: PresentationState, frame: int = 0, *, invert: bool = False,  # noqa: ANN001 - a DicomImage
+         **window) -> np.ndarray:
+    """A frame through a state's grey stages only (Modality LUT, VOI, Presentation LUT; PS3.4 N.2), at image
+    size, padding black; ``window`` as ``render``'s (it overrides the state's VOI).  A state that does not
+    reference the frame, or a colour image, is a :class:`PresentationStateError`."""
+    source = img.frame_ref(frame).source
+    sop, number = img.pstate_ref(frame)
+    state.check(sop, number, os.fspath(source) if isinstance(source, (str, os.PathLike)) else img.path or img.name)
+    if img.is_color:
+        raise PresentationStateError("a grayscale presentation state cannot be applied to a colour image", img.path)
+    p, stored, signed = img.frame_params(frame), img.stored(frame), img.layout.signed
+    modality = state.modality(p.modality, signed)
+    state_voi = state.voi(sop, number, signed)
+
+    def identity() -> Window:                 # no Softcopy VOI LUT: the modality output's whole range
+        ends = pipeline.expressible_range(img.layout, modality)
+        if ends is None:
+            ends = pipeline.value_range(pipeline.apply_modality(stored, modality), img.padding_mask(frame))
+        return pipeline.minmax_window(*ends)
+
+    sel = pipeline.resolve_voi([state_voi] if state_voi is not None else [], identity, VoiFunction.LINEAR,
+                               where=img.path, **window)
+    inverted = state.inverse != bool(invert)
+    if stored.dtype in (np.uint8, np.int8, np.uint16, np.int16):
+        lo, hi = img.stored_range(frame)
+        table = pipeline.display_table(lo, hi, 256 if stored.dtype.itemsize == 1 else 65536, modality, sel.voi,
+                                       inverted, p.padding, state.presentation_lut)
+        return pipeline.apply_table(stored, table)
+    out = pipeline.to_display(pipeline.apply_modality(stored, modality), sel.voi, inverted, state.presentation_lut)
+    mask = img.padding_mask(frame)
+    if mask is not None:
+        out[mask] = 0
+    return out
+
+
+def render(img, state: PresentationState, frame: int = 0, *, invert: bool = False,  # noqa: ANN001 - a DicomImage
+           overlays: bool = True, shutters: bool = True, annotations: bool = True, seg: tuple | None = None,
+           **window) -> np.ndarray:
+    """``img.render(pstate=state)``: the grey stages, the overlays the state activates and its shutter at image
+    size (C.11.7, C.7.6.11), a segmentation (``seg``: it, alpha, outline), then the state's spatial stages and
+    annotations (:func:`present`)."""
+    out = grey(img, state, frame, invert=invert, **window)
+    objects = state.display_objects(img.display_objects(frame))
+    planes = layers(objects, img.frame_ref(frame).index, img.rows, img.columns, overlays=overlays,
+                    shutters=shutters) if (overlays or shutters) else None
+    if planes is not None:
+        apply_layers(out, planes, fill_value(objects, False))
+    if seg is not None:
+        out = seg[0].apply(out, frame, seg[1], seg[2])
+    sop, number = img.pstate_ref(frame)
+    return present(out, state, sop, number, annotations)
+
+
 # ----------------------------------------------------------------------------- the viewer's picture of a state
 
 
@@ -731,7 +799,7 @@ class PresentedImage:
         return displayed_area(spatial(plane, self.state.rotation, self.state.flip), self.geometry(frame)[1], 1.0)
 
     def _modality(self, frame: int):
-        return self.state.modality(self._image._frames.params(frame).modality, self._image._layout.signed)
+        return self.state.modality(self._image.frame_params(frame).modality, self._image.layout.signed)
 
     def values(self, frame: int = 0) -> np.ndarray:
         key = ("values", frame)
@@ -764,19 +832,19 @@ class PresentedImage:
     def value_range(self) -> tuple[float, float]:
         from .pipeline import expressible_range  # noqa: PLC0415
 
-        ends = expressible_range(self._image._layout, self._modality(0))
+        ends = expressible_range(self._image.layout, self._modality(0))
         return ends if ends is not None else self.frame_range(0)
 
     def vois(self, frame: int = 0) -> list:
         sop, number = self._image.pstate_ref(frame)
-        voi = self.state.voi(sop, number, self._image._layout.signed)
+        voi = self.state.voi(sop, number, self._image.layout.signed)
         return [] if voi is None else [voi]
 
     def resolve_voi(self, frame: int = 0, **window):
         from .pipeline import expressible_range, minmax_window, resolve_voi  # noqa: PLC0415
 
         def identity() -> Window:
-            ends = expressible_range(self._image._layout, self._modality(frame))
+            ends = expressible_range(self._image.layout, self._modality(frame))
             return minmax_window(*(ends if ends is not None else self.frame_range(frame)))
 
         return resolve_voi(self.vois(frame), identity, VoiFunction.LINEAR, where=self._image.path, **window)
@@ -805,7 +873,7 @@ class PresentedImage:
         if not (overlays or shutters):
             return None
         objects = self.state.display_objects(self._image.display_objects(frame))
-        planes = display.layers(objects, self._image._frames.refs[frame].index, self._image.rows,
+        planes = display.layers(objects, self._image.frame_ref(frame).index, self._image.rows,
                                 self._image.columns, overlays=overlays, shutters=shutters)
         return None if planes is None else self._present(planes, frame)
 
