@@ -254,7 +254,7 @@ def _orientation(img, frame: int) -> tuple[float, ...] | None:
     from .header import int_value
     from .series import _frame_geometry
 
-    ref = img._frames.refs[frame]
+    ref = img.frame_ref(frame)
     try:
         orients, _ = _frame_geometry(ref.header, max(int_value(ref.header, "NumberOfFrames", 1), 1))
         o = orients[ref.index]
@@ -301,7 +301,7 @@ class ReformattedImage:
         self.rows = max(1, int(round(n_down * sp[cut.down_axis] / self._pixel)))
         self.columns = max(1, int(round(n_right * sp[cut.right_axis] / self._pixel)))
         self._ref = len(source) // 2  # windows and polarity come from the middle acquired slice
-        self._params = source._frames.params(self._ref)
+        self._params = source.frame_params(self._ref)
         self.cache = FrameCache(64)
         self.decodes = 0
 
@@ -670,7 +670,7 @@ def _slice_geometry(img) -> tuple[np.ndarray, tuple[float, ...], tuple[float, fl
 
     per_header: dict[int, tuple[list, list]] = {}
     positions, orients = [], []
-    for ref in img._frames.refs:
+    for ref in (img.frame_ref(k) for k in range(len(img))):
         key = id(ref.header)
         if key not in per_header:
             per_header[key] = _frame_geometry(ref.header, max(int_value(ref.header, "NumberOfFrames", 1), 1))
@@ -721,7 +721,7 @@ def _compact(img, geom: StackGeometry) -> bool:
     if any(abs(di) > SHEAR_TOLERANCE_PX or abs(dj) > SHEAR_TOLERANCE_PX for di, dj in geom.shifts):
         return False
     for k in range(len(img)):
-        p = img._frames.params(k)
+        p = img.frame_params(k)
         m = p.modality
         if m.lut is not None or p.padding is not None or not (float(m.slope).is_integer()
                                                                and float(m.intercept).is_integer()):
@@ -821,7 +821,7 @@ def build_volume(img, progress: Callable[[int, int], None] | None = None) -> tup
     dtype = np.int16 if _compact(img, geom) else np.float32
     _check_budget(img, geom, dtype)
     for k in range(len(img)):  # parse every slice's header here, on this thread; the decoders only read them
-        img._frames.params(k)
+        img.frame_params(k)
 
     def load() -> np.ndarray:
         vol = [np.empty((geom.count, img.rows, img.columns), dtype=dtype)]
