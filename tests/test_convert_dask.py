@@ -137,7 +137,11 @@ def test_a_file_that_kills_its_dask_worker_fails_alone(tmp_path):
     proc = run_convert(src, "--out", tmp_path / "out", "--dask", "local", "--workers", "1", "--no-progress",
                        faults=True, env=env)
     assert proc.returncode == 1, proc.stderr
-    assert proc.stderr.startswith("dcmview: converted 15 of 16 files (15 images)"), proc.stderr
+    ours = [line for line in proc.stderr.splitlines() if line.startswith("dcmview:")]
+    assert len(ours) == 1 and ours[0].startswith("dcmview: converted 15 of 16 files (15 images)"), proc.stderr
+    assert "Traceback" not in proc.stderr
+    # A worker the nanny restarts just as the run closes may still log a line of Dask's own (seen once on CI,
+    # before its logging was set from the environment too); the summary is the one line dcmview writes.
     rows = {r["source"]: r for r in rows_of(tmp_path / "out")}
     assert rows[crash]["error"] == "decoder crashed (every Dask worker that ran it died)"
     assert all(rows[p]["status"] == "ok" for p in sources) and len(rows) == 16

@@ -86,8 +86,15 @@ def _connect(address: str, workers: int):
     cluster = None
     try:
         if address == LOCAL:
-            cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
-                                   dashboard_address=":0", silence_logs=logging.CRITICAL)
+            import dask
+
+            # Worker processes a nanny starts again after a crash configure their logging from the
+            # environment when they import distributed; silence_logs reaches only the first ones.
+            environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}),
+                       "DASK_LOGGING__DISTRIBUTED": "critical"}
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+                cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
+                                       dashboard_address=":0", silence_logs=logging.CRITICAL)
             return Client(cluster), cluster
         return Client(address, timeout=CONNECT_TIMEOUT), None
     except (OSError, TimeoutError, ValueError) as exc:
