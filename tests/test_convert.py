@@ -556,17 +556,23 @@ def slow_tree(root: Path, n: int = 10) -> list[str]:
     return ct_series(root, zs=tuple(float(z) for z in range(n)), marker=dcmview_faults.SLOW)
 
 
-def test_ctrl_c_stops_cleanly_and_resume_finishes_as_a_clean_run(tmp_path):
-    src = tmp_path / "src"
-    slow_tree(src)
-    out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, str(DCMVIEW), "convert", str(src), "--out", str(out), "--workers", "2",
-                             "--no-progress"], cwd=ROOT, env=_env(True), stderr=subprocess.PIPE, text=True)
+def convert_under_way(src: Path, out: Path, *args: str, faults: bool) -> subprocess.Popen:
+    """``dcmview.py convert SRC --out OUT ARGS`` started, once its manifest holds two rows (or it ended)."""
+    proc = subprocess.Popen([sys.executable, str(DCMVIEW), "convert", str(src), "--out", str(out), *args,
+                             "--no-progress"], cwd=ROOT, env=_env(faults), stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         if (out / "manifest.csv").exists() and len(rows_of(out)) >= 2:
             break
         time.sleep(0.05)
+    return proc
+
+
+def test_ctrl_c_stops_cleanly_and_resume_finishes_as_a_clean_run(tmp_path):
+    src = tmp_path / "src"
+    slow_tree(src)
+    out = tmp_path / "out"
+    proc = convert_under_way(src, out, "--workers", "2", faults=True)
     proc.send_signal(signal.SIGINT)
     stderr = proc.communicate(timeout=60)[1]
     assert proc.returncode == 130, stderr

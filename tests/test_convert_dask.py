@@ -28,12 +28,11 @@ import pytest
 
 from helpers import ON_CI
 from test_convert import (
-    DCMVIEW,
-    ROOT,
     _env,
     assert_clean,
     colour_us,
     convert,
+    convert_under_way,
     ct_series,
     enhanced_mr,
     dcmview_faults,
@@ -154,13 +153,7 @@ def test_a_worker_lost_mid_run_loses_and_duplicates_nothing(tmp_path, cluster):
     src = tmp_path / "src"
     sources = slow_tree(src, n=12)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, str(DCMVIEW), "convert", str(src), "--out", str(out), "--dask", address,
-                             "--no-progress"], cwd=ROOT, env=_env(False), stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        if (out / "manifest.csv").exists() and len(rows_of(out)) >= 2:
-            break
-        time.sleep(0.05)
+    proc = convert_under_way(src, out, "--dask", address, faults=False)
     os.kill(workers[0].pid, signal.SIGKILL)  # mid-run: it holds a file being converted
     workers[0].wait(10)
     stderr = proc.communicate(timeout=120)[1]
