@@ -104,8 +104,10 @@ def read_file(path: Path) -> tuple[Dataset, list[str]]:
         raise NotDicomError(exc.strerror or "cannot read", path) from None
     if size == 0:
         raise NotDicomError("empty file", path)
+    data = None
     try:
-        ds = _dcmread(path, size)
+        data = None if size > FULL_READ_LIMIT else path.read_bytes()  # read once: parsed, then checked
+        ds = _dcmread(path, data)
     except NotDicomError:
         raise
     except IsADirectoryError:
@@ -122,8 +124,8 @@ def read_file(path: Path) -> tuple[Dataset, list[str]]:
         raise NotDicomError(f"not a readable DICOM file ({_read_problem(exc)})", path) from None
     _check_cut_element(ds, path)
     notes = sanitize(ds)
-    if size <= FULL_READ_LIMIT and ("Rows" in ds or not len(ds)) and not any(k in ds for k in PIXEL_KEYWORDS):
-        _check_cut_pixels(path)
+    if data is not None and ("Rows" in ds or not len(ds)) and not any(k in ds for k in PIXEL_KEYWORDS):
+        _check_cut_pixels(data, path)
     if "TransferSyntaxUID" not in (getattr(ds, "file_meta", None) or ()):
         implicit, little = ds.original_encoding
         ts = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
@@ -156,24 +158,23 @@ def _check_cut_element(ds: Dataset, path: Path) -> None:
                             "cut short, or its length is damaged", path)
 
 
-def _check_cut_pixels(path: Path) -> None:
+def _check_cut_pixels(data: bytes, path: Path) -> None:
     """An image header whose Pixel Data element was started but cut off by the end of the file.
 
     pydicom drops an encapsulated element that the end of the file cuts
     short (sometimes with the whole data set before it), which would
     otherwise read as "no pixel data" (not an image).
     """
-    data = path.read_bytes()
     if any(tag in data for tag in _PIXEL_TAG_BYTES):
         raise PixelDataError("the file ends inside its pixel data (7FE0,0010): cut short, or its length is damaged",
                              path)
 
 
-def _dcmread(path: Path, size: int) -> Dataset:
-    """pydicom's reader over the file's bytes (or the file itself when large); no preamble tolerated
-    only when what follows parses as an image header."""
-    big = size > FULL_READ_LIMIT
-    src = path if big else io.BytesIO(path.read_bytes())
+def _dcmread(path: Path, data: bytes | None) -> Dataset:
+    """pydicom's reader over the file's bytes ``data`` (or the file itself when large, ``data`` None); no
+    preamble tolerated only when what follows parses as an image header."""
+    big = data is None
+    src = path if big else io.BytesIO(data)
     defer = FULL_READ_LIMIT if big else None
     try:
         return pydicom.dcmread(src, defer_size=defer)
@@ -659,7 +660,7 @@ def _with_pixels(path: str | os.PathLike[str], lay: Layout, where: object) -> st
         size = os.path.getsize(path)
         if size > FULL_READ_LIMIT:
             return path
-        ds = _dcmread(Path(path), size)
+        ds = _dcmread(Path(path), Path(path).read_bytes())
         pixels = pixel_element(ds)
     except (OSError, MemoryError):
         raise PixelDataError("the pixel data cannot be read (the file is unreadable)", where) from None
