@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import cv2
@@ -62,9 +62,9 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(), suffix=path.suffix, dir=folder)
+        fd, tmp = _create_temp(folder, path.suffix)
     except OSError as exc:
-        raise OutputError(exc.strerror or "cannot write", path) from None
+        raise OutputError(_os_problem(exc, folder), path) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -75,8 +75,28 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         except OSError:
             pass
         if isinstance(exc, OSError):
-            raise OutputError(exc.strerror or "cannot write", path) from None
+            raise OutputError(_os_problem(exc, folder), path) from None
         raise
+
+
+def _create_temp(folder: Path, suffix: str) -> tuple[int, str]:
+    """A new temporary file in ``folder``, created with mode 0666 so the umask (and a default ACL)
+    decide its permissions as for any file the user writes (``mkstemp`` would make it 0600)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = os.path.join(folder, f"{temp_prefix()}{secrets.token_hex(6)}{suffix}")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(17, "no free temporary name", str(folder))
+
+
+def _os_problem(exc: OSError, folder: Path) -> str:
+    """An OS error on writing, in a user's words: a folder that vanished says so."""
+    if isinstance(exc, FileNotFoundError) and not folder.is_dir():
+        return "the output folder no longer exists"
+    return exc.strerror or "cannot write"
 
 
 def write_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
