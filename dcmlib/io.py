@@ -47,6 +47,8 @@ __all__ = [
     "NO_PIXELS",
     "read_file",
     "read_header",
+    "has_preamble",
+    "starts_as_dicom",
     "pixel_element",
     "transfer_syntax",
     "declared_syntax",
@@ -67,6 +69,9 @@ FULL_READ_LIMIT = 256 * 1024 * 1024
 #: Bytes read from the start of a file for the fast header parse. A CT or MR
 #: header is 2-8 KiB; a longer header falls back to reading the file itself.
 HEAD_BYTES = 16 * 1024
+
+#: The problem of a file that does not read as DICOM at all (no preamble, and no image header when forced).
+NOT_A_DICOM_FILE = "not a DICOM file"
 
 # Reasons :func:`read_header` gives for a file that is no image.
 NOT_DICOM = "not DICOM"
@@ -183,7 +188,7 @@ def _dcmread(path: Path, data: bytes | None) -> Dataset:
             src.seek(0)  # type: ignore[union-attr]
         ds = pydicom.dcmread(src, force=True, defer_size=defer)
         if "Rows" not in ds and "SOPClassUID" not in ds:
-            raise NotDicomError("not a DICOM file", path) from None
+            raise NotDicomError(NOT_A_DICOM_FILE, path) from None
         return ds
 
 
@@ -341,15 +346,17 @@ def read_header(path: str | os.PathLike[str]) -> tuple[Dataset | None, PixelElem
             size = os.fstat(fp.fileno()).st_size
     except OSError:
         return None, UNREADABLE
-    # PS3.10 7.1: 128-byte preamble then "DICM". pydicom (force=False) requires it too.
-    if len(head) < 132 or head[128:132] != b"DICM":
+    if not starts_as_dicom(head):
         return None, NOT_DICOM
+    force = not has_preamble(head)  # a bare data set: pydicom reads it only when forced
     bio = io.BytesIO(head)
     try:
-        ds = pydicom.dcmread(bio, stop_before_pixels=True)
+        ds = pydicom.dcmread(bio, stop_before_pixels=True, force=force)
         deflated = ds.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
     except Exception:  # noqa: BLE001 - a truncated head can fail in many ways; the exact path decides
         ds, deflated = None, False
+    if ds is not None and force and "SOPClassUID" not in ds and "Rows" not in ds:
+        return None, NOT_DICOM  # bytes that only began like a data set
     if ds is not None and not deflated:
         pixels = _pixel_header_at(bio, ds)
         if pixels is not None:
@@ -359,10 +366,10 @@ def read_header(path: str | os.PathLike[str]) -> tuple[Dataset | None, PixelElem
             return None, NO_PIXELS
     try:
         with open(path, "rb") as fp:
-            ds = pydicom.dcmread(fp, stop_before_pixels=True)
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, force=force)
             if ds.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
                 fp.seek(0)
-                ds = pydicom.dcmread(fp)
+                ds = pydicom.dcmread(fp, force=force)
                 pixels = pixel_element(ds)
             else:
                 pixels = _pixel_header_at(fp, ds)
@@ -371,8 +378,20 @@ def read_header(path: str | os.PathLike[str]) -> tuple[Dataset | None, PixelElem
     except InvalidDicomError:
         return None, NOT_DICOM
     except Exception:  # noqa: BLE001 - pydicom raises many types on damaged files
-        return None, UNREADABLE
+        return None, NOT_DICOM if force else UNREADABLE
     return (ds, pixels) if pixels is not None else (None, NO_PIXELS)
+
+
+def has_preamble(head: bytes) -> bool:
+    """The 128-byte preamble and ``DICM`` of a DICOM file (PS3.10 7.1)."""
+    return len(head) >= 132 and head[128:132] == b"DICM"
+
+
+def starts_as_dicom(head: bytes) -> bool:
+    """A file's first bytes say DICOM: the preamble and ``DICM``, or a data set written without them whose
+    first element is in group 0002 (File Meta) or 0008 (Identifying; either byte order), as older systems
+    and some archives write them; ``dcmview.py FILE`` opens those, so folders and ``convert`` do too."""
+    return has_preamble(head) or (len(head) >= 8 and head[:2] in (b"\x02\x00", b"\x08\x00", b"\x00\x08"))
 
 
 # ----------------------------------------------------------------------------- pixel length

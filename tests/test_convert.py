@@ -248,7 +248,11 @@ def test_mixed_tree_converts_what_it_can_and_fails_the_rest_with_reasons(tmp_pat
     by_source = {}
     for r in rows:
         by_source.setdefault(r["source"], []).append(r)
-    assert set(by_source) == {files[k] for k in files if k != "sr"}
+    assert set(by_source) == set(files.values()) | {str(tmp_path / "src" / "notes.txt")}
+    skips = {s: (rs[0]["status"], rs[0]["error"], rs[0]["output"]) for s, rs in by_source.items()
+             if rs[0]["status"] == "skipped"}
+    assert skips == {files["sr"]: ("skipped", "no pixel data", ""),
+                     str(tmp_path / "src" / "notes.txt"): ("skipped", "not DICOM", "")}
     assert by_source[files["crash"]][0]["error"] == "decoder crashed (signal 6)"
     truncated = by_source[files["truncated"]]
     assert [r["status"] for r in truncated] == ["failed"] and "pixel data" in truncated[0]["error"]
@@ -556,40 +560,86 @@ def slow_tree(root: Path, n: int = 10) -> list[str]:
     return ct_series(root, zs=tuple(float(z) for z in range(n)), marker=dcmview_faults.SLOW)
 
 
-def convert_under_way(src: Path, out: Path, *args: str, faults: bool) -> subprocess.Popen:
-    """``dcmview.py convert SRC --out OUT ARGS`` started, once its manifest holds two rows (or it ended)."""
+def gated_tree(root: Path, n: int = 10, free: int = 2) -> list[str]:
+    """``n`` CT slices of one series: the first ``free`` convert at once, the rest wait under tests/faults
+    until the gate file exists (see :func:`gate_env`), so a run is held in progress deterministically."""
+    series, study = generate_uid(), generate_uid()
+    root.mkdir(parents=True, exist_ok=True)
+    return [ct_slice(root / f"IM{i}.dcm", float(i), series=series, study=study, InstanceNumber=i + 1,
+                     marker=b"" if i < free else dcmview_faults.GATE) for i in range(n)]
+
+
+def gate_env(gate: Path) -> dict[str, str]:
+    return {"DCMVIEW_TEST_GATE": str(gate)}
+
+
+def _default_sigint() -> None:
+    """In the child, before exec: SIGINT back to its default. A suite started in the background (``&`` in a
+    non-interactive shell, nohup, some CI runners) has SIGINT ignored, which children inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def convert_under_way(src: Path, out: Path, *args: str, faults: bool, env: dict | None = None,
+                      rows: int = 2) -> subprocess.Popen:
+    """``dcmview.py convert SRC --out OUT ARGS`` started, once its manifest holds ``rows`` rows (or it ended).
+
+    The child gets SIGINT's default handling whatever this process inherited, so Ctrl-C can be sent to it."""
     proc = subprocess.Popen([sys.executable, str(DCMVIEW), "convert", str(src), "--out", str(out), *args,
-                             "--no-progress"], cwd=ROOT, env=_env(faults), stderr=subprocess.PIPE, text=True)
+                             "--no-progress"], cwd=ROOT, env=_env(faults, env), stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        if (out / "manifest.csv").exists() and len(rows_of(out)) >= 2:
+        if (out / "manifest.csv").exists() and len(rows_of(out)) >= rows:
             break
         time.sleep(0.05)
     return proc
 
 
 def test_ctrl_c_stops_cleanly_and_resume_finishes_as_a_clean_run(tmp_path):
-    src = tmp_path / "src"
-    slow_tree(src)
+    """Ctrl-C while two files are done and the others are held (gated) in the workers: exit 130, the two
+    rows and outputs kept, nothing partial; --resume (gate open) then equals a clean run."""
+    src, gate = tmp_path / "src", tmp_path / "gate"
+    gated_tree(src)
     out = tmp_path / "out"
-    proc = convert_under_way(src, out, "--workers", "2", faults=True)
+    proc = convert_under_way(src, out, "--workers", "2", faults=True, env=gate_env(gate))
+    assert proc.poll() is None, proc.communicate()[1]  # held open by the gate, however fast the machine
     proc.send_signal(signal.SIGINT)
     stderr = proc.communicate(timeout=60)[1]
     assert proc.returncode == 130, stderr
-    assert "dcmview: interrupted: converted" in stderr and "--resume" in stderr and "Traceback" not in stderr
+    assert "dcmview: interrupted: converted 2 of" in stderr and "8 not done" in stderr, stderr
+    assert "--resume" in stderr
+    assert "Traceback" not in stderr
     done = rows_of(out)
-    assert 2 <= len(done) < 10 and all(r["status"] == "ok" for r in done)
+    assert sorted(r["source"] for r in done) == [str(src / "IM0.dcm"), str(src / "IM1.dcm")]
+    assert all(r["status"] == "ok" for r in done)
     assert_clean(out)  # finished outputs kept, no temporary file left by the stopped workers
 
-    again = run_convert(src, "--out", out, "--resume", "--no-progress", faults=True)
+    gate.touch()
+    again = run_convert(src, "--out", out, "--resume", "--no-progress", faults=True, env=gate_env(gate))
     assert again.returncode == 0, again.stderr
-    assert f", {len(done)} kept from the previous run" in again.stderr
-    clean = run_convert(src, "--out", tmp_path / "clean", "--no-progress", faults=True)
+    assert ", 2 kept from the previous run" in again.stderr
+    clean = run_convert(src, "--out", tmp_path / "clean", "--no-progress", faults=True, env=gate_env(gate))
     assert clean.returncode == 0
     assert (out / "manifest.csv").read_bytes() == (tmp_path / "clean" / "manifest.csv").read_bytes()
     for name in files_under(tmp_path / "clean") - {"manifest.json"}:
         assert (out / name).read_bytes() == (tmp_path / "clean" / name).read_bytes()
     assert_clean(out)
+
+
+def test_ctrl_c_reaches_convert_when_the_suite_ignores_sigint(tmp_path):
+    """The same Ctrl-C with SIGINT ignored in this process (as under ``&`` or nohup): the child still stops."""
+    src, gate = tmp_path / "src", tmp_path / "gate"
+    gated_tree(src, n=4)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc = convert_under_way(src, tmp_path / "out", "--workers", "1", faults=True, env=gate_env(gate))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    stderr = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130 and "dcmview: interrupted: converted 2 of" in stderr, stderr
+    assert "2 not done" in stderr
 
 
 def test_a_result_sent_just_before_the_stop_is_kept(tmp_path):
@@ -931,3 +981,95 @@ def test_plane_volume_lives_in_the_cache_mb_the_run_gives(tmp_path):
     assert cli(src, "--out", out, "--plane", "coronal", "--cache-mb", "1", "--resume", "--no-progress") == 0
     assert len(rows_of(out)) == 64
     assert cli(src, "--out", tmp_path / "o2", "--plane", "coronal", "--cache-mb", "0") == 2
+
+
+# --------------------------------------------------------------------------- found in use (issue 22)
+
+
+def without_preamble(path: str, keep_meta: bool) -> str:
+    """Rewrite a DICOM file as older systems write them: no 128-byte preamble and ``DICM`` (PS3.10 7.1),
+    and with ``keep_meta`` False no File Meta group either (the data set alone, explicit VR little endian)."""
+    if keep_meta:
+        data = Path(path).read_bytes()
+        assert data[128:132] == b"DICM"
+        Path(path).write_bytes(data[132:])
+    else:
+        ds = pydicom.dcmread(path)
+        ds.preamble = None
+        del ds.file_meta
+        pydicom.dcmwrite(path, ds, enforce_file_format=False, implicit_vr=False, little_endian=True)
+    with open(path, "rb") as fh:
+        assert fh.read(132)[128:] != b"DICM"
+    return path
+
+
+def test_files_without_the_preamble_convert_as_export_opens_them(tmp_path):
+    """Whatever --export opens, convert converts: a file without the preamble (meta group first, or the data
+    set alone) is converted and equals its --export; the text file and a DICOM without pixels get a
+    skipped row saying why; both layouts place the bare files in their series."""
+    src = tmp_path / "src"
+    paths = ct_series(src, zs=(0.0, 1.0, 2.0))
+    without_preamble(paths[1], keep_meta=True)
+    without_preamble(paths[2], keep_meta=False)
+    no_pixels = put(make_ds(PixelData=None, SOPClassUID=BASIC_TEXT_SR, Modality="SR"), src / "sr.dcm")
+    without_preamble(no_pixels, keep_meta=False)
+    (src / "notes.txt").write_text("not an image\n")
+    for layout in ("mirror", "series"):
+        out = tmp_path / layout
+        report = convert([src], out, layout=layout)
+        assert (report.converted, report.failed, report.skipped) == (3, 0, {"not DICOM": 1, "no pixel data": 1})
+        rows = {r["source"]: r for r in rows_of(out)}
+        assert set(rows) == {*paths, no_pixels, str(src / "notes.txt")}
+        assert (rows[no_pixels]["status"], rows[no_pixels]["error"]) == ("skipped", "no pixel data")
+        assert (rows[str(src / "notes.txt")]["status"], rows[str(src / "notes.txt")]["error"]) == \
+            ("skipped", "not DICOM")
+        for path in paths:
+            assert rows[path]["status"] == "ok", rows[path]
+            assert (out / rows[path]["output"]).read_bytes() == export(path, 1, tmp=tmp_path)
+        if layout == "series":  # one series, slices in z order, the bare files among them
+            assert sorted(rows[p]["output"].rsplit("/", 1)[1] for p in paths) == ["0001.png", "0002.png", "0003.png"]
+            assert len({rows[p]["output"].rsplit("/", 1)[0] for p in paths}) == 1
+
+
+def test_pydicoms_bare_data_sets_are_dicom_without_pixels(tmp_path):
+    """pydicom's files written without preamble and meta, in both byte orders, read as DICOM (no pixel data),
+    not as 'not DICOM'."""
+    from pydicom.data import get_testdata_file
+
+    for name in ("ExplVR_LitEndNoMeta.dcm", "ExplVR_BigEndNoMeta.dcm"):
+        result = convert_file(Job(get_testdata_file(name), str(tmp_path), "x"), ConvertOptions())
+        assert (result.status, result.reason) == ("skipped", "no pixel data"), name
+        assert result.rows[0]["error"] == "no pixel data"
+
+
+def _modes_under(folder: Path) -> dict[str, int]:
+    return {p.relative_to(folder).as_posix(): p.stat().st_mode & 0o777 for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("umask, expected", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_follow_the_umask(tmp_path, umask, expected):
+    """--export, convert's outputs and both manifest files get the mode the umask gives a new file
+    (0644 under umask 022), not the temporary file's 0600; run as a user runs them."""
+    src = ct_series(tmp_path / "src", zs=(0.0, 1.0))
+    code = (f"import os, sys, runpy; os.umask({umask:#o}); sys.argv = ['dcmview.py', *sys.argv[1:]]; "
+            f"runpy.run_path({str(DCMVIEW)!r}, run_name='__main__')")
+    for args in ([src[0], "--export", str(tmp_path / "x.png")], [src[0], "--export", str(tmp_path / "x.tif")],
+                 ["convert", str(tmp_path / "src"), "--out", str(tmp_path / "out"), "--no-progress"]):
+        proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr
+    modes = _modes_under(tmp_path / "out")
+    assert set(modes) == {"IM0.png", "IM1.png", "manifest.csv", "manifest.json"}
+    assert set(modes.values()) == {expected}
+    assert {(tmp_path / n).stat().st_mode & 0o777 for n in ("x.png", "x.tif")} == {expected}
+
+
+def test_the_viewers_snapshot_follows_the_umask(tmp_path):
+    """``s`` writes through the same writer as --export: its mode follows the umask too."""
+    from dcmlib import output
+
+    old = os.umask(0o022)
+    try:
+        output.write_image(tmp_path / "snap.png", np.zeros((4, 4), np.uint8))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "snap.png").stat().st_mode & 0o777 == 0o644

@@ -35,6 +35,7 @@ from .task import (
     display_image,
     internal_error,
     is_dicom_file,
+    skipped,
     selected_frames,
     write_output,
 )
@@ -64,11 +65,11 @@ def _open(job: Job, notes: list[str], cache_mb: float | None = None) -> DicomIma
 def convert_series(job: Job, options: ConvertOptions) -> FileResult:
     """Write the selected slices of ``options.plane`` of the job's series, one manifest row each.
 
-    A lone file without the DICOM preamble or without pixel data is skipped (as
+    A lone file that is not DICOM or has no pixel data is skipped (as
     per file); a source that cannot be read or reformatted is one failed row.
     """
     if len(job.files) <= 1 and not is_dicom_file(job.source):
-        return FileResult(job.source, "skipped", reason=NOT_DICOM)
+        return skipped(job, NOT_DICOM)
     notes: list[str] = []
     base: Row = {"source": job.source, "series_instance_uid": job.series, "source_size": str(job.size),
                  "source_mtime_ns": str(job.mtime_ns)}
@@ -80,7 +81,7 @@ def convert_series(job: Job, options: ConvertOptions) -> FileResult:
     try:
         img = _open(job, notes, options.cache_mb)
     except NoPixelDataError:
-        return FileResult(job.source, "skipped", reason=NO_PIXELS)
+        return skipped(job, NO_PIXELS)
     except DcmviewError as exc:
         return failed(exc.problem)
     except Exception as exc:  # noqa: BLE001 - a bug must fail this series, not the run

@@ -22,10 +22,11 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from .. import output
-from ..errors import DcmviewError, InvalidArgumentError, NoPixelDataError, SegmentationError, UnsupportedError
+from ..errors import (DcmviewError, InvalidArgumentError, NoPixelDataError, NotDicomError, SegmentationError,
+                      UnsupportedError)
 from ..header import frame_params, functional_item, layout, text_value, vector
 from ..image import DicomImage, load
-from ..io import pixel_element
+from ..io import NOT_A_DICOM_FILE, pixel_element, starts_as_dicom
 from ..lut import Modality, VoiLut
 from ..pipeline import VoiSelection, apply_modality
 from ..presets import find_preset
@@ -35,7 +36,7 @@ from ..series import slice_normal
 from .options import ConvertOptions
 
 __all__ = ["COLUMNS", "Job", "FileResult", "convert_file", "convert_files", "output_name", "selected_frames",
-           "write_output", "NOT_DICOM", "NO_PIXELS"]
+           "write_output", "skipped", "NOT_DICOM", "NO_PIXELS"]
 
 #: The manifest's columns, in order.
 COLUMNS = (
@@ -109,13 +110,21 @@ def selected_frames(choice: str | int, frames: int) -> list[int]:
 
 
 def is_dicom_file(path: str) -> bool:
-    """Whether the file starts with the 128-byte preamble and ``DICM`` (PS3.10 7.1), as folder scanning requires."""
+    """Whether the file begins as DICOM (:func:`dcmlib.io.starts_as_dicom`: the preamble and ``DICM``, or a
+    data set written without them), as folder scanning requires; what then fails to read is a failed row."""
     try:
         with open(path, "rb", buffering=0) as fh:
             head = fh.read(132)
     except OSError:
         return True  # let the reader say what is wrong with it
-    return len(head) == 132 and head[128:] == b"DICM"
+    return starts_as_dicom(head)
+
+
+def skipped(job: Job, reason: str) -> FileResult:
+    """A source that is not converted, with its one row saying why (status ``skipped``, ``error`` the reason)."""
+    row = _row({"source": job.source, "source_size": str(job.size), "source_mtime_ns": str(job.mtime_ns)},
+               status="skipped", error=reason)
+    return FileResult(job.source, "skipped", (row,), reason)
 
 
 def convert_file(job: Job, options: ConvertOptions) -> FileResult:
@@ -131,15 +140,19 @@ def convert_file(job: Job, options: ConvertOptions) -> FileResult:
 
         return convert_series(job, options)
     if not is_dicom_file(job.source):
-        return FileResult(job.source, "skipped", reason=NOT_DICOM)
+        return skipped(job, NOT_DICOM)
     if options.seg is not None and _same_file(job.source, options.seg):
-        return FileResult(job.source, "skipped", reason=SEG_SOURCE)
+        return skipped(job, SEG_SOURCE)
     notes: list[str] = []
     base = {"source": job.source, "source_size": str(job.size), "source_mtime_ns": str(job.mtime_ns)}
     try:
         img = load(job.source, read_ahead=False, on_warning=notes.append)
     except NoPixelDataError:
-        return FileResult(job.source, "skipped", reason=NO_PIXELS)
+        return skipped(job, NO_PIXELS)
+    except NotDicomError as exc:
+        if exc.problem == NOT_A_DICOM_FILE:
+            return skipped(job, NOT_DICOM)
+        return FileResult(job.source, "failed", (_row(base, status="failed", error=exc.problem),))
     except DcmviewError as exc:
         return FileResult(job.source, "failed", (_row(base, status="failed", error=exc.problem),))
     except Exception as exc:  # noqa: BLE001 - a bug must fail this file, not the run

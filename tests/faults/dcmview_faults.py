@@ -8,8 +8,10 @@ a marker make the decoding process really die or stall:
 
 - ``dcmview-test:abort``: ``os.abort()`` (SIGABRT, as GDCM did);
 - ``dcmview-test:hang``: sleeps for an hour (for ``--timeout``);
-- ``dcmview-test:slow``: sleeps ``DCMVIEW_TEST_SLOW`` seconds (default 0.25), so a
-  test can interrupt a run or kill a worker in the middle of it.
+- ``dcmview-test:slow``: sleeps ``DCMVIEW_TEST_SLOW`` seconds (default 0.25);
+- ``dcmview-test:gate``: waits until the file named by ``DCMVIEW_TEST_GATE``
+  exists, so a test holds a run in progress for as long as it needs (however
+  fast or loaded the machine) and then lets it finish.
 
 Activated in a subprocess by ``PYTHONPATH=tests/faults`` (this folder's
 ``sitecustomize.py`` calls :func:`install`), or in the test process with
@@ -26,6 +28,15 @@ import time
 ABORT = b"dcmview-test:abort"
 HANG = b"dcmview-test:hang"
 SLOW = b"dcmview-test:slow"
+GATE = b"dcmview-test:gate"
+
+
+def wait_for_gate(limit: float = 3600.0) -> None:
+    """Block until the file ``DCMVIEW_TEST_GATE`` names exists (or ``limit`` seconds pass)."""
+    gate = os.environ.get("DCMVIEW_TEST_GATE", "")
+    deadline = time.monotonic() + limit
+    while not (gate and os.path.exists(gate)) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _pixel_bytes(src) -> bytes:
@@ -44,7 +55,7 @@ def _pixel_bytes(src) -> bytes:
 
 
 def faulty(real):
-    """``real`` (pydicom.pixels.pixel_array) wrapped: abort, hang or sleep on the markers above."""
+    """``real`` (pydicom.pixels.pixel_array) wrapped: abort, hang, sleep or wait on the markers above."""
 
     def pixel_array(src, *args, **kwargs):
         data = _pixel_bytes(src)
@@ -54,6 +65,8 @@ def faulty(real):
             time.sleep(3600)
         if SLOW in data:
             time.sleep(float(os.environ.get("DCMVIEW_TEST_SLOW", "0.25")))
+        if GATE in data:
+            wait_for_gate()
         return real(src, *args, **kwargs)
 
     pixel_array.faulty = True
