@@ -45,6 +45,7 @@ __all__ = [
     "parse_toml_presets",
     "parse_weasis_presets",
     "find_preset",
+    "preset_for_image",
 ]
 
 
@@ -277,3 +278,29 @@ def find_preset(name: str, modality: str = "", user: UserPresets | None = None) 
         raise InvalidArgumentError(f"unknown preset {name!r} (built in: {', '.join(PRESETS)}; "
                                    f"{Path(user.path).name}: {mine})") from None
 
+
+
+def preset_for_image(name: str, modality: str, unit: str,
+                     user: UserPresets | None = None) -> tuple[Preset | None, str | None]:
+    """``--preset NAME`` for one image, by the rule the viewer's preset cycle follows: ``(preset, None)``,
+    or ``(None, note)`` when the preset is defined for other modalities than the image's.
+
+    The user's preset of that name for the image's ``modality`` applies; a
+    built-in preset applies when the image's values are HU (:func:`applies_hu`).
+    Otherwise the preset is not applied (the caller keeps the file's own
+    window) and ``note`` says why.  An unknown name raises as :func:`find_preset`.
+    """
+    key = _norm(name)
+    for p in user.for_modality(modality) if user is not None and modality else ():
+        if _norm(p.name) == key:
+            return p, None
+    builtin = PRESETS.get(key)
+    if builtin is not None and applies_hu(unit):
+        return builtin, None
+    found = find_preset(name, modality, user)
+    owners = ["CT (HU)"] if builtin is not None else []
+    if user is not None:
+        owners += [m for m, presets in user.by_modality.items() if any(_norm(p.name) == key for p in presets)]
+    image = f"{modality} ({unit})" if modality and unit else modality or (unit and f"values in {unit}") or "this image"
+    return None, (f"preset {found.name!r} is for {' and '.join(dict.fromkeys(owners))}, not {image}: "
+                  "the file's own window is used")

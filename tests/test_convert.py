@@ -874,8 +874,13 @@ def test_plane_writes_every_slice_of_each_series_equal_to_the_export(tmp_path):
     for r in rows:
         by_source.setdefault(r["source"], []).append(r)
     fine, thick, mr = str(src / "fine"), str(src / "thick"), files["mr"]
-    assert set(by_source) == {fine, thick, mr, files["lone"], files["us"]}
+    notes = str(src / "notes.txt")
+    assert set(by_source) == {fine, thick, mr, files["lone"], files["us"], notes}
+    assert [(r["status"], r["error"]) for r in by_source[notes]] == [("skipped", "not DICOM")]
     assert [r["output"] for r in by_source[fine]] == [f"fine/coronal/{k:04d}.png" for k in range(1, 65)]
+    assert {r["window_source"] for r in by_source[mr]} == {"file VOI 1"}  # the CT preset is not for MR
+    assert {r["warnings"] for r in by_source[mr]} == {"preset 'bone' is for CT (HU), not MR: the file's own "
+                                                      "window is used"}
     assert [r["output"] for r in by_source[mr]][:2] == ["mr/enhanced_coronal/0001.png", "mr/enhanced_coronal/0002.png"]
     for r in by_source[fine]:
         assert float(r["slice_position"]) == pytest.approx(-32 + 0.5 * (int(r["frame"]) - 1))

@@ -237,3 +237,101 @@ class TestCommandLine:
         (tmp_path / "p.toml").write_text(TOML)
         r = run_cli(src, "--presets", tmp_path / "p.toml", "--preset", "spine", "--export", tmp_path / "x.png")
         assert r.returncode == 2 and "unknown preset 'spine'" in r.stderr and "T2 brain" in r.stderr
+
+
+# --------------------------------------------------------------------------- presets by modality in export and convert
+
+
+def _by_modality(folder) -> dict[str, str]:
+    """An MR with a stored window, a CR and an NM without one, a CT with a stored window: the files the
+    issue met (12-bit values, windows far from the CT lung window)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    values = ramp(32, 32, 0, 4000, np.uint16)
+    files = {
+        "MR": make_ds(values, Modality="MR", WindowCenter=2000, WindowWidth=4000),
+        "CR": make_ds(values, Modality="CR"),
+        "NM": make_ds(values, Modality="NM"),
+        "CT": make_ds(values.astype(np.int16), Modality="CT", RescaleSlope=1, RescaleIntercept=-1024,
+                      WindowCenter=40, WindowWidth=400),
+    }
+    return {m: write_ds(ds, folder / f"{m}.dcm") for m, ds in files.items()}
+
+
+def _windowed(path: str, center: float, width: float) -> np.ndarray:
+    """PS3.3 C.11.2.1.2.1 (LINEAR) worked here on the file's modality values, independent of dcmlib."""
+    import pydicom
+    from pydicom.pixels import apply_modality_lut
+
+    ds = pydicom.dcmread(path)
+    x = apply_modality_lut(ds.pixel_array, ds).astype(np.float64)
+    y = ((x - (center - 0.5)) / (width - 1) + 0.5) * 255
+    return np.clip(np.where(x <= center - 0.5 - (width - 1) / 2, 0,
+                            np.where(x > center - 0.5 + (width - 1) / 2, 255, y)), 0, 255)
+
+
+def _close(image: np.ndarray, expected: np.ndarray) -> bool:
+    return image.shape == expected.shape and np.abs(image.astype(np.float64) - expected).max() <= 1.0
+
+
+@pytest.mark.parametrize("modality", ["MR", "CR", "NM"])
+def test_export_does_not_apply_a_ct_preset_to_another_modality(tmp_path, modality):
+    """--preset lung on an MR, CR or NM: the file's own window (stored, else min-max) and one warning line."""
+    path = _by_modality(tmp_path / "src")[modality]
+    proc = run_cli(path, "--export", tmp_path / "out.png", "--preset", "lung")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"dcmview: warning: {path}: preset 'lung' is for CT (HU), not {modality}: the file's own window is used"]
+    own = _windowed(path, 2000, 4000) if modality == "MR" else _windowed(path, 2000, 4000 + 1)  # min-max: 0..4000
+    got = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
+    assert _close(got, own) and got.mean() < 250 and got.mean() > 5  # neither white nor black
+
+
+def test_export_applies_a_ct_preset_to_ct_and_a_window_to_anything(tmp_path):
+    files = _by_modality(tmp_path / "src")
+    assert run_cli(files["CT"], "--export", tmp_path / "ct.png", "--preset", "lung").stderr == ""
+    assert _close(cv2.imread(str(tmp_path / "ct.png"), cv2.IMREAD_UNCHANGED), _windowed(files["CT"], -600, 1500))
+    proc = run_cli(files["MR"], "--export", tmp_path / "mr.png", "--window", "1000", "500")
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert _close(cv2.imread(str(tmp_path / "mr.png"), cv2.IMREAD_UNCHANGED), _windowed(files["MR"], 1000, 500))
+
+
+def test_convert_follows_the_same_rule_and_says_so_in_the_row(tmp_path):
+    """convert --preset lung: applied to the CT, the file's own window elsewhere with the row's warning;
+    each output equals --export with the same flags; a user preset for CR applies to the CR only."""
+    import csv
+
+    files = _by_modality(tmp_path / "src")
+    (tmp_path / "p.toml").write_text("[CR]\nchest = [1000, 2000]\n")
+    for preset in ("lung", "chest"):
+        out = tmp_path / preset
+        proc = run_cli("convert", tmp_path / "src", "--out", out, "--preset", preset, "--presets",
+                       tmp_path / "p.toml", "--no-progress", "--workers", "1")
+        assert proc.returncode == 0, proc.stderr
+        with open(out / "manifest.csv", newline="") as fh:
+            rows = {r["modality"]: r for r in csv.DictReader(fh)}
+        applies = {"lung": "CT", "chest": "CR"}[preset]
+        for modality, row in rows.items():
+            if modality == applies:
+                assert (row["window_source"], row["warnings"]) == (f"preset {preset}", ""), row
+            else:
+                owner = "CT (HU)" if preset == "lung" else "CR"
+                assert row["window_source"] != f"preset {preset}"
+                assert row["warnings"] == f"preset '{preset}' is for {owner}, not {modality}" + \
+                    (" (HU)" if modality == "CT" else "") + ": the file's own window is used", row
+            ref = tmp_path / f"ref-{preset}-{modality}.png"
+            assert run_cli(files[modality], "--export", ref, "--preset", preset, "--presets",
+                           tmp_path / "p.toml").returncode == 0
+            assert (out / row["output"]).read_bytes() == ref.read_bytes()
+
+
+def test_the_viewer_opens_on_the_files_window_for_a_preset_of_another_modality(tmp_path):
+    """The start state follows the same rule (the CLI's options feed the viewer's initial state)."""
+    import dcmview
+
+    path = _by_modality(tmp_path / "src")["MR"]
+    img = dcmlib.load(path)
+    args = dcmview.build_parser().parse_args([path, "--preset", "lung"])
+    opts = dcmview.render_options(args, img)
+    assert "preset" not in opts
+    state = controls.initial_state(img, preset=opts.get("preset"))
+    assert (state.center, state.width, state.preset) == (2000.0, 4000.0, None)

@@ -41,10 +41,8 @@ class Channel:
     width: float = 1.0
     preset: str | None = None
 
-    def resolve(self, modality: str, presets: UserPresets | None) -> dict:
-        """``render``'s window arguments for an image of ``modality``."""
-        if self.preset is not None:
-            return {"preset": find_preset(self.preset, modality, presets)}
+    def resolve(self) -> dict:
+        """``render``'s window arguments of a ``C/W`` channel (a preset's are looked up per image)."""
         return {"center": self.center, "width": self.width}
 
 

@@ -116,7 +116,7 @@ def _convert_slice(view, job: Job, options: ConvertOptions, frame: int, base: Ro
         if options.format == "npy":
             data, more = output.encode_npy(view.values(frame)), {"pixel_values": "modality"}
         else:
-            image, window = display_image(view, frame, options)
+            image, window = display_image(view, frame, options, notes=notes)
             data, more = output.encode_image(image, options.suffix, job.source), {**window, "pixel_values": "display"}
         fields.update(more)
         return plane_output_name(job, frame, options.suffix), data

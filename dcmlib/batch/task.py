@@ -29,7 +29,7 @@ from ..image import DicomImage, load
 from ..io import NOT_A_DICOM_FILE, pixel_element, starts_as_dicom
 from ..lut import Modality, VoiLut
 from ..pipeline import VoiSelection, apply_modality
-from ..presets import find_preset
+from ..presets import preset_for_image
 from ..pstate import PresentationState, load_pstate
 from ..segmentation import NotReferencedError, Segmentation, load_segmentation
 from ..series import slice_normal
@@ -226,7 +226,7 @@ def _convert_frame(img: DicomImage, job: Job, options: ConvertOptions, frame: in
         modality = _modality(img, frame)
         if modality is not None:
             fields.update(_rescale(modality))
-        data, more = _encode(img, frame, options, modality, seg)
+        data, more = _encode(img, frame, options, modality, seg, notes)
         fields.update(more)
         return output_name(job, frame, len(img), options.suffix), data
 
@@ -266,7 +266,7 @@ def _strip_where(note: str, path: str | None) -> str:
 
 
 def _encode(img: DicomImage, frame: int, options: ConvertOptions, modality: Modality | None,
-            seg: Segmentation | None = None) -> tuple[bytes, Row]:
+            seg: Segmentation | None = None, notes: list[str] | None = None) -> tuple[bytes, Row]:
     """The output bytes of one frame in ``options.format`` and the columns saying what they hold."""
     where = img.path
     if options.format == "npy":
@@ -275,15 +275,15 @@ def _encode(img: DicomImage, frame: int, options: ConvertOptions, modality: Moda
         values, offset, meaning = values16(img, frame, modality)
         return output.encode_image(values, options.suffix, where), {"value_offset": str(offset),
                                                                     "pixel_values": meaning}
-    image, window = display_image(img, frame, options, seg)
+    image, window = display_image(img, frame, options, seg, notes)
     return output.encode_image(image, options.suffix, where), {**window, "pixel_values": "display"}
 
 
-def display_image(img: DicomImage, frame: int, options: ConvertOptions,
-                  seg: Segmentation | None = None) -> tuple[np.ndarray, Row]:
+def display_image(img: DicomImage, frame: int, options: ConvertOptions, seg: Segmentation | None = None,
+                  notes: list[str] | None = None) -> tuple[np.ndarray, Row]:
     """The 8-bit display image (``render``, as ``--export``) or the three ``--channels`` windows as one
     BGR image whose first channel, as PNG readers see it (red), is the first window; and its window columns.
-    ``seg`` is blended as ``--export --seg`` blends it (the output then BGR)."""
+    ``seg`` is blended as ``--export --seg`` blends it (the output then BGR); ``notes`` gets the warnings."""
     objects: dict = {"overlays": options.overlays, "shutters": options.shutters}  # PS3.3 C.9.2, C.7.6.11
     if options.pstate is not None and (state := _pstate(options.pstate)).references(*img.pstate_ref(frame)):
         objects.update(pstate=state, annotations=options.annotations)  # PS3.3 A.33.1, as --export --pstate
@@ -294,12 +294,12 @@ def display_image(img: DicomImage, frame: int, options: ConvertOptions,
     if options.channels is not None:
         planes, sels = [], []
         for ch in options.channels:
-            kwargs = ch.resolve(img.modality, options.presets)
+            kwargs = _preset_argument(img, ch.preset, options, notes) if ch.preset else ch.resolve()
             sels.append(img.resolve_voi(frame, mode=options.mode, **kwargs))
             planes.append(img.render(frame=frame, invert=options.invert, mode=options.mode, **objects, **kwargs))
         bgr = np.dstack(planes[::-1])  # OpenCV writes BGR: the first window lands in red
-        return bgr, _window_columns(sels, ["preset" if c.preset else "user" for c in options.channels])
-    kwargs = render_arguments(img, frame, options)
+        return bgr, _window_columns(sels, [None if c.preset else "user" for c in options.channels])
+    kwargs = render_arguments(img, frame, options, notes)
     sel = img.resolve_voi(frame, **kwargs)
     return img.render(frame=frame, invert=options.invert, **objects, **kwargs), _window_columns(
         [sel], ["auto" if options.auto else None])
@@ -311,8 +311,9 @@ def _pstate(path: str) -> PresentationState:
     return load_pstate(path)
 
 
-def render_arguments(img: DicomImage, frame: int, options: ConvertOptions) -> dict:
-    """``render``'s window arguments for ``options``: as ``--export`` passes them; ``auto`` as a window."""
+def render_arguments(img: DicomImage, frame: int, options: ConvertOptions, notes: list[str] | None = None) -> dict:
+    """``render``'s window arguments for ``options``: as ``--export`` passes them; ``auto`` as a window.
+    A preset for other modalities than the image's is left out, and ``notes`` gets why."""
     kwargs: dict = {"mode": options.mode}
     if options.window is not None:
         kwargs.update(center=options.window[0], width=options.window[1])
@@ -320,10 +321,19 @@ def render_arguments(img: DicomImage, frame: int, options: ConvertOptions) -> di
         auto = img.auto_window(frame)
         kwargs.update(center=auto.center, width=auto.width)
     elif options.preset is not None:
-        kwargs["preset"] = find_preset(options.preset, img.modality, options.presets)
+        kwargs.update(_preset_argument(img, options.preset, options, notes))
     elif options.voi is not None:
         kwargs["voi"] = options.voi
     return kwargs
+
+
+def _preset_argument(img: DicomImage, name: str, options: ConvertOptions, notes: list[str] | None) -> dict:
+    """``{"preset": Preset}`` when the preset applies to the image (:func:`dcmlib.presets.preset_for_image`),
+    else ``{}`` (the file's own window) with the reason in ``notes``."""
+    preset, note = preset_for_image(name, img.modality, img.unit, options.presets)
+    if preset is None and notes is not None:
+        notes.append(note or "")
+    return {} if preset is None else {"preset": preset}
 
 
 def _window_columns(sels: list[VoiSelection], sources: list[str | None]) -> Row:
