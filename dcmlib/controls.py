@@ -37,6 +37,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Sequence
 
+from .errors import InvalidArgumentError
 from .lut import MODES as _VOI_MODES
 from .lut import VoiFunction, VoiLut, Window
 from .presets import PRESETS, applies_hu
@@ -51,6 +52,7 @@ __all__ = [
     "VoiSource",
     "ViewerState",
     "TrackbarScale",
+    "trackbar_step",
     "KEY_CODES",
     "KeyDecoder",
     "decode_key",
@@ -229,13 +231,29 @@ HELP_LINES: tuple[str, ...] = tuple(f"{k:<22}{a}" for k, a in HELP)
 # --------------------------------------------------------------------------- state
 
 
+#: The fewest trackbar positions a window's range gets: a finer step than 1 only when the range is narrower.
+MIN_POSITIONS = 100
+
+
+def trackbar_step(span: float) -> float:
+    """The trackbar step for a value range ``span`` units wide: 1, or the power of ten below 1 that
+    still gives :data:`MIN_POSITIONS` positions (a range of 0..1 steps by 0.01).
+
+    >>> trackbar_step(255.0), trackbar_step(100.0), trackbar_step(4.095), trackbar_step(1.0)
+    (1.0, 1.0, 0.01, 0.01)
+    """
+    if not math.isfinite(span) or span <= 0:
+        return 1.0
+    return min(1.0, 10.0 ** math.floor(math.log10(span / MIN_POSITIONS)))
+
+
 @dataclass(frozen=True)
 class TrackbarScale:
-    """Integer trackbar positions for a float value range.
+    """Integer trackbar positions for a range of modality values.
 
-    ``value = pos * step``.  Step is 1 for ranges of 256 units or more, so a
-    CT's trackbars read in HU; smaller (float) ranges get a power-of-ten step
-    that gives at least 1000 positions.
+    ``value = pos * step``.  The step is fixed for the life of a window (the
+    trackbars' names say it, see :meth:`name`); the range only ever widens to
+    hold the window shown (:meth:`including`).
     """
 
     lo: float
@@ -243,18 +261,21 @@ class TrackbarScale:
     step: float
 
     @classmethod
-    def for_range(cls, lo: float, hi: float) -> "TrackbarScale":
+    def for_range(cls, lo: float, hi: float, step: float | None = None) -> "TrackbarScale":
+        """A scale over ``lo``..``hi``; ``step`` by default :func:`trackbar_step` of its span."""
         lo, hi = float(lo), float(hi)
         if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
             hi = lo + 1.0 if math.isfinite(lo) else 1.0
             lo = lo if math.isfinite(lo) else 0.0
-        span = hi - lo
-        step = 1.0 if span >= 256 else 10.0 ** math.floor(math.log10(span / 1000.0))
-        return cls(lo, hi, step)
+        return cls(lo, hi, float(step) if step else trackbar_step(hi - lo))
 
     @property
     def span(self) -> float:
         return self.hi - self.lo
+
+    def name(self, what: str) -> str:
+        """The trackbar's name: ``center`` (step 1) or ``center x0.01`` (value = position x 0.01)."""
+        return what if self.step == 1.0 else f"{what} x{format_number(self.step)}"
 
     def to_pos(self, value: float) -> int:
         return int(round(value / self.step))
@@ -270,17 +291,22 @@ class TrackbarScale:
     def width_range(self) -> tuple[int, int]:
         return 1, max(2, int(math.ceil(2 * self.span / self.step)))
 
-    def including(self, center: float, width: float) -> "TrackbarScale":
+    def including(self, center: float, width: float, whole: bool = False) -> "TrackbarScale":
         """This scale widened (never narrowed, same step) so a window's center and width have positions.
 
-        The trackbars then never sit pinned at an end while the window shown lies beyond it.
+        ``whole``: a center not strictly inside the range widens it to the window's both ends, so a
+        stored window or a preset never sits pinned at an end; else (a user's window: a trackbar moved
+        to its end must not push the end on) the range just reaches the center.
         """
-        lo, hi = min(self.lo, center), max(self.hi, center)
+        if not (math.isfinite(center) and math.isfinite(width)):
+            return self
+        lo, hi = self.lo, self.hi
+        if whole and not lo < center < hi:
+            lo, hi = min(lo, center - width / 2), max(hi, center + width / 2)
+        lo, hi = min(lo, center), max(hi, center)
         if width > 2 * (hi - lo):
             hi = lo + width / 2
-        if (lo, hi) == (self.lo, self.hi) or not (math.isfinite(lo) and math.isfinite(hi)):
-            return self
-        return TrackbarScale(lo, hi, self.step)
+        return self if (lo, hi) == (self.lo, self.hi) else TrackbarScale(lo, hi, self.step)
 
 
 class VoiSource(Protocol):
@@ -469,6 +495,13 @@ class ViewerState:
         around the cycle (which then holds the file's window itself)."""
         return not any(c.kind in ("voi", "range") for c in self.choices)
 
+    @property
+    def file_window(self) -> bool:
+        """Whether the window is the file's own (a stored VOI or the min-max window), not one the user
+        chose (a drag, the trackbars, a preset, an auto window): each frame of a file then shows its own."""
+        return not self.is_color and self.preset is None and self.auto is None and (
+            self.voi is not None or self.minmax)
+
 
 # --------------------------------------------------------------------------- windows
 
@@ -485,12 +518,12 @@ def _selected(state: ViewerState, sel: VoiSelection, n_vois: int, choice: int | 
                  minmax=sel.source == "minmax", auto=None, n_vois=n_vois, choice=choice)
     if st.width < st.min_width:           # a preset narrower than LINEAR allows (none is, today)
         st = replace(st, width=st.min_width)
-    return _in_scale(st)
+    return _in_scale(st, whole=True)
 
 
-def _in_scale(state: ViewerState) -> ViewerState:
+def _in_scale(state: ViewerState, whole: bool = False) -> ViewerState:
     """The trackbar range widened to hold the window shown (see :meth:`TrackbarScale.including`)."""
-    scale = state.scale.including(state.center, state.width)
+    scale = state.scale.including(state.center, state.width, whole)
     return state if scale is state.scale else replace(state, scale=scale)
 
 
@@ -534,6 +567,14 @@ def display_range(image: VoiSource, frame: int = 0) -> tuple[float, float]:
     return (lo, hi) if hi > lo else (vlo, vhi)
 
 
+def value_step(image: VoiSource) -> float:
+    """The trackbar step for an image: :func:`trackbar_step` of the range its stored bits can express
+    through its rescale (``image.value_range``; float data: the first frame's range), so an 8-bit image,
+    a CT or an MR with Rescale Slope 2.1 step by 1 and only a genuinely fractional range by less."""
+    lo, hi = (float(v) for v in image.value_range)
+    return 1.0 if image.is_color else trackbar_step(hi - lo)
+
+
 def choices_for(image: VoiSource, user: Sequence[Preset] = (), frame: int = 0) -> tuple[Choice, ...]:
     """The ``p`` / ``1``-``9`` cycle that fits the image.
 
@@ -560,7 +601,8 @@ def choices_for(image: VoiSource, user: Sequence[Preset] = (), frame: int = 0) -
 def initial_state(image: VoiSource, *, center: float | None = None, width: float | None = None,
                   preset: str | Preset | None = None, voi: int | None = None,
                   mode: str | VoiFunction | None = None, frame: int = 0, invert: bool = False,
-                  user_presets: Sequence[Preset] = (), fps: float | None = None) -> ViewerState:
+                  user_presets: Sequence[Preset] = (), fps: float | None = None,
+                  step: float | None = None) -> ViewerState:
     """The start state from the image and the command line (same flags as export).
 
     ``frame`` is 0-based, ``voi`` 1-based.  The window is the image's own
@@ -568,10 +610,11 @@ def initial_state(image: VoiSource, *, center: float | None = None, width: float
     the viewer opens on what ``--export`` writes; it raises on flags the CLI
     would refuse.  ``user_presets`` are the user's presets for this image's
     modality (:func:`choices_for`); ``fps`` the cine rate, by default
-    :func:`cine_fps`.
+    :func:`cine_fps`; ``step`` the trackbar step, by default :func:`value_step` (pass the old
+    state's when the same window shows another image: the trackbars keep their names).
     """
     lo, hi = display_range(image, frame)
-    st = ViewerState(center=0.0, width=1.0, scale=TrackbarScale.for_range(lo, hi),
+    st = ViewerState(center=0.0, width=1.0, scale=TrackbarScale.for_range(lo, hi, step or value_step(image)),
                      frame=int(frame), n_frames=len(image), invert=bool(invert),
                      is_color=image.is_color, unit=image.unit or "",
                      fps=float(fps) if fps else cine_fps(image),
@@ -685,11 +728,32 @@ def cine_fps(image: VoiSource) -> float:
     return CINE_FPS_SERIES if image.is_series else CINE_FPS_FILE
 
 
-def _goto_frame(state: ViewerState, frame: int) -> ViewerState:
+def _goto_frame(state: ViewerState, frame: int, image: VoiSource | None = None) -> ViewerState:
+    """Frame ``frame`` (clamped), with its own window when the state shows the file's (:func:`_frame_window`)."""
     frame = min(max(int(frame), 0), state.n_frames - 1)
     if frame == state.frame:
         return state
-    return replace(state, frame=frame, probe=None)
+    return _frame_window(replace(state, frame=frame, probe=None), image)
+
+
+def _frame_window(state: ViewerState, image: VoiSource | None) -> ViewerState:
+    """The frame's own window (its stored VOI of the same number, else its min-max window), as
+    ``--export --frame N`` renders it, while the state shows the file's window (PS3.3 C.7.6.16.2.10:
+    an enhanced multi-frame file may store a window per frame).  A series keeps the window it has (its
+    slices are one volume), and so does a user's window; a mode chosen with ``m`` stays.
+    """
+    if image is None or image.is_series or not state.file_window:
+        return state
+    n = len(image.vois(state.frame))
+    if state.voi is not None and state.voi > n:
+        return state                          # this frame stores fewer VOIs: keep the one shown
+    mode = None if state.mode is state.file_mode else state.mode
+    try:
+        sel = image.resolve_voi(state.frame, voi=state.voi, mode=mode)
+    except InvalidArgumentError:              # the frame's window is too narrow for the mode chosen
+        sel = image.resolve_voi(state.frame, voi=state.voi)
+    st = _selected(replace(state, file_mode=image.default_window(state.frame).function), sel, n)
+    return replace(st, choice=_choice_of(st))
 
 
 def _pause(state: ViewerState) -> ViewerState:
@@ -710,13 +774,14 @@ def _set_fps(state: ViewerState, fps: float) -> ViewerState:
     return replace(state, fps=fps, cine_clock=None, shown_at=())
 
 
-def on_tick(state: ViewerState, now: float) -> ViewerState:
+def on_tick(state: ViewerState, now: float, image: VoiSource | None = None) -> ViewerState:
     """The clock read ``now`` (seconds) while playing: the frame due now, paced by the clock.
 
     Frame ``f0 + floor((now - t0) * fps)`` (looping) is shown, counted from the
     frame and time playback started (``cine_clock``).  When rendering cannot
     keep up, the frames in between are skipped, so the rate holds and
-    :func:`achieved_fps` is lower.  Not playing: no change.
+    :func:`achieved_fps` is lower.  Not playing: no change.  ``image`` gives each frame its own
+    window, as :func:`on_key`'s frame keys do.
     """
     if not state.playing:
         return state
@@ -726,7 +791,8 @@ def on_tick(state: ViewerState, now: float) -> ViewerState:
     frame = (f0 + _frames_due(now - t0, state.fps)) % state.n_frames
     if frame == state.frame:
         return state
-    return replace(state, frame=frame, probe=None, shown_at=(state.shown_at + (now,))[-CINE_WINDOW:])
+    return _frame_window(replace(state, frame=frame, probe=None, shown_at=(state.shown_at + (now,))[-CINE_WINDOW:]),
+                         image)
 
 
 def next_tick(state: ViewerState, now: float) -> float | None:
@@ -813,7 +879,9 @@ def on_key(state: ViewerState, key: str | None, image: VoiSource | None = None) 
     """Apply one symbolic key (from :class:`KeyDecoder`); unknown keys change nothing.
 
     The window keys (the cycle, ``0``/``r``, ``v``, ``a``) read ``image``.  A
-    frame key pauses the cine.
+    frame key pauses the cine; on a multi-frame file whose window is the file's own
+    (:attr:`ViewerState.file_window`) the new frame shows its own stored window, as
+    ``--export --frame N`` does (without ``image``, the window stays).
     """
     if key is None:
         return state
@@ -835,9 +903,9 @@ def on_key(state: ViewerState, key: str | None, image: VoiSource | None = None) 
         name = _TOGGLES[key]
         return replace(state, **{name: not getattr(state, name)})
     if key in _FRAME_STEPS:
-        return _goto_frame(_pause(state), state.frame + _FRAME_STEPS[key])
+        return _goto_frame(_pause(state), state.frame + _FRAME_STEPS[key], image)
     if key in ("Home", "End"):
-        return _goto_frame(_pause(state), 0 if key == "Home" else state.n_frames - 1)
+        return _goto_frame(_pause(state), 0 if key == "Home" else state.n_frames - 1, image)
     if key in _ZOOM_KEYS:
         return zoom_key(state, key)
     if key == "space":
@@ -948,16 +1016,17 @@ def on_button_up(state: ViewerState) -> ViewerState:
 
 
 def on_wheel(state: ViewerState, delta: int, ctrl: bool = False, x: int | None = None,
-             y: int | None = None) -> ViewerState:
+             y: int | None = None, image: VoiSource | None = None) -> ViewerState:
     """Mouse wheel: towards the user (delta < 0, 'scroll down') = next frame, away = previous
-    (pausing the cine); with Ctrl, zoom out / in around view position (x, y)."""
+    (pausing the cine; ``image`` gives the frame its own window, see :func:`on_key`); with Ctrl,
+    zoom out / in around view position (x, y)."""
     if delta == 0:
         return state
     if ctrl:
         vp = state.viewport
         return state if vp is None else _set_viewport(state, vp.stepped(1 if delta > 0 else -1,
                                                                         _view_point(state, x, y)))
-    return _goto_frame(_pause(state), state.frame + (1 if delta < 0 else -1))
+    return _goto_frame(_pause(state), state.frame + (1 if delta < 0 else -1), image)
 
 
 def on_hover(state: ViewerState, x: int | None, y: int | None,
@@ -977,11 +1046,15 @@ def on_hover(state: ViewerState, x: int | None, y: int | None,
 
 
 def trackbar_ranges(state: ViewerState) -> dict[str, tuple[int, int]]:
-    """(min, max) position of each trackbar the shell should create."""
+    """(min, max) position of each trackbar the shell should create, by name.
+
+    The window's trackbars read in the image's units: ``center`` and ``width``, or, where the
+    step is finer than 1, ``center x0.01`` and ``width x0.01`` (value = position x 0.01).
+    """
     ranges = {}
     if not state.is_color:
-        ranges["center"] = state.scale.center_range()
-        ranges["width"] = state.scale.width_range()
+        ranges[state.scale.name("center")] = state.scale.center_range()
+        ranges[state.scale.name("width")] = state.scale.width_range()
         ranges["mode"] = (0, len(MODES) - 1)
     if state.n_frames > 1:
         ranges["frame"] = (1, state.n_frames)
@@ -997,27 +1070,29 @@ def trackbar_positions(state: ViewerState) -> dict[str, int]:
     """
     ranges = trackbar_ranges(state)
     pos = {}
-    if "center" in ranges:
-        pos["center"] = state.scale.to_pos(state.center)
-        pos["width"] = state.scale.to_pos(state.width)
+    if "mode" in ranges:
+        pos[state.scale.name("center")] = state.scale.to_pos(state.center)
+        pos[state.scale.name("width")] = state.scale.to_pos(state.width)
         pos["mode"] = _FUNCTIONS.index(state.mode)
     if "frame" in ranges:
         pos["frame"] = state.frame + 1
     return {k: min(max(v, ranges[k][0]), ranges[k][1]) for k, v in pos.items()}
 
 
-def on_trackbar(state: ViewerState, name: str, pos: int) -> ViewerState:
-    """A trackbar moved to ``pos``; same position as :func:`trackbar_positions` = no change."""
+def on_trackbar(state: ViewerState, name: str, pos: int, image: VoiSource | None = None) -> ViewerState:
+    """The trackbar ``name`` (a :func:`trackbar_ranges` name) moved to ``pos``; the position
+    :func:`trackbar_positions` gave it = no change.  ``frame`` reads ``image`` like :func:`on_key`."""
     pos = int(pos)
     if trackbar_positions(state).get(name) == pos:
         return state
     if name == "frame":
-        return _goto_frame(_pause(state), pos - 1)
+        return _goto_frame(_pause(state), pos - 1, image)
     if state.is_color:
         return state
-    if name == "center":
+    what = name.split(" x")[0]                # "center x0.01" is the center at step 0.01
+    if what == "center":
         return set_window(state, state.scale.to_value(pos), state.width)
-    if name == "width":
+    if what == "width":
         return set_window(state, state.center, state.scale.to_value(max(pos, 1)))
     if name == "mode":
         return _set_mode(state, _FUNCTIONS[min(max(pos, 0), len(_FUNCTIONS) - 1)])

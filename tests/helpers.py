@@ -8,6 +8,7 @@ imports a test module from that folder, which has no ``__init__.py``).
   :func:`write_ds` writes one as a file, :func:`write_mono` does both for the
   grayscale files fed to dcmview and DCMTK alike; :func:`ramp` is their usual pixels
   and :func:`lut_item` their Modality / VOI LUT Sequence items;
+- :func:`per_frame_windows`: an enhanced multi-frame MR whose frames store their own windows;
 - :func:`pydicom_file`: the path of one of pydicom's bundled test files;
 - :func:`run_cli`: run ``dcmview.py`` as a subprocess from the repository root;
 - :func:`dcm2pnm`: run DCMTK's ``dcm2pnm`` (or ``dcmj2pnm`` / ``dcml2pnm`` for
@@ -184,6 +185,31 @@ def lut_item(descriptor, data, explanation: str | None = None, **tags) -> Datase
 def ramp(rows: int, cols: int, lo: int, hi: int, dtype: type = np.int16) -> np.ndarray:
     """A (rows, cols) image whose values run evenly from ``lo`` to ``hi`` (inclusive) in raster order."""
     return np.linspace(lo, hi, rows * cols).round().astype(dtype).reshape(rows, cols)
+
+
+ENHANCED_MR = "1.2.840.10008.5.1.4.1.1.4.1"
+
+
+def per_frame_windows(stored: np.ndarray, windows: list[tuple[float, float]], *, slope: float = 1.0,
+                      intercept: float = 0.0, bits_stored: int = 12, **tags) -> Dataset:
+    """An Enhanced MR Image (PS3.3 A.36.2) whose frames each store their own window.
+
+    ``stored`` (frames, rows, cols) uint16; frame i's Frame VOI LUT functional group
+    (C.7.6.16.2.10) holds ``windows[i]`` = (center, width) in modality units; one Pixel
+    Value Transformation (C.7.6.16.2.9) with ``slope`` and ``intercept`` is shared by all.
+    """
+    pvt, shared = Dataset(), Dataset()
+    pvt.RescaleSlope, pvt.RescaleIntercept, pvt.RescaleType = slope, intercept, "US"
+    shared.PixelValueTransformationSequence = [pvt]
+    per_frame = []
+    for center, width in windows:
+        voi, item = Dataset(), Dataset()
+        voi.WindowCenter, voi.WindowWidth = center, width
+        item.FrameVOILUTSequence = [voi]
+        per_frame.append(item)
+    header = dict(SOPClassUID=ENHANCED_MR, Modality="MR", BitsStored=bits_stored, HighBit=bits_stored - 1,
+                  SharedFunctionalGroupsSequence=[shared], PerFrameFunctionalGroupsSequence=per_frame)
+    return make_ds(stored.astype(np.uint16), **{**header, **tags})
 
 
 def pydicom_file(name: str) -> str:

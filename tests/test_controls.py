@@ -18,6 +18,7 @@ from dcmlib import pipeline
 from dcmlib.lut import LutData, PairWindow, VoiFunction, VoiLut, Window
 from dcmlib.presets import PRESETS
 from dcmlib.viewport import Viewport
+from pydicom.uid import generate_uid
 
 LINEAR, LINEAR_EXACT, SIGMOID = VoiFunction.LINEAR, VoiFunction.LINEAR_EXACT, VoiFunction.SIGMOID
 
@@ -258,11 +259,11 @@ class TestOtherKeys:
     def test_linear_needs_width_1(self):
         im = FakeImage(value_range=(0.0, 1.0), vois=[Window(0.5, 0.2, LINEAR_EXACT)], unit="")
         s = initial_state(im)
-        assert (s.mode, s.width, s.min_width) == (LINEAR_EXACT, 0.2, 0.001)
+        assert (s.mode, s.width, s.min_width) == (LINEAR_EXACT, 0.2, 0.01)      # 0..1: step 0.01
         s = on_key(on_key(s, "m", im), "m", im)       # -> sigmoid -> linear
         assert (s.mode, s.width) == (LINEAR, 1.0)
         assert drag(s, -100, 0, 10, 10).width == 1.0
-        assert on_trackbar(on_trackbar(s, "mode", 1), "width", 5).width == 0.005
+        assert on_trackbar(on_trackbar(s, "mode", 1), "width x0.01", 5).width == 0.05
 
     def test_v_without_vois(self):
         im = FakeImage(vois=[], minmax=Window(100.0, 200.0, explanation="min-max"))
@@ -366,9 +367,9 @@ class TestDrag:
     def test_small_float_range(self):
         im = FakeImage(value_range=(0.0, 1.0), vois=[Window(0.5, 1.0)], unit="")
         s = initial_state(im)
-        assert s.scale.step == 0.001
-        s2 = drag(s, 1, 0, 3, 3)   # + 1/3
-        assert s2.width == 1.333
+        assert s.scale.step == 0.01               # 100 positions over 0..1
+        s2 = drag(s, 1, 0, 3, 3)   # + 1/3, to the step
+        assert s2.width == 1.33
 
     def test_no_move(self, st):
         down = on_button_down(st, 5, 5)
@@ -441,12 +442,17 @@ class TestTrackbars:
             on_trackbar(s, "bogus", 1)
 
     def test_float_scale(self):
+        # at least 100 positions: 0..2 steps by 0.01 (200 positions), 0..99 by 0.1, 100 units and more by 1
         sc = TrackbarScale.for_range(0.0, 2.0)
-        assert sc.step == 0.001
-        assert sc.center_range() == (0, 2000) and sc.width_range() == (1, 4000)
-        assert sc.to_value(300) == 0.3
-        assert TrackbarScale.for_range(0, 255).step == 0.1
-        assert TrackbarScale.for_range(0, 256).step == 1.0
+        assert sc.step == 0.01
+        assert sc.center_range() == (0, 200) and sc.width_range() == (1, 400)
+        assert sc.to_value(30) == 0.3
+        assert (sc.name("center"), sc.name("width")) == ("center x0.01", "width x0.01")
+        assert TrackbarScale.for_range(0, 99).step == 0.1
+        assert TrackbarScale.for_range(0, 100).step == 1.0
+        assert TrackbarScale.for_range(0, 255).step == 1.0
+        assert TrackbarScale.for_range(-32768, 32767).step == 1.0
+        assert TrackbarScale.for_range(0, 1, step=1.0).name("center") == "center"
 
     def test_color_has_only_frame(self):
         im = FakeImage(is_color=True, value_range=(0, 255))
@@ -901,3 +907,167 @@ def test_a_slice_with_fewer_stored_windows_says_so():
     im._vois = [Window(40.0, 400.0)]
     s2 = on_key(s, "2", im)
     assert (s2.center, s2.width) == (s.center, s.width) and "stores 1 VOI, not 2" in s2.message
+
+
+# ------------------------------------------------------------------ per-frame windows (issue 22, item 4)
+
+#: The window each frame of the enhanced MR stores (Frame VOI LUT, PS3.3 C.7.6.16.2.10), in modality
+#: units: frame 1's is narrow and low, like a Philips MPRAGE's first frame (13 / 23).
+MR_WINDOWS = [(13.0, 23.0), (500.0, 900.0), (1067.0, 1855.0), (2000.0, 1000.0), (300.0, 200.0)]
+
+
+def mr_per_frame(slope=2.1):
+    """An enhanced MR, 12 bits stored, Rescale Slope 2.1: frame 1 holds stored 0..10 (0..21), the others
+    up to stored 400 * (i + 1); each frame stores its own window (:data:`MR_WINDOWS`)."""
+    import dcmlib
+    from helpers import per_frame_windows, ramp
+
+    stored = np.stack([ramp(16, 16, 0, 10 if i == 0 else 400 * (i + 1), np.uint16) for i in range(5)])
+    return dcmlib.load(per_frame_windows(stored, MR_WINDOWS, slope=slope))
+
+
+def shown(state):
+    return state.center, state.width
+
+
+class TestPerFrameWindows:
+    """A multi-frame file whose frames store their own windows shows each frame with its own, as
+    ``--export --frame N`` renders it, until the user changes the window; a series keeps the window."""
+
+    @pytest.fixture
+    def mr(self):
+        return mr_per_frame()
+
+    @pytest.mark.parametrize("step", [
+        lambda s, im, f: on_key(s, "n", im),
+        lambda s, im, f: on_wheel(s, -120, image=im),
+        lambda s, im, f: on_trackbar(s, "frame", f + 1, im),
+    ], ids=["key", "wheel", "trackbar"])
+    def test_each_frame_shows_its_own_window(self, mr, step):
+        s = initial_state(mr)
+        assert shown(s) == MR_WINDOWS[0] and "file VOI 1/1" in annotation_lines(s)
+        for f in range(1, 5):
+            s = step(s, mr, f)
+            c, w = MR_WINDOWS[f]
+            assert s.frame == f and shown(s) == (c, w)
+            assert f"C {c:g}  W {w:g}  linear" in annotation_lines(s) and "file VOI 1/1" in annotation_lines(s)
+            assert trackbar_positions(s)["center"] == c and trackbar_positions(s)["width"] == w
+
+    def test_home_end_and_cine(self, mr):
+        s = on_key(initial_state(mr), "End", mr)
+        assert shown(s) == MR_WINDOWS[4]
+        assert shown(on_key(s, "Home", mr)) == MR_WINDOWS[0]
+        s = on_tick(on_key(initial_state(mr), "space", mr), 0.0, mr)     # 10 fps: frame 3 at 0.2 s
+        s = on_tick(s, 0.2, mr)
+        assert s.frame == 2 and shown(s) == MR_WINDOWS[2]
+
+    def test_opened_on_a_frame_and_back_to_the_file_window(self, mr):
+        s = initial_state(mr, frame=3)
+        assert shown(s) == MR_WINDOWS[3]
+        s = on_key(on_key(s, "a", mr), "n", mr)                          # the user's auto window stays ...
+        assert s.auto is not None and shown(s) != MR_WINDOWS[4]
+        s = on_key(s, "0", mr)                                           # ... until 0: the frame's own
+        assert shown(s) == MR_WINDOWS[4]
+        assert shown(on_key(s, "b", mr)) == MR_WINDOWS[3]               # and it follows again
+
+    @pytest.mark.parametrize("change", [
+        lambda s, im: drag(s, 10, 5, 100, 100),
+        lambda s, im: on_trackbar(s, "center", 30, im),
+        lambda s, im: on_trackbar(s, "width", 40, im),
+        lambda s, im: on_key(s, "a", im),
+        lambda s, im: on_key(s, "p", im),
+    ], ids=["drag", "center", "width", "auto", "cycle"])
+    def test_a_window_the_user_chose_stays(self, mr, change):
+        s = change(initial_state(mr), mr)
+        assert shown(s) != MR_WINDOWS[0]
+        for key in ("n", "n", "End"):
+            nxt = on_key(s, key, mr)
+            assert shown(nxt) == shown(s) and nxt.frame > s.frame
+            s = nxt
+
+    def test_a_mode_chosen_with_m_stays(self, mr):
+        s = on_key(on_key(initial_state(mr), "m", mr), "n", mr)         # linear-exact, then frame 2
+        assert shown(s) == MR_WINDOWS[1] and s.mode is LINEAR_EXACT
+        assert snapshot_name("mr", s, "/nonexistent").name == "mr_f2_c500_w900_linear-exact.png"
+
+    def test_without_the_image_the_window_stays(self, mr):
+        s = initial_state(mr)
+        assert shown(on_key(s, "n")) == MR_WINDOWS[0]
+
+    def test_a_series_keeps_the_window(self, tmp_path):
+        """A folder of slices is one volume: its slices' windows do not follow (today's behaviour)."""
+        import dcmlib
+        from helpers import make_ds, ramp, write_ds
+
+        uid = generate_uid()
+        for i, (c, w) in enumerate(MR_WINDOWS[:3]):
+            write_ds(make_ds(ramp(8, 8, 0, 1000 * (i + 1)), SeriesInstanceUID=uid, InstanceNumber=i + 1,
+                             ImagePositionPatient=[0.0, 0.0, float(i)], ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+                             WindowCenter=c, WindowWidth=w), tmp_path / f"{i}.dcm")
+        series = dcmlib.load(tmp_path)
+        assert series.is_series and tuple(series.default_window(2))[:2] == MR_WINDOWS[2]
+        s = initial_state(series)
+        assert shown(on_key(on_key(s, "n", series), "n", series)) == MR_WINDOWS[0]
+
+
+# ------------------------------------------------------------------ trackbars in the image's units (item 6)
+
+class TestTrackbarUnits:
+    """The trackbars read the window in the image's units: step 1 where the stored bits span 100 units or
+    more through the rescale, else a finer step the trackbar's name says; the range holds the window."""
+
+    def test_8_bit_reads_the_window(self):
+        import dcmlib
+        from helpers import make_ds
+
+        us = dcmlib.load(make_ds(np.tile(np.arange(256, dtype=np.uint8), (4, 1)), Modality="US",
+                                 WindowCenter=128, WindowWidth=256))
+        s = initial_state(us)
+        # 0..255 (8 bits, no rescale): step 1; the window's ends 0..256 lie within what 8 bits express, bar 256
+        assert trackbar_ranges(s) == {"center": (0, 255), "width": (1, 510), "mode": (0, 2)}
+        assert trackbar_positions(s) == {"center": 128, "width": 256, "mode": 0}
+        assert "C 128  W 256  linear" in annotation_lines(s)
+        assert shown(on_trackbar(s, "center", 100)) == (100.0, 256.0)
+
+    def test_slope_2_1_multi_frame_never_pinned(self):
+        mr = mr_per_frame()
+        s = initial_state(mr)
+        names = set(trackbar_ranges(s))
+        assert names == {"center", "width", "mode", "frame"}      # 12 bits x 2.1 = 0..8599.5: step 1
+        for f in range(5):
+            c, w = MR_WINDOWS[f]
+            ranges = trackbar_ranges(s)
+            assert set(ranges) == names                           # the trackbars keep their names
+            assert ranges["center"][0] < s.scale.to_pos(c) < ranges["center"][1], f
+            assert ranges["width"][0] < s.scale.to_pos(w) < ranges["width"][1], f
+            assert (trackbar_positions(s)["center"], trackbar_positions(s)["width"]) == (c, w)
+            s = on_key(s, "n", mr)
+
+    def test_ct_reads_hu(self):
+        import dcmlib
+        from helpers import make_ds, ramp
+
+        # stored 0..3000, intercept -1024: -1024..1976 HU; 16 bits signed express -33792..31743 HU
+        ct = dcmlib.load(make_ds(ramp(16, 16, 0, 3000), RescaleSlope=1, RescaleIntercept=-1024,
+                                 WindowCenter=40, WindowWidth=400))
+        s = initial_state(ct)
+        assert trackbar_ranges(s) == {"center": (-1024, 1976), "width": (1, 6000), "mode": (0, 2)}
+        assert trackbar_positions(s) == {"center": 40, "width": 400, "mode": 0}
+        s = on_key(s, "1", ct)                                    # lung: -600 / 1500
+        assert (trackbar_positions(s)["center"], trackbar_positions(s)["width"]) == (-600, 1500)
+        assert set(trackbar_ranges(s)) == {"center", "width", "mode"}
+
+    def test_small_float_range_says_its_step(self):
+        import dcmlib
+        from helpers import make_ds
+
+        # Float Pixel Data 0..1 (PS3.3 C.7.6.3.1.4): 100 positions need a step of 0.01
+        values = np.linspace(0.0, 1.0, 64, dtype=np.float32).reshape(8, 8)
+        img = dcmlib.load(make_ds(values, Modality="OT", WindowCenter=0.25, WindowWidth=0.5,
+                                  VOILUTFunction="LINEAR_EXACT"))
+        s = initial_state(img)
+        assert trackbar_ranges(s) == {"center x0.01": (0, 100), "width x0.01": (1, 200), "mode": (0, 2)}
+        assert trackbar_positions(s) == {"center x0.01": 25, "width x0.01": 50, "mode": 1}
+        s = on_trackbar(on_trackbar(s, "center x0.01", 30), "width x0.01", 20)
+        assert shown(s) == (0.3, 0.2)                             # value = position x 0.01
+        assert "C 0.3  W 0.2  linear-exact" in annotation_lines(s)
