@@ -49,6 +49,12 @@ OVERVIEW = (0, 215, 255)     # the visible region in the overview
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 #: Largest side of the overview thumbnail, view pixels.
 OVERVIEW_SIZE = 160
+#: How much of the image a text block's dark backing hides: white reads as grey 89 behind the text.
+BACKING = 0.65
+#: How much of the image the help panel hides: white reads as grey 38, so the panel stays dark on any image.
+PANEL = 0.85
+#: View pixels a backing reaches beyond its text.
+BACKING_PAD = 4
 
 
 def fit_zoom(rows: int, cols: int, screen: tuple[int, int]) -> float:
@@ -172,7 +178,8 @@ class View:
         zoom = fit_zoom(want.rows, want.columns, self._screen)
         self.size = (max(1, round(want.columns * zoom)), max(1, round(want.rows * zoom)))
         window = {"center": state.center, "width": state.width, "mode": state.mode} if keep_window else {}
-        new = controls.initial_state(want, frame=state.frame, invert=state.invert, **window)  # type: ignore[arg-type]
+        new = controls.initial_state(want, frame=state.frame, invert=state.invert, step=state.scale.step,
+                                     **window)  # type: ignore[arg-type]   # the same trackbars
         keep = {k: getattr(state, k) for k in ("annotations", "help", "smooth", "overlays", "shutters", "pstate",
                                                "segmentation", "seg_alpha", "seg_outline", "playing", "fps",
                                                "cine_clock", "request", "tool")}
@@ -408,7 +415,7 @@ class View:
             tw, th = _text_size(text, scale)
             x = {"left": 6, "right": w - tw - 6}.get(edge, (w - tw) // 2)
             y = {"top": th + 6, "bottom": h - 6}.get(edge, (h + th) // 2)
-            _put(out, text, (x, y), scale)
+            _text_block(out, [text], x, y - th, scale)
 
     def annotation_lines(self) -> list[str]:
         """The overlay text for the current state (see :func:`dcmlib.controls.annotation_lines`)."""
@@ -593,8 +600,7 @@ def _label(out: np.ndarray, lines: Sequence[str], at: tuple[float, float], scale
     h, w = out.shape[:2]
     x = int(min(max(at[0], 4), w - width - 4))
     y = int(min(max(at[1], th + 4), h - (th + 6) * (len(lines) - 1) - 6))
-    for i, text in enumerate(lines):
-        _put(out, text, (x, y + i * (th + 6)), scale, MEASURE)
+    _text_block(out, lines, x, y - th, scale, MEASURE)
 
 
 # ----------------------------------------------------------------------------- text
@@ -623,15 +629,30 @@ def _text_size(text: str, scale: float) -> tuple[int, int]:
     return w, h + base
 
 
-def _text_block(img: np.ndarray, lines: Sequence[str], x: int, y: int, scale: float) -> None:
-    """Annotation lines at the top left."""
+def _backing(img: np.ndarray, x0: int, y0: int, x1: int, y1: int, opacity: float = BACKING) -> None:
+    """Darken the box (x0, y0)-(x1, y1) (clipped to the view) by ``opacity``: a translucent dark
+    backing, so light text reads over bright or burned-in text and the image still shows through."""
+    h, w = img.shape[:2]
+    x0, y0, x1, y1 = max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1))
+    if x1 > x0 and y1 > y0:
+        img[y0:y1, x0:x1] = cv2.convertScaleAbs(img[y0:y1, x0:x1], alpha=1.0 - opacity)
+
+
+def _text_block(img: np.ndarray, lines: Sequence[str], x: int, y: int, scale: float,
+                color: tuple[int, int, int] = TEXT) -> None:
+    """Text lines from (x, y) down, on a translucent dark backing (:func:`_backing`)."""
+    if not lines:
+        return
     th = _text_size("Ag", scale)[1]
+    width = max(_text_size(t, scale)[0] for t in lines)
+    _backing(img, x - BACKING_PAD, y - BACKING_PAD, x + width + BACKING_PAD,
+             y + len(lines) * (th + 6) + BACKING_PAD)
     for i, text in enumerate(lines):
-        _put(img, text, (x, y + th + i * (th + 6)), scale)
+        _put(img, text, (x, y + th + i * (th + 6)), scale, color)
 
 
 def _help_panel(img: np.ndarray, rows: Sequence[tuple[str, str]], scale: float) -> None:
-    """The key list in two columns on a darkened panel, shrunk to fit the view."""
+    """The key list in two columns on a dark panel (:data:`PANEL`), shrunk to fit the view."""
     key_w = max(_text_size(k, scale)[0] for k, _ in rows) + 14
     need = key_w + max(_text_size(a, scale)[0] for _, a in rows) + 24
     if need > img.shape[1]:
@@ -648,8 +669,7 @@ def _help_panel(img: np.ndarray, rows: Sequence[tuple[str, str]], scale: float) 
     if step * len(rows) + 16 > img.shape[0]:          # still too many at the smallest legible text: what fits
         fit = max(1, (img.shape[0] - 16) // step - 2)   # a row to spare below the panel
         rows = [*rows[:fit], ("...", "more keys: a larger window, or the README")]
-    roi = img[: min(img.shape[0], step * len(rows) + 16), : min(img.shape[1], need)]
-    roi //= 4
+    _backing(img, 0, 0, need, step * len(rows) + 16, PANEL)
     for i, (keys, action) in enumerate(rows):
         y = 8 + th + i * step
         _put(img, keys, (10, y), scale)

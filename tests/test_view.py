@@ -21,7 +21,7 @@ from pydicom.sequence import Sequence
 import dcmlib
 from dcmlib import controls, view
 from dcmlib.view import View, fit_zoom, render_args
-from helpers import damaged_series, make_ds, pydicom_file, ramp
+from helpers import damaged_series, make_ds, per_frame_windows, pydicom_file, ramp
 
 
 @pytest.fixture
@@ -346,3 +346,82 @@ def test_a_measurement_on_a_frame_that_cannot_be_read_is_one_line(tmp_path):
     v = View(img, on_warning=lambda m: None)
     line = v.measurement_line(controls.Measurement("ellipse", 1, 2.0, 2.0, 20.0, 20.0))
     assert line.startswith("roi: frame 2 cannot be measured (")
+
+
+# ------------------------------------------------------------------ per-frame windows (issue 22, item 4)
+
+def test_a_frame_of_a_multi_frame_file_shows_and_snaps_its_own_window():
+    """After moving to frame 3, the view, the annotation and the ``s`` snapshot use frame 3's stored window:
+    the snapshot is ``render(frame=2)`` with no window given, which is what ``--export --frame 3`` writes."""
+    stored = np.stack([ramp(16, 16, 0, 10 if i == 0 else 400 * (i + 1), np.uint16) for i in range(3)])
+    windows = [(13.0, 23.0), (500.0, 900.0), (1067.0, 1855.0)]
+    img = dcmlib.load(per_frame_windows(stored, windows, slope=2.1))
+    v = View(img)
+    v.set_state(controls.on_key(v.state, "x", img))                 # nearest neighbour: the export's pixels
+    for _ in range(2):
+        v.set_state(controls.on_key(v.state, "n", img))
+    full = img.render(frame=2)
+    assert np.array_equal(v.full_resolution(), full)
+    assert np.array_equal(v.render_view(), nearest(full, v.size))
+    assert "C 1067  W 1855  linear" in v.annotation_lines()
+    # by hand: value 2.1 * stored; linear (C.11.2.1.2.1) with 1067 / 1855: below 139.5 black, above 1994.5 white
+    values = stored[2].astype(np.float64) * 2.1
+    assert (full[values <= 139] == 0).all() and (full[values > 1995] == 255).all()
+    assert 0 < full[(values > 600) & (values < 1500)].min() and full[(values > 600) & (values < 1500)].max() < 255
+
+
+# ------------------------------------------------------------------ legible text on any image (item 7)
+
+def _changed_box(out: np.ndarray, plain: np.ndarray, region: tuple[slice, slice]) -> np.ndarray:
+    """The part of ``out`` inside ``region`` that the text drawing changed, as grey, cut to its bounding box."""
+    diff = (out[region] != plain[region]).any(axis=2)
+    ys, xs = np.nonzero(diff)
+    assert ys.size, "nothing drawn"
+    grey = cv2.cvtColor(out[region], cv2.COLOR_BGR2GRAY)
+    return grey[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+
+
+def _assert_legible(box: np.ndarray, background_at_most: int, strokes: int = 300) -> None:
+    """Dark under the text (the box's median: most of a text block is background) and light text on it."""
+    assert np.median(box) <= background_at_most
+    text = box[box >= 200]                                 # the glyphs' light strokes
+    assert text.size >= strokes
+    assert text.mean() - np.median(box) >= 120             # text against its own background
+
+
+class TestLegibleText:
+    """White text over white burned-in text was unreadable: text blocks sit on a translucent dark backing,
+    the help panel on an opaque-enough dark one."""
+
+    @pytest.fixture
+    def white(self, ct):
+        return View(ct, controls.initial_state(ct, center=-2000, width=1))    # every pixel above -2000 HU: white
+
+    def test_annotations_have_a_translucent_dark_backing(self, white):
+        plain = cv2.cvtColor(white.render_view(), cv2.COLOR_GRAY2BGR)
+        assert (plain == 255).all()
+        out = white.compose()
+        box = _changed_box(out, plain, (slice(0, 200), slice(0, 200)))   # above and left of the A/P, R/L labels
+        _assert_legible(box, background_at_most=115)        # white darkened by 55 % or more
+        assert np.median(box) > 0                          # translucent: the image shows through
+        assert box.shape[0] > 5 * 14                       # the whole block: file name down to "h: help"
+        assert (out[-40:, -40:] == 255).all()              # the rest of the image untouched
+
+    def test_orientation_labels_too(self, white):
+        plain = cv2.cvtColor(white.render_view(), cv2.COLOR_GRAY2BGR)
+        out = white.compose()
+        h, w = out.shape[:2]
+        box = _changed_box(out, plain, (slice(h // 2 - 20, h // 2 + 20), slice(w - 40, w)))   # right edge
+        _assert_legible(box, background_at_most=115, strokes=10)   # one letter
+
+    @pytest.mark.parametrize("invert", [False, True], ids=["white", "inverted"])
+    def test_help_panel_is_dark_on_a_bright_image(self, ct, invert):
+        # white directly, or black (everything below 2000 HU) inverted to white
+        center = 2000 if invert else -2000
+        v = View(ct, controls.initial_state(ct, center=center, width=1, invert=invert))
+        v.set_state(replace(v.state, help=True))
+        plain = cv2.cvtColor(v.render_view(), cv2.COLOR_GRAY2BGR)
+        assert (plain == 255).all()
+        out = v.compose()
+        box = _changed_box(out, plain, (slice(0, out.shape[0]), slice(0, out.shape[1])))
+        _assert_legible(box, background_at_most=60)         # white reads as dark grey: 75 % or more hidden
