@@ -21,23 +21,34 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import time
 import warnings
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
-import numpy as np
-
-import dcmlib
-from dcmlib import DcmviewError, InvalidArgumentError, OutputError, controls, output, presets
-from dcmlib.errors import report_error
-from dcmlib import reformat, segmentation
-from dcmlib.reformat import PLANES
-from dcmlib.view import DEFAULT_SCREEN, View
-
 PROG = "dcmview"
+
+try:  # these take about a second: Ctrl-C meanwhile ends as tidily as later, and a missing OpenCV is one line
+    import cv2
+    import numpy as np
+
+    import dcmlib
+    from dcmlib import DcmviewError, InvalidArgumentError, OutputError, controls, output, presets
+    from dcmlib.errors import report_error
+    from dcmlib import reformat, segmentation
+    from dcmlib.reformat import PLANES
+    from dcmlib.view import DEFAULT_SCREEN, View
+except KeyboardInterrupt:
+    sys.stderr.write(f"{PROG}: interrupted\n")
+    raise SystemExit(130) from None
+except ImportError as _exc:
+    if _exc.name != "cv2":
+        raise
+    sys.stderr.write(f"{PROG}: error: OpenCV is not installed: pip install 'dcmview[gui]' for the viewer, or "
+                     "'dcmview[headless]' for export and convert only\n")
+    raise SystemExit(2) from None
 EXPORT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
@@ -54,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="dcmview.py",
         description=doc.split("\n\n")[0],
-        epilog="Keys in the viewer: press h in the window (also listed in README.md).",
+        epilog="Keys in the viewer: press h in the window (also listed in README.md).  Whole folders to "
+               "PNG, TIFF or NumPy for a dataset: dcmview.py convert SRC... --out DIR (see convert --help).",
     )
     p.add_argument("path", nargs="?", help="DICOM file or folder (default: pydicom's CT sample)")
     win = p.add_mutually_exclusive_group()
@@ -146,8 +158,10 @@ def render_options(args: argparse.Namespace, img: dcmlib.DicomImage,
 
     The library's one VOI resolution checks them (``img.resolve_voi``), so the
     CLI, the viewer and ``render`` accept and refuse the same windows.
-    ``--preset NAME`` is looked up in the user's presets for the image's
-    modality first (``user``), then the built-in ones.
+    ``--preset NAME`` applies as the viewer offers presets: the user's for the
+    image's modality (``user``), the built-in ones to HU images; a preset for
+    other modalities is not applied (the file's own window is) and one warning
+    line says so (:func:`dcmlib.presets.preset_for_image`).
     """
     where = img.path or img.name
     opts: dict = {"frame": frame_index(args, img), "invert": bool(args.invert), "mode": args.mode,
@@ -157,11 +171,15 @@ def render_options(args: argparse.Namespace, img: dcmlib.DicomImage,
     if args.window:
         opts.update(center=_number(args.window[0], "window center", where),
                     width=_number(args.window[1], "window width", where))
-    elif args.preset:
+    elif args.preset and not img.is_color:
         try:
-            opts["preset"] = presets.find_preset(args.preset, img.modality, user)
+            preset, note = presets.preset_for_image(args.preset, img.modality, img.unit, user)
         except InvalidArgumentError as exc:
             raise InvalidArgumentError(exc.problem, where) from None
+        if preset is not None:
+            opts["preset"] = preset
+        else:
+            _warn(f"{where}: {note}")
     elif args.voi is not None:
         try:
             opts["voi"] = int(args.voi)
@@ -223,7 +241,31 @@ def _warn(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """Run the viewer, an export, ``--info`` or ``convert``; return the exit status."""
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return stdout_closed()
+
+
+def stdout_closed() -> int:
+    """The reader closed our stdout (``--info | head -2``): a normal end, quiet, status 0.
+
+    stdout then points at /dev/null, so the interpreter's last flush does not fail too.
+    """
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _main(argv: list[str]) -> int:
     if argv[:1] == ["convert"]:  # python dcmview.py convert SRC... --out DIR (dcmlib.batch.cli)
         from dcmlib.batch.cli import main as convert_main
 
@@ -270,7 +312,10 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         return run_viewer(img, args, opts, user)
     except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
+    except BrokenPipeError:
+        return stdout_closed()
     except Exception as exc:  # noqa: BLE001 - DcmviewError, or a bug in dcmview: one line, the traceback on request
         return report_error(exc, PROG, debug=args.debug, where=args.path)
 
@@ -363,6 +408,13 @@ def screen_size(where: str | None = None) -> tuple[int, int]:
     return size or DEFAULT_SCREEN
 
 
+def check_highgui(where: str | None = None) -> None:
+    """Raise when this OpenCV was built without windows (the opencv-python-headless wheel), saying how to get them."""
+    if re.search(r"^\s*GUI:\s*NONE\s*$", cv2.getBuildInformation(), re.MULTILINE):
+        raise DcmviewError("this OpenCV has no windows (opencv-python-headless): use --export OUT.png, or "
+                           "pip uninstall opencv-python-headless && pip install 'dcmview[gui]'", where)
+
+
 class Viewer:
     """The HighGUI window on one image; ``update`` is the one re-render everything calls.
 
@@ -376,7 +428,8 @@ class Viewer:
                  show_patient: bool = False, segmentation: dcmlib.Segmentation | None = None,
                  pstates: tuple = (), pstate_annotations: bool = True):
         self.img = img
-        self.title = f"dcmview - {img.name}"
+        # a folder of several series: the title names the one shown (the notice went to stderr only)
+        self.title = f"dcmview - {img.name}" + (f" - series {img.series_label}" if img.series_label else "")
         self.snapshot_dir = Path(snapshot_dir)
         self.stem = Path(img.name).stem if img.path and not Path(img.path).is_dir() else img.name
         self.screen, self.show_patient = screen or screen_size(img.path or img.name), show_patient
@@ -451,7 +504,7 @@ class Viewer:
             self.set_state(replace(s, message=exc.problem))
             return
         new = controls.initial_state(img, center=s.center, width=s.width, mode=s.mode, frame=frame,
-                                     invert=s.invert)
+                                     invert=s.invert, step=s.scale.step)   # the same trackbars
         new = replace(new, annotations=s.annotations, smooth=s.smooth)
         self.img = img
         self.view = View(img, new, screen=self.screen, show_patient=self.show_patient, on_warning=_warn)
@@ -470,7 +523,7 @@ class Viewer:
     def on_trackbar(self, name: str, pos: int) -> None:
         if self._syncing:
             return
-        self.set_state(controls.on_trackbar(self.state, name, pos))
+        self.set_state(controls.on_trackbar(self.state, name, pos, self.view.source))
 
     def on_key(self, code: int) -> None:
         self.set_state(controls.on_key(self.state, self.keys(code, time.monotonic()), self.view.source))
@@ -479,7 +532,8 @@ class Viewer:
         s = self.state
         buttons = cv2.EVENT_FLAG_LBUTTON | cv2.EVENT_FLAG_RBUTTON | cv2.EVENT_FLAG_MBUTTON
         if event == cv2.EVENT_MOUSEWHEEL:
-            s = controls.on_wheel(s, wheel_delta(flags), ctrl=bool(flags & cv2.EVENT_FLAG_CTRLKEY), x=x, y=y)
+            s = controls.on_wheel(s, wheel_delta(flags), ctrl=bool(flags & cv2.EVENT_FLAG_CTRLKEY), x=x, y=y,
+                                  image=self.view.source)
         elif event in _BUTTON_DOWN:
             s = controls.on_button_down(s, x, y, _BUTTON_DOWN[event])
         elif event in (cv2.EVENT_LBUTTONUP, cv2.EVENT_RBUTTONUP, cv2.EVENT_MBUTTONUP):
@@ -495,7 +549,7 @@ class Viewer:
 
     def tick(self, now: float | None = None) -> None:
         """The cine clock: show the frame due now (the probe follows the pointer onto it)."""
-        s = controls.on_tick(self.state, time.monotonic() if now is None else now)
+        s = controls.on_tick(self.state, time.monotonic() if now is None else now, self.view.source)
         if s.frame != self.state.frame and s.pointer is not None:
             s = self.view.hover(s, *s.pointer)
         self.set_state(s)
@@ -561,6 +615,7 @@ def run_viewer(img: dcmlib.DicomImage, args: argparse.Namespace, opts: dict,
 
     ``user`` adds the user's presets for the image's modality to the ``p`` cycle.
     """
+    check_highgui(img.path or img.name)
     screen = screen_size(img.path or img.name)          # no display: one-line error, before any window
     ensure_qt_fonts()                                    # Qt reads the font folder when the window opens
     state = controls.initial_state(

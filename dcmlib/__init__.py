@@ -6,6 +6,15 @@
 >>> dcmlib.convert(["study/"], "out/", preset="lung")   # doctest: +SKIP
 """
 
+try:
+    import cv2 as _cv2  # noqa: F401  (every render ends in OpenCV; say how to get it before anything fails)
+except ImportError as _exc:
+    if _exc.name != "cv2":
+        raise
+    raise ImportError("dcmview needs OpenCV: pip install 'dcmview[gui]' for the viewer, or 'dcmview[headless]' "
+                      "for export and convert only (it adds nothing where opencv-python-headless is installed)",
+                      name="cv2") from None
+
 from .errors import (
     DcmviewError,
     DcmviewWarning,

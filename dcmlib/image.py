@@ -66,7 +66,7 @@ class DicomImage:
 
     def __init__(self, refs: Sequence[FrameRef], *, name: str = "", path: str | None = None,
                  cache_mb: float | None = None, on_warning: Warn | None = None, read_ahead: bool = True,
-                 listing: str = ""):
+                 listing: str = "", series_label: str = ""):
         self._frames = FrameStore(refs, path=path, cache_mb=cache_mb, read_ahead=read_ahead)
         self._layout = self._frames.layout
         self.path = path
@@ -74,6 +74,8 @@ class DicomImage:
         self.header: Dataset = self._frames.refs[0].header
         self._warn_fn, self._warned = on_warning, set()
         self._listing = listing
+        #: Which series of a folder holding several this is (``#2 of 3: CT "AXIAL 5mm" (300 images)``), else "".
+        self.series_label = series_label
 
     # -- description ----------------------------------------------------------
     def __len__(self) -> int:
@@ -412,8 +414,9 @@ def load(source: str | os.PathLike[str] | Dataset, *, series: str | int | None =
 
         found, chosen = open_folder(path, series, on_warning=on_warning)
         listing = f"{len(found)} series in {path.name or path}:\n{describe_series(found)}"
+        label = f"#{found.index(chosen) + 1} of {len(found)}: {chosen.label()}" if len(found) > 1 else ""
         return DicomImage(chosen.frames, name=path.name or str(path), path=str(path), read_ahead=read_ahead,
-                          listing=listing, **common)
+                          listing=listing, series_label=label, **common)
     ds, notes = io.read_file(path)
     img = DicomImage(_file_frames(ds, path, path), name=path.name, path=str(path), **common)
     for note in notes:

@@ -598,3 +598,108 @@ def test_paths_with_spaces_and_non_ascii(tmp_path):
         assert_ok(run_cli(src, "--export", outdir / name))
         np.testing.assert_array_equal(read_back(outdir / name), dcmlib.load(os.fspath(src)).render())
     assert sorted(os.listdir(outdir)) == ["bild ü.TIFF", "bild ü.png"]
+
+
+# --------------------------------------------------------------------------- found in use (issue 22): ends of a run
+
+FAULTS = Path(__file__).resolve().parent / "faults"
+
+
+def _default_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # whatever the suite inherited (& or nohup ignore it)
+
+
+def test_a_closed_stdout_is_a_quiet_normal_end(tmp_path):
+    """``dcmview.py FILE --info | head -2``: the reader closes the pipe before dcmview writes; no
+    'internal error', no 'Exception ignored', status 0. The pipe is closed before the interpreter has
+    even finished importing, so the write always meets a closed pipe."""
+    import subprocess
+    import sys
+
+    from helpers import DCMVIEW, ROOT
+
+    for args in ([pydicom_file("CT_small.dcm"), "--info"], ["--list-presets"], ["--help"]):
+        proc = subprocess.Popen([sys.executable, str(DCMVIEW), *args], cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert proc.wait(60) == 0 and err == "", (args, err)
+
+
+def test_ctrl_c_while_the_imports_run_is_one_line_and_130(tmp_path):
+    """Ctrl-C in the first second (while cv2 is being imported: the import is held there by tests/faults
+    until the test has sent the signal) ends with one line and status 130, not a traceback."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import DCMVIEW, ROOT
+
+    held = tmp_path / "held"
+    env = dict(os.environ, PYTHONPATH=str(FAULTS), DCMVIEW_TEST_HOLD_IMPORT="cv2", DCMVIEW_TEST_HELD=str(held),
+               DCMVIEW_TEST_GATE=str(tmp_path / "never"))
+    for args in ([pydicom_file("CT_small.dcm"), "--export", str(tmp_path / "x.png")],
+                 ["convert", pydicom_file("CT_small.dcm"), "--out", str(tmp_path / "out")]):
+        held.unlink(missing_ok=True)
+        proc = subprocess.Popen([sys.executable, str(DCMVIEW), *args], cwd=ROOT, env=env, stderr=subprocess.PIPE,
+                                text=True, preexec_fn=_default_sigint)
+        deadline = time.monotonic() + 60
+        while not held.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert held.exists(), proc.communicate(timeout=5)
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=60)[1]
+        assert proc.returncode == 130 and err == "dcmview: interrupted\n", (args, err)
+        assert not (tmp_path / "x.png").exists() and not (tmp_path / "out").exists()
+
+
+def test_without_opencv_one_line_names_both_extras(tmp_path):
+    """No cv2 importable (an ML image with neither wheel): dcmview says which extra to install, in one line."""
+    import subprocess
+    import sys
+
+    from helpers import DCMVIEW, ROOT
+
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _NoCv2:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'cv2':\n"
+        "            raise ModuleNotFoundError(\"No module named 'cv2'\", name='cv2')\n"
+        "sys.meta_path.insert(0, _NoCv2())\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    for args in ([pydicom_file("CT_small.dcm"), "--export", str(tmp_path / "x.png")], ["--info"]):
+        proc = subprocess.run([sys.executable, str(DCMVIEW), *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=60)
+        lines = proc.stderr.splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+        assert lines[0].startswith("dcmview: error: ") and "dcmview[gui]" in lines[0] and \
+            "dcmview[headless]" in lines[0], lines
+    lib = subprocess.run([sys.executable, "-c", "import dcmlib"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert lib.returncode == 1 and "ImportError" in lib.stderr and "dcmview[headless]" in lib.stderr
+
+
+def test_the_package_depends_on_no_particular_opencv_wheel():
+    """The installed distribution's requirements: no OpenCV wheel in the base ones (pip would then add
+    opencv-python beside an ML image's opencv-python-headless, two wheels in one cv2 folder); the gui
+    extra brings opencv-python, the headless extra opencv-python-headless."""
+    from importlib.metadata import requires
+
+    reqs = requires("dcmview") or []
+    base = [r for r in reqs if "extra ==" not in r]
+    assert not [r for r in base if r.lower().startswith("opencv")], base
+
+    def extra(name: str) -> list[str]:
+        return [r.split(";")[0].strip().lower() for r in reqs if f'extra == "{name}"' in r]
+
+    assert any(r.startswith("opencv-python-headless") for r in extra("headless"))
+    assert any(r.startswith("opencv-python") and "headless" not in r for r in extra("gui"))
+    assert any(r.startswith("opencv-python") and "headless" not in r for r in extra("test"))
+
+
+def test_help_names_the_convert_subcommand():
+    proc = run_cli("--help")
+    assert proc.returncode == 0 and "dcmview.py convert SRC... --out DIR" in " ".join(proc.stdout.split())

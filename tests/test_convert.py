@@ -1078,3 +1078,39 @@ def test_the_viewers_snapshot_follows_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "snap.png").stat().st_mode & 0o777 == 0o644
+
+
+def test_the_output_folder_deleted_during_the_run_is_one_line(tmp_path):
+    """DIR removed while the workers hold files (gated): one error line naming DIR and what happened, status 2,
+    and DIR is not created again by the files that finish after it."""
+    import shutil
+
+    src, gate, out = tmp_path / "src", tmp_path / "gate", tmp_path / "out"
+    gated_tree(src, n=6)
+    proc = convert_under_way(src, out, "--workers", "2", faults=True, env=gate_env(gate))
+    assert proc.poll() is None
+    shutil.rmtree(out)
+    gate.touch()
+    stderr = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 2, stderr
+    assert stderr.splitlines() == [f"dcmview: error: {out}: the output folder was deleted during the run"]
+    assert not out.exists()
+
+
+def test_the_documented_pandas_load_keeps_whole_numbers_integers(tmp_path):
+    """Failed and skipped rows leave frame, rows and columns empty; read with the documented dtypes (or
+    ``report.read_manifest()``) they stay integers, the empty cells <NA>."""
+    import pandas
+
+    from dcmlib.batch.manifest import DTYPES
+
+    ct_series(tmp_path / "src", zs=(0.0, 1.0))
+    (tmp_path / "src" / "notes.txt").write_text("not an image\n")
+    bad = tmp_path / "src" / "IM1.dcm"
+    bad.write_bytes(bad.read_bytes()[:-500])
+    report = convert([tmp_path / "src"], tmp_path / "out")
+    for table in (pandas.read_csv(tmp_path / "out" / "manifest.csv", dtype=DTYPES), report.read_manifest()):
+        assert all(str(table[c].dtype) == "Int64" for c in ("frame", "rows", "columns", "source_size"))
+        ok = table[table["status"] == "ok"].iloc[0]
+        assert (ok["frame"], ok["rows"], ok["columns"]) == (1, 64, 64) and isinstance(ok["rows"], np.integer)
+        assert table[table["status"] != "ok"]["rows"].isna().all() and len(table) == 3

@@ -165,3 +165,22 @@ def test_a_worker_lost_mid_run_loses_and_duplicates_nothing(tmp_path, cluster):
     assert_clean(out)
     convert([src], tmp_path / "local")
     same_tree(out, tmp_path / "local")
+
+
+def test_dask_local_keeps_pydicoms_warnings_quiet_as_the_local_pool_does(tmp_path):
+    """A file pydicom warns about (an invalid UI value in pydicom's rtdose.dcm): the local pool prints none
+    of pydicom's UserWarnings, and --dask local prints none either; the summary is dcmview's one line."""
+    import shutil
+
+    from helpers import pydicom_file
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(pydicom_file("rtdose.dcm"), src)
+    for extra in ((), ("--dask", "local")):
+        out = tmp_path / ("dask" if extra else "local")
+        proc = run_convert(src, "--out", out, "--workers", "1", "--no-progress", *extra)
+        assert proc.returncode == 0, proc.stderr
+        assert "UserWarning" not in proc.stderr and "warn" not in proc.stderr.lower(), proc.stderr
+        assert [line for line in proc.stderr.splitlines() if line.startswith("dcmview:")] == \
+            [line for line in proc.stderr.splitlines() if line.strip()], proc.stderr

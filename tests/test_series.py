@@ -591,3 +591,19 @@ def test_absurd_frame_count_is_skipped_while_scanning(tmp_path):
     img = dcmlib.load(tmp_path, on_warning=notes.append)
     assert len(img) == 2
     assert any("skipped 1 of 3 files: 1 unreadable" in n for n in notes)
+
+
+def test_the_window_title_names_the_series_shown_of_a_folder_holding_several(tmp_path, viewer_of):
+    """The '2 series in folder' notice goes to stderr, which a user launching from a file manager never
+    sees: the HighGUI window's title names the series too (no patient identifier: modality, description)."""
+    import cv2
+
+    mixed_folder(tmp_path)
+    img = dcmlib.load(tmp_path, on_warning=Collect())
+    assert img.series_label == '#2 of 2: CT "AXIAL 5mm" (5 images)'
+    v = viewer_of(img)
+    assert v.title == f'dcmview - {tmp_path.name} - series #2 of 2: CT "AXIAL 5mm" (5 images)'
+    assert cv2.getWindowProperty(v.title, cv2.WND_PROP_VISIBLE) >= 1
+    assert dcmlib.load(tmp_path, series=1).series_label == '#1 of 2: CT "SCOUT" (3 images)'
+    one = dcmlib.load(tmp_path / "a")
+    assert one.series_label == "" and viewer_of(one).title == "dcmview - a"

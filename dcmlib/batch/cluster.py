@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 
 from ..errors import InvalidArgumentError
@@ -49,7 +50,7 @@ def dask_results(jobs: Sequence[Job], options: ConvertOptions, address: str, wor
     run = uuid.uuid4().hex[:12]
     size = batch_size(len(jobs), max(1, len(client.scheduler_info().get("workers", {})) or workers))
     batches = {f"dcmview-convert-{run}-{i}": list(jobs[i:i + size]) for i in range(0, len(jobs), size)}
-    futures = client.map(convert_files, list(batches.values()), options=options, key=list(batches), pure=False)
+    futures = client.map(convert_quietly, list(batches.values()), options=options, key=list(batches), pure=False)
     suspects: list[Job] = []
     try:
         for future in as_completed(futures):
@@ -59,7 +60,8 @@ def dask_results(jobs: Sequence[Job], options: ConvertOptions, address: str, wor
                 suspects.extend(batches[future.key])
             future.release()
         for i, job in enumerate(suspects):  # alone on the cluster: a failure now is the file's own
-            future = client.submit(convert_files, [job], options, key=f"dcmview-convert-{run}-alone-{i}", pure=False)
+            future = client.submit(convert_quietly, [job], options, key=f"dcmview-convert-{run}-alone-{i}",
+                                   pure=False)
             futures.append(future)
             wait([future])
             yield future.result()[0] if future.status == "finished" else failed_result(
@@ -70,6 +72,14 @@ def dask_results(jobs: Sequence[Job], options: ConvertOptions, address: str, wor
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def convert_quietly(jobs: list[Job], options: ConvertOptions) -> list[FileResult]:
+    """:func:`~dcmlib.batch.task.convert_files` on a Dask worker, with the local pool's warnings policy:
+    pydicom's UserWarnings on lenient reads are not printed (what matters is in the rows' warnings)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
+        return convert_files(jobs, options)
 
 
 def batch_size(files: int, workers: int) -> int:

@@ -21,12 +21,25 @@ from .. import output
 from ..errors import InvalidArgumentError, OutputError
 from .task import COLUMNS, Job, Row
 
-__all__ = ["MANIFEST", "RECORD", "ManifestWriter", "read_rows", "sorted_rows", "write_rows", "read_record",
+__all__ = ["MANIFEST", "RECORD", "DTYPES", "read_table", "ManifestWriter", "read_rows", "sorted_rows", "write_rows", "read_record",
            "write_record", "Resume", "plan_resume"]
 
 MANIFEST = "manifest.csv"
 RECORD = "manifest.json"
 _VERSION = 1
+
+#: The pandas dtypes of the manifest's columns that hold whole numbers, for ``pandas.read_csv(path,
+#: dtype=DTYPES)``: failed and skipped rows leave them empty, which plain ``read_csv`` turns into floats
+#: (1.0, 456.0); pandas' nullable ``Int64`` keeps them integers, the empty ones ``<NA>``.
+DTYPES: dict[str, str] = {"frame": "Int64", "rows": "Int64", "columns": "Int64", "value_offset": "Int64",
+                          "source_size": "Int64", "source_mtime_ns": "Int64"}
+
+
+def read_table(path: str | os.PathLike[str]):
+    """The manifest as a pandas DataFrame with :data:`DTYPES` (pandas is not a dependency of dcmview)."""
+    import pandas
+
+    return pandas.read_csv(path, dtype=DTYPES)
 
 
 def _frame_key(row: Row) -> tuple[str, int, str]:

@@ -25,6 +25,7 @@ from .manifest import (
     plan_resume,
     read_record,
     read_rows,
+    read_table,
     sorted_rows,
     write_record,
     write_rows,
@@ -33,7 +34,7 @@ from .options import ConvertOptions
 from .plan import find_files, plan_mirror, plan_planes, plan_series
 from .pool import LocalPool, remove_unfinished
 from .progress import Progress, progress_mode
-from .task import NO_PIXELS, NOT_DICOM, FileResult, Job, Row
+from .task import FOLDER_GONE, NO_PIXELS, NOT_DICOM, FileResult, Job, Row
 
 __all__ = ["ConvertReport", "run_conversion", "default_workers", "DEFAULT_TIMEOUT"]
 
@@ -78,6 +79,11 @@ class ConvertReport:
     def exit_status(self) -> int:
         """0 when every image was written, 1 when some source failed, 130 after Ctrl-C."""
         return 130 if self.interrupted else 1 if self.failed else 0
+
+    def read_manifest(self):
+        """``DIR/manifest.csv`` as a pandas DataFrame, its whole-number columns as integers (pandas' nullable
+        ``Int64``, ``<NA>`` where a failed or skipped row has none): :data:`dcmlib.batch.manifest.DTYPES`."""
+        return read_table(self.manifest)
 
     def summary(self, prog: str = "dcmview") -> str:
         """``dcmview: converted 298 of 300 files (312 images) in 4.1 s, 2 failed, 5 skipped (see DIR/manifest.csv)``."""
@@ -158,6 +164,8 @@ def run_conversion(sources: Sequence[str | os.PathLike[str]], out: str | os.Path
         _forget_run(root, previous, created)
         raise
     kept_sources = {(r["source"], r["series_instance_uid"] if options.plane else "") for r in kept}
+    if not os.path.isdir(root):
+        raise OutputError(FOLDER_GONE, root)
     if not interrupted:
         path = os.path.join(root, MANIFEST)
         write_rows(path, sorted_rows(read_rows(path)))

@@ -22,8 +22,8 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from .. import output
-from ..errors import (DcmviewError, InvalidArgumentError, NoPixelDataError, NotDicomError, SegmentationError,
-                      UnsupportedError)
+from ..errors import (DcmviewError, InvalidArgumentError, NoPixelDataError, NotDicomError, OutputError,
+                      SegmentationError, UnsupportedError)
 from ..header import frame_params, functional_item, layout, text_value, vector
 from ..image import DicomImage, load
 from ..io import NOT_A_DICOM_FILE, pixel_element, starts_as_dicom
@@ -45,6 +45,9 @@ COLUMNS = (
     "rescale_intercept", "value_offset", "pixel_spacing", "slice_position", "pixel_values", "warnings",
     "source_size", "source_mtime_ns",
 )
+
+#: A row's error when DIR was deleted while the run went on.
+FOLDER_GONE = "the output folder was deleted during the run"
 
 # Why a source is skipped (not converted, not failed).
 NOT_DICOM = "not DICOM"
@@ -244,6 +247,8 @@ def write_output(out: str, encode: Callable[[], tuple[str, bytes]], fields: Row,
     try:
         rel, data = encode()
         path = os.path.join(out, rel)
+        if not os.path.isdir(out):  # deleted during the run: do not create it again for one file
+            raise OutputError(FOLDER_GONE, out)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         output.write_bytes(path, data)
         fields.update(output=rel, status="ok")

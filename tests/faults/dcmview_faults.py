@@ -13,6 +13,10 @@ a marker make the decoding process really die or stall:
   exists, so a test holds a run in progress for as long as it needs (however
   fast or loaded the machine) and then lets it finish.
 
+And for the start of ``dcmview.py``: with ``DCMVIEW_TEST_HOLD_IMPORT=MODULE`` the
+first import of MODULE touches the file ``DCMVIEW_TEST_HELD`` names and then waits
+for the gate, so a test can send Ctrl-C while the imports run.
+
 Activated in a subprocess by ``PYTHONPATH=tests/faults`` (this folder's
 ``sitecustomize.py`` calls :func:`install`), or in the test process with
 :func:`faulty` and ``monkeypatch`` before forked workers start.  Never
@@ -73,8 +77,31 @@ def faulty(real):
     return pixel_array
 
 
+class _HoldImport:
+    """A meta path finder that holds the first import of one module (see the module's docstring)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        held = os.environ.get("DCMVIEW_TEST_HELD", "")
+        if held:
+            with open(held, "w"):
+                pass
+        wait_for_gate()
+        return None  # then the usual finders import it
+
+
 def install() -> None:
-    """Wrap pydicom's decoder for every later import of it (and dcmlib.io's, if already imported)."""
+    """Wrap pydicom's decoder for every later import of it (and dcmlib.io's, if already imported);
+    hold the import ``DCMVIEW_TEST_HOLD_IMPORT`` names."""
+    hold = os.environ.get("DCMVIEW_TEST_HOLD_IMPORT")
+    if hold:
+        sys.meta_path.insert(0, _HoldImport(hold))
+        return  # pydicom is imported later, by the program
     import pydicom.pixels
 
     if getattr(pydicom.pixels.pixel_array, "faulty", False):
