@@ -1071,3 +1071,10 @@ class TestTrackbarUnits:
         s = on_trackbar(on_trackbar(s, "center x0.01", 30), "width x0.01", 20)
         assert shown(s) == (0.3, 0.2)                             # value = position x 0.01
         assert "C 0.3  W 0.2  linear-exact" in annotation_lines(s)
+
+    def test_a_new_image_under_the_same_window_keeps_the_trackbars(self):
+        """``t`` (another plane) and ``g`` (a presentation state) open a new image under the same HighGUI
+        trackbars: initial_state(step=) keeps their names whatever the new image's range."""
+        im = FakeImage(value_range=(0.0, 1.0), vois=[Window(0.5, 1.0)], unit="")
+        assert set(trackbar_ranges(initial_state(im))) == {"center x0.01", "width x0.01", "mode", "frame"}
+        assert set(trackbar_ranges(initial_state(im, step=1.0))) == {"center", "width", "mode", "frame"}

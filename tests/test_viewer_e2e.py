@@ -380,3 +380,39 @@ def test_t_cycles_planes_and_the_picture_changes_aspect(session, tmp_path):
     # a box edge spans at most a screen pixel more or less at the fit
     for got, (w_mm, h_mm) in zip(ratios, [(112, 80), (112, 100), (80, 100), (112, 80)]):
         assert got == pytest.approx(w_mm / h_mm, rel=0.04), (boxes, ratios)
+
+
+# ------------------------------------------------------------------ per-frame windows (issue 22, item 4)
+
+#: An enhanced MR's per-frame windows (modality units): frame 1's is narrow and low, as a Philips
+#: MPRAGE's first frame (13 / 23), which turned the later frames solid white.
+MR_WINDOWS = [(13.0, 23.0), (500.0, 900.0), (1067.0, 1855.0), (2000.0, 1000.0)]
+
+
+def test_frames_of_an_enhanced_mr_show_their_own_windows(session, tmp_path):
+    from helpers import per_frame_windows, ramp, write_ds
+
+    # 16 x 16 frames (shown 32x), stored ramps 0..10, 0..800, 0..1200, 0..1600; Rescale Slope 2.1
+    stored = np.stack([ramp(16, 16, 0, 10 if i == 0 else 400 * (i + 1), np.uint16) for i in range(4)])
+    path = write_ds(per_frame_windows(stored, MR_WINDOWS, slope=2.1), tmp_path / "mr.dcm")
+    s = session(path)
+    try:
+        first = s.snapshot()
+        s.key("n", "n")                                           # frame 3
+        third = s.snapshot()
+        screen = s.settled("frame3")
+        s.key("End")                                              # frame 4
+        last = s.snapshot()
+        s.quit()
+    finally:
+        s.close()
+    assert (first, third, last) == ("mr_f1_c13_w23.png", "mr_f3_c1067_w1855.png", "mr_f4_c2000_w1000.png")
+    for name, frame in ((first, 1), (third, 3), (last, 4)):
+        exp = tmp_path / f"export_{frame}.png"
+        subprocess.run([sys.executable, str(DCMVIEW), path, "--export", str(exp), "--frame", str(frame)],
+                       check=True, capture_output=True, timeout=30)
+        assert (s.snaps / name).read_bytes() == exp.read_bytes(), name
+    # on screen, frame 3's middle rows (values 630..1890) lie inside its window (139.5..1994.5): grey, where
+    # frame 1's window (1.5..24.5) made them white
+    middle = cv2.cvtColor(screen[150:380, 250:500], cv2.COLOR_BGR2GRAY)
+    assert (middle == 255).mean() < 0.05 and 40 < middle.mean() < 220

@@ -18,7 +18,7 @@ import pytest
 import dcmlib
 import dcmview
 from dcmlib import controls
-from helpers import damaged_series, make_ds, pydicom_file
+from helpers import damaged_series, make_ds, per_frame_windows, pydicom_file, ramp, write_ds
 
 
 @pytest.fixture
@@ -226,3 +226,60 @@ def test_cine_ticks_advance_frames(viewer_of):
     assert "play 5 fps" in " ".join(v.view.annotation_lines())
     v.on_key(0xFF53)                                             # Right: a frame key pauses
     assert not v.state.playing and v.state.frame == 3
+
+
+#: The enhanced MR's per-frame windows (modality units; Rescale Slope 2.1, 12 bits stored).
+MR_WINDOWS = [(13.0, 23.0), (500.0, 900.0), (1067.0, 1855.0), (2000.0, 1000.0)]
+
+
+def test_each_frame_shows_its_own_window_and_s_is_its_export(viewer_of, tmp_path, capsys):
+    """Issue 22, item 4: frame keys, the wheel, the frame trackbar and the cine show each frame with its
+    stored window (annotation and trackbars follow); s after moving to frame N = --export --frame N."""
+    stored = np.stack([ramp(16, 16, 0, 10 if i == 0 else 400 * (i + 1), np.uint16) for i in range(4)])
+    path = write_ds(per_frame_windows(stored, MR_WINDOWS, slope=2.1), tmp_path / "mr.dcm")
+    img = dcmlib.load(path)
+    v = viewer_of(img)
+
+    def window_shown(frame):
+        c, w = MR_WINDOWS[frame]
+        assert v.state.frame == frame and (v.state.center, v.state.width) == (c, w)
+        assert (cv2.getTrackbarPos("center", v.title), cv2.getTrackbarPos("width", v.title)) == (c, w)
+        assert f"C {c:g}  W {w:g}  linear" in v.view.annotation_lines()
+
+    window_shown(0)
+    v.on_key(ord("n"))
+    window_shown(1)
+    v.on_mouse(cv2.EVENT_MOUSEWHEEL, 10, 10, -120 << 16)         # towards the user: next
+    window_shown(2)
+    cv2.setTrackbarPos("frame", v.title, 4)
+    window_shown(3)
+    v.on_key(ord(" "))
+    v.tick(10.0)
+    v.tick(10.25)                                                # 10 fps: two frames on, looping: frame 2
+    window_shown(1)
+    v.on_key(ord("n"))                                           # pause, frame 3
+    window_shown(2)
+    v.on_key(ord("s"))
+    snap = Path(capsys.readouterr().out.split("saved ", 1)[1].strip())
+    assert snap.name == "mr_f3_c1067_w1855.png"
+    out = tmp_path / "export.png"
+    assert dcmview.main([path, "--export", str(out), "--frame", "3"]) == 0
+    assert snap.read_bytes() == out.read_bytes()
+
+
+def test_trackbars_read_the_image_units(viewer_of):
+    """Issue 22, item 6: an 8-bit image's trackbars read its window (C 128 W 256), no hidden factor; a
+    0..1 float image's say their step in their names and set value = position x step."""
+    us = dcmlib.load(make_ds(np.tile(np.arange(256, dtype=np.uint8), (4, 1)), Modality="US",
+                             WindowCenter=128, WindowWidth=256))
+    v = viewer_of(us)
+    assert (cv2.getTrackbarPos("center", v.title), cv2.getTrackbarPos("width", v.title)) == (128, 256)
+    values = np.linspace(0.0, 1.0, 64, dtype=np.float32).reshape(8, 8)
+    img = dcmlib.load(make_ds(values, Modality="OT", WindowCenter=0.25, WindowWidth=0.5,
+                              VOILUTFunction="LINEAR_EXACT"))
+    v = viewer_of(img)
+    assert (cv2.getTrackbarPos("center x0.01", v.title), cv2.getTrackbarPos("width x0.01", v.title)) == (25, 50)
+    cv2.setTrackbarPos("center x0.01", v.title, 60)
+    cv2.setTrackbarPos("width x0.01", v.title, 30)
+    assert (v.state.center, v.state.width) == (0.6, 0.3)
+    assert "C 0.6  W 0.3  linear-exact" in v.view.annotation_lines()
