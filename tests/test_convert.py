@@ -645,6 +645,7 @@ def test_ctrl_c_reaches_convert_when_the_suite_ignores_sigint(tmp_path):
 def test_a_result_sent_just_before_the_stop_is_kept(tmp_path):
     """The race CI met: a worker finished a file as Ctrl-C came; its result is recorded, not lost."""
     path = ct_series(tmp_path / "src", zs=(0.0,))[0]
+    (tmp_path / "out").mkdir()  # as the run creates DIR
     job = Job(path, str(tmp_path / "out"), "IM0")
     pool = LocalPool(1, ConvertOptions(), start_method="fork")
     slot = pool._start()

@@ -34,7 +34,7 @@ from .options import ConvertOptions
 from .plan import find_files, plan_mirror, plan_planes, plan_series
 from .pool import LocalPool, remove_unfinished
 from .progress import Progress, progress_mode
-from .task import FOLDER_GONE, NO_PIXELS, NOT_DICOM, FileResult, Job, Row
+from .task import NO_PIXELS, NOT_DICOM, FileResult, Job, Row
 
 __all__ = ["ConvertReport", "run_conversion", "default_workers", "DEFAULT_TIMEOUT"]
 
@@ -165,7 +165,7 @@ def run_conversion(sources: Sequence[str | os.PathLike[str]], out: str | os.Path
         raise
     kept_sources = {(r["source"], r["series_instance_uid"] if options.plane else "") for r in kept}
     if not os.path.isdir(root):
-        raise OutputError(FOLDER_GONE, root)
+        raise OutputError("the output folder was deleted during the run", root)
     if not interrupted:
         path = os.path.join(root, MANIFEST)
         write_rows(path, sorted_rows(read_rows(path)))

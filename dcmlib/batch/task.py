@@ -46,8 +46,8 @@ COLUMNS = (
     "source_size", "source_mtime_ns",
 )
 
-#: A row's error when DIR was deleted while the run went on.
-FOLDER_GONE = "the output folder was deleted during the run"
+#: A row's error when DIR does not exist (the run creates it; deleted while the run went on).
+FOLDER_GONE = "the output folder no longer exists"
 
 # Why a source is skipped (not converted, not failed).
 NOT_DICOM = "not DICOM"
