@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import re
 import sys
 import time
 import warnings
@@ -36,69 +35,46 @@ try:  # these take about a second: Ctrl-C meanwhile ends as tidily as later, and
 
     import dcmlib
     from dcmlib import DcmviewError, InvalidArgumentError, OutputError, controls, output, presets
-    from dcmlib.errors import report_error
     from dcmlib import reformat, segmentation
-    from dcmlib.reformat import PLANES
-    from dcmlib.view import DEFAULT_SCREEN, View
+    from dcmlib.app.args import (PROG, Parser, add_debug_flag, add_display_flags, add_seg_flags, add_volume_flags,
+                                 add_window_flags, parse_window, user_presets, warn)
+    from dcmlib.app.screen import check_highgui, ensure_qt_fonts, screen_size
+    from dcmlib.errors import report_error
+    from dcmlib.view import View
 except KeyboardInterrupt:
-    sys.stderr.write(f"{PROG}: interrupted\n")
+    sys.stderr.write("dcmview: interrupted\n")
     raise SystemExit(130) from None
 except ImportError as _exc:
     if _exc.name != "cv2":
         raise
-    sys.stderr.write(f"{PROG}: error: OpenCV is not installed: pip install 'dcmview[gui]' for the viewer, or "
+    sys.stderr.write("dcmview: error: OpenCV is not installed: pip install 'dcmview[gui]' for the viewer, or "
                      "'dcmview[headless]' for export and convert only\n")
     raise SystemExit(2) from None
-EXPORT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line and exit status 2."""
-
-    def error(self, message: str):  # type: ignore[override]
-        sys.stderr.write(f"{PROG}: error: {message}\n")
-        raise SystemExit(2)
+EXPORT_EXTENSIONS = output.IMAGE_EXTENSIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
     doc = (__doc__ or "").strip()
-    p = _Parser(
+    p = Parser(
         prog="dcmview.py",
         description=doc.split("\n\n")[0],
         epilog="Keys in the viewer: press h in the window (also listed in README.md).  Whole folders to "
                "PNG, TIFF or NumPy for a dataset: dcmview.py convert SRC... --out DIR (see convert --help).",
     )
     p.add_argument("path", nargs="?", help="DICOM file or folder (default: pydicom's CT sample)")
-    win = p.add_mutually_exclusive_group()
-    win.add_argument("--window", nargs=2, metavar=("CENTER", "WIDTH"), help="window center and width (modality units, HU for CT)")
-    win.add_argument("--preset", metavar="NAME", help="a preset window, see --list-presets")
-    win.add_argument("--voi", metavar="N", help="the N-th VOI stored in the file (windows first, then VOI LUTs)")
-    p.add_argument("--mode", choices=list(dcmlib.MODES), help="VOI LUT function (default: the file's, else linear)")
+    add_window_flags(p)
     p.add_argument("--frame", default="1", metavar="N", help="frame or slice number, from 1 (default 1)")
-    p.add_argument("--invert", action="store_true", help="invert the grey levels")
-    p.add_argument("--no-overlays", action="store_true",
-                   help="do not draw the overlay planes (60xx); drawn by default, as DCMTK's dcm2pnm does")
-    p.add_argument("--no-shutters", action="store_true", help="do not apply the display shutter (applied by default)")
-    p.add_argument("--pstate", metavar="FILE", help="render as this Grayscale Softcopy Presentation State says "
-                   "(VOI, presentation LUT, shutter, rotation, flip, displayed area, annotations)")
-    p.add_argument("--no-annotations", action="store_true",
-                   help="do not draw a presentation state's graphic and text annotations")
+    add_display_flags(p)
     p.add_argument("--export", metavar="OUT", help="write the rendered frame to OUT (.png .jpg .tif .bmp) and exit")
     p.add_argument("--info", action="store_true", help="print a short summary (no patient identifiers) and exit")
     p.add_argument("--list-presets", action="store_true", help="print the window presets and exit")
-    p.add_argument("--presets", metavar="FILE", help="your presets: TOML with a table per modality, or Weasis's "
-                   "presets.xml (default: $XDG_CONFIG_HOME/dcmview/presets.toml when it exists)")
     p.add_argument("--series", metavar="UID|N", help="in a folder with several series, open this one")
-    p.add_argument("--plane", choices=PLANES, help="show a series reformatted in this plane (--frame counts through it)")
-    p.add_argument("--cache-mb", type=float, metavar="MB", help=f"frame cache budget (default {dcmlib.cache.DEFAULT_CACHE_MB})")
+    add_volume_flags(p)
     p.add_argument("--snapshot-dir", metavar="DIR", help="folder for viewer snapshots (default: current folder)")
     p.add_argument("--show-patient", action="store_true", help="show patient name and ID in the viewer's annotations")
-    p.add_argument("--seg", metavar="FILE", help="blend a segmentation: a DICOM SEG, a .npy or a PNG/TIFF label "
-                   "image of the image's size (labels 1..N, 0 background)")
-    p.add_argument("--seg-alpha", default=str(segmentation.DEFAULT_ALPHA), metavar="A",
-                   help=f"opacity of the segments, 0 to 1 (default {segmentation.DEFAULT_ALPHA:g})")
-    p.add_argument("--seg-outline", action="store_true", help="draw only the segments' contours, 1 pixel wide")
-    p.add_argument("--debug", action="store_true", help="on an error, also print the traceback (with the decoder's own error)")
+    add_seg_flags(p)
+    add_debug_flag(p)
     return p
 
 
@@ -112,32 +88,6 @@ def format_presets(user: presets.UserPresets | None = None) -> str:
             mode = f"  {p.function.mode}" if p.function is not None else ""
             lines.append(f"    {p.name:<15}{p.width:>7g}{p.center:>7g}{mode}")
     return "\n".join(lines)
-
-
-def user_presets(args: argparse.Namespace) -> presets.UserPresets | None:
-    """``--presets FILE``, else the default presets file when it exists; None without one.
-
-    A file that cannot be used is one error line on stderr, and the built-in
-    presets are used (the viewer still opens); skipped entries are warnings.
-    """
-    path = args.presets or presets.default_presets_path()
-    if not args.presets and not Path(path).is_file():
-        return None
-    try:
-        user = presets.load_presets(path)
-    except DcmviewError as exc:
-        sys.stderr.write(f"{PROG}: error: {exc} (using the built-in presets)\n")
-        return None
-    for note in user.notes:
-        _warn(f"{path}: {note}")
-    return user
-
-
-def _number(text: str, what: str, where: str | None) -> float:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"{what} must be a number, got {text!r}", where) from None
 
 
 def frame_index(args: argparse.Namespace, img: dcmlib.DicomImage) -> int:
@@ -169,8 +119,7 @@ def render_options(args: argparse.Namespace, img: dcmlib.DicomImage,
     if getattr(args, "pstate_object", None) is not None:
         opts.update(pstate=args.pstate_object, annotations=not args.no_annotations)
     if args.window:
-        opts.update(center=_number(args.window[0], "window center", where),
-                    width=_number(args.window[1], "window width", where))
+        opts["center"], opts["width"] = parse_window(args.window, where)
     elif args.preset and not img.is_color:
         try:
             preset, note = presets.preset_for_image(args.preset, img.modality, img.unit, user)
@@ -179,7 +128,7 @@ def render_options(args: argparse.Namespace, img: dcmlib.DicomImage,
         if preset is not None:
             opts["preset"] = preset
         else:
-            _warn(f"{where}: {note}")
+            warn(f"{where}: {note}")
     elif args.voi is not None:
         try:
             opts["voi"] = int(args.voi)
@@ -236,10 +185,6 @@ def quiet_c_stderr():
         os.close(saved)
 
 
-def _warn(message: str) -> None:
-    sys.stderr.write(f"{PROG}: warning: {message}\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the viewer, an export, ``--info`` or ``convert``; return the exit status."""
     try:
@@ -266,8 +211,8 @@ def stdout_closed() -> int:
 
 
 def _main(argv: list[str]) -> int:
-    if argv[:1] == ["convert"]:  # python dcmview.py convert SRC... --out DIR (dcmlib.batch.cli)
-        from dcmlib.batch.cli import main as convert_main
+    if argv[:1] == ["convert"]:  # python dcmview.py convert SRC... --out DIR (dcmlib.app.convert)
+        from dcmlib.app.convert import main as convert_main
 
         return convert_main(argv[1:])
     args = build_parser().parse_args(argv)
@@ -291,7 +236,7 @@ def _run(args: argparse.Namespace) -> int:
         path = args.path or default_sample()
         viewing = out is None and not args.info
         args.pstate_object = dcmlib.load_pstate(args.pstate) if args.pstate else None
-        img = dcmlib.load(path, series=args.series, cache_mb=args.cache_mb, on_warning=_warn, read_ahead=viewing)
+        img = dcmlib.load(path, series=args.series, cache_mb=args.cache_mb, on_warning=warn, read_ahead=viewing)
         if args.plane and args.pstate_object is not None:
             raise InvalidArgumentError("--pstate applies to the acquired images, not to a --plane reformation",
                                        args.pstate)
@@ -328,93 +273,6 @@ def _run(args: argparse.Namespace) -> int:
 # only a window needs: the window, its trackbars, the callbacks, imshow, the
 # event loop, and writing snapshot files.
 
-FONT_DIRS = (
-    "/usr/share/fonts/truetype/dejavu",
-    "/usr/share/fonts/dejavu",
-    "/usr/share/fonts/TTF",
-    "/usr/share/fonts/truetype/liberation",
-    "/usr/share/fonts/truetype/noto",
-    "/usr/share/fonts/truetype",
-    "/usr/local/share/fonts",
-)
-
-def _has_fonts(folder: str) -> bool:
-    try:
-        return any(n.lower().endswith((".ttf", ".otf", ".ttc", ".pfb")) for n in os.listdir(folder))
-    except OSError:
-        return False
-
-
-def ensure_qt_fonts() -> None:
-    """Point Qt at a system font folder when the opencv-python wheel has none.
-
-    ``import cv2`` sets QT_QPA_FONTDIR to ``cv2/qt/fonts``, which the wheels do
-    not ship: Qt then draws no trackbar labels and warns on stderr.
-    """
-    current = os.environ.get("QT_QPA_FONTDIR")
-    if current and _has_fonts(current):
-        return
-    for folder in FONT_DIRS:
-        if _has_fonts(folder):
-            os.environ["QT_QPA_FONTDIR"] = folder
-            return
-
-
-def _x11_screen() -> tuple[int, int] | None | bool:
-    """Size of the X display's default screen; False when it cannot be opened, None when unknown."""
-    import ctypes
-    import ctypes.util
-
-    lib = ctypes.util.find_library("X11")
-    if not lib:
-        return None
-    try:
-        x11 = ctypes.CDLL(lib)
-    except OSError:
-        return None
-    x11.XOpenDisplay.restype = ctypes.c_void_p
-    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-    for fn in (x11.XDefaultScreen, x11.XCloseDisplay):
-        fn.argtypes = [ctypes.c_void_p]
-    for fn in (x11.XDisplayWidth, x11.XDisplayHeight):
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_int]
-    display = x11.XOpenDisplay(None)
-    if not display:
-        return False
-    try:
-        screen = x11.XDefaultScreen(display)
-        return int(x11.XDisplayWidth(display, screen)), int(x11.XDisplayHeight(display, screen))
-    finally:
-        x11.XCloseDisplay(display)
-
-
-def screen_size(where: str | None = None) -> tuple[int, int]:
-    """The screen size for fitting, or raise when no display can show a window (Linux/BSD X11)."""
-    if sys.platform.startswith(("win", "darwin")):
-        if sys.platform.startswith("win"):
-            import ctypes
-
-            user32 = ctypes.windll.user32  # type: ignore[attr-defined]
-            return int(user32.GetSystemMetrics(0)), int(user32.GetSystemMetrics(1))
-        return DEFAULT_SCREEN
-    if os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
-        return DEFAULT_SCREEN
-    hint = "no display available{}; use --export OUT.png to render without a window"
-    if not os.environ.get("DISPLAY"):
-        raise DcmviewError(hint.format(" (DISPLAY is not set)"), where)
-    size = _x11_screen()
-    if size is False:
-        raise DcmviewError(hint.format(f" (cannot open DISPLAY {os.environ['DISPLAY']})"), where)
-    return size or DEFAULT_SCREEN
-
-
-def check_highgui(where: str | None = None) -> None:
-    """Raise when this OpenCV was built without windows (the opencv-python-headless wheel), saying how to get them."""
-    if re.search(r"^\s*GUI:\s*NONE\s*$", cv2.getBuildInformation(), re.MULTILINE):
-        raise DcmviewError("this OpenCV has no windows (opencv-python-headless): use --export OUT.png, or "
-                           "pip uninstall opencv-python-headless && pip install 'dcmview[gui]'", where)
-
-
 class Viewer:
     """The HighGUI window on one image; ``update`` is the one re-render everything calls.
 
@@ -433,7 +291,7 @@ class Viewer:
         self.snapshot_dir = Path(snapshot_dir)
         self.stem = Path(img.name).stem if img.path and not Path(img.path).is_dir() else img.name
         self.screen, self.show_patient = screen or screen_size(img.path or img.name), show_patient
-        self.view = View(img, state, screen=self.screen, show_patient=show_patient, on_warning=_warn,
+        self.view = View(img, state, screen=self.screen, show_patient=show_patient, on_warning=warn,
                          segmentation=segmentation, pstates=pstates, pstate_annotations=pstate_annotations)
         self.keys = controls.KeyDecoder()
         self._syncing = False                   # the trackbars are being set from the state
@@ -507,7 +365,7 @@ class Viewer:
                                      invert=s.invert, step=s.scale.step)   # the same trackbars
         new = replace(new, annotations=s.annotations, smooth=s.smooth)
         self.img = img
-        self.view = View(img, new, screen=self.screen, show_patient=self.show_patient, on_warning=_warn)
+        self.view = View(img, new, screen=self.screen, show_patient=self.show_patient, on_warning=warn)
         self.update()
 
     def _progress(self, done: int, total: int) -> None:
@@ -566,7 +424,7 @@ class Viewer:
         """``s``: the full-resolution frame exactly as --export writes it; ``S``: the window as shown."""
         s = self.state
         if self.view.failed(s.frame) and not shown:
-            _warn(f"frame {s.frame + 1} cannot be shown; no snapshot saved")
+            warn(f"frame {s.frame + 1} cannot be shown; no snapshot saved")
             return None
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
         named = replace(s, pstate=self.view.presented)  # a frame no state references is shown as it is

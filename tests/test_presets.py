@@ -13,7 +13,7 @@ from dcmlib.lut import VoiFunction
 from dcmlib.presets import (
     PRESETS, Preset, UserPresets, applies_hu, default_presets_path, find_preset, get_preset, load_presets,
 )
-from helpers import make_ds, ramp, run_cli, write_ds
+from helpers import assert_within_one, make_ds, ramp, run_cli, write_ds
 
 #: A user presets file in the documented form: a table per modality, in cycle order.
 TOML = """\
@@ -209,14 +209,20 @@ class TestCommandLine:
         assert r.returncode == 0, r.stderr
         assert np.array_equal(cv2.imread(str(a), cv2.IMREAD_UNCHANGED), cv2.imread(str(b), cv2.IMREAD_UNCHANGED))
 
-    def test_a_bad_file_is_one_line_and_the_built_ins_still_work(self, tmp_path):
+    def test_a_bad_default_file_is_one_line_and_the_built_ins_still_work(self, tmp_path, monkeypatch):
+        """The default presets file (not named on the command line) that cannot be used: one line, then the
+        built-in presets; a file named with --presets is an error (tests/test_cli.py)."""
         src = write_ds(make_ds(ramp(16, 16, 0, 2000)), tmp_path / "ct.dcm")
-        bad = tmp_path / "bad.toml"
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+        bad = tmp_path / "config" / "dcmview" / "presets.toml"
+        bad.parent.mkdir(parents=True)
         bad.write_text("[CT]\nlung = { center = -600 }\n")
-        r = run_cli(src, "--presets", bad, "--preset", "lung", "--export", tmp_path / "x.png")
-        assert r.returncode == 0 and (tmp_path / "x.png").exists()
-        assert r.stderr.splitlines() == [f"dcmview: error: {bad}: [CT] preset 'lung': width must be a number, "
-                                         "got None (using the built-in presets)"]
+        for args in (["--export", tmp_path / "x.png"], ["convert", "--out", tmp_path / "out", "--no-progress"]):
+            r = run_cli(*([args[0], src, *args[1:]] if args[0] == "convert" else [src, *args]), "--preset", "lung")
+            assert r.returncode == 0, r.stderr
+            assert r.stderr.splitlines()[0] == (f"dcmview: error: {bad}: [CT] preset 'lung': width must be a "
+                                                "number, got None (using the built-in presets)")
+        assert (tmp_path / "x.png").exists() and (tmp_path / "out" / "ct.png").exists()
 
     def test_default_file_and_list(self, tmp_path):
         (tmp_path / "dcmview").mkdir()
@@ -269,10 +275,6 @@ def _windowed(path: str, center: float, width: float) -> np.ndarray:
                             np.where(x > center - 0.5 + (width - 1) / 2, 255, y)), 0, 255)
 
 
-def _close(image: np.ndarray, expected: np.ndarray) -> bool:
-    return image.shape == expected.shape and np.abs(image.astype(np.float64) - expected).max() <= 1.0
-
-
 @pytest.mark.parametrize("modality", ["MR", "CR", "NM"])
 def test_export_does_not_apply_a_ct_preset_to_another_modality(tmp_path, modality):
     """--preset lung on an MR, CR or NM: the file's own window (stored, else min-max) and one warning line."""
@@ -283,16 +285,17 @@ def test_export_does_not_apply_a_ct_preset_to_another_modality(tmp_path, modalit
         f"dcmview: warning: {path}: preset 'lung' is for CT (HU), not {modality}: the file's own window is used"]
     own = _windowed(path, 2000, 4000) if modality == "MR" else _windowed(path, 2000, 4000 + 1)  # min-max: 0..4000
     got = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
-    assert _close(got, own) and got.mean() < 250 and got.mean() > 5  # neither white nor black
+    assert_within_one(got, own)
+    assert got.mean() < 250 and got.mean() > 5  # neither white nor black
 
 
 def test_export_applies_a_ct_preset_to_ct_and_a_window_to_anything(tmp_path):
     files = _by_modality(tmp_path / "src")
     assert run_cli(files["CT"], "--export", tmp_path / "ct.png", "--preset", "lung").stderr == ""
-    assert _close(cv2.imread(str(tmp_path / "ct.png"), cv2.IMREAD_UNCHANGED), _windowed(files["CT"], -600, 1500))
+    assert_within_one(cv2.imread(str(tmp_path / "ct.png"), cv2.IMREAD_UNCHANGED), _windowed(files["CT"], -600, 1500))
     proc = run_cli(files["MR"], "--export", tmp_path / "mr.png", "--window", "1000", "500")
     assert proc.returncode == 0 and proc.stderr == ""
-    assert _close(cv2.imread(str(tmp_path / "mr.png"), cv2.IMREAD_UNCHANGED), _windowed(files["MR"], 1000, 500))
+    assert_within_one(cv2.imread(str(tmp_path / "mr.png"), cv2.IMREAD_UNCHANGED), _windowed(files["MR"], 1000, 500))
 
 
 def test_convert_follows_the_same_rule_and_says_so_in_the_row(tmp_path):

@@ -13,7 +13,7 @@ records one row per output or failed source (:mod:`~dcmlib.batch.manifest`).
 
 Modules: :mod:`.options` (what is written), :mod:`.plan` (sources and output
 names), :mod:`.task`, :mod:`.planes` (``--plane``: a series per task), :mod:`.pool`, :mod:`.cluster`, :mod:`.manifest`,
-:mod:`.progress`, :mod:`.run` (one run), :mod:`.cli` (``dcmview.py convert``).
+:mod:`.progress`, :mod:`.run` (one run); the command line is :mod:`dcmlib.app.convert`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import os
 from collections.abc import Sequence
 
 from ..presets import load_presets
+from ..segmentation import DEFAULT_ALPHA
 from .options import Channel, ConvertOptions
 from .run import DEFAULT_TIMEOUT, ConvertReport, run_conversion
 
@@ -49,7 +50,7 @@ def convert(
     plane: str | None = None,
     cache_mb: float | None = None,
     seg: str | os.PathLike[str] | None = None,
-    seg_alpha: float = 0.4,
+    seg_alpha: float = DEFAULT_ALPHA,
     seg_outline: bool = False,
     presets: str | os.PathLike[str] | None = None,
     workers: int | None = None,

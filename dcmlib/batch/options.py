@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, fields
 
 from ..errors import InvalidArgumentError
-from ..segmentation import check_alpha
+from ..segmentation import DEFAULT_ALPHA, check_alpha
 from ..lut import VoiFunction, check_window
 from ..presets import UserPresets, find_preset
 from ..pstate import load_pstate
@@ -105,7 +105,7 @@ class ConvertOptions:
     annotations: bool = True  #: draw the presentation state's graphic and text annotations
     plane: str | None = None  #: a series' slices through this plane (axial, coronal, sagittal), one job per series
     seg: str | None = None  #: a segmentation blended on the display formats (DICOM SEG, .npy, PNG/TIFF labels)
-    seg_alpha: float = 0.4  #: its opacity, 0..1
+    seg_alpha: float = DEFAULT_ALPHA  #: its opacity, 0..1
     seg_outline: bool = False  #: only its contours
     #: a worker's frame cache in MiB (``--cache-mb``, where a ``--plane`` volume lives); it decides no output
     #: bytes, so ``describe`` leaves it out and ``--resume`` may change it
