@@ -8,6 +8,10 @@ imports a test module from that folder, which has no ``__init__.py``).
   :func:`write_ds` writes one as a file, :func:`write_mono` does both for the
   grayscale files fed to dcmview and DCMTK alike; :func:`ramp` is their usual pixels
   and :func:`lut_item` their Modality / VOI LUT Sequence items;
+- :func:`write_series` (on :func:`series_datasets`): the one generated series, one file a slice;
+  :func:`damaged_series` one of them with a slice cut short;
+- :func:`assert_one_error_line`: the command line's "one clean error line" contract;
+  :func:`assert_within_one`: two 8-bit images agree within one grey level;
 - :func:`per_frame_windows`: an enhanced multi-frame MR whose frames store their own windows;
 - :func:`pydicom_file`: the path of one of pydicom's bundled test files;
 - :func:`run_cli`: run ``dcmview.py`` as a subprocess from the repository root;
@@ -21,11 +25,13 @@ imports a test module from that folder, which has no ``__init__.py``).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -116,17 +122,80 @@ def write_ds(ds: Dataset, path: str | os.PathLike[str]) -> str:
     return os.fspath(path)
 
 
+AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+
+def series_datasets(
+    slices: Sequence[np.ndarray] | np.ndarray,
+    positions: Sequence[float | Sequence[float]] | None = None,
+    *,
+    orientation: Sequence[float] | None = AXIAL,
+    each: Callable[[int], dict] | None = None,
+    edit: Callable[[int, Dataset], object] | None = None,
+    **tags,
+) -> list[Dataset]:
+    """The slices of one generated series as in-memory Datasets (:func:`make_ds` each).
+
+    ``slices`` holds one 2-D pixel array per slice (or a 3-D array, slices first).
+    ``positions`` gives each slice's Image Position (Patient): a z (mm, x = y = 0) or an
+    (x, y, z) triple; default z = 0, 1, 2, ... (1 mm apart).  ``orientation`` is the Image
+    Orientation (Patient) of all (None: left out).  Every slice shares one Series (and Study)
+    Instance UID; Instance Number is the slice's 1-based index.  ``tags`` are set on every
+    slice (``SeriesInstanceUID=...`` overrides the generated one), ``each(k)`` returns more
+    tags for slice k (a value of None leaves one out), and ``edit(k, ds)`` may change the
+    finished Dataset (cut its pixel data, compress it).
+    """
+    n = len(slices)
+    if positions is None:
+        positions = [float(k) for k in range(n)]
+    assert len(positions) == n, f"{len(positions)} positions for {n} slices"
+    common = dict(SeriesInstanceUID=generate_uid(), StudyInstanceUID=generate_uid())
+    if orientation is not None:
+        common["ImageOrientationPatient"] = [float(v) for v in orientation]
+    out = []
+    for k in range(n):
+        where = positions[k]
+        ipp = [0.0, 0.0, float(where)] if np.ndim(where) == 0 else [float(v) for v in where]
+        per = {**common, "ImagePositionPatient": ipp, "InstanceNumber": k + 1, **tags, **(each(k) if each else {})}
+        ds = make_ds(np.asarray(slices[k]), **per)
+        if edit is not None:
+            edit(k, ds)
+        out.append(ds)
+    return out
+
+
+def write_series(
+    folder: str | os.PathLike[str],
+    slices: Sequence[np.ndarray] | np.ndarray,
+    positions: Sequence[float | Sequence[float]] | None = None,
+    *,
+    names: str | Callable[[int], str] = "{k}.dcm",
+    **kw,
+) -> list[str]:
+    """The one series writer: :func:`series_datasets` written into ``folder`` (created), one file each.
+
+    ``names`` is a format string of the slice index ``k`` (``"IM{k:03d}.dcm"``) or a function
+    of it. Returns the paths written, in slice order.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = names.format if isinstance(names, str) else None
+    paths = []
+    for k, ds in enumerate(series_datasets(slices, positions, **kw)):
+        paths.append(write_ds(ds, folder / (name(k=k) if name else names(k))))
+    return paths
+
+
 def damaged_series(folder: Path, slices: int = 2, damaged: int = 1) -> Path:
     """Write an axial series of 32 x 32 slices 1 mm apart whose slice ``damaged`` (0-based) has its
     pixel data cut short (64 of 2048 bytes), so decoding that one slice fails; return ``folder``."""
-    uid = generate_uid()
-    for i in range(slices):
-        ds = make_ds(np.full((32, 32), 100 * i, dtype=np.int16), SeriesInstanceUID=uid,
-                     ImagePositionPatient=[0.0, 0.0, float(i)], ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
-                     InstanceNumber=i + 1, WindowCenter=100, WindowWidth=400)
-        if i == damaged:
+
+    def cut(k: int, ds: Dataset) -> None:
+        if k == damaged:
             ds.PixelData = ds.PixelData[:64]
-        write_ds(ds, Path(folder) / f"{i}.dcm")
+
+    write_series(folder, [np.full((32, 32), 100 * i, dtype=np.int16) for i in range(slices)],
+                 WindowCenter=100, WindowWidth=400, edit=cut)
     return Path(folder)
 
 
@@ -220,6 +289,50 @@ def pydicom_file(name: str) -> str:
     path = get_testdata_file(name, download=False)
     assert path is not None, f"{name} is not bundled with the installed pydicom"
     return os.fspath(path)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def assert_within_one(got: np.ndarray, want: np.ndarray, what: str = "") -> None:
+    """Two 8-bit images (or an image and exact expected grey levels, float allowed) agree within
+    one grey level everywhere, same shape: the rounding allowance between two correct renderings."""
+    got, want = np.asarray(got), np.asarray(want)
+    label = f"{what}: " if what else ""
+    assert got.shape == want.shape, f"{label}shape {got.shape} != expected {want.shape}"
+    diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    bad = int((diff > 1).sum())
+    if bad:
+        i = np.unravel_index(int(diff.argmax()), diff.shape)
+        pytest.fail(f"{label}{bad} of {diff.size} pixels differ by more than one grey level "
+                    f"(worst at {tuple(map(int, i))}: got {got[i]}, expected {want[i]})")
+
+
+def assert_one_error_line(proc: subprocess.CompletedProcess[str], *names: str | os.PathLike[str],
+                          problem: str | None = None,
+                          absent: Sequence[str | os.PathLike[str]] = ()) -> str:
+    """The command line's error contract: exit status 2 and stderr exactly one line
+    ``dcmview: error: <file>: <problem>``, no traceback; return that line.
+
+    The line names one of ``names`` (a path or a file name, as a substring) and says more than
+    the name; ``problem`` is a regular expression it must contain; no path in ``absent`` (the
+    output that was asked for) exists afterwards.
+    """
+    assert proc.returncode == 2, f"exit {proc.returncode}, stderr: {proc.stderr!r}"
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and proc.stderr.endswith("\n"), f"want exactly one stderr line, got {proc.stderr!r}"
+    line = lines[0]
+    assert line.startswith("dcmview: error: "), line
+    texts = [os.fspath(n) for n in names]
+    if texts:
+        assert any(n in line for n in texts), f"error line names none of {texts}: {line!r}"
+        assert len(line) > len("dcmview: error: ") + max(map(len, texts)) + 5, f"no problem described: {line!r}"
+    if problem is not None:
+        assert re.search(problem, line), f"error line does not say {problem!r}: {line!r}"
+    for path in absent:
+        assert not os.path.lexists(path), f"output left behind: {path}"
+    return line
 
 
 # --------------------------------------------------------------------------- dcmview.py

@@ -29,7 +29,7 @@ from pydicom.encaps import encapsulate, generate_fragmented_frames
 from pydicom.sequence import Sequence
 
 import dcmlib
-from helpers import lut_item, pydicom_file, ramp, run_cli, write_mono
+from helpers import assert_one_error_line, assert_within_one, lut_item, pydicom_file, ramp, run_cli, write_mono
 
 PRESET_ORDER = [
     ("lung", -600, 1500),
@@ -142,7 +142,7 @@ def test_export_of_window_matches_standard_formula(tmp_path):
     y = np.clip((x - 499.5) / 1000 + 0.5, 0, 1) * 255
     y[x <= -0.5] = 0
     y[x > 999.5] = 255
-    assert np.abs(read_back(out).astype(int) - y).max() <= 1
+    assert_within_one(read_back(out), y)
 
 
 def test_invert_of_monochrome2_is_255_minus(tmp_path):
@@ -359,19 +359,6 @@ BAD_FILES = {
 }
 
 
-def assert_one_error_line(proc, *names: str) -> str:
-    """Exit 2, stderr is one line ``dcmview: error: ...`` naming one of ``names``, no traceback."""
-    assert proc.returncode == 2, f"exit {proc.returncode}, stderr: {proc.stderr!r}"
-    assert "Traceback" not in proc.stderr, proc.stderr
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1 and proc.stderr.endswith("\n"), f"want exactly one stderr line, got {proc.stderr!r}"
-    line = lines[0]
-    assert line.startswith("dcmview: error: "), line
-    assert any(n in line for n in names), f"error line names none of {names}: {line!r}"
-    assert len(line) > len("dcmview: error: ") + max(map(len, names)) + 5, f"no problem described: {line!r}"
-    return line
-
-
 @pytest.mark.parametrize("case", list(BAD_FILES))
 def test_bad_input_file(tmp_path, case):
     """Each bad input file: exit 2, one error line naming the file, no output left, fast.
@@ -438,9 +425,7 @@ def test_unknown_mode_is_a_usage_error(tmp_path):
     """``--mode gamma`` (not linear, linear-exact or sigmoid: a usage error): still exit 2 and one line,
     nothing written."""
     proc = run_cli(pydicom_file("MR_small.dcm"), "--export", tmp_path / "x.png", "--mode", "gamma")
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith("dcmview: error: "), proc.stderr
-    assert "gamma" in proc.stderr
+    assert_one_error_line(proc, problem="gamma")
     assert os.listdir(tmp_path) == []
 
 
@@ -674,10 +659,7 @@ def test_without_opencv_one_line_names_both_extras(tmp_path):
     for args in ([pydicom_file("CT_small.dcm"), "--export", str(tmp_path / "x.png")], ["--info"]):
         proc = subprocess.run([sys.executable, str(DCMVIEW), *args], cwd=ROOT, env=env, capture_output=True,
                               text=True, timeout=60)
-        lines = proc.stderr.splitlines()
-        assert proc.returncode == 2 and len(lines) == 1, proc.stderr
-        assert lines[0].startswith("dcmview: error: ") and "dcmview[gui]" in lines[0] and \
-            "dcmview[headless]" in lines[0], lines
+        assert_one_error_line(proc, problem=r"dcmview\[gui\].*dcmview\[headless\]|dcmview\[headless\].*dcmview\[gui\]")
     lib = subprocess.run([sys.executable, "-c", "import dcmlib"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert lib.returncode == 1 and "ImportError" in lib.stderr and "dcmview[headless]" in lib.stderr
 
@@ -703,3 +685,49 @@ def test_the_package_depends_on_no_particular_opencv_wheel():
 def test_help_names_the_convert_subcommand():
     proc = run_cli("--help")
     assert proc.returncode == 0 and "dcmview.py convert SRC... --out DIR" in " ".join(proc.stdout.split())
+
+
+# --------------------------------------------------------------------------- one command line (issue 16)
+
+
+SHARED_FLAGS = ("--window", "--preset", "--voi", "--mode", "--invert", "--no-overlays", "--no-shutters", "--pstate",
+                "--no-annotations", "--presets", "--plane", "--cache-mb", "--seg", "--seg-alpha", "--seg-outline",
+                "--debug")
+
+
+def _flags(parser) -> dict[str, tuple]:
+    return {opt: (a.help, a.default, a.choices, a.nargs, a.metavar) for a in parser._actions  # argparse's table
+            for opt in a.option_strings}
+
+
+def test_the_shared_flags_mean_the_same_in_the_viewer_and_convert():
+    """One declaration per flag: the same help, default, choices and arity in both parsers; the default
+    segmentation opacity is the library's, everywhere."""
+    import dcmview
+    from dcmlib import controls, segmentation
+    from dcmlib.app import convert
+    from dcmlib.batch.options import ConvertOptions
+
+    viewer, conv = _flags(dcmview.build_parser()), _flags(convert.build_parser())
+    for flag in SHARED_FLAGS:
+        assert viewer[flag] == conv[flag], flag
+    assert float(viewer["--seg-alpha"][1]) == segmentation.DEFAULT_ALPHA == ConvertOptions().seg_alpha \
+        == controls.ViewerState(center=0, width=1, scale=controls.TrackbarScale.for_range(0, 1)).seg_alpha
+    import inspect
+
+    assert inspect.signature(dcmlib.convert).parameters["seg_alpha"].default == segmentation.DEFAULT_ALPHA
+
+
+@pytest.mark.parametrize("cmd", [["--export", "OUT"], ["convert", "--out", "OUT"]])
+def test_a_named_presets_file_that_cannot_be_used_is_the_same_error_in_both(tmp_path, cmd):
+    """``--presets FILE`` the user named but that cannot be used: one error line, status 2, no output, in the
+    viewer's export and in convert alike (a default presets file falls back with a line, as before)."""
+    src = write_mono(tmp_path / "ct.dcm", ramp(16, 16, 0, 2000))
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[CT]\nlung = { center = -600 }\n")
+    out = tmp_path / ("x.png" if cmd[0] == "--export" else "out")
+    args = [a if a != "OUT" else str(out) for a in cmd]
+    proc = run_cli(*(args[:1] + [src] + args[1:] if cmd[0] == "convert" else [src] + args), "--presets", bad)
+    assert proc.returncode == 2 and not out.exists(), proc.stderr
+    assert proc.stderr.splitlines() == [f"dcmview: error: {bad}: [CT] preset 'lung': width must be a number, "
+                                        "got None"]

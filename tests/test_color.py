@@ -17,7 +17,7 @@ from pydicom.pixels import apply_color_lut, convert_color_space, pixel_array
 
 import dcmlib
 from dcmlib.color import COLOR_PHOTOMETRICS, palette_to_rgb, rgb_to_bgr, to_uint8_rgb
-from helpers import make_ds, pydicom_file, write_ds
+from helpers import assert_within_one, make_ds, pydicom_file, write_ds
 
 PYDICOM_DATA = Path(pydicom.data.__file__).parent
 
@@ -158,7 +158,7 @@ class TestYbr:
         img = dcmlib.load(rgb_ds(ybr, PhotometricInterpretation="YBR_FULL"))
         out = img.render()
         expected_rgb = rgb_from_ybr_full(ybr)
-        assert np.abs(out[..., ::-1].astype(int) - expected_rgb).max() <= 1
+        assert_within_one(out[..., ::-1], expected_rgb)
         # and close to the original colours (8-bit YBR quantisation costs a couple of levels)
         assert np.abs(out[..., ::-1].astype(int) - rgb).max() <= 3
         assert np.abs(out[0, 0].astype(int) - [0, 0, 255]).max() <= 3  # red stays red, in BGR order
@@ -177,9 +177,9 @@ class TestYbr:
         assert img.photometric == "YBR_FULL_422" and img.is_color
         out = img.render()
         assert out.shape == theirs.shape
-        assert np.abs(out[..., ::-1].astype(int) - theirs).max() <= 1
+        assert_within_one(out[..., ::-1], theirs)
         # and against the standard's inverse equations
-        assert np.abs(out[..., ::-1].astype(int) - rgb_from_ybr_full(raw)).max() <= 1
+        assert_within_one(out[..., ::-1], rgb_from_ybr_full(raw))
 
     def test_bundled_ybr_rct_jpeg2000_is_lossless_rgb(self):
         path = pydicom_file("GDCMJ2K_TextGBR.dcm")
@@ -206,7 +206,7 @@ class TestPalette:
         expected = np.floor(rgb16.astype(np.float64) * 255 / 65535 + 0.5).astype(np.uint8)[..., ::-1]
         out = dcmlib.load(path).render()
         assert out.dtype == np.uint8 and out.shape == expected.shape
-        assert np.abs(out.astype(int) - expected).max() <= 1  # float32 vs float64 rounding at most
+        assert_within_one(out, expected)  # float32 vs float64 rounding at most
         assert (out == expected).mean() > 0.999
         # and the test can tell scaling from truncation: >> 8 gives a different picture
         assert ((rgb16 >> 8).astype(np.uint8)[..., ::-1] != out).any()
@@ -316,7 +316,7 @@ class TestPaletteByteOrder:
         assert ours.shape == theirs.shape == (16, 16, 3)
         # DCMTK keeps the high byte (w >> 8), we round (w * 255 / 65535): within one grey level; a byte swap
         # would differ by up to 255
-        assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1
+        assert_within_one(ours, theirs)
         # by hand: 16-bit entry w shows as round(w * 255 / 65535) (C.7.6.3.1.6), in OpenCV's BGR order
         idx = indices.astype(int)
         for channel, colour in ((2, "Red"), (1, "Green"), (0, "Blue")):

@@ -58,6 +58,7 @@ from pydicom.sequence import Sequence
 import dcmview
 from helpers import (
     DCM2PNM,
+    assert_within_one,
     dcm2pnm,
     lut_item,
     pydicom_file,
@@ -90,18 +91,6 @@ def ours(tmp_path: Path, src: str, *args: str) -> np.ndarray:
     img = cv2.imread(os.fspath(out), cv2.IMREAD_UNCHANGED)
     assert img is not None and img.dtype == np.uint8
     return img
-
-
-def assert_within_one(got: np.ndarray, want: np.ndarray, what: str) -> None:
-    assert got.shape == want.shape, f"{what}: shape {got.shape} != oracle {want.shape}"
-    diff = np.abs(got.astype(np.int32) - want.astype(np.int32))
-    bad = int((diff > 1).sum())
-    if bad:
-        i = np.unravel_index(int(diff.argmax()), diff.shape)
-        pytest.fail(
-            f"{what}: {bad} of {diff.size} pixels differ by more than one grey level "
-            f"(worst at {i}: dcmview {int(got[i])}, dcm2pnm {int(want[i])})"
-        )
 
 
 def compare(

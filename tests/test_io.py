@@ -15,20 +15,16 @@ from pydicom.uid import RLELossless
 import dcmlib
 from dcmlib import PixelDataError, io
 from dcmlib.header import layout
-from helpers import make_ds, write_ds
+from helpers import assert_within_one, make_ds, write_ds, write_series
 
 AXIAL = [1, 0, 0, 0, 1, 0]
 
 
 def rle_series(folder, n=12, size=128):
     """``n`` RLE-compressed axial CT slices of one series, 1 mm apart."""
-    uid = pydicom.uid.generate_uid()
     rng = np.random.default_rng(1)
-    for i in range(n):
-        ds = make_ds(rng.integers(0, 4000, (size, size), dtype=np.uint16), SeriesInstanceUID=uid,
-                     ImageOrientationPatient=AXIAL, ImagePositionPatient=[0, 0, float(i)], InstanceNumber=i + 1)
-        ds.compress(RLELossless)
-        write_ds(ds, folder / f"{i:03d}.dcm")
+    write_series(folder, [rng.integers(0, 4000, (size, size), dtype=np.uint16) for _ in range(n)],
+                 orientation=AXIAL, names="{k:03d}.dcm", edit=lambda k, ds: ds.compress(RLELossless))
     return folder
 
 
@@ -112,11 +108,6 @@ def test_close_stops_the_read_ahead_thread(tmp_path):
     assert img.stored(3).shape == (128, 128) and not set(alive()) - before
 
 
-def within_one(a: np.ndarray, b: np.ndarray) -> bool:
-    """The same picture to one grey level (DCMTK rounds some window positions the other way)."""
-    return a.shape == b.shape and int(np.abs(a.astype(int) - b.astype(int)).max()) <= 1
-
-
 class TestLenientFiles:
     """Standard-breaking files DCMTK renders: read them too, saying once what was assumed."""
 
@@ -131,7 +122,7 @@ class TestLenientFiles:
         notes = []
         img = dcmlib.load(path, on_warning=notes.append)
         assert any("no Transfer Syntax UID (0002,0010); read as Implicit VR Little Endian" in n for n in notes)
-        assert within_one(img.render(), dcm2pnm(path, "+Wi", "1"))  # the stored window, as DCMTK reads it
+        assert_within_one(img.render(), dcm2pnm(path, "+Wi", "1"))  # the stored window (DCMTK rounds some the other way)
 
     def test_integer_string_with_trailing_garbage(self, tmp_path):
         """pydicom's badVR.dcm: Number of Frames '1A' is read as 1, as DCMTK does."""
@@ -141,7 +132,7 @@ class TestLenientFiles:
         img = dcmlib.load(pydicom_file("badVR.dcm"), on_warning=notes.append)
         assert len(img) == 1
         assert any("Number of Frames (0028,0008) '1A' is not an integer; read as 1" in n for n in notes)
-        assert within_one(img.render(), dcm2pnm(pydicom_file("badVR.dcm"), "+Wm"))  # no window: min-max
+        assert_within_one(img.render(), dcm2pnm(pydicom_file("badVR.dcm"), "+Wm"))  # no window: min-max
 
     def test_damaged_element_is_dropped_with_a_note(self):
         ds = make_ds(np.zeros((4, 4), np.uint16))

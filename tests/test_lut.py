@@ -27,7 +27,7 @@ from dcmlib.lut import (
     voi_window,
 )
 from dcmlib.presentation import to_uint8
-from helpers import lut_item, make_ds
+from helpers import assert_within_one, lut_item, make_ds
 
 
 def f32(*xs: float) -> np.ndarray:
@@ -320,4 +320,4 @@ def test_matches_pydicom_apply_voi_lut(c, w, fn):
                  BitsStored=16, HighBit=15)
     theirs = np.rint(_pydicom_unit(ds, arr) * 255)
     ours = to_uint8(voi_window(modality_lut(arr, 1.0, -24.0), c, w, fn)).astype(float)
-    assert np.abs(ours - theirs).max() <= 1
+    assert_within_one(ours, theirs)

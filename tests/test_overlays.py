@@ -28,7 +28,7 @@ from dcmlib.batch.options import ConvertOptions
 from dcmlib.batch.task import display_image
 from dcmlib.overlays import display_objects
 from dcmlib.view import View
-from helpers import DCM2PNM, make_ds, pydicom_file, ramp, requires_dcm2pnm, skip_without, write_ds
+from helpers import DCM2PNM, assert_within_one, make_ds, pydicom_file, ramp, requires_dcm2pnm, skip_without, write_ds
 
 RNG = np.random.default_rng(12)
 PX = ramp(37, 41, 0, 1000, np.uint16)            # odd sizes on purpose
@@ -77,12 +77,6 @@ def dcm2pnm_overlays(path: str, *options: str) -> np.ndarray:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr}"
         return cv2.imread(out, cv2.IMREAD_UNCHANGED)
-
-
-def assert_within_one(got: np.ndarray, want: np.ndarray, what: str) -> None:
-    assert got.shape == want.shape, what
-    bad = np.abs(got.astype(int) - want.astype(int)) > 1
-    assert not bad.any(), f"{what}: {int(bad.sum())} pixels differ, first at {np.argwhere(bad)[:3].tolist()}"
 
 
 def _embedded() -> Dataset:

@@ -15,7 +15,7 @@ from hypothesis.extra.numpy import arrays
 import dcmlib
 from dcmlib.lut import VoiFunction, modality_lut, voi_window
 from dcmlib.presentation import invert_unit, needs_inversion, to_uint8
-from helpers import make_ds
+from helpers import assert_within_one, make_ds
 
 # Local settings (not a global profile: other test modules keep theirs). Deterministic for CI.
 fast = settings(max_examples=60, deadline=None, derandomize=True)
@@ -101,7 +101,7 @@ def test_grey_levels_match_the_formula_within_one(x, window):
     else:
         want = 1 / (1 + np.exp(np.clip(-4 * (xd - c) / w, -700, 700)))
     got = to_uint8(voi_window(x, c, w, fn)).astype(int)
-    assert np.abs(got - np.floor(want * 255 + 0.5)).max() <= 1
+    assert_within_one(got, np.floor(want * 255 + 0.5))
 
 
 @fast
@@ -109,7 +109,7 @@ def test_grey_levels_match_the_formula_within_one(x, window):
 def test_invert_is_an_involution(y):
     twice = invert_unit(invert_unit(y))
     np.testing.assert_allclose(twice, y, atol=1e-7)
-    assert np.abs(to_uint8(twice).astype(int) - to_uint8(y)).max() <= 1
+    assert_within_one(to_uint8(twice), to_uint8(y))
 
 
 @fast

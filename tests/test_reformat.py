@@ -13,11 +13,10 @@ import math
 
 import numpy as np
 import pytest
-from pydicom.uid import generate_uid
 
 import dcmlib
 from dcmlib import reformat as mpr
-from helpers import make_ds, write_ds
+from helpers import assert_one_error_line, make_ds, write_ds, write_series
 
 # The patient box every acquisition covers: x 0..15, y 0..11, z 0..9 mm (1 mm voxels).
 NX, NY, NZ = 16, 12, 10
@@ -27,26 +26,28 @@ def field(p: np.ndarray) -> np.ndarray:
     return p[..., 0] + 10 * p[..., 1] + 100 * p[..., 2]
 
 
-def write_series(folder, positions, row, col, shape, spacing=(1.0, 1.0), *, rescale=None, offset=None, **tags):
+def field_series(folder, positions, row, col, shape, spacing=(1.0, 1.0), *, rescale=None, offset=None, **tags):
     """One file per slice: pixel (i, j) at IPP + j*dc*row + i*dr*col holds field(point) (+ ``offset(k)``),
     stored int16 through the slice's ``rescale(k)`` (slope, intercept)."""
-    uid = generate_uid()
     row, col = np.asarray(row, float), np.asarray(col, float)
     ii, jj = np.mgrid[0:shape[0], 0:shape[1]]
+    slices = []
     for k, ipp in enumerate(positions):
         pts = np.asarray(ipp, float) + jj[..., None] * spacing[1] * row + ii[..., None] * spacing[0] * col
         slope, intercept = rescale(k) if rescale else (1.0, 0.0)
-        stored = np.round((field(pts) + (offset(k) if offset else 0) - intercept) / slope).astype(np.int16)
-        ds = make_ds(stored, SeriesInstanceUID=uid, ImagePositionPatient=[float(v) for v in ipp],
-                     ImageOrientationPatient=[*map(float, row), *map(float, col)], PixelSpacing=list(spacing),
-                     InstanceNumber=len(positions) - k, RescaleSlope=slope, RescaleIntercept=intercept,
-                     WindowCenter=500, WindowWidth=2000, **tags)
-        write_ds(ds, folder / f"s{k:03d}.dcm")
+        slices.append(np.round((field(pts) + (offset(k) if offset else 0) - intercept) / slope).astype(np.int16))
+
+    def each(k: int) -> dict:
+        slope, intercept = rescale(k) if rescale else (1.0, 0.0)
+        return dict(InstanceNumber=len(positions) - k, RescaleSlope=slope, RescaleIntercept=intercept)
+
+    write_series(folder, slices, positions, orientation=[*row, *col], names="s{k:03d}.dcm", each=each,
+                 PixelSpacing=list(spacing), WindowCenter=500, WindowWidth=2000, **tags)
     return folder
 
 
 def axial(folder, zs=range(NZ), **kw):
-    return write_series(folder, [(0, 0, z) for z in zs], (1, 0, 0), (0, 1, 0), (NY, NX), **kw)
+    return field_series(folder, [(0, 0, z) for z in zs], (1, 0, 0), (0, 1, 0), (NY, NX), **kw)
 
 
 def expected(plane: str, position: float, shape: tuple[int, int]) -> np.ndarray:
@@ -92,21 +93,21 @@ class TestAcquisitions:
 
     def test_coronal(self, tmp_path):
         # rows go to the feet, columns to the left; the normal is +y
-        folder = write_series(tmp_path, [(0, y, NZ - 1) for y in range(NY)], (1, 0, 0), (0, 0, -1), (NZ, NX))
+        folder = field_series(tmp_path, [(0, y, NZ - 1) for y in range(NY)], (1, 0, 0), (0, 0, -1), (NZ, NX))
         img, _ = load(folder)
         assert mpr.acquisition_plane([1, 0, 0, 0, 0, -1]) == "coronal"
         check_planes(img)
 
     def test_sagittal(self, tmp_path):
         # normal cross((0,1,0), (0,0,-1)) = -x: the loader orders the slices right to left
-        folder = write_series(tmp_path, [(x, 0, NZ - 1) for x in range(NX)], (0, 1, 0), (0, 0, -1), (NZ, NY))
+        folder = field_series(tmp_path, [(x, 0, NZ - 1) for x in range(NX)], (0, 1, 0), (0, 0, -1), (NZ, NY))
         img, _ = load(folder)
         assert mpr.acquisition_plane([0, 1, 0, 0, 0, -1]) == "sagittal"
         check_planes(img)
 
     def test_lps_flipped_axial(self, tmp_path):
         # rows go right (-x), columns go anterior (-y): shown as stored, the labels say so
-        folder = write_series(tmp_path, [(NX - 1, NY - 1, z) for z in range(NZ)], (-1, 0, 0), (0, -1, 0), (NY, NX))
+        folder = field_series(tmp_path, [(NX - 1, NY - 1, z) for z in range(NZ)], (-1, 0, 0), (0, -1, 0), (NY, NX))
         img, _ = load(folder)
         assert mpr.orientation_labels((-1, 0, 0), (0, -1, 0)) == dict(top="P", bottom="A", left="L", right="R")
         check_planes(img)
@@ -133,7 +134,7 @@ class TestResampling:
     def test_gantry_tilt_sheared_onto_an_orthogonal_grid(self, tmp_path):
         # 20 degrees: each slice 1 mm up is tan(20) mm further back; pixels keep their axial plane
         shift = math.tan(math.radians(20))
-        img, heard = load(write_series(tmp_path, [(0, z * shift, z) for z in range(NZ)], (1, 0, 0), (0, 1, 0),
+        img, heard = load(field_series(tmp_path, [(0, z * shift, z) for z in range(NZ)], (1, 0, 0), (0, 1, 0),
                                        (NY, NX), rescale=lambda k: (0.05, 0.0)))
         view = img.reformat("axial")
         assert any("sheared (tilt 20.0 degrees)" in m for m in heard)
@@ -149,7 +150,7 @@ class TestResampling:
 
     def test_non_square_voxels_are_shown_square(self, tmp_path):
         # 0.7 mm pixels, 5 mm slices: the coronal slice spans 6 x 5 mm down, 16 x 0.7 mm across
-        folder = write_series(tmp_path, [(0, 0, 5 * k) for k in range(6)], (1, 0, 0), (0, 1, 0), (16, 16),
+        folder = field_series(tmp_path, [(0, 0, 5 * k) for k in range(6)], (1, 0, 0), (0, 1, 0), (16, 16),
                               spacing=(0.7, 0.7), rescale=lambda k: (0.1, 0.0))
         img, heard = load(folder)
         cor = img.reformat("coronal")
@@ -229,7 +230,7 @@ class TestOblique:
         row = (math.cos(self.ANGLE), math.sin(self.ANGLE), 0.0)
         col = (-math.sin(self.ANGLE), math.cos(self.ANGLE), 0.0)
         # rescale 0.05: the field at the turned pixels is fractional; stored to 0.025 of it
-        write_series(folder, [(0, 0, z) for z in range(NZ)], row, col, (NY, NX), rescale=lambda k: (0.05, 0.0))
+        field_series(folder, [(0, 0, z) for z in range(NZ)], row, col, (NY, NX), rescale=lambda k: (0.05, 0.0))
         return np.array(row), np.array(col)
 
     def box(self, row, col):
@@ -403,11 +404,11 @@ class TestCommandLine:
             want = img.reformat(plane).render(500, 1500, frame=frame - 1)
             np.testing.assert_array_equal(cv2.imread(str(out), cv2.IMREAD_UNCHANGED), want)
         proc = run_cli(folder, "--plane", "coronal", "--frame", "13", "--export", tmp_path / "x.png")
-        assert proc.returncode == 2 and "frame 13 out of range (1..12)" in proc.stderr
+        assert_one_error_line(proc, folder.name, problem=r"frame 13 out of range \(1\.\.12\)")
         proc = run_cli(folder, "--plane", "sagittal", "--info")
         assert proc.returncode == 0 and f"reformatted sagittal: {NY}x{NZ} x{NX} slices, x 0.0 to 15.0 mm" in proc.stdout
         proc = run_cli(folder, "--plane", "coronal", "--cache-mb", "0.001", "--export", tmp_path / "y.png")
-        assert proc.returncode == 2 and "use --cache-mb" in proc.stderr and proc.stderr.count("\n") == 1
+        assert_one_error_line(proc, folder.name, problem="use --cache-mb")
         assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
 
 

@@ -24,7 +24,7 @@ from dcmlib import controls
 from dcmlib.color import dicom_lab_to_rgb
 from dcmlib.segmentation import COLOURS, blend, load_segmentation, outline
 from dcmlib.view import View
-from helpers import make_ds, run_cli, write_ds
+from helpers import assert_one_error_line, make_ds, run_cli, series_datasets, write_ds, write_series
 
 hd = pytest.importorskip("highdicom")
 from pydicom.sr.codedict import codes  # noqa: E402
@@ -50,9 +50,7 @@ def _common(**extra) -> dict:
 
 def _slices(n: int, **extra) -> list[Dataset]:
     """``n`` axial 20 x 16 slices 1 mm apart, every pixel 100 (shown as grey 100)."""
-    common = _common(**extra)
-    return [make_ds(np.full((ROWS, COLS), GREY, np.uint16), ImagePositionPatient=[0.0, 0.0, float(i)],
-                    InstanceNumber=i + 1, **common) for i in range(n)]
+    return series_datasets([np.full((ROWS, COLS), GREY, np.uint16)] * n, **_common(**extra))
 
 
 def _description(number: int, label: str, lab: tuple[int, int, int] | None = None):
@@ -86,11 +84,8 @@ def _slice_with_seg(folder: Path, rows: slice, cols: slice, **seg_kw) -> tuple[s
 
 
 def _series(folder: Path, n: int = 3) -> tuple[Path, list[Dataset]]:
-    folder.mkdir(parents=True, exist_ok=True)
-    slices = _slices(n)
-    for i, ds in enumerate(slices):
-        write_ds(ds, folder / f"{i}.dcm")
-    return folder, slices
+    paths = write_series(folder, [np.full((ROWS, COLS), GREY, np.uint16)] * n, **_common())
+    return folder, [pydicom.dcmread(p) for p in paths]
 
 
 def _mixed(a: float, grey: float, colour: float) -> int:
@@ -464,12 +459,9 @@ class TestViewer:
 
 
 def _one_error_line(r, *words: str) -> None:
-    assert r.returncode == 2
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("dcmview: error: "), r.stderr
-    assert "Traceback" not in r.stderr
+    line = assert_one_error_line(r)
     for w in words:
-        assert w in lines[0]
+        assert w in line, line
 
 
 @pytest.mark.parametrize("keyword, words", [

@@ -40,10 +40,31 @@ from dcmlib.series import (
     select_series,
     slice_normal,
 )
-from helpers import make_ds, write_ds
+from helpers import make_ds, write_ds, write_series
 
 AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 _UNSET = object()
+
+
+#: write_ct's header: a small CT Image Storage file (PS3.3 A.3), 12 bits stored, HU = stored - 1024.
+CT_TAGS = {
+    "SOPClassUID": CTImageStorage,
+    "PatientID": "SECRET123",
+    "PatientBirthDate": "19700101",
+    "StudyInstanceUID": "1.2.826.0.1.3680043.8.498.1",
+    "PixelSpacing": [0.5, 0.5],
+    "BitsStored": 12,
+    "HighBit": 11,
+    "RescaleSlope": 1,
+    "RescaleIntercept": -1024,
+    "WindowCenter": 40,
+    "WindowWidth": 400,
+}
+
+
+def ct_slices(n: int, rows: int = 16, columns: int = 16) -> list[np.ndarray]:
+    """``n`` slices as write_ct writes them: every pixel 1000."""
+    return [np.full((rows, columns), 1000, dtype=np.int16)] * n
 
 
 def write_ct(
@@ -67,23 +88,13 @@ def write_ct(
     ``None`` leaves an attribute out; ``pixels=False`` writes no Pixel Data; ``extra`` sets more attributes.
     """
     tags = {
-        "SOPClassUID": CTImageStorage,
-        "PatientID": "SECRET123",
-        "PatientBirthDate": "19700101",
-        "StudyInstanceUID": "1.2.826.0.1.3680043.8.498.1",
+        **CT_TAGS,
         "SeriesInstanceUID": series_uid,
         "SeriesDescription": description,
         "SeriesNumber": series_number,
         "InstanceNumber": instance,
         "ImagePositionPatient": None if position is None else [f"{v:.6f}" for v in position],
         "ImageOrientationPatient": None if orientation is None else [f"{v:.7f}" for v in orientation],
-        "PixelSpacing": [0.5, 0.5],
-        "BitsStored": 12,
-        "HighBit": 11,
-        "RescaleSlope": 1,
-        "RescaleIntercept": -1024,
-        "WindowCenter": 40,
-        "WindowWidth": 400,
         **({} if pixels else {"PixelData": None}),
         **(extra or {}),
     }
@@ -278,12 +289,10 @@ class TestOrdering:
 def mixed_folder(root: Path) -> tuple[str, str]:
     """Two series (3 and 5 slices), two junk files and a DICOM file without pixel data."""
     small, big = "1.2.826.0.1.3680043.8.498.100", "1.2.826.0.1.3680043.8.498.200"
-    for i in range(3):
-        write_ct(root / "a" / f"{i}.dcm", series_uid=small, position=(0, 0, float(i)), series_number=1,
-                 description="SCOUT")
-    for i in range(5):
-        write_ct(root / "b" / "deeper" / f"{i}.dcm", series_uid=big, position=(0, 0, float(-i)),
-                 series_number=2, description="AXIAL 5mm")
+    write_series(root / "a", ct_slices(3), [float(i) for i in range(3)], SeriesInstanceUID=small, SeriesNumber=1,
+                 SeriesDescription="SCOUT", InstanceNumber=1, **CT_TAGS)
+    write_series(root / "b" / "deeper", ct_slices(5), [float(-i) for i in range(5)], SeriesInstanceUID=big,
+                 SeriesNumber=2, SeriesDescription="AXIAL 5mm", InstanceNumber=1, **CT_TAGS)
     (root / "notes.txt").write_text("not an image\n")
     (root / "a" / "empty.dcm").write_bytes(b"")
     write_ct(root / "b" / "report.dcm", series_uid=generate_uid(), pixels=False)
@@ -466,11 +475,9 @@ class TestReadHeader:
 
 def axial_folder(root: Path, slices: int, size: int = 64) -> list[float]:
     """Slices 2.5 mm apart, file names and instance numbers against the anatomy; the z order."""
-    uid = generate_uid()
     zs = [2.5 * ((7 * i) % slices) for i in range(slices)]  # 7 is coprime to the counts used
-    for i, z in enumerate(zs):
-        write_ct(root / f"{i:03d}.dcm", series_uid=uid, position=(0, 0, z), instance=slices - i,
-                 rows=size, columns=size)
+    write_series(root, ct_slices(slices, size, size), zs, names="{k:03d}.dcm",
+                 each=lambda k: {"InstanceNumber": slices - k}, SeriesDescription="AXIAL 5mm", SeriesNumber=1, **CT_TAGS)
     return sorted(zs)
 
 
