@@ -178,8 +178,8 @@ class TestGreyPipeline:
         table = P.display_table(-2, 1, 65536, Modality(), Window(0.3, 6.0), False)   # no level half-way
         stored = np.array([-2, -1, 0, 1], np.int16)
         np.testing.assert_array_equal(P.apply_table(stored, table), linear(stored, 0.3, 6.0))
-        assert linear(stored, 0.3, 6.0).tolist() == [15, 66, 138, 189]
-        assert table[65534] == 15 and table[65535] == 66     # -2 and -1 as unsigned 16-bit patterns
+        assert linear(stored, 0.3, 6.0).tolist() == [36, 87, 138, 189]   # e.g. -2: (-2 + 0.2) / 5 + 0.5 = 0.14
+        assert table[65534] == 36 and table[65535] == 87     # -2 and -1 as unsigned 16-bit patterns
 
     def test_padding_codes_are_black_even_inverted(self):
         table = P.display_table(0, 255, 256, Modality(), Window(128.0, 256.0), True, padding=(0, 9))
