@@ -354,13 +354,27 @@ class TestParallelBuild:
         ds.PixelData = encapsulate([stream])
         path = write_ds(ds, tmp_path / "j2k.dcm")
         img = dcmlib.load(path)
-        store = img._frames
-        ref, lay = store.refs[0], store.layout_of(0)
+        ref, lay = img.frame_ref(0), img.layout
         usual = dio.decode_frame(ref, lay, path)
-        threaded = dio.decode_frame(ref, lay, path, threads=True)
+        # which decoder ran: imagecodecs' OpenJPEG alone (fast), or pydicom's plugins as usual
+        calls = {"openjpeg": 0, "pydicom": 0}
+        real_j2k, real_pixel_array = imagecodecs.jpeg2k_decode, dio.pixel_array
+
+        def j2k(*a, **k):
+            calls["openjpeg"] += 1
+            return real_j2k(*a, **k)
+
+        def pixel_array(*a, **k):
+            calls["pydicom"] += 1
+            return real_pixel_array(*a, **k)
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(imagecodecs, "jpeg2k_decode", j2k)
+            mp.setattr(dio, "pixel_array", pixel_array)
+            threaded = dio.decode_frame(ref, lay, path, threads=True)
         assert threaded.dtype == usual.dtype and threaded.flags.c_contiguous
         np.testing.assert_array_equal(threaded, usual)
-        assert (dio._decode_j2k_threaded(ref.source, 0, lay) is not None) == fast
+        assert (calls["pydicom"] == 0) == fast and (calls["openjpeg"] == 1 if fast else True), calls
 
     def test_read_ahead_pool_runs_ahead_a_bounded_distance(self):
         import threading
