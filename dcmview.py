@@ -36,6 +36,7 @@ try:  # these take about a second: Ctrl-C meanwhile ends as tidily as later, and
     import dcmlib
     from dcmlib import DcmviewError, InvalidArgumentError, OutputError, controls, output, presets
     from dcmlib import reformat, segmentation
+    from dcmlib.displayable import RenderOptions
     from dcmlib.app.args import (PROG, Parser, add_debug_flag, add_display_flags, add_seg_flags, add_volume_flags,
                                  add_window_flags, parse_window, user_presets, warn)
     from dcmlib.app.screen import check_highgui, ensure_qt_fonts, screen_size
@@ -103,43 +104,45 @@ def frame_index(args: argparse.Namespace, img: dcmlib.DicomImage) -> int:
 
 
 def render_options(args: argparse.Namespace, img: dcmlib.DicomImage,
-                   user: presets.UserPresets | None = None) -> dict:
-    """Turn the window/frame flags into ``img.render`` keyword arguments (frame 0-based), validated.
+                   user: presets.UserPresets | None = None) -> tuple[int, RenderOptions]:
+    """The frame (0-based) and the :class:`~dcmlib.displayable.RenderOptions` the flags ask for, validated.
 
     The library's one VOI resolution checks them (``img.resolve_voi``), so the
     CLI, the viewer and ``render`` accept and refuse the same windows.
     ``--preset NAME`` applies as the viewer offers presets: the user's for the
     image's modality (``user``), the built-in ones to HU images; a preset for
     other modalities is not applied (the file's own window is) and one warning
-    line says so (:func:`dcmlib.presets.preset_for_image`).
+    line says so (:func:`dcmlib.presets.preset_for_image`).  The segmentation
+    itself is added once loaded (``args.seg_object``).
     """
     where = img.path or img.name
-    opts: dict = {"frame": frame_index(args, img), "invert": bool(args.invert), "mode": args.mode,
-                  "overlays": not args.no_overlays, "shutters": not args.no_shutters}
-    if getattr(args, "pstate_object", None) is not None:
-        opts.update(pstate=args.pstate_object, annotations=not args.no_annotations)
+    frame = frame_index(args, img)
+    opts = RenderOptions(invert=bool(args.invert), mode=args.mode, overlays=not args.no_overlays,
+                         shutters=not args.no_shutters, pstate=getattr(args, "pstate_object", None),
+                         annotations=not args.no_annotations, seg_alpha=float(args.seg_alpha),
+                         seg_outline=bool(args.seg_outline), segmentation=getattr(args, "seg_object", None))
     if args.window:
-        opts["center"], opts["width"] = parse_window(args.window, where)
+        center, width = parse_window(args.window, where)
+        opts = replace(opts, center=center, width=width)
     elif args.preset and not img.is_color:
         try:
             preset, note = presets.preset_for_image(args.preset, img.modality, img.unit, user)
         except InvalidArgumentError as exc:
             raise InvalidArgumentError(exc.problem, where) from None
         if preset is not None:
-            opts["preset"] = preset
+            opts = replace(opts, preset=preset)
         else:
             warn(f"{where}: {note}")
     elif args.voi is not None:
         try:
-            opts["voi"] = int(args.voi)
+            opts = replace(opts, voi=int(args.voi))
         except ValueError:
             raise InvalidArgumentError(f"--voi must be a whole number, got {args.voi!r}", where) from None
     if not img.is_color:
-        selection = img.resolve_voi(opts["frame"], center=opts.get("center"), width=opts.get("width"),
-                                    mode=opts["mode"], voi=opts.get("voi"), preset=opts.get("preset"))
+        selection = img.resolve_voi(frame, **opts.window)
         if selection.preset is not None:
-            opts["preset"] = selection.preset
-    return opts
+            opts = replace(opts, preset=selection.preset)
+    return frame, opts
 
 
 def check_output(out: str) -> Path:
@@ -248,14 +251,12 @@ def _run(args: argparse.Namespace) -> int:
         if out is not None:
             with quiet_c_stderr():  # decode first: a min-max default window needs the frame too
                 img.stored(frame_index(args, img))
-        opts = render_options(args, img, user)
         args.seg_object = dcmlib.load_segmentation(args.seg, img) if args.seg else None
+        frame, opts = render_options(args, img, user)
         if out is not None:
-            if args.seg_object is not None:
-                opts.update(segmentation=args.seg_object, seg_alpha=args.seg_alpha, seg_outline=args.seg_outline)
-            write_image(out, img.render(**opts))
+            write_image(out, img.render(frame=frame, options=opts))
             return 0
-        return run_viewer(img, args, opts, user)
+        return run_viewer(img, args, frame, opts, user)
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
@@ -467,9 +468,9 @@ def wheel_delta(flags: int) -> int:
     return d - 0x10000 if d >= 0x8000 else d
 
 
-def run_viewer(img: dcmlib.DicomImage, args: argparse.Namespace, opts: dict,
+def run_viewer(img: dcmlib.DicomImage, args: argparse.Namespace, frame: int, opts: RenderOptions,
                user: presets.UserPresets | None = None) -> int:
-    """Open the HighGUI window on ``img`` with the start state ``opts``; returns the exit status.
+    """Open the HighGUI window on ``img`` at ``frame`` with the start options ``opts``; returns the exit status.
 
     ``user`` adds the user's presets for the image's modality to the ``p`` cycle.
     """
@@ -477,26 +478,23 @@ def run_viewer(img: dcmlib.DicomImage, args: argparse.Namespace, opts: dict,
     screen = screen_size(img.path or img.name)          # no display: one-line error, before any window
     ensure_qt_fonts()                                    # Qt reads the font folder when the window opens
     state = controls.initial_state(
-        img, center=opts.get("center"), width=opts.get("width"), preset=opts.get("preset"),
-        voi=opts.get("voi"), mode=opts.get("mode"), frame=opts.get("frame", 0),
-        invert=opts.get("invert", False), user_presets=user.for_modality(img.modality) if user else ())
-    state = replace(state, overlays=opts.get("overlays", True), shutters=opts.get("shutters", True))
-    seg = getattr(args, "seg_object", None)
-    if seg is not None:          # k toggles it, K steps the alpha
-        state = replace(state, segmentation=True, seg_alpha=args.seg_alpha, seg_outline=bool(args.seg_outline))
-    pstates = viewer_pstates(img, args, opts.get("frame", 0))
+        img, center=opts.center, width=opts.width, preset=opts.preset, voi=opts.voi, mode=opts.mode,
+        frame=frame, invert=opts.invert, user_presets=user.for_modality(img.modality) if user else ())
+    state = replace(state, overlays=opts.overlays, shutters=opts.shutters)
+    if opts.segmentation is not None:          # k toggles it, K steps the alpha
+        state = replace(state, segmentation=True, seg_alpha=opts.seg_alpha, seg_outline=opts.seg_outline)
+    pstates = viewer_pstates(img, opts.pstate, frame)
     if pstates:                  # g toggles them; --pstate opens through it
-        state = replace(state, pstate=getattr(args, "pstate_object", None) is not None)
+        state = replace(state, pstate=opts.pstate is not None)
     viewer = Viewer(img, state, snapshot_dir=args.snapshot_dir or ".", screen=screen,
-                    show_patient=bool(args.show_patient), segmentation=seg, pstates=pstates,
-                    pstate_annotations=not args.no_annotations)
+                    show_patient=bool(args.show_patient), segmentation=opts.segmentation, pstates=pstates,
+                    pstate_annotations=opts.annotations)
     return viewer.run()
 
 
-def viewer_pstates(img: dcmlib.DicomImage, args: argparse.Namespace, frame: int) -> tuple:
-    """The presentation states ``g`` shows: ``--pstate`` (which must reference the frame opened, as for
-    --export), else those found next to the image (none for a reformatted plane)."""
-    given = getattr(args, "pstate_object", None)
+def viewer_pstates(img: dcmlib.DicomImage, given: dcmlib.PresentationState | None, frame: int) -> tuple:
+    """The presentation states ``g`` shows: ``--pstate`` (``given``, which must reference the frame opened, as
+    for --export), else those found next to the image (none for a reformatted plane)."""
     if given is not None:
         given.check(*img.pstate_ref(frame), img.path or img.name)
         return (given,)

@@ -28,6 +28,7 @@ from .errors import (
     PresentationStateError,
     SegmentationError,
 )
+from .displayable import DisplayImage, RenderOptions
 from .image import DicomImage, load
 from .lut import MODES, PairWindow, VoiFunction, VoiLut, Window
 from .pipeline import VoiSelection
@@ -41,6 +42,8 @@ __version__ = "0.1.0"
 __all__ = [
     "load",
     "DicomImage",
+    "DisplayImage",
+    "RenderOptions",
     "PRESETS",
     "Preset",
     "get_preset",

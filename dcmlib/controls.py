@@ -37,6 +37,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Sequence
 
+from .displayable import DEFAULT_ALPHA
 from .errors import InvalidArgumentError
 from .lut import MODES as _VOI_MODES
 from .lut import VoiFunction, VoiLut, Window
@@ -458,7 +459,7 @@ class ViewerState:
     overlays: bool = True  #: draw the overlay planes (PS3.3 C.9.2); ``l`` toggles
     shutters: bool = True  #: apply the display shutter (C.7.6.11)
     segmentation: bool | None = None  #: blend the ``--seg`` segmentation (None: none loaded); ``k`` toggles
-    seg_alpha: float = 0.4  #: its opacity (segmentation.DEFAULT_ALPHA; no cv2 here); ``K`` steps it (SEG_ALPHAS)
+    seg_alpha: float = DEFAULT_ALPHA  #: its opacity; ``K`` steps it (:data:`SEG_ALPHAS`)
     seg_outline: bool = False  #: only the segments' contours
     pstate: bool | None = None  #: show the image through its presentation state (None: none found); ``g`` toggles
     probe: Probe | None = None

@@ -13,7 +13,7 @@ import functools
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 from pathlib import Path
 
 import cv2
@@ -21,6 +21,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from . import io, overlays as display, pipeline, pstate as pstate_stage
+from .displayable import ImageBase, RenderOptions
 from .errors import DcmviewWarning, InvalidArgumentError, NotDicomError, PixelDataError
 from .frames import FrameRef
 from .header import FrameParams, PixelSpacing, cine_rate, header_errors, layout, pixel_spacing, text_value
@@ -29,7 +30,6 @@ from .pipeline import VoiSelection
 from .presentation import needs_inversion
 from .presets import PRESETS, Preset
 from .pstate import PresentationState
-from .segmentation import DEFAULT_ALPHA, Segmentation
 from .stack import FrameStore
 from .summary import summary
 
@@ -56,7 +56,7 @@ def _memory_bounded(method: F) -> F:
     return guarded  # type: ignore[return-value]
 
 
-class DicomImage:
+class DicomImage(ImageBase):
     """A DICOM image or stack: headers parsed once, frames decoded lazily and cached.
 
     Use :func:`load` to make one.  ``len(img)`` is the number of frames (slices
@@ -247,7 +247,7 @@ class DicomImage:
         if self.is_color:
             self._check_frame(frame)
             return Window(127.5, 256.0)
-        return self.resolve_voi(frame).window
+        return super().default_window(frame)
 
     @_memory_bounded
     def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5) -> PairWindow:
@@ -258,49 +258,45 @@ class DicomImage:
         f = self._check_frame(frame)
         if self.is_color:
             return PairWindow(127.5, 256.0, explanation="auto")
-        c, w = pipeline.percentile_window(self.values(f), self.padding_mask(f), low, high)
-        return PairWindow(c, w, explanation="auto")
+        return super().auto_window(f, low, high)
 
     # -- rendering ---------------------------------------------------------------
     @_memory_bounded
-    def render(self, center: float | None = None, width: float | None = None, *, mode: str | None = None,
-               frame: int = 0, invert: bool = False, voi: int | None = None,
-               preset: str | Preset | None = None, overlays: bool = True, shutters: bool = True,
-               pstate: PresentationState | None = None, annotations: bool = True,
-               segmentation: Segmentation | None = None, seg_alpha: float = DEFAULT_ALPHA,
-               seg_outline: bool = False) -> np.ndarray:
+    def render(self, center: float | None = None, width: float | None = None, *, frame: int = 0,
+               options: RenderOptions | None = None, **changes: Any) -> np.ndarray:
         """The display image of a frame: ``uint8`` (rows, columns), or BGR (rows, columns, 3) for colour.
 
-        The VOI is, in this order: ``center``/``width`` (a missing one taken from
-        the file's window), ``preset``, the ``voi``-th stored VOI (1-based), else
-        the file's first VOI or a min-max window.  ``mode`` overrides the VOI LUT
-        Function.  MONOCHROME1 and Presentation LUT Shape INVERSE are honoured;
-        ``invert`` flips the result.  Colour images ignore the window.  Then
-        ``overlays`` draws the overlay planes (PS3.3 C.9.2) and ``shutters``
-        applies the display shutter (C.7.6.11), see :mod:`dcmlib.overlays`.
+        ``options`` (a :class:`~dcmlib.displayable.RenderOptions`) says how; keywords
+        change it (``mode``, ``invert``, ``voi``, ``preset``, ``overlays``, ``shutters``,
+        ``pstate``, ``annotations``, ``segmentation``, ``seg_alpha``, ``seg_outline``),
+        and ``center``/``width`` set the window.  The VOI is, in this order:
+        ``center``/``width`` (a missing one taken from the file's window), ``preset``,
+        the ``voi``-th stored VOI (1-based), else the file's first VOI or a min-max
+        window; ``mode`` overrides the VOI LUT Function.  MONOCHROME1 and
+        Presentation LUT Shape INVERSE are honoured; ``invert`` flips the result.
+        Colour images ignore the window.  Then ``overlays`` draws the overlay planes
+        (PS3.3 C.9.2) and ``shutters`` applies the display shutter (C.7.6.11).
 
-        ``pstate`` (a :class:`~dcmlib.pstate.PresentationState`, see
-        :func:`dcmlib.load_pstate`) renders the frame as the state says: its
-        Modality LUT, VOI and Presentation LUT, its shutter instead of the image's, the overlays it activates,
-        rotation, flip and displayed area, and (unless ``annotations`` is False)
-        its graphic and text annotations; a state made for another image raises
-        :class:`~dcmlib.pstate.PresentationStateError`.  A window given here
-        overrides the state's VOI.
+        ``pstate`` (see :func:`dcmlib.load_pstate`) renders the frame as the state
+        says: its Modality LUT, VOI and Presentation LUT, its shutter instead of the
+        image's, the overlays it activates, rotation, flip and displayed area, and
+        (unless ``annotations`` is False) its graphic and text annotations; a state
+        made for another image raises :class:`~dcmlib.pstate.PresentationStateError`.
+        A window given here overrides the state's VOI.
 
-        ``segmentation`` (see :func:`dcmlib.load_segmentation`) is blended over
-        the frame at ``seg_alpha`` (its contours only with ``seg_outline``),
-        after the overlays and shutter and before a state's spatial stages and
-        annotations; the output is then BGR.
+        ``segmentation`` (see :func:`dcmlib.load_segmentation`) is blended over the
+        frame at ``seg_alpha`` (its contours only with ``seg_outline``), after the
+        overlays and shutter and before a state's spatial stages and annotations;
+        the output is then BGR.
         """
-        seg = None if segmentation is None else (segmentation, seg_alpha, seg_outline)
-        if pstate is not None:
-            return pstate_stage.render(self, pstate, frame, invert=invert, overlays=overlays, shutters=shutters,
-                                       annotations=annotations, seg=seg, center=center, width=width, mode=mode,
-                                       voi=voi, preset=preset)
-        out = self._render(center, width, mode=mode, frame=frame, invert=invert, voi=voi, preset=preset)
-        planes = self.object_layers(frame, overlays=overlays, shutters=shutters)
+        opts = RenderOptions.of(options, center=center, width=width, **changes)
+        if opts.pstate is not None:
+            return pstate_stage.render(self, opts.pstate, frame, opts)
+        out = self._render(frame, opts)
+        planes = self.object_layers(frame, overlays=opts.overlays, shutters=opts.shutters)
         if planes is not None:
             out = display.apply_layers(np.array(out), planes, self.shutter_fill(frame))
+        seg = opts.seg
         return out if seg is None else seg[0].apply(out, frame, seg[1], seg[2])
 
     def pstate_ref(self, frame: int = 0) -> tuple[str, int]:
@@ -337,15 +333,14 @@ class DicomImage:
         """What the shutter shows on this image's 8-bit output: a grey level, or BGR for colour (C.7.6.11)."""
         return display.fill_value(self.display_objects(frame), self.is_color)
 
-    def _render(self, center: float | None, width: float | None, *, mode: str | None, frame: int, invert: bool,
-                voi: int | None, preset: str | Preset | None) -> np.ndarray:
+    def _render(self, frame: int, opts: RenderOptions) -> np.ndarray:
         """:meth:`render` without the display objects: the grey or colour pipeline alone."""
         f = self._check_frame(frame)
         if self.is_color:
-            return pipeline.color_display(self.values(f), invert)
-        sel = self.resolve_voi(f, center=center, width=width, mode=mode, voi=voi, preset=preset)
+            return pipeline.color_display(self.values(f), opts.invert)
+        sel = self.resolve_voi(f, **opts.window)
         p, stored = self._frames.params(f), self._frames.stored(f)
-        inverted = needs_inversion(self.photometric, p.lut_shape, invert)
+        inverted = needs_inversion(self.photometric, p.lut_shape, opts.invert)
         if stored.dtype in (np.uint8, np.int8, np.uint16, np.int16):
             lo, hi = self._frames.stored_range(f)
             table = pipeline.display_table(lo, hi, 256 if stored.dtype.itemsize == 1 else 65536,
@@ -359,18 +354,15 @@ class DicomImage:
 
     @_memory_bounded
     def render_values(self, values: np.ndarray, center: float | None = None, width: float | None = None, *,
-                      mode: str | None = None, invert: bool = False, frame: int = 0, voi: int | None = None,
-                      preset: str | Preset | None = None) -> np.ndarray:
+                      frame: int = 0, options: RenderOptions | None = None, **changes: Any) -> np.ndarray:
         """Window any array of modality values (e.g. a resized viewport) with this image's pipeline.
 
         Same VOI resolution and polarity as :meth:`render`; grayscale only.
         """
         if self.is_color:
             raise InvalidArgumentError("render_values is for grayscale images", self.path)
-        f = self._check_frame(frame)
-        sel = self.resolve_voi(f, center=center, width=width, mode=mode, voi=voi, preset=preset)
-        inverted = needs_inversion(self.photometric, self._frames.params(f).lut_shape, invert)
-        return pipeline.to_display(np.asarray(values, dtype=np.float32), sel.voi, inverted)
+        return super().render_values(values, center, width, frame=self._check_frame(frame), options=options,
+                                     **changes)
 
     def reformat(self, plane: str, progress: Callable[[int, int], None] | None = None):
         """The series as slices through ``plane``: ``axial``, ``coronal`` or ``sagittal`` (see :mod:`dcmlib.reformat`).

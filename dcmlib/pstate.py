@@ -33,6 +33,7 @@ import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -45,6 +46,10 @@ from .lut import MAX_VALUE, LutData, Modality, VoiFunction, VoiLut, Window, chec
 from . import pipeline
 from .overlays import DisplayObjects, Overlay, apply_layers, fill_value, layers, parse_overlays
 from .shutters import Shutter, parse_shutter
+from .displayable import ImageBase, RenderOptions
+
+if TYPE_CHECKING:
+    from .image import DicomImage
 
 __all__ = [
     "GSPS_SOP_CLASS",
@@ -688,11 +693,12 @@ def image_slices(img) -> dict[str, int]:  # noqa: ANN001 - a DicomImage
     return found
 
 
-def grey(img, state: PresentationState, frame: int = 0, *, invert: bool = False,  # noqa: ANN001 - a DicomImage
-         **window) -> np.ndarray:
+def grey(img: DicomImage, state: PresentationState, frame: int = 0,
+         opts: RenderOptions | None = None) -> np.ndarray:
     """A frame through a state's grey stages only (Modality LUT, VOI, Presentation LUT; PS3.4 N.2), at image
-    size, padding black; ``window`` as ``render``'s (it overrides the state's VOI).  A state that does not
-    reference the frame, or a colour image, is a :class:`PresentationStateError`."""
+    size, padding black; ``opts``' window overrides the state's VOI, its ``invert`` flips.  A state that does
+    not reference the frame, or a colour image, is a :class:`PresentationStateError`."""
+    opts = opts if opts is not None else RenderOptions()
     source = img.frame_ref(frame).source
     sop, number = img.pstate_ref(frame)
     state.check(sop, number, os.fspath(source) if isinstance(source, (str, os.PathLike)) else img.path or img.name)
@@ -709,8 +715,8 @@ def grey(img, state: PresentationState, frame: int = 0, *, invert: bool = False,
         return pipeline.minmax_window(*ends)
 
     sel = pipeline.resolve_voi([state_voi] if state_voi is not None else [], identity, VoiFunction.LINEAR,
-                               where=img.path, **window)
-    inverted = state.inverse != bool(invert)
+                               where=img.path, **opts.window)
+    inverted = state.inverse != bool(opts.invert)
     if stored.dtype in (np.uint8, np.int8, np.uint16, np.int16):
         lo, hi = img.stored_range(frame)
         table = pipeline.display_table(lo, hi, 256 if stored.dtype.itemsize == 1 else 65536, modality, sel.voi,
@@ -723,38 +729,39 @@ def grey(img, state: PresentationState, frame: int = 0, *, invert: bool = False,
     return out
 
 
-def render(img, state: PresentationState, frame: int = 0, *, invert: bool = False,  # noqa: ANN001 - a DicomImage
-           overlays: bool = True, shutters: bool = True, annotations: bool = True, seg: tuple | None = None,
-           **window) -> np.ndarray:
+def render(img: DicomImage, state: PresentationState, frame: int, opts: RenderOptions) -> np.ndarray:
     """``img.render(pstate=state)``: the grey stages, the overlays the state activates and its shutter at image
-    size (C.11.7, C.7.6.11), a segmentation (``seg``: it, alpha, outline), then the state's spatial stages and
+    size (C.11.7, C.7.6.11), the segmentation ``opts`` holds, then the state's spatial stages and
     annotations (:func:`present`)."""
-    out = grey(img, state, frame, invert=invert, **window)
+    out = grey(img, state, frame, opts)
     objects = state.display_objects(img.display_objects(frame))
-    planes = layers(objects, img.frame_ref(frame).index, img.rows, img.columns, overlays=overlays,
-                    shutters=shutters) if (overlays or shutters) else None
+    planes = layers(objects, img.frame_ref(frame).index, img.rows, img.columns, overlays=opts.overlays,
+                    shutters=opts.shutters) if (opts.overlays or opts.shutters) else None
     if planes is not None:
         apply_layers(out, planes, fill_value(objects, False))
+    seg = opts.seg
     if seg is not None:
         out = seg[0].apply(out, frame, seg[1], seg[2])
     sop, number = img.pstate_ref(frame)
-    return present(out, state, sop, number, annotations)
+    return present(out, state, sop, number, opts.annotations)
 
 
 # ----------------------------------------------------------------------------- the viewer's picture of a state
 
 
-class PresentedImage:
-    """An image seen through a presentation state, with the loaded image's interface, for the viewer.
+class PresentedImage(ImageBase):
+    """An image seen through a presentation state, with the image interface (:class:`~dcmlib.displayable.DisplayImage`).
 
     Its frames are the state's picture before scaling: the modality values
     (the state's Modality LUT, PS3.4 N.2) rotated, flipped and cut to the
     displayed area (C.10.6, C.10.4), the area's outside as padding (black);
     its VOI is the state's Softcopy VOI (else the identity over the modality
     output) and its polarity the state's Presentation LUT Shape.  The viewer's
-    zoom stands in for the Presentation Size Mode.  Everything else (header,
-    cine rate, frames) is the image's.  ``render`` is the image's render with
-    the state, so the ``s`` snapshot equals ``--export --pstate``.  Frames the
+    zoom stands in for the Presentation Size Mode.  The name, path, photometric,
+    modality, cine rate and frames are the image's, delegated by name; what a
+    state changes (stored values, frame headers, the header) is not offered.
+    ``render`` is the image's render with the state, so the ``s`` snapshot
+    equals ``--export --pstate``.  Frames the
     state does not reference are not this picture (:meth:`applies`), and
     ``area`` is the displayed area this picture has (frames with another one
     are another picture).
@@ -767,11 +774,30 @@ class PresentedImage:
         self._geometry = area_transform(state, area, image.rows, image.columns)[:2]
         self._cache: dict[tuple[str, int], object] = {}
 
-    def __getattr__(self, name: str):
-        return getattr(self._image, name)
+    # -- the image's own, delegated: what a state does not change -----------------------------------
+    name = property(lambda self: self._image.name)
+    path = property(lambda self: self._image.path)
+    photometric = property(lambda self: self._image.photometric)
+    is_color = property(lambda self: self._image.is_color)
+    is_series = property(lambda self: self._image.is_series)
+    modality = property(lambda self: self._image.modality)
+    cine_rate = property(lambda self: self._image.cine_rate)
 
     def __len__(self) -> int:
         return len(self._image)
+
+    def position(self, frame: int) -> float | None:
+        return self._image.position(frame)
+
+    def pstate_ref(self, frame: int = 0) -> tuple[str, int]:
+        return self._image.pstate_ref(frame)
+
+    def info(self) -> str:
+        return self._image.info()
+
+    def close(self) -> None:
+        self._cache = {}
+        self._image.close()
 
     @property
     def unit(self) -> str:
@@ -849,16 +875,6 @@ class PresentedImage:
 
         return resolve_voi(self.vois(frame), identity, VoiFunction.LINEAR, where=self._image.path, **window)
 
-    def default_window(self, frame: int = 0) -> Window:
-        return self.resolve_voi(frame).window
-
-    def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5):
-        from .lut import PairWindow  # noqa: PLC0415
-        from .pipeline import percentile_window  # noqa: PLC0415
-
-        c, w = percentile_window(self.values(frame), self.padding_mask(frame), low, high)
-        return PairWindow(c, w, explanation="auto")
-
     def inverted(self, frame: int = 0, invert: bool = False) -> bool:
         return self.state.inverse != bool(invert)
 
@@ -886,9 +902,13 @@ class PresentedImage:
 
         return display.fill_value(self.state.display_objects(self._image.display_objects(frame)), False)
 
-    def render(self, *args, **kwargs) -> np.ndarray:
-        kwargs.setdefault("annotations", self.annotations)
-        return self._image.render(*args, pstate=self.state, **kwargs)
+    def render(self, center: float | None = None, width: float | None = None, *, frame: int = 0,
+               options: RenderOptions | None = None, **changes: Any) -> np.ndarray:
+        """The image's render through the state (``--export --pstate``): the state's annotations unless
+        this picture or ``changes`` turn them off."""
+        changes.setdefault("annotations", self.annotations if options is None else options.annotations)
+        opts = RenderOptions.of(options, center=center, width=width, pstate=self.state, **changes)
+        return self._image.render(frame=frame, options=opts)
 
     def pixel_spacing(self, frame: int = 0):
         """The image's spacing, row and column swapped by a quarter turn."""

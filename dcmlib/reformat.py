@@ -32,15 +32,17 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 
 from . import pipeline
 from .cache import FrameCache
+from .displayable import ImageBase, RenderOptions
 from .errors import InvalidArgumentError
 from .header import PixelSpacing
-from .lut import PairWindow, VoiLut, Window
+from .lut import VoiLut, Window
 from .pipeline import VoiSelection
 from .presentation import needs_inversion
 from .presets import PRESETS, Preset
@@ -281,7 +283,7 @@ def switch_plane(img, frame: int, point: tuple[float, float] | None = None, plan
 # --------------------------------------------------------------------------- the image object
 
 
-class ReformattedImage:
+class ReformattedImage(ImageBase):
     """One plane of a series' volume, with the interface of :class:`~dcmlib.image.DicomImage`.
 
     Frames are slices through the plane, ascending along its patient axis
@@ -434,40 +436,30 @@ class ReformattedImage:
                                     center=center, width=width, mode=mode, voi=voi, preset=preset,
                                     where=self.path)
 
-    def default_window(self, frame: int = 0) -> Window:
-        return self.resolve_voi(frame).window
-
-    def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5) -> PairWindow:
-        f = self._check_frame(frame)
-        c, w = pipeline.percentile_window(self.values(f), self.padding_mask(f), low, high)
-        return PairWindow(c, w, explanation="auto")
-
     def inverted(self, frame: int = 0, invert: bool = False) -> bool:
         self._check_frame(frame)
         return needs_inversion(self.photometric, self._params.lut_shape, invert)
 
-    def render(self, center: float | None = None, width: float | None = None, *, mode: str | None = None,
-               frame: int = 0, invert: bool = False, voi: int | None = None,
-               preset: str | Preset | None = None, overlays: bool = True, shutters: bool = True) -> np.ndarray:
+    def render(self, center: float | None = None, width: float | None = None, *, frame: int = 0,
+               options: RenderOptions | None = None, **changes: Any) -> np.ndarray:
         """The slice as uint8 (rows, columns), windowed as the acquired slices (C.11.2, C.11.6).
 
-        ``overlays`` and ``shutters`` are accepted for the common interface; a
-        reformatted slice has neither (they belong to the acquired frames).
+        Overlays and shutters belong to the acquired frames: a reformatted slice has
+        neither, so those options change nothing; a presentation state or a
+        segmentation (made for the acquired images) is refused.
         """
+        opts = RenderOptions.of(options, center=center, width=width, **changes)
+        if opts.pstate is not None or opts.segmentation is not None:
+            what = "a presentation state" if opts.pstate is not None else "a segmentation"
+            raise InvalidArgumentError(f"{what} applies to the acquired images, not to a reformatted plane",
+                                       self.path)
         f = self._check_frame(frame)
-        sel = self.resolve_voi(f, center=center, width=width, mode=mode, voi=voi, preset=preset)
-        out = pipeline.to_display(self.values(f), sel.voi, self.inverted(f, invert))
+        sel = self.resolve_voi(f, **opts.window)
+        out = pipeline.to_display(self.values(f), sel.voi, self.inverted(f, opts.invert))
         mask = self.padding_mask(f)
         if mask is not None:
             out[mask] = 0
         return out
-
-    def render_values(self, values: np.ndarray, center: float | None = None, width: float | None = None, *,
-                      mode: str | None = None, invert: bool = False, frame: int = 0, voi: int | None = None,
-                      preset: str | Preset | None = None) -> np.ndarray:
-        """Window any array of modality values with this image's pipeline."""
-        sel = self.resolve_voi(frame, center=center, width=width, mode=mode, voi=voi, preset=preset)
-        return pipeline.to_display(np.asarray(values, dtype=np.float32), sel.voi, self.inverted(frame, invert))
 
     def reformat(self, plane: str, progress: Callable[[int, int], None] | None = None) -> ReformattedImage:
         """Another plane of the same volume."""

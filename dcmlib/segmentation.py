@@ -38,6 +38,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 from .color import dicom_lab_to_rgb
+from .displayable import DEFAULT_ALPHA
 from .errors import DcmviewError, InvalidArgumentError, SegmentationError, exception_text
 from .header import functional_item, text_value, vector
 
@@ -49,8 +50,6 @@ __all__ = ["Segment", "Segmentation", "load_segmentation", "blend", "outline",
 SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 #: Segmentation Storage and Label Map Segmentation Storage.
 SEG_CLASSES = (SEG_STORAGE, "1.2.840.10008.5.1.4.1.1.66.7")
-#: Default opacity of a segment (``--seg-alpha``).
-DEFAULT_ALPHA = 0.4
 #: A SEG frame's Image Position (Patient) matches a slice's within this distance (mm).
 POSITION_TOLERANCE_MM = 0.05
 #: Segment colours (RGB) when the SEG recommends none, or for mask labels: label k gets entry (k - 1) mod 10.

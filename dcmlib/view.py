@@ -27,14 +27,17 @@ import numpy as np
 
 from . import controls, measure, pipeline, reformat
 from .controls import Measurement, ViewerState
+from .displayable import RenderOptions
 from .errors import DcmviewError, DcmviewWarning
 from .image import DicomImage
+from .lut import Window
+from .pipeline import VoiSelection
 from .overlays import apply_layers
 from .pstate import PresentationState, PresentedImage
 from .segmentation import Segmentation, blend as blend_segments
 from .viewport import Viewport
 
-__all__ = ["View", "fit_zoom", "render_args", "DEFAULT_SCREEN", "MIN_VIEW", "TRACKBAR_SPACE"]
+__all__ = ["View", "fit_zoom", "render_options", "DEFAULT_SCREEN", "MIN_VIEW", "TRACKBAR_SPACE"]
 
 #: Screen size (width, height) assumed when none is known.
 DEFAULT_SCREEN = (1280, 1024)
@@ -68,17 +71,20 @@ def fit_zoom(rows: int, cols: int, screen: tuple[int, int]) -> float:
     return float(max(whole, 1))
 
 
-def render_args(state: ViewerState) -> dict[str, object]:
-    """The state's VOI as :meth:`~dcmlib.image.DicomImage.render` arguments.
+def render_options(state: ViewerState, segmentation: Segmentation | None = None) -> RenderOptions:
+    """What the state shows, as the :class:`~dcmlib.displayable.RenderOptions` ``render`` takes.
 
-    A stored VOI LUT by its number (``voi=``), else the window and its VOI LUT
-    Function; none for colour, which has no VOI.
+    Its VOI: a stored VOI LUT by its number (``voi``), else the window and its
+    VOI LUT Function (none for colour, which has no VOI); its polarity, overlays
+    and shutter; ``segmentation`` when the state shows it.  The ``s`` snapshot
+    renders with these, so it equals ``--export`` with the same flags.
     """
-    if state.is_color:
-        return {}
-    if state.lut:
-        return {"voi": state.voi}
-    return {"center": state.center, "width": state.width, "mode": state.mode}
+    voi: dict[str, object] = {}
+    if not state.is_color:
+        voi = {"voi": state.voi} if state.lut else {"center": state.center, "width": state.width, "mode": state.mode}
+    return RenderOptions(invert=state.invert, overlays=state.overlays, shutters=state.shutters,
+                         segmentation=segmentation, seg_alpha=state.seg_alpha, seg_outline=state.seg_outline,
+                         **voi)  # type: ignore[arg-type]  # the VOI keywords' own types
 
 
 def _shown(state: ViewerState) -> tuple[ViewerState, str | None]:
@@ -314,17 +320,15 @@ class View:
     def _window(self, values: np.ndarray, padding: np.ndarray | None) -> np.ndarray:
         """Resampled values to display levels with the state's window and polarity."""
         s = self.state
-        voi = None if s.is_color else self.image.resolve_voi(s.frame, **render_args(s)).voi  # type: ignore[arg-type]
+        voi = None if s.is_color else self.image.resolve_voi(s.frame, **render_options(s).window).voi
         return pipeline.window_viewport(values, padding, voi, self.image.inverted(s.frame, s.invert),
                                         getattr(self.image, "presentation_lut", None))
 
     def full_resolution(self) -> np.ndarray:
         """The frame at full resolution exactly as ``--export`` writes it (the ``s`` snapshot)."""
         s = self.state
-        seg = dict(segmentation=self.segmentation, seg_alpha=s.seg_alpha, seg_outline=s.seg_outline) \
-            if self._seg_shown(s) else {}                        # as --export --seg
-        return self.image.render(frame=s.frame, invert=s.invert, overlays=s.overlays, shutters=s.shutters,
-                                 **render_args(s), **seg)  # type: ignore[arg-type]
+        seg = self.segmentation if self._seg_shown(s) else None       # as --export --seg
+        return self.image.render(frame=s.frame, options=render_options(s, seg))
 
     def hover(self, state: ViewerState, x: int, y: int) -> ViewerState:
         """``state`` with the pointer at view position (x, y) and the probe on the source pixel under
@@ -510,11 +514,27 @@ class _Remembered:
         self._image = image
         self._auto: dict[tuple[int, float, float], object] = {}
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._image, name)
+    # -- what the state logic reads (controls.VoiSource), delegated by name ---------------------------
+    is_color = property(lambda self: self._image.is_color)
+    is_series = property(lambda self: self._image.is_series)
+    unit = property(lambda self: self._image.unit)
+    cine_rate = property(lambda self: self._image.cine_rate)
+    value_range = property(lambda self: self._image.value_range)
 
     def __len__(self) -> int:
         return len(self._image)
+
+    def frame_range(self, frame: int = 0) -> tuple[float, float]:
+        return self._image.frame_range(frame)
+
+    def vois(self, frame: int = 0) -> list:
+        return self._image.vois(frame)
+
+    def resolve_voi(self, frame: int = 0, **window: object) -> VoiSelection:
+        return self._image.resolve_voi(frame, **window)
+
+    def default_window(self, frame: int = 0) -> Window:
+        return self._image.default_window(frame)
 
     def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5):  # noqa: ANN201 - DicomImage's
         key = (frame, low, high)

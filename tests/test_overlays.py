@@ -208,8 +208,8 @@ def test_viewer_l_toggles_overlays_and_s_equals_export(tmp_path):
 def test_cli_flags_reach_render_options():
     img = dcmlib.load(pydicom_file("examples_overlay.dcm"))
     args = dcmview.build_parser().parse_args(["x", "--no-overlays"])
-    opts = dcmview.render_options(args, img)
-    assert opts["overlays"] is False and opts["shutters"] is True
+    frame, opts = dcmview.render_options(args, img)
+    assert (frame, opts.overlays, opts.shutters) == (0, False, True)
 
 
 def test_convert_draws_overlays_as_export():

@@ -334,7 +334,7 @@ def test_the_viewer_opens_on_the_files_window_for_a_preset_of_another_modality(t
     path = _by_modality(tmp_path / "src")["MR"]
     img = dcmlib.load(path)
     args = dcmview.build_parser().parse_args([path, "--preset", "lung"])
-    opts = dcmview.render_options(args, img)
-    assert "preset" not in opts
-    state = controls.initial_state(img, preset=opts.get("preset"))
+    frame, opts = dcmview.render_options(args, img)
+    assert opts.preset is None
+    state = controls.initial_state(img, frame=frame, preset=opts.preset)
     assert (state.center, state.width, state.preset) == (2000.0, 4000.0, None)

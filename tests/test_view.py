@@ -20,7 +20,7 @@ from pydicom.sequence import Sequence
 
 import dcmlib
 from dcmlib import controls, view
-from dcmlib.view import View, fit_zoom, render_args
+from dcmlib.view import View, fit_zoom, render_options
 from helpers import damaged_series, make_ds, per_frame_windows, pydicom_file, ramp
 
 
@@ -61,7 +61,8 @@ class TestViewport:
         v = View(img)
         v.set_state(controls.on_key(v.state, "x", img))
         assert (v.state.lut, v.state.voi) == (True, 1)
-        assert render_args(v.state) == {"voi": 1}
+        assert render_options(v.state).window == {"center": None, "width": None, "mode": None, "voi": 1,
+                                                  "preset": None}
         assert np.array_equal(v.render_view(), nearest(img.render(voi=1), v.size))
         assert v.render_view()[0, 0] == 255                     # reversed: the lowest value is white
 
@@ -98,7 +99,8 @@ class TestViewport:
         rgb[..., 0] = 200
         img = dcmlib.load(make_ds(rgb, SamplesPerPixel=3, PhotometricInterpretation="RGB"))
         v = View(img)
-        assert render_args(v.state) == {}
+        assert render_options(v.state).window == {"center": None, "width": None, "mode": None, "voi": None,
+                                                  "preset": None}
         assert tuple(v.render_view()[5, 5]) == (0, 0, 200)
         v.set_state(controls.on_key(v.state, "i", img))
         assert tuple(v.render_view()[5, 5]) == (255, 255, 55)

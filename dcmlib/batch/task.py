@@ -16,12 +16,13 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from pydicom.dataset import Dataset
 
 from .. import output
+from ..displayable import RenderOptions
 from ..errors import (DcmviewError, InvalidArgumentError, NoPixelDataError, NotDicomError, OutputError,
                       SegmentationError, UnsupportedError)
 from ..header import frame_params, functional_item, layout, text_value, vector
@@ -289,25 +290,24 @@ def display_image(img: DicomImage, frame: int, options: ConvertOptions, seg: Seg
     """The 8-bit display image (``render``, as ``--export``) or the three ``--channels`` windows as one
     BGR image whose first channel, as PNG readers see it (red), is the first window; and its window columns.
     ``seg`` is blended as ``--export --seg`` blends it (the output then BGR); ``notes`` gets the warnings."""
-    objects: dict = {"overlays": options.overlays, "shutters": options.shutters}  # PS3.3 C.9.2, C.7.6.11
+    opts = RenderOptions(invert=options.invert, overlays=options.overlays, shutters=options.shutters,  # C.9.2, C.7.6.11
+                         segmentation=seg, seg_alpha=options.seg_alpha, seg_outline=options.seg_outline)
     if options.pstate is not None and (state := _pstate(options.pstate)).references(*img.pstate_ref(frame)):
-        objects.update(pstate=state, annotations=options.annotations)  # PS3.3 A.33.1, as --export --pstate
-    if seg is not None:
-        objects.update(segmentation=seg, seg_alpha=options.seg_alpha, seg_outline=options.seg_outline)
+        opts = replace(opts, pstate=state, annotations=options.annotations)  # PS3.3 A.33.1, as --export --pstate
     if img.is_color:
-        return img.render(frame=frame, invert=options.invert, **objects), {}
+        return img.render(frame=frame, options=opts), {}
     if options.channels is not None:
         planes, sels = [], []
         for ch in options.channels:
-            kwargs = _preset_argument(img, ch.preset, options, notes) if ch.preset else ch.resolve()
-            sels.append(img.resolve_voi(frame, mode=options.mode, **kwargs))
-            planes.append(img.render(frame=frame, invert=options.invert, mode=options.mode, **objects, **kwargs))
+            one = replace(opts, mode=options.mode,
+                          **(_preset_argument(img, ch.preset, options, notes) if ch.preset else ch.resolve()))
+            sels.append(img.resolve_voi(frame, **one.window))
+            planes.append(img.render(frame=frame, options=one))
         bgr = np.dstack(planes[::-1])  # OpenCV writes BGR: the first window lands in red
         return bgr, _window_columns(sels, [None if c.preset else "user" for c in options.channels])
-    kwargs = render_arguments(img, frame, options, notes)
-    sel = img.resolve_voi(frame, **kwargs)
-    return img.render(frame=frame, invert=options.invert, **objects, **kwargs), _window_columns(
-        [sel], ["auto" if options.auto else None])
+    opts = replace(opts, **render_arguments(img, frame, options, notes))
+    sel = img.resolve_voi(frame, **opts.window)
+    return img.render(frame=frame, options=opts), _window_columns([sel], ["auto" if options.auto else None])
 
 
 @functools.lru_cache(maxsize=4)

@@ -1,0 +1,191 @@
+"""One image interface and one render-options value for every path that shows an image.
+
+:class:`DisplayImage` is what every displayable image offers: a file or series
+(:class:`~dcmlib.image.DicomImage`), a reformatted plane
+(:class:`~dcmlib.reformat.ReformattedImage`), an image seen through a presentation
+state (:class:`~dcmlib.pstate.PresentedImage`).  The viewer, ``--export`` and
+``convert`` use it without asking which one they hold.
+
+:class:`RenderOptions` is what the user chose (window, mode, objects drawn) as one
+frozen value, built once from the command line or API keywords and carried to
+``render``, so ``s``, ``--export`` and ``convert`` draw the same image by construction.
+
+:class:`ImageBase` holds the behaviour the images share, written once on top of
+their own ``resolve_voi``, ``values``, ``padding_mask`` and ``inverted``.
+This module imports no OpenCV at import time (the viewer model uses its types).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .header import PixelSpacing
+    from .lut import PairWindow, VoiFunction, VoiLut, Window
+    from .pipeline import VoiSelection
+    from .presets import Preset
+    from .pstate import PresentationState
+    from .segmentation import Segmentation
+
+__all__ = ["RenderOptions", "DisplayImage", "ImageBase", "DEFAULT_ALPHA"]
+
+#: The segments' opacity when none is given (``--seg-alpha``, ``render(seg_alpha=)``, the viewer's ``K``).
+DEFAULT_ALPHA = 0.4
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How to render a frame: the VOI chosen (PS3.3 C.11.2), polarity and the objects drawn over the pixels.
+
+    The VOI is, in this order: ``center``/``width`` (a missing one taken from the
+    file's window), ``preset``, the ``voi``-th stored VOI (1-based), else the
+    file's first VOI or a min-max window; ``mode`` overrides the VOI LUT Function.
+    ``overlays`` (C.9.2) and ``shutters`` (C.7.6.11) are drawn unless switched
+    off; ``pstate`` renders through a presentation state (A.33.1), with its
+    annotations unless ``annotations`` is False; ``segmentation`` is blended at
+    ``seg_alpha`` (contours only with ``seg_outline``).
+    """
+
+    center: float | None = None
+    width: float | None = None
+    preset: str | Preset | None = None
+    voi: int | None = None
+    mode: str | VoiFunction | None = None
+    invert: bool = False
+    overlays: bool = True
+    shutters: bool = True
+    pstate: PresentationState | None = None
+    annotations: bool = True
+    segmentation: Segmentation | None = None
+    seg_alpha: float = DEFAULT_ALPHA
+    seg_outline: bool = False
+
+    @classmethod
+    def of(cls, options: RenderOptions | None = None, **changes: Any) -> RenderOptions:
+        """``options`` (default: all defaults) with ``changes``; ``center`` and ``width`` of None change nothing
+        (they are ``render``'s positional defaults). An unknown name raises TypeError, as a keyword would."""
+        unknown = set(changes) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown render option(s): {', '.join(sorted(unknown))}")
+        changes = {k: v for k, v in changes.items() if not (k in ("center", "width") and v is None)}
+        base = options if options is not None else cls()
+        return replace(base, **changes) if changes else base
+
+    @property
+    def window(self) -> dict[str, Any]:
+        """The VOI choice as ``resolve_voi`` keywords: center, width, mode, voi, preset."""
+        return {"center": self.center, "width": self.width, "mode": self.mode, "voi": self.voi,
+                "preset": self.preset}
+
+    @property
+    def seg(self) -> tuple[Segmentation, float, bool] | None:
+        """(segmentation, alpha, outline), or None without one."""
+        return None if self.segmentation is None else (self.segmentation, self.seg_alpha, self.seg_outline)
+
+
+@runtime_checkable
+class DisplayImage(Protocol):
+    """What every displayable image offers; frames are 0-based, values are modality values (C.11.1)."""
+
+    name: str
+    path: str | None
+
+    @property
+    def rows(self) -> int: ...
+
+    @property
+    def columns(self) -> int: ...
+
+    @property
+    def photometric(self) -> str: ...
+
+    @property
+    def is_color(self) -> bool: ...
+
+    @property
+    def is_series(self) -> bool: ...
+
+    @property
+    def modality(self) -> str: ...
+
+    @property
+    def unit(self) -> str: ...
+
+    @property
+    def cine_rate(self) -> tuple[float, str] | None: ...
+
+    @property
+    def value_range(self) -> tuple[float, float]: ...
+
+    def __len__(self) -> int: ...
+
+    def values(self, frame: int = 0) -> np.ndarray: ...
+
+    def padding_mask(self, frame: int = 0) -> np.ndarray | None: ...
+
+    def frame_range(self, frame: int = 0) -> tuple[float, float]: ...
+
+    def vois(self, frame: int = 0) -> list[Window | VoiLut]: ...
+
+    def resolve_voi(self, frame: int = 0, *, center: float | None = None, width: float | None = None,
+                    mode: str | None = None, voi: int | None = None,
+                    preset: str | Preset | None = None) -> VoiSelection: ...
+
+    def default_window(self, frame: int = 0) -> Window: ...
+
+    def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5) -> PairWindow: ...
+
+    def inverted(self, frame: int = 0, invert: bool = False) -> bool: ...
+
+    def pixel_spacing(self, frame: int = 0) -> PixelSpacing | None: ...
+
+    def position(self, frame: int) -> float | None: ...
+
+    def render(self, center: float | None = None, width: float | None = None, *, frame: int = 0,
+               options: RenderOptions | None = None, **changes: Any) -> np.ndarray: ...
+
+    def render_values(self, values: np.ndarray, center: float | None = None, width: float | None = None, *,
+                      frame: int = 0, options: RenderOptions | None = None, **changes: Any) -> np.ndarray: ...
+
+    def object_layers(self, frame: int = 0, *, overlays: bool = True,
+                      shutters: bool = True) -> np.ndarray | None: ...
+
+    def shutter_fill(self, frame: int = 0) -> Any: ...
+
+    def info(self) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class ImageBase:
+    """What the images share, on top of their own ``resolve_voi``, ``values``, ``padding_mask`` and ``inverted``:
+    the default and auto windows and windowing any array of values (PS3.3 C.11.2, C.11.6)."""
+
+    def default_window(self, frame: int = 0) -> Window:
+        """The VOI ``render`` applies without a window: the first stored VOI (a VOI LUT's linear equivalent),
+        else the min-max window.  Unpacks as ``center, width, mode``."""
+        return self.resolve_voi(frame).window  # type: ignore[attr-defined]  # each image's own
+
+    def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5) -> PairWindow:
+        """The window spanning the ``low``..``high`` percentiles of the frame, padding excluded."""
+        from .lut import PairWindow
+        from .pipeline import percentile_window
+
+        c, w = percentile_window(self.values(frame), self.padding_mask(frame), low, high)  # type: ignore[attr-defined]
+        return PairWindow(c, w, explanation="auto")
+
+    def render_values(self, values: np.ndarray, center: float | None = None, width: float | None = None, *,
+                      frame: int = 0, options: RenderOptions | None = None, **changes: Any) -> np.ndarray:
+        """Window any array of modality values (a resized viewport, say) with this image's VOI and polarity,
+        as :meth:`render` would for ``frame``; grayscale only."""
+        import numpy as np
+
+        from .pipeline import to_display
+
+        opts = RenderOptions.of(options, center=center, width=width, **changes)
+        sel = self.resolve_voi(frame, **opts.window)  # type: ignore[attr-defined]
+        return to_display(np.asarray(values, dtype=np.float32), sel.voi,
+                          self.inverted(frame, opts.invert))  # type: ignore[attr-defined]
