@@ -35,6 +35,7 @@ from .lut import MAX_VALUE, LutData, Modality, VoiFunction, VoiLut, Window, chec
 
 __all__ = [
     "GRAY_PHOTOMETRICS",
+    "frame_geometry",
     "header_errors",
     "Layout",
     "FrameParams",
@@ -446,3 +447,29 @@ def cine_rate(ds: Dataset) -> tuple[float, str] | None:
     if math.isfinite(rate) and rate > 0:
         return rate, "RecommendedDisplayFrameRate"
     return None
+
+
+def _vec3(value: object) -> np.ndarray | None:
+    v = vector(value, 3)
+    return None if v is None else np.asarray(v, dtype=np.float64)
+
+
+def frame_geometry(ds: Dataset, nframes: int) -> tuple[list[tuple[float, ...] | None], list[np.ndarray | None]]:
+    """Per-frame Image Orientation and Image Position (Patient) of one file.
+
+    Single-frame (and classic multi-frame) images: the top-level attributes of
+    the Image Plane Module, C.7.6.2; enhanced multi-frame: the Plane Orientation
+    and Plane Position functional groups, C.7.6.16.2.3-4 (per-frame wins over shared).
+    """
+    if "SharedFunctionalGroupsSequence" not in ds and "PerFrameFunctionalGroupsSequence" not in ds:
+        # A classic multi-frame file has one position: it belongs to the first frame only.
+        o = vector(ds.get("ImageOrientationPatient"), 6)
+        return [o] * nframes, [_vec3(ds.get("ImagePositionPatient"))] + [None] * (nframes - 1)
+    orients: list[tuple[float, ...] | None] = []
+    positions: list[np.ndarray | None] = []
+    for i in range(nframes):
+        o_item = functional_item(ds, i, "PlaneOrientationSequence")
+        p_item = functional_item(ds, i, "PlanePositionSequence")
+        orients.append(None if o_item is None else vector(o_item.get("ImageOrientationPatient"), 6))
+        positions.append(None if p_item is None else _vec3(p_item.get("ImagePositionPatient")))
+    return orients, positions

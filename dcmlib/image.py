@@ -24,7 +24,8 @@ from . import io, overlays as display, pipeline, pstate as pstate_stage
 from .displayable import ImageBase, RenderOptions
 from .errors import DcmviewWarning, InvalidArgumentError, NotDicomError, PixelDataError
 from .frames import FrameRef
-from .header import FrameParams, PixelSpacing, cine_rate, header_errors, layout, pixel_spacing, text_value
+from .header import (FrameParams, PixelSpacing, cine_rate, frame_geometry, header_errors, int_value, layout,
+                     pixel_spacing, text_value)
 from .lut import PairWindow, VoiLut, Window
 from .pipeline import VoiSelection
 from .presentation import needs_inversion
@@ -74,6 +75,7 @@ class DicomImage(ImageBase):
         self.header: Dataset = self._frames.refs[0].header
         self._warn_fn, self._warned = on_warning, set()
         self._listing = listing
+        self._geometry: dict[int, tuple[list, list]] = {}  # per file header: orientations, positions
         #: Which series of a folder holding several this is (``#2 of 3: CT "AXIAL 5mm" (300 images)``), else "".
         self.series_label = series_label
 
@@ -155,7 +157,8 @@ class DicomImage(ImageBase):
         return f"{self._listing}\n\n{text}" if self._listing else text
 
     # -- per-frame parameters -------------------------------------------------
-    def _warn(self, message: str) -> None:
+    def warn(self, message: str) -> None:
+        """Report a recoverable problem once, naming the image: to ``on_warning``, else as a DcmviewWarning."""
         if message not in self._warned:
             self._warned.add(message)
             text = f"{self.path or self.name}: {message}"
@@ -188,9 +191,24 @@ class DicomImage(ImageBase):
 
     # -- pixels -----------------------------------------------------------------
     @_memory_bounded
-    def stored(self, frame: int = 0) -> np.ndarray:
-        """Decoded stored values of a frame (colour: RGB or palette indices); cached, read-only."""
-        return self._frames.stored(self._check_frame(frame))
+    def stored(self, frame: int = 0, *, threads: bool = False) -> np.ndarray:
+        """Decoded stored values of a frame (colour: RGB or palette indices); cached, read-only.
+
+        ``threads``: called from several threads at once (building a volume), so a decoder
+        that releases the GIL is preferred where the transfer syntax has one.
+        """
+        return self._frames.stored(self._check_frame(frame), threads=threads)
+
+    def frame_geometry(self, frame: int = 0) -> tuple[tuple[float, ...] | None, np.ndarray | None]:
+        """A frame's Image Orientation and Image Position (Patient), each None when absent (PS3.3 C.7.6.2.1.1;
+        enhanced files: the Plane Orientation and Plane Position functional groups, C.7.6.16.2.3-4)."""
+        ref = self.frame_ref(frame)
+        key = id(ref.header)
+        if key not in self._geometry:
+            with header_errors(self.path):
+                self._geometry[key] = frame_geometry(ref.header, max(int_value(ref.header, "NumberOfFrames", 1), 1))
+        orients, positions = self._geometry[key]
+        return orients[ref.index], positions[ref.index]
 
     def is_cached(self, frame: int) -> bool:
         """Whether the frame's decoded stored values are in memory now."""
@@ -233,7 +251,7 @@ class DicomImage(ImageBase):
         p = self._frames.params(f)
         if p.first_window_invalid and preset is None and voi is None and (center is None or width is None):
             instead = "the next stored VOI" if p.vois else "a min-max window"
-            self._warn(f"{p.first_window_invalid}; using {instead}")
+            self.warn(f"{p.first_window_invalid}; using {instead}")
         return pipeline.resolve_voi(p.vois, lambda: pipeline.minmax_window(*self.frame_range(f)), p.function,
                                     center=center, width=width, mode=mode, voi=voi, preset=preset,
                                     where=self.path)
@@ -318,7 +336,7 @@ class DicomImage(ImageBase):
         """The overlay planes and display shutter of the frame's file (PS3.3 C.9.2, C.7.6.11), parsed once."""
         objects, new = self._frames.display_objects(self._check_frame(frame))
         for note in objects.notes if new else ():
-            self._warn(note)
+            self.warn(note)
         return objects
 
     def object_layers(self, frame: int = 0, *, overlays: bool = True, shutters: bool = True) -> np.ndarray | None:
@@ -412,7 +430,7 @@ def load(source: str | os.PathLike[str] | Dataset, *, series: str | int | None =
     ds, notes = io.read_file(path)
     img = DicomImage(_file_frames(ds, path, path), name=path.name, path=str(path), **common)
     for note in notes:
-        img._warn(note)
+        img.warn(note)
     return img
 
 

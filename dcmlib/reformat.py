@@ -253,13 +253,8 @@ def image_labels(img, frame: int = 0) -> dict[str, str] | None:
 
 def _orientation(img, frame: int) -> tuple[float, ...] | None:
     """Image Orientation (Patient) of a frame (C.7.6.2.1.1; enhanced files: C.7.6.16.2.4), or None."""
-    from .header import int_value
-    from .series import _frame_geometry
-
-    ref = img.frame_ref(frame)
     try:
-        orients, _ = _frame_geometry(ref.header, max(int_value(ref.header, "NumberOfFrames", 1), 1))
-        o = orients[ref.index]
+        o = img.frame_geometry(frame)[0]
     except Exception:  # noqa: BLE001 - a damaged element (pydicom converts lazily) is no orientation
         return None
     if o is None or np.linalg.norm(np.cross(o[:3], o[3:])) < 1e-6:
@@ -657,18 +652,11 @@ class ObliqueReformattedImage(ReformattedImage):
 
 def _slice_geometry(img) -> tuple[np.ndarray, tuple[float, ...], tuple[float, float]]:
     """Each frame's Image Position (Patient), the stack's Image Orientation (Patient) and Pixel Spacing."""
-    from .series import _frame_geometry
-    from .header import int_value
-
-    per_header: dict[int, tuple[list, list]] = {}
-    positions, orients = [], []
-    for ref in (img.frame_ref(k) for k in range(len(img))):
-        key = id(ref.header)
-        if key not in per_header:
-            per_header[key] = _frame_geometry(ref.header, max(int_value(ref.header, "NumberOfFrames", 1), 1))
-        o, p = per_header[key]
-        orients.append(o[ref.index])
-        positions.append(p[ref.index])
+    orients, positions = [], []
+    for k in range(len(img)):
+        o, p = img.frame_geometry(k)
+        orients.append(o)
+        positions.append(p)
     if any(p is None for p in positions) or any(o is None for o in orients):
         raise InvalidArgumentError("reformatting needs Image Position and Orientation (Patient) on every slice",
                                    img.path)
@@ -682,10 +670,9 @@ def _slice_geometry(img) -> tuple[np.ndarray, tuple[float, ...], tuple[float, fl
 
 def _source_slice(img, k: int, threads: bool = False) -> np.ndarray:
     """Slice k's modality values through its own rescale (C.11.1), float32, padding as NaN."""
-    store = img._frames
-    values = pipeline.apply_modality(store.stored(k, threads=threads), store.params(k).modality)
+    values = pipeline.apply_modality(img.stored(k, threads=threads), img.frame_params(k).modality)
     values = np.array(values, dtype=np.float32, copy=True)
-    mask = store.padding_mask(k)
+    mask = img.padding_mask(k)
     if mask is not None:
         values[mask] = np.nan
     return values
@@ -694,8 +681,7 @@ def _source_slice(img, k: int, threads: bool = False) -> np.ndarray:
 def _source_slice_int16(img, k: int, threads: bool = False) -> np.ndarray | None:
     """Slice k's modality values as int16 straight from its stored values and integral rescale (C.11.1),
     or None when they leave int16's range.  Only for slices :func:`_compact` admits (no LUT, no padding)."""
-    store = img._frames
-    stored, m = store.stored(k, threads=threads), store.params(k).modality
+    stored, m = img.stored(k, threads=threads), img.frame_params(k).modality
     slope, intercept = int(m.slope), int(m.intercept)
     if stored.dtype.kind not in "iu" or stored.dtype.itemsize > 2:
         return None
@@ -730,7 +716,7 @@ def _int16_exact(arr: np.ndarray) -> bool:
 def _check_budget(img, geom: StackGeometry, dtype: type) -> None:
     """The clear error when the volume cannot live in the frame cache: the size needed and the flag."""
     need = geom.count * img.rows * img.columns * np.dtype(dtype).itemsize
-    budget = img._frames.cache.budget
+    budget = img.cache.budget
     if need > budget:
         mib = 1024 * 1024
         raise InvalidArgumentError(
@@ -809,7 +795,7 @@ def build_volume(img, progress: Callable[[int, int], None] | None = None) -> tup
     positions, orientation, spacing = _slice_geometry(img)
     geom = stack_geometry(positions, orientation, spacing)
     for note in geom.notes:
-        img._warn(note)
+        img.warn(note)
     dtype = np.int16 if _compact(img, geom) else np.float32
     _check_budget(img, geom, dtype)
     for k in range(len(img)):  # parse every slice's header here, on this thread; the decoders only read them
@@ -845,7 +831,7 @@ def build_volume(img, progress: Callable[[int, int], None] | None = None) -> tup
         vol[0].flags.writeable = False
         return vol[0]
 
-    return img._frames.cache.get_or_load(("volume",), load), geom
+    return img.cache.get_or_load(("volume",), load), geom
 
 
 def reformat(img, plane: str, progress: Callable[[int, int], None] | None = None) -> ReformattedImage:
@@ -857,6 +843,6 @@ def reformat(img, plane: str, progress: Callable[[int, int], None] | None = None
     if is_oblique(geom.axes):
         perm, _ = _assignment(geom.axes)
         tilt = max(math.degrees(math.acos(min(1.0, abs(float(geom.axes[v, perm[v]]))))) for v in range(3))
-        img._warn(f"slices are oblique ({tilt:.1f} degrees off the patient axes); planes resampled onto them")
+        img.warn(f"slices are oblique ({tilt:.1f} degrees off the patient axes); planes resampled onto them")
         return ObliqueReformattedImage(img, name, volume, geom, oblique_grid(geom, volume.shape, name))
     return ReformattedImage(img, name, volume, geom, plane_axes(geom.axes, name))

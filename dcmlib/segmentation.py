@@ -277,10 +277,9 @@ def _cached(p: Path, where: str, read):  # noqa: ANN001, ANN202
 
 
 def _image_refs(image, where: str) -> list:  # noqa: ANN001
-    frames = getattr(image, "_frames", None)
-    if frames is None:
+    if not hasattr(image, "frame_ref"):  # a reformatted plane has no acquired frames
         raise SegmentationError("a segmentation is shown on the acquired slices, not on a reformatted plane", where)
-    return list(frames.refs)
+    return [image.frame_ref(k) for k in range(len(image))]
 
 
 def _read_mask(p: Path, where: str) -> np.ndarray:
@@ -538,8 +537,7 @@ def find_segmentations(image, limit: int = 2000) -> list[tuple[str, Dataset]]:  
     import pydicom
 
     path = getattr(image, "path", None)
-    frames = getattr(image, "_frames", None)
-    if not path or frames is None:
+    if not path or not hasattr(image, "frame_ref"):
         return []
     root = Path(path)
     if root.is_dir():
@@ -547,7 +545,7 @@ def find_segmentations(image, limit: int = 2000) -> list[tuple[str, Dataset]]:  
     else:
         root = root.parent
         files = sorted(str(f) for f in root.iterdir() if f.is_file())
-    uids = {text_value(ref.header, "SOPInstanceUID") for ref in frames.refs}
+    uids = {text_value(image.frame_ref(k).header, "SOPInstanceUID") for k in range(len(image))}
     found = []
     for f in files[:limit]:
         try:

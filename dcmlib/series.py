@@ -32,7 +32,7 @@ from pydicom.dataset import Dataset
 
 from .errors import InvalidArgumentError, NotDicomError
 from .frames import UNDEFINED_LENGTH, FrameRef, PixelElement
-from .header import functional_item, int_value, text_value, vector
+from .header import frame_geometry, int_value, text_value
 from .io import NO_PIXELS, NOT_DICOM, UNREADABLE, read_header
 
 __all__ = [
@@ -193,11 +193,6 @@ def slice_normal(orientation: Sequence[float]) -> np.ndarray | None:
     return n / norm
 
 
-def _vec3(value: object) -> np.ndarray | None:
-    v = vector(value, 3)
-    return None if v is None else np.asarray(v, dtype=np.float64)
-
-
 def _max_frames(ds: Dataset, pixels: PixelElement, path: str) -> int:
     """The most frames the pixel data can hold: native data by their length (PS3.5 8.1.1),
     encapsulated data one 8-byte item header per frame at least (A.4), bounded by the file size."""
@@ -207,27 +202,6 @@ def _max_frames(ds: Dataset, pixels: PixelElement, path: str) -> int:
             int_value(ds, "BitsAllocated", 1) or 1, 1)
         return max(1, pixels.length * 8 // per_frame)
     return max(1, os.path.getsize(path) // 8)
-
-
-def _frame_geometry(ds: Dataset, nframes: int) -> tuple[list[tuple[float, ...] | None], list[np.ndarray | None]]:
-    """Per-frame Image Orientation and Image Position (Patient) of one file.
-
-    Single-frame (and classic multi-frame) images: the top-level attributes of
-    the Image Plane Module, C.7.6.2; enhanced multi-frame: the Plane Orientation
-    and Plane Position functional groups, C.7.6.16.2.3-4 (per-frame wins over shared).
-    """
-    if "SharedFunctionalGroupsSequence" not in ds and "PerFrameFunctionalGroupsSequence" not in ds:
-        # A classic multi-frame file has one position: it belongs to the first frame only.
-        o = vector(ds.get("ImageOrientationPatient"), 6)
-        return [o] * nframes, [_vec3(ds.get("ImagePositionPatient"))] + [None] * (nframes - 1)
-    orients: list[tuple[float, ...] | None] = []
-    positions: list[np.ndarray | None] = []
-    for i in range(nframes):
-        o_item = functional_item(ds, i, "PlaneOrientationSequence")
-        p_item = functional_item(ds, i, "PlanePositionSequence")
-        orients.append(None if o_item is None else vector(o_item.get("ImageOrientationPatient"), 6))
-        positions.append(None if p_item is None else _vec3(p_item.get("ImagePositionPatient")))
-    return orients, positions
 
 
 _DIGITS = re.compile(r"(\d+)")
@@ -262,7 +236,7 @@ class _Image:
         n = max(int_value(ds, "NumberOfFrames", 1), 1)
         if n > _max_frames(ds, pixels, path):
             raise ValueError("Number of Frames exceeds what the pixel data can hold")
-        orients, positions = _frame_geometry(ds, n)
+        orients, positions = frame_geometry(ds, n)
         shape = (int_value(ds, "Rows", 0), int_value(ds, "Columns", 0), int_value(ds, "SamplesPerPixel", 1))
         return cls(name, path, ds, pixels, n, int_value(ds, "InstanceNumber", None), orients, positions, shape)
 

@@ -49,7 +49,8 @@ from dcmlib.batch.manifest import read_rows
 from dcmlib.batch.options import ConvertOptions
 from dcmlib.batch.pool import LocalPool, remove_unfinished
 from dcmlib.batch.progress import Progress
-from dcmlib.batch.task import COLUMNS, Job, convert_file
+from dcmlib.batch.job import COLUMNS, Job
+from dcmlib.batch.task import convert_file
 from helpers import DCMVIEW, ROOT, assert_one_error_line, make_ds, ramp, write_ds, write_series
 
 FAULTS = ROOT / "tests" / "faults"

@@ -15,7 +15,7 @@ from pydicom.uid import RLELossless
 import dcmlib
 from dcmlib import PixelDataError, io
 from dcmlib.header import layout
-from helpers import assert_within_one, make_ds, write_ds, write_series
+from helpers import assert_within_one, make_ds, write_series
 
 AXIAL = [1, 0, 0, 0, 1, 0]
 

@@ -310,14 +310,14 @@ class TestParallelBuild:
 
         monkeypatch.setattr(mpr, "decode_workers", lambda: 2)
         img, _ = load(axial(tmp_path))
-        real = mpr._source_slice_int16
+        real = img.stored
 
-        def flaky(image, k, threads=False):
+        def flaky(k, *, threads=False):  # the public per-slice read the volume builder's threads call
             if k == 5:
                 raise dcmlib.PixelDataError("pixel data could not be decoded as JPEG 2000 Lossless", "s005.dcm")
-            return real(image, k, threads)
+            return real(k, threads=threads)
 
-        monkeypatch.setattr(mpr, "_source_slice_int16", flaky)
+        monkeypatch.setattr(img, "stored", flaky)
         before = threading.active_count()
         with pytest.raises(dcmlib.PixelDataError, match=r"^s005\.dcm: pixel data could not be decoded"):
             img.reformat("sagittal")

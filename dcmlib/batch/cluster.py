@@ -1,6 +1,6 @@
 """Running the per-file task on a dask.distributed cluster: an existing one by address, or a LocalCluster.
 
-The task is :func:`~dcmlib.batch.task.convert_file`, the same function the
+The task is :func:`~dcmlib.batch.dispatch.run_job`, the same function the
 local pool runs (applied to a few files per Dask task), so the outputs and
 rows are the same.  Workers read the
 sources and write the outputs themselves: they must see the same paths (a
@@ -22,7 +22,8 @@ from ..errors import InvalidArgumentError
 from ..output import TEMP_PREFIX
 from .options import ConvertOptions
 from .pool import failed_result, output_folders, sweep_temp_files
-from .task import FileResult, Job, convert_files, internal_error
+from .dispatch import run_jobs
+from .job import FileResult, Job, internal_error
 
 __all__ = ["dask_results", "sweep_all", "LOCAL"]
 
@@ -75,11 +76,11 @@ def dask_results(jobs: Sequence[Job], options: ConvertOptions, address: str, wor
 
 
 def convert_quietly(jobs: list[Job], options: ConvertOptions) -> list[FileResult]:
-    """:func:`~dcmlib.batch.task.convert_files` on a Dask worker, with the local pool's warnings policy:
+    """:func:`~dcmlib.batch.dispatch.run_jobs` on a Dask worker, with the local pool's warnings policy:
     pydicom's UserWarnings on lenient reads are not printed (what matters is in the rows' warnings)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
-        return convert_files(jobs, options)
+        return run_jobs(jobs, options)
 
 
 def batch_size(files: int, workers: int) -> int:

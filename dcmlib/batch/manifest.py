@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from .. import output
 from ..errors import InvalidArgumentError, OutputError
-from .task import COLUMNS, Job, Row
+from .job import COLUMNS, Job, Row
 
 __all__ = ["MANIFEST", "RECORD", "DTYPES", "read_table", "ManifestWriter", "read_rows", "sorted_rows", "write_rows", "read_record",
            "write_record", "Resume", "plan_resume"]

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from ..errors import NotDicomError
 from ..header import text_value
 from ..series import group_files
-from .task import Job
+from .job import Job
 
 __all__ = ["SourceFile", "find_files", "plan_mirror", "plan_series", "plan_planes", "study_folder", "series_folder"]
 

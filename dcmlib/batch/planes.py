@@ -1,6 +1,6 @@
 """``convert --plane NAME``: the per-series task, a series' volume written as slices through one plane.
 
-:func:`convert_series` is what :func:`~dcmlib.batch.task.convert_file` runs
+:func:`convert_series` is what :func:`~dcmlib.batch.dispatch.run_job` runs
 when the options name a plane, so the local pool and Dask run it alike.  One
 job is one series (:func:`~dcmlib.batch.plan.plan_planes`): its files are
 grouped again here exactly as ``dcmlib.load(folder)`` groups a folder
@@ -24,21 +24,9 @@ from ..errors import DcmviewError, InvalidArgumentError, NoPixelDataError
 from ..image import DicomImage, load
 from ..series import group_files
 from .options import ConvertOptions
-from .task import (
-    NO_PIXELS,
-    NOT_DICOM,
-    FileResult,
-    Job,
-    Row,
-    _row,
-    _strip_where,
-    display_image,
-    internal_error,
-    is_dicom_file,
-    skipped,
-    selected_frames,
-    write_output,
-)
+from .job import (NO_PIXELS, NOT_DICOM, FileResult, Job, Row, internal_error, is_dicom_file, make_row,
+                  selected_frames, skipped, strip_where, write_output)
+from .task import display_image
 
 __all__ = ["convert_series", "plane_output_name"]
 
@@ -75,8 +63,8 @@ def convert_series(job: Job, options: ConvertOptions) -> FileResult:
                  "source_mtime_ns": str(job.mtime_ns)}
 
     def failed(problem: str) -> FileResult:
-        warnings = "; ".join(_strip_where(n, job.source) for n in dict.fromkeys(notes))
-        return FileResult(job.source, "failed", (_row(base, status="failed", error=problem, warnings=warnings),))
+        warnings = "; ".join(strip_where(n, job.source) for n in dict.fromkeys(notes))
+        return FileResult(job.source, "failed", (make_row(base, status="failed", error=problem, warnings=warnings),))
 
     try:
         img = _open(job, notes, options.cache_mb)
@@ -125,5 +113,5 @@ def _convert_slice(view, job: Job, options: ConvertOptions, frame: int, base: Ro
         write_output(job.out, encode, fields, "slice")
     finally:
         view.close()  # one slice's arrays at a time; the volume stays until the series is done
-    fields["warnings"] = "; ".join(_strip_where(n, job.source) for n in dict.fromkeys(notes))
-    return _row(base, **fields)
+    fields["warnings"] = "; ".join(strip_where(n, job.source) for n in dict.fromkeys(notes))
+    return make_row(base, **fields)

@@ -1,4 +1,4 @@
-"""The local process pool: :func:`~dcmlib.batch.task.convert_file` on N worker processes, crash-isolated.
+"""The local process pool: :func:`~dcmlib.batch.dispatch.run_job` on N worker processes, crash-isolated.
 
 ``concurrent.futures.ProcessPoolExecutor`` cannot do this: one worker killed
 by a signal breaks the whole executor and every pending future with it.
@@ -45,7 +45,8 @@ from multiprocessing.process import BaseProcess
 
 from ..output import temp_prefix
 from .options import ConvertOptions
-from .task import COLUMNS, FileResult, Job, convert_file, internal_error
+from .dispatch import run_job
+from .job import COLUMNS, FileResult, Job, internal_error
 
 __all__ = ["LocalPool", "crash_message", "failed_result", "sweep_temp_files", "output_folders",
            "remove_unfinished"]
@@ -105,7 +106,7 @@ def remove_unfinished(jobs: Iterable[Job], suffix: str, recorded: set[str]) -> i
     """Remove the outputs of ``jobs`` (stopped before their result came) that no manifest row lists.
 
     ``recorded`` holds the outputs the manifest lists, relative to the
-    output folder; names follow :func:`~dcmlib.batch.task.output_name`.
+    output folder; names follow :func:`~dcmlib.batch.job.output_name`.
     """
     removed = 0
     for job in jobs:
@@ -156,8 +157,8 @@ def _worker_main(conn: Connection, options: ConvertOptions, quiet: bool) -> None
         if job is None:
             return
         try:
-            result = convert_file(job, options)
-        except Exception as exc:  # noqa: BLE001 - convert_file catches; this is the last guard
+            result = run_job(job, options)
+        except Exception as exc:  # noqa: BLE001 - run_job catches; this is the last guard
             result = failed_result(job, internal_error(exc))
         conn.send(result)
 
@@ -176,7 +177,7 @@ class _Slot:
 
 
 class LocalPool:
-    """``workers`` processes running :func:`convert_file` with ``options``; see the module docstring.
+    """``workers`` processes running :func:`~dcmlib.batch.dispatch.run_job` with ``options``; see the module docstring.
 
     ``run(jobs)`` yields one :class:`FileResult` per job, in completion order.
     ``close()`` stops every worker (also after Ctrl-C) and removes what an

@@ -34,7 +34,7 @@ from .options import ConvertOptions
 from .plan import find_files, plan_mirror, plan_planes, plan_series
 from .pool import LocalPool, remove_unfinished
 from .progress import Progress, progress_mode
-from .task import NO_PIXELS, NOT_DICOM, FileResult, Job, Row
+from .job import NO_PIXELS, NOT_DICOM, FileResult, Job, Row
 
 __all__ = ["ConvertReport", "run_conversion", "default_workers", "DEFAULT_TIMEOUT"]
 

@@ -15,121 +15,28 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 from pydicom.dataset import Dataset
 
 from .. import output
 from ..displayable import RenderOptions
-from ..errors import (DcmviewError, InvalidArgumentError, NoPixelDataError, NotDicomError, OutputError,
-                      SegmentationError, UnsupportedError)
+from ..errors import (DcmviewError, InvalidArgumentError, NoPixelDataError, NotDicomError, SegmentationError, UnsupportedError)
 from ..header import frame_params, functional_item, layout, text_value, vector
 from ..image import DicomImage, load
-from ..io import NOT_A_DICOM_FILE, pixel_element, starts_as_dicom
+from ..io import NOT_A_DICOM_FILE, pixel_element
 from ..lut import Modality, VoiLut
 from ..pipeline import VoiSelection, apply_modality
 from ..presets import preset_for_image
 from ..pstate import PresentationState, load_pstate
 from ..segmentation import NotReferencedError, Segmentation, load_segmentation
 from ..series import slice_normal
+from .job import (NO_PIXELS, NOT_DICOM, SEG_SOURCE, FileResult, Job, Row, internal_error, is_dicom_file, output_name,
+                  make_row, selected_frames, skipped, strip_where, write_output)
 from .options import ConvertOptions
 
-__all__ = ["COLUMNS", "Job", "FileResult", "convert_file", "convert_files", "output_name", "selected_frames",
-           "write_output", "skipped", "NOT_DICOM", "NO_PIXELS"]
-
-#: The manifest's columns, in order.
-COLUMNS = (
-    "output", "source", "frame", "status", "error", "sop_instance_uid", "series_instance_uid", "modality",
-    "rows", "columns", "photometric", "center", "width", "voi_function", "window_source", "rescale_slope",
-    "rescale_intercept", "value_offset", "pixel_spacing", "slice_position", "pixel_values", "warnings",
-    "source_size", "source_mtime_ns",
-)
-
-#: A row's error when DIR does not exist (the run creates it; deleted while the run went on).
-FOLDER_GONE = "the output folder no longer exists"
-
-# Why a source is skipped (not converted, not failed).
-NOT_DICOM = "not DICOM"
-NO_PIXELS = "no pixel data"
-SEG_SOURCE = "the --seg segmentation"
-
-Row = dict[str, str]
-
-
-@dataclass(frozen=True)
-class Job:
-    """One source file and where its outputs go.
-
-    ``name`` is, for the mirror layout, the output path relative to ``out``
-    without extension (``a/b/IM1``); for the series layout, the series folder
-    (``<study>/<series>``) and ``numbers`` the 1-based slice number of each
-    frame of the file, in the viewer's order.  ``size`` and ``mtime_ns`` are
-    the source's when the run was planned (``--resume`` compares them).
-    """
-
-    source: str
-    out: str
-    name: str
-    numbers: tuple[int, ...] = ()
-    size: int = -1
-    mtime_ns: int = -1
-    #: ``--plane``: the Series Instance UID and every file of the series as (path, size, mtime_ns); ``source`` is
-    #: then the series' folder (or its one file), ``name`` the outputs' folder, ``size`` the files' total bytes
-    #: and ``mtime_ns`` the newest file's (see :mod:`dcmlib.batch.planes`)
-    series: str = ""
-    files: tuple[tuple[str, int, int], ...] = ()
-
-
-@dataclass(frozen=True)
-class FileResult:
-    """What one source gave: ``status`` ``ok``, ``failed`` or ``skipped`` (``reason`` says why), and its rows."""
-
-    source: str
-    status: str
-    rows: tuple[Row, ...] = ()
-    reason: str = ""
-
-    @property
-    def images(self) -> int:
-        return sum(1 for r in self.rows if r["status"] == "ok")
-
-
-def output_name(job: Job, frame: int, frames: int, suffix: str) -> str:
-    """The output's path relative to DIR: ``a/b/IM1.png``, ``a/b/IM1_f0002.png`` (a multi-frame
-    file, frames from 1) or ``<study>/<series>/0007.png`` (series layout, slices from 1)."""
-    if job.numbers:
-        return f"{job.name}/{job.numbers[frame]:04d}{suffix}"
-    return f"{job.name}_f{frame + 1:04d}{suffix}" if frames > 1 else f"{job.name}{suffix}"
-
-
-def selected_frames(choice: str | int, frames: int) -> list[int]:
-    """The 0-based frames ``--frames`` picks: ``all``, ``first`` or frame N (from 1)."""
-    if choice == "all":
-        return list(range(frames))
-    if choice == "first":
-        return [0]
-    return [int(choice) - 1]
-
-
-def is_dicom_file(path: str) -> bool:
-    """Whether the file begins as DICOM (:func:`dcmlib.io.starts_as_dicom`: the preamble and ``DICM``, or a
-    data set written without them), as folder scanning requires; what then fails to read is a failed row."""
-    try:
-        with open(path, "rb", buffering=0) as fh:
-            head = fh.read(132)
-    except OSError:
-        return True  # let the reader say what is wrong with it
-    return starts_as_dicom(head)
-
-
-def skipped(job: Job, reason: str) -> FileResult:
-    """A source that is not converted, with its one row saying why (status ``skipped``, ``error`` the reason)."""
-    row = _row({"source": job.source, "source_size": str(job.size), "source_mtime_ns": str(job.mtime_ns)},
-               status="skipped", error=reason)
-    return FileResult(job.source, "skipped", (row,), reason)
-
+__all__ = ["convert_file", "display_image", "render_arguments", "values16"]
 
 def convert_file(job: Job, options: ConvertOptions) -> FileResult:
     """Convert one source file: every selected frame written under ``job.out``, one manifest row each.
@@ -137,12 +44,7 @@ def convert_file(job: Job, options: ConvertOptions) -> FileResult:
     Files without the DICOM preamble and files without pixel data (DICOMDIR,
     reports) are skipped.  A file that cannot be read is one failed row; a
     frame that cannot be rendered or written is a failed row for that frame.
-    With ``options.plane`` the job is a series: :func:`dcmlib.batch.planes.convert_series`.
     """
-    if options.plane is not None:
-        from .planes import convert_series
-
-        return convert_series(job, options)
     if not is_dicom_file(job.source):
         return skipped(job, NOT_DICOM)
     if options.seg is not None and _same_file(job.source, options.seg):
@@ -156,11 +58,11 @@ def convert_file(job: Job, options: ConvertOptions) -> FileResult:
     except NotDicomError as exc:
         if exc.problem == NOT_A_DICOM_FILE:
             return skipped(job, NOT_DICOM)
-        return FileResult(job.source, "failed", (_row(base, status="failed", error=exc.problem),))
+        return FileResult(job.source, "failed", (make_row(base, status="failed", error=exc.problem),))
     except DcmviewError as exc:
-        return FileResult(job.source, "failed", (_row(base, status="failed", error=exc.problem),))
+        return FileResult(job.source, "failed", (make_row(base, status="failed", error=exc.problem),))
     except Exception as exc:  # noqa: BLE001 - a bug must fail this file, not the run
-        return FileResult(job.source, "failed", (_row(base, status="failed", error=internal_error(exc)),))
+        return FileResult(job.source, "failed", (make_row(base, status="failed", error=internal_error(exc)),))
     with img:
         base.update(_describe(img))
         try:
@@ -170,27 +72,10 @@ def convert_file(job: Job, options: ConvertOptions) -> FileResult:
             seg = _segmentation(img, options, notes)
         except DcmviewError as exc:
             problem = f"--seg {exc}" if isinstance(exc, SegmentationError) else exc.problem
-            return FileResult(job.source, "failed", (_row(base, status="failed", error=problem),))
+            return FileResult(job.source, "failed", (make_row(base, status="failed", error=problem),))
         rows = tuple(_convert_frame(img, job, options, f, base, notes, seg) for f in frames)
     status = "ok" if all(r["status"] == "ok" for r in rows) else "failed"
     return FileResult(job.source, status, rows)
-
-
-def convert_files(jobs: list[Job], options: ConvertOptions) -> list[FileResult]:
-    """:func:`convert_file` on each job, in order (a Dask task holds a few files)."""
-    return [convert_file(job, options) for job in jobs]
-
-
-def internal_error(exc: BaseException) -> str:
-    """The row text for a bug (an exception that is not a DcmviewError)."""
-    return f"internal error ({type(exc).__name__}); run dcmview.py FILE --export OUT.png --debug and report it"
-
-
-def _row(base: Row, **fields: str) -> Row:
-    row = dict.fromkeys(COLUMNS, "")
-    row.update(base)
-    row.update(fields)
-    return row
 
 
 def _describe(img: DicomImage) -> Row:
@@ -238,37 +123,8 @@ def _convert_frame(img: DicomImage, job: Job, options: ConvertOptions, frame: in
         write_output(job.out, encode, fields, "frame")
     finally:
         img.close()  # one frame's arrays at a time
-    fields["warnings"] = "; ".join(_strip_where(n, img.path) for n in dict.fromkeys(notes))
-    return _row(base, **fields)
-
-
-def write_output(out: str, encode: Callable[[], tuple[str, bytes]], fields: Row, what: str) -> None:
-    """Write what ``encode`` gives (the output's path relative to ``out``, its bytes) atomically;
-    ``fields`` gets ``output`` and ``status`` ok, or status failed and the problem (``what``: frame, slice)."""
-    try:
-        rel, data = encode()
-        path = os.path.join(out, rel)
-        if not os.path.isdir(out):  # deleted during the run: do not create it again for one file
-            raise OutputError(FOLDER_GONE, out)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        output.write_bytes(path, data)
-        fields.update(output=rel, status="ok")
-    except DcmviewError as exc:
-        fields.update(status="failed", error=exc.problem)
-    except OSError as exc:
-        fields.update(status="failed", error=exc.strerror or "cannot write")
-    except MemoryError:
-        fields.update(status="failed", error=f"not enough memory to convert the {what}")
-    except Exception as exc:  # noqa: BLE001 - a bug must fail this frame, not the run
-        fields.update(status="failed", error=internal_error(exc))
-
-
-def _strip_where(note: str, path: str | None) -> str:
-    prefix = f"{path}: "
-    return note[len(prefix):] if path and note.startswith(prefix) else note
-
-
-# ----------------------------------------------------------------------------- what a frame becomes
+    fields["warnings"] = "; ".join(strip_where(n, img.path) for n in dict.fromkeys(notes))
+    return make_row(base, **fields)
 
 
 def _encode(img: DicomImage, frame: int, options: ConvertOptions, modality: Modality | None,

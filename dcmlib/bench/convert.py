@@ -70,7 +70,7 @@ def child(spec: dict) -> dict:
         cluster = LocalCluster(n_workers=spec["workers"], threads_per_worker=1, processes=True,
                                dashboard_address=":0", silence_logs=logging.ERROR)
         with Client(cluster) as client:  # workers import dcmlib once, like the pool's forked workers had it
-            client.run(importlib.import_module, "dcmlib.batch.task")
+            client.run(importlib.import_module, "dcmlib.batch.dispatch")
         extra["start"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         dcmlib.convert(src, out, dask=cluster.scheduler_address, progress=False)
