@@ -34,12 +34,30 @@ try:  # these take about a second: Ctrl-C meanwhile ends as tidily as later, and
     import numpy as np
 
     import dcmlib
-    from dcmlib import DcmviewError, InvalidArgumentError, OutputError, controls, output, presets
-    from dcmlib import reformat, segmentation
-    from dcmlib.displayable import RenderOptions
-    from dcmlib.app.args import (PROG, Parser, add_debug_flag, add_display_flags, add_seg_flags, add_volume_flags,
-                                 add_window_flags, parse_window, user_presets, warn)
+    from dcmlib import (
+        DcmviewError,
+        InvalidArgumentError,
+        OutputError,
+        controls,
+        output,
+        presets,
+        reformat,
+        segmentation,
+    )
+    from dcmlib.app.args import (
+        PROG,
+        Parser,
+        add_debug_flag,
+        add_display_flags,
+        add_seg_flags,
+        add_volume_flags,
+        add_window_flags,
+        parse_window,
+        user_presets,
+        warn,
+    )
     from dcmlib.app.screen import check_highgui, ensure_qt_fonts, screen_size
+    from dcmlib.displayable import RenderOptions
     from dcmlib.errors import report_error
     from dcmlib.view import View
 except KeyboardInterrupt:
@@ -48,8 +66,10 @@ except KeyboardInterrupt:
 except ImportError as _exc:
     if _exc.name != "cv2":
         raise
-    sys.stderr.write("dcmview: error: OpenCV is not installed: pip install 'dcmview[gui]' for the viewer, or "
-                     "'dcmview[headless]' for export and convert only\n")
+    sys.stderr.write(
+        "dcmview: error: OpenCV is not installed: pip install 'dcmview[gui]' for the viewer, or "
+        "'dcmview[headless]' for export and convert only\n"
+    )
     raise SystemExit(2) from None
 
 EXPORT_EXTENSIONS = output.IMAGE_EXTENSIONS
@@ -61,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dcmview.py",
         description=doc.split("\n\n")[0],
         epilog="Keys in the viewer: press h in the window (also listed in README.md).  Whole folders to "
-               "PNG, TIFF or NumPy for a dataset: dcmview.py convert SRC... --out DIR (see convert --help).",
+        "PNG, TIFF or NumPy for a dataset: dcmview.py convert SRC... --out DIR (see convert --help).",
     )
     p.add_argument("path", nargs="?", help="DICOM file or folder (default: pydicom's CT sample)")
     add_window_flags(p)
@@ -83,7 +103,7 @@ def format_presets(user: presets.UserPresets | None = None) -> str:
     lines = [f"{'key':<4}{'name':<15}{'width':>7}{'level':>7}"]
     for key, p in enumerate(dcmlib.PRESETS.values(), 1):
         lines.append(f"{key:<4}{p.name:<15}{p.width:>7g}{p.center:>7g}")
-    for modality, own in (user.by_modality.items() if user is not None else ()):
+    for modality, own in user.by_modality.items() if user is not None else ():
         lines.append(f"\n{modality} ({Path(user.path).name})")
         for p in own:
             mode = f"  {p.function.mode}" if p.function is not None else ""
@@ -103,8 +123,9 @@ def frame_index(args: argparse.Namespace, img: dcmlib.DicomImage) -> int:
     return frame - 1
 
 
-def render_options(args: argparse.Namespace, img: dcmlib.DicomImage,
-                   user: presets.UserPresets | None = None) -> tuple[int, RenderOptions]:
+def render_options(
+    args: argparse.Namespace, img: dcmlib.DicomImage, user: presets.UserPresets | None = None
+) -> tuple[int, RenderOptions]:
     """The frame (0-based) and the :class:`~dcmlib.displayable.RenderOptions` the flags ask for, validated.
 
     The library's one VOI resolution checks them (``img.resolve_voi``), so the
@@ -117,10 +138,17 @@ def render_options(args: argparse.Namespace, img: dcmlib.DicomImage,
     """
     where = img.path or img.name
     frame = frame_index(args, img)
-    opts = RenderOptions(invert=bool(args.invert), mode=args.mode, overlays=not args.no_overlays,
-                         shutters=not args.no_shutters, pstate=getattr(args, "pstate_object", None),
-                         annotations=not args.no_annotations, seg_alpha=float(args.seg_alpha),
-                         seg_outline=bool(args.seg_outline), segmentation=getattr(args, "seg_object", None))
+    opts = RenderOptions(
+        invert=bool(args.invert),
+        mode=args.mode,
+        overlays=not args.no_overlays,
+        shutters=not args.no_shutters,
+        pstate=getattr(args, "pstate_object", None),
+        annotations=not args.no_annotations,
+        seg_alpha=float(args.seg_alpha),
+        seg_outline=bool(args.seg_outline),
+        segmentation=getattr(args, "seg_object", None),
+    )
     if args.window:
         center, width = parse_window(args.window, where)
         opts = replace(opts, center=center, width=width)
@@ -149,7 +177,9 @@ def check_output(out: str) -> Path:
     """Validate an export path before any work: known extension, existing folder."""
     path = Path(out)
     if path.suffix.lower() not in EXPORT_EXTENSIONS:
-        raise OutputError(f"unknown output extension {path.suffix or '(none)'!r} (use {' '.join(EXPORT_EXTENSIONS)})", out)
+        raise OutputError(
+            f"unknown output extension {path.suffix or '(none)'!r} (use {' '.join(EXPORT_EXTENSIONS)})", out
+        )
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError("output folder does not exist", out)
@@ -241,8 +271,9 @@ def _run(args: argparse.Namespace) -> int:
         args.pstate_object = dcmlib.load_pstate(args.pstate) if args.pstate else None
         img = dcmlib.load(path, series=args.series, cache_mb=args.cache_mb, on_warning=warn, read_ahead=viewing)
         if args.plane and args.pstate_object is not None:
-            raise InvalidArgumentError("--pstate applies to the acquired images, not to a --plane reformation",
-                                       args.pstate)
+            raise InvalidArgumentError(
+                "--pstate applies to the acquired images, not to a --plane reformation", args.pstate
+            )
         if args.plane:
             img = img.reformat(args.plane)
         if args.info:
@@ -274,6 +305,7 @@ def _run(args: argparse.Namespace) -> int:
 # only a window needs: the window, its trackbars, the callbacks, imshow, the
 # event loop, and writing snapshot files.
 
+
 class Viewer:
     """The HighGUI window on one image; ``update`` is the one re-render everything calls.
 
@@ -282,22 +314,38 @@ class Viewer:
     screen size used for fitting.
     """
 
-    def __init__(self, img: dcmlib.DicomImage, state: controls.ViewerState | None = None, *,
-                 snapshot_dir: str | Path = ".", screen: tuple[int, int] | None = None,
-                 show_patient: bool = False, segmentation: dcmlib.Segmentation | None = None,
-                 pstates: tuple = (), pstate_annotations: bool = True):
+    def __init__(
+        self,
+        img: dcmlib.DicomImage,
+        state: controls.ViewerState | None = None,
+        *,
+        snapshot_dir: str | Path = ".",
+        screen: tuple[int, int] | None = None,
+        show_patient: bool = False,
+        segmentation: dcmlib.Segmentation | None = None,
+        pstates: tuple = (),
+        pstate_annotations: bool = True,
+    ):
         self.img = img
         # a folder of several series: the title names the one shown (the notice went to stderr only)
         self.title = f"dcmview - {img.name}" + (f" - series {img.series_label}" if img.series_label else "")
         self.snapshot_dir = Path(snapshot_dir)
         self.stem = Path(img.name).stem if img.path and not Path(img.path).is_dir() else img.name
         self.screen, self.show_patient = screen or screen_size(img.path or img.name), show_patient
-        self.view = View(img, state, screen=self.screen, show_patient=show_patient, on_warning=warn,
-                         segmentation=segmentation, pstates=pstates, pstate_annotations=pstate_annotations)
+        self.view = View(
+            img,
+            state,
+            screen=self.screen,
+            show_patient=show_patient,
+            on_warning=warn,
+            segmentation=segmentation,
+            pstates=pstates,
+            pstate_annotations=pstate_annotations,
+        )
         self.keys = controls.KeyDecoder()
-        self._syncing = False                   # the trackbars are being set from the state
-        self._ranges: dict[str, tuple[int, int]] = {}   # the trackbar limits set so far
-        self.shown: np.ndarray | None = None   # the last composed frame (what the window shows)
+        self._syncing = False  # the trackbars are being set from the state
+        self._ranges: dict[str, tuple[int, int]] = {}  # the trackbar limits set so far
+        self.shown: np.ndarray | None = None  # the last composed frame (what the window shows)
         cv2.namedWindow(self.title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         self._create_trackbars()
         cv2.setMouseCallback(self.title, self.on_mouse)
@@ -310,9 +358,9 @@ class Viewer:
 
     # -- HighGUI plumbing -------------------------------------------------------------
     def _create_trackbars(self) -> None:
-        self._syncing = True                  # creating and limiting a trackbar fires its callback
+        self._syncing = True  # creating and limiting a trackbar fires its callback
         try:
-            for name, (lo, hi) in controls.trackbar_ranges(self.state).items():
+            for name, (_, hi) in controls.trackbar_ranges(self.state).items():
                 cv2.createTrackbar(name, self.title, 0, hi, lambda pos, n=name: self.on_trackbar(n, pos))
         finally:
             self._syncing = False
@@ -362,8 +410,9 @@ class Viewer:
         except DcmviewError as exc:
             self.set_state(replace(s, message=exc.problem))
             return
-        new = controls.initial_state(img, center=s.center, width=s.width, mode=s.mode, frame=frame,
-                                     invert=s.invert, step=s.scale.step)   # the same trackbars
+        new = controls.initial_state(
+            img, center=s.center, width=s.width, mode=s.mode, frame=frame, invert=s.invert, step=s.scale.step
+        )  # the same trackbars
         new = replace(new, annotations=s.annotations, smooth=s.smooth)
         self.img = img
         self.view = View(img, new, screen=self.screen, show_patient=self.show_patient, on_warning=warn)
@@ -374,8 +423,16 @@ class Viewer:
         if self.shown is None or (done % max(1, total // 20) and done != total):
             return
         out = self.shown.copy()
-        cv2.putText(out, f"building the volume: {done}/{total} slices", (8, out.shape[0] - 12),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(
+            out,
+            f"building the volume: {done}/{total} slices",
+            (8, out.shape[0] - 12),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            (0, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
         cv2.imshow(self.title, out)
         cv2.waitKey(1)
 
@@ -391,8 +448,9 @@ class Viewer:
         s = self.state
         buttons = cv2.EVENT_FLAG_LBUTTON | cv2.EVENT_FLAG_RBUTTON | cv2.EVENT_FLAG_MBUTTON
         if event == cv2.EVENT_MOUSEWHEEL:
-            s = controls.on_wheel(s, wheel_delta(flags), ctrl=bool(flags & cv2.EVENT_FLAG_CTRLKEY), x=x, y=y,
-                                  image=self.view.source)
+            s = controls.on_wheel(
+                s, wheel_delta(flags), ctrl=bool(flags & cv2.EVENT_FLAG_CTRLKEY), x=x, y=y, image=self.view.source
+            )
         elif event in _BUTTON_DOWN:
             s = controls.on_button_down(s, x, y, _BUTTON_DOWN[event])
         elif event in (cv2.EVENT_LBUTTONUP, cv2.EVENT_RBUTTONUP, cv2.EVENT_MBUTTONUP):
@@ -400,7 +458,7 @@ class Viewer:
         elif event == cv2.EVENT_MOUSEMOVE:
             if flags & buttons:
                 s = controls.on_drag(s, x, y, *self.view.size)
-            else:                                  # the release happened outside the window
+            else:  # the release happened outside the window
                 s = controls.on_button_up(s)
         if event in (cv2.EVENT_MOUSEMOVE, cv2.EVENT_MOUSEWHEEL) or event in _BUTTON_DOWN:
             s = self.view.hover(s, x, y)
@@ -468,27 +526,47 @@ def wheel_delta(flags: int) -> int:
     return d - 0x10000 if d >= 0x8000 else d
 
 
-def run_viewer(img: dcmlib.DicomImage, args: argparse.Namespace, frame: int, opts: RenderOptions,
-               user: presets.UserPresets | None = None) -> int:
+def run_viewer(
+    img: dcmlib.DicomImage,
+    args: argparse.Namespace,
+    frame: int,
+    opts: RenderOptions,
+    user: presets.UserPresets | None = None,
+) -> int:
     """Open the HighGUI window on ``img`` at ``frame`` with the start options ``opts``; returns the exit status.
 
     ``user`` adds the user's presets for the image's modality to the ``p`` cycle.
     """
     check_highgui(img.path or img.name)
-    screen = screen_size(img.path or img.name)          # no display: one-line error, before any window
-    ensure_qt_fonts()                                    # Qt reads the font folder when the window opens
+    screen = screen_size(img.path or img.name)  # no display: one-line error, before any window
+    ensure_qt_fonts()  # Qt reads the font folder when the window opens
     state = controls.initial_state(
-        img, center=opts.center, width=opts.width, preset=opts.preset, voi=opts.voi, mode=opts.mode,
-        frame=frame, invert=opts.invert, user_presets=user.for_modality(img.modality) if user else ())
+        img,
+        center=opts.center,
+        width=opts.width,
+        preset=opts.preset,
+        voi=opts.voi,
+        mode=opts.mode,
+        frame=frame,
+        invert=opts.invert,
+        user_presets=user.for_modality(img.modality) if user else (),
+    )
     state = replace(state, overlays=opts.overlays, shutters=opts.shutters)
-    if opts.segmentation is not None:          # k toggles it, K steps the alpha
+    if opts.segmentation is not None:  # k toggles it, K steps the alpha
         state = replace(state, segmentation=True, seg_alpha=opts.seg_alpha, seg_outline=opts.seg_outline)
     pstates = viewer_pstates(img, opts.pstate, frame)
-    if pstates:                  # g toggles them; --pstate opens through it
+    if pstates:  # g toggles them; --pstate opens through it
         state = replace(state, pstate=opts.pstate is not None)
-    viewer = Viewer(img, state, snapshot_dir=args.snapshot_dir or ".", screen=screen,
-                    show_patient=bool(args.show_patient), segmentation=opts.segmentation, pstates=pstates,
-                    pstate_annotations=opts.annotations)
+    viewer = Viewer(
+        img,
+        state,
+        snapshot_dir=args.snapshot_dir or ".",
+        screen=screen,
+        show_patient=bool(args.show_patient),
+        segmentation=opts.segmentation,
+        pstates=pstates,
+        pstate_annotations=opts.annotations,
+    )
     return viewer.run()
 
 

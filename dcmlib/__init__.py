@@ -11,31 +11,33 @@ try:
 except ImportError as _exc:
     if _exc.name != "cv2":
         raise
-    raise ImportError("dcmview needs OpenCV: pip install 'dcmview[gui]' for the viewer, or 'dcmview[headless]' "
-                      "for export and convert only (it adds nothing where opencv-python-headless is installed)",
-                      name="cv2") from None
+    raise ImportError(
+        "dcmview needs OpenCV: pip install 'dcmview[gui]' for the viewer, or 'dcmview[headless]' "
+        "for export and convert only (it adds nothing where opencv-python-headless is installed)",
+        name="cv2",
+    ) from None
 
+from .batch import ConvertReport, convert
+from .displayable import DisplayImage, RenderOptions
 from .errors import (
     DcmviewError,
     DcmviewWarning,
     InvalidArgumentError,
+    InvalidValueError,
     NoPixelDataError,
     NotDicomError,
     OutputError,
     PixelDataError,
-    UnsupportedError,
-    InvalidValueError,
     PresentationStateError,
     SegmentationError,
+    UnsupportedError,
 )
-from .displayable import DisplayImage, RenderOptions
 from .image import DicomImage, load
 from .lut import MODES, PairWindow, VoiFunction, VoiLut, Window
 from .pipeline import VoiSelection
 from .presets import PRESETS, Preset, get_preset
-from .segmentation import Segmentation, load_segmentation
 from .pstate import PresentationState, load_pstate
-from .batch import ConvertReport, convert  # noqa: E402  (after the image API it uses)
+from .segmentation import Segmentation, load_segmentation
 
 __version__ = "0.1.0"
 

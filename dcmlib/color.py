@@ -13,13 +13,18 @@ from pydicom.multival import MultiValue
 
 from .errors import UnsupportedError
 
-__all__ = ["COLOR_PHOTOMETRICS", "to_uint8_rgb", "palette_to_rgb", "palette_tables", "rgb_to_bgr",
-           "dicom_lab_to_rgb", "lab_bgr"]
+__all__ = [
+    "COLOR_PHOTOMETRICS",
+    "to_uint8_rgb",
+    "palette_to_rgb",
+    "palette_tables",
+    "rgb_to_bgr",
+    "dicom_lab_to_rgb",
+    "lab_bgr",
+]
 
 #: Photometric interpretations shown in colour.
-COLOR_PHOTOMETRICS = frozenset(
-    {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR"}
-)
+COLOR_PHOTOMETRICS = frozenset({"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR"})
 
 
 def to_uint8_rgb(rgb: np.ndarray, bits_stored: int) -> np.ndarray:
@@ -68,17 +73,25 @@ def palette_tables(ds: Dataset) -> tuple[list[np.ndarray], int]:
         desc = ds.get(f"{colour}PaletteColorLookupTableDescriptor")
         desc = list(desc) if isinstance(desc, (list, tuple, MultiValue)) else []
         if len(desc) != 3 or not all(isinstance(v, int) for v in desc) or desc[2] not in (8, 16):
-            raise UnsupportedError(f"{colour} Palette Color Lookup Table Descriptor (0028,110{n}) must be "
-                                   "entries, first value and 8 or 16 bits")
+            raise UnsupportedError(
+                f"{colour} Palette Color Lookup Table Descriptor (0028,110{n}) must be "
+                "entries, first value and 8 or 16 bits"
+            )
         entries, first, bits = desc[0] or 65536, desc[1], desc[2]
         data = ds.get(f"{colour}PaletteColorLookupTableData")
         segmented = ds.get(f"Segmented{colour}PaletteColorLookupTableData")
         if isinstance(data, (bytes, bytearray)) and data:
-            table = _plain_table(bytes(data), entries, bits, little, f"{colour} Palette Color Lookup Table Data "
-                                 f"(0028,120{n})")
+            table = _plain_table(
+                bytes(data), entries, bits, little, f"{colour} Palette Color Lookup Table Data (0028,120{n})"
+            )
         elif isinstance(segmented, (bytes, bytearray)) and segmented:
-            table = _segmented_table(bytes(segmented), entries, bits, little,
-                                     f"Segmented {colour} Palette Color Lookup Table Data (0028,122{n})")
+            table = _segmented_table(
+                bytes(segmented),
+                entries,
+                bits,
+                little,
+                f"Segmented {colour} Palette Color Lookup Table Data (0028,122{n})",
+            )
         else:
             raise UnsupportedError(f"{colour} Palette Color Lookup Table Data (0028,120{n}) is missing or empty")
         tables.append(table)
@@ -102,8 +115,11 @@ def _segmented_table(data: bytes, entries: int, bits: int, little: bool, name: s
     Bounded: at most ``entries`` values, indirect segments may not nest, every
     segment must lie inside the data.
     """
-    words = np.frombuffer(data[: len(data) // 2 * 2], dtype="<u2" if little else ">u2") if bits == 16 \
+    words = (
+        np.frombuffer(data[: len(data) // 2 * 2], dtype="<u2" if little else ">u2")
+        if bits == 16
         else np.frombuffer(data, dtype=np.uint8)
+    )
     out: list[int] = []
     try:
         _expand(words.tolist(), 0, None, out, entries, bits, little, nested=False)
@@ -114,8 +130,9 @@ def _segmented_table(data: bytes, entries: int, bits: int, little: bool, name: s
     return np.asarray(out[:entries], dtype=np.uint16 if bits == 16 else np.uint8)
 
 
-def _expand(v: list[int], i: int, count: int | None, out: list[int], limit: int, bits: int, little: bool,
-            nested: bool) -> None:
+def _expand(
+    v: list[int], i: int, count: int | None, out: list[int], limit: int, bits: int, little: bool, nested: bool
+) -> None:
     """Append the values of the segments from index ``i`` (all, or ``count`` of them) to ``out``."""
     done = 0
     while i + 1 < len(v) and (count is None or done < count) and len(out) <= limit:
@@ -139,8 +156,11 @@ def _expand(v: list[int], i: int, count: int | None, out: list[int], limit: int,
                 i += 4
             else:
                 b = v[i + 2 : i + 6]
-                offset = (b[3] << 24 | b[2] << 16 | b[1] << 8 | b[0]) if little else (
-                    b[2] << 24 | b[3] << 16 | b[0] << 8 | b[1])
+                offset = (
+                    (b[3] << 24 | b[2] << 16 | b[1] << 8 | b[0])
+                    if little
+                    else (b[2] << 24 | b[3] << 16 | b[0] << 8 | b[1])
+                )
                 i += 6
             if offset >= len(v):
                 raise ValueError("an indirect segment points past the data")
@@ -175,12 +195,14 @@ def dicom_lab_to_rgb(value: tuple[int, int, int]) -> tuple[int, int, int]:
     d = 6.0 / 29.0
 
     def finv(t: float) -> float:
-        return t ** 3 if t > d else 3.0 * d * d * (t - 4.0 / 29.0)
+        return t**3 if t > d else 3.0 * d * d * (t - 4.0 / 29.0)
 
     x, y, z = 0.95047 * finv(fx), 1.0 * finv(fy), 1.08883 * finv(fz)
-    linear = (3.2406 * x - 1.5372 * y - 0.4986 * z,
-              -0.9689 * x + 1.8758 * y + 0.0415 * z,
-              0.0557 * x - 0.2040 * y + 1.0570 * z)
+    linear = (
+        3.2406 * x - 1.5372 * y - 0.4986 * z,
+        -0.9689 * x + 1.8758 * y + 0.0415 * z,
+        0.0557 * x - 0.2040 * y + 1.0570 * z,
+    )
 
     def encode(c: float) -> int:
         c = min(max(c, 0.0), 1.0)

@@ -32,10 +32,11 @@ symbolic name, and :class:`KeyDecoder` turns a raw code into that name:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from .displayable import DEFAULT_ALPHA
 from .errors import InvalidArgumentError
@@ -101,30 +102,74 @@ KEY_CODES: dict[int, str] = {
     27: "Esc",
     # X11 keysyms: GTK, and Qt on X11 (nativeVirtualKey)
     0xFF1B: "Esc",
-    0xFF50: "Home", 0xFF51: "Left", 0xFF52: "Up", 0xFF53: "Right",
-    0xFF54: "Down", 0xFF55: "PageUp", 0xFF56: "PageDown", 0xFF57: "End",
+    0xFF50: "Home",
+    0xFF51: "Left",
+    0xFF52: "Up",
+    0xFF53: "Right",
+    0xFF54: "Down",
+    0xFF55: "PageUp",
+    0xFF56: "PageDown",
+    0xFF57: "End",
     # X11 keypad keysyms (Num Lock off)
-    0xFF95: "Home", 0xFF96: "Left", 0xFF97: "Up", 0xFF98: "Right",
-    0xFF99: "Down", 0xFF9A: "PageUp", 0xFF9B: "PageDown", 0xFF9C: "End",
+    0xFF95: "Home",
+    0xFF96: "Left",
+    0xFF97: "Up",
+    0xFF98: "Right",
+    0xFF99: "Down",
+    0xFF9A: "PageUp",
+    0xFF9B: "PageDown",
+    0xFF9C: "End",
     # X11 modifier keysyms
-    0xFFE1: "Shift", 0xFFE2: "Shift",
-    0xFFE3: "Ctrl", 0xFFE4: "Ctrl", 0xFFE5: "CapsLock",
-    0xFFE7: "Meta", 0xFFE8: "Meta", 0xFFE9: "Alt", 0xFFEA: "Alt",
-    0xFFEB: "Super", 0xFFEC: "Super", 0xFE03: "AltGr",
+    0xFFE1: "Shift",
+    0xFFE2: "Shift",
+    0xFFE3: "Ctrl",
+    0xFFE4: "Ctrl",
+    0xFFE5: "CapsLock",
+    0xFFE7: "Meta",
+    0xFFE8: "Meta",
+    0xFFE9: "Alt",
+    0xFFEA: "Alt",
+    0xFFEB: "Super",
+    0xFFEC: "Super",
+    0xFE03: "AltGr",
     # Qt::Key enum (Qt platforms without native virtual keys)
     0x01000000: "Esc",
-    0x01000010: "Home", 0x01000011: "End", 0x01000012: "Left", 0x01000013: "Up",
-    0x01000014: "Right", 0x01000015: "Down", 0x01000016: "PageUp", 0x01000017: "PageDown",
-    0x01000020: "Shift", 0x01000021: "Ctrl", 0x01000022: "Meta", 0x01000023: "Alt",
+    0x01000010: "Home",
+    0x01000011: "End",
+    0x01000012: "Left",
+    0x01000013: "Up",
+    0x01000014: "Right",
+    0x01000015: "Down",
+    0x01000016: "PageUp",
+    0x01000017: "PageDown",
+    0x01000020: "Shift",
+    0x01000021: "Ctrl",
+    0x01000022: "Meta",
+    0x01000023: "Alt",
     0x01000024: "CapsLock",
     # Win32: virtual-key code << 16
-    0x210000: "PageUp", 0x220000: "PageDown", 0x230000: "End", 0x240000: "Home",
-    0x250000: "Left", 0x260000: "Up", 0x270000: "Right", 0x280000: "Down",
+    0x210000: "PageUp",
+    0x220000: "PageDown",
+    0x230000: "End",
+    0x240000: "Home",
+    0x250000: "Left",
+    0x260000: "Up",
+    0x270000: "Right",
+    0x280000: "Down",
     # Cocoa: NS*FunctionKey characters
-    0xF700: "Up", 0xF701: "Down", 0xF702: "Left", 0xF703: "Right",
-    0xF729: "Home", 0xF72B: "End", 0xF72C: "PageUp", 0xF72D: "PageDown",
+    0xF700: "Up",
+    0xF701: "Down",
+    0xF702: "Left",
+    0xF703: "Right",
+    0xF729: "Home",
+    0xF72B: "End",
+    0xF72C: "PageUp",
+    0xF72D: "PageDown",
     # the space bar (every back end: ASCII, X11 keysym) and the keypad's + and - (X11 keysyms)
-    0x20: "space", 0xFF80: "space", 0xFFAB: "+", 0xFFAD: "-",
+    0x20: "space",
+    0xFF80: "space",
+    0xFFAB: "+",
+    0xFFAD: "-",
 }
 
 _MODIFIERS = frozenset({"Shift", "Ctrl", "Meta", "Alt", "CapsLock", "Super", "AltGr"})
@@ -148,7 +193,7 @@ def decode_key(code: int) -> str | None:
         return None
     if code in KEY_CODES:
         return KEY_CODES[code]
-    if code < 0x01000000 and code > 0xFFFF:      # GTK: keyval | state << 16
+    if code < 0x01000000 and code > 0xFFFF:  # GTK: keyval | state << 16
         low = code & 0xFFFF
         if low in KEY_CODES:
             return KEY_CODES[low]
@@ -180,7 +225,7 @@ class KeyDecoder:
         if key in _MODIFIERS:
             return None
         shifted = self._shift_at is not None and now - self._shift_at <= self.hold_s
-        self._shift_at = None                   # one Shift press shifts one key
+        self._shift_at = None  # one Shift press shifts one key
         if shifted and len(key) == 1 and key.isalpha():
             return key.upper()
         return key
@@ -262,7 +307,7 @@ class TrackbarScale:
     step: float
 
     @classmethod
-    def for_range(cls, lo: float, hi: float, step: float | None = None) -> "TrackbarScale":
+    def for_range(cls, lo: float, hi: float, step: float | None = None) -> TrackbarScale:
         """A scale over ``lo``..``hi``; ``step`` by default :func:`trackbar_step` of its span."""
         lo, hi = float(lo), float(hi)
         if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
@@ -292,7 +337,7 @@ class TrackbarScale:
     def width_range(self) -> tuple[int, int]:
         return 1, max(2, int(math.ceil(2 * self.span / self.step)))
 
-    def including(self, center: float, width: float, whole: bool = False) -> "TrackbarScale":
+    def including(self, center: float, width: float, whole: bool = False) -> TrackbarScale:
         """This scale widened (never narrowed, same step) so a window's center and width have positions.
 
         ``whole``: a center not strictly inside the range widens it to the window's both ends, so a
@@ -338,9 +383,16 @@ class VoiSource(Protocol):
 
     def vois(self, frame: int = 0) -> list[Window | VoiLut]: ...
 
-    def resolve_voi(self, frame: int = 0, *, center: float | None = None, width: float | None = None,
-                    mode: str | None = None, voi: int | None = None,
-                    preset: str | Preset | None = None) -> VoiSelection: ...
+    def resolve_voi(
+        self,
+        frame: int = 0,
+        *,
+        center: float | None = None,
+        width: float | None = None,
+        mode: str | None = None,
+        voi: int | None = None,
+        preset: str | Preset | None = None,
+    ) -> VoiSelection: ...
 
     def default_window(self, frame: int = 0) -> Window: ...
 
@@ -500,8 +552,7 @@ class ViewerState:
     def file_window(self) -> bool:
         """Whether the window is the file's own (a stored VOI or the min-max window), not one the user
         chose (a drag, the trackbars, a preset, an auto window): each frame of a file then shows its own."""
-        return not self.is_color and self.preset is None and self.auto is None and (
-            self.voi is not None or self.minmax)
+        return not self.is_color and self.preset is None and self.auto is None and (self.voi is not None or self.minmax)
 
 
 # --------------------------------------------------------------------------- windows
@@ -514,10 +565,20 @@ def _selected(state: ViewerState, sel: VoiSelection, n_vois: int, choice: int | 
     on the trackbars; a preset is kept by its name.
     """
     w = sel.window
-    st = replace(state, center=float(w.center), width=float(w.width), mode=w.function,
-                 preset=None if sel.preset is None else sel.preset.name, voi=sel.index, lut=sel.is_lut,
-                 minmax=sel.source == "minmax", auto=None, n_vois=n_vois, choice=choice)
-    if st.width < st.min_width:           # a preset narrower than LINEAR allows (none is, today)
+    st = replace(
+        state,
+        center=float(w.center),
+        width=float(w.width),
+        mode=w.function,
+        preset=None if sel.preset is None else sel.preset.name,
+        voi=sel.index,
+        lut=sel.is_lut,
+        minmax=sel.source == "minmax",
+        auto=None,
+        n_vois=n_vois,
+        choice=choice,
+    )
+    if st.width < st.min_width:  # a preset narrower than LINEAR allows (none is, today)
         st = replace(st, width=st.min_width)
     return _in_scale(st, whole=True)
 
@@ -546,8 +607,19 @@ def _choice_of(state: ViewerState) -> int | None:
 def set_window(state: ViewerState, center: float, width: float) -> ViewerState:
     """A user window: clamps width to at least one trackbar step, forgets preset/VOI/auto."""
     width = max(float(width), state.min_width)
-    return _in_scale(replace(state, center=float(center), width=width, preset=None, voi=None, auto=None,
-                             lut=False, minmax=False, choice=None))
+    return _in_scale(
+        replace(
+            state,
+            center=float(center),
+            width=width,
+            preset=None,
+            voi=None,
+            auto=None,
+            lut=False,
+            minmax=False,
+            choice=None,
+        )
+    )
 
 
 def display_range(image: VoiSource, frame: int = 0) -> tuple[float, float]:
@@ -593,17 +665,28 @@ def choices_for(image: VoiSource, user: Sequence[Preset] = (), frame: int = 0) -
     for i, v in enumerate(image.vois(frame), 1):
         what = "VOI LUT" if isinstance(v, VoiLut) else "VOI"
         stored.append(Choice("voi", f"file {what} {i}", voi=i))
-    autos = (Choice("auto", "auto 0.5-99.5 %", low=AUTO[0], high=AUTO[1]),
-             Choice("auto", "auto 2-98 %", low=2.0, high=98.0),
-             Choice("range", "full range"))
+    autos = (
+        Choice("auto", "auto 0.5-99.5 %", low=AUTO[0], high=AUTO[1]),
+        Choice("auto", "auto 2-98 %", low=2.0, high=98.0),
+        Choice("range", "full range"),
+    )
     return tuple(stored) + autos + own
 
 
-def initial_state(image: VoiSource, *, center: float | None = None, width: float | None = None,
-                  preset: str | Preset | None = None, voi: int | None = None,
-                  mode: str | VoiFunction | None = None, frame: int = 0, invert: bool = False,
-                  user_presets: Sequence[Preset] = (), fps: float | None = None,
-                  step: float | None = None) -> ViewerState:
+def initial_state(
+    image: VoiSource,
+    *,
+    center: float | None = None,
+    width: float | None = None,
+    preset: str | Preset | None = None,
+    voi: int | None = None,
+    mode: str | VoiFunction | None = None,
+    frame: int = 0,
+    invert: bool = False,
+    user_presets: Sequence[Preset] = (),
+    fps: float | None = None,
+    step: float | None = None,
+) -> ViewerState:
     """The start state from the image and the command line (same flags as export).
 
     ``frame`` is 0-based, ``voi`` 1-based.  The window is the image's own
@@ -615,11 +698,18 @@ def initial_state(image: VoiSource, *, center: float | None = None, width: float
     state's when the same window shows another image: the trackbars keep their names).
     """
     lo, hi = display_range(image, frame)
-    st = ViewerState(center=0.0, width=1.0, scale=TrackbarScale.for_range(lo, hi, step or value_step(image)),
-                     frame=int(frame), n_frames=len(image), invert=bool(invert),
-                     is_color=image.is_color, unit=image.unit or "",
-                     fps=float(fps) if fps else cine_fps(image),
-                     choices=choices_for(image, user_presets, frame))
+    st = ViewerState(
+        center=0.0,
+        width=1.0,
+        scale=TrackbarScale.for_range(lo, hi, step or value_step(image)),
+        frame=int(frame),
+        n_frames=len(image),
+        invert=bool(invert),
+        is_color=image.is_color,
+        unit=image.unit or "",
+        fps=float(fps) if fps else cine_fps(image),
+        choices=choices_for(image, user_presets, frame),
+    )
     if st.is_color:
         return st
     st = replace(st, file_mode=image.default_window(frame).function)
@@ -638,18 +728,17 @@ def _apply_choice(state: ViewerState, index: int | None, image: VoiSource) -> Vi
         return _file_window(state, image)
     c = state.choices[index]
     if c.kind == "preset":
-        sel = image.resolve_voi(state.frame, preset=c.preset, mode=state.mode if c.preset.function is None
-                                else None)
+        sel = image.resolve_voi(state.frame, preset=c.preset, mode=state.mode if c.preset.function is None else None)
         return _selected(state, sel, state.n_vois, index)
     if c.kind == "voi":
         n = len(image.vois(state.frame))
-        if c.voi > n:                         # a series slice storing fewer VOIs than the first
+        if c.voi > n:  # a series slice storing fewer VOIs than the first
             return replace(state, message=f"this frame stores {n} VOI{'s' if n != 1 else ''}, not {c.voi}")
         return _selected(state, image.resolve_voi(state.frame, voi=c.voi), n, index)
     if c.kind == "auto":
         w = image.auto_window(state.frame, c.low, c.high)
         center, width = w.center, w.width
-    else:                                   # "range": the frame's data
+    else:  # "range": the frame's data
         lo, hi = image.frame_range(state.frame)
         center, width = (lo + hi) / 2.0, hi - lo
     st = set_window(state, center, width)
@@ -684,7 +773,7 @@ def _select_voi(state: ViewerState, index: int, image: VoiSource) -> ViewerState
 
 def _set_mode(state: ViewerState, mode: VoiFunction) -> ViewerState:
     st = replace(state, mode=mode)
-    if st.width < st.min_width:           # LINEAR cannot show a window narrower than 1
+    if st.width < st.min_width:  # LINEAR cannot show a window narrower than 1
         st = replace(st, width=st.min_width)
     return st
 
@@ -705,7 +794,7 @@ def _window_key(state: ViewerState, key: str, image: VoiSource) -> ViewerState:
         return _file_window(state, image)
     if key == "v":
         return _select_voi(state, 1 if state.voi is None else state.voi + 1, image)
-    auto = image.auto_window(state.frame, *AUTO)              # "a"
+    auto = image.auto_window(state.frame, *AUTO)  # "a"
     return replace(set_window(state, auto.center, auto.width), auto=AUTO)
 
 
@@ -747,11 +836,11 @@ def _frame_window(state: ViewerState, image: VoiSource | None) -> ViewerState:
         return state
     n = len(image.vois(state.frame))
     if state.voi is not None and state.voi > n:
-        return state                          # this frame stores fewer VOIs: keep the one shown
+        return state  # this frame stores fewer VOIs: keep the one shown
     mode = None if state.mode is state.file_mode else state.mode
     try:
         sel = image.resolve_voi(state.frame, voi=state.voi, mode=mode)
-    except InvalidArgumentError:              # the frame's window is too narrow for the mode chosen
+    except InvalidArgumentError:  # the frame's window is too narrow for the mode chosen
         sel = image.resolve_voi(state.frame, voi=state.voi)
     st = _selected(replace(state, file_mode=image.default_window(state.frame).function), sel, n)
     return replace(st, choice=_choice_of(st))
@@ -792,8 +881,9 @@ def on_tick(state: ViewerState, now: float, image: VoiSource | None = None) -> V
     frame = (f0 + _frames_due(now - t0, state.fps)) % state.n_frames
     if frame == state.frame:
         return state
-    return _frame_window(replace(state, frame=frame, probe=None, shown_at=(state.shown_at + (now,))[-CINE_WINDOW:]),
-                         image)
+    return _frame_window(
+        replace(state, frame=frame, probe=None, shown_at=(state.shown_at + (now,))[-CINE_WINDOW:]), image
+    )
 
 
 def next_tick(state: ViewerState, now: float) -> float | None:
@@ -984,8 +1074,11 @@ def on_drag(state: ViewerState, x: int, y: int, view_w: int, view_h: int) -> Vie
         return state
     if origin.kind == "pan":
         vp = state.viewport
-        return state if vp is None else _set_viewport(state, vp.panned_from((origin.cx, origin.cy),
-                                                                            x - origin.x, y - origin.y))
+        return (
+            state
+            if vp is None
+            else _set_viewport(state, vp.panned_from((origin.cx, origin.cy), x - origin.x, y - origin.y))
+        )
     if state.is_color:
         return state
     dx, dy = x - origin.x, y - origin.y
@@ -1011,13 +1104,20 @@ def on_button_up(state: ViewerState) -> ViewerState:
         m = state.drawing
         if m.empty:
             return replace(state, drawing=None, drag=None)
-        return replace(state, drawing=None, drag=None, tool=None, measurements=state.measurements + (m,),
-                       request="measured")
+        return replace(
+            state, drawing=None, drag=None, tool=None, measurements=state.measurements + (m,), request="measured"
+        )
     return state if state.drag is None else replace(state, drag=None)
 
 
-def on_wheel(state: ViewerState, delta: int, ctrl: bool = False, x: int | None = None,
-             y: int | None = None, image: VoiSource | None = None) -> ViewerState:
+def on_wheel(
+    state: ViewerState,
+    delta: int,
+    ctrl: bool = False,
+    x: int | None = None,
+    y: int | None = None,
+    image: VoiSource | None = None,
+) -> ViewerState:
     """Mouse wheel: towards the user (delta < 0, 'scroll down') = next frame, away = previous
     (pausing the cine; ``image`` gives the frame its own window, see :func:`on_key`); with Ctrl,
     zoom out / in around view position (x, y)."""
@@ -1025,13 +1125,19 @@ def on_wheel(state: ViewerState, delta: int, ctrl: bool = False, x: int | None =
         return state
     if ctrl:
         vp = state.viewport
-        return state if vp is None else _set_viewport(state, vp.stepped(1 if delta > 0 else -1,
-                                                                        _view_point(state, x, y)))
+        return (
+            state if vp is None else _set_viewport(state, vp.stepped(1 if delta > 0 else -1, _view_point(state, x, y)))
+        )
     return _goto_frame(_pause(state), state.frame + (1 if delta < 0 else -1), image)
 
 
-def on_hover(state: ViewerState, x: int | None, y: int | None,
-             value: float | tuple[int, ...] | None = None, at: tuple[int, int] | None = None) -> ViewerState:
+def on_hover(
+    state: ViewerState,
+    x: int | None,
+    y: int | None,
+    value: float | tuple[int, ...] | None = None,
+    at: tuple[int, int] | None = None,
+) -> ViewerState:
     """Pixel probe at image pixel (x, y) with its modality value (or RGB tuple); None clears it.
 
     ``at`` is the pointer's view position (kept to zoom around).
@@ -1090,7 +1196,7 @@ def on_trackbar(state: ViewerState, name: str, pos: int, image: VoiSource | None
         return _goto_frame(_pause(state), pos - 1, image)
     if state.is_color:
         return state
-    what = name.split(" x")[0]                # "center x0.01" is the center at step 0.01
+    what = name.split(" x")[0]  # "center x0.01" is the center at step 0.01
     if what == "center":
         return set_window(state, state.scale.to_value(pos), state.width)
     if what == "width":
@@ -1125,7 +1231,7 @@ def window_label(state: ViewerState) -> str:
     if state.preset is not None:
         return f"preset {state.preset}"
     if state.voi is not None:
-        source = "state" if state.pstate else "file"   # a presentation state's Softcopy VOI LUT (C.11.8)
+        source = "state" if state.pstate else "file"  # a presentation state's Softcopy VOI LUT (C.11.8)
         return f"{source} {'VOI LUT' if state.lut else 'VOI'} {state.voi}/{state.n_vois}"
     if state.auto == (0.0, 100.0):
         return "full range"
@@ -1157,8 +1263,9 @@ def help_rows(state: ViewerState) -> list[tuple[str, str]]:
     return rows + [r for r in HELP if r[0] not in ("p / P", "1 - 9", "")]
 
 
-def snapshot_name(stem: str, state: ViewerState, folder: str | Path = ".",
-                  suffix: str = ".png", shown: bool = False) -> Path:
+def snapshot_name(
+    stem: str, state: ViewerState, folder: str | Path = ".", suffix: str = ".png", shown: bool = False
+) -> Path:
     """A new file name ``<stem>_f<frame>_c<center>_w<width>[_<mode>][_inv].png`` in ``folder``.
 
     ``frame`` is 1-based like ``--frame``; center and width are written by
@@ -1181,9 +1288,9 @@ def snapshot_name(stem: str, state: ViewerState, folder: str | Path = ".",
             parts.append(state.mode.mode)
     if state.invert:
         parts.append("inv")
-    if state.segmentation:                    # --seg F --seg-alpha A [--seg-outline]
+    if state.segmentation:  # --seg F --seg-alpha A [--seg-outline]
         parts.append(f"seg{format_number(state.seg_alpha)}" + ("_outline" if state.seg_outline else ""))
-    if state.pstate:                          # --pstate FILE
+    if state.pstate:  # --pstate FILE
         parts.append("pstate")
     if shown:
         parts.append("shown")
@@ -1228,8 +1335,15 @@ def view_lines(state: ViewerState) -> list[str]:
     return lines
 
 
-def annotation_lines(state: ViewerState, name: str = "", extra: Sequence[str] = (), *,
-                     frame_word: str = "frame", position: float | None = None, axis: str = "") -> list[str]:
+def annotation_lines(
+    state: ViewerState,
+    name: str = "",
+    extra: Sequence[str] = (),
+    *,
+    frame_word: str = "frame",
+    position: float | None = None,
+    axis: str = "",
+) -> list[str]:
     """The overlay text, top to bottom.
 
     No patient identifiers: the caller passes the file name and any ``extra``
@@ -1249,8 +1363,11 @@ def annotation_lines(state: ViewerState, name: str = "", extra: Sequence[str] = 
         lines.append(f"{frame_word} {state.frame + 1}/{state.n_frames}{where}")
     lines.extend(view_lines(state))
     if state.segmentation is not None:
-        lines.append(f"seg on  alpha {format_number(state.seg_alpha)}{'  outline' if state.seg_outline else ''}"
-                     if state.segmentation else "seg off")
+        lines.append(
+            f"seg on  alpha {format_number(state.seg_alpha)}{'  outline' if state.seg_outline else ''}"
+            if state.segmentation
+            else "seg off"
+        )
     if state.probe is not None:
         x, y, value = state.probe
         lines.append(f"x {x}  y {y}  {_format_value(value, state.unit)}".rstrip())

@@ -10,9 +10,8 @@ state (:class:`~dcmlib.pstate.PresentedImage`).  The viewer, ``--export`` and
 frozen value, built once from the command line or API keywords and carried to
 ``render``, so ``s``, ``--export`` and ``convert`` draw the same image by construction.
 
-:class:`ImageBase` holds the behaviour the images share, written once on top of
-their own ``resolve_voi``, ``values``, ``padding_mask`` and ``inverted``.
-This module imports no OpenCV at import time (the viewer model uses its types).
+The behaviour the images share lives in :mod:`dcmlib.imagebase`.  This module
+imports nothing at run time (the viewer model and every layer use its types).
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
     from .pstate import PresentationState
     from .segmentation import Segmentation
 
-__all__ = ["RenderOptions", "DisplayImage", "ImageBase", "DEFAULT_ALPHA"]
+__all__ = ["RenderOptions", "DisplayImage", "DEFAULT_ALPHA"]
 
 #: The segments' opacity when none is given (``--seg-alpha``, ``render(seg_alpha=)``, the viewer's ``K``).
 DEFAULT_ALPHA = 0.4
@@ -77,8 +76,7 @@ class RenderOptions:
     @property
     def window(self) -> dict[str, Any]:
         """The VOI choice as ``resolve_voi`` keywords: center, width, mode, voi, preset."""
-        return {"center": self.center, "width": self.width, "mode": self.mode, "voi": self.voi,
-                "preset": self.preset}
+        return {"center": self.center, "width": self.width, "mode": self.mode, "voi": self.voi, "preset": self.preset}
 
     @property
     def seg(self) -> tuple[Segmentation, float, bool] | None:
@@ -130,9 +128,16 @@ class DisplayImage(Protocol):
 
     def vois(self, frame: int = 0) -> list[Window | VoiLut]: ...
 
-    def resolve_voi(self, frame: int = 0, *, center: float | None = None, width: float | None = None,
-                    mode: str | None = None, voi: int | None = None,
-                    preset: str | Preset | None = None) -> VoiSelection: ...
+    def resolve_voi(
+        self,
+        frame: int = 0,
+        *,
+        center: float | None = None,
+        width: float | None = None,
+        mode: str | None = None,
+        voi: int | None = None,
+        preset: str | Preset | None = None,
+    ) -> VoiSelection: ...
 
     def default_window(self, frame: int = 0) -> Window: ...
 
@@ -144,48 +149,31 @@ class DisplayImage(Protocol):
 
     def position(self, frame: int) -> float | None: ...
 
-    def render(self, center: float | None = None, width: float | None = None, *, frame: int = 0,
-               options: RenderOptions | None = None, **changes: Any) -> np.ndarray: ...
+    def render(
+        self,
+        center: float | None = None,
+        width: float | None = None,
+        *,
+        frame: int = 0,
+        options: RenderOptions | None = None,
+        **changes: Any,
+    ) -> np.ndarray: ...
 
-    def render_values(self, values: np.ndarray, center: float | None = None, width: float | None = None, *,
-                      frame: int = 0, options: RenderOptions | None = None, **changes: Any) -> np.ndarray: ...
+    def render_values(
+        self,
+        values: np.ndarray,
+        center: float | None = None,
+        width: float | None = None,
+        *,
+        frame: int = 0,
+        options: RenderOptions | None = None,
+        **changes: Any,
+    ) -> np.ndarray: ...
 
-    def object_layers(self, frame: int = 0, *, overlays: bool = True,
-                      shutters: bool = True) -> np.ndarray | None: ...
+    def object_layers(self, frame: int = 0, *, overlays: bool = True, shutters: bool = True) -> np.ndarray | None: ...
 
     def shutter_fill(self, frame: int = 0) -> Any: ...
 
     def info(self) -> str: ...
 
     def close(self) -> None: ...
-
-
-class ImageBase:
-    """What the images share, on top of their own ``resolve_voi``, ``values``, ``padding_mask`` and ``inverted``:
-    the default and auto windows and windowing any array of values (PS3.3 C.11.2, C.11.6)."""
-
-    def default_window(self, frame: int = 0) -> Window:
-        """The VOI ``render`` applies without a window: the first stored VOI (a VOI LUT's linear equivalent),
-        else the min-max window.  Unpacks as ``center, width, mode``."""
-        return self.resolve_voi(frame).window  # type: ignore[attr-defined]  # each image's own
-
-    def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5) -> PairWindow:
-        """The window spanning the ``low``..``high`` percentiles of the frame, padding excluded."""
-        from .lut import PairWindow
-        from .pipeline import percentile_window
-
-        c, w = percentile_window(self.values(frame), self.padding_mask(frame), low, high)  # type: ignore[attr-defined]
-        return PairWindow(c, w, explanation="auto")
-
-    def render_values(self, values: np.ndarray, center: float | None = None, width: float | None = None, *,
-                      frame: int = 0, options: RenderOptions | None = None, **changes: Any) -> np.ndarray:
-        """Window any array of modality values (a resized viewport, say) with this image's VOI and polarity,
-        as :meth:`render` would for ``frame``; grayscale only."""
-        import numpy as np
-
-        from .pipeline import to_display
-
-        opts = RenderOptions.of(options, center=center, width=width, **changes)
-        sel = self.resolve_voi(frame, **opts.window)  # type: ignore[attr-defined]
-        return to_display(np.asarray(values, dtype=np.float32), sel.voi,
-                          self.inverted(frame, opts.invert))  # type: ignore[attr-defined]

@@ -86,8 +86,8 @@ def report_error(exc: BaseException, prog: str, *, debug: bool = False, where: s
     says so, naming ``where``.  ``debug`` prints the traceback (with the
     decoder's own error) above the line.
     """
-    import sys  # noqa: PLC0415
-    import traceback  # noqa: PLC0415
+    import sys
+    import traceback
 
     if debug:
         traceback.print_exception(exc)
@@ -95,8 +95,9 @@ def report_error(exc: BaseException, prog: str, *, debug: bool = False, where: s
         sys.stderr.write(f"{prog}: error: {exc}\n")
     else:
         place = f"{where}: " if where else ""
-        sys.stderr.write(f"{prog}: error: {place}internal error ({type(exc).__name__}); "
-                         "run again with --debug and report it\n")
+        sys.stderr.write(
+            f"{prog}: error: {place}internal error ({type(exc).__name__}); run again with --debug and report it\n"
+        )
     return 2
 
 

@@ -132,7 +132,7 @@ def header_errors(where: object) -> Iterator[None]:
         raise
     except MemoryError:
         raise NotDicomError("a header element claims more memory than there is", where) from None
-    except Exception as exc:  # noqa: BLE001 - pydicom's lazy conversion raises many types
+    except Exception as exc:
         raise NotDicomError("the header is damaged (an element cannot be read)", where) from exc
 
 
@@ -185,8 +185,9 @@ def layout(ds: Dataset, pixels: PixelElement | None, path: object) -> Layout:
         raise UnsupportedError(f"unsupported photometric interpretation {photometric!r}", path)
     bits_stored = int_value(ds, "BitsStored", bits_alloc) or bits_alloc
     if pixels.keyword == "PixelData" and not 1 <= bits_stored <= bits_alloc:
-        raise InvalidValueError(f"Bits Stored (0028,0101) {bits_stored} is not within 1..{bits_alloc} "
-                                "(Bits Allocated)", path)
+        raise InvalidValueError(
+            f"Bits Stored (0028,0101) {bits_stored} is not within 1..{bits_alloc} (Bits Allocated)", path
+        )
     samples = int_value(ds, "SamplesPerPixel", 1)
     need = 1 if photometric in GRAY_PHOTOMETRICS or photometric == "PALETTE COLOR" else 3
     if samples != need:
@@ -254,9 +255,7 @@ class FrameParams:
 def frame_params(ds: Dataset, index: int, lay: Layout) -> FrameParams:
     """Modality LUT, VOIs, padding and Presentation LUT Shape of frame ``index`` (PS3.3 C.11)."""
     fvoi = functional_item(ds, index, "FrameVOILUTSequence")
-    function, windows, invalid, first_invalid = _windows(
-        fvoi if fvoi is not None and "WindowCenter" in fvoi else ds
-    )
+    function, windows, invalid, first_invalid = _windows(fvoi if fvoi is not None and "WindowCenter" in fvoi else ds)
     luts, lut_problems = _voi_luts(fvoi if fvoi is not None and "VOILUTSequence" in fvoi else ds, lay.signed)
     return FrameParams(
         modality=_modality(ds, index, lay),
@@ -285,16 +284,21 @@ def _modality(ds: Dataset, index: int, lay: Layout) -> Modality:
     intercept = float_value(src.get("RescaleIntercept"), 0.0)
     if lut is None:
         _check_rescale(slope, intercept, lay)
-    return Modality(slope=slope, intercept=intercept, rescale_type=text_value(src, "RescaleType"), lut=lut,
-                    lut_explanation=explanation)
+    return Modality(
+        slope=slope,
+        intercept=intercept,
+        rescale_type=text_value(src, "RescaleType"),
+        lut=lut,
+        lut_explanation=explanation,
+    )
 
 
 def _check_rescale(slope: float, intercept: float, lay: Layout) -> None:
     """Rescale Slope and Intercept (0028,1053 / 0028,1052) must give finite float32 modality values.
 
     Checked over the whole range the stored bits can hold (C.11.1.1.2), so no
-    frame can overflow (float pixel data: the slope and intercept alone), and a slope that is zero in float32 (5e-324) is refused
-    rather than shown as one flat grey.
+    frame can overflow (float pixel data: the slope and intercept alone), and a slope that is zero in
+    float32 (5e-324) is refused rather than shown as one flat grey.
     """
     for name, tag, v in (("Rescale Slope", "(0028,1053)", slope), ("Rescale Intercept", "(0028,1052)", intercept)):
         if not math.isfinite(v):
@@ -304,8 +308,10 @@ def _check_rescale(slope: float, intercept: float, lay: Layout) -> None:
     bits = min(lay.bits_stored, 32)
     top = float(1 << (bits - 1 if lay.signed else bits)) if lay.keyword == "PixelData" else 1.0
     if abs(slope) * top + abs(intercept) > MAX_VALUE:
-        raise InvalidValueError(f"Rescale Slope {slope:g} and Intercept {intercept:g} (0028,1053 / 0028,1052) "
-                                f"give modality values beyond +-{MAX_VALUE:g}")
+        raise InvalidValueError(
+            f"Rescale Slope {slope:g} and Intercept {intercept:g} (0028,1053 / 0028,1052) "
+            f"give modality values beyond +-{MAX_VALUE:g}"
+        )
 
 
 def _windows(src: Dataset) -> tuple[VoiFunction, list[Window], list[str], str]:
@@ -358,7 +364,6 @@ def _padding(ds: Dataset, lay: Layout) -> tuple[float, float] | None:
         if fv == fv and fl == fl:
             return min(fv, fl), max(fv, fl)
     return None
-
 
 
 # ----------------------------------------------------------------------------- measurement and cine (viewer)

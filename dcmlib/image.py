@@ -13,19 +13,31 @@ import functools
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
 from pathlib import Path
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
 from pydicom.dataset import Dataset
 
-from . import io, overlays as display, pipeline, pstate as pstate_stage
-from .displayable import ImageBase, RenderOptions
+from . import io, pipeline
+from . import overlays as display
+from . import pstate as pstate_stage
+from .displayable import RenderOptions
 from .errors import DcmviewWarning, InvalidArgumentError, NotDicomError, PixelDataError
 from .frames import FrameRef
-from .header import (FrameParams, PixelSpacing, cine_rate, frame_geometry, header_errors, int_value, layout,
-                     pixel_spacing, text_value)
+from .header import (
+    FrameParams,
+    PixelSpacing,
+    cine_rate,
+    frame_geometry,
+    header_errors,
+    int_value,
+    layout,
+    pixel_spacing,
+    text_value,
+)
+from .imagebase import ImageBase
 from .lut import PairWindow, VoiLut, Window
 from .pipeline import VoiSelection
 from .presentation import needs_inversion
@@ -65,9 +77,18 @@ class DicomImage(ImageBase):
     or :meth:`close` stops its read-ahead thread and drops its caches.
     """
 
-    def __init__(self, refs: Sequence[FrameRef], *, name: str = "", path: str | None = None,
-                 cache_mb: float | None = None, on_warning: Warn | None = None, read_ahead: bool = True,
-                 listing: str = "", series_label: str = ""):
+    def __init__(
+        self,
+        refs: Sequence[FrameRef],
+        *,
+        name: str = "",
+        path: str | None = None,
+        cache_mb: float | None = None,
+        on_warning: Warn | None = None,
+        read_ahead: bool = True,
+        listing: str = "",
+        series_label: str = "",
+    ):
         self._frames = FrameStore(refs, path=path, cache_mb=cache_mb, read_ahead=read_ahead)
         self._layout = self._frames.layout
         self.path = path
@@ -85,7 +106,9 @@ class DicomImage(ImageBase):
 
     def __repr__(self) -> str:
         lay = self._layout
-        return f"<DicomImage {self.name!r} {self.modality or '?'} {lay.columns}x{lay.rows} x{len(self)} {lay.photometric}>"
+        return (
+            f"<DicomImage {self.name!r} {self.modality or '?'} {lay.columns}x{lay.rows} x{len(self)} {lay.photometric}>"
+        )
 
     def __enter__(self) -> DicomImage:
         return self
@@ -99,10 +122,14 @@ class DicomImage(ImageBase):
 
     rows = property(lambda self: self._layout.rows, doc="Rows (0028,0010).")
     columns = property(lambda self: self._layout.columns, doc="Columns (0028,0011).")
-    photometric = property(lambda self: self._layout.photometric,
-                           doc="Photometric Interpretation (0028,0004) as stored, e.g. ``MONOCHROME2``.")
+    photometric = property(
+        lambda self: self._layout.photometric,
+        doc="Photometric Interpretation (0028,0004) as stored, e.g. ``MONOCHROME2``.",
+    )
     is_color = property(lambda self: self._layout.is_color, doc="True unless MONOCHROME1/2.")
-    is_series = property(lambda self: self._frames.is_series, doc="True for a stack of several files (a series folder).")
+    is_series = property(
+        lambda self: self._frames.is_series, doc="True for a stack of several files (a series folder)."
+    )
     presets = property(lambda self: PRESETS, doc="The window presets, name -> Preset.")
     cache = property(lambda self: self._frames.cache, doc="The frame cache (its ``nbytes``, ``budget``, ``len``).")
     decodes = property(lambda self: self._frames.decodes, doc="Frames decoded so far (decoding is lazy).")
@@ -145,13 +172,20 @@ class DicomImage(ImageBase):
         """A short human summary without patient identifiers (a folder's lists its series first)."""
         first, last = self._frames.refs[0].position, self._frames.refs[-1].position
         with header_errors(self.path):
-            text = summary(self.header, self._layout, None if self.is_color else self._frames.params(0),
-                           name=self.name, count=len(self), is_series=self.is_series, unit=self.unit,
-                           span=None if first is None or last is None else (first, last))
+            text = summary(
+                self.header,
+                self._layout,
+                None if self.is_color else self._frames.params(0),
+                name=self.name,
+                count=len(self),
+                is_series=self.is_series,
+                unit=self.unit,
+                span=None if first is None or last is None else (first, last),
+            )
         text = "\n".join([text, *display.describe_objects(self.display_objects(0))])
         slices = pstate_stage.image_slices(self) if self.is_series else None
         text = "\n".join([text, *(pstate_stage.describe_pstate(s, slices) for s in self.pstates())])
-        from .segmentation import describe_found  # noqa: PLC0415 - the SEG files next to the image, for --info
+        from .segmentation import describe_found
 
         text = "\n".join([text, *describe_found(self)])
         return f"{self._listing}\n\n{text}" if self._listing else text
@@ -170,8 +204,10 @@ class DicomImage(ImageBase):
     def _check_frame(self, frame: int) -> int:
         return self._frames.index(frame, self.path)
 
-    layout = property(lambda self: self._layout,
-                      doc="Frame size, samples, bits and photometric, parsed once (:class:`dcmlib.header.Layout`).")
+    layout = property(
+        lambda self: self._layout,
+        doc="Frame size, samples, bits and photometric, parsed once (:class:`dcmlib.header.Layout`).",
+    )
 
     def frame_ref(self, frame: int = 0) -> FrameRef:
         """Where a frame comes from (:class:`dcmlib.frames.FrameRef`): its file's header, its index there."""
@@ -243,18 +279,33 @@ class DicomImage(ImageBase):
         return ends if ends is not None else self.frame_range(0)
 
     @_memory_bounded
-    def resolve_voi(self, frame: int = 0, *, center: float | None = None, width: float | None = None,
-                    mode: str | None = None, voi: int | None = None,
-                    preset: str | Preset | None = None) -> VoiSelection:
+    def resolve_voi(
+        self,
+        frame: int = 0,
+        *,
+        center: float | None = None,
+        width: float | None = None,
+        mode: str | None = None,
+        voi: int | None = None,
+        preset: str | Preset | None = None,
+    ) -> VoiSelection:
         """The VOI :meth:`render` applies for these arguments, and where it comes from (see render)."""
         f = self._check_frame(frame)
         p = self._frames.params(f)
         if p.first_window_invalid and preset is None and voi is None and (center is None or width is None):
             instead = "the next stored VOI" if p.vois else "a min-max window"
             self.warn(f"{p.first_window_invalid}; using {instead}")
-        return pipeline.resolve_voi(p.vois, lambda: pipeline.minmax_window(*self.frame_range(f)), p.function,
-                                    center=center, width=width, mode=mode, voi=voi, preset=preset,
-                                    where=self.path)
+        return pipeline.resolve_voi(
+            p.vois,
+            lambda: pipeline.minmax_window(*self.frame_range(f)),
+            p.function,
+            center=center,
+            width=width,
+            mode=mode,
+            voi=voi,
+            preset=preset,
+            where=self.path,
+        )
 
     @_memory_bounded
     def default_window(self, frame: int = 0) -> Window:
@@ -280,8 +331,15 @@ class DicomImage(ImageBase):
 
     # -- rendering ---------------------------------------------------------------
     @_memory_bounded
-    def render(self, center: float | None = None, width: float | None = None, *, frame: int = 0,
-               options: RenderOptions | None = None, **changes: Any) -> np.ndarray:
+    def render(
+        self,
+        center: float | None = None,
+        width: float | None = None,
+        *,
+        frame: int = 0,
+        options: RenderOptions | None = None,
+        **changes: Any,
+    ) -> np.ndarray:
         """The display image of a frame: ``uint8`` (rows, columns), or BGR (rows, columns, 3) for colour.
 
         ``options`` (a :class:`~dcmlib.displayable.RenderOptions`) says how; keywords
@@ -344,8 +402,9 @@ class DicomImage(ImageBase):
         if not (overlays or shutters):
             return None
         ref = self._frames.refs[self._check_frame(frame)]
-        return display.layers(self.display_objects(frame), ref.index, self.rows, self.columns,
-                              overlays=overlays, shutters=shutters)
+        return display.layers(
+            self.display_objects(frame), ref.index, self.rows, self.columns, overlays=overlays, shutters=shutters
+        )
 
     def shutter_fill(self, frame: int = 0) -> tuple[int, int, int] | int:
         """What the shutter shows on this image's 8-bit output: a grey level, or BGR for colour (C.7.6.11)."""
@@ -361,8 +420,9 @@ class DicomImage(ImageBase):
         inverted = needs_inversion(self.photometric, p.lut_shape, opts.invert)
         if stored.dtype in (np.uint8, np.int8, np.uint16, np.int16):
             lo, hi = self._frames.stored_range(f)
-            table = pipeline.display_table(lo, hi, 256 if stored.dtype.itemsize == 1 else 65536,
-                                           p.modality, sel.voi, inverted, p.padding)
+            table = pipeline.display_table(
+                lo, hi, 256 if stored.dtype.itemsize == 1 else 65536, p.modality, sel.voi, inverted, p.padding
+            )
             return pipeline.apply_table(stored, table)
         out = pipeline.to_display(self.values(f), sel.voi, inverted)
         mask = self.padding_mask(f)
@@ -371,16 +431,23 @@ class DicomImage(ImageBase):
         return out
 
     @_memory_bounded
-    def render_values(self, values: np.ndarray, center: float | None = None, width: float | None = None, *,
-                      frame: int = 0, options: RenderOptions | None = None, **changes: Any) -> np.ndarray:
+    def render_values(
+        self,
+        values: np.ndarray,
+        center: float | None = None,
+        width: float | None = None,
+        *,
+        frame: int = 0,
+        options: RenderOptions | None = None,
+        **changes: Any,
+    ) -> np.ndarray:
         """Window any array of modality values (e.g. a resized viewport) with this image's pipeline.
 
         Same VOI resolution and polarity as :meth:`render`; grayscale only.
         """
         if self.is_color:
             raise InvalidArgumentError("render_values is for grayscale images", self.path)
-        return super().render_values(values, center, width, frame=self._check_frame(frame), options=options,
-                                     **changes)
+        return super().render_values(values, center, width, frame=self._check_frame(frame), options=options, **changes)
 
     def reformat(self, plane: str, progress: Callable[[int, int], None] | None = None):
         """The series as slices through ``plane``: ``axial``, ``coronal`` or ``sagittal`` (see :mod:`dcmlib.reformat`).
@@ -396,12 +463,21 @@ class DicomImage(ImageBase):
     def inverted(self, frame: int = 0, invert: bool = False) -> bool:
         """Whether the frame is shown with reversed grey levels: MONOCHROME1, INVERSE (C.11.6), ``invert``."""
         f = self._check_frame(frame)
-        return bool(invert) if self.is_color else needs_inversion(self.photometric, self._frames.params(f).lut_shape,
-                                                                    invert)
+        return (
+            bool(invert)
+            if self.is_color
+            else needs_inversion(self.photometric, self._frames.params(f).lut_shape, invert)
+        )
 
 
-def load(source: str | os.PathLike[str] | Dataset, *, series: str | int | None = None,
-         cache_mb: float | None = None, on_warning: Warn | None = None, read_ahead: bool = True) -> DicomImage:
+def load(
+    source: str | os.PathLike[str] | Dataset,
+    *,
+    series: str | int | None = None,
+    cache_mb: float | None = None,
+    on_warning: Warn | None = None,
+    read_ahead: bool = True,
+) -> DicomImage:
     """Open a DICOM file, a folder (one series as a stack) or a Dataset.
 
     Headers are read now; pixel data are decoded on first use and cached.
@@ -425,8 +501,15 @@ def load(source: str | os.PathLike[str] | Dataset, *, series: str | int | None =
         found, chosen = open_folder(path, series, on_warning=on_warning)
         listing = f"{len(found)} series in {path.name or path}:\n{describe_series(found)}"
         label = f"#{found.index(chosen) + 1} of {len(found)}: {chosen.label()}" if len(found) > 1 else ""
-        return DicomImage(chosen.frames, name=path.name or str(path), path=str(path), read_ahead=read_ahead,
-                          listing=listing, series_label=label, **common)
+        return DicomImage(
+            chosen.frames,
+            name=path.name or str(path),
+            path=str(path),
+            read_ahead=read_ahead,
+            listing=listing,
+            series_label=label,
+            **common,
+        )
     ds, notes = io.read_file(path)
     img = DicomImage(_file_frames(ds, path, path), name=path.name, path=str(path), **common)
     for note in notes:

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+from pydicom import uid
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import pixel_array
-from pydicom import uid
 from pydicom.uid import (
     UID,
     DeflatedExplicitVRLittleEndian,
@@ -152,15 +152,21 @@ def _check_cut_element(ds: Dataset, path: Path) -> None:
     if not tags or tags[-1].group == 0x7FE0:
         return
     try:
-        raw = ds.get_item(tags[-1], keep_deferred=True)   # as read: no conversion
+        raw = ds.get_item(tags[-1], keep_deferred=True)  # as read: no conversion
     except Exception:  # noqa: BLE001 - a damaged element; sanitize() names or drops it
         return
     length, value = getattr(raw, "length", None), getattr(raw, "value", None)
     if isinstance(value, bytes) and isinstance(length, int) and length != 0xFFFFFFFF and len(value) < length:
-        name = pydicom.datadict.dictionary_description(tags[-1]) if pydicom.datadict.dictionary_has_tag(tags[-1]) \
+        name = (
+            pydicom.datadict.dictionary_description(tags[-1])
+            if pydicom.datadict.dictionary_has_tag(tags[-1])
             else "an element"
-        raise NotDicomError(f"the file ends inside {name} ({tags[-1].group:04X},{tags[-1].element:04X}): "
-                            "cut short, or its length is damaged", path)
+        )
+        raise NotDicomError(
+            f"the file ends inside {name} ({tags[-1].group:04X},{tags[-1].element:04X}): "
+            "cut short, or its length is damaged",
+            path,
+        )
 
 
 def _check_cut_pixels(data: bytes, path: Path) -> None:
@@ -171,8 +177,9 @@ def _check_cut_pixels(data: bytes, path: Path) -> None:
     otherwise read as "no pixel data" (not an image).
     """
     if any(tag in data for tag in _PIXEL_TAG_BYTES):
-        raise PixelDataError("the file ends inside its pixel data (7FE0,0010): cut short, or its length is damaged",
-                             path)
+        raise PixelDataError(
+            "the file ends inside its pixel data (7FE0,0010): cut short, or its length is damaged", path
+        )
 
 
 def _dcmread(path: Path, data: bytes | None) -> Dataset:
@@ -209,8 +216,22 @@ def declared_syntax(ds: Dataset) -> str:
 
 
 #: Value Representations with a fixed value size (PS3.5 6.2): a value length must be a multiple of it.
-_FIXED_SIZE = {"US": 2, "SS": 2, "UL": 4, "SL": 4, "FL": 4, "FD": 8, "AT": 4, "SV": 8, "UV": 8,
-               "OW": 2, "OL": 4, "OF": 4, "OD": 8, "OV": 8}
+_FIXED_SIZE = {
+    "US": 2,
+    "SS": 2,
+    "UL": 4,
+    "SL": 4,
+    "FL": 4,
+    "FD": 8,
+    "AT": 4,
+    "SV": 8,
+    "UV": 8,
+    "OW": 2,
+    "OL": 4,
+    "OF": 4,
+    "OD": 8,
+    "OV": 8,
+}
 _KNOWN_VRS = frozenset(vr.value for vr in pydicom.valuerep.VR)
 
 
@@ -402,7 +423,9 @@ def starts_as_dicom(head: bytes) -> bool:
 MAX_FRAME_BYTES = 4 << 30
 
 
-def check_pixel_data(ds: Dataset, lay: Layout, pixels: PixelElement, path: object, file_size: int | None = None) -> None:
+def check_pixel_data(
+    ds: Dataset, lay: Layout, pixels: PixelElement, path: object, file_size: int | None = None
+) -> None:
     """Fail fast when the header's sizes disagree with the pixel data, before any large allocation.
 
     - The Transfer Syntax UID (0002,0010) must be one (PS3.5 10).
@@ -421,7 +444,9 @@ def check_pixel_data(ds: Dataset, lay: Layout, pixels: PixelElement, path: objec
     if lay.frame_bytes > MAX_FRAME_BYTES:
         raise PixelDataError(
             f"Rows x Columns x Samples x Bits Allocated ({lay.rows} x {lay.columns} x {lay.samples} x "
-            f"{lay.bits_allocated}) is {lay.frame_bytes / 2**30:.0f} GiB per frame, larger than any image", path)
+            f"{lay.bits_allocated}) is {lay.frame_bytes / 2**30:.0f} GiB per frame, larger than any image",
+            path,
+        )
     if ts is None or not ts.is_encapsulated:
         samples = 2 if lay.photometric == "YBR_FULL_422" and ts is not None and not ts.is_compressed else lay.samples
         need = (lay.rows * lay.columns * samples * lay.frames * lay.bits_allocated + 7) // 8
@@ -444,20 +469,27 @@ def _check_encapsulated(raw: bytes, ts: UID, lay: Layout, path: object) -> None:
     """Fragments, codestream family and size of encapsulated pixel data (PS3.5 A.4)."""
     try:
         fragment = _first_fragment(raw)
-        count = pydicom.encaps.parse_fragments(raw[8 + struct.unpack("<I", raw[4:8])[0]:])[0]
+        count = pydicom.encaps.parse_fragments(raw[8 + struct.unpack("<I", raw[4:8])[0] :])[0]
     except (ValueError, StopIteration, struct.error, EOFError):
         raise PixelDataError("encapsulated pixel data are damaged (their items do not parse)", path) from None
     if not fragment:
         raise PixelDataError("encapsulated pixel data hold no frame", path)
     if lay.frames > count:
-        raise PixelDataError(f"Number of Frames is {lay.frames} but the pixel data hold {count} "
-                             f"fragment{'s' if count != 1 else ''}", path)
+        raise PixelDataError(
+            f"Number of Frames is {lay.frames} but the pixel data hold {count} fragment{'s' if count != 1 else ''}",
+            path,
+        )
     family, dims = codestream_kind(fragment), codestream_size(fragment)
     expected = _FAMILY_OF.get(ts)
-    if family is not None and expected is not None and family != expected and not (
-            family == "jpeg8" and expected == "jpegls"):
-        raise PixelDataError(f"the pixel data are {_FAMILY.get(family, 'RLE')} "
-                             f"but the Transfer Syntax UID says {ts.name}", path)
+    if (
+        family is not None
+        and expected is not None
+        and family != expected
+        and not (family == "jpeg8" and expected == "jpegls")
+    ):
+        raise PixelDataError(
+            f"the pixel data are {_FAMILY.get(family, 'RLE')} but the Transfer Syntax UID says {ts.name}", path
+        )
     if dims is not None and lay.rows * lay.columns > dims[0] * dims[1]:
         raise PixelDataError(
             f"compressed frame is {dims[1]} x {dims[0]} but the header says {lay.columns} x {lay.rows}", path
@@ -578,9 +610,17 @@ _CODECS = {
 }
 
 #: The codestream family each compressed transfer syntax announces (checked against the data).
-_FAMILY_OF = {**_CODECS, uid.JPEGLSLossless: "jpegls", uid.JPEGLSNearLossless: "jpegls",
-              uid.JPEG2000Lossless: "jpeg2k", uid.JPEG2000: "jpeg2k", uid.HTJ2KLossless: "jpeg2k",
-              uid.HTJ2KLosslessRPCL: "jpeg2k", uid.HTJ2K: "jpeg2k", uid.RLELossless: "rle"}
+_FAMILY_OF = {
+    **_CODECS,
+    uid.JPEGLSLossless: "jpegls",
+    uid.JPEGLSNearLossless: "jpegls",
+    uid.JPEG2000Lossless: "jpeg2k",
+    uid.JPEG2000: "jpeg2k",
+    uid.HTJ2KLossless: "jpeg2k",
+    uid.HTJ2KLosslessRPCL: "jpeg2k",
+    uid.HTJ2K: "jpeg2k",
+    uid.RLELossless: "rle",
+}
 
 #: What a stream of each family is, for messages.
 _FAMILY = {"jpeg8": "JPEG", "jpegls": "JPEG-LS", "jpeg2k": "JPEG 2000", "rle": "RLE"}
@@ -652,7 +692,7 @@ def _decode_j2k_threaded(ds: Dataset, index: int, lay: Layout) -> np.ndarray | N
     if lay.samples != 1 or lay.bits_allocated not in (8, 16):
         return None
     try:
-        import imagecodecs  # noqa: PLC0415 - a dependency, but only needed here and as a fallback
+        import imagecodecs
 
         frame = pydicom.encaps.get_frame(ds[lay.keyword].value, index, number_of_frames=lay.frames)
         if len(frame) < 43 or frame[:4] != b"\xff\x4f\xff\x51" or struct.unpack(">H", frame[40:42])[0] != 1:
@@ -716,7 +756,7 @@ def _check_decoded(arr: np.ndarray, lay: Layout, where: object) -> np.ndarray:
 
 def _decode_codec(ref: FrameRef, lay: Layout, codec: str) -> np.ndarray:
     """One encapsulated frame through imagecodecs; samples to the header's Bits Allocated and sign (PS3.5 8.2)."""
-    import imagecodecs  # noqa: PLC0415  (only when pydicom's plugins cannot decode)
+    import imagecodecs
 
     ds = ref.source if isinstance(ref.source, Dataset) else pydicom.dcmread(ref.source)
     frame = pydicom.encaps.get_frame(ds[lay.keyword].value, ref.index, number_of_frames=lay.frames)

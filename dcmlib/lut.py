@@ -52,7 +52,7 @@ class VoiFunction(str, enum.Enum):
         return self.value.lower().replace("_", "-")
 
     @classmethod
-    def parse(cls, value: "str | VoiFunction | None") -> "VoiFunction":
+    def parse(cls, value: str | VoiFunction | None) -> VoiFunction:
         """Accept a mode name (``linear-exact``) or a DICOM value (``LINEAR_EXACT``)."""
         if value is None:
             return cls.LINEAR

@@ -71,8 +71,7 @@ def distance(x0: float, y0: float, x1: float, y1: float, spacing: PixelSpacing |
     return Distance(px, math.hypot(dx * spacing.column, dy * spacing.row), spacing.label)
 
 
-def ellipse_mask(x0: float, y0: float, x1: float, y1: float, rows: int, cols: int
-                 ) -> tuple[slice, slice, np.ndarray]:
+def ellipse_mask(x0: float, y0: float, x1: float, y1: float, rows: int, cols: int) -> tuple[slice, slice, np.ndarray]:
     """The pixels of a ``rows`` x ``cols`` image whose centres lie in the ellipse inscribed in the box
     (x0, y0)-(x1, y1) (corners in any order): ``(row slice, column slice, boolean mask)`` over the
     box's pixels, clipped to the image (empty when it is outside)."""
@@ -122,8 +121,10 @@ class RoiStats:
         unit = f" {self.unit}" if self.unit else ""
         if self.n == 0:
             return f"roi n 0 (no pixels of the image inside){unit} {self._area()}"
-        return (f"roi mean {self.mean:.1f} sd {self.sd:.1f} min {format_value(self.min, 2)} "
-                f"max {format_value(self.max, 2)}{unit} n {self.n} {self._area()}")
+        return (
+            f"roi mean {self.mean:.1f} sd {self.sd:.1f} min {format_value(self.min, 2)} "
+            f"max {format_value(self.max, 2)}{unit} n {self.n} {self._area()}"
+        )
 
     def short(self) -> list[str]:
         """Two lines drawn next to the ellipse."""
@@ -133,9 +134,17 @@ class RoiStats:
         return [f"mean {self.mean:.1f} sd {self.sd:.1f}{unit}", f"n {self.n}  {self._area()}"]
 
 
-def roi_stats(values: np.ndarray, x0: float, y0: float, x1: float, y1: float, *,
-              padding: np.ndarray | None = None, spacing: PixelSpacing | None = None,
-              unit: str = "") -> RoiStats:
+def roi_stats(
+    values: np.ndarray,
+    x0: float,
+    y0: float,
+    x1: float,
+    y1: float,
+    *,
+    padding: np.ndarray | None = None,
+    spacing: PixelSpacing | None = None,
+    unit: str = "",
+) -> RoiStats:
     """Statistics of the modality values (colour: :func:`luminance`) in the ellipse inscribed in the
     box (x0, y0)-(x1, y1), from source pixels whose centres lie inside (:func:`ellipse_mask`).
 
@@ -160,5 +169,6 @@ def roi_stats(values: np.ndarray, x0: float, y0: float, x1: float, y1: float, *,
         nan = float("nan")
         return RoiStats(0, nan, nan, nan, nan, area_px, area_mm2, unit, label)
     sd = float(sel.std(ddof=1)) if sel.size > 1 else 0.0
-    return RoiStats(int(sel.size), float(sel.mean()), sd, float(sel.min()), float(sel.max()),
-                    area_px, area_mm2, unit, label)
+    return RoiStats(
+        int(sel.size), float(sel.mean()), sd, float(sel.min()), float(sel.max()), area_px, area_mm2, unit, label
+    )

@@ -20,8 +20,7 @@ import numpy as np
 
 from .errors import OutputError
 
-__all__ = ["IMAGE_EXTENSIONS", "TEMP_PREFIX", "temp_prefix", "encode_image", "encode_npy", "write_bytes",
-           "write_image"]
+__all__ = ["IMAGE_EXTENSIONS", "TEMP_PREFIX", "temp_prefix", "encode_image", "encode_npy", "write_bytes", "write_image"]
 
 #: Extensions ``cv2.imencode`` writes for dcmview (the format follows the extension).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")

@@ -158,12 +158,20 @@ def _overlay(ds: Dataset, group: int) -> Overlay | None:
     if data is None:
         return None
     kind = str(_value(ds, group, 0x0040, "G")).strip().upper()
-    return Overlay(group=group, rows=rows, columns=cols, kind="R" if kind == "R" else "G",
-                   origin=(origin[0], origin[1]),
-                   frames=frames, first_frame=1 if embedded else max(int(_value(ds, group, 0x0051, 1)), 1),
-                   description=str(_value(ds, group, 0x0022, "")).strip(),
-                   label=str(_value(ds, group, 0x1500, "")).strip(), embedded=embedded, data=data,
-                   every_frame=every_frame)
+    return Overlay(
+        group=group,
+        rows=rows,
+        columns=cols,
+        kind="R" if kind == "R" else "G",
+        origin=(origin[0], origin[1]),
+        frames=frames,
+        first_frame=1 if embedded else max(int(_value(ds, group, 0x0051, 1)), 1),
+        description=str(_value(ds, group, 0x0022, "")).strip(),
+        label=str(_value(ds, group, 0x1500, "")).strip(),
+        embedded=embedded,
+        data=data,
+        every_frame=every_frame,
+    )
 
 
 def parse_overlays(ds: Dataset) -> tuple[tuple[Overlay, ...], tuple[str, ...]]:
@@ -197,8 +205,8 @@ def overlay_bits(ov: Overlay, k: int) -> np.ndarray:
     """Overlay frame ``k`` (0-based) as a (rows, columns) bool array (bits LSB first, PS3.5 8.1.2)."""
     n = ov.rows * ov.columns
     start = k * n
-    chunk = np.frombuffer(ov.data, np.uint8)[start // 8:(start + n + 7) // 8 + 1]
-    bits = np.unpackbits(chunk, bitorder="little")[start % 8:start % 8 + n]
+    chunk = np.frombuffer(ov.data, np.uint8)[start // 8 : (start + n + 7) // 8 + 1]
+    bits = np.unpackbits(chunk, bitorder="little")[start % 8 : start % 8 + n]
     if bits.size < n:
         bits = np.concatenate([bits, np.zeros(n - bits.size, np.uint8)])
     return bits.reshape(ov.rows, ov.columns).astype(bool)
@@ -211,11 +219,12 @@ def _place(bits: np.ndarray, origin: tuple[int, int], rows: int, cols: int) -> t
     xa, xb = max(c0, 0), min(c0 + bits.shape[1], cols)
     if yb <= ya or xb <= xa:
         return None
-    return slice(ya, yb), slice(xa, xb), bits[ya - r0:yb - r0, xa - c0:xb - c0]
+    return slice(ya, yb), slice(xa, xb), bits[ya - r0 : yb - r0, xa - c0 : xb - c0]
 
 
-def layers(objects: DisplayObjects, frame: int, rows: int, cols: int, *, overlays: bool = True,
-           shutters: bool = True) -> np.ndarray | None:
+def layers(
+    objects: DisplayObjects, frame: int, rows: int, cols: int, *, overlays: bool = True, shutters: bool = True
+) -> np.ndarray | None:
     """The frame's display objects as uint8 (rows, cols, 3) planes in image pixels, or None when none apply.
 
     Plane 0: set white (G overlays); plane 1: darkened (R overlays' 0 bits
@@ -258,7 +267,7 @@ def apply_layers(image: np.ndarray, planes: np.ndarray, fill: tuple[int, int, in
     (half of 8, as DCMTK's ROI mode) where plane 1 covers most of it; ``fill``
     where plane 2 (the shutter) covers most of it.
     """
-    white, dark, shut = cv2.split(planes)                  # contiguous planes; empty ones are skipped
+    white, dark, shut = cv2.split(planes)  # contiguous planes; empty ones are skipped
     if dark.any():
         image[dark >= 128] >>= 4
     if white.any():
@@ -279,8 +288,10 @@ def describe_objects(objects: DisplayObjects) -> list[str]:
         frames = f", frames {ov.first_frame}-{ov.first_frame + ov.frames - 1}" if ov.frames > 1 else ""
         where = " (in the pixel data's high bits)" if ov.embedded else ""
         text = " ".join(t for t in (ov.description, ov.label) if t)
-        lines.append(f"overlay {ov.group:04X}: {ov.kind} ({what}), {ov.columns} x {ov.rows} at row {ov.origin[0]}, "
-                     f"column {ov.origin[1]}{frames}{where}" + (f": {text}" if text else ""))
+        lines.append(
+            f"overlay {ov.group:04X}: {ov.kind} ({what}), {ov.columns} x {ov.rows} at row {ov.origin[0]}, "
+            f"column {ov.origin[1]}{frames}{where}" + (f": {text}" if text else "")
+        )
     if objects.shutter is not None:
         lines.append(describe_shutter(objects.shutter))
     lines += [f"note: {n}" for n in objects.notes]
@@ -292,4 +303,3 @@ def fill_value(objects: DisplayObjects, color: bool) -> tuple[int, int, int] | i
     if objects.shutter is None:
         return 0
     return fill_bgr(objects.shutter) if color else fill_grey(objects.shutter)
-

@@ -27,8 +27,18 @@ import numpy as np
 
 from .errors import InvalidArgumentError
 from .header import Layout
-from .lut import (LutData, Modality, VoiFunction, VoiLut, Window, check_window, lut_lookup, modality_lut, voi_lut,
-                  voi_window)
+from .lut import (
+    LutData,
+    Modality,
+    VoiFunction,
+    VoiLut,
+    Window,
+    check_window,
+    lut_lookup,
+    modality_lut,
+    voi_lut,
+    voi_window,
+)
 from .presentation import invert_unit, presentation_lut, to_uint8
 from .presets import Preset, get_preset
 
@@ -157,8 +167,9 @@ def resolve_voi(
             return VoiSelection(Window(float(center), float(width), fn, "user"), "user")
         if preset is not None:
             pr = preset if isinstance(preset, Preset) else get_preset(str(preset))
-            return VoiSelection(Window(pr.center, pr.width, fn or pr.function or function, pr.name), "preset",
-                                preset=pr)
+            return VoiSelection(
+                Window(pr.center, pr.width, fn or pr.function or function, pr.name), "preset", preset=pr
+            )
         chosen = _stored(vois, voi) if voi is not None else _default(vois, fallback)
         if fn is not None and isinstance(chosen.voi, Window) and fn is not chosen.voi.function:
             w = chosen.voi
@@ -270,7 +281,10 @@ def value_range(values: np.ndarray, mask: np.ndarray | None) -> tuple[float, flo
 
 
 def window_viewport(
-    view: np.ndarray, mask: np.ndarray | None, voi: Window | VoiLut | None, inverted: bool,
+    view: np.ndarray,
+    mask: np.ndarray | None,
+    voi: Window | VoiLut | None,
+    inverted: bool,
     plut: LutData | None = None,
 ) -> np.ndarray:
     """Window a resampled viewport: grey to uint8 with padding as 0; colour (``voi`` None) to BGR.
@@ -289,8 +303,9 @@ def window_viewport(
 Level = tuple[np.ndarray, "np.ndarray | None"]
 
 
-def pyramid(values: np.ndarray, mask: np.ndarray | None = None, background: float = 0.0,
-            smallest: int = 128) -> list[Level]:
+def pyramid(
+    values: np.ndarray, mask: np.ndarray | None = None, background: float = 0.0, smallest: int = 128
+) -> list[Level]:
     """A frame and its halvings, for resampling any zoom from a level at most twice its size.
 
     Level 0 is ``values`` with padding (``mask``) set to ``background``, so
@@ -307,8 +322,12 @@ def pyramid(values: np.ndarray, mask: np.ndarray | None = None, background: floa
     while min(levels[-1][0].shape[:2]) // 2 >= smallest:
         v, m = levels[-1]
         size = (v.shape[1] // 2, v.shape[0] // 2)
-        levels.append((cv2.resize(v, size, interpolation=cv2.INTER_AREA),
-                       None if m is None else cv2.resize(m, size, interpolation=cv2.INTER_AREA)))
+        levels.append(
+            (
+                cv2.resize(v, size, interpolation=cv2.INTER_AREA),
+                None if m is None else cv2.resize(m, size, interpolation=cv2.INTER_AREA),
+            )
+        )
     return levels
 
 
@@ -349,19 +368,24 @@ def resample_region(
     ya = max(0, math.floor((v0 + 0.5 - oy) / sy - 0.5) - 2)
     yb = min(rows, math.ceil((v1 - 0.5 - oy) / sy - 0.5) + 3)
     # inverse map: view pixel centre -> source pixel centre, in the crop's coordinates
-    m = np.array([[1.0 / sx, 0.0, (u0 + 0.5 - ox) / sx - 0.5 - xa],
-                  [0.0, 1.0 / sy, (v0 + 0.5 - oy) / sy - 0.5 - ya]])
+    m = np.array([[1.0 / sx, 0.0, (u0 + 0.5 - ox) / sx - 0.5 - xa], [0.0, 1.0 / sy, (v0 + 0.5 - oy) / sy - 0.5 - ya]])
     out_size = (u1 - u0, v1 - v0)
     crop = values[ya:yb, xa:xb]
     if smooth and (sx, sy) != (1.0, 1.0):
         view = _bicubic(crop, (sx, sy), (round(ox + xa * sx) - u0, round(oy + ya * sy) - v0), out_size)
     else:
-        view = cv2.warpAffine(crop, m, out_size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_REPLICATE)
+        view = cv2.warpAffine(
+            crop, m, out_size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+        )
     view_mask = None
     if mask is not None:
-        view_mask = cv2.warpAffine(mask[ya:yb, xa:xb], m, out_size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-                                   borderMode=cv2.BORDER_REPLICATE)
+        view_mask = cv2.warpAffine(
+            mask[ya:yb, xa:xb],
+            m,
+            out_size,
+            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
     return view, view_mask, (u0, v0)
 
 
@@ -371,15 +395,23 @@ def _bicubic(crop: np.ndarray, scale: tuple[float, float], at: tuple[int, int], 
     whole view pixels (under 1/2 view pixel off)."""
     big = cv2.resize(crop, None, fx=scale[0], fy=scale[1], interpolation=cv2.INTER_CUBIC)
     k0, j0 = -at[0], -at[1]
-    view = big[max(j0, 0):j0 + size[1], max(k0, 0):k0 + size[0]]
-    if view.shape[:2] != (size[1], size[0]):       # the rounding left a view pixel uncovered: repeat the edge
-        pad = ((max(-j0, 0), size[1] - view.shape[0] - max(-j0, 0)), (max(-k0, 0), size[0] - view.shape[1] - max(-k0, 0)))
+    view = big[max(j0, 0) : j0 + size[1], max(k0, 0) : k0 + size[0]]
+    if view.shape[:2] != (size[1], size[0]):  # the rounding left a view pixel uncovered: repeat the edge
+        pad = (
+            (max(-j0, 0), size[1] - view.shape[0] - max(-j0, 0)),
+            (max(-k0, 0), size[0] - view.shape[1] - max(-k0, 0)),
+        )
         view = np.pad(view, pad + ((0, 0),) * (view.ndim - 2), mode="edge")
     return view
 
 
-def _minify(values: np.ndarray, mask: np.ndarray | None, canvas: tuple[int, int], scale: tuple[float, float],
-            offset: tuple[float, float]) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+def _minify(
+    values: np.ndarray,
+    mask: np.ndarray | None,
+    canvas: tuple[int, int],
+    scale: tuple[float, float],
+    offset: tuple[float, float],
+) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
     """:func:`resample_region` below 1:1: the whole source pixels on the canvas, INTER_AREA, clipped."""
     w, h = canvas
     rows, cols = values.shape[:2]

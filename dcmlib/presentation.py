@@ -35,7 +35,7 @@ def invert_unit(y: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
     return np.subtract(np.float32(1.0), y, out=out)
 
 
-def presentation_lut(y: np.ndarray, lut: "LutData") -> np.ndarray:
+def presentation_lut(y: np.ndarray, lut: LutData) -> np.ndarray:
     """A Presentation LUT Sequence item (C.11.6.1) on the VOI output ``y`` (0..1): the VOI output range is
     the LUT's input range, ``floor(y * (entries - 1))`` indexes it (the VOI output is an integer of the
     LUT's input width, truncated as DCMTK does), and the P-values come back as 0..1."""

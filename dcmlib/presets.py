@@ -165,7 +165,7 @@ def parse_toml_presets(text: str, where: object = None) -> tuple[dict[str, tuple
     """The presets of a TOML text: modality -> presets in file order (see the module docstring)."""
     try:
         doc = _toml_loads(text)
-    except ValueError as exc:           # tomllib.TOMLDecodeError: "... (at line 3, column 7)"
+    except ValueError as exc:  # tomllib.TOMLDecodeError: "... (at line 3, column 7)"
         raise InvalidArgumentError(f"not valid TOML: {exc}", where) from None
     out: dict[str, tuple[Preset, ...]] = {}
     for modality, entries in doc.items():
@@ -185,8 +185,9 @@ def _toml_preset(modality: str, name: str, value: object, where: object) -> Pres
     if isinstance(value, Mapping):
         unknown = set(value) - {"name", "center", "width", "function"}
         if unknown:
-            raise InvalidArgumentError(f"{what}: unknown key {sorted(unknown)[0]!r} "
-                                       "(use center, width, function)", where)
+            raise InvalidArgumentError(
+                f"{what}: unknown key {sorted(unknown)[0]!r} (use center, width, function)", where
+            )
         center, width, function = value.get("center"), value.get("width"), value.get("function")
     elif isinstance(value, list) and len(value) in (2, 3):
         center, width, function = (list(value) + [None])[:3]
@@ -208,8 +209,7 @@ def parse_weasis_presets(text: str, where: object = None) -> tuple[dict[str, tup
     except ET.ParseError as exc:
         raise InvalidArgumentError(f"not valid XML: {exc}", where) from None
     if root.tag != "presets":
-        raise InvalidArgumentError(f"not a Weasis presets file (root element <{root.tag}>, expected <presets>)",
-                                   where)
+        raise InvalidArgumentError(f"not a Weasis presets file (root element <{root.tag}>, expected <presets>)", where)
     grouped: dict[str, list[Preset]] = {}
     notes: list[str] = []
     for n, el in enumerate(root.iter("preset"), 1):
@@ -275,13 +275,14 @@ def find_preset(name: str, modality: str = "", user: UserPresets | None = None) 
         if user is None or not len(user):
             raise
         mine = ", ".join(dict.fromkeys(p.name for v in user.by_modality.values() for p in v))
-        raise InvalidArgumentError(f"unknown preset {name!r} (built in: {', '.join(PRESETS)}; "
-                                   f"{Path(user.path).name}: {mine})") from None
+        raise InvalidArgumentError(
+            f"unknown preset {name!r} (built in: {', '.join(PRESETS)}; {Path(user.path).name}: {mine})"
+        ) from None
 
 
-
-def preset_for_image(name: str, modality: str, unit: str,
-                     user: UserPresets | None = None) -> tuple[Preset | None, str | None]:
+def preset_for_image(
+    name: str, modality: str, unit: str, user: UserPresets | None = None
+) -> tuple[Preset | None, str | None]:
     """``--preset NAME`` for one image, by the rule the viewer's preset cycle follows: ``(preset, None)``,
     or ``(None, note)`` when the preset is defined for other modalities than the image's.
 
@@ -302,5 +303,7 @@ def preset_for_image(name: str, modality: str, unit: str,
     if user is not None:
         owners += [m for m, presets in user.by_modality.items() if any(_norm(p.name) == key for p in presets)]
     image = f"{modality} ({unit})" if modality and unit else modality or (unit and f"values in {unit}") or "this image"
-    return None, (f"preset {found.name!r} is for {' and '.join(dict.fromkeys(owners))}, not {image}: "
-                  "the file's own window is used")
+    return None, (
+        f"preset {found.name!r} is for {' and '.join(dict.fromkeys(owners))}, not {image}: "
+        "the file's own window is used"
+    )

@@ -39,14 +39,15 @@ import cv2
 import numpy as np
 from pydicom.dataset import Dataset
 
+from . import pipeline
 from .color import lab_bgr
+from .displayable import RenderOptions
 from .errors import DcmviewError, PresentationStateError
 from .header import float_value, lut_data, multi, text_value, vector
+from .imagebase import ImageBase
 from .lut import MAX_VALUE, LutData, Modality, VoiFunction, VoiLut, Window, check_window
-from . import pipeline
 from .overlays import DisplayObjects, Overlay, apply_layers, fill_value, layers, parse_overlays
 from .shutters import Shutter, parse_shutter
-from .displayable import ImageBase, RenderOptions
 
 if TYPE_CHECKING:
     from .image import DicomImage
@@ -113,8 +114,8 @@ class DisplayedArea:
     refs: tuple[ImageRef, ...]
     tlhc: tuple[int, int]
     brhc: tuple[int, int]
-    mode: str = "SCALE TO FIT"       #: Presentation Size Mode: SCALE TO FIT, TRUE SIZE or MAGNIFY
-    magnification: float = 1.0       #: Presentation Pixel Magnification Ratio (MAGNIFY)
+    mode: str = "SCALE TO FIT"  #: Presentation Size Mode: SCALE TO FIT, TRUE SIZE or MAGNIFY
+    magnification: float = 1.0  #: Presentation Pixel Magnification Ratio (MAGNIFY)
 
 
 @dataclass(frozen=True)
@@ -133,12 +134,12 @@ class TextObject:
     """A text object (C.10.5.1.1): a bounding box and/or an anchor point, each with its units."""
 
     text: str
-    box: tuple[float, float, float, float] | None = None   #: x0, y0, x1, y1
+    box: tuple[float, float, float, float] | None = None  #: x0, y0, x1, y1
     box_units: str = "PIXEL"
     anchor: tuple[float, float] | None = None
     anchor_units: str = "PIXEL"
     anchor_visible: bool = False
-    justify: str = "LEFT"                                   #: Bounding Box Text Horizontal Justification
+    justify: str = "LEFT"  #: Bounding Box Text Horizontal Justification
 
 
 @dataclass(frozen=True)
@@ -169,21 +170,21 @@ class PresentationState:
     sop_uid: str
     label: str
     description: str
-    created: str                                       #: Presentation Creation Date
-    images: tuple[ImageRef, ...]                       #: Referenced Series Sequence (C.11.11)
-    rescale: tuple[float, float] | None = None         #: the state's Rescale Slope and Intercept (C.11.1)
-    modality_lut: LutData | None = None                #: the state's Modality LUT Sequence item
-    vois: tuple[tuple[tuple[ImageRef, ...], Window | VoiLut], ...] = ()   #: Softcopy VOI LUT (C.11.8)
-    shape: str = "IDENTITY"                            #: Presentation LUT Shape (C.11.6)
-    presentation_lut: LutData | None = None            #: Presentation LUT Sequence item
-    shutter: Shutter | None = None                     #: the state's Display Shutter (C.7.6.11)
-    rotation: int = 0                                  #: Image Rotation, clockwise degrees (C.10.6)
-    flip: bool = False                                 #: Image Horizontal Flip, after the rotation
+    created: str  #: Presentation Creation Date
+    images: tuple[ImageRef, ...]  #: Referenced Series Sequence (C.11.11)
+    rescale: tuple[float, float] | None = None  #: the state's Rescale Slope and Intercept (C.11.1)
+    modality_lut: LutData | None = None  #: the state's Modality LUT Sequence item
+    vois: tuple[tuple[tuple[ImageRef, ...], Window | VoiLut], ...] = ()  #: Softcopy VOI LUT (C.11.8)
+    shape: str = "IDENTITY"  #: Presentation LUT Shape (C.11.6)
+    presentation_lut: LutData | None = None  #: Presentation LUT Sequence item
+    shutter: Shutter | None = None  #: the state's Display Shutter (C.7.6.11)
+    rotation: int = 0  #: Image Rotation, clockwise degrees (C.10.6)
+    flip: bool = False  #: Image Horizontal Flip, after the rotation
     areas: tuple[DisplayedArea, ...] = ()
     layers: tuple[GraphicLayer, ...] = ()
     annotations: tuple[Annotation, ...] = ()
-    overlays: tuple[Overlay, ...] = ()                 #: the state's own overlay planes (C.9.2 in the state)
-    activated: tuple[tuple[int, str], ...] = ()        #: Overlay Activation Layer (60xx,1001): (group, layer)
+    overlays: tuple[Overlay, ...] = ()  #: the state's own overlay planes (C.9.2 in the state)
+    activated: tuple[tuple[int, str], ...] = ()  #: Overlay Activation Layer (60xx,1001): (group, layer)
 
     @property
     def name(self) -> str:
@@ -191,16 +192,16 @@ class PresentationState:
 
     def references(self, sop_uid: str, frame: int | None = None) -> bool:
         """Whether the state applies to ``frame`` (1-based; None: any frame) of the image ``sop_uid``."""
-        return any(r.sop_uid == sop_uid and (frame is None or r.frames is None or frame in r.frames)
-                   for r in self.images)
+        return any(
+            r.sop_uid == sop_uid and (frame is None or r.frames is None or frame in r.frames) for r in self.images
+        )
 
     def check(self, sop_uid: str, frame: int, image: object) -> None:
         """Raise :class:`PresentationStateError` naming both files unless the state applies to this image."""
         if self.references(sop_uid, frame):
             return
         which = "this image" if not any(r.sop_uid == sop_uid for r in self.images) else f"frame {frame} of this image"
-        raise PresentationStateError(f"the presentation state {self.name} references another image, not {which}",
-                                     image)
+        raise PresentationStateError(f"the presentation state {self.name} references another image, not {which}", image)
 
     def modality(self, image: Modality, signed: bool) -> Modality:
         """The Modality LUT stage with this state: the state's LUT or rescale (C.11.1), else the identity:
@@ -277,13 +278,14 @@ def parse_pstate(ds: Dataset, path: str | os.PathLike[str] | None = None) -> Pre
     where = None if path is None else os.fspath(path)
     sop_class = str(ds.get("SOPClassUID", "") or "")
     if sop_class != GSPS_SOP_CLASS:
-        raise PresentationStateError(f"not a Grayscale Softcopy Presentation State (SOP Class UID "
-                                     f"{sop_class or 'missing'})", where)
+        raise PresentationStateError(
+            f"not a Grayscale Softcopy Presentation State (SOP Class UID {sop_class or 'missing'})", where
+        )
     try:
         return _parse(ds, where or "")
     except PresentationStateError as exc:
         raise PresentationStateError(exc.problem, where) from None
-    except Exception as exc:  # noqa: BLE001 - pydicom's lazy conversion and bad values raise many types
+    except Exception as exc:
         raise PresentationStateError("the presentation state is damaged (an element cannot be read)", where) from exc
 
 
@@ -306,8 +308,11 @@ def _parse(ds: Dataset, path: str) -> PresentationState:
     if "RescaleSlope" in ds or "RescaleIntercept" in ds:
         slope = float_value(ds.get("RescaleSlope"), 1.0)
         intercept = float_value(ds.get("RescaleIntercept"), 0.0)
-        if not (math.isfinite(slope) and math.isfinite(intercept)) or slope == 0 or \
-                abs(slope) * 65536 + abs(intercept) > MAX_VALUE:
+        if (
+            not (math.isfinite(slope) and math.isfinite(intercept))
+            or slope == 0
+            or abs(slope) * 65536 + abs(intercept) > MAX_VALUE
+        ):
             raise PresentationStateError(f"Rescale Slope {slope:g} / Intercept {intercept:g} cannot be used")
         rescale = (slope, intercept)
     mlut = lut_data(ds.ModalityLUTSequence[0], False) if ds.get("ModalityLUTSequence") else None
@@ -332,38 +337,60 @@ def _parse(ds: Dataset, path: str) -> PresentationState:
     if rotation not in (0, 90, 180, 270):
         raise PresentationStateError(f"Image Rotation (0070,0042) must be 0, 90, 180 or 270, got {rotation}")
     return PresentationState(
-        path=path, sop_uid=str(ds.get("SOPInstanceUID", "")), label=text_value(ds, "ContentLabel"),
-        description=text_value(ds, "ContentDescription"), created=text_value(ds, "PresentationCreationDate"),
-        images=tuple(images), rescale=rescale, modality_lut=mlut, vois=tuple(vois),
-        shape=text_value(ds, "PresentationLUTShape").upper() or "IDENTITY", presentation_lut=plut,
-        shutter=parse_shutter(ds), rotation=rotation, flip=text_value(ds, "ImageHorizontalFlip").upper() == "Y",
+        path=path,
+        sop_uid=str(ds.get("SOPInstanceUID", "")),
+        label=text_value(ds, "ContentLabel"),
+        description=text_value(ds, "ContentDescription"),
+        created=text_value(ds, "PresentationCreationDate"),
+        images=tuple(images),
+        rescale=rescale,
+        modality_lut=mlut,
+        vois=tuple(vois),
+        shape=text_value(ds, "PresentationLUTShape").upper() or "IDENTITY",
+        presentation_lut=plut,
+        shutter=parse_shutter(ds),
+        rotation=rotation,
+        flip=text_value(ds, "ImageHorizontalFlip").upper() == "Y",
         areas=tuple(_area(item) for item in ds.get("DisplayedAreaSelectionSequence") or ()),
         layers=tuple(_layer(item) for item in ds.get("GraphicLayerSequence") or ()),
         annotations=tuple(_annotation(item) for item in ds.get("GraphicAnnotationSequence") or ()),
         overlays=parse_overlays(ds)[0],
-        activated=tuple((g, str(ds[(g << 16) | 0x1001].value).strip()) for g in range(0x6000, 0x6020, 2)
-                        if (g << 16) | 0x1001 in ds),
+        activated=tuple(
+            (g, str(ds[(g << 16) | 0x1001].value).strip()) for g in range(0x6000, 0x6020, 2) if (g << 16) | 0x1001 in ds
+        ),
     )
 
 
 def _area(item: Dataset) -> DisplayedArea:
-    tl, br = vector(item.get("DisplayedAreaTopLeftHandCorner"), 2), vector(item.get("DisplayedAreaBottomRightHandCorner"), 2)
+    tl, br = (
+        vector(item.get("DisplayedAreaTopLeftHandCorner"), 2),
+        vector(item.get("DisplayedAreaBottomRightHandCorner"), 2),
+    )
     if tl is None or br is None:
         raise PresentationStateError("a Displayed Area Selection item has no usable corners (0070,0052 / 0070,0053)")
     mode = text_value(item, "PresentationSizeMode").upper() or "SCALE TO FIT"
     ratio = float_value(item.get("PresentationPixelMagnificationRatio"), 1.0)
     if mode == "MAGNIFY" and not (math.isfinite(ratio) and 1e-3 <= ratio <= 64):
         raise PresentationStateError(f"Presentation Pixel Magnification Ratio {ratio:g} cannot be used")
-    return DisplayedArea(_refs(item.get("ReferencedImageSequence")), (int(tl[0]), int(tl[1])),
-                         (int(br[0]), int(br[1])), mode, ratio if mode == "MAGNIFY" else 1.0)
+    return DisplayedArea(
+        _refs(item.get("ReferencedImageSequence")),
+        (int(tl[0]), int(tl[1])),
+        (int(br[0]), int(br[1])),
+        mode,
+        ratio if mode == "MAGNIFY" else 1.0,
+    )
 
 
 def _layer(item: Dataset) -> GraphicLayer:
     grey = item.get("GraphicLayerRecommendedDisplayGrayscaleValue")
     lab = [int(v) for v in multi(item.get("GraphicLayerRecommendedDisplayCIELabValue"))]
-    return GraphicLayer(text_value(item, "GraphicLayer"), int(item.get("GraphicLayerOrder") or 0),
-                        None if grey in (None, "") else int(grey), tuple(lab) if len(lab) == 3 else None,  # type: ignore[arg-type]
-                        text_value(item, "GraphicLayerDescription"))
+    return GraphicLayer(
+        text_value(item, "GraphicLayer"),
+        int(item.get("GraphicLayerOrder") or 0),
+        None if grey in (None, "") else int(grey),
+        tuple(lab) if len(lab) == 3 else None,  # type: ignore[arg-type]
+        text_value(item, "GraphicLayerDescription"),
+    )
 
 
 def _points(value: object) -> tuple[tuple[float, float], ...]:
@@ -378,26 +405,42 @@ def _annotation(item: Dataset) -> Annotation:
     for t in item.get("TextObjectSequence") or ():
         box = anchor = None
         if "BoundingBoxTopLeftHandCorner" in t and "BoundingBoxBottomRightHandCorner" in t:
-            (x0, y0), (x1, y1) = _points(t.BoundingBoxTopLeftHandCorner)[0], _points(t.BoundingBoxBottomRightHandCorner)[0]
+            (x0, y0), (x1, y1) = (
+                _points(t.BoundingBoxTopLeftHandCorner)[0],
+                _points(t.BoundingBoxBottomRightHandCorner)[0],
+            )
             box = (x0, y0, x1, y1)
         if "AnchorPoint" in t:
             anchor = _points(t.AnchorPoint)[0]
-        texts.append(TextObject(str(t.get("UnformattedTextValue", "") or ""), box,
-                                text_value(t, "BoundingBoxAnnotationUnits").upper() or "PIXEL", anchor,
-                                text_value(t, "AnchorPointAnnotationUnits").upper() or "PIXEL",
-                                text_value(t, "AnchorPointVisibility").upper() == "Y",
-                                text_value(t, "BoundingBoxTextHorizontalJustification").upper() or "LEFT"))
+        texts.append(
+            TextObject(
+                str(t.get("UnformattedTextValue", "") or ""),
+                box,
+                text_value(t, "BoundingBoxAnnotationUnits").upper() or "PIXEL",
+                anchor,
+                text_value(t, "AnchorPointAnnotationUnits").upper() or "PIXEL",
+                text_value(t, "AnchorPointVisibility").upper() == "Y",
+                text_value(t, "BoundingBoxTextHorizontalJustification").upper() or "LEFT",
+            )
+        )
     graphics = []
     for g in item.get("GraphicObjectSequence") or ():
-        graphics.append(GraphicObject(text_value(g, "GraphicType").upper(), _points(g.get("GraphicData")),
-                                      text_value(g, "GraphicAnnotationUnits").upper() or "PIXEL",
-                                      text_value(g, "GraphicFilled").upper() == "Y"))
-    return Annotation(text_value(item, "GraphicLayer"), _refs(item.get("ReferencedImageSequence")),
-                      tuple(texts), tuple(graphics))
+        graphics.append(
+            GraphicObject(
+                text_value(g, "GraphicType").upper(),
+                _points(g.get("GraphicData")),
+                text_value(g, "GraphicAnnotationUnits").upper() or "PIXEL",
+                text_value(g, "GraphicFilled").upper() == "Y",
+            )
+        )
+    return Annotation(
+        text_value(item, "GraphicLayer"), _refs(item.get("ReferencedImageSequence")), tuple(texts), tuple(graphics)
+    )
 
 
-def find_pstates(image_path: str | os.PathLike[str] | None, sop_uids: set[str] | None = None,
-                 limit: int = 200) -> list[PresentationState]:
+def find_pstates(
+    image_path: str | os.PathLike[str] | None, sop_uids: set[str] | None = None, limit: int = 200
+) -> list[PresentationState]:
     """Presentation states next to an image: in its folder (or the series folder), read and parsed.
 
     Only files whose SOP Class is GSPS are kept; those referencing none of
@@ -408,8 +451,11 @@ def find_pstates(image_path: str | os.PathLike[str] | None, sop_uids: set[str] |
     base = Path(image_path)
     folder = base if base.is_dir() else base.parent
     found = []
-    candidates = sorted(p for p in folder.rglob("*") if p.is_file()) if base.is_dir() else sorted(
-        p for p in folder.iterdir() if p.is_file())
+    candidates = (
+        sorted(p for p in folder.rglob("*") if p.is_file())
+        if base.is_dir()
+        else sorted(p for p in folder.iterdir() if p.is_file())
+    )
     for p in candidates[: 20 * limit]:
         if p == base:
             continue
@@ -428,7 +474,7 @@ def find_pstates(image_path: str | os.PathLike[str] | None, sop_uids: set[str] |
 
 def _is_gsps(path: Path) -> bool:
     """Whether a file is a DICOM file (preamble and DICM) whose SOP Class UID is GSPS; reads its head only."""
-    import pydicom  # noqa: PLC0415
+    import pydicom
 
     try:
         with open(path, "rb") as fp:
@@ -476,7 +522,7 @@ def spatial(image: np.ndarray, rotation: int, flip: bool) -> np.ndarray:
     if image.dtype in (np.uint8, np.uint16, np.int16, np.float32) and (image.ndim == 2 or image.shape[2] <= 4):
         out = cv2.rotate(image, _CV_ROTATE[rotation]) if rotation else image
         out = cv2.flip(out, 1) if flip else out
-        return out[..., None] if out.ndim < image.ndim else out    # OpenCV drops a lone channel axis
+        return out[..., None] if out.ndim < image.ndim else out  # OpenCV drops a lone channel axis
     out = np.rot90(image, k=-(rotation // 90)) if rotation else image
     return np.ascontiguousarray(out[:, ::-1] if flip else out)
 
@@ -492,8 +538,9 @@ def _rotate_point(x: float, y: float, rotation: int, w: float, h: float) -> tupl
     return x, y
 
 
-def area_transform(state: PresentationState, area: DisplayedArea | None, rows: int, cols: int
-                   ) -> tuple[np.ndarray, tuple[int, int, int, int], float]:
+def area_transform(
+    state: PresentationState, area: DisplayedArea | None, rows: int, cols: int
+) -> tuple[np.ndarray, tuple[int, int, int, int], float]:
     """Where image points land: a 2x3 affine from image coordinates (PIXEL units) to the output,
     the displayed area in the transformed image (x0, y0, x1, y1), and the output scale.
 
@@ -503,9 +550,11 @@ def area_transform(state: PresentationState, area: DisplayedArea | None, rows: i
     magnification ratio for MAGNIFY.
     """
     w, h = (rows, cols) if state.rotation in (90, 270) else (cols, rows)
+
     def fwd(x: float, y: float) -> tuple[float, float]:
         x, y = _rotate_point(x, y, state.rotation, cols, rows)
         return (w - x, y) if state.flip else (x, y)
+
     if area is None:
         x0, y0, x1, y1 = 0, 0, w, h
     else:
@@ -515,8 +564,11 @@ def area_transform(state: PresentationState, area: DisplayedArea | None, rows: i
         y0, y1 = sorted(int(round(p[1])) for p in pts)
     scale = area.magnification if area is not None else 1.0
     if (x1 - x0) * (y1 - y0) * scale * scale > MAX_OUTPUT_PIXELS:
-        raise PresentationStateError(f"the displayed area ({x1 - x0} x {y1 - y0} pixels, magnified {scale:g}) is "
-                                     f"larger than an output can be ({MAX_OUTPUT_PIXELS} pixels)", state.path or None)
+        raise PresentationStateError(
+            f"the displayed area ({x1 - x0} x {y1 - y0} pixels, magnified {scale:g}) is "
+            f"larger than an output can be ({MAX_OUTPUT_PIXELS} pixels)",
+            state.path or None,
+        )
     o = np.array(fwd(0, 0))
     ex, ey = np.array(fwd(1, 0)) - o, np.array(fwd(0, 1)) - o
     m = np.array([[ex[0], ey[0], o[0] - x0], [ex[1], ey[1], o[1] - y0]]) * scale
@@ -531,7 +583,7 @@ def displayed_area(image: np.ndarray, box: tuple[int, int, int, int], scale: flo
     out = np.zeros((max(y1 - y0, 1), max(x1 - x0, 1)) + image.shape[2:], image.dtype)
     sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
     if sx1 > sx0 and sy1 > sy0:
-        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = image[sy0:sy1, sx0:sx1]
+        out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
     if scale != 1.0:
         size = (max(1, round(out.shape[1] * scale)), max(1, round(out.shape[0] * scale)))
         out = cv2.resize(out, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
@@ -563,8 +615,13 @@ _SHIFT = 4  # sub-pixel bits for cv2 drawing
 _FAR = float(1 << 20)
 
 
-def draw_annotations(out: np.ndarray, state: PresentationState, annotations: tuple[Annotation, ...],
-                     to_output: np.ndarray, display: np.ndarray | None = None) -> np.ndarray:
+def draw_annotations(
+    out: np.ndarray,
+    state: PresentationState,
+    annotations: tuple[Annotation, ...],
+    to_output: np.ndarray,
+    display: np.ndarray | None = None,
+) -> np.ndarray:
     """Draw text and graphic objects (C.10.5) on the output image, in place; returns it.
 
     PIXEL points go through ``to_output`` (from :func:`area_transform`);
@@ -621,13 +678,13 @@ def _draw_graphic(out: np.ndarray, kind: str, p: np.ndarray, filled: bool, c: tu
             cv2.polylines(out, [pts], closed, c, 1, cv2.LINE_8, _SHIFT)
     elif kind == "CIRCLE" and len(p) >= 2:
         r = float(np.hypot(*(p[1] - p[0])))
-        (x, y), = _fixed(p[:1])
+        ((x, y),) = _fixed(p[:1])
         cv2.circle(out, (int(x), int(y)), int(round(r * (1 << _SHIFT))), c, -1 if filled else 1, cv2.LINE_8, _SHIFT)
     elif kind == "ELLIPSE" and len(p) >= 4:
         centre = (p[0] + p[1]) / 2
         major, minor = float(np.hypot(*(p[1] - p[0]))) / 2, float(np.hypot(*(p[3] - p[2]))) / 2
         angle = math.degrees(math.atan2(p[1][1] - p[0][1], p[1][0] - p[0][0]))
-        (x, y), = _fixed(centre[None])
+        ((x, y),) = _fixed(centre[None])
         axes = (int(round(major * (1 << _SHIFT))), int(round(minor * (1 << _SHIFT))))
         cv2.ellipse(out, (int(x), int(y)), axes, angle, 0, 360, c, -1 if filled else 1, cv2.LINE_8, _SHIFT)
 
@@ -649,25 +706,31 @@ def _draw_text(out: np.ndarray, t: TextObject, place, c: tuple) -> None:
         anchor = place((t.anchor,), t.anchor_units)
         if not _drawable(anchor):
             return
-        (x, y), = anchor
+        ((x, y),) = anchor
         y -= (th + base) * len(lines)
     else:
         return
     for i, line in enumerate(lines):
         lx = x
-        if right is not None and t.justify in ("RIGHT", "CENTER"):      # C.10.5.1.1: within the bounding box
+        if right is not None and t.justify in ("RIGHT", "CENTER"):  # C.10.5.1.1: within the bounding box
             free = right - x - cv2.getTextSize(line, font, scale, thick)[0][0]
             lx = x + (free if t.justify == "RIGHT" else free / 2)
-        cv2.putText(out, line, (int(round(lx)), int(round(y)) + th + i * (th + base)), font, scale, c, thick,
-                    cv2.LINE_AA)
-    if t.anchor is not None and t.anchor_visible and t.box is not None and _drawable(place((t.anchor,),
-                                                                                          t.anchor_units)):
-        (ax, ay), = place((t.anchor,), t.anchor_units)
+        cv2.putText(
+            out, line, (int(round(lx)), int(round(y)) + th + i * (th + base)), font, scale, c, thick, cv2.LINE_AA
+        )
+    if (
+        t.anchor is not None
+        and t.anchor_visible
+        and t.box is not None
+        and _drawable(place((t.anchor,), t.anchor_units))
+    ):
+        ((ax, ay),) = place((t.anchor,), t.anchor_units)
         cv2.line(out, (int(round(ax)), int(round(ay))), (int(round(x)), int(round(y))), c, 1, cv2.LINE_AA)
 
 
-def present(image: np.ndarray, state: PresentationState, sop_uid: str, frame: int,
-            annotations: bool = True) -> np.ndarray:
+def present(
+    image: np.ndarray, state: PresentationState, sop_uid: str, frame: int, annotations: bool = True
+) -> np.ndarray:
     """The spatial stages and annotations of a state on a rendered frame (``frame`` 1-based): rotation and
     flip (C.10.6), the displayed area (C.10.4), then the graphic and text annotations (C.10.5) unless
     ``annotations`` is False.  A layer with only a CIELab colour makes the output BGR."""
@@ -685,7 +748,7 @@ def present(image: np.ndarray, state: PresentationState, sop_uid: str, frame: in
 # ----------------------------------------------------------------------------- a loaded image through a state
 
 
-def image_slices(img) -> dict[str, int]:  # noqa: ANN001 - a DicomImage
+def image_slices(img) -> dict[str, int]:
     """SOP Instance UID -> 1-based slice (or frame) number: how presentation states find an image's frames."""
     found: dict[str, int] = {}
     for k in range(len(img)):
@@ -693,8 +756,7 @@ def image_slices(img) -> dict[str, int]:  # noqa: ANN001 - a DicomImage
     return found
 
 
-def grey(img: DicomImage, state: PresentationState, frame: int = 0,
-         opts: RenderOptions | None = None) -> np.ndarray:
+def grey(img: DicomImage, state: PresentationState, frame: int = 0, opts: RenderOptions | None = None) -> np.ndarray:
     """A frame through a state's grey stages only (Modality LUT, VOI, Presentation LUT; PS3.4 N.2), at image
     size, padding black; ``opts``' window overrides the state's VOI, its ``invert`` flips.  A state that does
     not reference the frame, or a colour image, is a :class:`PresentationStateError`."""
@@ -708,19 +770,28 @@ def grey(img: DicomImage, state: PresentationState, frame: int = 0,
     modality = state.modality(p.modality, signed)
     state_voi = state.voi(sop, number, signed)
 
-    def identity() -> Window:                 # no Softcopy VOI LUT: the modality output's whole range
+    def identity() -> Window:  # no Softcopy VOI LUT: the modality output's whole range
         ends = pipeline.expressible_range(img.layout, modality)
         if ends is None:
             ends = pipeline.value_range(pipeline.apply_modality(stored, modality), img.padding_mask(frame))
         return pipeline.minmax_window(*ends)
 
-    sel = pipeline.resolve_voi([state_voi] if state_voi is not None else [], identity, VoiFunction.LINEAR,
-                               where=img.path, **opts.window)
+    sel = pipeline.resolve_voi(
+        [state_voi] if state_voi is not None else [], identity, VoiFunction.LINEAR, where=img.path, **opts.window
+    )
     inverted = state.inverse != bool(opts.invert)
     if stored.dtype in (np.uint8, np.int8, np.uint16, np.int16):
         lo, hi = img.stored_range(frame)
-        table = pipeline.display_table(lo, hi, 256 if stored.dtype.itemsize == 1 else 65536, modality, sel.voi,
-                                       inverted, p.padding, state.presentation_lut)
+        table = pipeline.display_table(
+            lo,
+            hi,
+            256 if stored.dtype.itemsize == 1 else 65536,
+            modality,
+            sel.voi,
+            inverted,
+            p.padding,
+            state.presentation_lut,
+        )
         return pipeline.apply_table(stored, table)
     out = pipeline.to_display(pipeline.apply_modality(stored, modality), sel.voi, inverted, state.presentation_lut)
     mask = img.padding_mask(frame)
@@ -735,8 +806,13 @@ def render(img: DicomImage, state: PresentationState, frame: int, opts: RenderOp
     annotations (:func:`present`)."""
     out = grey(img, state, frame, opts)
     objects = state.display_objects(img.display_objects(frame))
-    planes = layers(objects, img.frame_ref(frame).index, img.rows, img.columns, overlays=opts.overlays,
-                    shutters=opts.shutters) if (opts.overlays or opts.shutters) else None
+    planes = (
+        layers(
+            objects, img.frame_ref(frame).index, img.rows, img.columns, overlays=opts.overlays, shutters=opts.shutters
+        )
+        if (opts.overlays or opts.shutters)
+        else None
+    )
     if planes is not None:
         apply_layers(out, planes, fill_value(objects, False))
     seg = opts.seg
@@ -767,10 +843,9 @@ class PresentedImage(ImageBase):
     are another picture).
     """
 
-    def __init__(self, image, state: PresentationState, annotations: bool = True,
-                 area: DisplayedArea | None = None):
+    def __init__(self, image, state: PresentationState, annotations: bool = True, area: DisplayedArea | None = None):
         self._image, self.state, self.annotations = image, state, annotations
-        area = None if area is None else replace(area, magnification=1.0)     # the viewer zooms itself
+        area = None if area is None else replace(area, magnification=1.0)  # the viewer zooms itself
         self._geometry = area_transform(state, area, image.rows, image.columns)[:2]
         self._cache: dict[tuple[str, int], object] = {}
 
@@ -830,9 +905,9 @@ class PresentedImage(ImageBase):
     def values(self, frame: int = 0) -> np.ndarray:
         key = ("values", frame)
         if key not in self._cache:
-            from .pipeline import apply_modality  # noqa: PLC0415
+            from .pipeline import apply_modality
 
-            self._cache = {}                                             # one frame kept
+            self._cache = {}  # one frame kept
             values = apply_modality(self._image.stored(frame), self._modality(frame))
             self._cache[key] = self._present(values, frame)
             self._cache[("mask", frame)] = self._present(self._inside_mask(frame), frame) == 0
@@ -841,8 +916,11 @@ class PresentedImage(ImageBase):
     def _inside_mask(self, frame: int) -> np.ndarray:
         """255 where the image is shown (not padding), so the area's outside comes out 0 after the cut."""
         mask = self._image.padding_mask(frame)
-        return np.full((self._image.rows, self._image.columns), 255, np.uint8) if mask is None else \
-            np.where(mask, 0, 255).astype(np.uint8)
+        return (
+            np.full((self._image.rows, self._image.columns), 255, np.uint8)
+            if mask is None
+            else np.where(mask, 0, 255).astype(np.uint8)
+        )
 
     def padding_mask(self, frame: int = 0) -> np.ndarray | None:
         self.values(frame)
@@ -850,13 +928,13 @@ class PresentedImage(ImageBase):
         return mask if mask.any() else None  # type: ignore[union-attr]
 
     def frame_range(self, frame: int = 0) -> tuple[float, float]:
-        from .pipeline import value_range  # noqa: PLC0415
+        from .pipeline import value_range
 
         return value_range(self.values(frame), self.padding_mask(frame))
 
     @property
     def value_range(self) -> tuple[float, float]:
-        from .pipeline import expressible_range  # noqa: PLC0415
+        from .pipeline import expressible_range
 
         ends = expressible_range(self._image.layout, self._modality(0))
         return ends if ends is not None else self.frame_range(0)
@@ -867,7 +945,7 @@ class PresentedImage(ImageBase):
         return [] if voi is None else [voi]
 
     def resolve_voi(self, frame: int = 0, **window):
-        from .pipeline import expressible_range, minmax_window, resolve_voi  # noqa: PLC0415
+        from .pipeline import expressible_range, minmax_window, resolve_voi
 
         def identity() -> Window:
             ends = expressible_range(self._image.layout, self._modality(frame))
@@ -884,13 +962,19 @@ class PresentedImage(ImageBase):
 
     def object_layers(self, frame: int = 0, *, overlays: bool = True, shutters: bool = True) -> np.ndarray | None:
         """The image's overlays and the state's shutter (C.7.6.11), presented like the values."""
-        from . import overlays as display  # noqa: PLC0415
+        from . import overlays as display
 
         if not (overlays or shutters):
             return None
         objects = self.state.display_objects(self._image.display_objects(frame))
-        planes = display.layers(objects, self._image.frame_ref(frame).index, self._image.rows,
-                                self._image.columns, overlays=overlays, shutters=shutters)
+        planes = display.layers(
+            objects,
+            self._image.frame_ref(frame).index,
+            self._image.rows,
+            self._image.columns,
+            overlays=overlays,
+            shutters=shutters,
+        )
         return None if planes is None else self._present(planes, frame)
 
     def present_planes(self, planes: np.ndarray, frame: int = 0) -> np.ndarray:
@@ -898,12 +982,19 @@ class PresentedImage(ImageBase):
         return np.ascontiguousarray(np.moveaxis(self._present(np.moveaxis(planes, 0, -1), frame), -1, 0))
 
     def shutter_fill(self, frame: int = 0):
-        from . import overlays as display  # noqa: PLC0415
+        from . import overlays as display
 
         return display.fill_value(self.state.display_objects(self._image.display_objects(frame)), False)
 
-    def render(self, center: float | None = None, width: float | None = None, *, frame: int = 0,
-               options: RenderOptions | None = None, **changes: Any) -> np.ndarray:
+    def render(
+        self,
+        center: float | None = None,
+        width: float | None = None,
+        *,
+        frame: int = 0,
+        options: RenderOptions | None = None,
+        **changes: Any,
+    ) -> np.ndarray:
         """The image's render through the state (``--export --pstate``): the state's annotations unless
         this picture or ``changes`` turn them off."""
         changes.setdefault("annotations", self.annotations if options is None else options.annotations)

@@ -39,18 +39,38 @@ import numpy as np
 
 from . import pipeline
 from .cache import FrameCache
-from .displayable import ImageBase, RenderOptions
+from .displayable import RenderOptions
 from .errors import InvalidArgumentError
 from .header import PixelSpacing
+from .imagebase import ImageBase
 from .lut import VoiLut, Window
 from .pipeline import VoiSelection
 from .presentation import needs_inversion
 from .presets import PRESETS, Preset
 
-__all__ = ["PLANES", "StackGeometry", "ReformattedImage", "stack_geometry", "resample_stack", "plane_axes",
-           "orientation_labels", "acquisition_plane", "current_plane", "next_plane", "image_labels", "switch_plane",
-           "reformat", "build_volume", "ReadAheadPool", "decode_workers", "ObliqueReformattedImage", "ObliqueGrid",
-           "oblique_grid", "is_oblique", "sample_trilinear"]
+__all__ = [
+    "PLANES",
+    "StackGeometry",
+    "ReformattedImage",
+    "stack_geometry",
+    "resample_stack",
+    "plane_axes",
+    "orientation_labels",
+    "acquisition_plane",
+    "current_plane",
+    "next_plane",
+    "image_labels",
+    "switch_plane",
+    "reformat",
+    "build_volume",
+    "ReadAheadPool",
+    "decode_workers",
+    "ObliqueReformattedImage",
+    "ObliqueGrid",
+    "oblique_grid",
+    "is_oblique",
+    "sample_trilinear",
+]
 
 PLANES = ("axial", "coronal", "sagittal")
 AXIS_NAMES = "xyz"
@@ -93,8 +113,9 @@ class StackGeometry:
         return not self.notes
 
 
-def stack_geometry(positions: np.ndarray, orientation: Sequence[float], pixel_spacing: tuple[float, float]
-                   ) -> StackGeometry:
+def stack_geometry(
+    positions: np.ndarray, orientation: Sequence[float], pixel_spacing: tuple[float, float]
+) -> StackGeometry:
     """The volume grid of slices at ``positions`` (N x 3 IPP, ascending along the normal), C.7.6.2.1.1.
 
     The slice step is the median spacing along the normal; the notes say when
@@ -126,8 +147,9 @@ def stack_geometry(positions: np.ndarray, orientation: Sequence[float], pixel_sp
     return StackGeometry(pos[0], np.stack([normal, col, row]), (step, dr, dc), depths, shifts, count, tuple(notes))
 
 
-def resample_stack(slice_at: Callable[[int], np.ndarray], geom: StackGeometry,
-                   store: Callable[[int, np.ndarray], None]) -> None:
+def resample_stack(
+    slice_at: Callable[[int], np.ndarray], geom: StackGeometry, store: Callable[[int, np.ndarray], None]
+) -> None:
     """``store(t, slice)`` each target slice (float32) of the stack on the orthogonal grid of ``geom``.
 
     Each target slice blends the two source slices around it along the normal
@@ -172,8 +194,9 @@ def _translate(src: np.ndarray, di: float, dj: float) -> np.ndarray:
     rows, cols = src.shape
     m = np.array([[1, 0, -dj], [0, 1, -di]], dtype=np.float64)
     # replicate, not a NaN border: OpenCV's bilinear reads the neighbour past the edge even at weight 0
-    out = cv2.warpAffine(src, m, (cols, rows), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                         borderMode=cv2.BORDER_REPLICATE)
+    out = cv2.warpAffine(
+        src, m, (cols, rows), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
     eps = 1e-6
     r, c = np.arange(rows) - di, np.arange(cols) - dj
     out[(r < -eps) | (r > rows - 1 + eps)] = np.nan
@@ -221,6 +244,7 @@ def orientation_labels(row_cosine: Sequence[float], column_cosine: Sequence[floa
 
     Each edge is named by the dominant component of the direction pointing to it.
     """
+
     def letter(v: np.ndarray) -> str:
         k = int(np.argmax(np.abs(v)))
         return _LETTERS[k][1 if v[k] > 0 else 0]
@@ -262,8 +286,13 @@ def _orientation(img, frame: int) -> tuple[float, ...] | None:
     return tuple(o)
 
 
-def switch_plane(img, frame: int, point: tuple[float, float] | None = None, plane: str | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> tuple[ReformattedImage, int]:
+def switch_plane(
+    img,
+    frame: int,
+    point: tuple[float, float] | None = None,
+    plane: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[ReformattedImage, int]:
     """``img`` in ``plane`` (default: :func:`next_plane`) and its frame through the same point.
 
     ``point`` is the image point (x, y) of ``frame`` to keep (the pointer), by default the centre.
@@ -372,8 +401,10 @@ class ReformattedImage(ImageBase):
     def info(self) -> str:
         """The series' summary and this plane."""
         lo, hi = self.position(0), self.position(len(self) - 1)
-        return (f"{self.source.info()}\n\nreformatted {self.plane}: {self.columns}x{self.rows} x{len(self)} "
-                f"slices, {self.axis} {lo:.1f} to {hi:.1f} mm, {self._pixel:.3g} mm pixels")
+        return (
+            f"{self.source.info()}\n\nreformatted {self.plane}: {self.columns}x{self.rows} x{len(self)} "
+            f"slices, {self.axis} {lo:.1f} to {hi:.1f} mm, {self._pixel:.3g} mm pixels"
+        )
 
     def values(self, frame: int = 0) -> np.ndarray:
         """Modality values of the slice, float32, square pixels; NaN outside the data. Cached, read-only."""
@@ -421,22 +452,44 @@ class ReformattedImage(ImageBase):
             return 0.0, 0.0
         return float(np.nanmin(v)), float(np.nanmax(v))
 
-    def resolve_voi(self, frame: int = 0, *, center: float | None = None, width: float | None = None,
-                    mode: str | None = None, voi: int | None = None,
-                    preset: str | Preset | None = None) -> VoiSelection:
+    def resolve_voi(
+        self,
+        frame: int = 0,
+        *,
+        center: float | None = None,
+        width: float | None = None,
+        mode: str | None = None,
+        voi: int | None = None,
+        preset: str | Preset | None = None,
+    ) -> VoiSelection:
         """The VOI :meth:`render` applies (as :meth:`DicomImage.resolve_voi`)."""
         f = self._check_frame(frame)
         p = self._params
-        return pipeline.resolve_voi(p.vois, lambda: pipeline.minmax_window(*self.frame_range(f)), p.function,
-                                    center=center, width=width, mode=mode, voi=voi, preset=preset,
-                                    where=self.path)
+        return pipeline.resolve_voi(
+            p.vois,
+            lambda: pipeline.minmax_window(*self.frame_range(f)),
+            p.function,
+            center=center,
+            width=width,
+            mode=mode,
+            voi=voi,
+            preset=preset,
+            where=self.path,
+        )
 
     def inverted(self, frame: int = 0, invert: bool = False) -> bool:
         self._check_frame(frame)
         return needs_inversion(self.photometric, self._params.lut_shape, invert)
 
-    def render(self, center: float | None = None, width: float | None = None, *, frame: int = 0,
-               options: RenderOptions | None = None, **changes: Any) -> np.ndarray:
+    def render(
+        self,
+        center: float | None = None,
+        width: float | None = None,
+        *,
+        frame: int = 0,
+        options: RenderOptions | None = None,
+        **changes: Any,
+    ) -> np.ndarray:
         """The slice as uint8 (rows, columns), windowed as the acquired slices (C.11.2, C.11.6).
 
         Overlays and shutters belong to the acquired frames: a reformatted slice has
@@ -446,8 +499,7 @@ class ReformattedImage(ImageBase):
         opts = RenderOptions.of(options, center=center, width=width, **changes)
         if opts.pstate is not None or opts.segmentation is not None:
             what = "a presentation state" if opts.pstate is not None else "a segmentation"
-            raise InvalidArgumentError(f"{what} applies to the acquired images, not to a reformatted plane",
-                                       self.path)
+            raise InvalidArgumentError(f"{what} applies to the acquired images, not to a reformatted plane", self.path)
         f = self._check_frame(frame)
         sel = self.resolve_voi(f, **opts.window)
         out = pipeline.to_display(self.values(f), sel.voi, self.inverted(f, opts.invert))
@@ -473,8 +525,10 @@ class ReformattedImage(ImageBase):
         c, shape = self._cut, self._volume.shape
         point = np.zeros(3)
         point[c.slice_axis] = self._index(self._check_frame(frame))
-        for axis, along, size, flip in ((c.down_axis, y, self.rows, c.flips[1]),
-                                        (c.right_axis, x, self.columns, c.flips[2])):
+        for axis, along, size, flip in (
+            (c.down_axis, y, self.rows, c.flips[1]),
+            (c.right_axis, x, self.columns, c.flips[2]),
+        ):
             u = along * shape[axis] / size - 0.5
             point[axis] = shape[axis] - 1 - u if flip else u
         return point
@@ -626,7 +680,7 @@ class ObliqueReformattedImage(ReformattedImage):
         f = self._check_frame(frame)
 
         def sample() -> np.ndarray:
-            r, c = np.mgrid[0:self.rows, 0:self.columns]
+            r, c = np.mgrid[0 : self.rows, 0 : self.columns]
             arr = sample_trilinear(self._volume, self._to_volume(self._grid.point(f, r, c)))
             arr.flags.writeable = False
             self.decodes += 1
@@ -658,8 +712,9 @@ def _slice_geometry(img) -> tuple[np.ndarray, tuple[float, ...], tuple[float, fl
         orients.append(o)
         positions.append(p)
     if any(p is None for p in positions) or any(o is None for o in orients):
-        raise InvalidArgumentError("reformatting needs Image Position and Orientation (Patient) on every slice",
-                                   img.path)
+        raise InvalidArgumentError(
+            "reformatting needs Image Position and Orientation (Patient) on every slice", img.path
+        )
     if len({tuple(round(x, 4) for x in o) for o in orients}) > 1:
         raise InvalidArgumentError("reformatting needs parallel slices (one Image Orientation (Patient))", img.path)
     spacing = img.pixel_spacing(0)
@@ -701,8 +756,11 @@ def _compact(img, geom: StackGeometry) -> bool:
     for k in range(len(img)):
         p = img.frame_params(k)
         m = p.modality
-        if m.lut is not None or p.padding is not None or not (float(m.slope).is_integer()
-                                                               and float(m.intercept).is_integer()):
+        if (
+            m.lut is not None
+            or p.padding is not None
+            or not (float(m.slope).is_integer() and float(m.intercept).is_integer())
+        ):
             return False
     return True
 
@@ -722,7 +780,9 @@ def _check_budget(img, geom: StackGeometry, dtype: type) -> None:
         raise InvalidArgumentError(
             f"the volume needs {math.ceil(need / mib)} MB ({img.columns}x{img.rows}x{geom.count} "
             f"{np.dtype(dtype).name}) but the frame cache holds {budget // mib} MB; "
-            f"use --cache-mb {math.ceil(need / mib * 1.25)}", img.path)
+            f"use --cache-mb {math.ceil(need / mib * 1.25)}",
+            img.path,
+        )
 
 
 def decode_workers() -> int:

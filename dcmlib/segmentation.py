@@ -42,9 +42,22 @@ from .displayable import DEFAULT_ALPHA
 from .errors import DcmviewError, InvalidArgumentError, SegmentationError, exception_text
 from .header import functional_item, text_value, vector
 
-__all__ = ["Segment", "Segmentation", "load_segmentation", "blend", "outline",
-           "find_segmentations", "describe_found", "COLOURS", "DEFAULT_ALPHA",
-           "POSITION_TOLERANCE_MM", "SEG_STORAGE", "SEG_CLASSES", "check_alpha", "NotReferencedError"]
+__all__ = [
+    "Segment",
+    "Segmentation",
+    "load_segmentation",
+    "blend",
+    "outline",
+    "find_segmentations",
+    "describe_found",
+    "COLOURS",
+    "DEFAULT_ALPHA",
+    "POSITION_TOLERANCE_MM",
+    "SEG_STORAGE",
+    "SEG_CLASSES",
+    "check_alpha",
+    "NotReferencedError",
+]
 
 #: Segmentation Storage SOP Class (PS3.4 B.5).
 SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
@@ -54,8 +67,16 @@ SEG_CLASSES = (SEG_STORAGE, "1.2.840.10008.5.1.4.1.1.66.7")
 POSITION_TOLERANCE_MM = 0.05
 #: Segment colours (RGB) when the SEG recommends none, or for mask labels: label k gets entry (k - 1) mod 10.
 COLOURS: tuple[tuple[int, int, int], ...] = (
-    (230, 25, 75), (60, 180, 75), (0, 130, 200), (255, 225, 25), (245, 130, 48),
-    (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212),
+    (230, 25, 75),
+    (60, 180, 75),
+    (0, 130, 200),
+    (255, 225, 25),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+    (250, 190, 212),
 )
 _MASK_SUFFIXES = (".npy", ".png", ".tif", ".tiff")
 
@@ -92,8 +113,9 @@ def outline(coverage: np.ndarray) -> np.ndarray:
     return (inside - cv2.erode(inside, _CROSS)) * np.uint8(255)
 
 
-def blend(image: np.ndarray, coverage: np.ndarray | None, colours: np.ndarray | None, alpha: float,
-          outline_only: bool = False) -> np.ndarray:
+def blend(
+    image: np.ndarray, coverage: np.ndarray | None, colours: np.ndarray | None, alpha: float, outline_only: bool = False
+) -> np.ndarray:
     """Each segment's colour mixed into an 8-bit grey or BGR image; a new BGR uint8 image.
 
     ``coverage`` is uint8 (segments, rows, cols), 0..255 (a binary segment
@@ -119,8 +141,8 @@ def blend(image: np.ndarray, coverage: np.ndarray | None, colours: np.ndarray | 
         x, y, w, h = cv2.boundingRect(plane)
         if w == 0 or h == 0:
             continue
-        cover = plane[y:y + h, x:x + w]
-        sub = bgr[y:y + h, x:x + w]                      # a view: written in place
+        cover = plane[y : y + h, x : x + w]
+        sub = bgr[y : y + h, x : x + w]  # a view: written in place
         table = np.floor(colour[None, :] * alpha + levels * (1.0 - alpha) + 0.5).astype(np.uint8)
         full = cover == 255
         np.copyto(sub, cv2.LUT(sub, table.reshape(1, 256, 3)), where=full[..., None])
@@ -158,13 +180,21 @@ class Segmentation:
     :meth:`coverage` gives a frame's planes, :meth:`apply` blends them.
     """
 
-    def __init__(self, path: str, kind: str, segments: tuple[Segment, ...], rows: int, columns: int,
-                 sources: dict[int, list[tuple[int, int | None]]] | None = None,
-                 frames: _SegFrames | None = None, labels: np.ndarray | None = None):
+    def __init__(
+        self,
+        path: str,
+        kind: str,
+        segments: tuple[Segment, ...],
+        rows: int,
+        columns: int,
+        sources: dict[int, list[tuple[int, int | None]]] | None = None,
+        frames: _SegFrames | None = None,
+        labels: np.ndarray | None = None,
+    ):
         self.path, self.kind, self.segments = path, kind, segments
         self.rows, self.columns = rows, columns
-        self._sources = sources      # image frame -> [(SEG frame, segment number; None: a LABELMAP frame)]
-        self._seg_frames = frames    # decodes SEG frames on demand
+        self._sources = sources  # image frame -> [(SEG frame, segment number; None: a LABELMAP frame)]
+        self._seg_frames = frames  # decodes SEG frames on demand
         self._labels = labels
         self._index = {s.number: i for i, s in enumerate(segments)}
 
@@ -199,7 +229,7 @@ class Segmentation:
             if not 0 <= frame < len(self._labels):
                 return None
             lab = self._labels[frame]
-            counts = np.bincount(lab.ravel(), minlength=1)         # uint8 / uint16 labels: which are present
+            counts = np.bincount(lab.ravel(), minlength=1)  # uint8 / uint16 labels: which are present
             numbers = [int(n) for n in np.flatnonzero(counts[1:]) + 1]
             if not numbers:
                 return None
@@ -207,15 +237,17 @@ class Segmentation:
         colours = np.array([self.segments[self._index[n]].bgr for n in numbers], np.uint8)
         return colours, np.stack(planes)
 
-    def apply(self, image: np.ndarray, frame: int, alpha: float = DEFAULT_ALPHA,
-              outline: bool = False) -> np.ndarray:
+    def apply(self, image: np.ndarray, frame: int, alpha: float = DEFAULT_ALPHA, outline: bool = False) -> np.ndarray:
         """``image`` (frame ``frame``'s 8-bit display image, ``render``'s output) with the frame's segments
         blended at ``alpha`` (only their contours with ``outline``): a new BGR uint8 image, also where the
         frame has no segment."""
         alpha = check_alpha(alpha, self.path)
         if np.asarray(image).shape[:2] != (self.rows, self.columns):
-            raise SegmentationError(f"the segmentation is {self.columns} x {self.rows}, the image drawn "
-                                    f"{image.shape[1]} x {image.shape[0]}", self.path)
+            raise SegmentationError(
+                f"the segmentation is {self.columns} x {self.rows}, the image drawn "
+                f"{image.shape[1]} x {image.shape[0]}",
+                self.path,
+            )
         found = self.coverage(frame)
         if found is None:
             return blend(image, None, None, alpha)
@@ -227,8 +259,10 @@ class Segmentation:
         more = f" and {len(self.segments) - 12} more" if len(self.segments) > 12 else ""
         frames = self.frames
         span = _frames_text(frames)
-        return (f"segmentation {Path(self.path).name}: {self.kind}, {len(self.segments)} segment"
-                f"{'s' if len(self.segments) != 1 else ''} ({segs}{more}), {span}")
+        return (
+            f"segmentation {Path(self.path).name}: {self.kind}, {len(self.segments)} segment"
+            f"{'s' if len(self.segments) != 1 else ''} ({segs}{more}), {span}"
+        )
 
 
 def _frames_text(frames: list[int]) -> str:
@@ -244,7 +278,7 @@ def _frames_text(frames: list[int]) -> str:
 # ----------------------------------------------------------------------------- loading
 
 
-def load_segmentation(path: str | os.PathLike[str], image) -> Segmentation:  # noqa: ANN001 - a DicomImage
+def load_segmentation(path: str | os.PathLike[str], image) -> Segmentation:
     """Read a DICOM SEG, ``.npy`` or PNG/TIFF label image and map it onto ``image``'s frames.
 
     Raises :class:`~dcmlib.errors.SegmentationError` (one line naming the
@@ -265,7 +299,7 @@ def load_segmentation(path: str | os.PathLike[str], image) -> Segmentation:  # n
 _LAST: dict[tuple[str, int, int], object] = {}
 
 
-def _cached(p: Path, where: str, read):  # noqa: ANN001, ANN202
+def _cached(p: Path, where: str, read):
     """``read(p, where)``, kept for the next call while the file is unchanged (one entry)."""
     st = p.stat()
     key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
@@ -276,7 +310,7 @@ def _cached(p: Path, where: str, read):  # noqa: ANN001, ANN202
     return _LAST[key]
 
 
-def _image_refs(image, where: str) -> list:  # noqa: ANN001
+def _image_refs(image, where: str) -> list:
     if not hasattr(image, "frame_ref"):  # a reformatted plane has no acquired frames
         raise SegmentationError("a segmentation is shown on the acquired slices, not on a reformatted plane", where)
     return [image.frame_ref(k) for k in range(len(image))]
@@ -299,7 +333,7 @@ def _read_mask(p: Path, where: str) -> np.ndarray:
         if p.suffix.lower() == ".png" or not ok:
             one = cv2.imread(where, cv2.IMREAD_UNCHANGED)
             pages = [] if one is None else [one]
-    except cv2.error:                          # a damaged TIFF directory, an absurd size
+    except cv2.error:  # a damaged TIFF directory, an absurd size
         pages = []
     except MemoryError:
         raise SegmentationError("the label image does not fit in memory", where) from None
@@ -311,8 +345,9 @@ def _read_mask(p: Path, where: str) -> np.ndarray:
             if page.shape[2] == 4:
                 page = page[..., :3]
             if not all(np.array_equal(page[..., 0], page[..., c]) for c in range(1, page.shape[2])):
-                raise SegmentationError("a label image has one channel (grey levels 1..N are the segments); "
-                                        "this one has colours", where)
+                raise SegmentationError(
+                    "a label image has one channel (grey levels 1..N are the segments); this one has colours", where
+                )
             page = page[..., 0]
         out.append(page)
     if len({pg.shape for pg in out}) > 1:
@@ -324,16 +359,22 @@ def _size(frames: int, rows: int, cols: int) -> str:
     return f"{cols} x {rows}" + (f" x {frames} frames" if frames != 1 else "")
 
 
-def _mask_segmentation(arr: np.ndarray, image, where: str) -> Segmentation:  # noqa: ANN001
+def _mask_segmentation(arr: np.ndarray, image, where: str) -> Segmentation:
     n, rows, cols = len(image), image.rows, image.columns
     shape = arr.shape
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or arr.shape != (n, rows, cols):
-        got = f"{shape[1]} x {shape[0]}" if len(shape) == 2 else (
-            f"{shape[2]} x {shape[1]} x {shape[0]} frames" if len(shape) == 3 else f"shape {shape}")
-        raise SegmentationError(f"the mask is {got}, the image {_size(n, rows, cols)} "
-                                "(columns x rows; a mask is (rows, cols) or (frames, rows, cols))", where)
+        got = (
+            f"{shape[1]} x {shape[0]}"
+            if len(shape) == 2
+            else (f"{shape[2]} x {shape[1]} x {shape[0]} frames" if len(shape) == 3 else f"shape {shape}")
+        )
+        raise SegmentationError(
+            f"the mask is {got}, the image {_size(n, rows, cols)} "
+            "(columns x rows; a mask is (rows, cols) or (frames, rows, cols))",
+            where,
+        )
     if arr.dtype.kind == "b":
         labels = arr.astype(np.uint8)
     else:
@@ -351,7 +392,7 @@ def _mask_segmentation(arr: np.ndarray, image, where: str) -> Segmentation:  # n
 # -- DICOM SEG
 
 
-def _read_seg(p: Path, where: str):  # noqa: ANN202 - highdicom.seg.Segmentation
+def _read_seg(p: Path, where: str):
     """The SEG read and checked by highdicom, its pixel data not decoded (frames are decoded when shown)."""
     from . import io
 
@@ -361,8 +402,11 @@ def _read_seg(p: Path, where: str):  # noqa: ANN202 - highdicom.seg.Segmentation
         raise SegmentationError(exc.problem, where) from None
     if text_value(ds, "SOPClassUID") not in SEG_CLASSES:
         sop = ds.get("SOPClassUID")
-        raise SegmentationError(f"not a DICOM Segmentation (SOP Class {getattr(sop, 'name', '') or sop or 'none'}); "
-                                "--seg takes a SEG, a .npy or a PNG/TIFF label image", where)
+        raise SegmentationError(
+            f"not a DICOM Segmentation (SOP Class {getattr(sop, 'name', '') or sop or 'none'}); "
+            "--seg takes a SEG, a .npy or a PNG/TIFF label image",
+            where,
+        )
     try:
         import highdicom as hd
     except ImportError:
@@ -382,8 +426,11 @@ def _read_seg(p: Path, where: str):  # noqa: ANN202 - highdicom.seg.Segmentation
     if not syntax.is_compressed:
         need = (rows * cols * frames * bits + 7) // 8
         if len(data) < need:
-            raise SegmentationError(f"damaged DICOM Segmentation: Pixel Data holds {len(data)} bytes, {frames} "
-                                    f"frames of {cols} x {rows} at {bits} bits need {need}", where)
+            raise SegmentationError(
+                f"damaged DICOM Segmentation: Pixel Data holds {len(data)} bytes, {frames} "
+                f"frames of {cols} x {rows} at {bits} bits need {need}",
+                where,
+            )
     return seg, frames
 
 
@@ -404,8 +451,9 @@ class _SegFrames:
             except MemoryError:
                 raise SegmentationError("a segmentation frame does not fit in memory", self._where) from None
             except Exception as exc:  # noqa: BLE001 - the decoders' own errors
-                raise SegmentationError(f"frame {i + 1} cannot be decoded ({exception_text(exc, 100)})",
-                                        self._where) from None
+                raise SegmentationError(
+                    f"frame {i + 1} cannot be decoded ({exception_text(exc, 100)})", self._where
+                ) from None
             if len(self._decoded) >= self._keep:
                 self._decoded.pop(next(iter(self._decoded)))
             self._decoded[i] = frame
@@ -413,7 +461,7 @@ class _SegFrames:
 
     def planes(self, i: int, number: int | None) -> list[tuple[int, np.ndarray]]:
         frame = self._frame(i)
-        if number is None:                                   # LABELMAP: pixel values are segment numbers
+        if number is None:  # LABELMAP: pixel values are segment numbers
             values = [int(v) for v in np.unique(frame) if v != 0]
             return [(v, np.where(frame == v, np.uint8(255), np.uint8(0))) for v in values]
         if self._kind == "binary":
@@ -421,7 +469,7 @@ class _SegFrames:
         return [(number, np.floor(frame.astype(np.float32) * self._scale + 0.5).clip(0, 255).astype(np.uint8))]
 
 
-def _ref_keys(refs: list) -> tuple[dict[tuple[str, int], int], dict[str, int], list]:  # noqa: ANN001
+def _ref_keys(refs: list) -> tuple[dict[tuple[str, int], int], dict[str, int], list]:
     """(SOP Instance UID, frame number from 1) -> image frame; UID -> frames in that file; each frame's IPP."""
     keys: dict[tuple[str, int], int] = {}
     counts: dict[str, int] = {}
@@ -431,13 +479,16 @@ def _ref_keys(refs: list) -> tuple[dict[tuple[str, int], int], dict[str, int], l
         keys[(uid, ref.index + 1)] = k
         counts[uid] = counts.get(uid, 0) + 1
         item = functional_item(ref.header, ref.index, "PlanePositionSequence")
-        pos = vector(item.get("ImagePositionPatient"), 3) if item is not None else (
-            vector(ref.header.get("ImagePositionPatient"), 3) if ref.index == 0 else None)
+        pos = (
+            vector(item.get("ImagePositionPatient"), 3)
+            if item is not None
+            else (vector(ref.header.get("ImagePositionPatient"), 3) if ref.index == 0 else None)
+        )
         positions.append(None if pos is None else np.array(pos))
     return keys, counts, positions
 
 
-def _seg_frame_targets(seg: Dataset, i: int, keys, counts, positions, same_frame_of_reference: bool) -> set[int]:  # noqa: ANN001
+def _seg_frame_targets(seg: Dataset, i: int, keys, counts, positions, same_frame_of_reference: bool) -> set[int]:
     """The image frames SEG frame ``i`` lies on: by referenced instance (and frame), else by plane position."""
     found: set[int] = set()
     derivations: list = []
@@ -456,7 +507,7 @@ def _seg_frame_targets(seg: Dataset, i: int, keys, counts, positions, same_frame
                 if counts[uid] == 1:
                     found.add(keys[(uid, 1)])
                 continue
-            for n in (list(numbers) if isinstance(numbers, (list, tuple, MultiValue)) else [numbers]):
+            for n in list(numbers) if isinstance(numbers, (list, tuple, MultiValue)) else [numbers]:
                 k = keys.get((uid, int(n)))
                 if k is not None:
                     found.add(k)
@@ -472,7 +523,7 @@ def _seg_frame_targets(seg: Dataset, i: int, keys, counts, positions, same_frame
     return found
 
 
-def _seg_segmentation(p: Path, image, refs: list, where: str) -> Segmentation:  # noqa: ANN001
+def _seg_segmentation(p: Path, image, refs: list, where: str) -> Segmentation:
     seg, frames = _cached(p, where, _read_seg)
     try:
         return _map_seg(seg, frames, image, refs, where)
@@ -482,11 +533,14 @@ def _seg_segmentation(p: Path, image, refs: list, where: str) -> Segmentation:  
         raise SegmentationError(f"damaged DICOM Segmentation ({exception_text(exc, 100)})", where) from None
 
 
-def _map_seg(seg, count: int, image, refs: list, where: str) -> Segmentation:  # noqa: ANN001
+def _map_seg(seg, count: int, image, refs: list, where: str) -> Segmentation:
     rows, cols = int(seg.Rows), int(seg.Columns)
     if (rows, cols) != (image.rows, image.columns):
-        raise SegmentationError(f"the segmentation's frames are {cols} x {rows}, the image {image.columns} x "
-                                f"{image.rows} ({image.path or image.name})", where)
+        raise SegmentationError(
+            f"the segmentation's frames are {cols} x {rows}, the image {image.columns} x "
+            f"{image.rows} ({image.path or image.name})",
+            where,
+        )
     kind = str(seg.segmentation_type.value).lower()
     scale = 255.0
     if kind == "fractional":
@@ -496,8 +550,11 @@ def _map_seg(seg, count: int, image, refs: list, where: str) -> Segmentation:  #
     for item in seg.get("SegmentSequence") or []:
         number = int(item.SegmentNumber)
         lab = item.get("RecommendedDisplayCIELabValue")
-        rgb = dicom_lab_to_rgb(tuple(int(v) for v in lab)) if lab is not None and len(lab) == 3 else \
-            COLOURS[(number - 1) % len(COLOURS)]
+        rgb = (
+            dicom_lab_to_rgb(tuple(int(v) for v in lab))
+            if lab is not None and len(lab) == 3
+            else COLOURS[(number - 1) % len(COLOURS)]
+        )
         segments.append(Segment(number, text_value(item, "SegmentLabel"), rgb))
     segments.sort(key=lambda s: s.number)
     known = {s.number for s in segments}
@@ -520,18 +577,22 @@ def _map_seg(seg, count: int, image, refs: list, where: str) -> Segmentation:  #
         for t in targets:
             sources.setdefault(t, []).append((i, number))
     if not sources and not set(counts) & _referenced_uids(seg):
-        raise NotReferencedError(f"references none of the instances of {image.path or image.name} "
-                                "(no SEG frame names one of its SOP Instance UIDs or lies at one of its slice "
-                                "positions)", where)
+        raise NotReferencedError(
+            f"references none of the instances of {image.path or image.name} "
+            "(no SEG frame names one of its SOP Instance UIDs or lies at one of its slice "
+            "positions)",
+            where,
+        )
     segments.sort(key=lambda s: s.number)
-    return Segmentation(where, kind, tuple(segments), rows, cols, sources=sources,
-                        frames=_SegFrames(seg, kind, scale, where))
+    return Segmentation(
+        where, kind, tuple(segments), rows, cols, sources=sources, frames=_SegFrames(seg, kind, scale, where)
+    )
 
 
 # ----------------------------------------------------------------------------- --info: what lies next to an image
 
 
-def find_segmentations(image, limit: int = 2000) -> list[tuple[str, Dataset]]:  # noqa: ANN001
+def find_segmentations(image, limit: int = 2000) -> list[tuple[str, Dataset]]:
     """The DICOM SEG files in the image's folder (a series folder: searched recursively) that reference one
     of its SOP Instance UIDs: (path, header).  At most ``limit`` files are looked at."""
     import pydicom
@@ -573,16 +634,20 @@ def _referenced_uids(ds: Dataset) -> set[str]:
     return out
 
 
-def describe_found(image) -> list[str]:  # noqa: ANN001
+def describe_found(image) -> list[str]:
     """``--info`` lines for the segmentations next to the image: file, type, segments, frames (no patient data)."""
     lines = []
     for f, ds in find_segmentations(image):
         kind = text_value(ds, "SegmentationType").lower() or "?"
         if kind == "fractional":
             kind += f" ({text_value(ds, 'SegmentationFractionalType').lower()})"
-        segs = [f"{text_value(s, 'SegmentNumber')} {text_value(s, 'SegmentLabel')}".rstrip()
-                for s in ds.get("SegmentSequence") or []]
+        segs = [
+            f"{text_value(s, 'SegmentNumber')} {text_value(s, 'SegmentLabel')}".rstrip()
+            for s in ds.get("SegmentSequence") or []
+        ]
         frames = text_value(ds, "NumberOfFrames") or "1"
-        lines.append(f"segmentation {Path(f).name}: {kind}, {len(segs)} segment{'s' if len(segs) != 1 else ''} "
-                     f"({', '.join(segs[:12])}{' ...' if len(segs) > 12 else ''}), {frames} frames")
+        lines.append(
+            f"segmentation {Path(f).name}: {kind}, {len(segs)} segment{'s' if len(segs) != 1 else ''} "
+            f"({', '.join(segs[:12])}{' ...' if len(segs) > 12 else ''}), {frames} frames"
+        )
     return lines

@@ -165,7 +165,7 @@ def group_files(files: Sequence[str], root: str = "") -> tuple[list[Series], dic
         groups.setdefault(uid, []).append(image)
     try:
         series = [_build_series(uid, items, root) for uid, items in groups.items()]
-    except Exception as exc:  # noqa: BLE001 - a damaged series-level element of a first slice
+    except Exception as exc:
         raise NotDicomError("a series header is damaged (an element cannot be read)", root or None) from exc
     series.sort(key=lambda s: (s.number is None, s.number if s.number is not None else 0, s.uid))
     return series, skipped
@@ -198,8 +198,11 @@ def _max_frames(ds: Dataset, pixels: PixelElement, path: str) -> int:
     encapsulated data one 8-byte item header per frame at least (A.4), bounded by the file size."""
     if pixels.length != UNDEFINED_LENGTH:
         # one sample per pixel: a lower bound on a frame's bits whatever the photometric (YBR_FULL_422 stores 2)
-        per_frame = max(int_value(ds, "Rows", 1) or 1, 1) * max(int_value(ds, "Columns", 1) or 1, 1) * max(
-            int_value(ds, "BitsAllocated", 1) or 1, 1)
+        per_frame = (
+            max(int_value(ds, "Rows", 1) or 1, 1)
+            * max(int_value(ds, "Columns", 1) or 1, 1)
+            * max(int_value(ds, "BitsAllocated", 1) or 1, 1)
+        )
         return max(1, pixels.length * 8 // per_frame)
     return max(1, os.path.getsize(path) // 8)
 
@@ -257,8 +260,10 @@ def _reference_normal(images: Sequence[_Image]) -> tuple[np.ndarray | None, list
         return None, notes
     ref, n_ref = counts.most_common(1)[0]
     if n_ref < sum(counts.values()):
-        notes.append(f"{_count(sum(counts.values()) - n_ref, 'image')} with a different orientation; "
-                     "ordered along the normal of the others")
+        notes.append(
+            f"{_count(sum(counts.values()) - n_ref, 'image')} with a different orientation; "
+            "ordered along the normal of the others"
+        )
     return slice_normal(exact[ref]), notes
 
 
@@ -282,8 +287,8 @@ def order_images(images: Sequence[_Image]) -> tuple[list[_Image], list[list[floa
         return None if p is None or normal is None else float(p[0]) * nx + float(p[1]) * ny + float(p[2]) * nz
 
     positions = {id(im): [project(p) for p in im.positions] for im in images}
-    by_name = lambda im: _natural_key(im.name)  # noqa: E731
-    inst = lambda im: (im.instance is None, im.instance if im.instance is not None else 0)  # noqa: E731
+    by_name = lambda im: _natural_key(im.name)
+    inst = lambda im: (im.instance is None, im.instance if im.instance is not None else 0)
 
     has_pos = [positions[id(im)][0] is not None for im in images]
     if images and all(has_pos):
@@ -325,12 +330,10 @@ def _build_series(uid: str, images: list[_Image], folder: str = "") -> Series:
     # stored in the same series would otherwise break the stack).
     shapes = Counter(im.shape for im in images)
     if len(shapes) > 1:
-        (keep, _), = shapes.most_common(1)
+        ((keep, _),) = shapes.most_common(1)
         dropped = [im for im in images if im.shape != keep]
         images = [im for im in images if im.shape == keep]
-        notes.append(
-            f"left out {_count(len(dropped), 'image')} of a different size than {keep[1]}x{keep[0]}"
-        )
+        notes.append(f"left out {_count(len(dropped), 'image')} of a different size than {keep[1]}x{keep[0]}")
 
     ordered, positions, order_notes = order_images(images)
     notes.extend(order_notes)
@@ -355,9 +358,7 @@ def _build_series(uid: str, images: list[_Image], folder: str = "") -> Series:
 # --------------------------------------------------------------------------- choosing
 
 
-def select_series(
-    series_list: Sequence[Series], choice: str | int | None = None, on_warning: Warn = None
-) -> Series:
+def select_series(series_list: Sequence[Series], choice: str | int | None = None, on_warning: Warn = None) -> Series:
     """Pick one series: ``choice`` is a 1-based index (``2`` or ``"#2"``) or a Series Instance UID.
 
     Without a choice, the series with the most images (the first of equals), a segmentation (Modality SEG)

@@ -45,8 +45,11 @@ class Shutter:
 def _ints(value: object) -> list[int]:
     if value is None or value == "":
         return []
-    seq = value if isinstance(value, (list, tuple)) or hasattr(value, "__iter__") and not isinstance(value, str) \
+    seq = (
+        value
+        if isinstance(value, (list, tuple)) or hasattr(value, "__iter__") and not isinstance(value, str)
         else [value]
+    )
     return [int(v) for v in seq]  # type: ignore[union-attr]
 
 
@@ -57,8 +60,15 @@ def parse_shutter(ds: Dataset) -> Shutter | None:
         return None
     rect = circle = poly = bitmap = None
     if "RECTANGULAR" in shapes:
-        edges = [ds.get(k) for k in ("ShutterLeftVerticalEdge", "ShutterRightVerticalEdge",
-                                     "ShutterUpperHorizontalEdge", "ShutterLowerHorizontalEdge")]
+        edges = [
+            ds.get(k)
+            for k in (
+                "ShutterLeftVerticalEdge",
+                "ShutterRightVerticalEdge",
+                "ShutterUpperHorizontalEdge",
+                "ShutterLowerHorizontalEdge",
+            )
+        ]
         if all(e is not None and e != "" for e in edges):
             rect = tuple(int(e) for e in edges)  # type: ignore[arg-type]
     if "CIRCULAR" in shapes:
@@ -75,10 +85,15 @@ def parse_shutter(ds: Dataset) -> Shutter | None:
         return None
     value = ds.get("ShutterPresentationValue")
     lab = _ints(ds.get("ShutterPresentationColorCIELabValue"))
-    return Shutter(shapes=shapes, rectangle=rect, circle=circle, polygon=poly,  # type: ignore[arg-type]
-                   bitmap_group=bitmap,
-                   value=None if value in (None, "") else int(value),
-                   lab=tuple(lab) if len(lab) == 3 else None)  # type: ignore[arg-type]
+    return Shutter(
+        shapes=shapes,
+        rectangle=rect,
+        circle=circle,
+        polygon=poly,  # type: ignore[arg-type]
+        bitmap_group=bitmap,
+        value=None if value in (None, "") else int(value),
+        lab=tuple(lab) if len(lab) == 3 else None,
+    )  # type: ignore[arg-type]
 
 
 def _strings(value: object) -> list[str]:
@@ -96,10 +111,10 @@ def shutter_mask(shutter: Shutter, rows: int, cols: int, bitmap: np.ndarray | No
     shown = np.full((rows, cols), 255, np.uint8)
     if shutter.rectangle is not None:
         left, right, upper, lower = shutter.rectangle
-        shown[:max(upper - 1, 0)] = 0
-        shown[max(lower, 0):] = 0
-        shown[:, :max(left - 1, 0)] = 0
-        shown[:, max(right, 0):] = 0
+        shown[: max(upper - 1, 0)] = 0
+        shown[max(lower, 0) :] = 0
+        shown[:, : max(left - 1, 0)] = 0
+        shown[:, max(right, 0) :] = 0
     if shutter.circle is not None:
         _cut_circle(shown, *shutter.circle)
     if shutter.polygon is not None:
@@ -117,14 +132,14 @@ def _cut_circle(shown: np.ndarray, row: int, col: int, radius: int) -> None:
     r = np.arange(1, shown.shape[0] + 1, dtype=np.int64)
     d2 = radius * radius - (r - row) ** 2
     half = np.floor(np.sqrt(np.maximum(d2, 0))).astype(np.int64)
-    half -= (half * half > d2) & (d2 >= 0)                 # exact integer square root, float rounding undone
-    half += ((half + 1) ** 2 <= d2)
+    half -= (half * half > d2) & (d2 >= 0)  # exact integer square root, float rounding undone
+    half += (half + 1) ** 2 <= d2
     for i in range(shown.shape[0]):
         if d2[i] < 0:
             shown[i] = 0
             continue
-        shown[i, :max(col - half[i] - 1, 0)] = 0
-        shown[i, max(col + half[i], 0):] = 0
+        shown[i, : max(col - half[i] - 1, 0)] = 0
+        shown[i, max(col + half[i], 0) :] = 0
 
 
 def fill_grey(shutter: Shutter) -> int:
@@ -156,6 +171,9 @@ def describe_shutter(shutter: Shutter) -> str:
         parts.append(f"polygonal {len(shutter.polygon)} vertices")
     if shutter.bitmap_group is not None:
         parts.append(f"bitmap overlay {shutter.bitmap_group:04X}")
-    fill = f"value {shutter.value}" if shutter.value is not None else (
-        f"CIELab {'/'.join(map(str, shutter.lab))}" if shutter.lab is not None else "black")
+    fill = (
+        f"value {shutter.value}"
+        if shutter.value is not None
+        else (f"CIELab {'/'.join(map(str, shutter.lab))}" if shutter.lab is not None else "black")
+    )
     return f"shutter: {', '.join(parts)}; fill {fill}"

@@ -37,8 +37,14 @@ class FrameStore:
     used, so one damaged slice does not stop a series.
     """
 
-    def __init__(self, refs: Sequence[FrameRef], *, path: str | None = None, cache_mb: float | None = None,
-                 read_ahead: bool = True):
+    def __init__(
+        self,
+        refs: Sequence[FrameRef],
+        *,
+        path: str | None = None,
+        cache_mb: float | None = None,
+        read_ahead: bool = True,
+    ):
         if not refs:
             raise NotDicomError("no images", path)
         self.refs = tuple(refs)
@@ -181,11 +187,13 @@ class FrameStore:
     def value_range(self, frame: int) -> tuple[float, float]:
         """(min, max) of the modality values, padding and NaN excluded; cached."""
         lo, hi = self.cache.get_or_load(
-            ("range", frame), lambda: np.array(pipeline.value_range(self.values(frame), self.padding_mask(frame))))
+            ("range", frame), lambda: np.array(pipeline.value_range(self.values(frame), self.padding_mask(frame)))
+        )
         return float(lo), float(hi)
 
     def stored_range(self, frame: int) -> tuple[int, int]:
         """(min, max) stored value of the frame (the display table's extent); cached."""
         lo, hi = self.cache.get_or_load(
-            ("srange", frame), lambda: np.array(pipeline.value_range(self.stored(frame), None)))
+            ("srange", frame), lambda: np.array(pipeline.value_range(self.stored(frame), None))
+        )
         return int(lo), int(hi)

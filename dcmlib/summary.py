@@ -52,8 +52,10 @@ def _grey_lines(p: FrameParams, unit: str) -> list[str]:
     lines = []
     m = p.modality
     if m.lut is not None:
-        lines.append(f"modality LUT: {len(m.lut.entries)} entries from {m.lut.first_mapped}"
-                     + (f" ({m.lut_explanation})" if m.lut_explanation else ""))
+        lines.append(
+            f"modality LUT: {len(m.lut.entries)} entries from {m.lut.first_mapped}"
+            + (f" ({m.lut_explanation})" if m.lut_explanation else "")
+        )
     else:
         lines.append(f"rescale: slope {m.slope:g}, intercept {m.intercept:g}" + (f" {unit}" if unit else ""))
     for i, v in enumerate(p.vois, 1):

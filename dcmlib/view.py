@@ -31,10 +31,11 @@ from .displayable import RenderOptions
 from .errors import DcmviewError, DcmviewWarning
 from .image import DicomImage
 from .lut import Window
-from .pipeline import VoiSelection
 from .overlays import apply_layers
+from .pipeline import VoiSelection
 from .pstate import PresentationState, PresentedImage
-from .segmentation import Segmentation, blend as blend_segments
+from .segmentation import Segmentation
+from .segmentation import blend as blend_segments
 from .viewport import Viewport
 
 __all__ = ["View", "fit_zoom", "render_options", "DEFAULT_SCREEN", "MIN_VIEW", "TRACKBAR_SPACE"]
@@ -47,8 +48,8 @@ MIN_VIEW = 512
 TRACKBAR_SPACE = 170
 TEXT = (235, 235, 235)
 SHADOW = (0, 0, 0)
-MEASURE = (0, 215, 255)      # BGR amber: measurements
-OVERVIEW = (0, 215, 255)     # the visible region in the overview
+MEASURE = (0, 215, 255)  # BGR amber: measurements
+OVERVIEW = (0, 215, 255)  # the visible region in the overview
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 #: Largest side of the overview thumbnail, view pixels.
 OVERVIEW_SIZE = 160
@@ -82,9 +83,15 @@ def render_options(state: ViewerState, segmentation: Segmentation | None = None)
     voi: dict[str, object] = {}
     if not state.is_color:
         voi = {"voi": state.voi} if state.lut else {"center": state.center, "width": state.width, "mode": state.mode}
-    return RenderOptions(invert=state.invert, overlays=state.overlays, shutters=state.shutters,
-                         segmentation=segmentation, seg_alpha=state.seg_alpha, seg_outline=state.seg_outline,
-                         **voi)  # type: ignore[arg-type]  # the VOI keywords' own types
+    return RenderOptions(
+        invert=state.invert,
+        overlays=state.overlays,
+        shutters=state.shutters,
+        segmentation=segmentation,
+        seg_alpha=state.seg_alpha,
+        seg_outline=state.seg_outline,
+        **voi,
+    )  # type: ignore[arg-type]  # the VOI keywords' own types
 
 
 def _shown(state: ViewerState) -> tuple[ViewerState, str | None]:
@@ -107,10 +114,18 @@ class View:
     ``on_warning`` hears of it once (default: a :class:`~dcmlib.errors.DcmviewWarning`).
     """
 
-    def __init__(self, image: DicomImage, state: ViewerState | None = None, *,
-                 screen: tuple[int, int] = DEFAULT_SCREEN, show_patient: bool = False,
-                 on_warning: Callable[[str], None] | None = None, segmentation: Segmentation | None = None,
-                 pstates: Sequence[PresentationState] = (), pstate_annotations: bool = True):
+    def __init__(
+        self,
+        image: DicomImage,
+        state: ViewerState | None = None,
+        *,
+        screen: tuple[int, int] = DEFAULT_SCREEN,
+        show_patient: bool = False,
+        on_warning: Callable[[str], None] | None = None,
+        segmentation: Segmentation | None = None,
+        pstates: Sequence[PresentationState] = (),
+        pstate_annotations: bool = True,
+    ):
         self.image = image
         #: The image as loaded; ``image`` is it, or it seen through a presentation state (``g``).
         self.base = image
@@ -145,7 +160,7 @@ class View:
         self._failed: set[int] = set()
         #: The image as the state logic reads it (:mod:`dcmlib.controls` handlers' ``image``), auto windows kept.
         self.source = _Remembered(image)
-        if self.state.pstate:                  # --pstate: open through the state (a --window kept)
+        if self.state.pstate:  # --pstate: open through the state (a --window kept)
             s = self.state
             user = s.preset is None and s.voi is None and not s.minmax and s.auto is None and not s.is_color
             self.state = self._through_pstate(s, keep_window=user)
@@ -177,18 +192,33 @@ class View:
                 want = self._presented[key]
         if want is self.image:
             return state if message is None else replace(state, message=message)
-        self.image, self.source = want, _Remembered(want)   # type: ignore[assignment]
+        self.image, self.source = want, _Remembered(want)  # type: ignore[assignment]
         self._levels = self._resampled = self._rendered = self._overview = None
         self._objects = self._object_levels = self._seg_view = None
         self._measured, self._labels = {}, {}
         zoom = fit_zoom(want.rows, want.columns, self._screen)
         self.size = (max(1, round(want.columns * zoom)), max(1, round(want.rows * zoom)))
         window = {"center": state.center, "width": state.width, "mode": state.mode} if keep_window else {}
-        new = controls.initial_state(want, frame=state.frame, invert=state.invert, step=state.scale.step,
-                                     **window)  # type: ignore[arg-type]   # the same trackbars
-        keep = {k: getattr(state, k) for k in ("annotations", "help", "smooth", "overlays", "shutters", "pstate",
-                                               "segmentation", "seg_alpha", "seg_outline", "playing", "fps",
-                                               "cine_clock", "request", "tool")}
+        new = controls.initial_state(want, frame=state.frame, invert=state.invert, step=state.scale.step, **window)  # type: ignore[arg-type]   # the same trackbars
+        keep = {
+            k: getattr(state, k)
+            for k in (
+                "annotations",
+                "help",
+                "smooth",
+                "overlays",
+                "shutters",
+                "pstate",
+                "segmentation",
+                "seg_alpha",
+                "seg_outline",
+                "playing",
+                "fps",
+                "cine_clock",
+                "request",
+                "tool",
+            )
+        }
         return replace(new, viewport=Viewport.fitted(*self.size, want.columns, want.rows), message=message, **keep)
 
     def failed(self, frame: int) -> bool:
@@ -216,14 +246,13 @@ class View:
         vp = s.viewport
         key = (s.frame, vp, s.smooth)
         if self._resampled is not None and self._resampled[0] == key:
-            return self._resampled[1:]               # type: ignore[return-value]
+            return self._resampled[1:]  # type: ignore[return-value]
         levels = self.levels(s.frame)
         values, mask = levels[_level_for(levels, vp)]
         cols, rows = values.shape[1], values.shape[0]
         scale = (vp.zoom * vp.columns / cols, vp.zoom * vp.rows / rows)
         offset = (vp.width / 2.0 - vp.cx * vp.zoom, vp.height / 2.0 - vp.cy * vp.zoom)
-        view, view_mask, at = pipeline.resample_region(values, self.size, scale, offset, mask=mask,
-                                                       smooth=s.smooth)
+        view, view_mask, at = pipeline.resample_region(values, self.size, scale, offset, mask=mask, smooth=s.smooth)
         padding = None if view_mask is None else view_mask > 127
         self.resamples += 1
         self._resampled = (key, view, padding, at)
@@ -242,15 +271,20 @@ class View:
         w, h = self.size
         if out.shape[:2] != (h, w):
             canvas = np.zeros((h, w) + out.shape[2:], dtype=np.uint8)
-            canvas[v0:v0 + out.shape[0], u0:u0 + out.shape[1]] = out
+            canvas[v0 : v0 + out.shape[0], u0 : u0 + out.shape[1]] = out
             out = canvas
         objects = self.object_view()
         if objects is not None:
             out = apply_layers(np.array(out), objects, self.image.shutter_fill(s.frame))
         if self._seg_shown(s):
             found = self.segmentation_view()
-            out = blend_segments(out, None if found is None else found[1], None if found is None else found[0],
-                                 s.seg_alpha, s.seg_outline)
+            out = blend_segments(
+                out,
+                None if found is None else found[1],
+                None if found is None else found[0],
+                s.seg_alpha,
+                s.seg_outline,
+            )
         self._rendered = (key, out)
         return out
 
@@ -272,8 +306,9 @@ class View:
             levels = None if planes is None else [(planes, None)]
             while levels and min(levels[-1][0].shape[:2]) >= 128:
                 rows, cols = levels[-1][0].shape[:2]
-                levels.append((cv2.resize(levels[-1][0], ((cols + 1) // 2, (rows + 1) // 2),
-                                          interpolation=cv2.INTER_AREA), None))
+                levels.append(
+                    (cv2.resize(levels[-1][0], ((cols + 1) // 2, (rows + 1) // 2), interpolation=cv2.INTER_AREA), None)
+                )
             self._object_levels = (key, levels)
         return self._object_levels[1]
 
@@ -295,12 +330,14 @@ class View:
         if self._seg_view is None or self._seg_view[0] != key:
             if self._seg_frame is None or self._seg_frame[0] != (s.frame, id(self.image)):  # once per frame
                 found = None if self.segmentation is None else self.segmentation.coverage(s.frame)
-                if found is not None and isinstance(self.image, PresentedImage):   # rotated, flipped, cut as
+                if found is not None and isinstance(self.image, PresentedImage):  # rotated, flipped, cut as
                     found = (found[0], self.image.present_planes(found[1], s.frame))  # the state's picture
                 self._seg_frame = ((s.frame, id(self.image)), found)
             found = self._seg_frame[1]
-            self._seg_view = (key, None if found is None else (found[0], _nearest_canvas(found[1], s.viewport,
-                                                                                           self.size)))
+            self._seg_view = (
+                key,
+                None if found is None else (found[0], _nearest_canvas(found[1], s.viewport, self.size)),
+            )
         return self._seg_view[1]
 
     def _object_canvas(self) -> np.ndarray | None:
@@ -314,20 +351,21 @@ class View:
         view, _, (u0, v0) = pipeline.resample_region(planes, self.size, scale, offset, smooth=False)
         w, h = self.size
         canvas = np.zeros((h, w, 3), np.uint8)
-        canvas[v0:v0 + view.shape[0], u0:u0 + view.shape[1]] = view[:h - v0, :w - u0]
+        canvas[v0 : v0 + view.shape[0], u0 : u0 + view.shape[1]] = view[: h - v0, : w - u0]
         return canvas
 
     def _window(self, values: np.ndarray, padding: np.ndarray | None) -> np.ndarray:
         """Resampled values to display levels with the state's window and polarity."""
         s = self.state
         voi = None if s.is_color else self.image.resolve_voi(s.frame, **render_options(s).window).voi
-        return pipeline.window_viewport(values, padding, voi, self.image.inverted(s.frame, s.invert),
-                                        getattr(self.image, "presentation_lut", None))
+        return pipeline.window_viewport(
+            values, padding, voi, self.image.inverted(s.frame, s.invert), getattr(self.image, "presentation_lut", None)
+        )
 
     def full_resolution(self) -> np.ndarray:
         """The frame at full resolution exactly as ``--export`` writes it (the ``s`` snapshot)."""
         s = self.state
-        seg = self.segmentation if self._seg_shown(s) else None       # as --export --seg
+        seg = self.segmentation if self._seg_shown(s) else None  # as --export --seg
         return self.image.render(frame=s.frame, options=render_options(s, seg))
 
     def hover(self, state: ViewerState, x: int, y: int) -> ViewerState:
@@ -341,10 +379,10 @@ class View:
         px, py = pixel
         try:
             v = self.image.values(state.frame)[py, px]
-        except DcmviewError:                     # not decodable: compose() reports it
+        except DcmviewError:  # not decodable: compose() reports it
             return controls.on_hover(state, None, None, at=(x, y))
         value = tuple(int(c) for c in v) if self.image.is_color else float(v)
-        if isinstance(self.image, PresentedImage):             # the probe names the source pixel
+        if isinstance(self.image, PresentedImage):  # the probe names the source pixel
             source = self.image.source_pixel(state.frame, px, py)
             if source is None:
                 return controls.on_hover(state, None, None, at=(x, y))
@@ -361,8 +399,16 @@ class View:
                 result: measure.Distance | measure.RoiStats = measure.distance(m.x0, m.y0, m.x1, m.y1, spacing)
             else:
                 unit = "luminance" if img.is_color else img.unit
-                result = measure.roi_stats(img.values(m.frame), m.x0, m.y0, m.x1, m.y1,
-                                           padding=img.padding_mask(m.frame), spacing=spacing, unit=unit)
+                result = measure.roi_stats(
+                    img.values(m.frame),
+                    m.x0,
+                    m.y0,
+                    m.x1,
+                    m.y1,
+                    padding=img.padding_mask(m.frame),
+                    spacing=spacing,
+                    unit=unit,
+                )
             if not cache:
                 return result
             self._measured[m] = result
@@ -386,10 +432,11 @@ class View:
         except DcmviewError as exc:
             return self._error_frame(exc)
         out = cv2.cvtColor(view, cv2.COLOR_GRAY2BGR) if view.ndim == 2 else view.copy()
-        if isinstance(self.image, PresentedImage) and s.viewport is not None:   # the state's annotations
+        if isinstance(self.image, PresentedImage) and s.viewport is not None:  # the state's annotations
             vp = s.viewport
-            self.image.draw_annotations(out, s.frame, vp.zoom, (vp.width / 2.0 - vp.cx * vp.zoom,
-                                                                vp.height / 2.0 - vp.cy * vp.zoom))
+            self.image.draw_annotations(
+                out, s.frame, vp.zoom, (vp.width / 2.0 - vp.cx * vp.zoom, vp.height / 2.0 - vp.cy * vp.zoom)
+            )
         scale = _text_scale(out)
         if s.help:
             _help_panel(out, controls.help_rows(s), scale)
@@ -429,9 +476,14 @@ class View:
         extra = self._patient
         if isinstance(img, PresentedImage):
             extra = extra + [f"presentation state: {img.state.label or img.state.name}"]
-        lines = controls.annotation_lines(s, img.name, extra, position=position,
-                                          frame_word=plane or ("slice" if img.is_series else "frame"),
-                                          axis=getattr(img, "axis", ""))
+        lines = controls.annotation_lines(
+            s,
+            img.name,
+            extra,
+            position=position,
+            frame_word=plane or ("slice" if img.is_series else "frame"),
+            axis=getattr(img, "axis", ""),
+        )
         return lines
 
     def _draw_measurements(self, out: np.ndarray, scale: float) -> None:
@@ -447,7 +499,7 @@ class View:
             (u0, v0), (u1, v1) = vp.to_view(m.x0, m.y0), vp.to_view(m.x1, m.y1)
             if m.kind == "ruler":
                 _draw_ruler(out, (u0, v0), (u1, v1))
-                texts = [self.measurement(m, cache=m is not s.drawing).short()]     # type: ignore[union-attr]
+                texts = [self.measurement(m, cache=m is not s.drawing).short()]  # type: ignore[union-attr]
                 at = (max(u0, u1) + 8, (v0 + v1) / 2)
             else:
                 _draw_ellipse(out, (u0, v0), (u1, v1))
@@ -463,11 +515,11 @@ class View:
         if tw + 16 > w or th + 16 > h:
             return
         x0, y0 = w - tw - 8, h - th - 8
-        out[y0:y0 + th, x0:x0 + tw] = thumb
+        out[y0 : y0 + th, x0 : x0 + tw] = thumb
         cv2.rectangle(out, (x0 - 1, y0 - 1), (x0 + tw, y0 + th), (160, 160, 160), 1)
         vp = self.state.viewport
-        rx0, ry0, rx1, ry1 = vp.region()                     # type: ignore[union-attr]
-        sx, sy = tw / vp.columns, th / vp.rows               # type: ignore[union-attr]
+        rx0, ry0, rx1, ry1 = vp.region()  # type: ignore[union-attr]
+        sx, sy = tw / vp.columns, th / vp.rows  # type: ignore[union-attr]
         p0 = (x0 + int(math.floor(rx0 * sx)), y0 + int(math.floor(ry0 * sy)))
         p1 = (x0 + min(tw - 1, int(math.ceil(rx1 * sx)) - 1), y0 + min(th - 1, int(math.ceil(ry1 * sy)) - 1))
         cv2.rectangle(out, p0, (max(p1[0], p0[0] + 1), max(p1[1], p0[1] + 1)), OVERVIEW, 1)
@@ -536,7 +588,7 @@ class _Remembered:
     def default_window(self, frame: int = 0) -> Window:
         return self._image.default_window(frame)
 
-    def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5):  # noqa: ANN201 - DicomImage's
+    def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5):
         key = (frame, low, high)
         if key not in self._auto:
             self._auto[key] = self._image.auto_window(frame, low, high)
@@ -582,7 +634,7 @@ def _patient_lines(image: DicomImage) -> list[str]:
 
 # ----------------------------------------------------------------------------- drawing
 
-_SHIFT = 4                      # sub-pixel bits for cv2 drawing
+_SHIFT = 4  # sub-pixel bits for cv2 drawing
 
 
 def _fixed(p: tuple[float, float]) -> tuple[int, int]:
@@ -630,8 +682,7 @@ def _text_scale(img: np.ndarray) -> float:
     return 0.45 if img.shape[1] < 700 else 0.55
 
 
-def _put(img: np.ndarray, text: str, org: tuple[int, int], scale: float,
-         color: tuple[int, int, int] = TEXT) -> None:
+def _put(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color: tuple[int, int, int] = TEXT) -> None:
     """Light text with a dark outline: readable on any grey.
 
     The outline is the same text drawn one pixel off in each of the eight
@@ -658,15 +709,15 @@ def _backing(img: np.ndarray, x0: int, y0: int, x1: int, y1: int, opacity: float
         img[y0:y1, x0:x1] = cv2.convertScaleAbs(img[y0:y1, x0:x1], alpha=1.0 - opacity)
 
 
-def _text_block(img: np.ndarray, lines: Sequence[str], x: int, y: int, scale: float,
-                color: tuple[int, int, int] = TEXT) -> None:
+def _text_block(
+    img: np.ndarray, lines: Sequence[str], x: int, y: int, scale: float, color: tuple[int, int, int] = TEXT
+) -> None:
     """Text lines from (x, y) down, on a translucent dark backing (:func:`_backing`)."""
     if not lines:
         return
     th = _text_size("Ag", scale)[1]
     width = max(_text_size(t, scale)[0] for t in lines)
-    _backing(img, x - BACKING_PAD, y - BACKING_PAD, x + width + BACKING_PAD,
-             y + len(lines) * (th + 6) + BACKING_PAD)
+    _backing(img, x - BACKING_PAD, y - BACKING_PAD, x + width + BACKING_PAD, y + len(lines) * (th + 6) + BACKING_PAD)
     for i, text in enumerate(lines):
         _put(img, text, (x, y + th + i * (th + 6)), scale, color)
 
@@ -681,13 +732,13 @@ def _help_panel(img: np.ndarray, rows: Sequence[tuple[str, str]], scale: float) 
         need = img.shape[1]
     th = _text_size("Ag", scale)[1]
     step = th + max(3, int(6 * scale / 0.5))
-    while step * len(rows) + 16 > img.shape[0] and scale > 0.25:   # too many rows for the height: smaller text
+    while step * len(rows) + 16 > img.shape[0] and scale > 0.25:  # too many rows for the height: smaller text
         f = max(0.8, min(0.97, img.shape[0] / (step * len(rows) + 16)))
         scale, key_w = scale * f, int(key_w * f)
         th = _text_size("Ag", scale)[1]
         step = th + max(2, int(6 * scale / 0.5))
-    if step * len(rows) + 16 > img.shape[0]:          # still too many at the smallest legible text: what fits
-        fit = max(1, (img.shape[0] - 16) // step - 2)   # a row to spare below the panel
+    if step * len(rows) + 16 > img.shape[0]:  # still too many at the smallest legible text: what fits
+        fit = max(1, (img.shape[0] - 16) // step - 2)  # a row to spare below the panel
         rows = [*rows[:fit], ("...", "more keys: a larger window, or the README")]
     _backing(img, 0, 0, need, step * len(rows) + 16, PANEL)
     for i, (keys, action) in enumerate(rows):

@@ -43,7 +43,7 @@ def display():
 def viewer_of(display, tmp_path):
     made = []
 
-    dcmview.ensure_qt_fonts()                      # as run_viewer does before its window opens
+    dcmview.ensure_qt_fonts()  # as run_viewer does before its window opens
 
     def make(img, **kw):
         state = controls.initial_state(img, **kw)

@@ -30,8 +30,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -50,8 +50,7 @@ SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 # --------------------------------------------------------------------------- synthetic DICOM
 
 
-def make_ds(pixels: np.ndarray | None = None, *, transfer_syntax: str = ExplicitVRLittleEndian,
-            **tags) -> Dataset:
+def make_ds(pixels: np.ndarray | None = None, *, transfer_syntax: str = ExplicitVRLittleEndian, **tags) -> Dataset:
     """A valid single- or multi-frame image Dataset built in memory.
 
     ``pixels`` is (rows, cols), (frames, rows, cols), or (..., 3) with
@@ -194,8 +193,13 @@ def damaged_series(folder: Path, slices: int = 2, damaged: int = 1) -> Path:
         if k == damaged:
             ds.PixelData = ds.PixelData[:64]
 
-    write_series(folder, [np.full((32, 32), 100 * i, dtype=np.int16) for i in range(slices)],
-                 WindowCenter=100, WindowWidth=400, edit=cut)
+    write_series(
+        folder,
+        [np.full((32, 32), 100 * i, dtype=np.int16) for i in range(slices)],
+        WindowCenter=100,
+        WindowWidth=400,
+        edit=cut,
+    )
     return Path(folder)
 
 
@@ -259,8 +263,15 @@ def ramp(rows: int, cols: int, lo: int, hi: int, dtype: type = np.int16) -> np.n
 ENHANCED_MR = "1.2.840.10008.5.1.4.1.1.4.1"
 
 
-def per_frame_windows(stored: np.ndarray, windows: list[tuple[float, float]], *, slope: float = 1.0,
-                      intercept: float = 0.0, bits_stored: int = 12, **tags) -> Dataset:
+def per_frame_windows(
+    stored: np.ndarray,
+    windows: list[tuple[float, float]],
+    *,
+    slope: float = 1.0,
+    intercept: float = 0.0,
+    bits_stored: int = 12,
+    **tags,
+) -> Dataset:
     """An Enhanced MR Image (PS3.3 A.36.2) whose frames each store their own window.
 
     ``stored`` (frames, rows, cols) uint16; frame i's Frame VOI LUT functional group
@@ -276,8 +287,14 @@ def per_frame_windows(stored: np.ndarray, windows: list[tuple[float, float]], *,
         voi.WindowCenter, voi.WindowWidth = center, width
         item.FrameVOILUTSequence = [voi]
         per_frame.append(item)
-    header = dict(SOPClassUID=ENHANCED_MR, Modality="MR", BitsStored=bits_stored, HighBit=bits_stored - 1,
-                  SharedFunctionalGroupsSequence=[shared], PerFrameFunctionalGroupsSequence=per_frame)
+    header = dict(
+        SOPClassUID=ENHANCED_MR,
+        Modality="MR",
+        BitsStored=bits_stored,
+        HighBit=bits_stored - 1,
+        SharedFunctionalGroupsSequence=[shared],
+        PerFrameFunctionalGroupsSequence=per_frame,
+    )
     return make_ds(stored.astype(np.uint16), **{**header, **tags})
 
 
@@ -304,13 +321,18 @@ def assert_within_one(got: np.ndarray, want: np.ndarray, what: str = "") -> None
     bad = int((diff > 1).sum())
     if bad:
         i = np.unravel_index(int(diff.argmax()), diff.shape)
-        pytest.fail(f"{label}{bad} of {diff.size} pixels differ by more than one grey level "
-                    f"(worst at {tuple(map(int, i))}: got {got[i]}, expected {want[i]})")
+        pytest.fail(
+            f"{label}{bad} of {diff.size} pixels differ by more than one grey level "
+            f"(worst at {tuple(map(int, i))}: got {got[i]}, expected {want[i]})"
+        )
 
 
-def assert_one_error_line(proc: subprocess.CompletedProcess[str], *names: str | os.PathLike[str],
-                          problem: str | None = None,
-                          absent: Sequence[str | os.PathLike[str]] = ()) -> str:
+def assert_one_error_line(
+    proc: subprocess.CompletedProcess[str],
+    *names: str | os.PathLike[str],
+    problem: str | None = None,
+    absent: Sequence[str | os.PathLike[str]] = (),
+) -> str:
     """The command line's error contract: exit status 2 and stderr exactly one line
     ``dcmview: error: <file>: <problem>``, no traceback; return that line.
 
@@ -413,9 +435,7 @@ def dcm2pnm(path: str | os.PathLike[str], *options: str, tool: str | None = None
         out = os.path.join(tmp, "out.pgm")
         cmd = [exe, *DCM2PNM_BASE, *options, os.fspath(path), out]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 0 and os.path.exists(out), (
-            f"oracle command failed: {' '.join(cmd)}\n{proc.stderr}"
-        )
+        assert proc.returncode == 0 and os.path.exists(out), f"oracle command failed: {' '.join(cmd)}\n{proc.stderr}"
         img = cv2.imread(out, cv2.IMREAD_UNCHANGED)
     assert img is not None and img.dtype == np.uint8, f"cannot read dcm2pnm's PGM for {path}"
     return img
@@ -427,9 +447,12 @@ def start_xvfb(*extra: str) -> tuple[subprocess.Popen, str]:
     Skips the test (fails it on CI) when Xvfb starts but reports no display.
     """
     read, write = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24",
-                             "-nolisten", "tcp", *extra], pass_fds=(write,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp", *extra],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write)
     with os.fdopen(read) as fh:
         number = fh.readline().strip()

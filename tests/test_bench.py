@@ -20,14 +20,21 @@ from helpers import assert_within_one, make_ds, ramp
 
 def tiny_ct():
     """A 32 x 48 CT: signed stored values, HU = stored - 1024, window 40/400."""
-    return make_ds(ramp(32, 48, 0, 2000), RescaleSlope=1.0, RescaleIntercept=-1024.0,
-                   WindowCenter=40.0, WindowWidth=400.0)
+    return make_ds(
+        ramp(32, 48, 0, 2000), RescaleSlope=1.0, RescaleIntercept=-1024.0, WindowCenter=40.0, WindowWidth=400.0
+    )
 
 
 def tiny_12_bit():
     """A 32 x 48 projection image: 12 of 16 bits stored, unsigned, no rescale, window 2048/4096."""
-    return make_ds(ramp(32, 48, 0, 4095, np.uint16), BitsStored=12, HighBit=11, Modality="MG",
-                   WindowCenter=2048.0, WindowWidth=4096.0)
+    return make_ds(
+        ramp(32, 48, 0, 4095, np.uint16),
+        BitsStored=12,
+        HighBit=11,
+        Modality="MG",
+        WindowCenter=2048.0,
+        WindowWidth=4096.0,
+    )
 
 
 def test_measure_is_the_median_of_the_timed_calls(monkeypatch):
@@ -53,11 +60,14 @@ def test_render_section_measures_three_paths():
     assert all(t > 0 for r in rows for t in r[2:])  # ours, pydicom, floor: each one measured
 
 
-@pytest.mark.parametrize("center, width, function, mode", [
-    (2048.0, 4096.0, "LINEAR", "linear"),      # the file's window
-    (1500.0, 700.0, "LINEAR", "linear"),
-    (1500.0, 700.0, "SIGMOID", "sigmoid"),
-])
+@pytest.mark.parametrize(
+    "center, width, function, mode",
+    [
+        (2048.0, 4096.0, "LINEAR", "linear"),  # the file's window
+        (1500.0, 700.0, "LINEAR", "linear"),
+        (1500.0, 700.0, "SIGMOID", "sigmoid"),
+    ],
+)
 def test_pydicom_reference_path_agrees_with_ours(center, width, function, mode):
     """The render section's pydicom path (``apply_voi_lut(apply_modality_lut(...))`` scaled to
     8 bits) shows the same picture as ``render()`` with the same window and function, within
@@ -125,8 +135,8 @@ def test_cine_case_is_a_jpeg_ybr_multi_frame_that_plays():
     assert (len(img), img.photometric, ds.file_meta.TransferSyntaxUID) == (4, "YBR_FULL_422", "1.2.840.10008.1.2.4.50")
     assert img.cine_rate[0] == pytest.approx(50.0, rel=1e-3)
     rgb = img.values(1)
-    assert rgb.shape == (32, 48, 3) and rgb[:, 14:26].mean() > 200        # frame 1's white bar: x 12..27
-    assert rgb[:, 32:].mean() < 200                                        # and the colour ramp beside it
+    assert rgb.shape == (32, 48, 3) and rgb[:, 14:26].mean() > 200  # frame 1's white bar: x 12..27
+    assert rgb[:, 32:].mean() < 200  # and the colour ramp beside it
     result = bench_viewer.play(View(img), 0.3)
     assert result["target"] == pytest.approx(50.0, rel=1e-3) and result["achieved"] > 0
 

@@ -68,27 +68,41 @@ EXPORT_CASES = [
     ("preset-two-words", "CT_small.dcm", ["--preset", "soft tissue"], {"preset": "soft tissue"}),
     ("voi-1", "examples_overlay.dcm", ["--voi", "1"], {"voi": 1}),
     ("voi-2", "examples_overlay.dcm", ["--voi", "2"], {"voi": 2}),
-    ("sigmoid", "MR_small.dcm", ["--window", "600", "1600", "--mode", "sigmoid"],
-     {"center": 600, "width": 1600, "mode": "sigmoid"}),
-    ("linear-exact", "MR_small.dcm", ["--window", "600", "16", "--mode", "linear-exact"],
-     {"center": 600, "width": 16, "mode": "linear-exact"}),
-    ("linear", "MR_small.dcm", ["--window", "600", "16", "--mode", "linear"],
-     {"center": 600, "width": 16, "mode": "linear"}),
+    (
+        "sigmoid",
+        "MR_small.dcm",
+        ["--window", "600", "1600", "--mode", "sigmoid"],
+        {"center": 600, "width": 1600, "mode": "sigmoid"},
+    ),
+    (
+        "linear-exact",
+        "MR_small.dcm",
+        ["--window", "600", "16", "--mode", "linear-exact"],
+        {"center": 600, "width": 16, "mode": "linear-exact"},
+    ),
+    (
+        "linear",
+        "MR_small.dcm",
+        ["--window", "600", "16", "--mode", "linear"],
+        {"center": 600, "width": 16, "mode": "linear"},
+    ),
     ("invert", "MR_small.dcm", ["--invert"], {"invert": True}),
     ("monochrome1", "6154", [], {}),
     ("frame-1", "rtdose.dcm", ["--frame", "1"], {"frame": 0}),
     ("frame-3", "rtdose.dcm", ["--frame", "3"], {"frame": 2}),
     ("frame-last", "rtdose.dcm", ["--frame", "15"], {"frame": 14}),
-    ("frame-window-invert", "rtdose.dcm", ["--frame", "7", "--window", "1000000", "300000", "--invert"],
-     {"frame": 6, "center": 1000000, "width": 300000, "invert": True}),
+    (
+        "frame-window-invert",
+        "rtdose.dcm",
+        ["--frame", "7", "--window", "1000000", "300000", "--invert"],
+        {"frame": 6, "center": 1000000, "width": 300000, "invert": True},
+    ),
     ("colour-rgb", "examples_rgb_color.dcm", [], {}),
     ("colour-ybr-jpeg", "SC_rgb_jpeg_dcmtk.dcm", [], {}),
 ]
 
 
-@pytest.mark.parametrize(
-    "name, args, kwargs", [c[1:] for c in EXPORT_CASES], ids=[c[0] for c in EXPORT_CASES]
-)
+@pytest.mark.parametrize("name, args, kwargs", [c[1:] for c in EXPORT_CASES], ids=[c[0] for c in EXPORT_CASES])
 def test_png_export_is_exactly_render(tmp_path, name, args, kwargs):
     """The PNG written by the CLI is exactly ``render(...)`` of that frame (frame 1-based -> 0-based)."""
     src = pydicom_file(name)
@@ -209,7 +223,8 @@ def test_list_presets():
     for name, center, width in PRESET_ORDER:
         pat = re.compile(r"\b" + name.replace(" ", r"[ _-]") + r"\b", re.I)
         hits = [
-            i for i, ln in enumerate(lines)
+            i
+            for i, ln in enumerate(lines)
             if pat.search(ln) and (name == "temporal bone" or not re.search("temporal", ln, re.I))
         ]
         assert hits, f"preset {name!r} missing from:\n{proc.stdout}"
@@ -500,8 +515,9 @@ MALFORMED = {
     "frames-text": _malformed("framestext", NumberOfFrames=12345678, patch=(b"12345678", b"1A      ")),
     "slope-0": _malformed("slope0", RescaleSlope=0, RescaleIntercept=0),
     "slope-text": _malformed("slopetext", RescaleSlope="1234.5678", patch=(b"1234.5678 ", b"abc       ")),
-    "center-text": _malformed("centertext", WindowCenter="1234.5678", WindowWidth=100,
-                              patch=(b"1234.5678 ", b"abc       ")),
+    "center-text": _malformed(
+        "centertext", WindowCenter="1234.5678", WindowWidth=100, patch=(b"1234.5678 ", b"abc       ")
+    ),
     "width-negative": _malformed("wneg", WindowCenter=500, WindowWidth=-10),
     "centers-widths-mismatch": _malformed("cwmismatch", WindowCenter=[500, 400, 300], WindowWidth=[100]),
     "voi-function-unknown": _malformed("fn", WindowCenter=500, WindowWidth=100, VOILUTFunction="CUBIC"),
@@ -549,8 +565,14 @@ def test_successful_export_replaces_existing_output(tmp_path):
 
 @pytest.mark.parametrize(
     "name",
-    ["JPEG2000.dcm", "MR_small_RLE.dcm", "SC_rgb_jpeg_dcmtk.dcm", "MR_small_jpeg_ls_lossless.dcm",
-     "JPGExtended.dcm", "rtdose.dcm"],
+    [
+        "JPEG2000.dcm",
+        "MR_small_RLE.dcm",
+        "SC_rgb_jpeg_dcmtk.dcm",
+        "MR_small_jpeg_ls_lossless.dcm",
+        "JPGExtended.dcm",
+        "rtdose.dcm",
+    ],
 )
 def test_huge_header_over_small_data_fails_fast_in_library(tmp_path, name):
     """Rows = Columns = 65535 over a small (compressed or multi-frame) payload: a DcmviewError
@@ -606,8 +628,9 @@ def test_a_closed_stdout_is_a_quiet_normal_end(tmp_path):
     from helpers import DCMVIEW, ROOT
 
     for args in ([pydicom_file("CT_small.dcm"), "--info"], ["--list-presets"], ["--help"]):
-        proc = subprocess.Popen([sys.executable, str(DCMVIEW), *args], cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(DCMVIEW), *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         proc.stdout.close()
         err = proc.stderr.read()
         assert proc.wait(60) == 0 and err == "", (args, err)
@@ -624,13 +647,26 @@ def test_ctrl_c_while_the_imports_run_is_one_line_and_130(tmp_path):
     from helpers import DCMVIEW, ROOT
 
     held = tmp_path / "held"
-    env = dict(os.environ, PYTHONPATH=str(FAULTS), DCMVIEW_TEST_HOLD_IMPORT="cv2", DCMVIEW_TEST_HELD=str(held),
-               DCMVIEW_TEST_GATE=str(tmp_path / "never"))
-    for args in ([pydicom_file("CT_small.dcm"), "--export", str(tmp_path / "x.png")],
-                 ["convert", pydicom_file("CT_small.dcm"), "--out", str(tmp_path / "out")]):
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(FAULTS),
+        DCMVIEW_TEST_HOLD_IMPORT="cv2",
+        DCMVIEW_TEST_HELD=str(held),
+        DCMVIEW_TEST_GATE=str(tmp_path / "never"),
+    )
+    for args in (
+        [pydicom_file("CT_small.dcm"), "--export", str(tmp_path / "x.png")],
+        ["convert", pydicom_file("CT_small.dcm"), "--out", str(tmp_path / "out")],
+    ):
         held.unlink(missing_ok=True)
-        proc = subprocess.Popen([sys.executable, str(DCMVIEW), *args], cwd=ROOT, env=env, stderr=subprocess.PIPE,
-                                text=True, preexec_fn=_default_sigint)
+        proc = subprocess.Popen(
+            [sys.executable, str(DCMVIEW), *args],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=_default_sigint,
+        )
         deadline = time.monotonic() + 60
         while not held.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -654,11 +690,13 @@ def test_without_opencv_one_line_names_both_extras(tmp_path):
         "    def find_spec(self, name, path=None, target=None):\n"
         "        if name == 'cv2':\n"
         "            raise ModuleNotFoundError(\"No module named 'cv2'\", name='cv2')\n"
-        "sys.meta_path.insert(0, _NoCv2())\n")
+        "sys.meta_path.insert(0, _NoCv2())\n"
+    )
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     for args in ([pydicom_file("CT_small.dcm"), "--export", str(tmp_path / "x.png")], ["--info"]):
-        proc = subprocess.run([sys.executable, str(DCMVIEW), *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, str(DCMVIEW), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
         assert_one_error_line(proc, problem=r"dcmview\[gui\].*dcmview\[headless\]|dcmview\[headless\].*dcmview\[gui\]")
     lib = subprocess.run([sys.executable, "-c", "import dcmlib"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert lib.returncode == 1 and "ImportError" in lib.stderr and "dcmview[headless]" in lib.stderr
@@ -690,14 +728,32 @@ def test_help_names_the_convert_subcommand():
 # --------------------------------------------------------------------------- one command line (issue 16)
 
 
-SHARED_FLAGS = ("--window", "--preset", "--voi", "--mode", "--invert", "--no-overlays", "--no-shutters", "--pstate",
-                "--no-annotations", "--presets", "--plane", "--cache-mb", "--seg", "--seg-alpha", "--seg-outline",
-                "--debug")
+SHARED_FLAGS = (
+    "--window",
+    "--preset",
+    "--voi",
+    "--mode",
+    "--invert",
+    "--no-overlays",
+    "--no-shutters",
+    "--pstate",
+    "--no-annotations",
+    "--presets",
+    "--plane",
+    "--cache-mb",
+    "--seg",
+    "--seg-alpha",
+    "--seg-outline",
+    "--debug",
+)
 
 
 def _flags(parser) -> dict[str, tuple]:
-    return {opt: (a.help, a.default, a.choices, a.nargs, a.metavar) for a in parser._actions  # argparse's table
-            for opt in a.option_strings}
+    return {
+        opt: (a.help, a.default, a.choices, a.nargs, a.metavar)
+        for a in parser._actions  # argparse's table
+        for opt in a.option_strings
+    }
 
 
 def test_the_shared_flags_mean_the_same_in_the_viewer_and_convert():
@@ -711,8 +767,12 @@ def test_the_shared_flags_mean_the_same_in_the_viewer_and_convert():
     viewer, conv = _flags(dcmview.build_parser()), _flags(convert.build_parser())
     for flag in SHARED_FLAGS:
         assert viewer[flag] == conv[flag], flag
-    assert float(viewer["--seg-alpha"][1]) == segmentation.DEFAULT_ALPHA == ConvertOptions().seg_alpha \
+    assert (
+        float(viewer["--seg-alpha"][1])
+        == segmentation.DEFAULT_ALPHA
+        == ConvertOptions().seg_alpha
         == controls.ViewerState(center=0, width=1, scale=controls.TrackbarScale.for_range(0, 1)).seg_alpha
+    )
     import inspect
 
     assert inspect.signature(dcmlib.convert).parameters["seg_alpha"].default == segmentation.DEFAULT_ALPHA
@@ -729,5 +789,4 @@ def test_a_named_presets_file_that_cannot_be_used_is_the_same_error_in_both(tmp_
     args = [a if a != "OUT" else str(out) for a in cmd]
     proc = run_cli(*(args[:1] + [src] + args[1:] if cmd[0] == "convert" else [src] + args), "--presets", bad)
     assert proc.returncode == 2 and not out.exists(), proc.stderr
-    assert proc.stderr.splitlines() == [f"dcmview: error: {bad}: [CT] preset 'lung': width must be a number, "
-                                        "got None"]
+    assert proc.stderr.splitlines() == [f"dcmview: error: {bad}: [CT] preset 'lung': width must be a number, got None"]

@@ -150,8 +150,9 @@ def rgb_from_ybr_full(ybr: np.ndarray) -> np.ndarray:
 
 class TestYbr:
     def test_ybr_full_worked_by_hand(self):
-        rgb = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255]],
-                        [[128, 128, 128], [200, 150, 100], [10, 250, 30]]], dtype=np.uint8)
+        rgb = np.array(
+            [[[255, 0, 0], [0, 255, 0], [0, 0, 255]], [[128, 128, 128], [200, 150, 100], [10, 250, 30]]], dtype=np.uint8
+        )
         ybr = ybr_full_from_rgb(rgb)
         # e.g. pure red: Y = 0.299 * 255 = 76.2 -> 76, Cb = 128 - 43.0 = 85, Cr = 128 + 127.5 = 255.5 -> 255
         assert ybr[0, 0].tolist() == [76, 85, 255]
@@ -214,10 +215,12 @@ class TestPalette:
     def test_segmented_16_bit_palette_worked_by_hand(self):
         # PS3.3 C.7.9.2: opcode 0 = discrete (n, values...), opcode 1 = linear (n, end value).
         idx = np.arange(256, dtype=np.uint8).reshape(16, 16)
-        tags = dict(PhotometricInterpretation="PALETTE COLOR",
-                    RedPaletteColorLookupTableDescriptor=[256, 0, 16],
-                    GreenPaletteColorLookupTableDescriptor=[256, 0, 16],
-                    BluePaletteColorLookupTableDescriptor=[256, 0, 16])
+        tags = dict(
+            PhotometricInterpretation="PALETTE COLOR",
+            RedPaletteColorLookupTableDescriptor=[256, 0, 16],
+            GreenPaletteColorLookupTableDescriptor=[256, 0, 16],
+            BluePaletteColorLookupTableDescriptor=[256, 0, 16],
+        )
         ds = make_ds(idx, **tags)
         ds.SegmentedRedPaletteColorLookupTableData = seg16([0, 1, 0], [1, 255, 65535])  # 0 then ramp to 65535
         ds.SegmentedGreenPaletteColorLookupTableData = seg16([0, 1, 65535], [1, 255, 0])  # ramp down
@@ -269,7 +272,8 @@ class TestPalette:
         ds = make_ds(idx, PhotometricInterpretation="PALETTE COLOR", **tags)
         for c in ("Red", "Green", "Blue"):
             ds[f"{c}PaletteColorLookupTableData"] = pydicom.DataElement(
-                f"{c}PaletteColorLookupTableData", "OW", bytes([10, 20, 30, 0]))
+                f"{c}PaletteColorLookupTableData", "OW", bytes([10, 20, 30, 0])
+            )
         try:
             out = dcmlib.load(ds).render()
         except dcmlib.DcmviewError:
@@ -302,8 +306,13 @@ class TestPaletteByteOrder:
         from helpers import dcm2pnm
 
         indices = np.arange(256, dtype=np.uint8).reshape(16, 16)
-        ds = make_ds(indices, transfer_syntax=syntax, PhotometricInterpretation="PALETTE COLOR",
-                     SOPClassUID="1.2.840.10008.5.1.4.1.1.7", Modality="OT")
+        ds = make_ds(
+            indices,
+            transfer_syntax=syntax,
+            PhotometricInterpretation="PALETTE COLOR",
+            SOPClassUID="1.2.840.10008.5.1.4.1.1.7",
+            Modality="OT",
+        )
         order = "<u2" if syntax == pydicom.uid.ExplicitVRLittleEndian else ">u2"
         i = np.arange(256)
         words = {"Red": i * 256 + (i * 37) % 256, "Green": (255 - i) * 256 + 7, "Blue": (i * 97 % 256) * 256 + 255 - i}

@@ -6,19 +6,34 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from pydicom.uid import generate_uid
 
 from dcmlib import controls as C
-from dcmlib.controls import (
-    HELP_LINES, KEY_CODES, KeyDecoder, TrackbarScale, annotation_lines,
-    decode_key, format_number, initial_state, on_button_down, on_button_up, on_drag, on_hover, on_key,
-    on_tick, on_trackbar, on_wheel,
-    snapshot_name, trackbar_positions, trackbar_ranges,
-)
 from dcmlib import pipeline
+from dcmlib.controls import (
+    HELP_LINES,
+    KEY_CODES,
+    KeyDecoder,
+    TrackbarScale,
+    annotation_lines,
+    decode_key,
+    format_number,
+    initial_state,
+    on_button_down,
+    on_button_up,
+    on_drag,
+    on_hover,
+    on_key,
+    on_tick,
+    on_trackbar,
+    on_wheel,
+    snapshot_name,
+    trackbar_positions,
+    trackbar_ranges,
+)
 from dcmlib.lut import LutData, PairWindow, VoiFunction, VoiLut, Window
 from dcmlib.presets import PRESETS
 from dcmlib.viewport import Viewport
-from pydicom.uid import generate_uid
 
 LINEAR, LINEAR_EXACT, SIGMOID = VoiFunction.LINEAR, VoiFunction.LINEAR_EXACT, VoiFunction.SIGMOID
 
@@ -37,15 +52,29 @@ class FakeImage:
     Which VOI applies is the library's one rule (:func:`dcmlib.pipeline.resolve_voi`).
     """
 
-    def __init__(self, n_frames=5, vois=None, value_range=(-1024.0, 3071.0), is_color=False,
-                 unit="HU", minmax=Window(40.0, 400.0), function=LINEAR, auto=(100.0, 900.0),
-                 modality="CT", is_series=False, cine_rate=None):
+    def __init__(
+        self,
+        n_frames=5,
+        vois=None,
+        value_range=(-1024.0, 3071.0),
+        is_color=False,
+        unit="HU",
+        minmax=Window(40.0, 400.0),  # noqa: B008 - a frozen value, never mutated
+        function=LINEAR,
+        auto=(100.0, 900.0),
+        modality="CT",
+        is_series=False,
+        cine_rate=None,
+    ):
         self._n = n_frames
         self.modality = modality
         self.is_series = is_series
         self.cine_rate = cine_rate
-        self._vois = [Window(40.0, 400.0, LINEAR, "WINDOW1"), Window(-600.0, 1500.0, SIGMOID, "WINDOW2"),
-                      voi_lut()] if vois is None else vois
+        self._vois = (
+            [Window(40.0, 400.0, LINEAR, "WINDOW1"), Window(-600.0, 1500.0, SIGMOID, "WINDOW2"), voi_lut()]
+            if vois is None
+            else vois
+        )
         self.value_range = value_range
         self.is_color = is_color
         self.unit = unit
@@ -64,8 +93,16 @@ class FakeImage:
         return self.value_range
 
     def resolve_voi(self, frame=0, *, center=None, width=None, mode=None, voi=None, preset=None):
-        return pipeline.resolve_voi(self._vois, lambda: self._minmax, self._function, center=center,
-                                    width=width, mode=mode, voi=voi, preset=preset)
+        return pipeline.resolve_voi(
+            self._vois,
+            lambda: self._minmax,
+            self._function,
+            center=center,
+            width=width,
+            mode=mode,
+            voi=voi,
+            preset=preset,
+        )
 
     def default_window(self, frame=0):
         return Window(127.5, 256.0) if self.is_color else self.resolve_voi(frame).window
@@ -101,23 +138,54 @@ def drag(state, dx, dy, view_w, view_h):
 
 # ------------------------------------------------------------------ key codes
 
+
 class TestDecodeKey:
     # what each back end returns for the same key (see the module docstring)
-    @pytest.mark.parametrize("code,name", [
-        (0xFF51, "Left"), (0xFF53, "Right"), (0xFF52, "Up"), (0xFF54, "Down"),        # X11: GTK, Qt/xcb
-        (0xFF55, "PageUp"), (0xFF56, "PageDown"), (0xFF50, "Home"), (0xFF57, "End"),
-        (0xFF96, "Left"), (0xFF9B, "PageDown"),                                           # keypad
-        (0x01000012, "Left"), (0x01000014, "Right"), (0x01000013, "Up"), (0x01000015, "Down"),  # Qt::Key
-        (0x01000016, "PageUp"), (0x01000017, "PageDown"), (0x01000010, "Home"), (0x01000011, "End"),
-        (0x250000, "Left"), (0x270000, "Right"), (0x260000, "Up"), (0x280000, "Down"),   # Win32
-        (0x210000, "PageUp"), (0x220000, "PageDown"), (0x240000, "Home"), (0x230000, "End"),
-        (0xF702, "Left"), (0xF703, "Right"), (0xF700, "Up"), (0xF701, "Down"),           # Cocoa
-        (27, "Esc"), (0x01000000, "Esc"),
-        (ord("p"), "p"), (ord("P"), "P"), (ord("1"), "1"), (ord("q"), "q"),
-        (0x10050, "P"),            # GTK: 'P' with ShiftMask << 16
-        (0x100000 | 0xFF51, "Left"),  # GTK: Left with Num Lock (Mod2) << 16
-        (0xFFE1, "Shift"), (0x01000020, "Shift"),
-    ])
+    @pytest.mark.parametrize(
+        "code,name",
+        [
+            (0xFF51, "Left"),
+            (0xFF53, "Right"),
+            (0xFF52, "Up"),
+            (0xFF54, "Down"),  # X11: GTK, Qt/xcb
+            (0xFF55, "PageUp"),
+            (0xFF56, "PageDown"),
+            (0xFF50, "Home"),
+            (0xFF57, "End"),
+            (0xFF96, "Left"),
+            (0xFF9B, "PageDown"),  # keypad
+            (0x01000012, "Left"),
+            (0x01000014, "Right"),
+            (0x01000013, "Up"),
+            (0x01000015, "Down"),  # Qt::Key
+            (0x01000016, "PageUp"),
+            (0x01000017, "PageDown"),
+            (0x01000010, "Home"),
+            (0x01000011, "End"),
+            (0x250000, "Left"),
+            (0x270000, "Right"),
+            (0x260000, "Up"),
+            (0x280000, "Down"),  # Win32
+            (0x210000, "PageUp"),
+            (0x220000, "PageDown"),
+            (0x240000, "Home"),
+            (0x230000, "End"),
+            (0xF702, "Left"),
+            (0xF703, "Right"),
+            (0xF700, "Up"),
+            (0xF701, "Down"),  # Cocoa
+            (27, "Esc"),
+            (0x01000000, "Esc"),
+            (ord("p"), "p"),
+            (ord("P"), "P"),
+            (ord("1"), "1"),
+            (ord("q"), "q"),
+            (0x10050, "P"),  # GTK: 'P' with ShiftMask << 16
+            (0x100000 | 0xFF51, "Left"),  # GTK: Left with Num Lock (Mod2) << 16
+            (0xFFE1, "Shift"),
+            (0x01000020, "Shift"),
+        ],
+    )
     def test_codes(self, code, name):
         assert decode_key(code) == name
 
@@ -127,8 +195,7 @@ class TestDecodeKey:
 
     def test_every_named_code_is_a_key_on_key_knows(self):
         names = set(KEY_CODES.values()) - {"Shift", "Ctrl", "Meta", "Alt", "CapsLock", "Super", "AltGr"}
-        assert names == {"Esc", "Left", "Right", "Up", "Down", "PageUp", "PageDown", "Home", "End",
-                         "space", "+", "-"}
+        assert names == {"Esc", "Left", "Right", "Up", "Down", "PageUp", "PageDown", "Home", "End", "space", "+", "-"}
 
 
 class TestKeyDecoder:
@@ -141,9 +208,9 @@ class TestKeyDecoder:
         d = KeyDecoder(hold_s=1.0)
         assert d(0xFFE1, 10.0) is None
         assert d(ord("p"), 10.1) == "P"
-        assert d(ord("s"), 10.3) == "s"        # one Shift press shifts one key
+        assert d(ord("s"), 10.3) == "s"  # one Shift press shifts one key
         d(0xFFE1, 11.0)
-        assert d(ord("p"), 12.5) == "p"        # too late: Shift was released
+        assert d(ord("p"), 12.5) == "p"  # too late: Shift was released
 
     def test_shift_does_not_leak_past_other_keys(self):
         d = KeyDecoder()
@@ -163,6 +230,7 @@ class TestKeyDecoder:
 
 # ------------------------------------------------------------------ keys
 
+
 class TestInitial:
     def test_file_window(self, st):
         assert (st.center, st.width, st.mode) == (40.0, 400.0, LINEAR)
@@ -170,9 +238,15 @@ class TestInitial:
 
     def test_cli_flags(self, img):
         s = initial_state(img, preset="soft-tissue", frame=2, invert=True, mode="sigmoid")
-        assert (s.center, s.width, s.preset, s.frame, s.invert, s.mode) == (40.0, 400.0, "soft tissue", 2, True,
-                                                                            SIGMOID)
-        assert s.choice == 3                                       # its place in the p cycle
+        assert (s.center, s.width, s.preset, s.frame, s.invert, s.mode) == (
+            40.0,
+            400.0,
+            "soft tissue",
+            2,
+            True,
+            SIGMOID,
+        )
+        assert s.choice == 3  # its place in the p cycle
         assert s.file_mode is LINEAR
         s = initial_state(img, center=-500, width=1200)
         assert (s.center, s.width, s.voi, s.preset) == (-500.0, 1200.0, None, None)
@@ -185,8 +259,7 @@ class TestInitial:
 
 
 class TestPresetKeys:
-    ORDER = ["lung", "bone", "brain", "soft tissue", "mediastinum", "liver", "stroke",
-             "subdural", "temporal bone"]
+    ORDER = ["lung", "bone", "brain", "soft tissue", "mediastinum", "liver", "stroke", "subdural", "temporal bone"]
 
     def test_order_is_the_key_order(self):
         """The presets in the order keys 1 - 9 select them and ``p`` cycles through them."""
@@ -202,8 +275,8 @@ class TestPresetKeys:
                 p = PRESETS[seen[-1]]
                 assert (s.center, s.width) == (p.center, p.width)
         assert seen == self.ORDER + [None]
-        assert (s.center, s.width, s.voi) == (40.0, 400.0, 1)     # the file's own window again
-        assert on_key(s, "p", img).preset == "lung"                # and around again
+        assert (s.center, s.width, s.voi) == (40.0, 400.0, 1)  # the file's own window again
+        assert on_key(s, "p", img).preset == "lung"  # and around again
 
     def test_first_p_is_lung(self, st, img):
         s = on_key(st, "p", img)
@@ -238,7 +311,7 @@ class TestOtherKeys:
     def test_v_cycles_vois(self, st, img):
         s = on_key(st, "v", img)
         assert (s.voi, s.center, s.width, s.mode) == (2, -600.0, 1500.0, SIGMOID)
-        s2 = on_key(s, "v", img)     # a VOI LUT: the trackbars show its equivalent linear window
+        s2 = on_key(s, "v", img)  # a VOI LUT: the trackbars show its equivalent linear window
         assert (s2.voi, s2.lut, s2.center, s2.width, s2.mode) == (3, True, 2048.0, 4096.0, LINEAR)
         assert on_key(s2, "v", img).voi == 1
         # from a preset, v starts at the first VOI
@@ -259,8 +332,8 @@ class TestOtherKeys:
     def test_linear_needs_width_1(self):
         im = FakeImage(value_range=(0.0, 1.0), vois=[Window(0.5, 0.2, LINEAR_EXACT)], unit="")
         s = initial_state(im)
-        assert (s.mode, s.width, s.min_width) == (LINEAR_EXACT, 0.2, 0.01)      # 0..1: step 0.01
-        s = on_key(on_key(s, "m", im), "m", im)       # -> sigmoid -> linear
+        assert (s.mode, s.width, s.min_width) == (LINEAR_EXACT, 0.2, 0.01)  # 0..1: step 0.01
+        s = on_key(on_key(s, "m", im), "m", im)  # -> sigmoid -> linear
         assert (s.mode, s.width) == (LINEAR, 1.0)
         assert drag(s, -100, 0, 10, 10).width == 1.0
         assert on_trackbar(on_trackbar(s, "mode", 1), "width x0.01", 5).width == 0.05
@@ -291,8 +364,7 @@ class TestOtherKeys:
         assert getattr(s, attr) is not getattr(st, attr)
         assert getattr(on_key(s, k, img), attr) is getattr(st, attr)
 
-    @pytest.mark.parametrize("k,req", [("s", "snapshot"), ("S", "snapshot-shown"), ("q", "quit"),
-                                       ("Esc", "quit")])
+    @pytest.mark.parametrize("k,req", [("s", "snapshot"), ("S", "snapshot-shown"), ("q", "quit"), ("Esc", "quit")])
     def test_requests(self, st, img, k, req):
         s = on_key(st, k, img)
         assert s.request == req
@@ -313,10 +385,10 @@ class TestFrames:
         assert on_key(replace(st, frame=3), k, img).frame == 2
 
     def test_bounds(self, st, img):
-        assert on_key(st, "b", img) is st                 # already first
+        assert on_key(st, "b", img) is st  # already first
         last = on_key(st, "End", img)
         assert last.frame == 4
-        assert on_key(last, "n", img) is last              # already last
+        assert on_key(last, "n", img) is last  # already last
         assert on_key(last, "Home", img).frame == 0
         assert keys(st, "n" * 20, img).frame == 4
 
@@ -325,9 +397,9 @@ class TestFrames:
         assert on_key(s, "n", img).probe is None
 
     def test_wheel(self, st):
-        assert on_wheel(st, -120).frame == 1           # towards the user: next
+        assert on_wheel(st, -120).frame == 1  # towards the user: next
         assert on_wheel(replace(st, frame=2), 120).frame == 1
-        assert on_wheel(st, 120) is st                   # bound
+        assert on_wheel(st, 120) is st  # bound
         assert on_wheel(st, 0) is st
 
     def test_single_frame(self):
@@ -352,7 +424,7 @@ class TestDrag:
         assert s.center == 40.0 - 4095.0
 
     def test_left_up_narrower_lower(self, st):
-        s = drag(st, -10, -10, 4095, 4095)    # one HU per pixel
+        s = drag(st, -10, -10, 4095, 4095)  # one HU per pixel
         assert (s.width, s.center) == (390.0, 30.0)
 
     def test_width_floor(self, st):
@@ -367,15 +439,15 @@ class TestDrag:
     def test_small_float_range(self):
         im = FakeImage(value_range=(0.0, 1.0), vois=[Window(0.5, 1.0)], unit="")
         s = initial_state(im)
-        assert s.scale.step == 0.01               # 100 positions over 0..1
-        s2 = drag(s, 1, 0, 3, 3)   # + 1/3, to the step
+        assert s.scale.step == 0.01  # 100 positions over 0..1
+        s2 = drag(s, 1, 0, 3, 3)  # + 1/3, to the step
         assert s2.width == 1.33
 
     def test_no_move(self, st):
         down = on_button_down(st, 5, 5)
         assert down.drag == C.DragOrigin(5, 5, 40.0, 400.0, "window", span=4095.0)
         assert on_drag(down, 5, 5, 10, 10) is down
-        assert on_drag(st, 50, 50, 10, 10) is st            # no button down: no drag
+        assert on_drag(st, 50, 50, 10, 10) is st  # no button down: no drag
 
     def test_back_to_the_start_restores_the_window(self, st):
         s = drag(st, 30, 0, 100, 100)
@@ -387,14 +459,15 @@ class TestDrag:
         assert on_drag(s, 0, 0, 100, 100) is s
         assert on_button_up(s) is s
 
-    @pytest.mark.parametrize("key,field", [("m", "mode"), ("i", "invert"), ("o", "annotations"),
-                                           ("h", "help"), ("n", "frame")])
+    @pytest.mark.parametrize(
+        "key,field", [("m", "mode"), ("i", "invert"), ("o", "annotations"), ("h", "help"), ("n", "frame")]
+    )
     def test_a_key_mid_drag_survives_the_next_step(self, st, img, key, field):
         """Each drag step is the current state with a new window: what a key changed mid-drag stays."""
         s = on_key(drag(st, 10, 0, 4095, 4095), key, img)
         changed = getattr(s, field)
         assert changed != getattr(st, field)
-        s = on_drag(s, 120, 130, 4095, 4095)               # one HU per pixel from (100, 100)
+        s = on_drag(s, 120, 130, 4095, 4095)  # one HU per pixel from (100, 100)
         assert getattr(s, field) == changed
         assert (s.width, s.center) == (420.0, 70.0)
 
@@ -434,7 +507,7 @@ class TestTrackbars:
         assert (s.center, s.width, s.voi) == (-100.0, 400.0, None)
         s = on_trackbar(s, "width", 1)
         assert s.width == 1.0
-        s = on_trackbar(s, "width", 0)     # Qt may report below the minimum
+        s = on_trackbar(s, "width", 0)  # Qt may report below the minimum
         assert s.width == 1.0
         assert on_trackbar(s, "mode", 2).mode is SIGMOID
         assert on_trackbar(s, "frame", 5).frame == 4
@@ -464,12 +537,23 @@ class TestTrackbars:
 
 # ------------------------------------------------------------------ names and text
 
+
 class TestFormatNumber:
-    @pytest.mark.parametrize("x,text", [
-        (40.0, "40"), (-600.0, "-600"), (0.0, "0"), (-0.0, "0"), (0.5, "0.5"), (1.333, "1.333"),
-        (1e-05, "0.00001"), (2.5e20, "250000000000000000000"), (0.1 + 0.2, "0.30000000000000004"),
-        (1234.5678, "1234.5678"),
-    ])
+    @pytest.mark.parametrize(
+        "x,text",
+        [
+            (40.0, "40"),
+            (-600.0, "-600"),
+            (0.0, "0"),
+            (-0.0, "0"),
+            (0.5, "0.5"),
+            (1.333, "1.333"),
+            (1e-05, "0.00001"),
+            (2.5e20, "250000000000000000000"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1234.5678, "1234.5678"),
+        ],
+    )
     def test_values(self, x, text):
         assert format_number(x) == text
 
@@ -521,8 +605,15 @@ class TestAnnotations:
     def test_ct(self, st, img):
         s = on_hover(keys(st, ["1", "n", "i"], img), 10, 20, -998.25)
         lines = annotation_lines(replace(s, viewport=Viewport.fitted(256, 256, 512, 512)), "CT_small.dcm")
-        assert lines == ["CT_small.dcm", "C -600  W 1500  linear", "preset lung", "frame 2/5",
-                         "zoom 50%  inverted", "x 10  y 20  -998.25 HU", "h: help"]
+        assert lines == [
+            "CT_small.dcm",
+            "C -600  W 1500  linear",
+            "preset lung",
+            "frame 2/5",
+            "zoom 50%  inverted",
+            "x 10  y 20  -998.25 HU",
+            "h: help",
+        ]
 
     def test_labels(self, st, img):
         assert "file VOI 1/3" in annotation_lines(st)
@@ -541,8 +632,29 @@ class TestAnnotations:
 
     def test_help_lists_every_key(self):
         text = "\n".join(HELP_LINES)
-        for k in ["p / P", "1 - 9", "0 / r", "v ", "a ", "m ", "i ", "o ", "h ", "PageDown", "PageUp",
-                  "Home / End", "s ", "S ", "q / Esc", "drag", "wheel", "Right", "Left", "Up", "Down"]:
+        for k in [
+            "p / P",
+            "1 - 9",
+            "0 / r",
+            "v ",
+            "a ",
+            "m ",
+            "i ",
+            "o ",
+            "h ",
+            "PageDown",
+            "PageUp",
+            "Home / End",
+            "s ",
+            "S ",
+            "q / Esc",
+            "drag",
+            "wheel",
+            "Right",
+            "Left",
+            "Up",
+            "Down",
+        ]:
             assert k in text, k
         for name in PRESETS:
             assert name in text
@@ -550,6 +662,7 @@ class TestAnnotations:
 
 def test_no_cv2_import():
     import ast
+
     tree = ast.parse(open(C.__file__, encoding="utf-8").read())
     names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     names |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
@@ -564,9 +677,9 @@ def test_display_range_follows_the_data():
     im = Ct16(value_range=(-32768.0, 32767.0), vois=[Window(40.0, 400.0)])
     assert C.display_range(im) == (-1024.0, 2500.0)
     im = Ct16(value_range=(-32768.0, 32767.0), vois=[Window(3000.0, 2000.0)])
-    assert C.display_range(im) == (-1024.0, 4000.0)        # widened to hold the file's window
+    assert C.display_range(im) == (-1024.0, 4000.0)  # widened to hold the file's window
     im = Ct16(value_range=(-1000.0, 2000.0))
-    assert C.display_range(im) == (-1000.0, 2000.0)        # never beyond what the bits express
+    assert C.display_range(im) == (-1000.0, 2000.0)  # never beyond what the bits express
     s = initial_state(Ct16(value_range=(-32768.0, 32767.0)))
     assert trackbar_ranges(s)["center"] == (-1024, 2500)
 
@@ -591,6 +704,7 @@ def test_the_fake_and_dicom_image_are_voi_sources():
 
 # ------------------------------------------------------------------ zoom and pan
 
+
 def viewed(state, w=400, h=300, cols=200, rows=150):
     """The state shown in a ``w`` x ``h`` canvas that fits a ``cols`` x ``rows`` image (fit 2x)."""
     return replace(state, viewport=Viewport.fitted(w, h, cols, rows))
@@ -607,7 +721,7 @@ class TestViewport:
     def test_fitted(self):
         vp = Viewport.fitted(400, 300, 200, 150)
         assert (vp.fit, vp.zoom, vp.cx, vp.cy) == (2.0, 2.0, 100.0, 75.0) and vp.shows_all()
-        assert vp.to_image(0, 0) == (0.25, 0.25)              # view pixel 0 shows half of image pixel 0
+        assert vp.to_image(0, 0) == (0.25, 0.25)  # view pixel 0 shows half of image pixel 0
         assert vp.pixel_at(0, 0) == (0, 0) and vp.pixel_at(399, 299) == (199, 149)
         assert vp.to_view(100.0, 75.0) == (200.0, 150.0)
 
@@ -621,18 +735,18 @@ class TestViewport:
     def test_limits(self):
         vp = Viewport.fitted(400, 300, 200, 150)
         assert vp.zoomed(1000.0).zoom == 32.0 and vp.zoomed(0.001).zoom == 1 / 16
-        big = Viewport.fitted(100, 80, 4000, 3200)               # fit 1/40: below 1/16, the fit is the limit
+        big = Viewport.fitted(100, 80, 4000, 3200)  # fit 1/40: below 1/16, the fit is the limit
         assert big.zoomed(0.001).zoom == big.fit
 
     def test_powers_of_sqrt2_are_exact(self):
-        vp = Viewport.fitted(512, 512, 512, 512)                 # 1:1
+        vp = Viewport.fitted(512, 512, 512, 512)  # 1:1
         for _ in range(6):
             vp = vp.stepped(1)
-        assert vp.zoom == 8.0                                     # not 8.000000000000002
+        assert vp.zoom == 8.0  # not 8.000000000000002
 
     def test_pan_stops_at_the_margin(self):
-        vp = Viewport.fitted(400, 300, 200, 150).zoomed(4.0)     # 800 x 600 of image: pannable
-        far = vp.panned_from((vp.cx, vp.cy), 10_000, 10_000)      # dragged far right and down
+        vp = Viewport.fitted(400, 300, 200, 150).zoomed(4.0)  # 800 x 600 of image: pannable
+        far = vp.panned_from((vp.cx, vp.cy), 10_000, 10_000)  # dragged far right and down
         # the image's left edge may come 10 % of the canvas (40 px) inside the view, no further
         assert far.to_view(0, 0) == pytest.approx((40.0, 30.0))
         near = vp.panned_from((vp.cx, vp.cy), -10_000, -10_000)
@@ -640,7 +754,7 @@ class TestViewport:
 
     def test_an_image_that_fits_is_centred(self):
         vp = Viewport.fitted(400, 300, 200, 150)
-        assert vp.panned_from((vp.cx, vp.cy), 50, 50) == vp      # at the fit: nothing to pan
+        assert vp.panned_from((vp.cx, vp.cy), 50, 50) == vp  # at the fit: nothing to pan
         small = vp.zoomed(1.0)
         assert small.to_view(0, 0) == (100.0, 75.0) and small.shows_all()
 
@@ -651,18 +765,18 @@ class TestZoomKeys:
         s = pointer_at(viewed(st), 300, 100)
         before = s.viewport.to_image(300, 100)
         z = on_key(s, key, img)
-        assert z.zoom == pytest.approx(2.0 * 2 ** 0.5)
+        assert z.zoom == pytest.approx(2.0 * 2**0.5)
         assert z.viewport.to_image(300, 100) == pytest.approx(before)
 
     def test_around_the_centre_when_the_pointer_is_off_the_image(self, st, img):
-        s = on_hover(viewed(st), None, None, at=(300, 100))      # pointer seen, but no image under it
+        s = on_hover(viewed(st), None, None, at=(300, 100))  # pointer seen, but no image under it
         z = on_key(s, "+", img)
         assert (z.viewport.cx, z.viewport.cy) == (100.0, 75.0)
 
     def test_out_fit_and_one_to_one(self, st, img):
         s = viewed(st)
         out = on_key(s, "-", img)
-        assert out.zoom == pytest.approx(2 ** 0.5) and out.viewport.shows_all()
+        assert out.zoom == pytest.approx(2**0.5) and out.viewport.shows_all()
         one = on_key(s, "z", img)
         assert one.zoom == 1.0
         fit = on_key(keys(s, "++++", img), "f", img)
@@ -676,7 +790,7 @@ class TestZoomKeys:
     def test_ctrl_wheel_zooms_around_the_event(self, st):
         s = viewed(st)
         before = s.viewport.to_image(50, 250)
-        z = on_wheel(s, 120, ctrl=True, x=50, y=250)             # away from the user: in
+        z = on_wheel(s, 120, ctrl=True, x=50, y=250)  # away from the user: in
         assert z.zoom > s.zoom and z.frame == s.frame
         assert z.viewport.to_image(50, 250) == pytest.approx(before)
         assert on_wheel(z, -120, ctrl=True, x=50, y=250).zoom == pytest.approx(s.zoom)
@@ -689,7 +803,7 @@ class TestZoomKeys:
     def test_annotation_shows_the_region_when_magnified(self, st, img):
         s = viewed(st)
         assert not any(line.startswith("view ") for line in annotation_lines(s))
-        z = on_key(pointer_at(s, 0, 0), "+", img)                 # 283 % around the top left
+        z = on_key(pointer_at(s, 0, 0), "+", img)  # 283 % around the top left
         lines = annotation_lines(z)
         assert "zoom 282.8%" in lines
         x0, y0, x1, y1 = z.viewport.region()
@@ -704,7 +818,7 @@ class TestPan:
         s = on_drag(on_button_down(s, 200, 150, button), 240, 130, 400, 300)
         # the image point that was under (200, 150) is now under (240, 130): 40 and -20 view pixels
         assert s.viewport.to_image(240, 130) == pytest.approx((x, y))
-        assert (s.center, s.width) == (st.center, st.width)     # a pan is not a window drag
+        assert (s.center, s.width) == (st.center, st.width)  # a pan is not a window drag
         assert on_button_up(s).drag is None
 
     def test_a_left_drag_still_windows(self, st):
@@ -714,27 +828,28 @@ class TestPan:
 
 # ------------------------------------------------------------------ cine
 
+
 class TestCine:
     def test_space_plays_and_pauses(self, st, img):
         s = on_key(st, "space", img)
-        assert s.playing and s.fps == 10.0                       # a multi-frame file without a rate
+        assert s.playing and s.fps == 10.0  # a multi-frame file without a rate
         assert not on_key(s, "space", img).playing
         one = initial_state(FakeImage(n_frames=1))
         assert not on_key(one, "space", img).playing and on_key(one, "space", img).message
 
     def test_the_clock_paces_the_frames(self, st, img):
-        s = on_tick(on_key(st, "space", img), 100.0)              # playback starts: frame 0 at t = 100 s
+        s = on_tick(on_key(st, "space", img), 100.0)  # playback starts: frame 0 at t = 100 s
         assert s.frame == 0 and C.next_tick(s, 100.0) == pytest.approx(0.1)
-        assert on_tick(s, 100.05) is s                            # not due yet
+        assert on_tick(s, 100.05) is s  # not due yet
         s = on_tick(s, 100.1)
         assert s.frame == 1
-        s = on_tick(s, 100.35)                                    # rendering was slow: frame 2 skipped
+        s = on_tick(s, 100.35)  # rendering was slow: frame 2 skipped
         assert s.frame == 3
-        assert on_tick(s, 100.5).frame == 0                       # 5 frames: it loops
+        assert on_tick(s, 100.5).frame == 0  # 5 frames: it loops
 
     def test_achieved_rate(self, st, img):
         s = on_tick(on_key(st, "space", img), 0.0)
-        for t in (0.1, 0.3, 0.5):                                 # every other frame shown: 5 fps achieved
+        for t in (0.1, 0.3, 0.5):  # every other frame shown: 5 fps achieved
             s = on_tick(s, t)
         assert C.achieved_fps(s) == pytest.approx(3 / 0.5)
         assert "play 10 fps  achieved 6.0 fps" in annotation_lines(s)
@@ -745,8 +860,8 @@ class TestCine:
         assert keys(st, "[" * 20, img).fps == C.CINE_FPS_RANGE[0]
 
     def test_rate_change_re_paces_from_the_frame_shown(self, st, img):
-        s = on_tick(on_tick(on_key(st, "space", img), 0.0), 0.25)   # frame 2 at 10 fps
-        s = on_tick(on_key(s, "]", img), 0.26)                       # 20 fps from frame 2 now
+        s = on_tick(on_tick(on_key(st, "space", img), 0.0), 0.25)  # frame 2 at 10 fps
+        s = on_tick(on_key(s, "]", img), 0.26)  # 20 fps from frame 2 now
         assert (s.frame, s.cine_clock) == (2, (0.26, 2))
         assert on_tick(s, 0.31).frame == 3
 
@@ -769,10 +884,19 @@ class TestCine:
 
 # ------------------------------------------------------------------ windows that fit the image
 
+
 def cr_image(**kw):
     """A CR: MONOCHROME1, values 0..4095 with no unit (not HU), no stored window unless given."""
-    return FakeImage(n_frames=1, vois=[], unit="", modality="CR", value_range=(0.0, 4095.0),
-                     minmax=Window(2048.0, 4096.0, explanation="min-max"), auto=(1800.0, 2400.0), **kw)
+    return FakeImage(
+        n_frames=1,
+        vois=[],
+        unit="",
+        modality="CR",
+        value_range=(0.0, 4095.0),
+        minmax=Window(2048.0, 4096.0, explanation="min-max"),
+        auto=(1800.0, 2400.0),
+        **kw,
+    )
 
 
 class TestChoices:
@@ -784,18 +908,24 @@ class TestChoices:
         pet = initial_state(FakeImage(modality="PT", unit="HU"))
         assert [c.kind for c in pet.choices] == ["preset"] * 9
         mr = initial_state(FakeImage(modality="MR", unit=""))
-        assert [c.label for c in mr.choices] == ["file VOI 1", "file VOI 2", "file VOI LUT 3", "auto 0.5-99.5 %",
-                                                 "auto 2-98 %", "full range"]
+        assert [c.label for c in mr.choices] == [
+            "file VOI 1",
+            "file VOI 2",
+            "file VOI LUT 3",
+            "auto 0.5-99.5 %",
+            "auto 2-98 %",
+            "full range",
+        ]
 
     def test_cr_p_gives_its_own_windows(self):
         im = cr_image()
         s = initial_state(im)
-        assert s.minmax and s.choice == 2                         # opens on min-max = the full range entry
-        s = on_key(s, "p", im)                                    # around: auto 0.5-99.5 %
+        assert s.minmax and s.choice == 2  # opens on min-max = the full range entry
+        s = on_key(s, "p", im)  # around: auto 0.5-99.5 %
         assert (s.center, s.width, s.auto, s.preset) == (1800.0, 2400.0, (0.5, 99.5), None)
         s = on_key(s, "p", im)
         assert (s.center, s.width, s.auto) == (1002.0, 2098.0, (2.0, 98.0))
-        s = on_key(s, "p", im)                                    # full range: the frame's data
+        s = on_key(s, "p", im)  # full range: the frame's data
         assert (s.center, s.width) == (2047.5, 4095.0) and window_label_of(s) == "full range"
         assert on_key(s, "P", im).auto == (2.0, 98.0)
 
@@ -822,8 +952,8 @@ class TestChoices:
         s = initial_state(im)
         assert s.choice == 0 and s.voi == 1
         s = on_key(s, "p", im)
-        assert (s.voi, s.choice, s.mode) == (2, 1, SIGMOID)      # a stored window in its own function
-        assert on_key(s, "v", im).choice == 2                     # v: the VOI LUT, the cycle's third entry
+        assert (s.voi, s.choice, s.mode) == (2, 1, SIGMOID)  # a stored window in its own function
+        assert on_key(s, "v", im).choice == 2  # v: the VOI LUT, the cycle's third entry
 
     def test_colour_has_none(self):
         s = initial_state(FakeImage(is_color=True, value_range=(0, 255)))
@@ -847,25 +977,26 @@ class TestTrackbarsHoldTheWindow:
         assert trackbar_ranges(s)["width"][1] >= 30000 and trackbar_positions(s)["width"] == 30000
 
     def test_a_drag_beyond_the_range_widens_it(self, st):
-        s = drag(st, 0, 2000, 100, 100)                          # center + 20 spans
+        s = drag(st, 0, 2000, 100, 100)  # center + 20 spans
         assert s.center > st.scale.hi
-        assert trackbar_positions(s)["center"] == s.center       # not pinned at the old end
+        assert trackbar_positions(s)["center"] == s.center  # not pinned at the old end
 
     def test_the_drag_speed_stays_that_of_the_button_down(self, st):
         s = drag(st, 0, 2000, 100, 100)
         assert s.scale.span > st.scale.span
-        back = on_drag(s, 100, 100, 100, 100)                    # back to the start: the start window
+        back = on_drag(s, 100, 100, 100, 100)  # back to the start: the start window
         assert back.center == st.center
 
 
 # ------------------------------------------------------------------ measurements
+
 
 class TestMeasuring:
     def test_d_arms_the_ruler_for_the_next_left_drag(self, st, img):
         s = on_key(viewed(st), "d", img)
         assert s.tool == "ruler" and "ruler: drag with the left button" in annotation_lines(s)
         s = on_button_down(s, 100, 100)
-        assert s.drag is None and s.drawing is not None          # not a window drag
+        assert s.drag is None and s.drawing is not None  # not a window drag
         s = on_drag(s, 300, 100, 400, 300)
         assert (s.center, s.width) == (st.center, st.width)
         done = on_button_up(s)
@@ -881,7 +1012,7 @@ class TestMeasuring:
         m = s.measurements[-1]
         assert m.kind == "ellipse"
         assert (m.x0, m.y0) == pytest.approx(s.viewport.to_image(40, 40))
-        assert (m.x1 - m.x0, m.y1 - m.y0) == pytest.approx((10.0, 5.0))   # 80 x 40 view pixels at 8x
+        assert (m.x1 - m.x0, m.y1 - m.y0) == pytest.approx((10.0, 5.0))  # 80 x 40 view pixels at 8x
 
     def test_a_click_keeps_the_tool_armed(self, st, img):
         s = on_button_up(on_button_down(on_key(viewed(st), "d", img), 10, 10))
@@ -938,11 +1069,15 @@ class TestPerFrameWindows:
     def mr(self):
         return mr_per_frame()
 
-    @pytest.mark.parametrize("step", [
-        lambda s, im, f: on_key(s, "n", im),
-        lambda s, im, f: on_wheel(s, -120, image=im),
-        lambda s, im, f: on_trackbar(s, "frame", f + 1, im),
-    ], ids=["key", "wheel", "trackbar"])
+    @pytest.mark.parametrize(
+        "step",
+        [
+            lambda s, im, f: on_key(s, "n", im),
+            lambda s, im, f: on_wheel(s, -120, image=im),
+            lambda s, im, f: on_trackbar(s, "frame", f + 1, im),
+        ],
+        ids=["key", "wheel", "trackbar"],
+    )
     def test_each_frame_shows_its_own_window(self, mr, step):
         s = initial_state(mr)
         assert shown(s) == MR_WINDOWS[0] and "file VOI 1/1" in annotation_lines(s)
@@ -957,26 +1092,30 @@ class TestPerFrameWindows:
         s = on_key(initial_state(mr), "End", mr)
         assert shown(s) == MR_WINDOWS[4]
         assert shown(on_key(s, "Home", mr)) == MR_WINDOWS[0]
-        s = on_tick(on_key(initial_state(mr), "space", mr), 0.0, mr)     # 10 fps: frame 3 at 0.2 s
+        s = on_tick(on_key(initial_state(mr), "space", mr), 0.0, mr)  # 10 fps: frame 3 at 0.2 s
         s = on_tick(s, 0.2, mr)
         assert s.frame == 2 and shown(s) == MR_WINDOWS[2]
 
     def test_opened_on_a_frame_and_back_to_the_file_window(self, mr):
         s = initial_state(mr, frame=3)
         assert shown(s) == MR_WINDOWS[3]
-        s = on_key(on_key(s, "a", mr), "n", mr)                          # the user's auto window stays ...
+        s = on_key(on_key(s, "a", mr), "n", mr)  # the user's auto window stays ...
         assert s.auto is not None and shown(s) != MR_WINDOWS[4]
-        s = on_key(s, "0", mr)                                           # ... until 0: the frame's own
+        s = on_key(s, "0", mr)  # ... until 0: the frame's own
         assert shown(s) == MR_WINDOWS[4]
-        assert shown(on_key(s, "b", mr)) == MR_WINDOWS[3]               # and it follows again
+        assert shown(on_key(s, "b", mr)) == MR_WINDOWS[3]  # and it follows again
 
-    @pytest.mark.parametrize("change", [
-        lambda s, im: drag(s, 10, 5, 100, 100),
-        lambda s, im: on_trackbar(s, "center", 30, im),
-        lambda s, im: on_trackbar(s, "width", 40, im),
-        lambda s, im: on_key(s, "a", im),
-        lambda s, im: on_key(s, "p", im),
-    ], ids=["drag", "center", "width", "auto", "cycle"])
+    @pytest.mark.parametrize(
+        "change",
+        [
+            lambda s, im: drag(s, 10, 5, 100, 100),
+            lambda s, im: on_trackbar(s, "center", 30, im),
+            lambda s, im: on_trackbar(s, "width", 40, im),
+            lambda s, im: on_key(s, "a", im),
+            lambda s, im: on_key(s, "p", im),
+        ],
+        ids=["drag", "center", "width", "auto", "cycle"],
+    )
     def test_a_window_the_user_chose_stays(self, mr, change):
         s = change(initial_state(mr), mr)
         assert shown(s) != MR_WINDOWS[0]
@@ -986,7 +1125,7 @@ class TestPerFrameWindows:
             s = nxt
 
     def test_a_mode_chosen_with_m_stays(self, mr):
-        s = on_key(on_key(initial_state(mr), "m", mr), "n", mr)         # linear-exact, then frame 2
+        s = on_key(on_key(initial_state(mr), "m", mr), "n", mr)  # linear-exact, then frame 2
         assert shown(s) == MR_WINDOWS[1] and s.mode is LINEAR_EXACT
         assert snapshot_name("mr", s, "/nonexistent").name == "mr_f2_c500_w900_linear-exact.png"
 
@@ -1001,9 +1140,18 @@ class TestPerFrameWindows:
 
         uid = generate_uid()
         for i, (c, w) in enumerate(MR_WINDOWS[:3]):
-            write_ds(make_ds(ramp(8, 8, 0, 1000 * (i + 1)), SeriesInstanceUID=uid, InstanceNumber=i + 1,
-                             ImagePositionPatient=[0.0, 0.0, float(i)], ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
-                             WindowCenter=c, WindowWidth=w), tmp_path / f"{i}.dcm")
+            write_ds(
+                make_ds(
+                    ramp(8, 8, 0, 1000 * (i + 1)),
+                    SeriesInstanceUID=uid,
+                    InstanceNumber=i + 1,
+                    ImagePositionPatient=[0.0, 0.0, float(i)],
+                    ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+                    WindowCenter=c,
+                    WindowWidth=w,
+                ),
+                tmp_path / f"{i}.dcm",
+            )
         series = dcmlib.load(tmp_path)
         assert series.is_series and tuple(series.default_window(2))[:2] == MR_WINDOWS[2]
         s = initial_state(series)
@@ -1011,6 +1159,7 @@ class TestPerFrameWindows:
 
 
 # ------------------------------------------------------------------ trackbars in the image's units (item 6)
+
 
 class TestTrackbarUnits:
     """The trackbars read the window in the image's units: step 1 where the stored bits span 100 units or
@@ -1020,8 +1169,9 @@ class TestTrackbarUnits:
         import dcmlib
         from helpers import make_ds
 
-        us = dcmlib.load(make_ds(np.tile(np.arange(256, dtype=np.uint8), (4, 1)), Modality="US",
-                                 WindowCenter=128, WindowWidth=256))
+        us = dcmlib.load(
+            make_ds(np.tile(np.arange(256, dtype=np.uint8), (4, 1)), Modality="US", WindowCenter=128, WindowWidth=256)
+        )
         s = initial_state(us)
         # 0..255 (8 bits, no rescale): step 1; the window's ends 0..256 lie within what 8 bits express, bar 256
         assert trackbar_ranges(s) == {"center": (0, 255), "width": (1, 510), "mode": (0, 2)}
@@ -1033,11 +1183,11 @@ class TestTrackbarUnits:
         mr = mr_per_frame()
         s = initial_state(mr)
         names = set(trackbar_ranges(s))
-        assert names == {"center", "width", "mode", "frame"}      # 12 bits x 2.1 = 0..8599.5: step 1
+        assert names == {"center", "width", "mode", "frame"}  # 12 bits x 2.1 = 0..8599.5: step 1
         for f in range(5):
             c, w = MR_WINDOWS[f]
             ranges = trackbar_ranges(s)
-            assert set(ranges) == names                           # the trackbars keep their names
+            assert set(ranges) == names  # the trackbars keep their names
             assert ranges["center"][0] < s.scale.to_pos(c) < ranges["center"][1], f
             assert ranges["width"][0] < s.scale.to_pos(w) < ranges["width"][1], f
             assert (trackbar_positions(s)["center"], trackbar_positions(s)["width"]) == (c, w)
@@ -1048,12 +1198,13 @@ class TestTrackbarUnits:
         from helpers import make_ds, ramp
 
         # stored 0..3000, intercept -1024: -1024..1976 HU; 16 bits signed express -33792..31743 HU
-        ct = dcmlib.load(make_ds(ramp(16, 16, 0, 3000), RescaleSlope=1, RescaleIntercept=-1024,
-                                 WindowCenter=40, WindowWidth=400))
+        ct = dcmlib.load(
+            make_ds(ramp(16, 16, 0, 3000), RescaleSlope=1, RescaleIntercept=-1024, WindowCenter=40, WindowWidth=400)
+        )
         s = initial_state(ct)
         assert trackbar_ranges(s) == {"center": (-1024, 1976), "width": (1, 6000), "mode": (0, 2)}
         assert trackbar_positions(s) == {"center": 40, "width": 400, "mode": 0}
-        s = on_key(s, "1", ct)                                    # lung: -600 / 1500
+        s = on_key(s, "1", ct)  # lung: -600 / 1500
         assert (trackbar_positions(s)["center"], trackbar_positions(s)["width"]) == (-600, 1500)
         assert set(trackbar_ranges(s)) == {"center", "width", "mode"}
 
@@ -1063,13 +1214,14 @@ class TestTrackbarUnits:
 
         # Float Pixel Data 0..1 (PS3.3 C.7.6.3.1.4): 100 positions need a step of 0.01
         values = np.linspace(0.0, 1.0, 64, dtype=np.float32).reshape(8, 8)
-        img = dcmlib.load(make_ds(values, Modality="OT", WindowCenter=0.25, WindowWidth=0.5,
-                                  VOILUTFunction="LINEAR_EXACT"))
+        img = dcmlib.load(
+            make_ds(values, Modality="OT", WindowCenter=0.25, WindowWidth=0.5, VOILUTFunction="LINEAR_EXACT")
+        )
         s = initial_state(img)
         assert trackbar_ranges(s) == {"center x0.01": (0, 100), "width x0.01": (1, 200), "mode": (0, 2)}
         assert trackbar_positions(s) == {"center x0.01": 25, "width x0.01": 50, "mode": 1}
         s = on_trackbar(on_trackbar(s, "center x0.01", 30), "width x0.01", 20)
-        assert shown(s) == (0.3, 0.2)                             # value = position x 0.01
+        assert shown(s) == (0.3, 0.2)  # value = position x 0.01
         assert "C 0.3  W 0.2  linear-exact" in annotation_lines(s)
 
     def test_a_new_image_under_the_same_window_keeps_the_trackbars(self):

@@ -45,11 +45,11 @@ from pydicom.uid import JPEG2000Lossless, generate_uid
 import dcmlib
 import dcmlib.io
 import dcmview
+from dcmlib.batch.job import COLUMNS, Job
 from dcmlib.batch.manifest import read_rows
 from dcmlib.batch.options import ConvertOptions
 from dcmlib.batch.pool import LocalPool, remove_unfinished
 from dcmlib.batch.progress import Progress
-from dcmlib.batch.job import COLUMNS, Job
 from dcmlib.batch.task import convert_file
 from helpers import DCMVIEW, ROOT, assert_one_error_line, make_ds, ramp, write_ds, write_series
 
@@ -62,11 +62,15 @@ ULTRASOUND = "1.2.840.10008.5.1.4.1.1.6.1"
 BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
 AXIAL = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
 PHI = ("Doe", "Jane", "PID-12345")  # make_ds's patient name and ID
-REQUIRED_COLUMNS = ("output, source, frame, status, error, sop_instance_uid, series_instance_uid, modality, rows, "
-                    "columns, photometric, center, width, voi_function, window_source, rescale_slope, "
-                    "rescale_intercept, value_offset, pixel_spacing, slice_position").split(", ")
-SUMMARY = re.compile(r"^dcmview: converted (\d+) of (\d+) files? \((\d+) images?\) in \d+\.\d s, (\d+) failed, "
-                     r"(\d+) skipped(, \d+ kept from the previous run)? \(see (.+)\)$")
+REQUIRED_COLUMNS = (
+    "output, source, frame, status, error, sop_instance_uid, series_instance_uid, modality, rows, "
+    "columns, photometric, center, width, voi_function, window_source, rescale_slope, "
+    "rescale_intercept, value_offset, pixel_spacing, slice_position"
+).split(", ")
+SUMMARY = re.compile(
+    r"^dcmview: converted (\d+) of (\d+) files? \((\d+) images?\) in \d+\.\d s, (\d+) failed, "
+    r"(\d+) skipped(, \d+ kept from the previous run)? \(see (.+)\)$"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -85,8 +89,14 @@ def put(ds: Dataset, path: Path) -> str:
 
 
 #: The CT slices' header: HU = stored - 1024, window 40/400, 0.5 mm pixels.
-CT_TAGS = dict(RescaleSlope=1.0, RescaleIntercept=-1024.0, WindowCenter=40.0, WindowWidth=400.0, SeriesNumber=3,
-               PixelSpacing=[0.5, 0.5])
+CT_TAGS = dict(
+    RescaleSlope=1.0,
+    RescaleIntercept=-1024.0,
+    WindowCenter=40.0,
+    WindowWidth=400.0,
+    SeriesNumber=3,
+    PixelSpacing=[0.5, 0.5],
+)
 
 
 def ct_pixels(z: float) -> np.ndarray:
@@ -112,16 +122,31 @@ def ct_ipp(z: float) -> list[float]:
 
 def ct_slice(path: Path, z: float, *, series: str, study: str, marker: bytes = b"", **tags) -> str:
     """A 64 x 64 axial CT slice at z (mm): stored 0..2000, HU = stored - 1024, window 40/400."""
-    (written,) = write_series(Path(path).parent, [ct_pixels(z)], [ct_ipp(z)], names=lambda k: Path(path).name,
-                              orientation=AXIAL, edit=marked(lambda k: marker), StudyInstanceUID=study,
-                              SeriesInstanceUID=series, **{**CT_TAGS, "InstanceNumber": None, **tags})
+    (written,) = write_series(
+        Path(path).parent,
+        [ct_pixels(z)],
+        [ct_ipp(z)],
+        names=lambda k: Path(path).name,
+        orientation=AXIAL,
+        edit=marked(lambda k: marker),
+        StudyInstanceUID=study,
+        SeriesInstanceUID=series,
+        **{**CT_TAGS, "InstanceNumber": None, **tags},
+    )
     return written
 
 
 def ct_series(folder: Path, zs=(10.0, -5.0, 2.5, 0.0), marker: bytes = b"") -> list[str]:
     """Slices at ``zs`` written as IM0, IM1, ... (file order is not slice order)."""
-    return write_series(folder, [ct_pixels(z) for z in zs], [ct_ipp(z) for z in zs], names="IM{k}.dcm",
-                        orientation=AXIAL, edit=marked(lambda k: marker), **CT_TAGS)
+    return write_series(
+        folder,
+        [ct_pixels(z) for z in zs],
+        [ct_ipp(z) for z in zs],
+        names="IM{k}.dcm",
+        orientation=AXIAL,
+        edit=marked(lambda k: marker),
+        **CT_TAGS,
+    )
 
 
 #: Enhanced MR frames: (rescale slope, intercept, window center, width, z position) per frame.
@@ -145,9 +170,18 @@ def enhanced_mr(path: Path) -> str:
         item.FrameVOILUTSequence = Sequence([voi])
         item.PlanePositionSequence = Sequence([pos])
         items.append(item)
-    return put(make_ds(frames, SOPClassUID=ENHANCED_MR, Modality="MR", BitsStored=12, HighBit=11,
-                            SharedFunctionalGroupsSequence=Sequence([shared]),
-                            PerFrameFunctionalGroupsSequence=Sequence(items)), path)
+    return put(
+        make_ds(
+            frames,
+            SOPClassUID=ENHANCED_MR,
+            Modality="MR",
+            BitsStored=12,
+            HighBit=11,
+            SharedFunctionalGroupsSequence=Sequence([shared]),
+            PerFrameFunctionalGroupsSequence=Sequence(items),
+        ),
+        path,
+    )
 
 
 def colour_us(path: Path) -> str:
@@ -165,8 +199,9 @@ def j2k_ct(path: Path, comment: bytes = b"") -> str:
     if comment:
         siz_end = 4 + struct.unpack(">H", stream[4:6])[0]
         stream = stream[:siz_end] + b"\xff\x64" + struct.pack(">HH", 4 + len(comment), 1) + comment + stream[siz_end:]
-    ds = make_ds(px, transfer_syntax=JPEG2000Lossless, BitsStored=12, HighBit=11, RescaleSlope=1.0,
-                 RescaleIntercept=-1024.0)
+    ds = make_ds(
+        px, transfer_syntax=JPEG2000Lossless, BitsStored=12, HighBit=11, RescaleSlope=1.0, RescaleIntercept=-1024.0
+    )
     ds.PixelData = encapsulate([stream])
     return put(ds, path)
 
@@ -191,11 +226,19 @@ def mixed_tree(root: Path) -> dict[str, str]:
 # --------------------------------------------------------------------------- running it
 
 
-def run_convert(*args, faults: bool = False, env: dict | None = None, timeout: float = 120,
-                **popen) -> subprocess.CompletedProcess[str]:
+def run_convert(
+    *args, faults: bool = False, env: dict | None = None, timeout: float = 120, **popen
+) -> subprocess.CompletedProcess[str]:
     """``python dcmview.py convert ARGS`` as a user runs it; ``faults`` puts tests/faults on PYTHONPATH."""
-    return subprocess.run([sys.executable, os.fspath(DCMVIEW), "convert", *map(os.fspath, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, env=_env(faults, env), **popen)
+    return subprocess.run(
+        [sys.executable, os.fspath(DCMVIEW), "convert", *map(os.fspath, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_env(faults, env),
+        **popen,
+    )
 
 
 def _env(faults: bool, extra: dict | None = None) -> dict[str, str]:
@@ -270,10 +313,15 @@ def test_mixed_tree_converts_what_it_can_and_fails_the_rest_with_reasons(tmp_pat
     for r in rows:
         by_source.setdefault(r["source"], []).append(r)
     assert set(by_source) == set(files.values()) | {str(tmp_path / "src" / "notes.txt")}
-    skips = {s: (rs[0]["status"], rs[0]["error"], rs[0]["output"]) for s, rs in by_source.items()
-             if rs[0]["status"] == "skipped"}
-    assert skips == {files["sr"]: ("skipped", "no pixel data", ""),
-                     str(tmp_path / "src" / "notes.txt"): ("skipped", "not DICOM", "")}
+    skips = {
+        s: (rs[0]["status"], rs[0]["error"], rs[0]["output"])
+        for s, rs in by_source.items()
+        if rs[0]["status"] == "skipped"
+    }
+    assert skips == {
+        files["sr"]: ("skipped", "no pixel data", ""),
+        str(tmp_path / "src" / "notes.txt"): ("skipped", "not DICOM", ""),
+    }
     assert by_source[files["crash"]][0]["error"] == "decoder crashed (signal 6)"
     truncated = by_source[files["truncated"]]
     assert [r["status"] for r in truncated] == ["failed"] and "pixel data" in truncated[0]["error"]
@@ -291,14 +339,19 @@ def test_an_output_equals_the_export_of_the_cli_itself(tmp_path):
     """The byte-for-byte reference run as a user runs it: python dcmview.py FILE --export OUT."""
     src = ct_series(tmp_path / "src", zs=(0.0,))[0]
     report = convert([src], tmp_path / "out", preset="lung", invert=True, workers=1)
-    proc = subprocess.run([sys.executable, str(DCMVIEW), src, "--export", str(tmp_path / "ref.png"), "--preset",
-                           "lung", "--invert"], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(DCMVIEW), src, "--export", str(tmp_path / "ref.png"), "--preset", "lung", "--invert"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     assert report.images == 1 and (tmp_path / "out" / "IM0.png").read_bytes() == (tmp_path / "ref.png").read_bytes()
 
 
 def test_manifest_columns_and_pandas(tmp_path):
     import pandas  # the test extra has it: a broken install fails here, it does not skip
+
     files = {"mr": enhanced_mr(tmp_path / "src" / "mr.dcm"), "ct": ct_series(tmp_path / "src" / "ct")[1]}
     convert([tmp_path / "src"], tmp_path / "out")
     table = pandas.read_csv(tmp_path / "out" / "manifest.csv")
@@ -320,15 +373,21 @@ def test_manifest_columns_and_pandas(tmp_path):
 # --------------------------------------------------------------------------- windows and formats
 
 
-@pytest.mark.parametrize("options, cli, source", [
-    ({}, [], "file VOI 1"),
-    ({"window": (-600, 1500)}, ["--window", "-600", "1500"], "user"),
-    ({"preset": "Soft-Tissue", "mode": "sigmoid"}, ["--preset", "soft tissue", "--mode", "sigmoid"],
-     "preset soft tissue"),
-    ({"voi": 1, "invert": True}, ["--voi", "1", "--invert"], "file VOI 1"),
-    ({"format": "tif", "mode": "linear-exact"}, ["--mode", "linear-exact"], "file VOI 1"),
-    ({"format": "jpg"}, [], "file VOI 1"),
-])
+@pytest.mark.parametrize(
+    "options, cli, source",
+    [
+        ({}, [], "file VOI 1"),
+        ({"window": (-600, 1500)}, ["--window", "-600", "1500"], "user"),
+        (
+            {"preset": "Soft-Tissue", "mode": "sigmoid"},
+            ["--preset", "soft tissue", "--mode", "sigmoid"],
+            "preset soft tissue",
+        ),
+        ({"voi": 1, "invert": True}, ["--voi", "1", "--invert"], "file VOI 1"),
+        ({"format": "tif", "mode": "linear-exact"}, ["--mode", "linear-exact"], "file VOI 1"),
+        ({"format": "jpg"}, [], "file VOI 1"),
+    ],
+)
 def test_windows_mean_what_they_mean_for_export(tmp_path, options, cli, source):
     src = ct_series(tmp_path / "src", zs=(0.0,))[0]
     convert([src], tmp_path / "out", **options)
@@ -372,12 +431,21 @@ def test_user_presets_mean_what_they_mean_for_export(tmp_path):
     rows = {(r["source"], r["frame"]): r for r in rows_of(tmp_path / "out")}
     assert (rows[(ct, "1")]["center"], rows[(ct, "1")]["voi_function"]) == ("-500.0", "SIGMOID")
     assert rows[(mr, "2")]["center"] == "400.0" and rows[(mr, "2")]["window_source"] == "preset lung"
-    assert (tmp_path / "out" / "IM0.png").read_bytes() == export(ct, 1, "--preset", "lung", "--presets",
-                                                                 str(presets), tmp=tmp_path)
-    assert (tmp_path / "out" / "mr_f0002.png").read_bytes() == export(mr, 2, "--preset", "lung", "--presets",
-                                                                      str(presets), tmp=tmp_path)
-    proc = run_convert(tmp_path / "src", "--out", tmp_path / "cli", "--preset", "lung", "--no-progress",
-                       env={"XDG_CONFIG_HOME": str(tmp_path / "config")})
+    assert (tmp_path / "out" / "IM0.png").read_bytes() == export(
+        ct, 1, "--preset", "lung", "--presets", str(presets), tmp=tmp_path
+    )
+    assert (tmp_path / "out" / "mr_f0002.png").read_bytes() == export(
+        mr, 2, "--preset", "lung", "--presets", str(presets), tmp=tmp_path
+    )
+    proc = run_convert(
+        tmp_path / "src",
+        "--out",
+        tmp_path / "cli",
+        "--preset",
+        "lung",
+        "--no-progress",
+        env={"XDG_CONFIG_HOME": str(tmp_path / "config")},
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "cli" / "manifest.csv").read_bytes() == (tmp_path / "out" / "manifest.csv").read_bytes()
     with pytest.raises(dcmlib.InvalidArgumentError, match="other options"):  # the presets decide the outputs
@@ -478,9 +546,16 @@ def test_series_layout_orders_slices_along_the_normal_and_names_no_patient(tmp_p
     series, study = generate_uid(), generate_uid()
     paths = []
     for i, s in enumerate(steps):
-        ds = make_ds(ramp(16, 16, 0, 100 + 10 * i), StudyInstanceUID=study, SeriesInstanceUID=series,
-                     SeriesNumber=7, Modality="CT", ImageOrientationPatient=[*row_dir, *col_dir],
-                     ImagePositionPatient=list(np.array([5.0, 5.0, 5.0]) + s * normal), InstanceNumber=i + 1)
+        ds = make_ds(
+            ramp(16, 16, 0, 100 + 10 * i),
+            StudyInstanceUID=study,
+            SeriesInstanceUID=series,
+            SeriesNumber=7,
+            Modality="CT",
+            ImageOrientationPatient=[*row_dir, *col_dir],
+            ImagePositionPatient=list(np.array([5.0, 5.0, 5.0]) + s * normal),
+            InstanceNumber=i + 1,
+        )
         paths.append(put(ds, tmp_path / "src" / "Doe_Jane" / f"x{i}.dcm"))
     convert([tmp_path / "src"], tmp_path / "out", layout="series")
     rows = rows_of(tmp_path / "out")
@@ -490,8 +565,9 @@ def test_series_layout_orders_slices_along_the_normal_and_names_no_patient(tmp_p
     expected = [paths[i] for i in np.argsort(steps)]
     got = [r["source"] for r in sorted(rows, key=lambda r: r["output"])]
     assert got == expected
-    assert [r["output"] for r in sorted(rows, key=lambda r: r["output"])] == [f"{folder}/{k:04d}.png"
-                                                                              for k in range(1, 6)]
+    assert [r["output"] for r in sorted(rows, key=lambda r: r["output"])] == [
+        f"{folder}/{k:04d}.png" for k in range(1, 6)
+    ]
     positions = [float(r["slice_position"]) for r in sorted(rows, key=lambda r: r["output"])]
     assert positions == pytest.approx(sorted(np.array(steps) + np.dot([5.0, 5.0, 5.0], normal)))
     for word in (*PHI, series, study):
@@ -560,13 +636,22 @@ def test_spawned_workers_crash_the_same_way(tmp_path):
     """Without fork (macOS, Windows): the same isolation with spawned workers."""
     from dcmlib.batch.run import run_conversion
 
-    files = {"crash": j2k_ct(tmp_path / "src" / "a.dcm", comment=dcmview_faults.ABORT),
-             "ok": j2k_ct(tmp_path / "src" / "b.dcm")}
-    code = ("import sys; from dcmlib.batch.run import run_conversion; from dcmlib.batch.options import "
-            "ConvertOptions; r = run_conversion([sys.argv[1]], sys.argv[2], ConvertOptions(), workers=1, "
-            "progress=False, start_method='spawn'); print(r.converted, r.failed)")
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "src"), str(tmp_path / "out")],
-                          capture_output=True, text=True, env=_env(True), timeout=120)
+    files = {
+        "crash": j2k_ct(tmp_path / "src" / "a.dcm", comment=dcmview_faults.ABORT),
+        "ok": j2k_ct(tmp_path / "src" / "b.dcm"),
+    }
+    code = (
+        "import sys; from dcmlib.batch.run import run_conversion; from dcmlib.batch.options import "
+        "ConvertOptions; r = run_conversion([sys.argv[1]], sys.argv[2], ConvertOptions(), workers=1, "
+        "progress=False, start_method='spawn'); print(r.converted, r.failed)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "src"), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=_env(True),
+        timeout=120,
+    )
     assert proc.returncode == 0 and proc.stdout.split() == ["1", "1"], proc.stderr
     rows = {r["source"]: r for r in rows_of(tmp_path / "out")}
     assert rows[files["crash"]]["error"] == "decoder crashed (signal 6)" and rows[files["ok"]]["status"] == "ok"
@@ -585,8 +670,15 @@ def gated_tree(root: Path, n: int = 10, free: int = 2) -> list[str]:
     """``n`` CT slices of one series: the first ``free`` convert at once, the rest wait under tests/faults
     until the gate file exists (see :func:`gate_env`), so a run is held in progress deterministically."""
     zs = [float(i) for i in range(n)]
-    return write_series(root, [ct_pixels(z) for z in zs], [ct_ipp(z) for z in zs], names="IM{k}.dcm",
-                        orientation=AXIAL, edit=marked(lambda k: b"" if k < free else dcmview_faults.GATE), **CT_TAGS)
+    return write_series(
+        root,
+        [ct_pixels(z) for z in zs],
+        [ct_ipp(z) for z in zs],
+        names="IM{k}.dcm",
+        orientation=AXIAL,
+        edit=marked(lambda k: b"" if k < free else dcmview_faults.GATE),
+        **CT_TAGS,
+    )
 
 
 def gate_env(gate: Path) -> dict[str, str]:
@@ -599,14 +691,20 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def convert_under_way(src: Path, out: Path, *args: str, faults: bool, env: dict | None = None,
-                      rows: int = 2) -> subprocess.Popen:
+def convert_under_way(
+    src: Path, out: Path, *args: str, faults: bool, env: dict | None = None, rows: int = 2
+) -> subprocess.Popen:
     """``dcmview.py convert SRC --out OUT ARGS`` started, once its manifest holds ``rows`` rows (or it ended).
 
     The child gets SIGINT's default handling whatever this process inherited, so Ctrl-C can be sent to it."""
-    proc = subprocess.Popen([sys.executable, str(DCMVIEW), "convert", str(src), "--out", str(out), *args,
-                             "--no-progress"], cwd=ROOT, env=_env(faults, env), stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_default_sigint)
+    proc = subprocess.Popen(
+        [sys.executable, str(DCMVIEW), "convert", str(src), "--out", str(out), *args, "--no-progress"],
+        cwd=ROOT,
+        env=_env(faults, env),
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         if (out / "manifest.csv").exists() and len(rows_of(out)) >= rows:
@@ -681,8 +779,17 @@ def test_outputs_of_a_stopped_file_are_removed_unless_recorded(tmp_path):
     out = tmp_path / "out"
     (out / "a").mkdir(parents=True)
     (out / "s").mkdir()
-    for name in ("a/IM1.png", "a/IM1_f0001.png", "a/IM1_f0002.png", "a/IM10.png", "a/IM1.npy", "a/IM2.png",
-                 "s/0001.png", "s/0002.png", "s/0003.png"):
+    for name in (
+        "a/IM1.png",
+        "a/IM1_f0001.png",
+        "a/IM1_f0002.png",
+        "a/IM10.png",
+        "a/IM1.npy",
+        "a/IM2.png",
+        "s/0001.png",
+        "s/0002.png",
+        "s/0003.png",
+    ):
         (out / name).write_bytes(b"x")
     stopped = [Job("x", str(out), "a/IM1"), Job("y", str(out), "s", numbers=(1, 3))]
     assert remove_unfinished(stopped, ".png", recorded={"a/IM1_f0001.png"}) == 4
@@ -696,16 +803,16 @@ def test_resume_redoes_exactly_the_missing_failed_and_changed(tmp_path):
     convert([src], out)
     before = (out / "manifest.csv").read_bytes()
     stamps = {n: (out / n).stat().st_mtime_ns for n in files_under(out)}
-    (out / "IM1.png").unlink()                      # missing
+    (out / "IM1.png").unlink()  # missing
     data = Path(paths[3]).read_bytes()
-    Path(paths[3]).write_bytes(data[:-100])         # changed (and now failing)
+    Path(paths[3]).write_bytes(data[:-100])  # changed (and now failing)
     report = convert([src], out, resume=True)
     assert report.kept == 3 and (report.converted, report.failed) == (4, 1)
     rows = {r["source"]: r for r in rows_of(out)}
     assert rows[paths[3]]["status"] == "failed" and not (out / "IM3.png").exists()
     for name in ("IM0.png", "IM2.png", "IM4.png"):
         assert (out / name).stat().st_mtime_ns == stamps[name]  # not rewritten
-    Path(paths[3]).write_bytes(data)                # repaired: only the failed one is redone
+    Path(paths[3]).write_bytes(data)  # repaired: only the failed one is redone
     report = convert([src], out, resume=True)
     assert report.kept == 4 and report.converted == 5
     convert([src], tmp_path / "clean")
@@ -779,8 +886,12 @@ def test_progress_bar_on_a_terminal(tmp_path):
 
     ct_series(tmp_path / "src")
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, str(DCMVIEW), "convert", str(tmp_path / "src"), "--out",
-                             str(tmp_path / "out")], cwd=ROOT, stderr=follower, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(DCMVIEW), "convert", str(tmp_path / "src"), "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        stderr=follower,
+        stdout=subprocess.DEVNULL,
+    )
     os.close(follower)
     chunks = []
     while True:
@@ -845,16 +956,24 @@ def test_the_benchmark_section_measures_every_way_on_the_same_folder(tmp_path):
     src = tmp_path / "src"
     ct_series(src, zs=(0.0, 1.0))
     lines: list[str] = []
-    seconds = bench.run_set(lines.append, "tiny CT", src, tmp_path / "work", workers=1, sample=1, dask=False,
-                            repeat=1)
+    seconds = bench.run_set(lines.append, "tiny CT", src, tmp_path / "work", workers=1, sample=1, dask=False, repeat=1)
     assert set(seconds) == {"ours1", "export", "dicom2jpg", "dcm2pnm", "floor"}
     assert all(seconds[k] > 0 for k in ("ours1", "export", "floor"))
-    names = ["dcmview convert, 1 worker", "dcmview.py --export per file", "dicom2jpg.dicom2png", "dcm2pnm +on loop",
-             "floor: load + render + imwrite"]
+    names = [
+        "dcmview convert, 1 worker",
+        "dcmview.py --export per file",
+        "dicom2jpg.dicom2png",
+        "dcm2pnm +on loop",
+        "floor: load + render + imwrite",
+    ]
     assert [any(line.strip().startswith(n) for line in lines) for n in names] == [True] * 5
     report: list[str] = []
-    bench.check_targets(report.append, {"ours1": 2.0, "dicom2jpg": 5.0, "dcm2pnm": 30.0, "floor": 2.0,
-                                        "export": 100.0, "dask": 2.2}, 1, 100)
+    bench.check_targets(
+        report.append,
+        {"ours1": 2.0, "dicom2jpg": 5.0, "dcm2pnm": 30.0, "floor": 2.0, "export": 100.0, "dask": 2.2},
+        1,
+        100,
+    )
     assert report[0].endswith("2.50 ok") and report[1].endswith("15.00 ok") and report[2].endswith("1.00 ok")
     assert report[4] == "  --dask overhead per file vs the local pool, ms (target < 2): 2.00 MISSED"
 
@@ -862,19 +981,23 @@ def test_the_benchmark_section_measures_every_way_on_the_same_folder(tmp_path):
 # --------------------------------------------------------------------------- --plane: a series per job
 
 
-PLANE_SUMMARY = re.compile(r"^dcmview: converted (\d+) of (\d+) series \((\d+) images?\) in \d+\.\d s, (\d+) failed, "
-                           r"(\d+) skipped(, \d+ kept from the previous run)? \(see (.+)\)$")
+PLANE_SUMMARY = re.compile(
+    r"^dcmview: converted (\d+) of (\d+) series \((\d+) images?\) in \d+\.\d s, (\d+) failed, "
+    r"(\d+) skipped(, \d+ kept from the previous run)? \(see (.+)\)$"
+)
 
 
 def plane_tree(root: Path) -> dict[str, object]:
     """Two axial CT series (1 mm and 5 mm apart, 0.5 mm pixels), an enhanced MR volume in one file, a lone
     CT slice, a colour US file and a text file."""
-    return {"fine": ct_series(root / "fine", zs=(3.0, 0.0, 2.0, 1.0)),
-            "thick": ct_series(root / "thick", zs=(10.0, 0.0, 5.0)),
-            "mr": enhanced_mr(root / "mr" / "enhanced.dcm"),
-            "lone": ct_series(root / "lone", zs=(7.0,))[0],
-            "us": colour_us(root / "us.dcm"),
-            "text": (root / "notes.txt").write_text("not an image\n")}
+    return {
+        "fine": ct_series(root / "fine", zs=(3.0, 0.0, 2.0, 1.0)),
+        "thick": ct_series(root / "thick", zs=(10.0, 0.0, 5.0)),
+        "mr": enhanced_mr(root / "mr" / "enhanced.dcm"),
+        "lone": ct_series(root / "lone", zs=(7.0,))[0],
+        "us": colour_us(root / "us.dcm"),
+        "text": (root / "notes.txt").write_text("not an image\n"),
+    }
 
 
 def test_plane_writes_every_slice_of_each_series_equal_to_the_export(tmp_path):
@@ -900,13 +1023,18 @@ def test_plane_writes_every_slice_of_each_series_equal_to_the_export(tmp_path):
     assert [(r["status"], r["error"]) for r in by_source[notes]] == [("skipped", "not DICOM")]
     assert [r["output"] for r in by_source[fine]] == [f"fine/coronal/{k:04d}.png" for k in range(1, 65)]
     assert {r["window_source"] for r in by_source[mr]} == {"file VOI 1"}  # the CT preset is not for MR
-    assert {r["warnings"] for r in by_source[mr]} == {"preset 'bone' is for CT (HU), not MR: the file's own "
-                                                      "window is used"}
+    assert {r["warnings"] for r in by_source[mr]} == {
+        "preset 'bone' is for CT (HU), not MR: the file's own window is used"
+    }
     assert [r["output"] for r in by_source[mr]][:2] == ["mr/enhanced_coronal/0001.png", "mr/enhanced_coronal/0002.png"]
     for r in by_source[fine]:
         assert float(r["slice_position"]) == pytest.approx(-32 + 0.5 * (int(r["frame"]) - 1))
-        assert (r["rows"], r["columns"], r["pixel_spacing"], r["window_source"]) == ("8", "64", "0.5\\0.5",
-                                                                                  "preset bone")
+        assert (r["rows"], r["columns"], r["pixel_spacing"], r["window_source"]) == (
+            "8",
+            "64",
+            "0.5\\0.5",
+            "preset bone",
+        )
     # 5 mm slices shown with square 0.5 mm pixels: 3 slices of 5 mm, 30 rows (the 1 mm series: 4 of 1 mm, 8 rows)
     assert {(r["rows"], r["columns"]) for r in by_source[thick]} == {("30", "64")}
     assert by_source[files["lone"]][0]["error"] == "reformatting needs a series of two or more slices"
@@ -924,11 +1052,13 @@ def test_plane_of_two_series_in_one_folder_and_the_series_layout(tmp_path):
     the mirror layout tells them apart by a series folder, the series layout names study/series/plane."""
     src = tmp_path / "src"
     a = ct_series(src, zs=(0.0, 1.0, 2.0))
-    b = [ct_slice(src / f"B{i}.dcm", z, series=generate_uid(), study=generate_uid(), InstanceNumber=i + 1)
-         for i, z in enumerate((0.0, 2.0))]
+    b = [
+        ct_slice(src / f"B{i}.dcm", z, series=generate_uid(), study=generate_uid(), InstanceNumber=i + 1)
+        for i, z in enumerate((0.0, 2.0))
+    ]
     uid_b = pydicom.dcmread(b[0]).SeriesInstanceUID
     b = [str(Path(p)) for p in b]
-    for i, z in enumerate((0.0, 2.0)):  # the same series for both B files
+    for i in range(2):  # the same series for both B files
         ds = pydicom.dcmread(b[i])
         ds.SeriesInstanceUID = uid_b
         ds.save_as(b[i])
@@ -956,12 +1086,16 @@ def test_plane_resume_redoes_only_the_series_that_changed_and_equals_a_clean_run
     out = tmp_path / "out"
     convert([src], out, plane="axial")
     stamps = {n: (out / n).stat().st_mtime_ns for n in files_under(out)}
-    (out / "a/axial/0002.png").unlink()               # a: an output missing
+    (out / "a/axial/0002.png").unlink()  # a: an output missing
     report = convert([src], out, plane="axial", resume=True)
     assert (report.kept, report.converted, report.failed) == (1, 2, 0)
     assert (out / "b/axial/0003.png").stat().st_mtime_ns == stamps["b/axial/0003.png"]  # b not rewritten
-    ct_slice(src / "b" / "IM9.dcm", 6.0, series=pydicom.dcmread(b[0]).SeriesInstanceUID,
-             study=pydicom.dcmread(b[0]).StudyInstanceUID)  # b: one more slice, so one more axial slice
+    ct_slice(
+        src / "b" / "IM9.dcm",
+        6.0,
+        series=pydicom.dcmread(b[0]).SeriesInstanceUID,
+        study=pydicom.dcmread(b[0]).StudyInstanceUID,
+    )  # b: one more slice, so one more axial slice
     report = convert([src], out, plane="axial", resume=True)
     assert (report.kept, report.converted) == (1, 2) and report.images == 3 + 4
     with pytest.raises(dcmlib.InvalidArgumentError, match="other options"):
@@ -989,8 +1123,10 @@ def test_plane_usage_errors(tmp_path, capsys):
     assert cli(src, "--out", tmp_path / "o1", "--plane", "oblique") == 2
     assert cli(src, "--out", tmp_path / "o2", "--plane", "coronal", "--format", "png16") == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == ("dcmview: error: --plane writes png, jpg, tif or npy; png16 holds stored values, which a "
-                       "reformatted slice does not have")
+    assert err[-1] == (
+        "dcmview: error: --plane writes png, jpg, tif or npy; png16 holds stored values, which a "
+        "reformatted slice does not have"
+    )
     assert not (tmp_path / "o2").exists()
 
 
@@ -998,12 +1134,15 @@ def test_plane_volume_lives_in_the_cache_mb_the_run_gives(tmp_path):
     """A volume beyond the worker's frame cache is a failed row naming the size and the flag; the flag
     decides no output, so --resume with another --cache-mb finishes the run."""
     src = tmp_path / "src"
-    ct_series(src, zs=(0.0, 1.0, 2.0, 3.0))          # 64 x 64 x 4 int16: 32 KiB
+    ct_series(src, zs=(0.0, 1.0, 2.0, 3.0))  # 64 x 64 x 4 int16: 32 KiB
     out = tmp_path / "out"
     report = convert([src], out, plane="coronal", cache_mb=0.01)
     (row,) = rows_of(out)
-    assert report.failed == 1 and re.fullmatch(r"the volume needs 1 MB \(64x64x4 int16\) but the frame cache "
-                                               r"holds 0 MB; use --cache-mb 1", row["error"]), row["error"]
+    assert report.failed == 1 and re.fullmatch(
+        r"the volume needs 1 MB \(64x64x4 int16\) but the frame cache "
+        r"holds 0 MB; use --cache-mb 1",
+        row["error"],
+    ), row["error"]
     assert cli(src, "--out", out, "--plane", "coronal", "--cache-mb", "1", "--resume", "--no-progress") == 0
     assert len(rows_of(out)) == 64
     assert cli(src, "--out", tmp_path / "o2", "--plane", "coronal", "--cache-mb", "0") == 2
@@ -1047,8 +1186,10 @@ def test_files_without_the_preamble_convert_as_export_opens_them(tmp_path):
         rows = {r["source"]: r for r in rows_of(out)}
         assert set(rows) == {*paths, no_pixels, str(src / "notes.txt")}
         assert (rows[no_pixels]["status"], rows[no_pixels]["error"]) == ("skipped", "no pixel data")
-        assert (rows[str(src / "notes.txt")]["status"], rows[str(src / "notes.txt")]["error"]) == \
-            ("skipped", "not DICOM")
+        assert (rows[str(src / "notes.txt")]["status"], rows[str(src / "notes.txt")]["error"]) == (
+            "skipped",
+            "not DICOM",
+        )
         for path in paths:
             assert rows[path]["status"] == "ok", rows[path]
             assert (out / rows[path]["output"]).read_bytes() == export(path, 1, tmp=tmp_path)
@@ -1077,10 +1218,15 @@ def test_written_files_follow_the_umask(tmp_path, umask, expected):
     """--export, convert's outputs and both manifest files get the mode the umask gives a new file
     (0644 under umask 022), not the temporary file's 0600; run as a user runs them."""
     src = ct_series(tmp_path / "src", zs=(0.0, 1.0))
-    code = (f"import os, sys, runpy; os.umask({umask:#o}); sys.argv = ['dcmview.py', *sys.argv[1:]]; "
-            f"runpy.run_path({str(DCMVIEW)!r}, run_name='__main__')")
-    for args in ([src[0], "--export", str(tmp_path / "x.png")], [src[0], "--export", str(tmp_path / "x.tif")],
-                 ["convert", str(tmp_path / "src"), "--out", str(tmp_path / "out"), "--no-progress"]):
+    code = (
+        f"import os, sys, runpy; os.umask({umask:#o}); sys.argv = ['dcmview.py', *sys.argv[1:]]; "
+        f"runpy.run_path({str(DCMVIEW)!r}, run_name='__main__')"
+    )
+    for args in (
+        [src[0], "--export", str(tmp_path / "x.png")],
+        [src[0], "--export", str(tmp_path / "x.tif")],
+        ["convert", str(tmp_path / "src"), "--out", str(tmp_path / "out"), "--no-progress"],
+    ):
         proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT)
         assert proc.returncode == 0, proc.stderr
     modes = _modes_under(tmp_path / "out")

@@ -25,8 +25,6 @@ import time
 from pathlib import Path
 
 import pytest
-
-from helpers import ON_CI
 from test_convert import (
     _env,
     assert_clean,
@@ -34,14 +32,16 @@ from test_convert import (
     convert,
     convert_under_way,
     ct_series,
-    enhanced_mr,
     dcmview_faults,
+    enhanced_mr,
     files_under,
     j2k_ct,
     rows_of,
     run_convert,
     slow_tree,
 )
+
+from helpers import ON_CI
 
 try:
     import distributed
@@ -65,21 +65,47 @@ def cluster(tmp_path_factory):
     procs = []
 
     def start(*args: str, log: str) -> subprocess.Popen:
-        proc = subprocess.Popen([DASK, *args], cwd=folder, env=env, stdout=subprocess.DEVNULL,
-                                stderr=open(folder / log, "wb"))
+        proc = subprocess.Popen(
+            [DASK, *args], cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=open(folder / log, "wb")
+        )
         procs.append(proc)
         return proc
 
     try:
-        start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(info),
-              log="scheduler.log")
+        start(
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(info),
+            log="scheduler.log",
+        )
         deadline = time.monotonic() + 60
         while not info.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         address = json.loads(info.read_text())["address"]
-        workers = [start("worker", "--scheduler-file", str(info), "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                         "--host", "127.0.0.1", "--name", f"w{i}", "--death-timeout", "60", log=f"worker{i}.log")
-                   for i in (1, 2)]
+        workers = [
+            start(
+                "worker",
+                "--scheduler-file",
+                str(info),
+                "--nthreads",
+                "1",
+                "--no-nanny",
+                "--no-dashboard",
+                "--host",
+                "127.0.0.1",
+                "--name",
+                f"w{i}",
+                "--death-timeout",
+                "60",
+                log=f"worker{i}.log",
+            )
+            for i in (1, 2)
+        ]
         with distributed.Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=60)
         yield address, workers
@@ -133,8 +159,9 @@ def test_a_file_that_kills_its_dask_worker_fails_alone(tmp_path):
     sources = ct_series(src, zs=tuple(float(z) for z in range(15)))
     crash = j2k_ct(src / "IM7b.dcm", comment=dcmview_faults.ABORT)
     env = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}  # the first death is final for a task
-    proc = run_convert(src, "--out", tmp_path / "out", "--dask", "local", "--workers", "1", "--no-progress",
-                       faults=True, env=env)
+    proc = run_convert(
+        src, "--out", tmp_path / "out", "--dask", "local", "--workers", "1", "--no-progress", faults=True, env=env
+    )
     assert proc.returncode == 1, proc.stderr
     ours = [line for line in proc.stderr.splitlines() if line.startswith("dcmview:")]
     assert len(ours) == 1 and ours[0].startswith("dcmview: converted 15 of 16 files (15 images)"), proc.stderr
@@ -182,5 +209,6 @@ def test_dask_local_keeps_pydicoms_warnings_quiet_as_the_local_pool_does(tmp_pat
         proc = run_convert(src, "--out", out, "--workers", "1", "--no-progress", *extra)
         assert proc.returncode == 0, proc.stderr
         assert "UserWarning" not in proc.stderr and "warn" not in proc.stderr.lower(), proc.stderr
-        assert [line for line in proc.stderr.splitlines() if line.startswith("dcmview:")] == \
-            [line for line in proc.stderr.splitlines() if line.strip()], proc.stderr
+        assert [line for line in proc.stderr.splitlines() if line.startswith("dcmview:")] == [
+            line for line in proc.stderr.splitlines() if line.strip()
+        ], proc.stderr

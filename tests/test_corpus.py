@@ -42,7 +42,7 @@ def _expected_frames(path: str) -> int | None:
             warnings.simplefilter("ignore")
             ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
             return int(ds.get("NumberOfFrames", 1) or 1)
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever pydicom raises, the frame count is unknown
         return None
 
 

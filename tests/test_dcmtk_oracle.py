@@ -93,9 +93,7 @@ def ours(tmp_path: Path, src: str, *args: str) -> np.ndarray:
     return img
 
 
-def compare(
-    tmp_path: Path, src: str, our_args: list[str], dcm_opts: list[str], tool: str | None = None
-) -> np.ndarray:
+def compare(tmp_path: Path, src: str, our_args: list[str], dcm_opts: list[str], tool: str | None = None) -> np.ndarray:
     """dcmview ``our_args`` vs ``dcm2pnm -O +op dcm_opts`` within one grey level; returns dcmview's image."""
     got = ours(tmp_path, src, *our_args)
     want = dcm2pnm(src, *dcm_opts, tool=tool)
@@ -128,23 +126,48 @@ BUNDLED = [
     ("MR_small_bigendian", "MR_small_bigendian.dcm", ["--window", "600", "1600"], ["+Ww", "600", "1600"], None),
     ("MR_small_expb", "MR_small_expb.dcm", ["--window", "600", "1600"], ["+Ww", "600", "1600"], None),
     ("MR_small_implicit", "MR_small_implicit.dcm", ["--window", "600", "1600"], ["+Ww", "600", "1600"], None),
-    ("MR_small_jpeg_ls", "MR_small_jpeg_ls_lossless.dcm", ["--window", "600", "1600"],
-     ["+Ww", "600", "1600"], "dcml2pnm"),
+    (
+        "MR_small_jpeg_ls",
+        "MR_small_jpeg_ls_lossless.dcm",
+        ["--window", "600", "1600"],
+        ["+Ww", "600", "1600"],
+        "dcml2pnm",
+    ),
     ("CR-MONOCHROME1", CR_MONO1, ["--window", "1600", "2800"], ["+Ww", "1600", "2800"], None),
     ("CR-MONOCHROME1-narrow", CR_MONO1, ["--window", "1800", "300"], ["+Ww", "1800", "300"], None),
     ("CT-padded", CT_PADDED, ["--window", "30", "100"], ["+Ww", "30", "100"], None),
     ("overlay-12bit", "examples_overlay.dcm", ["--window", "450", "790"], ["+Ww", "450", "790"], None),
     ("deflate-8bit", "image_dfl.dcm", ["--window", "128", "200"], ["+Ww", "128", "200"], None),
     ("liver-1bit", "liver_1frame.dcm", ["--window", "0.5", "2"], ["+Ww", "0.5", "2"], None),
-    ("rtdose-32bit-frame1", "rtdose.dcm", ["--frame", "1", "--window", "1000000", "600000"],
-     ["+F", "1", "+Ww", "1000000", "600000"], None),
-    ("rtdose-32bit-frame8", "rtdose.dcm", ["--frame", "8", "--window", "1000000", "600000"],
-     ["+F", "8", "+Ww", "1000000", "600000"], None),
-    ("rtdose-rle-frame15", "rtdose_rle.dcm", ["--frame", "15", "--window", "1000000", "600000"],
-     ["+F", "15", "+Ww", "1000000", "600000"], None),
+    (
+        "rtdose-32bit-frame1",
+        "rtdose.dcm",
+        ["--frame", "1", "--window", "1000000", "600000"],
+        ["+F", "1", "+Ww", "1000000", "600000"],
+        None,
+    ),
+    (
+        "rtdose-32bit-frame8",
+        "rtdose.dcm",
+        ["--frame", "8", "--window", "1000000", "600000"],
+        ["+F", "8", "+Ww", "1000000", "600000"],
+        None,
+    ),
+    (
+        "rtdose-rle-frame15",
+        "rtdose_rle.dcm",
+        ["--frame", "15", "--window", "1000000", "600000"],
+        ["+F", "15", "+Ww", "1000000", "600000"],
+        None,
+    ),
     ("jpeg-extended-12bit", "JPGExtended.dcm", ["--window", "132", "265"], ["+Ww", "132", "265"], "dcmj2pnm"),
-    ("jpeg-ls-near-lossless-16", "JPEGLSNearLossless_16.dcm", ["--window", "32768", "65536"],
-     ["+Ww", "32768", "65536"], "dcml2pnm"),
+    (
+        "jpeg-ls-near-lossless-16",
+        "JPEGLSNearLossless_16.dcm",
+        ["--window", "32768", "65536"],
+        ["+Ww", "32768", "65536"],
+        "dcml2pnm",
+    ),
     # stored windows: --voi N vs +Wi N
     ("MR_small-voi1", "MR_small.dcm", ["--voi", "1"], ["+Wi", "1"], None),
     ("overlay-voi1", "examples_overlay.dcm", ["--voi", "1"], ["+Wi", "1"], None),
@@ -162,23 +185,41 @@ BUNDLED = [
     ("jpeg-lossy-default-minmax", "JPEG-lossy.dcm", [], ["+Wm"], "dcmj2pnm"),
     ("jpeg-ls-8-default-minmax", "JPEGLSNearLossless_08.dcm", [], ["+Wm"], "dcml2pnm"),
     # VOI LUT Function SIGMOID: +Wfs
-    ("MR_small-sigmoid", "MR_small.dcm", ["--window", "600", "1600", "--mode", "sigmoid"],
-     ["+Ww", "600", "1600", "+Wfs"], None),
-    ("CT_small-sigmoid", "CT_small.dcm", ["--window", "40", "400", "--mode", "sigmoid"],
-     ["+Ww", "40", "400", "+Wfs"], None),
-    ("CR-MONOCHROME1-sigmoid", CR_MONO1, ["--window", "1800", "300", "--mode", "sigmoid"],
-     ["+Ww", "1800", "300", "+Wfs"], None),
-    ("MR_small-linear", "MR_small.dcm", ["--window", "600", "160", "--mode", "linear"],
-     ["+Ww", "600", "160", "+Wfl"], None),
+    (
+        "MR_small-sigmoid",
+        "MR_small.dcm",
+        ["--window", "600", "1600", "--mode", "sigmoid"],
+        ["+Ww", "600", "1600", "+Wfs"],
+        None,
+    ),
+    (
+        "CT_small-sigmoid",
+        "CT_small.dcm",
+        ["--window", "40", "400", "--mode", "sigmoid"],
+        ["+Ww", "40", "400", "+Wfs"],
+        None,
+    ),
+    (
+        "CR-MONOCHROME1-sigmoid",
+        CR_MONO1,
+        ["--window", "1800", "300", "--mode", "sigmoid"],
+        ["+Ww", "1800", "300", "+Wfs"],
+        None,
+    ),
+    (
+        "MR_small-linear",
+        "MR_small.dcm",
+        ["--window", "600", "160", "--mode", "linear"],
+        ["+Ww", "600", "160", "+Wfl"],
+        None,
+    ),
     # user invert: +P (change polarity)
     ("MR_small-invert", "MR_small.dcm", ["--window", "600", "1600", "--invert"], ["+Ww", "600", "1600", "+P"], None),
     ("CR-MONOCHROME1-invert", CR_MONO1, ["--voi", "1", "--invert"], ["+Wi", "1", "+P"], None),
 ]
 
 
-@pytest.mark.parametrize(
-    "name, our_args, dcm_opts, tool", [c[1:] for c in BUNDLED], ids=[c[0] for c in BUNDLED]
-)
+@pytest.mark.parametrize("name, our_args, dcm_opts, tool", [c[1:] for c in BUNDLED], ids=[c[0] for c in BUNDLED])
 def test_bundled_file_matches_dcm2pnm(tmp_path, name, our_args, dcm_opts, tool):
     """pydicom's bundled grayscale files: ``dcmview.py F --export out.png ARGS`` vs
     ``dcm2pnm -O +op OPTS F out.pgm`` (the pairs are listed in BUNDLED), within one grey level."""
@@ -206,8 +247,9 @@ def syn_sigmoid(tmp):
 
 
 def syn_inverse(tmp):
-    return write_mono(tmp / "inverse.dcm", SIGNED_RAMP, WindowCenter=500, WindowWidth=1000,
-                      PresentationLUTShape="INVERSE")
+    return write_mono(
+        tmp / "inverse.dcm", SIGNED_RAMP, WindowCenter=500, WindowWidth=1000, PresentationLUTShape="INVERSE"
+    )
 
 
 def syn_mono1_signed(tmp):
@@ -216,9 +258,15 @@ def syn_mono1_signed(tmp):
 
 def syn_mono1_pls(shape):
     def make(tmp):
-        return write_mono(tmp / f"mono1_{shape}.dcm", ramp(16, 16, 0, 1000, np.uint16), bits_stored=12,
-                          photometric="MONOCHROME1", WindowCenter=500, WindowWidth=1000,
-                          PresentationLUTShape=shape)
+        return write_mono(
+            tmp / f"mono1_{shape}.dcm",
+            ramp(16, 16, 0, 1000, np.uint16),
+            bits_stored=12,
+            photometric="MONOCHROME1",
+            WindowCenter=500,
+            WindowWidth=1000,
+            PresentationLUTShape=shape,
+        )
 
     return make
 
@@ -230,8 +278,7 @@ def syn_width1(tmp):
 def syn_voi_lut_signed(tmp):
     """Signed data, VOI LUT whose first mapped value is -1000 (descriptor read as signed), 12-bit entries."""
     data = np.round(np.linspace(0, 4095, 4001))
-    return write_mono(tmp / "voilut_signed.dcm", SIGNED_RAMP,
-                      VOILUTSequence=Sequence([_lut_item(-1000, data, 12)]))
+    return write_mono(tmp / "voilut_signed.dcm", SIGNED_RAMP, VOILUTSequence=Sequence([_lut_item(-1000, data, 12)]))
 
 
 def syn_voi_lut_65536(tmp):
@@ -245,43 +292,65 @@ def syn_voi_lut_8bit_clamped(tmp):
     """12-bit data partly outside the LUT's input range (clamped to the first/last entry), 8-bit entries."""
     px = ramp(32, 32, 0, 200, np.uint16)
     data = np.round(np.linspace(0, 255, 101))
-    return write_mono(tmp / "voilut_8bit.dcm", px, bits_stored=12,
-                      VOILUTSequence=Sequence([_lut_item(50, data, 8)]))
+    return write_mono(tmp / "voilut_8bit.dcm", px, bits_stored=12, VOILUTSequence=Sequence([_lut_item(50, data, 8)]))
 
 
 def syn_voi_lut_mono1(tmp):
     px = ramp(32, 32, 0, 200, np.uint16)
     data = np.round(np.linspace(0, 4095, 101))
-    return write_mono(tmp / "voilut_mono1.dcm", px, bits_stored=12, photometric="MONOCHROME1",
-                      VOILUTSequence=Sequence([_lut_item(50, data, 12)]))
+    return write_mono(
+        tmp / "voilut_mono1.dcm",
+        px,
+        bits_stored=12,
+        photometric="MONOCHROME1",
+        VOILUTSequence=Sequence([_lut_item(50, data, 12)]),
+    )
 
 
 def syn_windows_and_lut(tmp):
     """Two windows and one VOI LUT: dcmview's --voi 1..3 = dcm2pnm's +Wi 1, +Wi 2, +Wl 1."""
     data = np.round(np.linspace(4095, 0, 4001))  # a reversing LUT, unmistakable
-    return write_mono(tmp / "windows_lut.dcm", SIGNED_RAMP, WindowCenter=[0, 1000], WindowWidth=[500, 3000],
-                      WindowCenterWidthExplanation=["A", "B"],
-                      VOILUTSequence=Sequence([_lut_item(-1000, data, 12)]))
+    return write_mono(
+        tmp / "windows_lut.dcm",
+        SIGNED_RAMP,
+        WindowCenter=[0, 1000],
+        WindowWidth=[500, 3000],
+        WindowCenterWidthExplanation=["A", "B"],
+        VOILUTSequence=Sequence([_lut_item(-1000, data, 12)]),
+    )
 
 
 def syn_modality_lut(tmp):
     """12-bit stored values through a Modality LUT Sequence (C.11.1), then a window."""
     px = ramp(64, 64, 0, 4095, np.uint16)
     data = np.arange(4096) // 4 + 100
-    return write_mono(tmp / "modality_lut.dcm", px, bits_stored=12,
-                      ModalityLUTSequence=Sequence([_lut_item(0, data, 16)]),
-                      WindowCenter=600, WindowWidth=800)
+    return write_mono(
+        tmp / "modality_lut.dcm",
+        px,
+        bits_stored=12,
+        ModalityLUTSequence=Sequence([_lut_item(0, data, 16)]),
+        WindowCenter=600,
+        WindowWidth=800,
+    )
 
 
 def syn_rescale_integer(tmp):
     px = ramp(64, 64, 0, 4095, np.uint16)
-    return write_mono(tmp / "rescale.dcm", px, bits_stored=12, RescaleSlope=2, RescaleIntercept=-1024,
-                      WindowCenter=1000, WindowWidth=2000)
+    return write_mono(
+        tmp / "rescale.dcm",
+        px,
+        bits_stored=12,
+        RescaleSlope=2,
+        RescaleIntercept=-1024,
+        WindowCenter=1000,
+        WindowWidth=2000,
+    )
 
 
 def syn_multiframe(tmp):
-    frames = np.stack([ramp(32, 32, 0, 1000, np.uint16), ramp(32, 32, 500, 4000, np.uint16),
-                       ramp(32, 32, 100, 200, np.uint16)])
+    frames = np.stack(
+        [ramp(32, 32, 0, 1000, np.uint16), ramp(32, 32, 500, 4000, np.uint16), ramp(32, 32, 100, 200, np.uint16)]
+    )
     return write_mono(tmp / "multiframe.dcm", frames, bits_stored=12)
 
 
@@ -291,9 +360,13 @@ def syn_shared_groups(tmp):
     shared, pvt = Dataset(), Dataset()
     pvt.RescaleSlope, pvt.RescaleIntercept, pvt.RescaleType = 2, -1000, "US"
     shared.PixelValueTransformationSequence = Sequence([pvt])
-    return write_mono(tmp / "shared.dcm", frames, bits_stored=12,
-                      SharedFunctionalGroupsSequence=Sequence([shared]),
-                      PerFrameFunctionalGroupsSequence=Sequence([Dataset(), Dataset()]))
+    return write_mono(
+        tmp / "shared.dcm",
+        frames,
+        bits_stored=12,
+        SharedFunctionalGroupsSequence=Sequence([shared]),
+        PerFrameFunctionalGroupsSequence=Sequence([Dataset(), Dataset()]),
+    )
 
 
 def syn_signed12_dirty_high_bits(tmp):
@@ -332,15 +405,23 @@ SYNTHETIC = [
     ("sigmoid-file-voi1", syn_sigmoid, ["--voi", "1"], ["+Wi", "1"]),
     ("sigmoid-file-default", syn_sigmoid, [], ["+Wi", "1"]),
     ("sigmoid-file-user-window", syn_sigmoid, ["--window", "100", "300"], ["+Ww", "100", "300"]),
-    ("sigmoid-file-forced-linear", syn_sigmoid, ["--window", "100", "300", "--mode", "linear"],
-     ["+Ww", "100", "300", "+Wfl"]),
+    (
+        "sigmoid-file-forced-linear",
+        syn_sigmoid,
+        ["--window", "100", "300", "--mode", "linear"],
+        ["+Ww", "100", "300", "+Wfl"],
+    ),
     ("presentation-inverse", syn_inverse, [], ["+Wi", "1"]),
     ("presentation-inverse-window", syn_inverse, ["--window", "0", "200"], ["+Ww", "0", "200"]),
     ("monochrome1-signed", syn_mono1_signed, [], ["+Wi", "1"]),
     # the image IODs' rule: MONOCHROME1 carries INVERSE, and that is one inversion, not two
     ("monochrome1-with-inverse-shape", syn_mono1_pls("INVERSE"), [], ["+Wi", "1"]),
-    ("monochrome1-signed-sigmoid", syn_mono1_signed, ["--window", "500", "1000", "--mode", "sigmoid"],
-     ["+Ww", "500", "1000", "+Wfs"]),
+    (
+        "monochrome1-signed-sigmoid",
+        syn_mono1_signed,
+        ["--window", "500", "1000", "--mode", "sigmoid"],
+        ["+Ww", "500", "1000", "+Wfs"],
+    ),
     ("width-1-threshold", syn_width1, ["--voi", "1"], ["+Wi", "1"]),
     # narrow windows pin LINEAR's c - 0.5 and w - 1 (a w-based formula is off by up to half the range)
     ("narrow-width-2", syn_width1, ["--window", "500", "2"], ["+Ww", "500", "2"]),
@@ -361,15 +442,17 @@ SYNTHETIC = [
     ("rescale-integer", syn_rescale_integer, [], ["+Wi", "1"]),
     ("multiframe-minmax-frame2", syn_multiframe, ["--frame", "2"], ["+F", "2", "+Wm"]),
     ("multiframe-minmax-frame3", syn_multiframe, ["--frame", "3"], ["+F", "3", "+Wm"]),
-    ("shared-groups-rescale-frame2", syn_shared_groups, ["--frame", "2", "--window", "3000", "6000"],
-     ["+F", "2", "+Ww", "3000", "6000"]),
+    (
+        "shared-groups-rescale-frame2",
+        syn_shared_groups,
+        ["--frame", "2", "--window", "3000", "6000"],
+        ["+F", "2", "+Ww", "3000", "6000"],
+    ),
     ("shared-groups-minmax-frame1", syn_shared_groups, ["--frame", "1"], ["+F", "1", "+Wm"]),
 ]
 
 
-@pytest.mark.parametrize(
-    "factory, our_args, dcm_opts", [c[1:] for c in SYNTHETIC], ids=[c[0] for c in SYNTHETIC]
-)
+@pytest.mark.parametrize("factory, our_args, dcm_opts", [c[1:] for c in SYNTHETIC], ids=[c[0] for c in SYNTHETIC])
 def test_synthetic_file_matches_dcm2pnm(tmp_path, factory, our_args, dcm_opts):
     """Files built with pydicom for what the bundled set lacks (VOI LUT Sequence, Modality LUT
     Sequence, SIGMOID in the file, INVERSE, MONOCHROME1 signed, width 1, shared functional
@@ -412,16 +495,16 @@ def _linear_exact(x: np.ndarray, c: float, w: float) -> np.ndarray:
 
 
 def syn_linear_exact(tmp):
-    return write_mono(tmp / "linear_exact.dcm", SIGNED_RAMP, WindowCenter=500, WindowWidth=4,
-                      VOILUTFunction="LINEAR_EXACT")
+    return write_mono(
+        tmp / "linear_exact.dcm", SIGNED_RAMP, WindowCenter=500, WindowWidth=4, VOILUTFunction="LINEAR_EXACT"
+    )
 
 
 RESCALE_PX = ramp(32, 32, 0, 200, np.uint16)
 
 
 def syn_rescale_fraction(tmp):
-    return write_mono(tmp / "rescale_fraction.dcm", RESCALE_PX, bits_stored=12,
-                      RescaleSlope=0.25, RescaleIntercept=0.3)
+    return write_mono(tmp / "rescale_fraction.dcm", RESCALE_PX, bits_stored=12, RescaleSlope=0.25, RescaleIntercept=0.3)
 
 
 PF_FRAMES = np.stack([ramp(32, 32, 0, 1000, np.uint16), ramp(32, 32, 500, 4000, np.uint16)])
@@ -437,9 +520,13 @@ def syn_per_frame(tmp):
         item.PixelValueTransformationSequence = Sequence([pvt])
         item.FrameVOILUTSequence = Sequence([voi])
         items.append(item)
-    return write_mono(tmp / "per_frame.dcm", PF_FRAMES, bits_stored=12,
-                      SharedFunctionalGroupsSequence=Sequence([Dataset()]),
-                      PerFrameFunctionalGroupsSequence=Sequence(items))
+    return write_mono(
+        tmp / "per_frame.dcm",
+        PF_FRAMES,
+        bits_stored=12,
+        SharedFunctionalGroupsSequence=Sequence([Dataset()]),
+        PerFrameFunctionalGroupsSequence=Sequence(items),
+    )
 
 
 @pytest.mark.xfail(
@@ -457,15 +544,17 @@ def test_linear_exact_vs_standard(tmp_path):
     src = syn_linear_exact(tmp_path)
     want = _linear_exact(SIGNED_RAMP.astype(np.float64), 500, 4)
     assert_within_one(ours(tmp_path, src, "--voi", "1"), want, "file LINEAR_EXACT c=500 w=4")
-    assert_within_one(ours(tmp_path, src, "--window", "500", "4", "--mode", "linear-exact"), want,
-                      "--mode linear-exact c=500 w=4")
+    assert_within_one(
+        ours(tmp_path, src, "--window", "500", "4", "--mode", "linear-exact"), want, "--mode linear-exact c=500 w=4"
+    )
 
 
 def test_dcm2pnm_ignores_linear_exact(tmp_path):
     """Pins the disagreement: dcm2pnm's output on the LINEAR_EXACT file is the LINEAR formula."""
     src = syn_linear_exact(tmp_path)
-    assert_within_one(dcm2pnm(src, "+Wi", "1"), _linear(SIGNED_RAMP.astype(np.float64), 500, 4),
-                      "dcm2pnm +Wi 1 vs LINEAR by hand")
+    assert_within_one(
+        dcm2pnm(src, "+Wi", "1"), _linear(SIGNED_RAMP.astype(np.float64), 500, 4), "dcm2pnm +Wi 1 vs LINEAR by hand"
+    )
 
 
 @pytest.mark.xfail(
@@ -492,8 +581,12 @@ def test_fractional_rescale_vs_standard(tmp_path):
 )
 def test_per_frame_rescale_vs_dcm2pnm(tmp_path):
     """Oracle ``dcm2pnm -O +op +F 2 +Ww 3000 600`` on per-frame slope 2, intercept -1000."""
-    compare(tmp_path, syn_per_frame(tmp_path), ["--frame", "2", "--window", "3000", "600"],
-            ["+F", "2", "+Ww", "3000", "600"])
+    compare(
+        tmp_path,
+        syn_per_frame(tmp_path),
+        ["--frame", "2", "--window", "3000", "600"],
+        ["+F", "2", "+Ww", "3000", "600"],
+    )
 
 
 @pytest.mark.xfail(
@@ -515,8 +608,11 @@ def test_per_frame_groups_vs_standard(tmp_path, frame):
     want = _linear(x, center, width)
     assert_within_one(ours(tmp_path, src, "--frame", str(frame)), want, f"frame {frame} default VOI")
     assert_within_one(ours(tmp_path, src, "--frame", str(frame), "--voi", "1"), want, f"frame {frame} --voi 1")
-    assert_within_one(ours(tmp_path, src, "--frame", str(frame), "--window", str(center), str(width)), want,
-                      f"frame {frame} --window {center} {width}")
+    assert_within_one(
+        ours(tmp_path, src, "--frame", str(frame), "--window", str(center), str(width)),
+        want,
+        f"frame {frame} --window {center} {width}",
+    )
 
 
 # --------------------------------------------------------------------------- colour
@@ -541,9 +637,7 @@ COLOUR = [
 ]
 
 
-@pytest.mark.parametrize(
-    "name, our_args, dcm_opts, tool", [c[1:] for c in COLOUR], ids=[c[0] for c in COLOUR]
-)
+@pytest.mark.parametrize("name, our_args, dcm_opts, tool", [c[1:] for c in COLOUR], ids=[c[0] for c in COLOUR])
 def test_colour_matches_dcm2pnm(tmp_path, name, our_args, dcm_opts, tool):
     """Colour (RGB, YBR_FULL(_422), PALETTE COLOR, 16/32-bit scaled, JPEG, JPEG-LS, RLE):
     ``dcmview.py F --export out.png ARGS`` (BGR) vs ``dcm2pnm -O +op OPTS F out.ppm``."""

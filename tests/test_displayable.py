@@ -12,18 +12,21 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from test_pstate import image, make_pstate, window_item
 
 import dcmlib
 from dcmlib import DisplayImage, RenderOptions
 from dcmlib.pstate import PresentedImage
 from helpers import make_ds, ramp, write_ds, write_series
-from test_pstate import image, make_pstate, window_item
 
 
 @pytest.fixture
 def ct():
-    return dcmlib.load(make_ds(ramp(32, 24, 0, 3000, np.int16), RescaleSlope=1, RescaleIntercept=-1024,
-                               WindowCenter=40, WindowWidth=400))
+    return dcmlib.load(
+        make_ds(
+            ramp(32, 24, 0, 3000, np.int16), RescaleSlope=1, RescaleIntercept=-1024, WindowCenter=40, WindowWidth=400
+        )
+    )
 
 
 @pytest.fixture
@@ -31,7 +34,9 @@ def presented(tmp_path):
     img = image()
     state = make_pstate(img, SoftcopyVOILUTSequence=[window_item(2000, 1000)], ImageRotation=90)
     path = write_ds(img, tmp_path / "img.dcm")
-    return dcmlib.load(path), PresentedImage(dcmlib.load(path), dcmlib.load_pstate(write_ds(state, tmp_path / "ps.dcm")))
+    return dcmlib.load(path), PresentedImage(
+        dcmlib.load(path), dcmlib.load_pstate(write_ds(state, tmp_path / "ps.dcm"))
+    )
 
 
 def _series(folder):
@@ -76,8 +81,9 @@ def test_options_and_keywords_are_the_same_render(ct, presented):
     img, seen = presented
     state = seen.state
     assert np.array_equal(seen.render(), img.render(pstate=state))
-    assert np.array_equal(seen.render(options=RenderOptions(annotations=False)),
-                          img.render(pstate=state, annotations=False))
+    assert np.array_equal(
+        seen.render(options=RenderOptions(annotations=False)), img.render(pstate=state, annotations=False)
+    )
 
 
 def test_an_unknown_option_is_a_type_error_as_a_keyword_would_be(ct):

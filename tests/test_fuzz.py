@@ -70,12 +70,23 @@ def cli_jobs(cases, root, modes=("export", "info", "series"), argvs=None):
             if argvs is not None:
                 argvs[case.name, mode] = argv
             if mode == "info":
-                job = runner.Job(runner.cli_target(dcmview.main, argv), file=str(path),
-                                 workdir=str(folder), keep=keep, expect_stdout=True)
+                job = runner.Job(
+                    runner.cli_target(dcmview.main, argv),
+                    file=str(path),
+                    workdir=str(folder),
+                    keep=keep,
+                    expect_stdout=True,
+                )
             else:
-                job = runner.Job(runner.cli_target(dcmview.main, argv), file=str(path), output=str(out),
-                                 check_output=png_problem, workdir=str(folder), keep=keep,
-                                 inside=mode == "series")
+                job = runner.Job(
+                    runner.cli_target(dcmview.main, argv),
+                    file=str(path),
+                    output=str(out),
+                    check_output=png_problem,
+                    workdir=str(folder),
+                    keep=keep,
+                    inside=mode == "series",
+                )
             yield case, mode, job
 
 
@@ -83,8 +94,9 @@ def explain_internal_errors(results, argvs) -> None:
     """Run each "internal error" again with --debug: the report then shows the exception behind it."""
     for r in results:
         if r.klass == "internal-error":
-            again = runner.run_forked(runner.cli_target(dcmview.main, [*argvs[r.name, r.mode], "--debug"]),
-                                      timeout=HANG_SECONDS)
+            again = runner.run_forked(
+                runner.cli_target(dcmview.main, [*argvs[r.name, r.mode], "--debug"]), timeout=HANG_SECONDS
+            )
             cause = runner.last_exception_line(again.stderr)
             if cause:
                 r.detail = f"{r.detail} <- {cause}"
@@ -161,6 +173,7 @@ def _words(path):
     def run():
         sys.stderr.write(f"dcmview: error: {path}: list index out of range\n")
         return 2
+
     return run
 
 
@@ -168,6 +181,7 @@ def _clean(path):
     def run():
         sys.stderr.write(f"dcmview: error: {path}: pixel data are truncated\n")
         return 2
+
     return run
 
 
@@ -175,6 +189,7 @@ def _internal(path):
     def run():
         sys.stderr.write(f"dcmview: error: {path}: internal error (ZeroDivisionError); run again with --debug\n")
         return 2
+
     return run
 
 
@@ -184,6 +199,7 @@ def _partial(path, out):
             fh.write(b"half")
         sys.stderr.write(f"dcmview: error: {path}: cannot decode\n")
         return 2
+
     return run
 
 
@@ -192,7 +208,7 @@ def _memory():
 
 
 def _numpy_warning():
-    np.float32(1e308)      # RuntimeWarning: overflow encountered in cast (pytest records warnings: not here)
+    np.float32(1e308)  # RuntimeWarning: overflow encountered in cast (pytest records warnings: not here)
     return 0
 
 

@@ -16,7 +16,7 @@ from pydicom.dataset import Dataset
 
 from dcmlib import header as H
 from dcmlib import io
-from dcmlib.errors import (InvalidValueError, NoPixelDataError, NotDicomError, PixelDataError, UnsupportedError)
+from dcmlib.errors import InvalidValueError, NoPixelDataError, NotDicomError, PixelDataError, UnsupportedError
 from dcmlib.lut import VoiFunction, VoiLut, Window
 from helpers import lut_item, make_ds, per_frame_windows, pydicom_file
 
@@ -30,16 +30,19 @@ class TestValues:
     def test_int_value(self, value, want):
         ds = Dataset()
         if value is not None:
-            ds.add_new(0x00280010, "IS" if isinstance(value, str) else "US", value) if value != "abc" else \
-                ds.add_new(0x00080050, "SH", value)
+            ds.add_new(0x00280010, "IS" if isinstance(value, str) else "US", value) if value != "abc" else ds.add_new(
+                0x00080050, "SH", value
+            )
         keyword = "AccessionNumber" if value == "abc" else "Rows"
         assert H.int_value(ds, keyword, None) == want
 
     def test_int_value_of_no_dataset_is_the_default(self):
         assert H.int_value(None, "Rows", 5) == 5
 
-    @pytest.mark.parametrize("value, want", [("1.5", 1.5), ("-2e3", -2000.0), ("", 9.0), (None, 9.0), ("x", 9.0),
-                                             (float("inf"), float("inf"))])
+    @pytest.mark.parametrize(
+        "value, want",
+        [("1.5", 1.5), ("-2e3", -2000.0), ("", 9.0), (None, 9.0), ("x", 9.0), (float("inf"), float("inf"))],
+    )
     def test_float_value(self, value, want):
         assert H.float_value(value, 9.0) == want
 
@@ -48,7 +51,7 @@ class TestValues:
         ds.PatientName = "Doe^Jane "
         ds.ImageType = ["ORIGINAL", "PRIMARY"]
         assert H.text_value(ds, "PatientName") == "Doe^Jane"
-        assert H.text_value(ds, "ImageType") == "ORIGINAL\\PRIMARY"        # as stored: the value delimiter
+        assert H.text_value(ds, "ImageType") == "ORIGINAL\\PRIMARY"  # as stored: the value delimiter
         assert H.text_value(ds, "Modality") == "" and H.text_value(None, "Modality") == ""
 
     @pytest.mark.parametrize("value, want", [(None, []), ("", []), (3, [3]), ([1, 2], [1, 2]), ((4,), [4])])
@@ -139,15 +142,27 @@ class TestLayout:
         with pytest.raises(NoPixelDataError, match=r"^x\.dcm: no pixel data \(not an image\)$"):
             lay_of(make_ds(PixelData=None))
 
-    @pytest.mark.parametrize("tags, error, problem", [
-        ({"Rows": 0}, PixelDataError, "invalid image size Rows=0 Columns=4"),
-        ({"Columns": None}, PixelDataError, "invalid image size Rows=4 Columns=0"),
-        ({"BitsAllocated": 12}, PixelDataError, "unsupported Bits Allocated 12"),
-        ({"PhotometricInterpretation": "ZEBRA"}, UnsupportedError, "unsupported photometric interpretation 'ZEBRA'"),
-        ({"BitsStored": 17}, InvalidValueError, "Bits Stored (0028,0101) 17 is not within 1..16 (Bits Allocated)"),
-        ({"SamplesPerPixel": 3}, UnsupportedError, "MONOCHROME2 needs Samples per Pixel (0028,0002) 1, not 3"),
-        ({"PhotometricInterpretation": "RGB"}, UnsupportedError, "RGB needs Samples per Pixel (0028,0002) 3, not 1"),
-    ], ids=["rows-0", "no-columns", "bits-12", "zebra", "stored-17", "mono-3", "rgb-1"])
+    @pytest.mark.parametrize(
+        "tags, error, problem",
+        [
+            ({"Rows": 0}, PixelDataError, "invalid image size Rows=0 Columns=4"),
+            ({"Columns": None}, PixelDataError, "invalid image size Rows=4 Columns=0"),
+            ({"BitsAllocated": 12}, PixelDataError, "unsupported Bits Allocated 12"),
+            (
+                {"PhotometricInterpretation": "ZEBRA"},
+                UnsupportedError,
+                "unsupported photometric interpretation 'ZEBRA'",
+            ),
+            ({"BitsStored": 17}, InvalidValueError, "Bits Stored (0028,0101) 17 is not within 1..16 (Bits Allocated)"),
+            ({"SamplesPerPixel": 3}, UnsupportedError, "MONOCHROME2 needs Samples per Pixel (0028,0002) 1, not 3"),
+            (
+                {"PhotometricInterpretation": "RGB"},
+                UnsupportedError,
+                "RGB needs Samples per Pixel (0028,0002) 3, not 1",
+            ),
+        ],
+        ids=["rows-0", "no-columns", "bits-12", "zebra", "stored-17", "mono-3", "rgb-1"],
+    )
     def test_what_makes_no_displayable_image(self, tags, error, problem):
         ds = make_ds(np.zeros((4, 4), np.uint16))
         for key, value in tags.items():
@@ -182,7 +197,7 @@ class TestLutData:
 
     def test_entries_wider_than_the_descriptor_are_trusted(self):
         lut = H.lut_data(lut_item([3, 0, 8], np.array([0, 1000, 4095])), signed_input=False)
-        assert lut.entries.tolist() == [0, 1000, 4095] and lut.bits == 12   # 4095 needs 12 bits
+        assert lut.entries.tolist() == [0, 1000, 4095] and lut.bits == 12  # 4095 needs 12 bits
 
     def test_extra_entries_are_cut_to_the_descriptor(self):
         assert H.lut_data(lut_item([2, 0, 16], np.arange(5)), signed_input=False).entries.tolist() == [0, 1]
@@ -195,13 +210,23 @@ class TestLutData:
 
 class TestFrameParams:
     def test_rescale_windows_and_explanations(self):
-        ds = make_ds(np.zeros((4, 4), np.int16), RescaleSlope="2", RescaleIntercept="-1024", RescaleType="HU",
-                     WindowCenter=[40, -600], WindowWidth=[400, 1500], VOILUTFunction="SIGMOID",
-                     WindowCenterWidthExplanation=["SOFT", "LUNG"])
+        ds = make_ds(
+            np.zeros((4, 4), np.int16),
+            RescaleSlope="2",
+            RescaleIntercept="-1024",
+            RescaleType="HU",
+            WindowCenter=[40, -600],
+            WindowWidth=[400, 1500],
+            VOILUTFunction="SIGMOID",
+            WindowCenterWidthExplanation=["SOFT", "LUNG"],
+        )
         p = H.frame_params(ds, 0, lay_of(ds))
         assert (p.modality.slope, p.modality.intercept, p.modality.rescale_type) == (2.0, -1024.0, "HU")
         assert p.function is VoiFunction.SIGMOID
-        assert p.vois == (Window(40.0, 400.0, VoiFunction.SIGMOID, "SOFT"), Window(-600.0, 1500.0, VoiFunction.SIGMOID, "LUNG"))
+        assert p.vois == (
+            Window(40.0, 400.0, VoiFunction.SIGMOID, "SOFT"),
+            Window(-600.0, 1500.0, VoiFunction.SIGMOID, "LUNG"),
+        )
         assert p.padding is None and p.invalid_windows == () and p.first_window_invalid == ""
 
     def test_no_rescale_is_identity_and_no_window_is_no_voi(self):
@@ -218,8 +243,12 @@ class TestFrameParams:
         assert p.first_window_invalid == "stored window 1 (center 40, width 0) is invalid"
 
     def test_voi_luts_come_after_the_windows(self):
-        ds = make_ds(np.zeros((4, 4), np.uint16), WindowCenter=40, WindowWidth=400,
-                     VOILUTSequence=[lut_item([4, 0, 8], bytes([0, 50, 100, 255]), "TABLE")])
+        ds = make_ds(
+            np.zeros((4, 4), np.uint16),
+            WindowCenter=40,
+            WindowWidth=400,
+            VOILUTSequence=[lut_item([4, 0, 8], bytes([0, 50, 100, 255]), "TABLE")],
+        )
         p = H.frame_params(ds, 0, lay_of(ds))
         assert isinstance(p.vois[0], Window) and isinstance(p.vois[1], VoiLut)
         assert p.vois[1].explanation == "TABLE" and p.vois[1].lut.entries.tolist() == [0, 50, 100, 255]
@@ -230,19 +259,28 @@ class TestFrameParams:
         assert p.vois == () and len(p.invalid_windows) == 1 and p.invalid_windows[0].startswith("VOI LUT ignored (")
 
     def test_modality_lut_replaces_the_rescale_check(self):
-        ds = make_ds(np.zeros((4, 4), np.uint16), RescaleSlope="nan",
-                     ModalityLUTSequence=[lut_item([4, 0, 16], [10, 20, 30, 40], "HU TABLE")])
+        ds = make_ds(
+            np.zeros((4, 4), np.uint16),
+            RescaleSlope="nan",
+            ModalityLUTSequence=[lut_item([4, 0, 16], [10, 20, 30, 40], "HU TABLE")],
+        )
         p = H.frame_params(ds, 0, lay_of(ds))
         assert p.modality.lut.entries.tolist() == [10, 20, 30, 40] and p.modality.lut_explanation == "HU TABLE"
 
-    @pytest.mark.parametrize("tags, problem", [
-        ({"RescaleSlope": "nan"}, "Rescale Slope (0028,1053) is nan"),
-        ({"RescaleIntercept": "inf"}, "Rescale Intercept (0028,1052) is inf"),
-        ({"RescaleSlope": "1e-40"}, "Rescale Slope (0028,1053) 1e-40 is too small to scale stored values"),
-        # 16 stored bits, unsigned: 65536 x 2e25 > 1e30 (the largest modality value, lut.MAX_VALUE)
-        ({"RescaleSlope": "2e25"}, "Rescale Slope 2e+25 and Intercept 0 (0028,1053 / 0028,1052) give modality values "
-                                   "beyond +-1e+30"),
-    ], ids=["nan", "inf", "tiny", "overflow"])
+    @pytest.mark.parametrize(
+        "tags, problem",
+        [
+            ({"RescaleSlope": "nan"}, "Rescale Slope (0028,1053) is nan"),
+            ({"RescaleIntercept": "inf"}, "Rescale Intercept (0028,1052) is inf"),
+            ({"RescaleSlope": "1e-40"}, "Rescale Slope (0028,1053) 1e-40 is too small to scale stored values"),
+            # 16 stored bits, unsigned: 65536 x 2e25 > 1e30 (the largest modality value, lut.MAX_VALUE)
+            (
+                {"RescaleSlope": "2e25"},
+                "Rescale Slope 2e+25 and Intercept 0 (0028,1053 / 0028,1052) give modality values beyond +-1e+30",
+            ),
+        ],
+        ids=["nan", "inf", "tiny", "overflow"],
+    )
     def test_rescale_no_display_can_use(self, tags, problem):
         ds = make_ds(np.zeros((4, 4), np.uint16), **tags)
         with pytest.raises(InvalidValueError) as info:
@@ -250,7 +288,7 @@ class TestFrameParams:
         assert info.value.problem == problem
 
     def test_a_slope_that_just_fits(self):
-        ds = make_ds(np.zeros((4, 4), np.uint16), RescaleSlope="1e25")   # 65536e25 = 6.6e29 < 1e30
+        ds = make_ds(np.zeros((4, 4), np.uint16), RescaleSlope="1e25")  # 65536e25 = 6.6e29 < 1e30
         assert H.frame_params(ds, 0, lay_of(ds)).modality.slope == 1e25
 
     def test_padding_of_signed_data_given_as_us(self):
@@ -318,7 +356,7 @@ class TestCineRate:
         assert H.cine_rate(make_ds(CineRate=25, FrameTime=100)) == (25.0, "CineRate")
 
     def test_frame_time_in_ms(self):
-        assert H.cine_rate(make_ds(FrameTime=40)) == (25.0, "FrameTime")   # 1000 / 40 ms
+        assert H.cine_rate(make_ds(FrameTime=40)) == (25.0, "FrameTime")  # 1000 / 40 ms
 
     def test_frame_time_vector_mean_of_non_zero_steps(self):
         rate, source = H.cine_rate(make_ds(FrameTimeVector=[0, 20, 30, 50]))

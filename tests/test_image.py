@@ -36,8 +36,9 @@ def linear_u8(x, c, w) -> np.ndarray:
     if w == 1:
         y = (x > c - 0.5).astype(float)
     else:
-        y = np.where(x <= c - 0.5 - (w - 1) / 2, 0.0,
-                     np.where(x > c - 0.5 + (w - 1) / 2, 1.0, (x - (c - 0.5)) / (w - 1) + 0.5))
+        y = np.where(
+            x <= c - 0.5 - (w - 1) / 2, 0.0, np.where(x > c - 0.5 + (w - 1) / 2, 1.0, (x - (c - 0.5)) / (w - 1) + 0.5)
+        )
     return np.floor(y * 255 + 0.5).astype(np.uint8)
 
 
@@ -57,8 +58,11 @@ class TestModality:
     def test_linear_edges_through_the_display_table(self):
         # CT stored + intercept -1024; c = 40, w = 400: -160 -> 0, -159 -> 1 (0.64), 39.5 n/a, 238 -> 254, 239 -> 255
         hu = np.array([[-1000, -160, -159, 40, 238, 239, 240]])
-        img = dcmlib.load(make_ds((hu + 1024).astype(np.int16), RescaleIntercept=-1024, RescaleSlope=1,
-                                  WindowCenter=40, WindowWidth=400))
+        img = dcmlib.load(
+            make_ds(
+                (hu + 1024).astype(np.int16), RescaleIntercept=-1024, RescaleSlope=1, WindowCenter=40, WindowWidth=400
+            )
+        )
         # x = 40: (40 - 39.5) / 399 + 0.5 = 0.50125 -> 127.82 -> 128
         assert img.render().tolist() == [[0, 0, 1, 128, 254, 255, 255]]
         assert img.render(invert=True).tolist() == [[255, 255, 254, 127, 1, 0, 0]]
@@ -132,8 +136,14 @@ class TestModality:
         own_voi.WindowCenter, own_voi.WindowWidth = 0, 10
         per_frame = [Dataset(), Dataset(), Dataset()]
         per_frame[2].FrameVOILUTSequence = [own_voi]
-        img = dcmlib.load(make_ds(stored, SOPClassUID=ENHANCED_CT, SharedFunctionalGroupsSequence=[shared],
-                                  PerFrameFunctionalGroupsSequence=per_frame))
+        img = dcmlib.load(
+            make_ds(
+                stored,
+                SOPClassUID=ENHANCED_CT,
+                SharedFunctionalGroupsSequence=[shared],
+                PerFrameFunctionalGroupsSequence=per_frame,
+            )
+        )
         for f in range(3):
             assert img.values(f).tolist() == [[-10.5, 39.5]]
         assert img.default_window(0)[:2] == (20, 41)
@@ -204,8 +214,11 @@ class TestVoiLutSequence:
     def test_voi_lut_after_rescale(self):
         # The VOI LUT's input is the modality output: stored 10 * 2 - 5 = 15 is the first mapped value
         arr = np.array([[9, 10, 11, 12]], dtype=np.uint16)
-        img = dcmlib.load(make_ds(arr, RescaleSlope=2, RescaleIntercept=-5,
-                                  VOILUTSequence=[lut_item([5, 15, 8], [0, 60, 120, 180, 255])]))
+        img = dcmlib.load(
+            make_ds(
+                arr, RescaleSlope=2, RescaleIntercept=-5, VOILUTSequence=[lut_item([5, 15, 8], [0, 60, 120, 180, 255])]
+            )
+        )
         # values 13, 15, 17, 19 -> 0 (below), 0, 120, 255
         assert img.render().tolist() == [[0, 0, 120, 255]]
 
@@ -213,9 +226,13 @@ class TestVoiLutSequence:
 class TestStoredVois:
     def ds(self):
         arr = np.array([[-1000, -600, 0, 40, 240, 1000]], dtype=np.int16)
-        return make_ds(arr, WindowCenter=[40, -600], WindowWidth=[400, 1500],
-                       WindowCenterWidthExplanation=["SOFT TISSUE", "LUNG"],
-                       VOILUTSequence=[lut_item([2, 0, 8], [0, 255], "THRESHOLD")])
+        return make_ds(
+            arr,
+            WindowCenter=[40, -600],
+            WindowWidth=[400, 1500],
+            WindowCenterWidthExplanation=["SOFT TISSUE", "LUNG"],
+            VOILUTSequence=[lut_item([2, 0, 8], [0, 255], "THRESHOLD")],
+        )
 
     def test_windows_first_then_luts(self):
         img = dcmlib.load(self.ds())
@@ -294,8 +311,11 @@ class TestMinMaxAndStoredWidthZero:
         assert c == pytest.approx(499.5) and w == pytest.approx(989.01)
 
     def test_fewer_explanations_than_windows(self):
-        img = dcmlib.load(make_ds(np.array([[0, 1]], np.uint16), WindowCenter=[1, 2], WindowWidth=[3, 4],
-                                  WindowCenterWidthExplanation="A"))
+        img = dcmlib.load(
+            make_ds(
+                np.array([[0, 1]], np.uint16), WindowCenter=[1, 2], WindowWidth=[3, 4], WindowCenterWidthExplanation="A"
+            )
+        )
         assert [v.explanation for v in img.vois()] == ["A", ""]
 
     def test_constant_image(self):
@@ -504,7 +524,7 @@ def test_bundled_window_matches_pydicom(name):
 
 class TestMultiFrame:
     def frames(self, n=5, rows=4, cols=6):
-        return (np.arange(n, dtype=np.uint16)[:, None, None] * 10 + np.zeros((1, rows, cols), np.uint16))
+        return np.arange(n, dtype=np.uint16)[:, None, None] * 10 + np.zeros((1, rows, cols), np.uint16)
 
     def test_frame_k_renders_frame_k(self):
         arr = self.frames()
@@ -621,8 +641,16 @@ class TestBadInput:
 class TestDescription:
     def test_basic_properties(self):
         arr = np.zeros((3, 5), dtype=np.int16)
-        img = dcmlib.load(make_ds(arr, RescaleSlope=1, RescaleIntercept=-1024, WindowCenter=40, WindowWidth=400,
-                                  WindowCenterWidthExplanation="SOFT"))
+        img = dcmlib.load(
+            make_ds(
+                arr,
+                RescaleSlope=1,
+                RescaleIntercept=-1024,
+                WindowCenter=40,
+                WindowWidth=400,
+                WindowCenterWidthExplanation="SOFT",
+            )
+        )
         assert (img.rows, img.columns, len(img)) == (3, 5, 1)
         assert img.photometric == "MONOCHROME2" and not img.is_color
         assert img.modality == "CT" and img.unit == "HU"
@@ -630,9 +658,16 @@ class TestDescription:
         assert img.render().shape == (3, 5) and img.render().dtype == np.uint8
 
     def test_info_has_no_patient_identifiers(self):
-        img = dcmlib.load(make_ds(np.zeros((3, 5), np.int16), WindowCenter=[40, -600], WindowWidth=[400, 1500],
-                                  WindowCenterWidthExplanation=["SOFT", "LUNG"], RescaleIntercept=-1024,
-                                  RescaleSlope=1))
+        img = dcmlib.load(
+            make_ds(
+                np.zeros((3, 5), np.int16),
+                WindowCenter=[40, -600],
+                WindowWidth=[400, 1500],
+                WindowCenterWidthExplanation=["SOFT", "LUNG"],
+                RescaleIntercept=-1024,
+                RescaleSlope=1,
+            )
+        )
         text = img.info()
         assert "Doe" not in text and "Jane" not in text and "PID-12345" not in text
         assert "SOFT" in text and "LUNG" in text and "-1024" in text and "5 x 3" in text

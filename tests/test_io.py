@@ -23,8 +23,13 @@ AXIAL = [1, 0, 0, 0, 1, 0]
 def rle_series(folder, n=12, size=128):
     """``n`` RLE-compressed axial CT slices of one series, 1 mm apart."""
     rng = np.random.default_rng(1)
-    write_series(folder, [rng.integers(0, 4000, (size, size), dtype=np.uint16) for _ in range(n)],
-                 orientation=AXIAL, names="{k:03d}.dcm", edit=lambda k, ds: ds.compress(RLELossless))
+    write_series(
+        folder,
+        [rng.integers(0, 4000, (size, size), dtype=np.uint16) for _ in range(n)],
+        orientation=AXIAL,
+        names="{k:03d}.dcm",
+        edit=lambda k, ds: ds.compress(RLELossless),
+    )
     return folder
 
 
@@ -122,7 +127,9 @@ class TestLenientFiles:
         notes = []
         img = dcmlib.load(path, on_warning=notes.append)
         assert any("no Transfer Syntax UID (0002,0010); read as Implicit VR Little Endian" in n for n in notes)
-        assert_within_one(img.render(), dcm2pnm(path, "+Wi", "1"))  # the stored window (DCMTK rounds some the other way)
+        assert_within_one(
+            img.render(), dcm2pnm(path, "+Wi", "1")
+        )  # the stored window (DCMTK rounds some the other way)
 
     def test_integer_string_with_trailing_garbage(self, tmp_path):
         """pydicom's badVR.dcm: Number of Frames '1A' is read as 1, as DCMTK does."""

@@ -309,15 +309,23 @@ def _pydicom_unit(ds, arr) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "c,w,fn", [(40, 400, "LINEAR"), (-600, 1500, "LINEAR"), (35.5, 1, "LINEAR"), (40, 80, "LINEAR_EXACT"),
-               (40, 350, "SIGMOID")]
+    "c,w,fn",
+    [(40, 400, "LINEAR"), (-600, 1500, "LINEAR"), (35.5, 1, "LINEAR"), (40, 80, "LINEAR_EXACT"), (40, 350, "SIGMOID")],
 )
 def test_matches_pydicom_apply_voi_lut(c, w, fn):
     rng = np.random.default_rng(7)
     arr = rng.integers(-1200, 1500, size=(32, 32), dtype=np.int16)
     arr[0, :6] = [-1024, -161, -160, -159, 239, 240]  # include the hand-worked edges (after rescale: -1024 -> ...)
-    ds = make_ds(arr, RescaleSlope=1.0, RescaleIntercept=-24.0, WindowCenter=c, WindowWidth=w, VOILUTFunction=fn,
-                 BitsStored=16, HighBit=15)
+    ds = make_ds(
+        arr,
+        RescaleSlope=1.0,
+        RescaleIntercept=-24.0,
+        WindowCenter=c,
+        WindowWidth=w,
+        VOILUTFunction=fn,
+        BitsStored=16,
+        HighBit=15,
+    )
     theirs = np.rint(_pydicom_unit(ds, arr) * 255)
     ours = to_uint8(voi_window(modality_lut(arr, 1.0, -24.0), c, w, fn)).astype(float)
     assert_within_one(ours, theirs)

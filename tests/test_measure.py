@@ -20,27 +20,29 @@ from dcmlib.header import PixelSpacing, cine_rate, pixel_spacing
 from dcmlib.measure import Distance, distance, ellipse_mask, format_value, luminance, roi_stats
 from helpers import make_ds
 
-ANISO = PixelSpacing(row=0.5, column=0.25)            # rows 0.5 mm apart, columns 0.25 mm apart
+ANISO = PixelSpacing(row=0.5, column=0.25)  # rows 0.5 mm apart, columns 0.25 mm apart
 
 
 class TestDistance:
     def test_horizontal_uses_the_column_spacing(self):
-        d = distance(10.0, 7.0, 110.0, 7.0, ANISO)      # 100 columns
+        d = distance(10.0, 7.0, 110.0, 7.0, ANISO)  # 100 columns
         assert (d.pixels, d.mm) == (100.0, 25.0)
 
     def test_vertical_uses_the_row_spacing(self):
-        d = distance(3.0, 0.0, 3.0, 100.0, ANISO)       # 100 rows
+        d = distance(3.0, 0.0, 3.0, 100.0, ANISO)  # 100 rows
         assert (d.pixels, d.mm) == (100.0, 50.0)
 
     def test_diagonal(self):
         # 30 columns and 40 rows: 50 px; 7.5 mm across and 20 mm down
         d = distance(0.0, 0.0, 30.0, 40.0, ANISO)
-        assert d.pixels == 50.0 and d.mm == pytest.approx(math.sqrt(7.5 ** 2 + 20 ** 2))
+        assert d.pixels == 50.0 and d.mm == pytest.approx(math.sqrt(7.5**2 + 20**2))
 
     def test_lines(self):
         assert distance(0, 0, 100, 0, ANISO).line() == "distance 25.00 mm (100.0 px)"
-        assert distance(0, 0, 100, 0, PixelSpacing(0.5, 0.5, source="imager")).line() == \
-            "distance 50.00 mm (detector) (100.0 px)"
+        assert (
+            distance(0, 0, 100, 0, PixelSpacing(0.5, 0.5, source="imager")).line()
+            == "distance 50.00 mm (detector) (100.0 px)"
+        )
         assert distance(0, 0, 3, 4).line() == "distance 5.0 px"
         assert distance(0, 0, 3, 4).short() == "5.0 px" and distance(0, 0, 100, 0, ANISO).short() == "25.00 mm"
         assert distance(0, 0, 100, 0, PixelSpacing(0.5, 0.5, source="imager")).short() == "50.00 mm (detector)"
@@ -63,7 +65,7 @@ class TestEllipseMask:
         a = ellipse_mask(4, 4, 0, 0, 10, 10)
         b = ellipse_mask(0, 0, 4, 4, 10, 10)
         assert a[0] == b[0] and a[1] == b[1] and np.array_equal(a[2], b[2])
-        rs, cs, inside = ellipse_mask(-2, -2, 2, 2, 10, 10)     # a quarter is inside the image
+        rs, cs, inside = ellipse_mask(-2, -2, 2, 2, 10, 10)  # a quarter is inside the image
         # centre (0, 0), radius 2: pixel (1, 1)'s centre (1.5, 1.5) is sqrt(4.5) away, outside
         assert (rs, cs) == (slice(0, 2), slice(0, 2))
         assert inside.tolist() == [[True, True], [True, False]]
@@ -86,7 +88,7 @@ def _by_hand(values, x0, y0, x1, y1, skip=None):
 
 class TestRoiStats:
     def test_against_the_definition(self):
-        values = (np.arange(20)[None, :] * 10 + np.arange(16)[:, None]).astype(np.float32)   # 16 x 20
+        values = (np.arange(20)[None, :] * 10 + np.arange(16)[:, None]).astype(np.float32)  # 16 x 20
         got = roi_stats(values, 2.0, 3.0, 15.0, 12.0, spacing=ANISO, unit="HU")
         sel = _by_hand(values, 2.0, 3.0, 15.0, 12.0)
         assert got.n == sel.size > 50
@@ -103,7 +105,7 @@ class TestRoiStats:
 
     def test_padding_and_nan_are_left_out(self):
         values = np.full((8, 8), 100.0, np.float32)
-        values[:, :4] = -2000.0                        # padding (the background of a round FOV)
+        values[:, :4] = -2000.0  # padding (the background of a round FOV)
         values[6, 6] = np.nan
         pad = values == -2000.0
         got = roi_stats(values, 0, 0, 8, 8, padding=pad)
@@ -112,7 +114,7 @@ class TestRoiStats:
 
     def test_colour_measures_luminance(self):
         rgb = np.zeros((6, 6, 3), np.uint8)
-        rgb[..., 0] = 255                               # pure red
+        rgb[..., 0] = 255  # pure red
         got = roi_stats(rgb, 0, 0, 6, 6, unit="luminance")
         assert got.mean == pytest.approx(0.299 * 255, abs=1e-3)
         assert luminance(np.array([[0, 0, 255]], np.uint8))[0] == pytest.approx(0.114 * 255)
@@ -124,8 +126,9 @@ class TestRoiStats:
         assert got.line() == f"roi mean 2.5 sd 1.3 min 1 max 4 HU n 4 area {math.pi:.1f} mm2"
         assert roi_stats(values, 5, 5, 9, 9).line().startswith("roi n 0")
 
-    @pytest.mark.parametrize("x,text", [(97.0, "97"), (-12.0, "-12"), (-12.25, "-12.25"), (0.004, "0"),
-                                        (-0.001, "0"), (3.10, "3.1")])
+    @pytest.mark.parametrize(
+        "x,text", [(97.0, "97"), (-12.0, "-12"), (-12.25, "-12.25"), (0.004, "0"), (-0.001, "0"), (3.10, "3.1")]
+    )
     def test_format_value(self, x, text):
         assert format_value(x, 2) == text
 
@@ -149,8 +152,11 @@ class TestPixelSpacing:
 
     @pytest.mark.parametrize("kind", ["FIDUCIAL", "GEOMETRY"])
     def test_calibration_type(self, kind):
-        ps = pixel_spacing(make_ds(Modality="DX", PixelSpacing=[0.2, 0.2], ImagerPixelSpacing=[0.2, 0.2],
-                                   PixelSpacingCalibrationType=kind))
+        ps = pixel_spacing(
+            make_ds(
+                Modality="DX", PixelSpacing=[0.2, 0.2], ImagerPixelSpacing=[0.2, 0.2], PixelSpacingCalibrationType=kind
+            )
+        )
         assert ps.label == f"(calibrated: {kind.lower()})"
 
     @pytest.mark.parametrize("value", [[0.0, 0.5], [-1.0, 1.0], [0.5], [0.5, 0.5, 0.5]])
@@ -173,13 +179,16 @@ class TestPixelSpacing:
 
 
 class TestCineRate:
-    @pytest.mark.parametrize("tags,rate,source", [
-        ({"CineRate": 30, "FrameTime": 100.0}, 30.0, "CineRate"),
-        ({"FrameTime": 33.3333}, 1000 / 33.3333, "FrameTime"),
-        ({"FrameTimeVector": [0, 40, 40, 40]}, 25.0, "FrameTimeVector"),
-        ({"RecommendedDisplayFrameRate": 15}, 15.0, "RecommendedDisplayFrameRate"),
-        ({"FrameTime": 0, "RecommendedDisplayFrameRate": 12}, 12.0, "RecommendedDisplayFrameRate"),
-    ])
+    @pytest.mark.parametrize(
+        "tags,rate,source",
+        [
+            ({"CineRate": 30, "FrameTime": 100.0}, 30.0, "CineRate"),
+            ({"FrameTime": 33.3333}, 1000 / 33.3333, "FrameTime"),
+            ({"FrameTimeVector": [0, 40, 40, 40]}, 25.0, "FrameTimeVector"),
+            ({"RecommendedDisplayFrameRate": 15}, 15.0, "RecommendedDisplayFrameRate"),
+            ({"FrameTime": 0, "RecommendedDisplayFrameRate": 12}, 12.0, "RecommendedDisplayFrameRate"),
+        ],
+    )
     def test_order(self, tags, rate, source):
         got = cine_rate(make_ds(np.zeros((3, 4, 4), np.uint8), **tags))
         assert got[0] == pytest.approx(rate) and got[1] == source

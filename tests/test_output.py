@@ -50,13 +50,16 @@ class TestEncodeImage:
         back = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         np.testing.assert_array_equal(back, image)
 
-    @pytest.mark.parametrize("suffix, magic", [
-        (".png", b"\x89PNG\r\n\x1a\n"),         # PNG signature (ISO/IEC 15948 5.2)
-        (".jpg", b"\xff\xd8\xff"),               # JPEG SOI marker then a marker
-        (".jpeg", b"\xff\xd8\xff"),
-        (".bmp", b"BM"),
-        (".tif", b"II*\x00"),                    # little-endian TIFF header (TIFF 6.0 section 2)
-    ])
+    @pytest.mark.parametrize(
+        "suffix, magic",
+        [
+            (".png", b"\x89PNG\r\n\x1a\n"),  # PNG signature (ISO/IEC 15948 5.2)
+            (".jpg", b"\xff\xd8\xff"),  # JPEG SOI marker then a marker
+            (".jpeg", b"\xff\xd8\xff"),
+            (".bmp", b"BM"),
+            (".tif", b"II*\x00"),  # little-endian TIFF header (TIFF 6.0 section 2)
+        ],
+    )
     def test_the_format_follows_the_extension(self, suffix, magic):
         assert output.encode_image(GREY, suffix).startswith(magic)
 
@@ -80,8 +83,11 @@ class TestEncodeImage:
 
 
 class TestEncodeNpy:
-    @pytest.mark.parametrize("array", [GREY, GREY.astype(np.float32) / 3, np.zeros((0, 3), np.int16),
-                                       np.asfortranarray(BGR)], ids=["uint8", "float32", "empty", "fortran"])
+    @pytest.mark.parametrize(
+        "array",
+        [GREY, GREY.astype(np.float32) / 3, np.zeros((0, 3), np.int16), np.asfortranarray(BGR)],
+        ids=["uint8", "float32", "empty", "fortran"],
+    )
     def test_np_load_reads_the_same_array(self, array):
         back = np.load(io.BytesIO(output.encode_npy(array)), allow_pickle=False)
         assert back.dtype == array.dtype and back.shape == array.shape

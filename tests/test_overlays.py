@@ -31,15 +31,24 @@ from dcmlib.view import View
 from helpers import DCM2PNM, assert_within_one, make_ds, pydicom_file, ramp, requires_dcm2pnm, skip_without, write_ds
 
 RNG = np.random.default_rng(12)
-PX = ramp(37, 41, 0, 1000, np.uint16)            # odd sizes on purpose
-BITS = RNG.random((13, 9)) < 0.4                  # 13 x 9: 117 bits, padded to a whole word
+PX = ramp(37, 41, 0, 1000, np.uint16)  # odd sizes on purpose
+BITS = RNG.random((13, 9)) < 0.4  # 13 x 9: 117 bits, padded to a whole word
 FRAMES = np.stack([PX, PX[::-1], PX[:, ::-1]])
 BITS2 = RNG.random((2, 13, 9)) < 0.4
 
 
-def add_overlay(ds: Dataset, group: int, bits: np.ndarray, *, kind: str = "G", origin=(1, 1),
-                frames: int | None = None, frame_origin: int | None = None, vr: str = "OW",
-                description: str | None = None) -> Dataset:
+def add_overlay(
+    ds: Dataset,
+    group: int,
+    bits: np.ndarray,
+    *,
+    kind: str = "G",
+    origin=(1, 1),
+    frames: int | None = None,
+    frame_origin: int | None = None,
+    vr: str = "OW",
+    description: str | None = None,
+) -> Dataset:
     """Add overlay plane ``group`` (PS3.3 C.9.2) holding ``bits`` ((rows, cols) or (frames, rows, cols))."""
     bits = np.asarray(bits, bool)
     rows, cols = bits.shape[-2:]
@@ -83,8 +92,14 @@ def _embedded() -> Dataset:
     """A retired overlay in bit 12 of 16-bit words above 12 stored bits (Overlay Bits Allocated 16)."""
     words = PX | (np.pad(BITS, ((0, PX.shape[0] - 13), (0, PX.shape[1] - 9))).astype(np.uint16) << 12)
     ds = image(words, BitsStored=12, HighBit=11)
-    for element, vr, value in ((0x10, "US", 37), (0x11, "US", 41), (0x40, "CS", "G"), (0x50, "SS", [1, 1]),
-                               (0x100, "US", 16), (0x102, "US", 12)):
+    for element, vr, value in (
+        (0x10, "US", 37),
+        (0x11, "US", 41),
+        (0x40, "CS", "G"),
+        (0x50, "SS", [1, 1]),
+        (0x100, "US", 16),
+        (0x102, "US", 12),
+    ):
         ds.add_new(0x60000000 | element, vr, value)
     return ds
 
@@ -105,17 +120,34 @@ CASES = [
     ("origin-0-0", lambda: add_overlay(image(), 0x6004, BITS, origin=(0, 0)), 1),
     ("wholly-outside", lambda: add_overlay(image(), 0x6004, BITS, origin=(100, 100)), 1),
     ("OB", lambda: add_overlay(image(), 0x6000, BITS, origin=(2, 2), vr="OB"), 1),
-    ("groups-6000-and-601E", lambda: add_overlay(add_overlay(image(), 0x6000, BITS, origin=(2, 2)), 0x601E, ~BITS,
-                                                   origin=(20, 20), kind="R"), 1),
-    ("multi-frame-overlay-from-frame-2", lambda: add_overlay(image(FRAMES), 0x6000, BITS2, origin=(3, 3), frames=2,
-                                                             frame_origin=2), 3),
-    ("one-frame-overlay-on-frame-2", lambda: add_overlay(image(FRAMES), 0x6000, BITS, origin=(3, 3), frames=1,
-                                                         frame_origin=2), 3),
+    (
+        "groups-6000-and-601E",
+        lambda: add_overlay(
+            add_overlay(image(), 0x6000, BITS, origin=(2, 2)), 0x601E, ~BITS, origin=(20, 20), kind="R"
+        ),
+        1,
+    ),
+    (
+        "multi-frame-overlay-from-frame-2",
+        lambda: add_overlay(image(FRAMES), 0x6000, BITS2, origin=(3, 3), frames=2, frame_origin=2),
+        3,
+    ),
+    (
+        "one-frame-overlay-on-frame-2",
+        lambda: add_overlay(image(FRAMES), 0x6000, BITS, origin=(3, 3), frames=1, frame_origin=2),
+        3,
+    ),
     ("no-frame-count-every-frame", lambda: add_overlay(image(FRAMES), 0x6000, BITS, origin=(3, 3)), 3),
-    ("MONOCHROME1", lambda: add_overlay(image(PhotometricInterpretation="MONOCHROME1"), 0x6000, BITS,
-                                        origin=(5, 7)), 1),
-    ("MONOCHROME1-roi", lambda: add_overlay(image(PhotometricInterpretation="MONOCHROME1"), 0x6000, BITS,
-                                            kind="R", origin=(5, 7)), 1),
+    (
+        "MONOCHROME1",
+        lambda: add_overlay(image(PhotometricInterpretation="MONOCHROME1"), 0x6000, BITS, origin=(5, 7)),
+        1,
+    ),
+    (
+        "MONOCHROME1-roi",
+        lambda: add_overlay(image(PhotometricInterpretation="MONOCHROME1"), 0x6000, BITS, kind="R", origin=(5, 7)),
+        1,
+    ),
     ("embedded-in-pixel-data", _embedded, 1),
     ("big-endian-OW", _big_endian, 1),
 ]
@@ -148,7 +180,7 @@ def test_bundled_overlay_file_matches_dcm2pnm(tmp_path, invert):
     got, off = cv2.imread(os.fspath(out), -1), cv2.imread(os.fspath(plain), -1)
     assert_within_one(got, dcm2pnm_overlays(src, "+Wi", "1", *(["+P"] if invert else [])), "overlays on")
     assert_within_one(off, dcm2pnm_overlays(src, "-O", "+Wi", "1", *(["+P"] if invert else [])), "--no-overlays")
-    assert int((got != off).sum()) == (128 if invert else 222)   # its 1 bits, less those already white
+    assert int((got != off).sum()) == (128 if invert else 222)  # its 1 bits, less those already white
 
 
 def test_embedded_overlay_bits_are_masked_out_of_the_values(tmp_path):
@@ -165,13 +197,13 @@ def test_objects_parse_once_into_frozen_values():
     (plane,) = objects.overlays
     assert (plane.group, plane.kind, plane.rows, plane.columns, plane.origin) == (0x6002, "R", 13, 9, (-3, 36))
     with pytest.raises(AttributeError):
-        plane.kind = "G"                                   # type: ignore[misc]
+        plane.kind = "G"  # type: ignore[misc]
 
 
 def test_damaged_overlay_is_left_out_with_a_note(tmp_path):
     ds = image()
     ds.add_new(0x60000010, "US", 10)
-    ds.add_new(0x60000011, "US", 10)                       # a size, but no Overlay Data
+    ds.add_new(0x60000011, "US", 10)  # a size, but no Overlay Data
     notes: list[str] = []
     img = dcmlib.load(write_ds(ds, tmp_path / "d.dcm"), on_warning=notes.append)
     assert np.array_equal(img.render(), img.render(overlays=False))
@@ -179,8 +211,9 @@ def test_damaged_overlay_is_left_out_with_a_note(tmp_path):
 
 
 def test_info_lists_overlays_without_patient(tmp_path, capsys):
-    path = write_ds(add_overlay(image(), 0x6002, BITS, kind="R", origin=(-3, 36), description="CAD marks"),
-                    tmp_path / "i.dcm")
+    path = write_ds(
+        add_overlay(image(), 0x6002, BITS, kind="R", origin=(-3, 36), description="CAD marks"), tmp_path / "i.dcm"
+    )
     assert dcmview.main([path, "--info"]) == 0
     out = capsys.readouterr().out
     assert "overlay 6002: R (ROI), 9 x 13 at row -3, column 36: CAD marks" in out
@@ -197,7 +230,7 @@ def test_viewer_l_toggles_overlays_and_s_equals_export(tmp_path):
     assert off_state.overlays is False and controls.on_key(off_state, "l").overlays is True
     view.set_state(off_state)
     off = view.compose()
-    assert (on != off).any() and on[on != off].min() == 255     # white graphics, only where they are
+    assert (on != off).any() and on[on != off].min() == 255  # white graphics, only where they are
     for flags, state in (([], replace(off_state, overlays=True)), (["--no-overlays"], off_state)):
         out = tmp_path / "e.png"
         assert dcmview.main([src, "--export", os.fspath(out), *flags]) == 0

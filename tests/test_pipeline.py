@@ -28,8 +28,17 @@ def linear(x, c, w) -> np.ndarray:
 
 
 def lay(bits_stored=12, signed=False, bits_allocated=16, keyword="PixelData") -> Layout:
-    return Layout(rows=2, columns=2, samples=1, bits_allocated=bits_allocated, bits_stored=bits_stored, signed=signed,
-                  frames=1, photometric="MONOCHROME2", keyword=keyword)
+    return Layout(
+        rows=2,
+        columns=2,
+        samples=1,
+        bits_allocated=bits_allocated,
+        bits_stored=bits_stored,
+        signed=signed,
+        frames=1,
+        photometric="MONOCHROME2",
+        keyword=keyword,
+    )
 
 
 def never() -> Window:
@@ -81,7 +90,7 @@ class TestPercentileWindow:
 
     def test_empty_and_constant(self):
         assert P.percentile_window(np.array([np.nan], np.float32), None, 0, 100) == (0.0, 1.0)
-        assert P.percentile_window(np.full(5, 7.0), None, 0, 100) == (7.0, 1.0)   # width at least 1
+        assert P.percentile_window(np.full(5, 7.0), None, 0, 100) == (7.0, 1.0)  # width at least 1
 
 
 STORED = [Window(40.0, 400.0, VoiFunction.LINEAR, "SOFT"), Window(-600.0, 1500.0, VoiFunction.LINEAR, "LUNG")]
@@ -122,15 +131,19 @@ class TestResolveVoi:
         sel = P.resolve_voi([lut], never, VoiFunction.LINEAR)
         assert sel.is_lut and sel.window.function is VoiFunction.LINEAR
 
-    @pytest.mark.parametrize("kw, problem", [
-        ({"center": 40, "width": 0}, "width"),
-        ({"center": 40, "width": 0.5}, "width"),                 # LINEAR needs width >= 1 (C.11.2.1.2.1)
-        ({"preset": "kidney"}, "kidney"),
-        ({"voi": 3}, r"VOI 3 out of range \(1\.\.2\)"),
-        ({"voi": 0}, r"VOI 0 out of range \(1\.\.2\)"),
-        ({"voi": "two"}, "VOI number must be an integer"),
-        ({"mode": "gamma"}, "gamma"),
-    ], ids=["width-0", "width-half", "preset", "voi-3", "voi-0", "voi-text", "mode"])
+    @pytest.mark.parametrize(
+        "kw, problem",
+        [
+            ({"center": 40, "width": 0}, "width"),
+            ({"center": 40, "width": 0.5}, "width"),  # LINEAR needs width >= 1 (C.11.2.1.2.1)
+            ({"preset": "kidney"}, "kidney"),
+            ({"voi": 3}, r"VOI 3 out of range \(1\.\.2\)"),
+            ({"voi": 0}, r"VOI 0 out of range \(1\.\.2\)"),
+            ({"voi": "two"}, "VOI number must be an integer"),
+            ({"mode": "gamma"}, "gamma"),
+        ],
+        ids=["width-0", "width-half", "preset", "voi-3", "voi-0", "voi-text", "mode"],
+    )
     def test_bad_choices_are_invalid_arguments_naming_where(self, kw, problem):
         with pytest.raises(InvalidArgumentError, match=problem) as info:
             P.resolve_voi(STORED, never, VoiFunction.LINEAR, where="a.dcm", **kw)
@@ -172,14 +185,14 @@ class TestGreyPipeline:
         table = P.display_table(0, 4095, 65536, m, w, False)
         codes = np.arange(4096)
         np.testing.assert_array_equal(table[:4096], linear(codes - 1024, 40, 400))
-        assert not table[4096:].any()                          # codes that never occur stay 0
+        assert not table[4096:].any()  # codes that never occur stay 0
 
     def test_display_table_of_signed_codes_is_indexed_by_their_bit_pattern(self):
-        table = P.display_table(-2, 1, 65536, Modality(), Window(0.3, 6.0), False)   # no level half-way
+        table = P.display_table(-2, 1, 65536, Modality(), Window(0.3, 6.0), False)  # no level half-way
         stored = np.array([-2, -1, 0, 1], np.int16)
         np.testing.assert_array_equal(P.apply_table(stored, table), linear(stored, 0.3, 6.0))
-        assert linear(stored, 0.3, 6.0).tolist() == [36, 87, 138, 189]   # e.g. -2: (-2 + 0.2) / 5 + 0.5 = 0.14
-        assert table[65534] == 36 and table[65535] == 87     # -2 and -1 as unsigned 16-bit patterns
+        assert linear(stored, 0.3, 6.0).tolist() == [36, 87, 138, 189]  # e.g. -2: (-2 + 0.2) / 5 + 0.5 = 0.14
+        assert table[65534] == 36 and table[65535] == 87  # -2 and -1 as unsigned 16-bit patterns
 
     def test_padding_codes_are_black_even_inverted(self):
         table = P.display_table(0, 255, 256, Modality(), Window(128.0, 256.0), True, padding=(0, 9))
@@ -194,7 +207,7 @@ class TestGreyPipeline:
         rgb = np.array([[[255, 10, 0]]], np.uint8)
         assert P.color_display(rgb).tolist() == [[[0, 10, 255]]]
         assert P.color_display(rgb, invert=True).tolist() == [[[255, 245, 0]]]
-        assert rgb.tolist() == [[[255, 10, 0]]]                # a new array
+        assert rgb.tolist() == [[[255, 10, 0]]]  # a new array
 
 
 class TestPaddingAndRange:
@@ -233,7 +246,7 @@ class TestViewports:
         v = np.full((4, 4), 7.0, np.float32)
         mask = np.zeros((4, 4), bool)
         mask[0, 0] = True
-        (level0, m0), = P.pyramid(v, mask, background=-1.0, smallest=4)
+        ((level0, m0),) = P.pyramid(v, mask, background=-1.0, smallest=4)
         assert level0[0, 0] == -1.0 and level0[1, 1] == 7.0 and m0[0, 0] == 255 and m0[1, 1] == 0
 
     def test_one_to_one_is_the_pixels_themselves(self):

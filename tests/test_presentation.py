@@ -101,13 +101,15 @@ class TestPolarityThroughRender:
     def test_monochrome1_with_inverse_inverts_once(self):
         assert render(PhotometricInterpretation="MONOCHROME1", PresentationLUTShape="INVERSE").tolist() == INVERTED
 
-    @pytest.mark.parametrize("tags", [{}, {"PhotometricInterpretation": "MONOCHROME1"},
-                                      {"PresentationLUTShape": "INVERSE"}])
+    @pytest.mark.parametrize(
+        "tags", [{}, {"PhotometricInterpretation": "MONOCHROME1"}, {"PresentationLUTShape": "INVERSE"}]
+    )
     def test_user_invert_flips_and_is_an_involution(self, tags):
         img = dcmlib.load(make_ds(PIXELS, **WINDOW, **tags))
         plain, flipped = img.render(), img.render(invert=True)
         assert {tuple(map(tuple, plain.tolist())), tuple(map(tuple, flipped.tolist()))} == {
-            tuple(map(tuple, NORMAL)), tuple(map(tuple, INVERTED))
+            tuple(map(tuple, NORMAL)),
+            tuple(map(tuple, INVERTED)),
         }
         # invert twice (through render_values on the inverted output's source values) comes back
         v = img.values()

@@ -11,7 +11,14 @@ import dcmlib
 from dcmlib import InvalidArgumentError, controls
 from dcmlib.lut import VoiFunction
 from dcmlib.presets import (
-    PRESETS, Preset, UserPresets, applies_hu, default_presets_path, find_preset, get_preset, load_presets,
+    PRESETS,
+    Preset,
+    UserPresets,
+    applies_hu,
+    default_presets_path,
+    find_preset,
+    get_preset,
+    load_presets,
 )
 from helpers import assert_within_one, make_ds, ramp, run_cli, write_ds
 
@@ -53,8 +60,9 @@ class TestBuiltIn:
         with pytest.raises(InvalidArgumentError, match="unknown preset"):
             get_preset("nope")
 
-    @pytest.mark.parametrize("unit,fits", [("HU", True), ("hu", True), ("", False), ("US", False),
-                                           ("RGB", False), ("BQML", False)])
+    @pytest.mark.parametrize(
+        "unit,fits", [("HU", True), ("hu", True), ("", False), ("US", False), ("RGB", False), ("BQML", False)]
+    )
     def test_ct_presets_fit_hu_only(self, unit, fits):
         assert applies_hu(unit) is fits
 
@@ -64,34 +72,41 @@ class TestToml:
         f = tmp_path / "presets.toml"
         f.write_text(TOML)
         user = load_presets(f)
-        assert set(user.by_modality) == {"CT", "CR", "MR"}          # modality keys upper case
-        assert user.for_modality("CT") == (Preset("liver narrow", 60.0, 120.0),
-                                           Preset("lung", -500.0, 1400.0, VoiFunction.SIGMOID))
-        assert user.for_modality("cr") == (Preset("chest", 2000.0, 3000.0),
-                                           Preset("bones", 2500.0, 1200.0, VoiFunction.LINEAR_EXACT))
+        assert set(user.by_modality) == {"CT", "CR", "MR"}  # modality keys upper case
+        assert user.for_modality("CT") == (
+            Preset("liver narrow", 60.0, 120.0),
+            Preset("lung", -500.0, 1400.0, VoiFunction.SIGMOID),
+        )
+        assert user.for_modality("cr") == (
+            Preset("chest", 2000.0, 3000.0),
+            Preset("bones", 2500.0, 1200.0, VoiFunction.LINEAR_EXACT),
+        )
         assert user.for_modality("MR") == (Preset("T2 brain", 300.0, 600.0),)
         assert user.for_modality("US") == () and len(user) == 5 and user.path == str(f)
 
-    @pytest.mark.parametrize("text,message", [
-        ("[CT\nx = 1", "not valid TOML"),                             # syntax: the parser's line
-        ("[CT]\nlung = { center = -600 }", "width must be a number"),
-        ("[CT]\nlung = { center = 'a', width = 1 }", "center must be a number"),
-        ("[CT]\nlung = { center = -600, width = 0 }", "width must be >= 1"),
-        ("[CT]\nlung = { center = -600, width = 0, function = 'sigmoid' }", "width must be > 0"),
-        ("[CT]\nlung = { center = -600, width = 100, function = 'log' }", "unknown mode"),
-        ("[CT]\nlung = { center = -600, width = 100, level = 3 }", "unknown key 'level'"),
-        ("[CT]\nlung = { center = true, width = 100 }", "center must be a finite number"),
-        ("[CT]\nlung = { center = nan, width = 100 }", "center must be a finite number"),
-        ("[CT]\nlung = 'wide'", "must be { center = C, width = W }"),
-        ("CT = 3", "must be a table of presets"),
-        ("['C T']\nx = [1, 2]", "is not a modality"),
-    ])
+    @pytest.mark.parametrize(
+        "text,message",
+        [
+            ("[CT\nx = 1", "not valid TOML"),  # syntax: the parser's line
+            ("[CT]\nlung = { center = -600 }", "width must be a number"),
+            ("[CT]\nlung = { center = 'a', width = 1 }", "center must be a number"),
+            ("[CT]\nlung = { center = -600, width = 0 }", "width must be >= 1"),
+            ("[CT]\nlung = { center = -600, width = 0, function = 'sigmoid' }", "width must be > 0"),
+            ("[CT]\nlung = { center = -600, width = 100, function = 'log' }", "unknown mode"),
+            ("[CT]\nlung = { center = -600, width = 100, level = 3 }", "unknown key 'level'"),
+            ("[CT]\nlung = { center = true, width = 100 }", "center must be a finite number"),
+            ("[CT]\nlung = { center = nan, width = 100 }", "center must be a finite number"),
+            ("[CT]\nlung = 'wide'", "must be { center = C, width = W }"),
+            ("CT = 3", "must be a table of presets"),
+            ("['C T']\nx = [1, 2]", "is not a modality"),
+        ],
+    )
     def test_broken(self, tmp_path, text, message):
         f = tmp_path / "presets.toml"
         f.write_text(text)
         with pytest.raises(InvalidArgumentError, match=message) as exc:
             load_presets(f)
-        assert str(exc.value).startswith(f"{f}: ")                   # one line naming the file
+        assert str(exc.value).startswith(f"{f}: ")  # one line naming the file
 
     def test_syntax_error_names_the_line(self, tmp_path):
         f = tmp_path / "p.toml"
@@ -121,23 +136,28 @@ class TestWeasis:
         f.write_text(WEASIS)
         user = load_presets(f)
         # level is the center, window the width; SIGMOID is the VOI LUT Function; key is ignored
-        assert user.for_modality("CT") == (Preset("Brain", 35.0, 110.0, VoiFunction.LINEAR),
-                                           Preset("Abdomen", 50.0, 320.0, VoiFunction.LINEAR),
-                                           Preset("Lung", -500.0, 1500.0, VoiFunction.SIGMOID))
+        assert user.for_modality("CT") == (
+            Preset("Brain", 35.0, 110.0, VoiFunction.LINEAR),
+            Preset("Abdomen", 50.0, 320.0, VoiFunction.LINEAR),
+            Preset("Lung", -500.0, 1500.0, VoiFunction.SIGMOID),
+        )
         assert user.for_modality("MR") == (Preset("Soft", 400.0, 800.0, VoiFunction.LINEAR),)
         assert user.notes == ("<preset> 5 'Log': shape LOG is not a DICOM VOI LUT Function; preset skipped",)
 
     def test_recognised_by_content(self, tmp_path):
-        f = tmp_path / "weasis-presets"                   # no extension: XML by its first character
+        f = tmp_path / "weasis-presets"  # no extension: XML by its first character
         f.write_text(WEASIS)
         assert len(load_presets(f)) == 4
 
-    @pytest.mark.parametrize("text,message", [
-        ("<presets><preset name='a' modality='CT' window='1'/></presets>", "has no 'level' attribute"),
-        ("<presets><preset name='a' modality='CT' window='w' level='1'/></presets>", "width must be a number"),
-        ("<presets><preset name='a'", "not valid XML"),
-        ("<config><preset/></config>", "not a Weasis presets file"),
-    ])
+    @pytest.mark.parametrize(
+        "text,message",
+        [
+            ("<presets><preset name='a' modality='CT' window='1'/></presets>", "has no 'level' attribute"),
+            ("<presets><preset name='a' modality='CT' window='w' level='1'/></presets>", "width must be a number"),
+            ("<presets><preset name='a'", "not valid XML"),
+            ("<config><preset/></config>", "not a Weasis presets file"),
+        ],
+    )
     def test_broken(self, tmp_path, text, message):
         f = tmp_path / "presets.xml"
         f.write_text(text)
@@ -147,14 +167,15 @@ class TestWeasis:
 
 class TestFind:
     def user(self):
-        return UserPresets({"CT": (Preset("lung", -500.0, 1400.0),), "CR": (Preset("chest", 2000.0, 3000.0),)},
-                           "/x/presets.toml")
+        return UserPresets(
+            {"CT": (Preset("lung", -500.0, 1400.0),), "CR": (Preset("chest", 2000.0, 3000.0),)}, "/x/presets.toml"
+        )
 
     def test_users_first_for_the_modality(self):
         assert find_preset("Lung", "CT", self.user()) == Preset("lung", -500.0, 1400.0)
         assert find_preset("lung", "MR", self.user()) == Preset("lung", -500.0, 1400.0)  # any of yours
         assert find_preset("chest", "", self.user()).center == 2000.0
-        assert find_preset("bone", "CT", self.user()) == PRESETS["bone"]                 # built in
+        assert find_preset("bone", "CT", self.user()) == PRESETS["bone"]  # built in
         assert find_preset("lung") == PRESETS["lung"]
 
     def test_unknown_lists_both(self):
@@ -165,8 +186,10 @@ class TestFind:
         img = dcmlib.load(make_ds(ramp(8, 8, 0, 4000, np.uint16), Modality="CR"))
         sel = img.resolve_voi(preset=Preset("chest", 2000.0, 3000.0, VoiFunction.SIGMOID))
         assert sel.window.function is VoiFunction.SIGMOID
-        assert img.resolve_voi(preset=Preset("chest", 2000.0, 3000.0, VoiFunction.SIGMOID),
-                               mode="linear").window.function is VoiFunction.LINEAR        # --mode wins
+        assert (
+            img.resolve_voi(preset=Preset("chest", 2000.0, 3000.0, VoiFunction.SIGMOID), mode="linear").window.function
+            is VoiFunction.LINEAR
+        )  # --mode wins
         assert img.resolve_voi(preset="lung").window.function is VoiFunction.LINEAR
 
 
@@ -174,15 +197,16 @@ class TestViewerCycle:
     """The p / 1-9 cycle with user presets, on real images."""
 
     def test_cr_cycles_its_own_windows_then_yours(self):
-        img = dcmlib.load(make_ds(ramp(32, 32, 100, 3000, np.uint16), Modality="CR",
-                                  PhotometricInterpretation="MONOCHROME1"))
+        img = dcmlib.load(
+            make_ds(ramp(32, 32, 100, 3000, np.uint16), Modality="CR", PhotometricInterpretation="MONOCHROME1")
+        )
         st = controls.initial_state(img, user_presets=(Preset("chest", 2000.0, 3000.0),))
         assert [c.label for c in st.choices] == ["auto 0.5-99.5 %", "auto 2-98 %", "full range", "chest"]
-        assert st.choice == 2 and st.minmax                          # opens on its own (min-max) window
+        assert st.choice == 2 and st.minmax  # opens on its own (min-max) window
         s = controls.on_key(st, "p", img)
         assert (s.preset, s.center, s.width) == ("chest", 2000.0, 3000.0)
         s = controls.on_key(s, "p", img)
-        assert s.auto == (0.5, 99.5) and s.choice == 0               # around again
+        assert s.auto == (0.5, 99.5) and s.choice == 0  # around again
         assert "4 chest" in " ".join(a for _, a in controls.help_rows(st))
 
     def test_ct_adds_yours_after_the_nine(self):
@@ -220,8 +244,10 @@ class TestCommandLine:
         for args in (["--export", tmp_path / "x.png"], ["convert", "--out", tmp_path / "out", "--no-progress"]):
             r = run_cli(*([args[0], src, *args[1:]] if args[0] == "convert" else [src, *args]), "--preset", "lung")
             assert r.returncode == 0, r.stderr
-            assert r.stderr.splitlines()[0] == (f"dcmview: error: {bad}: [CT] preset 'lung': width must be a "
-                                                "number, got None (using the built-in presets)")
+            assert r.stderr.splitlines()[0] == (
+                f"dcmview: error: {bad}: [CT] preset 'lung': width must be a "
+                "number, got None (using the built-in presets)"
+            )
         assert (tmp_path / "x.png").exists() and (tmp_path / "out" / "ct.png").exists()
 
     def test_default_file_and_list(self, tmp_path):
@@ -232,11 +258,18 @@ class TestCommandLine:
         import sys
 
         from helpers import DCMVIEW, ROOT
+
         env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path), QT_QPA_PLATFORM="offscreen")
-        r = subprocess.run([sys.executable, str(DCMVIEW), "--list-presets"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [sys.executable, str(DCMVIEW), "--list-presets"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 0 and "T2 brain" in r.stdout and "liver narrow" in r.stdout
-        assert "lung" in r.stdout.splitlines()[1]                     # the built-in ones first
+        assert "lung" in r.stdout.splitlines()[1]  # the built-in ones first
 
     def test_unknown_preset_names_both_sets(self, tmp_path):
         src = write_ds(make_ds(ramp(16, 16, 0, 2000)), tmp_path / "ct.dcm")
@@ -257,8 +290,14 @@ def _by_modality(folder) -> dict[str, str]:
         "MR": make_ds(values, Modality="MR", WindowCenter=2000, WindowWidth=4000),
         "CR": make_ds(values, Modality="CR"),
         "NM": make_ds(values, Modality="NM"),
-        "CT": make_ds(values.astype(np.int16), Modality="CT", RescaleSlope=1, RescaleIntercept=-1024,
-                      WindowCenter=40, WindowWidth=400),
+        "CT": make_ds(
+            values.astype(np.int16),
+            Modality="CT",
+            RescaleSlope=1,
+            RescaleIntercept=-1024,
+            WindowCenter=40,
+            WindowWidth=400,
+        ),
     }
     return {m: write_ds(ds, folder / f"{m}.dcm") for m, ds in files.items()}
 
@@ -271,8 +310,9 @@ def _windowed(path: str, center: float, width: float) -> np.ndarray:
     ds = pydicom.dcmread(path)
     x = apply_modality_lut(ds.pixel_array, ds).astype(np.float64)
     y = ((x - (center - 0.5)) / (width - 1) + 0.5) * 255
-    return np.clip(np.where(x <= center - 0.5 - (width - 1) / 2, 0,
-                            np.where(x > center - 0.5 + (width - 1) / 2, 255, y)), 0, 255)
+    return np.clip(
+        np.where(x <= center - 0.5 - (width - 1) / 2, 0, np.where(x > center - 0.5 + (width - 1) / 2, 255, y)), 0, 255
+    )
 
 
 @pytest.mark.parametrize("modality", ["MR", "CR", "NM"])
@@ -282,7 +322,8 @@ def test_export_does_not_apply_a_ct_preset_to_another_modality(tmp_path, modalit
     proc = run_cli(path, "--export", tmp_path / "out.png", "--preset", "lung")
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        f"dcmview: warning: {path}: preset 'lung' is for CT (HU), not {modality}: the file's own window is used"]
+        f"dcmview: warning: {path}: preset 'lung' is for CT (HU), not {modality}: the file's own window is used"
+    ]
     own = _windowed(path, 2000, 4000) if modality == "MR" else _windowed(path, 2000, 4000 + 1)  # min-max: 0..4000
     got = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
     assert_within_one(got, own)
@@ -307,8 +348,19 @@ def test_convert_follows_the_same_rule_and_says_so_in_the_row(tmp_path):
     (tmp_path / "p.toml").write_text("[CR]\nchest = [1000, 2000]\n")
     for preset in ("lung", "chest"):
         out = tmp_path / preset
-        proc = run_cli("convert", tmp_path / "src", "--out", out, "--preset", preset, "--presets",
-                       tmp_path / "p.toml", "--no-progress", "--workers", "1")
+        proc = run_cli(
+            "convert",
+            tmp_path / "src",
+            "--out",
+            out,
+            "--preset",
+            preset,
+            "--presets",
+            tmp_path / "p.toml",
+            "--no-progress",
+            "--workers",
+            "1",
+        )
         assert proc.returncode == 0, proc.stderr
         with open(out / "manifest.csv", newline="") as fh:
             rows = {r["modality"]: r for r in csv.DictReader(fh)}
@@ -319,11 +371,19 @@ def test_convert_follows_the_same_rule_and_says_so_in_the_row(tmp_path):
             else:
                 owner = "CT (HU)" if preset == "lung" else "CR"
                 assert row["window_source"] != f"preset {preset}"
-                assert row["warnings"] == f"preset '{preset}' is for {owner}, not {modality}" + \
-                    (" (HU)" if modality == "CT" else "") + ": the file's own window is used", row
+                assert (
+                    row["warnings"]
+                    == f"preset '{preset}' is for {owner}, not {modality}"
+                    + (" (HU)" if modality == "CT" else "")
+                    + ": the file's own window is used"
+                ), row
             ref = tmp_path / f"ref-{preset}-{modality}.png"
-            assert run_cli(files[modality], "--export", ref, "--preset", preset, "--presets",
-                           tmp_path / "p.toml").returncode == 0
+            assert (
+                run_cli(
+                    files[modality], "--export", ref, "--preset", preset, "--presets", tmp_path / "p.toml"
+                ).returncode
+                == 0
+            )
             assert (out / row["output"]).read_bytes() == ref.read_bytes()
 
 

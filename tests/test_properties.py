@@ -133,8 +133,9 @@ CT = arrays(np.int16, st.tuples(st.integers(1, 6), st.integers(1, 6)), elements=
 def test_render_equals_the_pure_stages(stored, slope, intercept, window, photometric, invert):
     """The LUT fast path (cv2.LUT over every int16 code) against the float path applied by hand."""
     c, w, fn = window
-    img = dcmlib.load(make_ds(stored, RescaleSlope=slope, RescaleIntercept=intercept,
-                              PhotometricInterpretation=photometric))
+    img = dcmlib.load(
+        make_ds(stored, RescaleSlope=slope, RescaleIntercept=intercept, PhotometricInterpretation=photometric)
+    )
     got = img.render(c, w, mode=fn.mode, invert=invert)
     y = voi_window(modality_lut(stored, slope, intercept), c, w, fn)
     if (photometric == "MONOCHROME1") != invert:

@@ -29,23 +29,48 @@ from pydicom.uid import generate_uid
 
 import dcmlib
 from dcmlib import pstate as ps
-from helpers import (assert_one_error_line, assert_within_one, lut_item, make_ds, ramp, requires_tools, run_cli,
-                     set_tags, write_ds, write_series)
+from helpers import (
+    assert_one_error_line,
+    assert_within_one,
+    lut_item,
+    make_ds,
+    ramp,
+    requires_tools,
+    run_cli,
+    set_tags,
+    write_ds,
+    write_series,
+)
 
 SC = "1.2.840.10008.5.1.4.1.1.7"
 DCMP2PGM = shutil.which("dcmp2pgm")
 requires_dcmp2pgm = requires_tools("dcmp2pgm", why="DCMTK, Debian package 'dcmtk'")
 
-_IMAGE_ONLY = ("Rows", "Columns", "SamplesPerPixel", "PhotometricInterpretation", "BitsAllocated", "BitsStored",
-               "HighBit", "PixelRepresentation", "PixelData")
+_IMAGE_ONLY = (
+    "Rows",
+    "Columns",
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
+    "PixelData",
+)
 
 
 def image(pixels=None, **tags) -> Dataset:
     """A 12-bit grey Secondary Capture image (64 rows x 48 columns ramp by default)."""
     if pixels is None:
         pixels = ramp(64, 48, 0, 4095, np.uint16)
-    header = dict(SOPClassUID=SC, Modality="OT", StudyInstanceUID=generate_uid(),
-                  SeriesInstanceUID=generate_uid(), BitsStored=12, HighBit=11)
+    header = dict(
+        SOPClassUID=SC,
+        Modality="OT",
+        StudyInstanceUID=generate_uid(),
+        SeriesInstanceUID=generate_uid(),
+        BitsStored=12,
+        HighBit=11,
+    )
     return make_ds(pixels, **{**header, **tags})
 
 
@@ -124,31 +149,48 @@ def ours(img_path: str, state_path: str, frame: int = 0, **kw) -> np.ndarray:
 GREY_CASES = {
     "no VOI (identity over the bits)": dict(img=dict(pixels=ramp(64, 48, 1000, 3000, np.uint16)), state={}),
     "VOI window": dict(img={}, state=dict(SoftcopyVOILUTSequence=[window_item(1500, 800)])),
-    "VOI window, image window ignored": dict(img=dict(WindowCenter=100, WindowWidth=50),
-                                             state=dict(SoftcopyVOILUTSequence=[window_item(2500, 3000)])),
+    "VOI window, image window ignored": dict(
+        img=dict(WindowCenter=100, WindowWidth=50), state=dict(SoftcopyVOILUTSequence=[window_item(2500, 3000)])
+    ),
     "VOI window with the state's rescale": dict(
         img=dict(RescaleSlope=1, RescaleIntercept=0),
-        state=dict(SoftcopyVOILUTSequence=[window_item(1900, 1000)], RescaleSlope=2, RescaleIntercept=-100,
-                   RescaleType="US")),
+        state=dict(
+            SoftcopyVOILUTSequence=[window_item(1900, 1000)], RescaleSlope=2, RescaleIntercept=-100, RescaleType="US"
+        ),
+    ),
     "the image's rescale left out (PS3.4 N.2)": dict(
-        img=dict(RescaleSlope=2, RescaleIntercept=-1000),
-        state=dict(SoftcopyVOILUTSequence=[window_item(2000, 1000)])),
+        img=dict(RescaleSlope=2, RescaleIntercept=-1000), state=dict(SoftcopyVOILUTSequence=[window_item(2000, 1000)])
+    ),
     "VOI LUT": dict(img={}, state=dict(SoftcopyVOILUTSequence=[Dataset()]), voi_lut=True),
-    "Modality LUT in the state": dict(img={}, state=dict(
-        ModalityLUTSequence=[lut_item([4096, 0, 16], (4095 - np.arange(4096)) * 8, ModalityLUTType="US")],
-        SoftcopyVOILUTSequence=[window_item(16000, 20000)])),
-    "INVERSE": dict(img={}, state=dict(SoftcopyVOILUTSequence=[window_item(2000, 2000)],
-                                       PresentationLUTShape="INVERSE")),
-    "MONOCHROME1 with IDENTITY": dict(img=dict(PhotometricInterpretation="MONOCHROME1"),
-                                      state=dict(SoftcopyVOILUTSequence=[window_item(2000, 2000)])),
-    "MONOCHROME1 with INVERSE": dict(img=dict(PhotometricInterpretation="MONOCHROME1"),
-                                     state=dict(SoftcopyVOILUTSequence=[window_item(2000, 2000)],
-                                                PresentationLUTShape="INVERSE")),
-    "Presentation LUT": dict(img={}, state=dict(
-        SoftcopyVOILUTSequence=[window_item(2000, 3000)], PresentationLUTShape=None,
-        PresentationLUTSequence=[lut_item([256, 0, 12], (4095 * (np.arange(256) / 255.0) ** 2).round())])),
-    "signed image": dict(img=dict(pixels=ramp(64, 48, -2048, 2047, np.int16)),
-                         state=dict(SoftcopyVOILUTSequence=[window_item(-200, 1500)])),
+    "Modality LUT in the state": dict(
+        img={},
+        state=dict(
+            ModalityLUTSequence=[lut_item([4096, 0, 16], (4095 - np.arange(4096)) * 8, ModalityLUTType="US")],
+            SoftcopyVOILUTSequence=[window_item(16000, 20000)],
+        ),
+    ),
+    "INVERSE": dict(
+        img={}, state=dict(SoftcopyVOILUTSequence=[window_item(2000, 2000)], PresentationLUTShape="INVERSE")
+    ),
+    "MONOCHROME1 with IDENTITY": dict(
+        img=dict(PhotometricInterpretation="MONOCHROME1"), state=dict(SoftcopyVOILUTSequence=[window_item(2000, 2000)])
+    ),
+    "MONOCHROME1 with INVERSE": dict(
+        img=dict(PhotometricInterpretation="MONOCHROME1"),
+        state=dict(SoftcopyVOILUTSequence=[window_item(2000, 2000)], PresentationLUTShape="INVERSE"),
+    ),
+    "Presentation LUT": dict(
+        img={},
+        state=dict(
+            SoftcopyVOILUTSequence=[window_item(2000, 3000)],
+            PresentationLUTShape=None,
+            PresentationLUTSequence=[lut_item([256, 0, 12], (4095 * (np.arange(256) / 255.0) ** 2).round())],
+        ),
+    ),
+    "signed image": dict(
+        img=dict(pixels=ramp(64, 48, -2048, 2047, np.int16)),
+        state=dict(SoftcopyVOILUTSequence=[window_item(-200, 1500)]),
+    ),
 }
 
 
@@ -160,12 +202,13 @@ def test_grey_stage_matches_dcmp2pgm(tmp_path, case):
     state = make_pstate(img, **spec["state"])
     if spec.get("voi_lut"):
         state.SoftcopyVOILUTSequence[0].VOILUTSequence = [
-            lut_item([2048, 1024, 12], (4095 * np.sin(np.linspace(0, np.pi / 2, 2048))).round())]
+            lut_item([2048, 1024, 12], (4095 * np.sin(np.linspace(0, np.pi / 2, 2048))).round())
+        ]
     img_path, state_path = files(tmp_path, img, state)
     expected = dcmp2pgm(state_path, img_path)
     got = ours(img_path, state_path)
     assert_within_one(got, expected)
-    assert np.ptp(got.astype(int)) > 100          # not a flat image that would match anything
+    assert np.ptp(got.astype(int)) > 100  # not a flat image that would match anything
 
 
 @requires_dcmp2pgm
@@ -173,8 +216,9 @@ def test_grey_stage_matches_dcmp2pgm(tmp_path, case):
 def test_spatial_transformation_matches_dcmp2pgm(tmp_path, rotation, flip):
     pixels = np.random.default_rng(rotation + (flip == "Y")).integers(0, 4096, (40, 28)).astype(np.uint16)
     img = image(pixels)
-    state = make_pstate(img, ImageRotation=rotation, ImageHorizontalFlip=flip,
-                        SoftcopyVOILUTSequence=[window_item(2048, 4096)])
+    state = make_pstate(
+        img, ImageRotation=rotation, ImageHorizontalFlip=flip, SoftcopyVOILUTSequence=[window_item(2048, 4096)]
+    )
     img_path, state_path = files(tmp_path, img, state)
     expected = dcmp2pgm(state_path, img_path)
     got = ours(img_path, state_path)
@@ -186,7 +230,9 @@ def test_rotation_then_flip_by_hand(tmp_path):
     """C.10.6.1: rotate clockwise, then flip horizontally: 90 + flip is the transpose."""
     pixels = np.arange(12, dtype=np.uint16).reshape(3, 4) * 300
     img = image(pixels)
-    state = make_pstate(img, ImageRotation=90, ImageHorizontalFlip="Y", SoftcopyVOILUTSequence=[window_item(2048, 4096)])
+    state = make_pstate(
+        img, ImageRotation=90, ImageHorizontalFlip="Y", SoftcopyVOILUTSequence=[window_item(2048, 4096)]
+    )
     img_path, state_path = files(tmp_path, img, state)
     plain = ours(img_path, state_path)
     with dcmlib.load(img_path) as im:
@@ -218,11 +264,22 @@ def test_per_frame_voi_matches_dcmp2pgm(tmp_path):
 def test_state_shutter_replaces_the_image_shutter(tmp_path):
     """C.7.6.11 in the state: its rectangle (columns 5-20, rows 10-30, 1-based inclusive), filled with its
     Shutter Presentation Value; the image's own circular shutter is not applied."""
-    img = image(np.full((64, 48), 2000, np.uint16), ShutterShape="CIRCULAR", CenterOfCircularShutter=[32, 24],
-                RadiusOfCircularShutter=5)
-    state = make_pstate(img, SoftcopyVOILUTSequence=[window_item(2048, 4096)], ShutterShape="RECTANGULAR",
-                        ShutterLeftVerticalEdge=5, ShutterRightVerticalEdge=20, ShutterUpperHorizontalEdge=10,
-                        ShutterLowerHorizontalEdge=30, ShutterPresentationValue=65535)
+    img = image(
+        np.full((64, 48), 2000, np.uint16),
+        ShutterShape="CIRCULAR",
+        CenterOfCircularShutter=[32, 24],
+        RadiusOfCircularShutter=5,
+    )
+    state = make_pstate(
+        img,
+        SoftcopyVOILUTSequence=[window_item(2048, 4096)],
+        ShutterShape="RECTANGULAR",
+        ShutterLeftVerticalEdge=5,
+        ShutterRightVerticalEdge=20,
+        ShutterUpperHorizontalEdge=10,
+        ShutterLowerHorizontalEdge=30,
+        ShutterPresentationValue=65535,
+    )
     img_path, state_path = files(tmp_path, img, state)
     got = ours(img_path, state_path)
     inside = np.zeros(got.shape, bool)
@@ -236,8 +293,15 @@ def test_state_shutter_replaces_the_image_shutter(tmp_path):
 @pytest.mark.xfail(strict=True, reason="dcmp2pgm 3.6.7 reads the state's shutter but writes its PGM without it")
 def test_dcmp2pgm_applies_shutter(tmp_path):
     img = image(np.full((64, 48), 2000, np.uint16))
-    state = make_pstate(img, ShutterShape="RECTANGULAR", ShutterLeftVerticalEdge=5, ShutterRightVerticalEdge=20,
-                        ShutterUpperHorizontalEdge=10, ShutterLowerHorizontalEdge=30, ShutterPresentationValue=0)
+    state = make_pstate(
+        img,
+        ShutterShape="RECTANGULAR",
+        ShutterLeftVerticalEdge=5,
+        ShutterRightVerticalEdge=20,
+        ShutterUpperHorizontalEdge=10,
+        ShutterLowerHorizontalEdge=30,
+        ShutterPresentationValue=0,
+    )
     img_path, state_path = files(tmp_path, img, state)
     assert_within_one(ours(img_path, state_path), dcmp2pgm(state_path, img_path))
 
@@ -252,22 +316,25 @@ def test_displayed_area_scale_to_fit_partly_outside_is_padded_black(tmp_path):
     """TLHC (column, row) = (-4, 6), BRHC (10, 25) on a 30 x 20 image: 15 columns by 20 rows, black outside."""
     img = numbered()
     voi = window_item(2048, 4096, VOILUTFunction="LINEAR_EXACT")
-    state = make_pstate(img, SoftcopyVOILUTSequence=[voi],
-                        DisplayedAreaSelectionSequence=[area_item((-4, 6), (10, 25))])
+    state = make_pstate(
+        img, SoftcopyVOILUTSequence=[voi], DisplayedAreaSelectionSequence=[area_item((-4, 6), (10, 25))]
+    )
     img_path, state_path = files(tmp_path, img, state)
     got = ours(img_path, state_path)
     with dcmlib.load(img_path) as im:
         full = im.render(2048, 4096, mode="linear-exact")
     assert got.shape == (20, 15)
-    np.testing.assert_array_equal(got[:15, 5:], full[5:20, 0:10])     # image rows 6..20, columns 1..10
+    np.testing.assert_array_equal(got[:15, 5:], full[5:20, 0:10])  # image rows 6..20, columns 1..10
     assert (got[:, :5] == 0).all() and (got[15:] == 0).all()
 
 
 def test_displayed_area_magnify(tmp_path):
     img = numbered()
-    state = make_pstate(img, SoftcopyVOILUTSequence=[window_item(2048, 4096)],
-                        DisplayedAreaSelectionSequence=[area_item((3, 2), (12, 9), "MAGNIFY",
-                                                                  PresentationPixelMagnificationRatio=2.0)])
+    state = make_pstate(
+        img,
+        SoftcopyVOILUTSequence=[window_item(2048, 4096)],
+        DisplayedAreaSelectionSequence=[area_item((3, 2), (12, 9), "MAGNIFY", PresentationPixelMagnificationRatio=2.0)],
+    )
     img_path, state_path = files(tmp_path, img, state)
     got = ours(img_path, state_path)
     assert got.shape == (16, 20)
@@ -279,8 +346,11 @@ def test_displayed_area_magnify(tmp_path):
 
 def test_displayed_area_true_size_is_one_to_one(tmp_path):
     img = numbered()
-    state = make_pstate(img, SoftcopyVOILUTSequence=[window_item(2048, 4096)],
-                        DisplayedAreaSelectionSequence=[area_item((3, 2), (12, 9), "TRUE SIZE")])
+    state = make_pstate(
+        img,
+        SoftcopyVOILUTSequence=[window_item(2048, 4096)],
+        DisplayedAreaSelectionSequence=[area_item((3, 2), (12, 9), "TRUE SIZE")],
+    )
     img_path, state_path = files(tmp_path, img, state)
     with dcmlib.load(img_path) as im:
         np.testing.assert_array_equal(ours(img_path, state_path), im.render(2048, 4096)[1:9, 2:12])
@@ -289,13 +359,17 @@ def test_displayed_area_true_size_is_one_to_one(tmp_path):
 def test_displayed_area_corners_after_rotation(tmp_path):
     """C.10.4: the corners are image pixels that become the top left / bottom right after the rotation."""
     img = numbered()
-    state = make_pstate(img, SoftcopyVOILUTSequence=[window_item(2048, 4096)], ImageRotation=90,
-                        DisplayedAreaSelectionSequence=[area_item((3, 9), (12, 2))])
+    state = make_pstate(
+        img,
+        SoftcopyVOILUTSequence=[window_item(2048, 4096)],
+        ImageRotation=90,
+        DisplayedAreaSelectionSequence=[area_item((3, 9), (12, 2))],
+    )
     img_path, state_path = files(tmp_path, img, state)
     with dcmlib.load(img_path) as im:
         expected = np.rot90(im.render(2048, 4096), k=-1)
     # rows 2..9 and columns 3..12 of the image, rotated: 10 rows by 8 columns
-    np.testing.assert_array_equal(ours(img_path, state_path), expected[2:12, 20 - 9:20 - 1])
+    np.testing.assert_array_equal(ours(img_path, state_path), expected[2:12, 20 - 9 : 20 - 1])
 
 
 @requires_dcmp2pgm
@@ -356,9 +430,12 @@ def test_polyline_in_pixel_units_follows_the_rotation(tmp_path):
     """A horizontal PIXEL line through the centres of row 4, columns 2..10 (x 2.5..10.5, y 4.5), layer grey
     32768 (128): after a 90 degree rotation of the 30 x 20 image it is column 20 - 1 - 4 = 15, rows 2..10."""
     img = dark()
-    state = make_pstate(img, ImageRotation=90, GraphicLayerSequence=[layer(grey=32768)],
-                        GraphicAnnotationSequence=[annotation(graphics=[("POLYLINE", "PIXEL",
-                                                                         [2.5, 4.5, 10.5, 4.5], False)])])
+    state = make_pstate(
+        img,
+        ImageRotation=90,
+        GraphicLayerSequence=[layer(grey=32768)],
+        GraphicAnnotationSequence=[annotation(graphics=[("POLYLINE", "PIXEL", [2.5, 4.5, 10.5, 4.5], False)])],
+    )
     img_path, state_path = files(tmp_path, img, state)
     got = ours(img_path, state_path)
     expected = np.zeros((30, 20), np.uint8)
@@ -370,16 +447,24 @@ def test_polyline_in_pixel_units_follows_the_rotation(tmp_path):
 def test_display_units_and_filled_circle(tmp_path):
     """DISPLAY units are fractions of the displayed area; a filled CIRCLE (centre, a point on it) covers its disc."""
     img = dark()
-    state = make_pstate(img, GraphicAnnotationSequence=[annotation(graphics=[
-        ("CIRCLE", "PIXEL", [15.5, 10.5, 18.5, 10.5], True),
-        ("POLYLINE", "DISPLAY", [0.0, 0.025, 1.0, 0.025], False)])])
+    state = make_pstate(
+        img,
+        GraphicAnnotationSequence=[
+            annotation(
+                graphics=[
+                    ("CIRCLE", "PIXEL", [15.5, 10.5, 18.5, 10.5], True),
+                    ("POLYLINE", "DISPLAY", [0.0, 0.025, 1.0, 0.025], False),
+                ]
+            )
+        ],
+    )
     img_path, state_path = files(tmp_path, img, state)
     got = ours(img_path, state_path)
     assert (got[0, :] == 255).all() and (got[1:, :][got[1:, :] > 0].size > 0)
     r, c = np.mgrid[:20, :30]
-    disc = (r - 10) ** 2 + (c - 15) ** 2 <= 4                     # well inside the radius of 3
+    disc = (r - 10) ** 2 + (c - 15) ** 2 <= 4  # well inside the radius of 3
     assert (got[disc] == 255).all()
-    assert (got[(r - 10) ** 2 + (c - 15) ** 2 > 16] [1:] == 0).sum() > 0
+    assert (got[(r - 10) ** 2 + (c - 15) ** 2 > 16][1:] == 0).sum() > 0
     assert got[15:, :5].max() == 0
 
 
@@ -387,9 +472,19 @@ def test_ellipse_point_text_and_colour_layer(tmp_path):
     """A layer with only a CIELab colour makes the output BGR in that colour (pure red: L* 53, a* 80, b* 67)."""
     img = dark(40, 60)
     red = (round(53.24 / 100 * 65535), round((80.09 + 128) / 255 * 65535), round((67.20 + 128) / 255 * 65535))
-    state = make_pstate(img, GraphicLayerSequence=[layer(lab=red)], GraphicAnnotationSequence=[annotation(
-        graphics=[("ELLIPSE", "PIXEL", [10, 20, 30, 20, 20, 15, 20, 25], False), ("POINT", "PIXEL", [50, 5], False)],
-        texts=[("R", (40, 25, 58, 38))])])
+    state = make_pstate(
+        img,
+        GraphicLayerSequence=[layer(lab=red)],
+        GraphicAnnotationSequence=[
+            annotation(
+                graphics=[
+                    ("ELLIPSE", "PIXEL", [10, 20, 30, 20, 20, 15, 20, 25], False),
+                    ("POINT", "PIXEL", [50, 5], False),
+                ],
+                texts=[("R", (40, 25, 58, 38))],
+            )
+        ],
+    )
     img_path, state_path = files(tmp_path, img, state)
     got = ours(img_path, state_path)
     assert got.ndim == 3
@@ -397,10 +492,10 @@ def test_ellipse_point_text_and_colour_layer(tmp_path):
     assert len(drawn) > 40
     b, g, r = drawn.astype(int).T
     assert (r >= b).all() and (r >= g).all() and r.max() >= 250
-    assert got[19:21, 9:11].any() and got[19:21, 29:31].any() and not got[20, 20].any()   # the ellipse, not filled
-    assert got[14:16, 19:21].any() and got[24:26, 19:21].any()                             # its minor axis ends
-    assert got[4:6, 49:51].any()                                                  # the point
-    assert got[25:38, 40:58].any()                                                # the text in its box
+    assert got[19:21, 9:11].any() and got[19:21, 29:31].any() and not got[20, 20].any()  # the ellipse, not filled
+    assert got[14:16, 19:21].any() and got[24:26, 19:21].any()  # its minor axis ends
+    assert got[4:6, 49:51].any()  # the point
+    assert got[25:38, 40:58].any()  # the text in its box
     gray = ours(img_path, state_path, annotations=False)
     assert gray.ndim == 2 and not gray.any()
 
@@ -414,18 +509,32 @@ def test_all_modules_together(tmp_path):
     an annotation on the same state, worked by hand from that picture.  (The state's rescale gives whole modality
     values: dcmp2pgm truncates half-integer ones before its VOI, which the standard does not ask for.)"""
     img = image(ramp(40, 28, 0, 4095, np.uint16), RescaleSlope=1, RescaleIntercept=0)
-    grey = dict(RescaleSlope=2, RescaleIntercept=-100, RescaleType="US", SoftcopyVOILUTSequence=[window_item(3000, 4000)],
-                PresentationLUTShape=None, ImageRotation=270, ImageHorizontalFlip="Y",
-                PresentationLUTSequence=[lut_item([512, 0, 10], (1023 * np.sqrt(np.arange(512) / 511)).round())])
+    grey = dict(
+        RescaleSlope=2,
+        RescaleIntercept=-100,
+        RescaleType="US",
+        SoftcopyVOILUTSequence=[window_item(3000, 4000)],
+        PresentationLUTShape=None,
+        ImageRotation=270,
+        ImageHorizontalFlip="Y",
+        PresentationLUTSequence=[lut_item([512, 0, 10], (1023 * np.sqrt(np.arange(512) / 511)).round())],
+    )
     state = make_pstate(img, **grey)
     img_path, state_path = files(tmp_path, img, state)
     base = dcmp2pgm(state_path, img_path)
     assert_within_one(ours(img_path, state_path), base)
-    everything = make_pstate(img, **grey, ShutterShape="RECTANGULAR", ShutterLeftVerticalEdge=3,
-                             ShutterRightVerticalEdge=25, ShutterUpperHorizontalEdge=1, ShutterLowerHorizontalEdge=40,
-                             DisplayedAreaSelectionSequence=[area_item((28, 20), (1, 1))],
-                             GraphicLayerSequence=[layer(grey=65535)],
-                             GraphicAnnotationSequence=[annotation(graphics=[("POINT", "DISPLAY", [0.5, 0.5], False)])])
+    everything = make_pstate(
+        img,
+        **grey,
+        ShutterShape="RECTANGULAR",
+        ShutterLeftVerticalEdge=3,
+        ShutterRightVerticalEdge=25,
+        ShutterUpperHorizontalEdge=1,
+        ShutterLowerHorizontalEdge=40,
+        DisplayedAreaSelectionSequence=[area_item((28, 20), (1, 1))],
+        GraphicLayerSequence=[layer(grey=65535)],
+        GraphicAnnotationSequence=[annotation(graphics=[("POINT", "DISPLAY", [0.5, 0.5], False)])],
+    )
     state_path = write_ds(everything, tmp_path / "all.dcm")
     got = ours(img_path, state_path)
     # 270 clockwise, then the flip: output (i, j) shows image pixel (row 39 - j, column 27 - i), 0-based.
@@ -437,9 +546,9 @@ def test_all_modules_together(tmp_path):
     expected = expected[:, 20:]
     assert got.shape == expected.shape == (28, 20)
     mark = np.zeros(got.shape, bool)
-    mark[12:17, 8:13] = True                             # the point at the centre of the area
+    mark[12:17, 8:13] = True  # the point at the centre of the area
     assert_within_one(got[~mark].reshape(-1), expected[~mark].reshape(-1))
-    assert (got[14, 10] == 255)
+    assert got[14, 10] == 255
 
 
 # ----------------------------------------------------------------------------- command line
@@ -477,16 +586,18 @@ def test_state_for_another_image_is_an_error_naming_both(tmp_path):
     img_path = write_ds(image(), tmp_path / "img.dcm")
     state_path = write_ds(make_pstate(image()), tmp_path / "ps.dcm")
     out = tmp_path / "out.png"
-    _one_line_error(run_cli(img_path, "--pstate", state_path, "--export", out), out, "img.dcm", "ps.dcm",
-                    "another image")
+    _one_line_error(
+        run_cli(img_path, "--pstate", state_path, "--export", out), out, "img.dcm", "ps.dcm", "another image"
+    )
 
 
 def test_state_for_another_frame_is_an_error(tmp_path):
     img = image(np.stack([ramp(16, 16, 0, 4095, np.uint16)] * 3))
     img_path, state_path = files(tmp_path, img, make_pstate(img, frames=[1, 2]))
     out = tmp_path / "out.png"
-    _one_line_error(run_cli(img_path, "--pstate", state_path, "--frame", "3", "--export", out), out,
-                    "img.dcm", "ps.dcm", "frame 3")
+    _one_line_error(
+        run_cli(img_path, "--pstate", state_path, "--frame", "3", "--export", out), out, "img.dcm", "ps.dcm", "frame 3"
+    )
     assert run_cli(img_path, "--pstate", state_path, "--frame", "2", "--export", out).returncode == 0
 
 
@@ -507,8 +618,9 @@ def test_damaged_state_is_one_line(tmp_path, damage):
 
 def test_displayed_area_too_large_is_one_line(tmp_path):
     img = image()
-    img_path, state_path = files(tmp_path, img, make_pstate(
-        img, DisplayedAreaSelectionSequence=[area_item((-99999, -99999), (99999, 99999))]))
+    img_path, state_path = files(
+        tmp_path, img, make_pstate(img, DisplayedAreaSelectionSequence=[area_item((-99999, -99999), (99999, 99999))])
+    )
     out = tmp_path / "out.png"
     _one_line_error(run_cli(img_path, "--pstate", state_path, "--export", out), out, "ps.dcm", "displayed area")
 
@@ -526,7 +638,7 @@ def test_library_errors():
 def test_info_lists_states_next_to_the_image_without_patient_identifiers(tmp_path):
     img = image(np.stack([ramp(16, 16, 0, 4095, np.uint16)] * 3))
     img_path, _ = files(tmp_path, img, make_pstate(img, frames=[1, 2]))
-    write_ds(make_pstate(image()), tmp_path / "other.dcm")          # for another image: not listed
+    write_ds(make_pstate(image()), tmp_path / "other.dcm")  # for another image: not listed
     proc = run_cli(img_path, "--info")
     assert proc.returncode == 0, proc.stderr
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("presentation state")]
@@ -535,8 +647,9 @@ def test_info_lists_states_next_to_the_image_without_patient_identifiers(tmp_pat
 
 
 def test_info_of_a_series_names_the_slices(tmp_path):
-    paths = write_series(tmp_path, [ramp(16, 16, 0, 4095, np.uint16)] * 3, SOPClassUID=SC, Modality="OT",
-                         BitsStored=12, HighBit=11)
+    paths = write_series(
+        tmp_path, [ramp(16, 16, 0, 4095, np.uint16)] * 3, SOPClassUID=SC, Modality="OT", BitsStored=12, HighBit=11
+    )
     write_ds(make_pstate(pydicom.dcmread(paths[1])), tmp_path / "ps.dcm")
     proc = run_cli(tmp_path, "--info")
     assert proc.returncode == 0, proc.stderr
@@ -548,9 +661,15 @@ def test_convert_applies_the_state_to_the_images_it_references(tmp_path):
     src.mkdir()
     a, b = image(), image(ramp(64, 48, 4095, 0, np.uint16))
     a_path, b_path = write_ds(a, src / "a.dcm"), write_ds(b, src / "b.dcm")
-    state_path = write_ds(make_pstate(a, ImageRotation=90, SoftcopyVOILUTSequence=[window_item(1500, 800)],
-                                      GraphicAnnotationSequence=[annotation(graphics=[("POINT", "PIXEL", [5, 5], False)])]),
-                          tmp_path / "ps.dcm")
+    state_path = write_ds(
+        make_pstate(
+            a,
+            ImageRotation=90,
+            SoftcopyVOILUTSequence=[window_item(1500, 800)],
+            GraphicAnnotationSequence=[annotation(graphics=[("POINT", "PIXEL", [5, 5], False)])],
+        ),
+        tmp_path / "ps.dcm",
+    )
     proc = run_cli("convert", src, "--out", tmp_path / "out", "--pstate", state_path, "--workers", "1", "--no-progress")
     assert proc.returncode == 0, proc.stderr
     for path, name, extra in ((a_path, "a", ["--pstate", state_path]), (b_path, "b", [])):
@@ -559,8 +678,18 @@ def test_convert_applies_the_state_to_the_images_it_references(tmp_path):
         got = cv2.imread(str(tmp_path / "out" / f"{name}.png"), cv2.IMREAD_UNCHANGED)
         np.testing.assert_array_equal(got, cv2.imread(str(ref), cv2.IMREAD_UNCHANGED))
     assert cv2.imread(str(tmp_path / "out" / "a.png"), cv2.IMREAD_UNCHANGED).shape == (48, 64)
-    proc = run_cli("convert", src, "--out", tmp_path / "out2", "--pstate", state_path, "--no-annotations",
-                   "--workers", "1", "--no-progress")
+    proc = run_cli(
+        "convert",
+        src,
+        "--out",
+        tmp_path / "out2",
+        "--pstate",
+        state_path,
+        "--no-annotations",
+        "--workers",
+        "1",
+        "--no-progress",
+    )
     assert proc.returncode == 0, proc.stderr
     assert not np.array_equal(cv2.imread(str(tmp_path / "out2" / "a.png")), cv2.imread(str(tmp_path / "out" / "a.png")))
 
@@ -569,7 +698,7 @@ def test_convert_refuses_a_damaged_state_before_the_run(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     write_ds(image(), src / "a.dcm")
-    bad = write_ds(image(), tmp_path / "ps.dcm")                      # an image, not a presentation state
+    bad = write_ds(image(), tmp_path / "ps.dcm")  # an image, not a presentation state
     proc = run_cli("convert", src, "--out", tmp_path / "out", "--pstate", bad, "--workers", "1", "--no-progress")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("dcmview: error: ") and "ps.dcm" in proc.stderr
@@ -586,10 +715,14 @@ def _viewer_case(tmp_path, **state_tags):
 
     pixels = np.random.default_rng(5).integers(0, 4096, (60, 90)).astype(np.uint16)
     img = image(pixels)
-    st = make_pstate(img, ImageRotation=90, SoftcopyVOILUTSequence=[window_item(1500, 1000)],
-                     GraphicLayerSequence=[layer(grey=65535)],
-                     GraphicAnnotationSequence=[annotation(graphics=[("POLYLINE", "PIXEL", [10, 10, 50, 10], False)])],
-                     **state_tags)
+    st = make_pstate(
+        img,
+        ImageRotation=90,
+        SoftcopyVOILUTSequence=[window_item(1500, 1000)],
+        GraphicLayerSequence=[layer(grey=65535)],
+        GraphicAnnotationSequence=[annotation(graphics=[("POLYLINE", "PIXEL", [10, 10, 50, 10], False)])],
+        **state_tags,
+    )
     img_path, state_path = files(tmp_path, img, st)
     im = dcmlib.load(img_path)
     state = dcmlib.load_pstate(state_path)
@@ -609,8 +742,8 @@ def test_viewer_g_shows_the_state_and_s_equals_export(tmp_path):
     plain_size = view.size
     assert view.set_state(controls.on_key(view.state, "g", view.source))
     assert view.state.pstate is True
-    assert view.size == (plain_size[1], plain_size[0])                 # a quarter turn
-    assert "state VOI 1/1" in view.annotation_lines()                 # the window is the state's, not the file's
+    assert view.size == (plain_size[1], plain_size[0])  # a quarter turn
+    assert "state VOI 1/1" in view.annotation_lines()  # the window is the state's, not the file's
     zoom = view.size[0] // 60
     # the canvas (no viewer text) is the export picture, enlarged by the whole fit factor, nearest neighbour
     export = im.render(pstate=state, annotations=False)
@@ -621,7 +754,7 @@ def test_viewer_g_shows_the_state_and_s_equals_export(tmp_path):
     np.testing.assert_array_equal(view.full_resolution(), cv2.imread(str(out), cv2.IMREAD_UNCHANGED))
     # the state's annotation is drawn on the window: image row 10 (y 10) becomes presented column 60 - 10 = 50
     shown = view.compose()
-    column = shown[:, 50 * zoom - 1: 50 * zoom + 1]
+    column = shown[:, 50 * zoom - 1 : 50 * zoom + 1]
     assert (column == 255).all(axis=-1).any()
     # the probe reads the source pixel under the pointer: presented (x, y) shows image (column y, row 59 - x)
     s = view.hover(view.state, 7 * zoom + 1, 20 * zoom + 1)
@@ -663,28 +796,41 @@ def test_viewer_frames_the_state_does_not_reference(tmp_path):
 def test_viewer_g_end_to_end(tmp_path, tmp_path_factory):
     """python dcmview.py IMAGE on Xvfb with a state next to it: s, then g and s; each snapshot equals the
     export without and with --pstate."""
-    from helpers import start_xvfb
     from test_viewer_e2e import launch, wait_for, xdo  # the Xvfb helpers of the end-to-end tests
+
+    from helpers import start_xvfb
 
     proc, display = start_xvfb()
     env = dict(os.environ, DISPLAY=display, XDG_CONFIG_HOME=str(tmp_path_factory.mktemp("no-config")))
     env.pop("QT_QPA_PLATFORM", None)
     viewer = None
     try:
-        wait_for(lambda: subprocess.run(["xdotool", "getdisplaygeometry"], env=env, capture_output=True,
-                                        timeout=10).returncode == 0, timeout=30)
+        wait_for(
+            lambda: (
+                subprocess.run(["xdotool", "getdisplaygeometry"], env=env, capture_output=True, timeout=10).returncode
+                == 0
+            ),
+            timeout=30,
+        )
         img = image(np.random.default_rng(3).integers(0, 4096, (60, 90)).astype(np.uint16))
-        img_path, state_path = files(tmp_path, img, make_pstate(
-            img, ImageRotation=90, SoftcopyVOILUTSequence=[window_item(1500, 1000)],
-            GraphicAnnotationSequence=[annotation(graphics=[("POLYLINE", "PIXEL", [10, 10, 50, 10], False)])]))
+        img_path, state_path = files(
+            tmp_path,
+            img,
+            make_pstate(
+                img,
+                ImageRotation=90,
+                SoftcopyVOILUTSequence=[window_item(1500, 1000)],
+                GraphicAnnotationSequence=[annotation(graphics=[("POLYLINE", "PIXEL", [10, 10, 50, 10], False)])],
+            ),
+        )
         snaps = tmp_path / "snaps"
         viewer, win = launch(env, [img_path, "--snapshot-dir", snaps], tmp_path)
-        saved = lambda: sorted(snaps.glob("*.png")) if snaps.is_dir() else []  # noqa: E731
+        saved = lambda: sorted(snaps.glob("*.png")) if snaps.is_dir() else []
         for keys, count in ((["s"], 1), (["g", "s"], 2)):
             for k in keys:
                 xdo(env, "key", "--window", win, k)
                 time.sleep(0.3)
-            wait_for(lambda: len(saved()) == count, timeout=20)
+            wait_for(lambda count=count: len(saved()) == count, timeout=20)
         xdo(env, "key", "--window", win, "q")
         out, err = viewer.communicate(timeout=20)
         assert viewer.returncode == 0, err
@@ -693,8 +839,9 @@ def test_viewer_g_end_to_end(tmp_path, tmp_path_factory):
         for name, extra in zip(names, ([], ["--pstate", state_path])):
             ref = tmp_path / f"ref_{name.name}"
             assert run_cli(img_path, *extra, "--export", ref).returncode == 0
-            np.testing.assert_array_equal(cv2.imread(str(name), cv2.IMREAD_UNCHANGED),
-                                          cv2.imread(str(ref), cv2.IMREAD_UNCHANGED))
+            np.testing.assert_array_equal(
+                cv2.imread(str(name), cv2.IMREAD_UNCHANGED), cv2.imread(str(ref), cv2.IMREAD_UNCHANGED)
+            )
         assert cv2.imread(str(names[1]), cv2.IMREAD_UNCHANGED).shape == (90, 60)
     finally:
         if viewer is not None and viewer.poll() is None:
@@ -732,8 +879,13 @@ def test_viewer_frames_with_their_own_displayed_area(tmp_path):
 @pytest.mark.xfail(strict=True, reason="dcmp2pgm 3.6.7 writes its PGM without the graphic and text annotations")
 def test_dcmp2pgm_draws_annotations(tmp_path):
     img = dark()
-    state = make_pstate(img, GraphicLayerSequence=[layer(grey=65535)], GraphicAnnotationSequence=[annotation(
-        graphics=[("POLYLINE", "PIXEL", [2, 2, 28, 2, 28, 18, 2, 18, 2, 2], True)])])
+    state = make_pstate(
+        img,
+        GraphicLayerSequence=[layer(grey=65535)],
+        GraphicAnnotationSequence=[
+            annotation(graphics=[("POLYLINE", "PIXEL", [2, 2, 28, 2, 28, 18, 2, 18, 2, 2], True)])
+        ],
+    )
     img_path, state_path = files(tmp_path, img, state)
     assert (ours(img_path, state_path)[5:15, 5:25] == 255).all()
     assert (dcmp2pgm(state_path, img_path)[5:15, 5:25] == 255).all()
@@ -770,7 +922,7 @@ def test_overlays_shown_only_when_the_state_activates_them(tmp_path, activate_im
     assert (got[12:15, 20:25] == 255).all() == own and got[12:15, 20:25].any() == own
     assert got.sum() == 255 * (25 * activate_image + 15 * own)
     assert not ours(img_path, state_path, overlays=False).any()
-    with dcmlib.load(img_path) as im:                               # without the state: the image's overlay
+    with dcmlib.load(img_path) as im:  # without the state: the image's overlay
         assert (im.render()[5:10, 5:10] == 255).all()
 
 
@@ -783,12 +935,14 @@ def test_dcmp2pgm_draws_activated_overlays(tmp_path):
 
 def _damages():
     """Ways a presentation state can be damaged: each (name, function changing the Dataset)."""
+
     def item(seq, **tags):
         def f(ds):
             x = Dataset()
             for k, v in tags.items():
                 setattr(x, k, v)
             setattr(ds, seq, [x])
+
         return f
 
     return {
@@ -799,13 +953,21 @@ def _damages():
         "VOI LUT descriptor short": item("SoftcopyVOILUTSequence", VOILUTSequence=[lut_item([1, 0], [1])]),
         "presentation LUT empty": item("PresentationLUTSequence", LUTDescriptor=[0, 0, 12], LUTData=b""),
         "area one corner": item("DisplayedAreaSelectionSequence", DisplayedAreaTopLeftHandCorner=[1, 1]),
-        "magnify 0": item("DisplayedAreaSelectionSequence", DisplayedAreaTopLeftHandCorner=[1, 1],
-                          DisplayedAreaBottomRightHandCorner=[4, 4], PresentationSizeMode="MAGNIFY",
-                          PresentationPixelMagnificationRatio=0),
-        "graphic data NaN": lambda ds: setattr(ds, "GraphicAnnotationSequence", [annotation(
-            graphics=[("POLYLINE", "PIXEL", [1.0, float("nan"), 3.0, 4.0], False)])]),
-        "graphic data odd": lambda ds: setattr(ds, "GraphicAnnotationSequence", [annotation(
-            graphics=[("ELLIPSE", "PIXEL", [1.0, 2.0, 3.0], True)])]),
+        "magnify 0": item(
+            "DisplayedAreaSelectionSequence",
+            DisplayedAreaTopLeftHandCorner=[1, 1],
+            DisplayedAreaBottomRightHandCorner=[4, 4],
+            PresentationSizeMode="MAGNIFY",
+            PresentationPixelMagnificationRatio=0,
+        ),
+        "graphic data NaN": lambda ds: setattr(
+            ds,
+            "GraphicAnnotationSequence",
+            [annotation(graphics=[("POLYLINE", "PIXEL", [1.0, float("nan"), 3.0, 4.0], False)])],
+        ),
+        "graphic data odd": lambda ds: setattr(
+            ds, "GraphicAnnotationSequence", [annotation(graphics=[("ELLIPSE", "PIXEL", [1.0, 2.0, 3.0], True)])]
+        ),
         "rotation 45": lambda ds: setattr(ds, "ImageRotation", 45),
     }
 
@@ -817,16 +979,16 @@ def test_damaged_states_are_one_clean_error(tmp_path, damage):
     if damage in _damages():
         _damages()[damage](state)
     img_path, state_path = files(tmp_path, img, state)
-    if damage == "Image Rotation one byte long":                        # (0070,0042) US, length 2 -> 1
+    if damage == "Image Rotation one byte long":  # (0070,0042) US, length 2 -> 1
         data = Path(state_path).read_bytes()
         at = data.index(b"\x70\x00\x42\x00US\x02\x00")
-        Path(state_path).write_bytes(data[:at + 6] + b"\x01\x00" + data[at + 9:])
+        Path(state_path).write_bytes(data[: at + 6] + b"\x01\x00" + data[at + 9 :])
     try:
         loaded = dcmlib.load_pstate(state_path)
     except dcmlib.PresentationStateError as exc:
         assert "ps.dcm" in str(exc)
         return
-    with dcmlib.load(img_path) as im:                                  # accepted: it renders or says why
+    with dcmlib.load(img_path) as im:  # accepted: it renders or says why
         try:
             im.render(pstate=loaded)
         except dcmlib.DcmviewError:
@@ -840,8 +1002,9 @@ def test_viewer_pstate_with_a_window_keeps_it(tmp_path):
     from dcmlib.view import View
 
     img = image()
-    img_path, state_path = files(tmp_path, img, make_pstate(img, ImageRotation=270,
-                                                            SoftcopyVOILUTSequence=[window_item(1500, 800)]))
+    img_path, state_path = files(
+        tmp_path, img, make_pstate(img, ImageRotation=270, SoftcopyVOILUTSequence=[window_item(1500, 800)])
+    )
     with dcmlib.load(img_path) as im:
         state = dcmlib.load_pstate(state_path)
         start = replace_state(controls.initial_state(im, center=3000, width=500), pstate=True)
@@ -851,7 +1014,7 @@ def test_viewer_pstate_with_a_window_keeps_it(tmp_path):
         assert run_cli(img_path, "--pstate", state_path, "--window", "3000", "500", "--export", out).returncode == 0
         np.testing.assert_array_equal(view.full_resolution(), cv2.imread(str(out), cv2.IMREAD_UNCHANGED))
         plain = View(im, replace_state(controls.initial_state(im), pstate=True), pstates=[state])
-        assert (plain.state.center, plain.state.width) == (1500, 800)            # the state's VOI
+        assert (plain.state.center, plain.state.width) == (1500, 800)  # the state's VOI
 
 
 @pytest.mark.parametrize("justify", ["LEFT", "CENTER", "RIGHT"])
@@ -872,17 +1035,30 @@ def test_text_justified_in_its_bounding_box(tmp_path, justify):
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
-@given(seed=hst.integers(0, 2**16), center=hst.integers(-500, 4500), width=hst.integers(1, 5000),
-       function=hst.sampled_from(["LINEAR", "LINEAR_EXACT", "SIGMOID"]), rotation=hst.sampled_from([0, 90, 180, 270]),
-       flip=hst.booleans(), inverse=hst.booleans())
+@given(
+    seed=hst.integers(0, 2**16),
+    center=hst.integers(-500, 4500),
+    width=hst.integers(1, 5000),
+    function=hst.sampled_from(["LINEAR", "LINEAR_EXACT", "SIGMOID"]),
+    rotation=hst.sampled_from([0, 90, 180, 270]),
+    flip=hst.booleans(),
+    inverse=hst.booleans(),
+)
 def test_a_state_is_the_plain_pipeline_moved(seed, center, width, function, rotation, flip, inverse):
     """A state holding only a VOI window, a shape and a spatial transformation renders exactly the image's own
     pipeline with that window (and invert for INVERSE), rotated and flipped: one home for each rule."""
     pixels = np.random.default_rng(seed).integers(0, 4096, (9, 13)).astype(np.uint16)
     img = image(pixels)
-    state = ps.parse_pstate(make_pstate(img, SoftcopyVOILUTSequence=[window_item(center, width, VOILUTFunction=function)],
-                                        ImageRotation=rotation, ImageHorizontalFlip="Y" if flip else "N",
-                                        PresentationLUTShape="INVERSE" if inverse else "IDENTITY"), "ps.dcm")
+    state = ps.parse_pstate(
+        make_pstate(
+            img,
+            SoftcopyVOILUTSequence=[window_item(center, width, VOILUTFunction=function)],
+            ImageRotation=rotation,
+            ImageHorizontalFlip="Y" if flip else "N",
+            PresentationLUTShape="INVERSE" if inverse else "IDENTITY",
+        ),
+        "ps.dcm",
+    )
     with dcmlib.load(img) as im:
         plain = im.render(center, width, mode=function, invert=inverse, overlays=False, shutters=False)
         expected = np.rot90(plain, k=-(rotation // 90))
@@ -890,9 +1066,18 @@ def test_a_state_is_the_plain_pipeline_moved(seed, center, width, function, rota
         np.testing.assert_array_equal(im.render(pstate=state), expected)
 
 
-@pytest.mark.parametrize("shape, dtype", [((5, 7), np.uint8), ((5, 7), np.float32), ((5, 7, 3), np.uint8),
-                                          ((5, 7), np.uint16), ((5, 7, 9), np.uint8), ((5, 7), np.float64),
-                                          ((5, 7, 1), np.uint8)])
+@pytest.mark.parametrize(
+    "shape, dtype",
+    [
+        ((5, 7), np.uint8),
+        ((5, 7), np.float32),
+        ((5, 7, 3), np.uint8),
+        ((5, 7), np.uint16),
+        ((5, 7, 9), np.uint8),
+        ((5, 7), np.float64),
+        ((5, 7, 1), np.uint8),
+    ],
+)
 @pytest.mark.parametrize("rotation", [0, 90, 180, 270])
 @pytest.mark.parametrize("flip", [False, True])
 def test_spatial_turns_clockwise_then_flips(shape, dtype, rotation, flip):
@@ -901,7 +1086,7 @@ def test_spatial_turns_clockwise_then_flips(shape, dtype, rotation, flip):
 
     image = np.arange(np.prod(shape)).reshape(shape).astype(dtype)
     expected = image
-    for _ in range(rotation // 90):                 # a quarter turn clockwise: row r becomes column (rows - 1 - r)
+    for _ in range(rotation // 90):  # a quarter turn clockwise: row r becomes column (rows - 1 - r)
         expected = np.stack([expected[::-1, c] for c in range(expected.shape[1])])
     if flip:
         expected = expected[:, ::-1]
@@ -909,21 +1094,32 @@ def test_spatial_turns_clockwise_then_flips(shape, dtype, rotation, flip):
     assert got.dtype == image.dtype and got.shape == expected.shape and np.array_equal(got, expected)
 
 
-
 def test_annotations_far_outside_the_image_draw_nothing_and_do_not_fail(tmp_path):
     """Graphic Data and text boxes at 1e12 pixels (a damaged state; found by mutating one) are clipped far off
     the output: the picture is the state's without them, and no OpenCV integer overflow reaches the user."""
     img = image()
     far = [1e12, 1e12, 3e12, -1e12]
-    state = make_pstate(img, GraphicLayerSequence=[layer(grey=65535)], GraphicAnnotationSequence=[annotation(
-        graphics=[("POINT", "PIXEL", far[:2], False), ("CIRCLE", "PIXEL", far, False), ("POLYLINE", "PIXEL", far, False),
-                  ("ELLIPSE", "PIXEL", far + far, False)],
-        texts=[("far away", (1e12, 1e12, 2e12, 2e12))])])
+    state = make_pstate(
+        img,
+        GraphicLayerSequence=[layer(grey=65535)],
+        GraphicAnnotationSequence=[
+            annotation(
+                graphics=[
+                    ("POINT", "PIXEL", far[:2], False),
+                    ("CIRCLE", "PIXEL", far, False),
+                    ("POLYLINE", "PIXEL", far, False),
+                    ("ELLIPSE", "PIXEL", far + far, False),
+                ],
+                texts=[("far away", (1e12, 1e12, 2e12, 2e12))],
+            )
+        ],
+    )
     img_path, state_path = files(tmp_path, img, state)
     out = tmp_path / "out.png"
     r = run_cli(img_path, "--pstate", state_path, "--export", out)
     assert r.returncode == 0, r.stderr
     plain = tmp_path / "plain.png"
     assert run_cli(img_path, "--pstate", state_path, "--no-annotations", "--export", plain).returncode == 0
-    np.testing.assert_array_equal(cv2.imread(str(out), cv2.IMREAD_UNCHANGED),
-                                  cv2.imread(str(plain), cv2.IMREAD_UNCHANGED))
+    np.testing.assert_array_equal(
+        cv2.imread(str(out), cv2.IMREAD_UNCHANGED), cv2.imread(str(plain), cv2.IMREAD_UNCHANGED)
+    )

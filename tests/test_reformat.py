@@ -30,7 +30,7 @@ def field_series(folder, positions, row, col, shape, spacing=(1.0, 1.0), *, resc
     """One file per slice: pixel (i, j) at IPP + j*dc*row + i*dr*col holds field(point) (+ ``offset(k)``),
     stored int16 through the slice's ``rescale(k)`` (slope, intercept)."""
     row, col = np.asarray(row, float), np.asarray(col, float)
-    ii, jj = np.mgrid[0:shape[0], 0:shape[1]]
+    ii, jj = np.mgrid[0 : shape[0], 0 : shape[1]]
     slices = []
     for k, ipp in enumerate(positions):
         pts = np.asarray(ipp, float) + jj[..., None] * spacing[1] * row + ii[..., None] * spacing[0] * col
@@ -41,8 +41,18 @@ def field_series(folder, positions, row, col, shape, spacing=(1.0, 1.0), *, resc
         slope, intercept = rescale(k) if rescale else (1.0, 0.0)
         return dict(InstanceNumber=len(positions) - k, RescaleSlope=slope, RescaleIntercept=intercept)
 
-    write_series(folder, slices, positions, orientation=[*row, *col], names="s{k:03d}.dcm", each=each,
-                 PixelSpacing=list(spacing), WindowCenter=500, WindowWidth=2000, **tags)
+    write_series(
+        folder,
+        slices,
+        positions,
+        orientation=[*row, *col],
+        names="s{k:03d}.dcm",
+        each=each,
+        PixelSpacing=list(spacing),
+        WindowCenter=500,
+        WindowWidth=2000,
+        **tags,
+    )
     return folder
 
 
@@ -52,7 +62,7 @@ def axial(folder, zs=range(NZ), **kw):
 
 def expected(plane: str, position: float, shape: tuple[int, int]) -> np.ndarray:
     """f on the plane's screen grid (1 mm pixels): axial A up R left, coronal and sagittal H up."""
-    r, c = np.mgrid[0:shape[0], 0:shape[1]].astype(float)
+    r, c = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float)
     if plane == "axial":
         p = np.stack([c, r, np.full_like(r, position)], -1)
     elif plane == "coronal":
@@ -77,10 +87,14 @@ def check_planes(img):
         for f in (0, count // 2, count - 1):
             assert view.position(f) == pytest.approx(f)
             np.testing.assert_allclose(view.values(f), expected(plane, f, (rows, cols)), atol=1e-3)
-        assert view.orientation_labels() == {
-            "axial": dict(top="A", bottom="P", left="R", right="L"),
-            "coronal": dict(top="H", bottom="F", left="R", right="L"),
-            "sagittal": dict(top="H", bottom="F", left="A", right="P")}[plane]
+        assert (
+            view.orientation_labels()
+            == {
+                "axial": dict(top="A", bottom="P", left="R", right="L"),
+                "coronal": dict(top="H", bottom="F", left="R", right="L"),
+                "sagittal": dict(top="H", bottom="F", left="A", right="P"),
+            }[plane]
+        )
 
 
 class TestAcquisitions:
@@ -134,8 +148,16 @@ class TestResampling:
     def test_gantry_tilt_sheared_onto_an_orthogonal_grid(self, tmp_path):
         # 20 degrees: each slice 1 mm up is tan(20) mm further back; pixels keep their axial plane
         shift = math.tan(math.radians(20))
-        img, heard = load(field_series(tmp_path, [(0, z * shift, z) for z in range(NZ)], (1, 0, 0), (0, 1, 0),
-                                       (NY, NX), rescale=lambda k: (0.05, 0.0)))
+        img, heard = load(
+            field_series(
+                tmp_path,
+                [(0, z * shift, z) for z in range(NZ)],
+                (1, 0, 0),
+                (0, 1, 0),
+                (NY, NX),
+                rescale=lambda k: (0.05, 0.0),
+            )
+        )
         view = img.reformat("axial")
         assert any("sheared (tilt 20.0 degrees)" in m for m in heard)
         for f in range(NZ):
@@ -150,14 +172,21 @@ class TestResampling:
 
     def test_non_square_voxels_are_shown_square(self, tmp_path):
         # 0.7 mm pixels, 5 mm slices: the coronal slice spans 6 x 5 mm down, 16 x 0.7 mm across
-        folder = field_series(tmp_path, [(0, 0, 5 * k) for k in range(6)], (1, 0, 0), (0, 1, 0), (16, 16),
-                              spacing=(0.7, 0.7), rescale=lambda k: (0.1, 0.0))
+        folder = field_series(
+            tmp_path,
+            [(0, 0, 5 * k) for k in range(6)],
+            (1, 0, 0),
+            (0, 1, 0),
+            (16, 16),
+            spacing=(0.7, 0.7),
+            rescale=lambda k: (0.1, 0.0),
+        )
         img, heard = load(folder)
         cor = img.reformat("coronal")
         assert (cor.rows, cor.columns) == (round(6 * 5 / 0.7), 16)
         assert cor.pixel_spacing(0).row == cor.pixel_spacing(0).column == pytest.approx(0.7)
         col = cor.values(3)[:, 5]
-        assert np.all(np.diff(col) <= 1e-3)                       # head at the top
+        assert np.all(np.diff(col) <= 1e-3)  # head at the top
         assert col[0] == pytest.approx(100 * 25 + 5 * 0.7 + 10 * 3 * 0.7, abs=1e-2)
         assert col[-1] == pytest.approx(5 * 0.7 + 10 * 3 * 0.7, abs=1e-2)
         assert heard == []
@@ -171,7 +200,7 @@ class TestImageInterface:
         out = cor.render(frame=2)
         assert out.dtype == np.uint8 and out.shape == (cor.rows, cor.columns)
         np.testing.assert_array_equal(out, cor.render_values(cor.values(2)))
-        assert cor.render(center=0, width=10, frame=2)[-1, 0] == 255     # f = 20 at the feet, right, y 2
+        assert cor.render(center=0, width=10, frame=2)[-1, 0] == 255  # f = 20 at the feet, right, y 2
         assert cor.render(center=1000, width=10, frame=2)[-1, 0] == 0
         assert cor.padding_mask(0) is None and "reformatted coronal" in cor.info()
         assert len(cor.reformat("sagittal")) == NX
@@ -202,8 +231,13 @@ class TestImageInterface:
         img.reformat("coronal")
         assert img.cache.get(("volume",)).dtype == np.int16
         # integral rescale, but the last slice's values leave int16's range: float32 from there, exact
-        img, _ = load(axial(tmp_path / "b", rescale=lambda k: (1.0, 40000.0 if k == NZ - 1 else 0.0),
-                             offset=lambda k: 40000 if k == NZ - 1 else 0))
+        img, _ = load(
+            axial(
+                tmp_path / "b",
+                rescale=lambda k: (1.0, 40000.0 if k == NZ - 1 else 0.0),
+                offset=lambda k: 40000 if k == NZ - 1 else 0,
+            )
+        )
         ax = img.reformat("axial")
         assert img.cache.get(("volume",)).dtype == np.float32
         np.testing.assert_array_equal(ax.values(NZ - 1), expected("axial", NZ - 1, (NY, NX)) + 40000)
@@ -235,18 +269,25 @@ class TestOblique:
 
     def box(self, row, col):
         """The acquired box's corners (x, y, z), worked out here, and a test of whether points lie inside."""
-        corners = np.array([j * row + i * col + (0, 0, z) for j in (0, NX - 1) for i in (0, NY - 1)
-                            for z in (0, NZ - 1)])
+        corners = np.array(
+            [j * row + i * col + (0, 0, z) for j in (0, NX - 1) for i in (0, NY - 1) for z in (0, NZ - 1)]
+        )
 
         def inside(p, margin):
             u, v, z = p @ row, p @ col, p[..., 2]
-            return ((u > -margin) & (u < NX - 1 + margin) & (v > -margin) & (v < NY - 1 + margin)
-                    & (z > -margin) & (z < NZ - 1 + margin))
+            return (
+                (u > -margin)
+                & (u < NX - 1 + margin)
+                & (v > -margin)
+                & (v < NY - 1 + margin)
+                & (z > -margin)
+                & (z < NZ - 1 + margin)
+            )
 
         return corners.min(axis=0), corners.max(axis=0), inside
 
     def check(self, got, points, inside):
-        ok, out = inside(points, -1e-3), ~inside(points, 1e-3)   # clear of the edges either way
+        ok, out = inside(points, -1e-3), ~inside(points, 1e-3)  # clear of the edges either way
         assert ok.sum() > got.size // 4
         np.testing.assert_allclose(got[ok], field(points)[ok], atol=0.026)  # the stored rounding, interpolated
         assert np.isnan(got[out]).all()
@@ -256,24 +297,25 @@ class TestOblique:
         lo, hi, inside = self.box(row, col)
         img, heard = load(tmp_path)
         ax = img.reformat("axial")
-        assert heard == [f"{tmp_path}: slices are oblique (30.0 degrees off the patient axes); "
-                         "planes resampled onto them"]
+        assert heard == [
+            f"{tmp_path}: slices are oblique (30.0 degrees off the patient axes); planes resampled onto them"
+        ]
         width, height = int(np.floor(hi[0] - lo[0] + 1e-6)) + 1, int(np.floor(hi[1] - lo[1] + 1e-6)) + 1
         assert (ax.columns, ax.rows, len(ax)) == (width, height, NZ)
         assert ax.orientation_labels() == dict(top="A", bottom="P", left="R", right="L")
-        r, c = np.mgrid[0:ax.rows, 0:ax.columns]
+        r, c = np.mgrid[0 : ax.rows, 0 : ax.columns]
         assert ax.position(0) == pytest.approx(0) and ax.position(NZ - 1) == pytest.approx(NZ - 1)
         for k in (1, 4, NZ - 2):  # the first and last lie on the box's faces, neither in nor out
             assert ax.position(k) == pytest.approx(k)
-            pts = np.stack([lo[0] + c, lo[1] + r, np.full(r.shape, float(k))], -1)   # A up, R left
+            pts = np.stack([lo[0] + c, lo[1] + r, np.full(r.shape, float(k))], -1)  # A up, R left
             self.check(ax.values(k), pts, inside)
         cor = img.reformat("coronal")
         assert (cor.columns, cor.rows, len(cor)) == (width, NZ, height)
         assert cor.orientation_labels() == dict(top="H", bottom="F", left="R", right="L")
-        r, c = np.mgrid[0:cor.rows, 0:cor.columns]
+        r, c = np.mgrid[0 : cor.rows, 0 : cor.columns]
         for k in (height // 3, height // 2):  # slice 0 touches the box at one edge only
             assert cor.position(k) == pytest.approx(lo[1] + k)
-            pts = np.stack([lo[0] + c, np.full(r.shape, lo[1] + k), hi[2] - r], -1)   # H up, R left
+            pts = np.stack([lo[0] + c, np.full(r.shape, lo[1] + k), hi[2] - r], -1)  # H up, R left
             self.check(cor.values(k), pts, inside)
         # the same point across planes: axial pixel (column 10, row 7) of slice 4 is on the coronal slice of its y
         assert cor.frame_through(ax.volume_point(4, 10.5, 7.5)) == 7
@@ -331,13 +373,16 @@ class TestParallelBuild:
         with pytest.raises(dcmlib.PixelDataError, match=r"s003\.dcm: "):
             img.reformat("coronal")
 
-    @pytest.mark.parametrize("dtype, bits_stored, values, fast", [
-        (np.uint16, 12, lambda r: r % 4096, True),                  # precision 16, 12 bits stored (the bench's)
-        (np.uint16, 12, lambda r: (r % 4096) | 0xF000, True),        # bits above Bits Stored: kept, as pydicom does
-        (np.int16, 16, lambda r: (r % 3000) - 1500, True),
-        (np.int16, 12, lambda r: ((3 * r) % 4096 - 2048) | 0x7000, True),  # positive ones with bits above
-        (np.uint16, 16, None, False),                                  # header signed, codestream unsigned
-    ])
+    @pytest.mark.parametrize(
+        "dtype, bits_stored, values, fast",
+        [
+            (np.uint16, 12, lambda r: r % 4096, True),  # precision 16, 12 bits stored (the bench's)
+            (np.uint16, 12, lambda r: (r % 4096) | 0xF000, True),  # bits above Bits Stored: kept, as pydicom does
+            (np.int16, 16, lambda r: (r % 3000) - 1500, True),
+            (np.int16, 12, lambda r: ((3 * r) % 4096 - 2048) | 0x7000, True),  # positive ones with bits above
+            (np.uint16, 16, None, False),  # header signed, codestream unsigned
+        ],
+    )
     def test_jpeg2000_on_threads_decodes_the_same_samples(self, tmp_path, dtype, bits_stored, values, fast):
         """``decode_frame(..., threads=True)`` (imagecodecs' OpenJPEG, GIL released) gives what the usual
         decoder gives, or leaves the frame to it."""
@@ -412,8 +457,7 @@ class TestCommandLine:
         img, _ = load(folder)
         for plane, frame in (("axial", 3), ("coronal", 12), ("sagittal", 16)):
             out = tmp_path / f"{plane}.png"
-            proc = run_cli(folder, "--plane", plane, "--frame", str(frame), "--window", "500", "1500",
-                           "--export", out)
+            proc = run_cli(folder, "--plane", plane, "--frame", str(frame), "--window", "500", "1500", "--export", out)
             assert proc.returncode == 0, proc.stderr
             want = img.reformat(plane).render(500, 1500, frame=frame - 1)
             np.testing.assert_array_equal(cv2.imread(str(out), cv2.IMREAD_UNCHANGED), want)
@@ -447,20 +491,19 @@ class TestViewerState:
 
     def test_switch_keeps_the_point(self, tmp_path):
         img, _ = load(axial(tmp_path))
-        cor, f = mpr.switch_plane(img, 2, (3.5, 9.5))           # pixel (x 3, y 9) of slice z 2
+        cor, f = mpr.switch_plane(img, 2, (3.5, 9.5))  # pixel (x 3, y 9) of slice z 2
         assert cor.plane == "coronal" and f == 9
-        sag, f = mpr.switch_plane(cor, f, (3.5, NZ - 1 - 2 + 0.5))   # the same voxel on the coronal slice
+        sag, f = mpr.switch_plane(cor, f, (3.5, NZ - 1 - 2 + 0.5))  # the same voxel on the coronal slice
         assert sag.plane == "sagittal" and f == 3
         ax, f = mpr.switch_plane(sag, f, (9.5, NZ - 1 - 2 + 0.5))
         assert ax.plane == "axial" and f == 2
-        assert mpr.switch_plane(ax, 2)[1] == round(NY / 2 - 0.5)   # no pointer: the centre
+        assert mpr.switch_plane(ax, 2)[1] == round(NY / 2 - 0.5)  # no pointer: the centre
 
 
 def replace_frame(state, frame):
     from dataclasses import replace
 
     return replace(state, frame=frame)
-
 
 
 def test_viewer_cycles_planes_keeping_window_and_snapshot_is_export(viewer_of, tmp_path, capsys):
@@ -471,8 +514,11 @@ def test_viewer_cycles_planes_keeping_window_and_snapshot_is_export(viewer_of, t
     (tmp_path / "s").mkdir()
     img, _ = load(axial(tmp_path / "s"))
     v = viewer_of(img, center=300, width=1200)
-    for plane, (rows, cols, count) in (("coronal", SIZES["coronal"]), ("sagittal", SIZES["sagittal"]),
-                                       ("axial", SIZES["axial"])):
+    for plane, (rows, cols, count) in (
+        ("coronal", SIZES["coronal"]),
+        ("sagittal", SIZES["sagittal"]),
+        ("axial", SIZES["axial"]),
+    ):
         v.on_key(ord("t"))
         assert v.img.plane == plane and (v.state.center, v.state.width) == (300, 1200)
         assert v.state.n_frames == count

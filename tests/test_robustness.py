@@ -25,17 +25,16 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 import pydicom
-
-import dcmlib
-from dcmlib.errors import InvalidValueError, PixelDataError, UnsupportedError
-from helpers import assert_one_error_line, make_ds, pydicom_file, run_cli, write_ds, write_series
+import pytest
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+import dcmlib
+from dcmlib.errors import InvalidValueError, PixelDataError, UnsupportedError
 from dcmlib.fuzz import runner
+from helpers import assert_one_error_line, make_ds, pydicom_file, run_cli, write_ds, write_series
 
 RGB = np.arange(4 * 4 * 3, dtype=np.uint8).reshape(4, 4, 3)
 GRAY = np.arange(16, dtype=np.int16).reshape(4, 4) * 100
@@ -59,8 +58,7 @@ def png_check(shape: tuple[int, ...] | None):
     return check
 
 
-def assert_contract(path: str | os.PathLike[str], *, shape: tuple[int, ...] | None = None,
-                    timeout: float = 60) -> None:
+def assert_contract(path: str | os.PathLike[str], *, shape: tuple[int, ...] | None = None, timeout: float = 60) -> None:
     """``--export`` and ``--info`` on ``path`` each end ok or in one clean error line.
 
     ``path`` may be a series folder: the error line may then name it or a file in it.
@@ -77,18 +75,26 @@ def assert_contract(path: str | os.PathLike[str], *, shape: tuple[int, ...] | No
         except subprocess.TimeoutExpired:
             problems.append(f"--{mode}: hang: still running after {timeout:g} s")
             continue
-        job = runner.Job(lambda: 0, file=path, output=out if mode == "export" else None,
-                         check_output=png_check(shape), workdir=folder, keep=(os.path.basename(path),),
-                         expect_stdout=mode == "info", inside=os.path.isdir(path))
+        job = runner.Job(
+            lambda: 0,
+            file=path,
+            output=out if mode == "export" else None,
+            check_output=png_check(shape),
+            workdir=folder,
+            keep=(os.path.basename(path),),
+            expect_stdout=mode == "info",
+            inside=os.path.isdir(path),
+        )
         klass, detail = runner.classify_exit(proc.returncode, proc.stdout, proc.stderr, job)
         if os.path.exists(out):
             os.unlink(out)
-        if klass == "internal-error":     # show the exception behind the last-resort line
+        if klass == "internal-error":  # show the exception behind the last-resort line
             proc = run_cli(*args, "--debug", timeout=60)
             detail += f" <- {runner.last_exception_line(proc.stderr)}"
         if klass not in ("ok", "clean-error"):
-            problems.append(f"--{mode}: {klass}: {detail}\n  stderr:\n    "
-                            + "\n    ".join(proc.stderr.strip().splitlines()[-8:]))
+            problems.append(
+                f"--{mode}: {klass}: {detail}\n  stderr:\n    " + "\n    ".join(proc.stderr.strip().splitlines()[-8:])
+            )
     assert not problems, "\n".join(problems)
 
 
@@ -134,8 +140,11 @@ def palette(ds: Dataset, entries: int = 256, bits: int = 16) -> Dataset:
     """Add a grey ramp Red/Green/Blue Palette Color LUT (PS3.3 C.7.9) to ``ds``."""
     ds.PhotometricInterpretation = "PALETTE COLOR"
     lut = np.linspace(0, (1 << bits) - 1, entries).round().astype("<u2").tobytes()
-    for color, desc_tag, data_tag in (("Red", 0x00281101, 0x00281201), ("Green", 0x00281102, 0x00281202),
-                                      ("Blue", 0x00281103, 0x00281203)):
+    for _color, desc_tag, data_tag in (
+        ("Red", 0x00281101, 0x00281201),
+        ("Green", 0x00281102, 0x00281202),
+        ("Blue", 0x00281103, 0x00281203),
+    ):
         ds.add_new(desc_tag, "US", [entries, 0, bits])
         ds.add_new(data_tag, "OW", lut)
     return ds
@@ -164,15 +173,20 @@ def test_multi_valued_transfer_syntax_uid_is_named_in_dicom_words(tmp_path):
     path = write_ds(make_ds(GRAY), tmp_path / "ts.dcm")
     set_transfer_syntax(path, "1.2.840.10008.1.2.1\\1.2.840.10008.1.2")
     assert_contract(path)
-    assert_refused(path, PixelDataError, re.escape(
-        r"Transfer Syntax UID (0002,0010) '1.2.840.10008.1.2.1\\1.2.840.10008.1.2' is not a transfer syntax"))  # repr()'s \\
+    assert_refused(
+        path,
+        PixelDataError,
+        re.escape(r"Transfer Syntax UID (0002,0010) '1.2.840.10008.1.2.1\\1.2.840.10008.1.2' is not a transfer syntax"),
+    )  # repr()'s \\
 
 
 def test_multi_valued_photometric_interpretation_is_named_in_dicom_words(tmp_path):
     """SC_rgb_gdcm_KY.dcm#photometric-388: "unsupported photometric interpretation "['MONOCHROME2', 'RGB']"."""
     path = write_ds(make_ds(GRAY, PhotometricInterpretation="MONOCHROME2\\RGB"), tmp_path / "pi.dcm")
     assert_contract(path)
-    assert_refused(path, UnsupportedError, re.escape(r"unsupported photometric interpretation 'MONOCHROME2\\RGB'"))  # repr()'s \\
+    assert_refused(
+        path, UnsupportedError, re.escape(r"unsupported photometric interpretation 'MONOCHROME2\\RGB'")
+    )  # repr()'s \\
 
 
 # ----------------------------------------------------------------------------- palettes
@@ -195,7 +209,9 @@ def test_palette_without_one_colours_data(tmp_path, color):
     path = write_ds(ds, tmp_path / "nodata.dcm")
     assert_contract(path, shape=(4, 4, 3))
     tag = {"Green": "(0028,1202)", "Blue": "(0028,1203)"}[color]
-    assert_refused(path, UnsupportedError, re.escape(f"{color} Palette Color Lookup Table Data {tag} is missing or empty"))
+    assert_refused(
+        path, UnsupportedError, re.escape(f"{color} Palette Color Lookup Table Data {tag} is missing or empty")
+    )
 
 
 def test_palette_descriptor_with_zero_bits(tmp_path):
@@ -205,14 +221,23 @@ def test_palette_descriptor_with_zero_bits(tmp_path):
     path = write_ds(ds, tmp_path / "bits0.dcm")
     assert_contract(path, shape=(4, 4, 3))
     # C.7.6.3.1.5: the descriptor's third value is 8 or 16
-    assert_refused(path, UnsupportedError, re.escape(
-        "Red Palette Color Lookup Table Descriptor (0028,1101) must be entries, first value and 8 or 16 bits"))
+    assert_refused(
+        path,
+        UnsupportedError,
+        re.escape(
+            "Red Palette Color Lookup Table Descriptor (0028,1101) must be entries, first value and 8 or 16 bits"
+        ),
+    )
 
 
-@pytest.mark.parametrize("data, why", [
-    (b"", "empty: object of type 'NoneType' has no len() (examples_palette.dcm#palette-4739)"),
-    (b"\x07", "one byte: buffer size must be a multiple of element size (examples_palette.dcm#palette-4336)"),
-], ids=["empty", "one-byte"])
+@pytest.mark.parametrize(
+    "data, why",
+    [
+        (b"", "empty: object of type 'NoneType' has no len() (examples_palette.dcm#palette-4739)"),
+        (b"\x07", "one byte: buffer size must be a multiple of element size (examples_palette.dcm#palette-4336)"),
+    ],
+    ids=["empty", "one-byte"],
+)
 def test_palette_data_of_the_wrong_length(tmp_path, data, why):
     ds = palette_image()
     ds["RedPaletteColorLookupTableData"].value = data
@@ -223,27 +248,40 @@ def test_palette_data_of_the_wrong_length(tmp_path, data, why):
     assert_refused(path, UnsupportedError, re.escape(f"Red Palette Color Lookup Table Data (0028,1201) {problem}"))
 
 
-@pytest.mark.parametrize("vr, value, why", [
-    ("US", [65535] * 256, "a bytes-like object is required, not 'list' (examples_palette.dcm+bigendian#palette-858)"),
-    ("UR", "http://x", "a bytes-like object is required, not 'str' (examples_palette.dcm+segmented#vr-1052)"),
-], ids=["US", "UR"])
+@pytest.mark.parametrize(
+    "vr, value, why",
+    [
+        (
+            "US",
+            [65535] * 256,
+            "a bytes-like object is required, not 'list' (examples_palette.dcm+bigendian#palette-858)",
+        ),
+        ("UR", "http://x", "a bytes-like object is required, not 'str' (examples_palette.dcm+segmented#vr-1052)"),
+    ],
+    ids=["US", "UR"],
+)
 def test_palette_data_with_a_wrong_vr(tmp_path, vr, value, why):
     ds = palette_image()
     ds[0x00281203] = DataElement(0x00281203, vr, value)
     path = write_ds(ds, tmp_path / "vr.dcm")
     assert_contract(path, shape=(4, 4, 3))
     # today: refused as "missing or empty" although the element is there (see the xfail below)
-    assert_refused(path, UnsupportedError, re.escape("Blue Palette Color Lookup Table Data (0028,1203) is missing or empty"))
+    assert_refused(
+        path, UnsupportedError, re.escape("Blue Palette Color Lookup Table Data (0028,1203) is missing or empty")
+    )
 
 
-@pytest.mark.xfail(strict=True, reason="suspected bug: Blue Palette Color LUT Data written with VR US (256 values "
-                   "65535, the same 512 bytes as OW) is refused as 'missing or empty'; its words are the LUT's entries, "
-                   "as lut_data() accepts for VOI/Modality LUT Data")
+@pytest.mark.xfail(
+    strict=True,
+    reason="suspected bug: Blue Palette Color LUT Data written with VR US (256 values "
+    "65535, the same 512 bytes as OW) is refused as 'missing or empty'; its words are the LUT's entries, "
+    "as lut_data() accepts for VOI/Modality LUT Data",
+)
 def test_palette_data_with_vr_us_is_read_as_its_words(tmp_path):
     ds = palette_image()
     ds[0x00281203] = DataElement(0x00281203, "US", [65535] * 256)
     path = write_ds(ds, tmp_path / "vr.dcm")
-    grey = INDICES.astype(np.uint8)            # the grey ramp palette: entry i = i * 257, 8 bits: i
+    grey = INDICES.astype(np.uint8)  # the grey ramp palette: entry i = i * 257, 8 bits: i
     assert_renders(path, np.dstack([np.full_like(grey, 255), grey, grey]))  # BGR: blue 255 everywhere
 
 
@@ -275,8 +313,14 @@ def test_segmented_palette_with_an_indirect_segment_that_refers_to_itself(tmp_pa
     """examples_palette.dcm+bigendian#palette-4162: RecursionError (pydicom follows the indirection forever)."""
     path = write_ds(segmented(words), tmp_path / "segloop.dcm")
     assert_contract(path, shape=(4, 4, 3))
-    assert_refused(path, UnsupportedError, re.escape(
-        "Segmented Red Palette Color Lookup Table Data (0028,1221) is damaged (an indirect segment is nested or first)"))
+    assert_refused(
+        path,
+        UnsupportedError,
+        re.escape(
+            "Segmented Red Palette Color Lookup Table Data (0028,1221) is damaged "
+            "(an indirect segment is nested or first)"
+        ),
+    )
 
 
 # ----------------------------------------------------------------------------- header numbers
@@ -294,8 +338,9 @@ def test_compressed_colour_image_with_absurd_bits_stored(tmp_path, bits_stored):
     ds.BitsStored = bits_stored
     path = write_ds(ds, tmp_path / "bits.dcm")
     assert_contract(path, shape=(100, 100, 3))
-    assert_refused(path, InvalidValueError,
-                   re.escape(f"Bits Stored (0028,0101) {bits_stored} is not within 1..8 (Bits Allocated)"))
+    assert_refused(
+        path, InvalidValueError, re.escape(f"Bits Stored (0028,0101) {bits_stored} is not within 1..8 (Bits Allocated)")
+    )
 
 
 def test_compressed_colour_image_with_bits_stored_as_a_huge_float(tmp_path):
@@ -305,7 +350,9 @@ def test_compressed_colour_image_with_bits_stored_as_a_huge_float(tmp_path):
     path = write_ds(ds, tmp_path / "bitsfd.dcm")
     assert_contract(path, shape=(100, 100, 3))
     # the value is printed as int(1e308), all 309 digits of it: right, if long
-    assert_refused(path, InvalidValueError, r"Bits Stored \(0028,0101\) 1\d{308} is not within 1\.\.8 \(Bits Allocated\)")
+    assert_refused(
+        path, InvalidValueError, r"Bits Stored \(0028,0101\) 1\d{308} is not within 1\.\.8 \(Bits Allocated\)"
+    )
 
 
 def test_monochrome_image_with_three_samples_is_refused(tmp_path):
@@ -320,14 +367,27 @@ def test_monochrome_image_with_three_samples_is_refused(tmp_path):
 # ----------------------------------------------------------------------------- numbers that overflow float32
 
 
-@pytest.mark.parametrize("pixels, tags, case", [
-    (FLOAT, {"WindowCenter": "1e308", "WindowWidth": "400"},
-     "CT_small.dcm+float32#number-97: lut.py 'overflow encountered in cast' (window offset to float32)"),
-    (GRAY, {"RescaleSlope": "3e38"},
-     "MR_small_jpeg_ls_lossless.dcm#number-3403: lut.py 'overflow encountered in multiply' (slope x stored)"),
-    (GRAY, {"RescaleIntercept": "1e308"},
-     "rtdose_expb_1frame.dcm#number-516: lut.py 'overflow encountered in cast' (intercept to float32)"),
-], ids=["window-1e308", "slope-3e38", "intercept-1e308"])
+@pytest.mark.parametrize(
+    "pixels, tags, case",
+    [
+        (
+            FLOAT,
+            {"WindowCenter": "1e308", "WindowWidth": "400"},
+            "CT_small.dcm+float32#number-97: lut.py 'overflow encountered in cast' (window offset to float32)",
+        ),
+        (
+            GRAY,
+            {"RescaleSlope": "3e38"},
+            "MR_small_jpeg_ls_lossless.dcm#number-3403: lut.py 'overflow encountered in multiply' (slope x stored)",
+        ),
+        (
+            GRAY,
+            {"RescaleIntercept": "1e308"},
+            "rtdose_expb_1frame.dcm#number-516: lut.py 'overflow encountered in cast' (intercept to float32)",
+        ),
+    ],
+    ids=["window-1e308", "slope-3e38", "intercept-1e308"],
+)
 def test_huge_rescale_and_window_values_print_no_numpy_warning(tmp_path, pixels, tags, case):
     path = write_ds(make_ds(pixels, **tags), tmp_path / "huge.dcm")
     assert_contract(path, shape=(4, 4))
@@ -339,8 +399,14 @@ def test_huge_rescale_and_window_values_print_no_numpy_warning(tmp_path, pixels,
     else:
         # 16 stored bits through the rescale (C.11.1) go beyond any float32 display
         slope, intercept = ("3e+38", "0") if "RescaleSlope" in tags else ("1", "1e+308")
-        assert_refused(path, InvalidValueError, re.escape(
-            f"Rescale Slope {slope} and Intercept {intercept} (0028,1053 / 0028,1052) give modality values beyond +-1e+30"))
+        assert_refused(
+            path,
+            InvalidValueError,
+            re.escape(
+                f"Rescale Slope {slope} and Intercept {intercept} (0028,1053 / 0028,1052) "
+                "give modality values beyond +-1e+30"
+            ),
+        )
 
 
 def test_sigmoid_window_of_a_denormal_width_prints_no_numpy_warning(tmp_path):
@@ -348,8 +414,9 @@ def test_sigmoid_window_of_a_denormal_width_prints_no_numpy_warning(tmp_path):
     ds = make_ds(GRAY, VOILUTFunction="SIGMOID", WindowCenter="40", WindowWidth="5e-324")
     path = write_ds(ds, tmp_path / "sigmoid.dcm")
     assert_contract(path, shape=(4, 4))
-    assert_renders(path, linear_minmax(GRAY),
-                   "stored window 1 (center 40, width 5e-324) is invalid; using a min-max window")
+    assert_renders(
+        path, linear_minmax(GRAY), "stored window 1 (center 40, width 5e-324) is invalid; using a min-max window"
+    )
 
 
 def test_huge_slope_with_a_voi_lut_prints_no_numpy_warning(tmp_path):
@@ -372,12 +439,15 @@ def test_double_float_pixels_beyond_float32_print_no_numpy_warning(tmp_path):
     pixels[0, 0], pixels[0, 1] = 1e300, -1e300
     path = write_ds(make_ds(pixels), tmp_path / "double.dcm")
     assert_contract(path, shape=(4, 4))
-    with dcmlib.load(path) as img:       # today: +-1e300 become +-inf in float32 and drop out of the min-max
+    with dcmlib.load(path) as img:  # today: +-1e300 become +-inf in float32 and drop out of the min-max
         np.testing.assert_array_equal(img.render(), np.where(pixels > 0, 255, 0).astype(np.uint8))
 
 
-@pytest.mark.xfail(strict=True, reason="suspected bug: Double Float Pixel Data beyond float32 become +-inf and drop "
-                   "out of the min-max window, so the zeros between -1e300 and 1e300 show black, not mid-grey")
+@pytest.mark.xfail(
+    strict=True,
+    reason="suspected bug: Double Float Pixel Data beyond float32 become +-inf and drop "
+    "out of the min-max window, so the zeros between -1e300 and 1e300 show black, not mid-grey",
+)
 def test_double_float_pixels_beyond_float32_keep_their_order_in_the_min_max_window(tmp_path):
     pixels = np.zeros((4, 4), np.float64)
     pixels[0, 0], pixels[0, 1] = 1e300, -1e300
@@ -393,8 +463,8 @@ def test_infinite_rescale_in_functional_groups_prints_no_numpy_warning(tmp_path)
     """CT_small.dcm+float64#functional-631: lut.py 'invalid value encountered in multiply' (slope 1e999 x 0)."""
     ds = make_ds(GRAY)
     pvt = Dataset()
-    pvt.add_new(0x00281053, "DS", "1e999")   # Rescale Slope: infinite
-    pvt.add_new(0x00281052, "DS", "NaN")     # Rescale Intercept
+    pvt.add_new(0x00281053, "DS", "1e999")  # Rescale Slope: infinite
+    pvt.add_new(0x00281052, "DS", "NaN")  # Rescale Intercept
     shared = Dataset()
     shared.PixelValueTransformationSequence = Sequence([pvt])
     ds.SharedFunctionalGroupsSequence = Sequence([shared])
@@ -421,7 +491,9 @@ def test_tiny_rescale_slope_error_names_the_file(tmp_path):
     """693_J2KI.dcm#number-100: "dcmview: error: Rescale Slope (0028,1053) 4.94066e-324 is too small..." (no file)."""
     path = write_ds(make_ds(GRAY, RescaleSlope="5e-324"), tmp_path / "slope.dcm")
     assert_contract(path, shape=(4, 4))
-    assert_refused(path, InvalidValueError, re.escape("Rescale Slope (0028,1053) 4.94066e-324 is too small to scale stored values"))
+    assert_refused(
+        path, InvalidValueError, re.escape("Rescale Slope (0028,1053) 4.94066e-324 is too small to scale stored values")
+    )
 
 
 # ----------------------------------------------------------------------------- series
@@ -436,7 +508,7 @@ def test_series_slice_with_an_element_shorter_than_its_vr(tmp_path, vr):
     """
     folder = tmp_path / "series"
     path = Path(write_series(folder, [GRAY] * 3, [5.0 * k for k in range(3)], names="slice-{k}.dcm")[0])
-    data = path.read_bytes()   # (0028,0100) US 2 bytes -> UL 2 bytes
+    data = path.read_bytes()  # (0028,0100) US 2 bytes -> UL 2 bytes
     path.write_bytes(data.replace(b"\x28\x00\x00\x01US\x02\x00", b"\x28\x00\x00\x01" + vr.encode() + b"\x02\x00", 1))
     assert_contract(folder, shape=(4, 4))
     # the damaged slice is the first (z = 0): the series is refused naming it, as the file alone is
@@ -446,9 +518,12 @@ def test_series_slice_with_an_element_shorter_than_its_vr(tmp_path, vr):
     assert alone.value.problem == "unsupported Bits Allocated 0" and alone.value.path == os.fspath(path)
 
 
-@pytest.mark.xfail(strict=True, reason="suspected wording bug: Bits Allocated (0028,0100) written with VR UL/FD and "
-                   "2 bytes cannot be read, but the message says 'unsupported Bits Allocated 0', a value the file "
-                   "does not hold, and names no tag")
+@pytest.mark.xfail(
+    strict=True,
+    reason="suspected wording bug: Bits Allocated (0028,0100) written with VR UL/FD and "
+    "2 bytes cannot be read, but the message says 'unsupported Bits Allocated 0', a value the file "
+    "does not hold, and names no tag",
+)
 @pytest.mark.parametrize("vr", ["UL", "FD"])
 def test_an_unreadable_bits_allocated_is_named_as_unreadable(tmp_path, vr):
     path = Path(write_ds(make_ds(GRAY), tmp_path / "one.dcm"))
@@ -466,8 +541,9 @@ def test_series_slice_with_an_unknown_vr(tmp_path):
     empty raw element on ``get_item`` and meets an unknown VR in the series scan's header read.
     """
     folder = tmp_path / "series"
-    path = Path(write_series(folder, [GRAY] * 3, [5.0 * k for k in range(3)], names="slice-{k}.dcm",
-                             AccessionNumber="")[0])
+    path = Path(
+        write_series(folder, [GRAY] * 3, [5.0 * k for k in range(3)], names="slice-{k}.dcm", AccessionNumber="")[0]
+    )
     data = path.read_bytes()
     path.write_bytes(data.replace(b"\x08\x00\x50\x00SH\x00\x00", b"\x08\x00\x50\x00Sh\x00\x00", 1))
     assert_contract(folder, shape=(4, 4))
@@ -484,13 +560,27 @@ def test_series_palette_slice_with_a_descriptor_shorter_than_its_vr(tmp_path):
     is refused in DICOM words, the series read the descriptor lazily, at render time.
     """
     folder = tmp_path / "series"
-    path = Path(write_series(folder, [INDICES] * 3, [5.0 * k for k in range(3)], names="slice-{k}.dcm",
-                             edit=lambda k, ds: palette(ds), SOPClassUID="1.2.840.10008.5.1.4.1.1.7", Modality="OT")[0])
+    path = Path(
+        write_series(
+            folder,
+            [INDICES] * 3,
+            [5.0 * k for k in range(3)],
+            names="slice-{k}.dcm",
+            edit=lambda k, ds: palette(ds),
+            SOPClassUID="1.2.840.10008.5.1.4.1.1.7",
+            Modality="OT",
+        )[0]
+    )
     data = path.read_bytes()
     path.write_bytes(data.replace(b"\x28\x00\x02\x11US\x06\x00", b"\x28\x00\x02\x11FD\x06\x00", 1))
     assert_contract(folder, shape=(4, 4, 3))
-    assert_refused(folder, UnsupportedError, re.escape(
-        "Green Palette Color Lookup Table Descriptor (0028,1102) must be entries, first value and 8 or 16 bits"))
+    assert_refused(
+        folder,
+        UnsupportedError,
+        re.escape(
+            "Green Palette Color Lookup Table Descriptor (0028,1102) must be entries, first value and 8 or 16 bits"
+        ),
+    )
 
 
 # ----------------------------------------------------------------------------- hangs
@@ -504,7 +594,7 @@ def test_truncated_jpeg_ls_fragment_ends_within_the_hang_limit(tmp_path):
     The contract allows 20 s; each run here is given that much.
     """
     ds = pydicom.dcmread(pydicom_file("MR_small_jpeg_ls_lossless.dcm"))
-    frame = next(pydicom.encaps.generate_fragments(ds.PixelData[8 + int.from_bytes(ds.PixelData[4:8], "little"):]))
+    frame = next(pydicom.encaps.generate_fragments(ds.PixelData[8 + int.from_bytes(ds.PixelData[4:8], "little") :]))
     ds.PixelData = pydicom.encaps.encapsulate([frame[: len(frame) // 4 * 2]])
     path = write_ds(ds, tmp_path / "jls.dcm")
     assert_contract(path, shape=(64, 64), timeout=20)
@@ -560,12 +650,15 @@ def test_a_file_cut_inside_a_header_element_says_so(tmp_path):
     """pydicom reads the last element of a file cut mid-value with the bytes that are there and no error
     (Study Instance UID '1.3.' here); the file is refused naming the element, not shown as if whole."""
     data = Path(pydicom_file("CT_small.dcm")).read_bytes()
-    i = data.index(b"\x20\x00\x0d\x00UI")                   # (0020,000D) Study Instance UID, explicit VR
+    i = data.index(b"\x20\x00\x0d\x00UI")  # (0020,000D) Study Instance UID, explicit VR
     path = tmp_path / "cut.dcm"
-    path.write_bytes(data[: i + 8 + 4])                       # its 8-byte header and 4 bytes of its value
+    path.write_bytes(data[: i + 8 + 4])  # its 8-byte header and 4 bytes of its value
     proc = run_cli(path, "--export", tmp_path / "out.png")
     assert_one_error_line(proc, path, absent=[tmp_path / "out.png"])
-    assert proc.stderr == f"dcmview: error: {path}: the file ends inside Study Instance UID (0020,000D): cut short, or its length is damaged\n"
+    assert (
+        proc.stderr == f"dcmview: error: {path}: the file ends inside Study Instance UID (0020,000D): "
+        "cut short, or its length is damaged\n"
+    )
 
 
 def test_a_stray_delimiter_at_the_end_of_a_cut_file_stays_a_clean_error(tmp_path):
@@ -578,5 +671,8 @@ def test_a_stray_delimiter_at_the_end_of_a_cut_file_stays_a_clean_error(tmp_path
     path = tmp_path / "flip.dcm"
     path.write_bytes(case.data)
     assert_contract(path)
-    assert_refused(path, PixelDataError, re.escape(
-        "the file ends inside its pixel data (7FE0,0010): cut short, or its length is damaged"))
+    assert_refused(
+        path,
+        PixelDataError,
+        re.escape("the file ends inside its pixel data (7FE0,0010): cut short, or its length is damaged"),
+    )

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pydicom
 import pytest
-from pydicom.sequence import Sequence as DicomSequence
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import generate_uid
 
 import dcmlib
@@ -38,12 +38,26 @@ GREY = 100  # every source pixel, shown as grey 100: ((100 - 127.5) / 255 + 0.5)
 
 def _common(**extra) -> dict:
     """The attributes highdicom needs from a source image (study, series, frame of reference, geometry)."""
-    tags = dict(StudyInstanceUID=generate_uid(), SeriesInstanceUID=generate_uid(),
-                FrameOfReferenceUID=generate_uid(), PixelSpacing=[1.0, 1.0], SliceThickness=1.0,
-                ImageOrientationPatient=[1, 0, 0, 0, 1, 0], SeriesNumber=1, StudyDate="20260101",
-                StudyTime="120000", AccessionNumber="1", ReferringPhysicianName="", StudyID="1",
-                PatientBirthDate="", PatientSex="O", WindowCenter=128, WindowWidth=256,
-                RescaleSlope=1, RescaleIntercept=0)
+    tags = dict(
+        StudyInstanceUID=generate_uid(),
+        SeriesInstanceUID=generate_uid(),
+        FrameOfReferenceUID=generate_uid(),
+        PixelSpacing=[1.0, 1.0],
+        SliceThickness=1.0,
+        ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+        SeriesNumber=1,
+        StudyDate="20260101",
+        StudyTime="120000",
+        AccessionNumber="1",
+        ReferringPhysicianName="",
+        StudyID="1",
+        PatientBirthDate="",
+        PatientSex="O",
+        WindowCenter=128,
+        WindowWidth=256,
+        RescaleSlope=1,
+        RescaleIntercept=0,
+    )
     tags.update(extra)
     return tags
 
@@ -54,10 +68,13 @@ def _slices(n: int, **extra) -> list[Dataset]:
 
 
 def _description(number: int, label: str, lab: tuple[int, int, int] | None = None):
-    d = hd.seg.SegmentDescription(segment_number=number, segment_label=label,
-                                  segmented_property_category=codes.SCT.Tissue,
-                                  segmented_property_type=codes.SCT.Tissue,
-                                  algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL)
+    d = hd.seg.SegmentDescription(
+        segment_number=number,
+        segment_label=label,
+        segmented_property_category=codes.SCT.Tissue,
+        segmented_property_type=codes.SCT.Tissue,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+    )
     if lab is not None:
         d.RecommendedDisplayCIELabValue = list(lab)
     return d
@@ -69,10 +86,20 @@ def _seg(sources: list[Dataset], pixels: np.ndarray, *, fractional: bool = False
     descs = [_description(k + 1, f"organ {k + 1}", labs[k] if k < len(labs) else None) for k in range(n)]
     kind = hd.seg.SegmentationTypeValues.FRACTIONAL if fractional else hd.seg.SegmentationTypeValues.BINARY
     return hd.seg.Segmentation(
-        source_images=sources, pixel_array=pixels, segmentation_type=kind, segment_descriptions=descs,
-        series_instance_uid=generate_uid(), series_number=2, sop_instance_uid=generate_uid(), instance_number=1,
-        manufacturer="test", manufacturer_model_name="test", software_versions="1", device_serial_number="1",
-        **kw)
+        source_images=sources,
+        pixel_array=pixels,
+        segmentation_type=kind,
+        segment_descriptions=descs,
+        series_instance_uid=generate_uid(),
+        series_number=2,
+        sop_instance_uid=generate_uid(),
+        instance_number=1,
+        manufacturer="test",
+        manufacturer_model_name="test",
+        software_versions="1",
+        device_serial_number="1",
+        **kw,
+    )
 
 
 def _slice_with_seg(folder: Path, rows: slice, cols: slice, **seg_kw) -> tuple[str, str]:
@@ -130,7 +157,7 @@ class TestBlend:
         grey = np.full((4, 4), 100, np.uint8)
         cover = np.zeros((1, 4, 4), np.uint8)
         cover[0, 1, 2] = 255
-        colours = np.array([[75, 25, 230]], np.uint8)                # BGR of RGB (230, 25, 75)
+        colours = np.array([[75, 25, 230]], np.uint8)  # BGR of RGB (230, 25, 75)
         out = blend(grey, cover, colours, 0.4)
         assert out.shape == (4, 4, 3) and out.dtype == np.uint8
         # B 75 x 0.4 + 100 x 0.6 = 90; G 25 x 0.4 + 60 = 70; R 230 x 0.4 + 60 = 152
@@ -143,7 +170,7 @@ class TestBlend:
         out = blend(grey, cover, np.array([[0, 0, 250]], np.uint8), 0.5)
         # a = 0.5 x 128 / 255 = 0.25098: R = 250 a + 100 (1 - a) = 137.65 -> 138; B = G = 100 (1 - a) = 74.9 -> 75
         assert out[0, 0].tolist() == [75, 75, 138]
-        assert out[1, 0].tolist() == [50, 50, 175]   # a = 0.5: 250 x 0.5 + 50 = 175
+        assert out[1, 0].tolist() == [50, 50, 175]  # a = 0.5: 250 x 0.5 + 50 = 175
         # a = 0.5 x 64 / 255 = 0.12549: R = 100 + 150 a = 118.8 -> 119; B = 100 (1 - a) = 87.45 -> 87
         assert out[1, 1].tolist() == [87, 87, 119]
 
@@ -158,8 +185,9 @@ class TestBlend:
         grey = np.arange(16, dtype=np.uint8).reshape(4, 4)
         expect = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
         assert np.array_equal(blend(grey, None, None, 0.4), expect)
-        assert np.array_equal(blend(grey, np.full((1, 4, 4), 255, np.uint8), np.array([[9, 9, 9]], np.uint8), 0.0),
-                              expect)
+        assert np.array_equal(
+            blend(grey, np.full((1, 4, 4), 255, np.uint8), np.array([[9, 9, 9]], np.uint8), 0.0), expect
+        )
 
     def test_outline_is_the_inner_contour(self):
         cover = np.zeros((8, 8), np.uint8)
@@ -228,7 +256,7 @@ class TestDicomSeg:
         mask = np.zeros((3, ROWS, COLS, 1), bool)
         mask[2, 2:4, 2:4, 0] = True
         seg = _seg(slices, mask)
-        for item in seg.PerFrameFunctionalGroupsSequence:          # no references: positions alone
+        for item in seg.PerFrameFunctionalGroupsSequence:  # no references: positions alone
             del item.DerivationImageSequence
         del seg.ReferencedSeriesSequence
         seg_path = write_ds(seg, tmp_path / "seg.dcm")
@@ -242,10 +270,9 @@ class TestDicomSeg:
         path = write_ds(src, tmp_path / "mf.dcm")
         mask = np.zeros((3, ROWS, COLS, 1), bool)
         mask[2, 1:3, 1:3, 0] = True
-        positions = [hd.PlanePositionSequence(hd.CoordinateSystemNames.PATIENT, [0.0, 0.0, float(i)])
-                     for i in range(3)]
+        positions = [hd.PlanePositionSequence(hd.CoordinateSystemNames.PATIENT, [0.0, 0.0, float(i)]) for i in range(3)]
         seg = _seg([src], mask, plane_positions=positions)
-        group = seg.PerFrameFunctionalGroupsSequence[0]           # the one stored frame: the source's frame 3
+        group = seg.PerFrameFunctionalGroupsSequence[0]  # the one stored frame: the source's frame 3
         ref = Dataset()
         ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = src.SOPClassUID, src.SOPInstanceUID
         ref.ReferencedFrameNumber = 3
@@ -269,10 +296,19 @@ class TestDicomSeg:
         labels[1, 5, 6] = 1
         descs = [_description(k, f"organ {k}") for k in (1, 2)]
         seg = hd.seg.Segmentation(
-            source_images=slices, pixel_array=labels, segmentation_type=hd.seg.SegmentationTypeValues.LABELMAP,
-            segment_descriptions=descs, series_instance_uid=generate_uid(), series_number=2,
-            sop_instance_uid=generate_uid(), instance_number=1, manufacturer="test", manufacturer_model_name="test",
-            software_versions="1", device_serial_number="1")
+            source_images=slices,
+            pixel_array=labels,
+            segmentation_type=hd.seg.SegmentationTypeValues.LABELMAP,
+            segment_descriptions=descs,
+            series_instance_uid=generate_uid(),
+            series_number=2,
+            sop_instance_uid=generate_uid(),
+            instance_number=1,
+            manufacturer="test",
+            manufacturer_model_name="test",
+            software_versions="1",
+            device_serial_number="1",
+        )
         img = dcmlib.load(folder)
         got = load_segmentation(write_ds(seg, tmp_path / "seg.dcm"), img)
         assert got.kind == "labelmap"
@@ -286,7 +322,7 @@ class TestDicomSeg:
         path = write_ds(src, tmp_path / "ct.dcm")
         mask = np.ones((1, ROWS, COLS, 1), bool)
         seg = _seg([src], mask)
-        seg.PixelData = seg.PixelData[:10]                       # 40 bytes needed: 20 x 16 bits
+        seg.PixelData = seg.PixelData[:10]  # 40 bytes needed: 20 x 16 bits
         bad = write_ds(seg, tmp_path / "cut.dcm")
         with pytest.raises(dcmlib.SegmentationError, match="Pixel Data holds 10 bytes"):
             load_segmentation(bad, dcmlib.load(path))
@@ -355,7 +391,7 @@ class TestMasks:
 
     def test_tiff_pages_on_a_colour_multiframe_image(self, tmp_path):
         rgb = np.zeros((2, ROWS, COLS, 3), np.uint8)
-        rgb[..., 1] = 200                                         # green everywhere
+        rgb[..., 1] = 200  # green everywhere
         path = write_ds(make_ds(rgb, SamplesPerPixel=3), tmp_path / "rgb.dcm")
         pages = [np.zeros((ROWS, COLS), np.uint8), np.zeros((ROWS, COLS), np.uint8)]
         pages[1][3, 4] = 1
@@ -464,10 +500,13 @@ def _one_error_line(r, *words: str) -> None:
         assert w in line, line
 
 
-@pytest.mark.parametrize("keyword, words", [
-    ("SharedFunctionalGroupsSequence", "Shared Functional Groups Sequence (5200,9229) is missing"),
-    ("SegmentSequence", "Segment Sequence (0062,0002) is missing"),
-])
+@pytest.mark.parametrize(
+    "keyword, words",
+    [
+        ("SharedFunctionalGroupsSequence", "Shared Functional Groups Sequence (5200,9229) is missing"),
+        ("SegmentSequence", "Segment Sequence (0062,0002) is missing"),
+    ],
+)
 def test_a_seg_without_a_required_element_names_it(tmp_path, keyword, words):
     """What highdicom raises for a missing element is said in DICOM's words, not Python's."""
     path, seg_path = _slice_with_seg(tmp_path, slice(1, 3), slice(1, 3))
@@ -551,8 +590,9 @@ class TestCli:
         mask[1, 4:8, 5:10, 0] = True
         seg_path = write_ds(_seg(slices, mask), tmp_path / "seg.dcm")
         out = tmp_path / "out"
-        r = run_cli("convert", folder, "--out", out, "--seg", seg_path, "--seg-alpha", "0.5", "--workers", "1",
-                    "--no-progress")
+        r = run_cli(
+            "convert", folder, "--out", out, "--seg", seg_path, "--seg-alpha", "0.5", "--workers", "1", "--no-progress"
+        )
         assert r.returncode == 0, r.stderr
         pngs = sorted(out.glob("*.png"))
         assert [p.name for p in pngs] == ["0.png", "1.png", "2.png"]
@@ -566,15 +606,26 @@ class TestCli:
     def test_convert_seg_bad_alpha_is_refused(self, tmp_path):
         folder, _ = _series(tmp_path / "series", 1)
         np.save(tmp_path / "m.npy", np.zeros((ROWS, COLS), np.uint8))
-        r = run_cli("convert", folder, "--out", tmp_path / "out", "--seg", tmp_path / "m.npy", "--seg-alpha", "2",
-                    "--workers", "1", "--no-progress")
+        r = run_cli(
+            "convert",
+            folder,
+            "--out",
+            tmp_path / "out",
+            "--seg",
+            tmp_path / "m.npy",
+            "--seg-alpha",
+            "2",
+            "--workers",
+            "1",
+            "--no-progress",
+        )
         _one_error_line(r, "--seg-alpha")
         assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.png"))
 
 
 def test_a_folder_with_a_larger_seg_opens_the_slices(tmp_path):
     folder, slices = _series(tmp_path / "series", 2)
-    mask = np.ones((2, ROWS, COLS, 3), bool)              # 6 SEG frames, 2 slices
+    mask = np.ones((2, ROWS, COLS, 3), bool)  # 6 SEG frames, 2 slices
     write_ds(_seg(slices, mask), folder / "seg.dcm")
     img = dcmlib.load(folder, on_warning=lambda _m: None)
     assert len(img) == 2 and img.modality == "CT"
@@ -589,8 +640,7 @@ def test_highgui_k_toggles_and_s_equals_export(tmp_path, request):
 
     img, seg, state = _viewer_setup(tmp_path, True)
     dcmview.ensure_qt_fonts()
-    v = dcmview.Viewer(img, replace(state, seg_alpha=0.8), snapshot_dir=tmp_path, screen=(1280, 1024),
-                       segmentation=seg)
+    v = dcmview.Viewer(img, replace(state, seg_alpha=0.8), snapshot_dir=tmp_path, screen=(1280, 1024), segmentation=seg)
     try:
         red = np.array(COLOURS[0][::-1], np.uint8)
         shown = v.shown.copy()
@@ -599,11 +649,19 @@ def test_highgui_k_toggles_and_s_equals_export(tmp_path, request):
         assert not np.array_equal(v.shown, shown)
         v.on_key(ord("k"))
         snap = v.snapshot()
-        r = run_cli(tmp_path / "ct.dcm", "--export", tmp_path / "e.png", "--seg", tmp_path / "m.npy",
-                    "--seg-alpha", "0.8", "--seg-outline")
+        r = run_cli(
+            tmp_path / "ct.dcm",
+            "--export",
+            tmp_path / "e.png",
+            "--seg",
+            tmp_path / "m.npy",
+            "--seg-alpha",
+            "0.8",
+            "--seg-outline",
+        )
         assert r.returncode == 0, r.stderr
         assert snap.read_bytes() == (tmp_path / "e.png").read_bytes()
-        assert not np.all(cv2.imread(str(snap)) == red, axis=2).any()     # 0.8, not 1: mixed with the grey
+        assert not np.all(cv2.imread(str(snap)) == red, axis=2).any()  # 0.8, not 1: mixed with the grey
     finally:
         cv2.destroyWindow(v.title)
         cv2.waitKey(1)
@@ -634,11 +692,11 @@ def test_damaged_seg_files_are_clean_errors(tmp_path, seed):
             b = b[: rng.randrange(132, len(b))]
         else:
             i = rng.randrange(132, len(b) - 4)
-            b[i:i + 4] = rng.choice([b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b"\x00\x00\x01\x00"])
+            b[i : i + 4] = rng.choice([b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b"\x00\x00\x01\x00"])
         p = tmp_path / f"m{case}.dcm"
         p.write_bytes(bytes(b))
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")          # pydicom's lenient-read warnings (the CLI filters them)
+            warnings.simplefilter("ignore")  # pydicom's lenient-read warnings (the CLI filters them)
             try:
                 s = load_segmentation(p, img)
                 for f in range(3):
@@ -660,12 +718,13 @@ def test_convert_with_the_seg_inside_the_folder_and_a_wrong_size_mask(tmp_path):
     out = tmp_path / "out"
     r = run_cli("convert", folder, "--out", out, "--seg", seg_path, "--workers", "1", "--no-progress")
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in out.glob("*.png")) == ["0.png", "1.png"]      # the SEG itself is skipped
+    assert sorted(p.name for p in out.glob("*.png")) == ["0.png", "1.png"]  # the SEG itself is skipped
     assert cv2.imread(str(out / "0.png"))[1, 1].tolist() == _expected_bgr(COLOURS[0], 0.4)
     np.save(tmp_path / "m.npy", np.zeros((3, 3), np.uint8))
     out2 = tmp_path / "out2"
-    r = run_cli("convert", folder / "0.dcm", "--out", out2, "--seg", tmp_path / "m.npy", "--workers", "1",
-                "--no-progress")
+    r = run_cli(
+        "convert", folder / "0.dcm", "--out", out2, "--seg", tmp_path / "m.npy", "--workers", "1", "--no-progress"
+    )
     assert r.returncode == 1
     rows = list(csv.DictReader(open(out2 / "manifest.csv", newline="")))
     assert rows[0]["status"] == "failed" and "m.npy" in rows[0]["error"] and "3 x 3" in rows[0]["error"]
@@ -681,20 +740,34 @@ def test_drawn_through_a_presentation_state(tmp_path):
     path = write_ds(img_ds, tmp_path / "ct.dcm")
     state_path = write_ds(make_pstate(img_ds, ImageRotation=90), tmp_path / "ps.dcm")
     m = np.zeros((ROWS, COLS), np.uint8)
-    m[4:10, 5:13] = 1                                  # rows 4-9, columns 5-12 of the 20 x 16 image
+    m[4:10, 5:13] = 1  # rows 4-9, columns 5-12 of the 20 x 16 image
     np.save(tmp_path / "m.npy", m)
     red = np.array(COLOURS[0][::-1], np.uint8)
-    r = run_cli(path, "--export", tmp_path / "o.png", "--seg", tmp_path / "m.npy", "--seg-alpha", "1",
-                "--pstate", state_path)
+    r = run_cli(
+        path, "--export", tmp_path / "o.png", "--seg", tmp_path / "m.npy", "--seg-alpha", "1", "--pstate", state_path
+    )
     assert r.returncode == 0, r.stderr
     out = cv2.imread(str(tmp_path / "o.png"), cv2.IMREAD_UNCHANGED)
     # a quarter turn clockwise: image pixel (row r, column c) shows at (row c, column ROWS - 1 - r)
     expected = np.zeros((COLS, ROWS), bool)
-    expected[5:13, ROWS - 10:ROWS - 4] = True
+    expected[5:13, ROWS - 10 : ROWS - 4] = True
     assert out.shape == (COLS, ROWS, 3) and np.array_equal(np.all(out == red, axis=2), expected)
 
-    conv = run_cli("convert", path, "--out", tmp_path / "conv", "--seg", tmp_path / "m.npy", "--seg-alpha", "1",
-                   "--pstate", state_path, "--workers", "1", "--no-progress")
+    conv = run_cli(
+        "convert",
+        path,
+        "--out",
+        tmp_path / "conv",
+        "--seg",
+        tmp_path / "m.npy",
+        "--seg-alpha",
+        "1",
+        "--pstate",
+        state_path,
+        "--workers",
+        "1",
+        "--no-progress",
+    )
     assert conv.returncode == 0, conv.stderr
     assert np.array_equal(cv2.imread(str(tmp_path / "conv" / "ct.png"), cv2.IMREAD_UNCHANGED), out)
 
@@ -708,4 +781,4 @@ def test_drawn_through_a_presentation_state(tmp_path):
     shown = np.all(canvas == red, axis=2)
     ys, xs = np.nonzero(shown)
     (x0, y0), (x1, y1) = vp.pixel_at(int(xs.min()), int(ys.min())), vp.pixel_at(int(xs.max()), int(ys.max()))
-    assert (y0, y1, x0, x1) == (5, 12, ROWS - 10, ROWS - 5)   # the same pixels of the state's picture
+    assert (y0, y1, x0, x1) == (5, 12, ROWS - 10, ROWS - 5)  # the same pixels of the state's picture

@@ -289,10 +289,26 @@ class TestOrdering:
 def mixed_folder(root: Path) -> tuple[str, str]:
     """Two series (3 and 5 slices), two junk files and a DICOM file without pixel data."""
     small, big = "1.2.826.0.1.3680043.8.498.100", "1.2.826.0.1.3680043.8.498.200"
-    write_series(root / "a", ct_slices(3), [float(i) for i in range(3)], SeriesInstanceUID=small, SeriesNumber=1,
-                 SeriesDescription="SCOUT", InstanceNumber=1, **CT_TAGS)
-    write_series(root / "b" / "deeper", ct_slices(5), [float(-i) for i in range(5)], SeriesInstanceUID=big,
-                 SeriesNumber=2, SeriesDescription="AXIAL 5mm", InstanceNumber=1, **CT_TAGS)
+    write_series(
+        root / "a",
+        ct_slices(3),
+        [float(i) for i in range(3)],
+        SeriesInstanceUID=small,
+        SeriesNumber=1,
+        SeriesDescription="SCOUT",
+        InstanceNumber=1,
+        **CT_TAGS,
+    )
+    write_series(
+        root / "b" / "deeper",
+        ct_slices(5),
+        [float(-i) for i in range(5)],
+        SeriesInstanceUID=big,
+        SeriesNumber=2,
+        SeriesDescription="AXIAL 5mm",
+        InstanceNumber=1,
+        **CT_TAGS,
+    )
     (root / "notes.txt").write_text("not an image\n")
     (root / "a" / "empty.dcm").write_bytes(b"")
     write_ct(root / "b" / "report.dcm", series_uid=generate_uid(), pixels=False)
@@ -308,9 +324,7 @@ class TestFolders:
         assert warnings == ["skipped 3 of 11 files: 2 not DICOM, 1 no pixel data"]
         picked = select_series(series_list, on_warning=warnings)
         assert picked.uid == big and len(picked) == 5
-        assert warnings[1] == (
-            '2 series in folder; showing #2 CT "AXIAL 5mm" (5 images); use --series to pick another'
-        )
+        assert warnings[1] == ('2 series in folder; showing #2 CT "AXIAL 5mm" (5 images); use --series to pick another')
         assert positions(picked) == [-4.0, -3.0, -2.0, -1.0, 0.0]
 
     def test_frames_carry_header_only_datasets(self, tmp_path):
@@ -428,8 +442,7 @@ class TestReadHeader:
 
     def test_header_longer_than_the_fast_read(self, tmp_path):
         # A 3-frame file whose header is padded past HEAD_BYTES with a private OB element.
-        p = write_ct(tmp_path / "long.dcm", series_uid="1.2.3", frames=3,
-                     extra={"ImageComments": "x" * 100})
+        p = write_ct(tmp_path / "long.dcm", series_uid="1.2.3", frames=3, extra={"ImageComments": "x" * 100})
         ds = pydicom.dcmread(p)
         block = ds.private_block(0x0009, "DCMVIEW TEST", create=True)
         block.add_new(0x01, "OB", b"\0" * (HEAD_BYTES + 1000))
@@ -439,8 +452,12 @@ class TestReadHeader:
         assert_deferred(pixels, 3 * 16 * 16 * 2)
 
     def test_no_pixel_data_longer_than_the_fast_read(self, tmp_path):
-        p = write_ct(tmp_path / "big.dcm", series_uid="1.2.3", pixels=False,
-                     extra={"ImageComments": "y" * 10000, "StudyDescription": "z" * 60})
+        p = write_ct(
+            tmp_path / "big.dcm",
+            series_uid="1.2.3",
+            pixels=False,
+            extra={"ImageComments": "y" * 10000, "StudyDescription": "z" * 60},
+        )
         ds = pydicom.dcmread(p)
         ds.add_new(0x00091001, "OB", b"\0" * (HEAD_BYTES + 1000))
         ds.save_as(p, enforce_file_format=True)
@@ -451,8 +468,11 @@ class TestReadHeader:
         header, pixels = read_header(p)
         assert header.Rows == 16
         assert len(pixels.value) == pixels.length == 16 * 16 * 2  # no file offsets to defer to: kept
-        assert read_header(write_ct(tmp_path / "e.dcm", series_uid="1.2.3", pixels=False,
-                                    transfer_syntax=DeflatedExplicitVRLittleEndian)) == (None, "no pixel data")
+        assert read_header(
+            write_ct(
+                tmp_path / "e.dcm", series_uid="1.2.3", pixels=False, transfer_syntax=DeflatedExplicitVRLittleEndian
+            )
+        ) == (None, "no pixel data")
 
     @pytest.mark.parametrize("content", [b"", b"hello", b"\0" * 200, b"\0" * 128 + b"DICX" + b"\0" * 100])
     def test_not_dicom(self, tmp_path, content):
@@ -476,8 +496,16 @@ class TestReadHeader:
 def axial_folder(root: Path, slices: int, size: int = 64) -> list[float]:
     """Slices 2.5 mm apart, file names and instance numbers against the anatomy; the z order."""
     zs = [2.5 * ((7 * i) % slices) for i in range(slices)]  # 7 is coprime to the counts used
-    write_series(root, ct_slices(slices, size, size), zs, names="{k:03d}.dcm",
-                 each=lambda k: {"InstanceNumber": slices - k}, SeriesDescription="AXIAL 5mm", SeriesNumber=1, **CT_TAGS)
+    write_series(
+        root,
+        ct_slices(slices, size, size),
+        zs,
+        names="{k:03d}.dcm",
+        each=lambda k: {"InstanceNumber": slices - k},
+        SeriesDescription="AXIAL 5mm",
+        SeriesNumber=1,
+        **CT_TAGS,
+    )
     return sorted(zs)
 
 
@@ -590,10 +618,13 @@ def test_absurd_frame_count_is_skipped_while_scanning(tmp_path):
 
     uid = generate_uid()
     for i in range(2):
-        write_ds(make_ds(np.zeros((8, 8), np.int16), SeriesInstanceUID=uid, InstanceNumber=i + 1),
-                 tmp_path / f"ok{i}.dcm")
-    write_ds(make_ds(np.zeros((8, 8, 8), np.int16), SeriesInstanceUID=uid, NumberOfFrames=2147483647),
-             tmp_path / "absurd.dcm")
+        write_ds(
+            make_ds(np.zeros((8, 8), np.int16), SeriesInstanceUID=uid, InstanceNumber=i + 1), tmp_path / f"ok{i}.dcm"
+        )
+    write_ds(
+        make_ds(np.zeros((8, 8, 8), np.int16), SeriesInstanceUID=uid, NumberOfFrames=2147483647),
+        tmp_path / "absurd.dcm",
+    )
     notes = []
     img = dcmlib.load(tmp_path, on_warning=notes.append)
     assert len(img) == 2

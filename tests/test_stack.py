@@ -56,12 +56,15 @@ class TestConstruction:
 
 
 class TestIndex:
-    @pytest.mark.parametrize("frame, problem", [
-        (4, r"frame index 4 out of range \(0\.\.3\)"),
-        (-1, r"frame index -1 out of range \(0\.\.3\)"),
-        ("two", r"frame must be an integer, got 'two'"),
-        (None, r"frame must be an integer, got None"),
-    ])
+    @pytest.mark.parametrize(
+        "frame, problem",
+        [
+            (4, r"frame index 4 out of range \(0\.\.3\)"),
+            (-1, r"frame index -1 out of range \(0\.\.3\)"),
+            ("two", r"frame must be an integer, got 'two'"),
+            (None, r"frame must be an integer, got None"),
+        ],
+    )
     def test_bad_frames(self, frame, problem):
         store = memory_store(make_ds(STACK))
         with pytest.raises(InvalidArgumentError, match=rf"^x\.dcm: {problem}$"):
@@ -79,7 +82,7 @@ class TestPixels:
             np.testing.assert_array_equal(store.stored(k), STACK[k])
         assert store.decodes == 4 and all(store.is_cached(k) for k in range(4))
         store.stored(2)
-        assert store.decodes == 4                          # from the cache
+        assert store.decodes == 4  # from the cache
         with pytest.raises(ValueError):
             store.stored(0)[0, 0] = 1
 
@@ -91,8 +94,12 @@ class TestPixels:
 
     def test_each_frame_its_own_window_through_the_functional_groups(self):
         store = memory_store(per_frame_windows(STACK, [(100, 50), (200, 60), (300, 70), (400, 80)], slope=2.0))
-        assert [(store.params(k).vois[0].center, store.params(k).vois[0].width) for k in range(4)] == \
-            [(100, 50), (200, 60), (300, 70), (400, 80)]
+        assert [(store.params(k).vois[0].center, store.params(k).vois[0].width) for k in range(4)] == [
+            (100, 50),
+            (200, 60),
+            (300, 70),
+            (400, 80),
+        ]
         np.testing.assert_array_equal(store.values(3), STACK[3] * 2.0)
 
     def test_padding_is_left_out_of_the_value_range(self):
@@ -102,7 +109,7 @@ class TestPixels:
         mask = store.padding_mask(0)
         assert mask.sum() == 3 and mask[0, :3].all()
         assert store.value_range(0) == (float(px[px != 0].min()), float(px.max()))
-        assert store.stored_range(0) == (0, int(px.max()))   # the display table's extent keeps every code
+        assert store.stored_range(0) == (0, int(px.max()))  # the display table's extent keeps every code
 
     def test_no_padding_declared(self):
         store = memory_store(make_ds(STACK[0]))
@@ -128,7 +135,7 @@ class TestDamagedSeries:
     def test_one_cut_slice_fails_alone_naming_its_file(self, tmp_path):
         folder = damaged_series(tmp_path, slices=3, damaged=1)
         paths = sorted(os.fspath(p) for p in folder.glob("*.dcm"))
-        store = file_store(paths)                           # the check failed, the store still opens
+        store = file_store(paths)  # the check failed, the store still opens
         np.testing.assert_array_equal(store.stored(0), np.full((32, 32), 0, np.int16))
         np.testing.assert_array_equal(store.stored(2), np.full((32, 32), 200, np.int16))
         with pytest.raises(PixelDataError) as info:

@@ -35,7 +35,7 @@ def nearest(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 class TestFitZoom:
     def test_small_images_grow_by_a_whole_factor(self):
-        assert fit_zoom(128, 128, (1280, 1024)) == 4.0          # up to MIN_VIEW = 512
+        assert fit_zoom(128, 128, (1280, 1024)) == 4.0  # up to MIN_VIEW = 512
         assert fit_zoom(512, 512, (1280, 1024)) == 1.0
 
     def test_large_images_shrink_to_the_screen_less_the_trackbars(self):
@@ -56,30 +56,29 @@ class TestViewport:
     def test_a_stored_voi_lut_is_rendered_by_its_number(self):
         item = Dataset()
         item.LUTDescriptor = [256, 0, 8]
-        item.LUTData = list(range(255, -1, -1))                 # a reversing VOI LUT
+        item.LUTData = list(range(255, -1, -1))  # a reversing VOI LUT
         img = dcmlib.load(make_ds(ramp(16, 16, 0, 255, np.uint16), VOILUTSequence=Sequence([item])))
         v = View(img)
         v.set_state(controls.on_key(v.state, "x", img))
         assert (v.state.lut, v.state.voi) == (True, 1)
-        assert render_options(v.state).window == {"center": None, "width": None, "mode": None, "voi": 1,
-                                                  "preset": None}
+        assert render_options(v.state).window == {"center": None, "width": None, "mode": None, "voi": 1, "preset": None}
         assert np.array_equal(v.render_view(), nearest(img.render(voi=1), v.size))
-        assert v.render_view()[0, 0] == 255                     # reversed: the lowest value is white
+        assert v.render_view()[0, 0] == 255  # reversed: the lowest value is white
 
     def test_rewindowed_only_when_the_picture_changes(self, ct):
         v = View(ct)
         v.render_view()
         assert v.renders == 1
-        assert v.set_state(controls.on_button_down(v.state, 5, 5)) is False   # a drag origin is not seen
+        assert v.set_state(controls.on_button_down(v.state, 5, 5)) is False  # a drag origin is not seen
         assert v.set_state(controls.on_hover(v.state, 1, 2, 3.0)) is True
         v.render_view()
-        assert v.renders == 1                                   # the probe is text: no re-windowing
+        assert v.renders == 1  # the probe is text: no re-windowing
         v.set_state(controls.on_trackbar(v.state, "center", 100))
         v.render_view()
         assert v.renders == 2
 
     def test_a_message_alone_is_shown(self):
-        img = dcmlib.load(make_ds(ramp(8, 8, 0, 100)))         # no stored VOI: v says so
+        img = dcmlib.load(make_ds(ramp(8, 8, 0, 100)))  # no stored VOI: v says so
         v = View(img)
         assert v.set_state(controls.on_key(v.state, "v", img)) is True
         assert "no VOI stored in the file" in v.annotation_lines()
@@ -87,8 +86,16 @@ class TestViewport:
     def test_padding_is_background(self):
         arr = np.full((64, 64), 1000, dtype=np.uint16)
         arr[:, :16] = 0
-        img = dcmlib.load(make_ds(arr, PhotometricInterpretation="MONOCHROME1", PixelPaddingValue=0,
-                                  WindowCenter=2000, WindowWidth=3000, Modality="MG"))
+        img = dcmlib.load(
+            make_ds(
+                arr,
+                PhotometricInterpretation="MONOCHROME1",
+                PixelPaddingValue=0,
+                WindowCenter=2000,
+                WindowWidth=3000,
+                Modality="MG",
+            )
+        )
         v = View(img)
         full = img.render()
         assert full[:, :16].max() == 0 and full[:, 16:].min() > 0
@@ -99,8 +106,13 @@ class TestViewport:
         rgb[..., 0] = 200
         img = dcmlib.load(make_ds(rgb, SamplesPerPixel=3, PhotometricInterpretation="RGB"))
         v = View(img)
-        assert render_options(v.state).window == {"center": None, "width": None, "mode": None, "voi": None,
-                                                  "preset": None}
+        assert render_options(v.state).window == {
+            "center": None,
+            "width": None,
+            "mode": None,
+            "voi": None,
+            "preset": None,
+        }
         assert tuple(v.render_view()[5, 5]) == (0, 0, 200)
         v.set_state(controls.on_key(v.state, "i", img))
         assert tuple(v.render_view()[5, 5]) == (255, 255, 55)
@@ -113,8 +125,8 @@ class TestCompose:
         out = v.compose()
         plain = cv2.cvtColor(v.render_view(), cv2.COLOR_GRAY2BGR)
         assert out.shape == (512, 512, 3) and out.dtype == np.uint8
-        assert not np.array_equal(out[:120, :200], plain[:120, :200])   # text at the top left
-        assert np.array_equal(out[-40:, -40:], plain[-40:, -40:])       # none in the corner
+        assert not np.array_equal(out[:120, :200], plain[:120, :200])  # text at the top left
+        assert np.array_equal(out[-40:, -40:], plain[-40:, -40:])  # none in the corner
         assert v.annotation_lines()[0] == "CT_small.dcm"
         v.set_state(controls.on_key(v.state, "o", ct))
         assert np.array_equal(v.compose(), plain)
@@ -124,9 +136,9 @@ class TestCompose:
         v.set_state(replace(v.state, help=True))
         out = v.compose()
         plain = cv2.cvtColor(v.render_view(), cv2.COLOR_GRAY2BGR)
-        assert out.mean() < plain.mean() / 2                    # darkened, light text on it
+        assert out.mean() < plain.mean() / 2  # darkened, light text on it
         rows = controls.help_rows(v.state)
-        assert len(rows) == len(controls.HELP)                  # a CT: the CT presets' rows
+        assert len(rows) == len(controls.HELP)  # a CT: the CT presets' rows
 
     @pytest.mark.parametrize("screen, side", [((1280, 1024), 512), ((800, 600), 256)])
     def test_help_panel_fits_a_small_window(self, ct, screen, side):
@@ -134,11 +146,11 @@ class TestCompose:
         v = View(ct, controls.initial_state(ct, center=-2000, width=1), screen=screen)  # all white
         v.set_state(replace(v.state, help=True))
         out = v.compose()
-        assert out.shape[:2] == (side, side) and (out[-3:] == 255).all()   # not darkened, no text
+        assert out.shape[:2] == (side, side) and (out[-3:] == 255).all()  # not darkened, no text
         # at 256 pixels not every row fits legibly: the last row shown says where the others are
         if side == 256:
             rows = controls.help_rows(v.state)
-            assert len(rows) > 20                          # the whole list would need about 8 px a row
+            assert len(rows) > 20  # the whole list would need about 8 px a row
 
     def test_patient_only_when_asked(self):
         img = dcmlib.load(make_ds(ramp(8, 8, 0, 100)))
@@ -152,7 +164,7 @@ class TestCompose:
         v.set_state(controls.on_key(v.state, "n", img))
         out = v.compose()
         v.compose()
-        assert out.max() > 0 and out[80:].max() == 0             # the message only
+        assert out.max() > 0 and out[80:].max() == 0  # the message only
         assert v.failed(1) and not v.failed(0)
         assert len(heard) == 1 and heard[0].startswith("frame 2: ")
         assert v.hover(v.state, 10, 10).probe is None
@@ -178,6 +190,7 @@ def test_the_package_never_imports_the_app():
 
 # ------------------------------------------------------------------ zoom, pan, interpolation
 
+
 def corner_image(rows=128, cols=128):
     """Dark, with a bright 4 x 4 block in the top-left corner and one bright pixel at (100, 90)."""
     arr = np.full((rows, cols), 100, np.uint16)
@@ -196,24 +209,24 @@ def keyed(v, img, *names):
 class TestZoomPan:
     def test_zoom_in_on_the_corner_shows_it_magnified(self):
         img = corner_image()
-        v = View(img)                                            # 128 x 128 at 4x
-        v.set_state(v.hover(v.state, 0, 0))                       # the pointer on the top-left pixel
-        keyed(v, img, "x", "+", "+")                              # nearest neighbour, 8x around the pointer
+        v = View(img)  # 128 x 128 at 4x
+        v.set_state(v.hover(v.state, 0, 0))  # the pointer on the top-left pixel
+        keyed(v, img, "x", "+", "+")  # nearest neighbour, 8x around the pointer
         assert v.state.zoom == 8.0
         out = v.render_view()
         vp = v.state.viewport
-        u, w = vp.to_view(0, 0)[0], vp.to_view(4, 4)[0]           # the block's left and right edges
-        assert round(w - u) == 32                                # 4 pixels at 8x
-        block = out[int(np.ceil(vp.to_view(0, 0)[1])):int(vp.to_view(4, 4)[1]), int(np.ceil(u)):int(w)]
-        assert block.size and block.min() > 200                 # bright, magnified
-        assert out[int(vp.to_view(0, 5)[1]) + 2:, :].max() < 60  # below it: dark
+        u, w = vp.to_view(0, 0)[0], vp.to_view(4, 4)[0]  # the block's left and right edges
+        assert round(w - u) == 32  # 4 pixels at 8x
+        block = out[int(np.ceil(vp.to_view(0, 0)[1])) : int(vp.to_view(4, 4)[1]), int(np.ceil(u)) : int(w)]
+        assert block.size and block.min() > 200  # bright, magnified
+        assert out[int(vp.to_view(0, 5)[1]) + 2 :, :].max() < 60  # below it: dark
 
     def test_pan_moves_the_picture_by_the_drag(self):
         img = corner_image()
-        v = keyed(View(img), img, "x", "+", "+")                  # 8x around the centre
+        v = keyed(View(img), img, "x", "+", "+")  # 8x around the centre
         before = v.render_view().copy()
         s = controls.on_button_down(v.state, 200, 200, "right")
-        v.set_state(controls.on_drag(s, 160, 176, *v.size))       # 40 px left, 24 px up = 5 and 3 image pixels
+        v.set_state(controls.on_drag(s, 160, 176, *v.size))  # 40 px left, 24 px up = 5 and 3 image pixels
         after = v.render_view()
         assert np.array_equal(after[:-24, :-40], before[24:, 40:])
 
@@ -224,8 +237,8 @@ class TestZoomPan:
         out = v.render_view()
         (u0, v0), (u1, v1) = vp.to_view(0, 0), vp.to_view(96, 64)
         assert (u0 + u1) / 2 == pytest.approx(v.size[0] / 2) and out.shape[:2] == (v.size[1], v.size[0])
-        assert out[:, : int(u0) - 1].max() == 0 and out[:, int(u1) + 1:].max() == 0      # outside: black
-        assert out[int(v0) + 1: int(v1) - 1, int(u0) + 1: int(u1) - 1].min() > 0
+        assert out[:, : int(u0) - 1].max() == 0 and out[:, int(u1) + 1 :].max() == 0  # outside: black
+        assert out[int(v0) + 1 : int(v1) - 1, int(u0) + 1 : int(u1) - 1].min() > 0
 
     def test_the_probe_reads_the_source_pixel_at_any_zoom_and_pan(self):
         img = corner_image()
@@ -234,7 +247,7 @@ class TestZoomPan:
         v.set_state(controls.on_button_up(controls.on_drag(s, 37, 151, *v.size)))
         vp = v.state.viewport
         for u, w in [(0, 0), (255, 300), (511, 511), (123, 45)]:
-            x, y = vp.to_image(u, w)                              # the documented mapping, pixel centre
+            x, y = vp.to_image(u, w)  # the documented mapping, pixel centre
             probe = v.hover(v.state, u, w).probe
             assert probe[:2] == (int(np.floor(x)), int(np.floor(y)))
             assert probe[2] == float(img.values(0)[probe[1], probe[0]])
@@ -245,7 +258,7 @@ class TestZoomPan:
 
     def test_smooth_magnification_interpolates_and_x_shows_the_pixels(self):
         img = corner_image()
-        v = keyed(View(img), img, "+")                            # 5.66x, bicubic
+        v = keyed(View(img), img, "+")  # 5.66x, bicubic
         smooth = v.render_view().copy()
         keyed(v, img, "x")
         nearest_ = v.render_view()
@@ -255,8 +268,8 @@ class TestZoomPan:
     def test_minified_from_the_pyramid_is_area_averaged(self):
         arr = (np.indices((1200, 1600)).sum(0) % 4096).astype(np.uint16)
         img = dcmlib.load(make_ds(arr, Modality="OT", WindowCenter=2048, WindowWidth=4096))
-        v = View(img, screen=(1280, 1024))                        # fit 0.66: from level 0
-        keyed(v, img, "-", "-")                                   # 0.33: from level 1 (half size)
+        v = View(img, screen=(1280, 1024))  # fit 0.66: from level 0
+        keyed(v, img, "-", "-")  # 0.33: from level 1 (half size)
         vals, _, _ = v.resampled()
         direct = cv2.resize(img.values(0), (vals.shape[1], vals.shape[0]), interpolation=cv2.INTER_AREA)
         assert np.abs(vals.astype(float) - direct).mean() < 2.0  # an average of averages, not a subsample
@@ -269,18 +282,26 @@ class TestZoomPan:
         v.set_state(controls.on_trackbar(v.state, "center", 500))
         v.render_view()
         assert (v.resamples, v.renders) == (n, r + 1)
-        assert v.resampled()[0].shape[:2] == (512, 512)           # view pixels, not the image's
+        assert v.resampled()[0].shape[:2] == (512, 512)  # view pixels, not the image's
 
     def test_padding_stays_background_when_magnified(self):
         arr = np.full((64, 64), 1000, dtype=np.uint16)
         arr[:, :16] = 0
-        img = dcmlib.load(make_ds(arr, PhotometricInterpretation="MONOCHROME1", PixelPaddingValue=0,
-                                  WindowCenter=2000, WindowWidth=3000, Modality="MG"))
-        v = keyed(View(img), img, "+")                            # bicubic across the padding edge
+        img = dcmlib.load(
+            make_ds(
+                arr,
+                PhotometricInterpretation="MONOCHROME1",
+                PixelPaddingValue=0,
+                WindowCenter=2000,
+                WindowWidth=3000,
+                Modality="MG",
+            )
+        )
+        v = keyed(View(img), img, "+")  # bicubic across the padding edge
         out = v.render_view()
         vp = v.state.viewport
         edge = vp.to_view(16, 0)[0]
-        assert out[:, : int(edge) - 1].max() == 0 and out[:, int(edge) + 2:].min() > 0
+        assert out[:, : int(edge) - 1].max() == 0 and out[:, int(edge) + 2 :].min() > 0
 
     def test_overview_only_when_part_is_hidden(self):
         img = corner_image()
@@ -291,11 +312,12 @@ class TestZoomPan:
         out = v.compose()
         plain = cv2.cvtColor(v.render_view(), cv2.COLOR_GRAY2BGR)
         corner = out[-20:, -20:].astype(int) - plain[-20:, -20:]
-        assert np.abs(corner).max() > 0                           # the thumbnail and its frame
+        assert np.abs(corner).max() > 0  # the thumbnail and its frame
         assert "view x" in " ".join(v.annotation_lines())
 
 
 # ------------------------------------------------------------------ measurements
+
 
 class TestMeasurements:
     def spaced(self):
@@ -316,9 +338,9 @@ class TestMeasurements:
     def test_roi_line_against_the_values(self):
         img = self.spaced()
         v = View(img)
-        m = controls.Measurement("ellipse", 0, 20.0, 10.0, 60.0, 50.0)   # centre column 40
+        m = controls.Measurement("ellipse", 0, 20.0, 10.0, 60.0, 50.0)  # centre column 40
         line = v.measurement_line(m)
-        assert line.startswith("roi mean 39.5 sd ") and " HU n " in line   # columns 20..59, symmetric
+        assert line.startswith("roi mean 39.5 sd ") and " HU n " in line  # columns 20..59, symmetric
         assert line.endswith(f"area {np.pi * 20 * 0.25 * 20 * 0.5:.1f} mm2")
 
     def test_drawn_on_the_view_and_kept_with_the_frame(self):
@@ -329,11 +351,11 @@ class TestMeasurements:
         v.set_state(s)
         out = v.compose()
         row = out[150, 60:340].astype(int)
-        assert (np.abs(row - plain[150, 60:340]).sum(axis=1) > 0).mean() > 0.9   # the line is there
+        assert (np.abs(row - plain[150, 60:340]).sum(axis=1) > 0).mean() > 0.9  # the line is there
         b, g, r = (int(c) for c in out[150, 200])
-        assert b < 40 and g > 150 and r > 200                    # amber (view.MEASURE), anti-aliased
+        assert b < 40 and g > 150 and r > 200  # amber (view.MEASURE), anti-aliased
         v.set_state(controls.on_key(v.state, "o", img))
-        assert not np.array_equal(v.compose()[150, 60:340], out[150, 60:340])   # o hides them too
+        assert not np.array_equal(v.compose()[150, 60:340], out[150, 60:340])  # o hides them too
 
     def test_help_lists_the_cycle_of_the_image(self):
         arr = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
@@ -352,6 +374,7 @@ def test_a_measurement_on_a_frame_that_cannot_be_read_is_one_line(tmp_path):
 
 # ------------------------------------------------------------------ per-frame windows (issue 22, item 4)
 
+
 def test_a_frame_of_a_multi_frame_file_shows_and_snaps_its_own_window():
     """After moving to frame 3, the view, the annotation and the ``s`` snapshot use frame 3's stored window:
     the snapshot is ``render(frame=2)`` with no window given, which is what ``--export --frame 3`` writes."""
@@ -359,7 +382,7 @@ def test_a_frame_of_a_multi_frame_file_shows_and_snaps_its_own_window():
     windows = [(13.0, 23.0), (500.0, 900.0), (1067.0, 1855.0)]
     img = dcmlib.load(per_frame_windows(stored, windows, slope=2.1))
     v = View(img)
-    v.set_state(controls.on_key(v.state, "x", img))                 # nearest neighbour: the export's pixels
+    v.set_state(controls.on_key(v.state, "x", img))  # nearest neighbour: the export's pixels
     for _ in range(2):
         v.set_state(controls.on_key(v.state, "n", img))
     full = img.render(frame=2)
@@ -374,21 +397,22 @@ def test_a_frame_of_a_multi_frame_file_shows_and_snaps_its_own_window():
 
 # ------------------------------------------------------------------ legible text on any image (item 7)
 
+
 def _changed_box(out: np.ndarray, plain: np.ndarray, region: tuple[slice, slice]) -> np.ndarray:
     """The part of ``out`` inside ``region`` that the text drawing changed, as grey, cut to its bounding box."""
     diff = (out[region] != plain[region]).any(axis=2)
     ys, xs = np.nonzero(diff)
     assert ys.size, "nothing drawn"
     grey = cv2.cvtColor(out[region], cv2.COLOR_BGR2GRAY)
-    return grey[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    return grey[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
 
 
 def _assert_legible(box: np.ndarray, background_at_most: int, strokes: int = 300) -> None:
     """Dark under the text (the box's median: most of a text block is background) and light text on it."""
     assert np.median(box) <= background_at_most
-    text = box[box >= 200]                                 # the glyphs' light strokes
+    text = box[box >= 200]  # the glyphs' light strokes
     assert text.size >= strokes
-    assert text.mean() - np.median(box) >= 120             # text against its own background
+    assert text.mean() - np.median(box) >= 120  # text against its own background
 
 
 class TestLegibleText:
@@ -397,24 +421,24 @@ class TestLegibleText:
 
     @pytest.fixture
     def white(self, ct):
-        return View(ct, controls.initial_state(ct, center=-2000, width=1))    # every pixel above -2000 HU: white
+        return View(ct, controls.initial_state(ct, center=-2000, width=1))  # every pixel above -2000 HU: white
 
     def test_annotations_have_a_translucent_dark_backing(self, white):
         plain = cv2.cvtColor(white.render_view(), cv2.COLOR_GRAY2BGR)
         assert (plain == 255).all()
         out = white.compose()
-        box = _changed_box(out, plain, (slice(0, 200), slice(0, 200)))   # above and left of the A/P, R/L labels
-        _assert_legible(box, background_at_most=115)        # white darkened by 55 % or more
-        assert np.median(box) > 0                          # translucent: the image shows through
-        assert box.shape[0] > 5 * 14                       # the whole block: file name down to "h: help"
-        assert (out[-40:, -40:] == 255).all()              # the rest of the image untouched
+        box = _changed_box(out, plain, (slice(0, 200), slice(0, 200)))  # above and left of the A/P, R/L labels
+        _assert_legible(box, background_at_most=115)  # white darkened by 55 % or more
+        assert np.median(box) > 0  # translucent: the image shows through
+        assert box.shape[0] > 5 * 14  # the whole block: file name down to "h: help"
+        assert (out[-40:, -40:] == 255).all()  # the rest of the image untouched
 
     def test_orientation_labels_too(self, white):
         plain = cv2.cvtColor(white.render_view(), cv2.COLOR_GRAY2BGR)
         out = white.compose()
         h, w = out.shape[:2]
-        box = _changed_box(out, plain, (slice(h // 2 - 20, h // 2 + 20), slice(w - 40, w)))   # right edge
-        _assert_legible(box, background_at_most=115, strokes=10)   # one letter
+        box = _changed_box(out, plain, (slice(h // 2 - 20, h // 2 + 20), slice(w - 40, w)))  # right edge
+        _assert_legible(box, background_at_most=115, strokes=10)  # one letter
 
     @pytest.mark.parametrize("invert", [False, True], ids=["white", "inverted"])
     def test_help_panel_is_dark_on_a_bright_image(self, ct, invert):
@@ -426,4 +450,4 @@ class TestLegibleText:
         assert (plain == 255).all()
         out = v.compose()
         box = _changed_box(out, plain, (slice(0, out.shape[0]), slice(0, out.shape[1])))
-        _assert_legible(box, background_at_most=60)         # white reads as dark grey: 75 % or more hidden
+        _assert_legible(box, background_at_most=60)  # white reads as dark grey: 75 % or more hidden

@@ -29,8 +29,12 @@ def xvfb(tmp_path_factory):
     # no developer's presets file ($XDG_CONFIG_HOME/dcmview/presets.toml) reaches the viewer here
     env = dict(os.environ, DISPLAY=display, XDG_CONFIG_HOME=str(tmp_path_factory.mktemp("no-config")))
     env.pop("QT_QPA_PLATFORM", None)
-    wait_for(lambda: subprocess.run(["xdotool", "getdisplaygeometry"], env=env, capture_output=True,
-                                    timeout=10).returncode == 0, timeout=30)   # accepting clients
+    wait_for(
+        lambda: (
+            subprocess.run(["xdotool", "getdisplaygeometry"], env=env, capture_output=True, timeout=10).returncode == 0
+        ),
+        timeout=30,
+    )  # accepting clients
     yield env
     proc.terminate()
     proc.wait(5)
@@ -61,8 +65,14 @@ def launch(env, args, cwd):
     Retries once when Qt could not connect to the X server at all (an environment failure, not the
     viewer's); any other early end fails with the viewer's stderr."""
     for attempt in (1, 2):
-        proc = subprocess.Popen([sys.executable, str(DCMVIEW), *map(str, args)], env=env, cwd=cwd,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(DCMVIEW), *map(str, args)],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         title = f"dcmview - {Path(str(args[0])).name}"
         try:
             return proc, find_window(env, title, proc)
@@ -74,10 +84,12 @@ def launch(env, args, cwd):
 
 def find_window(env, title, proc, timeout=60.0):
     """The viewer's window id once it is mapped and viewable; fails with the viewer's stderr if it ended."""
+
     def found():
         if proc.poll() is not None:
             raise AssertionError(f"the viewer ended with status {proc.returncode}: {proc.communicate()[1]}")
         return xdo(env, "search", "--onlyvisible", "--name", f"^{re.escape(title)}$").split()
+
     try:
         return wait_for(found, timeout=timeout)[0]
     except AssertionError as exc:
@@ -95,7 +107,7 @@ def test_keys_drag_snapshots_screenshot_quit(xvfb, tmp_path):
     # mapped and viewable, not just created: keys sent earlier can be lost on a loaded machine
     proc, win = launch(env, [src, "--snapshot-dir", snaps], tmp_path)
     try:
-        saved = lambda: sorted(p.name for p in snaps.glob("*.png")) if snaps.is_dir() else []  # noqa: E731
+        saved = lambda: sorted(p.name for p in snaps.glob("*.png")) if snaps.is_dir() else []
 
         def key(*names, expect=None):
             for n in names:
@@ -105,12 +117,12 @@ def test_keys_drag_snapshots_screenshot_quit(xvfb, tmp_path):
                 wait_for(lambda: len(saved()) == expect)
 
         time.sleep(1.0)
-        key("p", "s", expect=1)                    # first p: lung
-        key("shift+p", "s", expect=2)              # Shift+p (Qt: Shift, then 'p'): back to the file's window
-        key("2", "i", "s", expect=3)               # bone, inverted
+        key("p", "s", expect=1)  # first p: lung
+        key("shift+p", "s", expect=2)  # Shift+p (Qt: Shift, then 'p'): back to the file's window
+        key("2", "i", "s", expect=3)  # bone, inverted
         # a left-drag on the image: 64 px right, 32 px down
         # the pauses let the viewer's event loop (waitKeyEx every 30 ms) see each step on a busy machine
-        xdo(env, "mousemove", "--window", win, "--sync", "200", "200")   # relative to the window
+        xdo(env, "mousemove", "--window", win, "--sync", "200", "200")  # relative to the window
         time.sleep(0.3)
         xdo(env, "mousedown", "1")
         time.sleep(0.15)
@@ -131,22 +143,23 @@ def test_keys_drag_snapshots_screenshot_quit(xvfb, tmp_path):
     assert proc.returncode == 0, err
     assert "XGetInputFocus" not in err and "QFontDatabase" not in err, err
     names = saved()
-    assert [l for l in out.splitlines() if l.startswith("saved ")] == [f"saved {snaps / n}" for n in
-                                                                         _in_order(out)]
+    saved_lines = [line for line in out.splitlines() if line.startswith("saved ")]
+    assert saved_lines == [f"saved {snaps / n}" for n in _in_order(out)]
     order = _in_order(out)
     assert order[0] == "CT_small_f1_c-600_w1500.png"
-    assert order[1] == "CT_small_f1_c136_w2064.png"          # the file has no window: min-max
+    assert order[1] == "CT_small_f1_c136_w2064.png"  # the file has no window: min-max
     assert order[2] == "CT_small_f1_c300_w1500_inv.png"
     m = re.fullmatch(r"CT_small_f1_c(-?[\d.]+)_w([\d.]+)_inv\.png", order[3])
-    assert m and (float(m[1]), float(m[2])) != (300.0, 1500.0), order[3]   # the drag changed the window
-    assert float(m[2]) > 1500 and float(m[1]) > 300                         # right = wider, down = higher
+    assert m and (float(m[1]), float(m[2])) != (300.0, 1500.0), order[3]  # the drag changed the window
+    assert float(m[2]) > 1500 and float(m[1]) > 300  # right = wider, down = higher
     assert sorted(order) == names
     # every snapshot equals the headless export with the window in its name
     for name in order:
         m = re.fullmatch(r"CT_small_f(\d+)_c(-?[\d.]+)_w([\d.]+)(_inv)?\.png", name)
         exp = tmp_path / f"export_{name}"
-        cmd = [sys.executable, str(DCMVIEW), src, "--export", str(exp), "--frame", m[1],
-               "--window", m[2], m[3]] + (["--invert"] if m[4] else [])
+        cmd = [sys.executable, str(DCMVIEW), src, "--export", str(exp), "--frame", m[1], "--window", m[2], m[3]] + (
+            ["--invert"] if m[4] else []
+        )
         subprocess.run(cmd, check=True, capture_output=True, timeout=30)
         a = cv2.imread(str(snaps / name), cv2.IMREAD_UNCHANGED)
         b = cv2.imread(str(exp), cv2.IMREAD_UNCHANGED)
@@ -158,7 +171,7 @@ def test_keys_drag_snapshots_screenshot_quit(xvfb, tmp_path):
 
 
 def _in_order(out: str) -> list[str]:
-    return [Path(l.split("saved ", 1)[1]).name for l in out.splitlines() if l.startswith("saved ")]
+    return [Path(line.split("saved ", 1)[1]).name for line in out.splitlines() if line.startswith("saved ")]
 
 
 # ------------------------------------------------------------------ reading tools: zoom, pan, cine, presets, ruler
@@ -189,8 +202,9 @@ class Session:
         xdo(self.env, "mousedown", str(button))
         time.sleep(0.2)
         for k in range(1, steps + 1):
-            self.move(start[0] + (end[0] - start[0]) * k // steps, start[1] + (end[1] - start[1]) * k // steps,
-                      pause=0.12)
+            self.move(
+                start[0] + (end[0] - start[0]) * k // steps, start[1] + (end[1] - start[1]) * k // steps, pause=0.12
+            )
         xdo(self.env, "mouseup", str(button))
         time.sleep(0.4)
 
@@ -256,29 +270,29 @@ def _write(tmp_path, name, arr, **tags):
 
 def test_zoom_in_on_a_corner_shows_it_magnified(session, tmp_path):
     arr = np.full((128, 128), 200, np.uint16)
-    arr[:8, :8] = 3800                                            # a bright 8 x 8 corner, shown 32 px at 4x
+    arr[:8, :8] = 3800  # a bright 8 x 8 corner, shown 32 px at 4x
     s = session(_write(tmp_path, "corner.dcm", arr, Modality="OT", WindowCenter=2000, WindowWidth=4000))
-    s.key("o")                                                    # no text over the corner
+    s.key("o")  # no text over the corner
     fit = s.settled("fit")
-    s.move(4, 4)                                                  # the pointer on the corner
-    s.key("plus", "plus", "plus")                                 # 4x -> 11.3x around the pointer
+    s.move(4, 4)  # the pointer on the corner
+    s.key("plus", "plus", "plus")  # 4x -> 11.3x around the pointer
     before, after = fit[:512, :512, 1], s.settled("zoomed", fit)[:512, :512, 1]
     s.quit()
-    bright = lambda img, row: int((img[row, :200] > 128).sum())  # noqa: E731
+    bright = lambda img, row: int((img[row, :200] > 128).sum())
     assert bright(before, 16) in range(30, 35) and bright(before, 60) == 0
-    assert bright(after, 16) > 70 and bright(after, 60) > 70      # the same corner, about 11x
-    assert after[150:, 150:].max() < 60                           # the rest: the dark image, not the corner
+    assert bright(after, 16) > 70 and bright(after, 60) > 70  # the same corner, about 11x
+    assert after[150:, 150:].max() < 60  # the rest: the dark image, not the corner
 
 
 def test_pan_moves_the_picture(session, tmp_path):
     yy, xx = np.mgrid[0:128, 0:128]
-    arr = (((xx // 8 + yy // 8) % 2) * 2000 + xx * 8 + yy * 4).astype(np.uint16)   # checks on a ramp
+    arr = (((xx // 8 + yy // 8) % 2) * 2000 + xx * 8 + yy * 4).astype(np.uint16)  # checks on a ramp
     s = session(_write(tmp_path, "checks.dcm", arr, Modality="OT", WindowCenter=2000, WindowWidth=4000))
     s.key("o", "x")
     s.move(256, 256)
-    s.key("plus", "plus")                                         # 8x around the centre
+    s.key("plus", "plus")  # 8x around the centre
     zoomed = s.settled("before")
-    s.drag(3, (300, 300), (220, 250))                             # right drag: 80 px left, 50 px up
+    s.drag(3, (300, 300), (220, 250))  # right drag: 80 px left, 50 px up
     a, b = zoomed[:512, :512, 1].astype(int), s.settled("after", zoomed)[:512, :512, 1].astype(int)
     s.quit()
     shifted = np.abs(b[:-50, :-80] - a[50:, 80:]).mean()
@@ -288,26 +302,34 @@ def test_pan_moves_the_picture(session, tmp_path):
 
 def test_cine_plays_without_keys(session, tmp_path):
     frames = np.stack([np.full((64, 64), 300 * i, np.uint16) for i in range(6)])
-    s = session(_write(tmp_path, "cine.dcm", frames, Modality="US", CineRate=8, WindowCenter=750,
-                       WindowWidth=1600))
+    s = session(_write(tmp_path, "cine.dcm", frames, Modality="US", CineRate=8, WindowCenter=750, WindowWidth=1600))
     s.key("space")
     names = []
     for _ in range(4):
         time.sleep(0.4)
-        names.append(s.snapshot("S"))                              # the window as shown: its frame in the name
+        names.append(s.snapshot("S"))  # the window as shown: its frame in the name
     s.key("space")
     s.quit()
     shown = {re.search(r"_f(\d+)_", n)[1] for n in names}
-    assert len(shown) >= 2, names                                  # frames advanced with no frame key
+    assert len(shown) >= 2, names  # frames advanced with no frame key
 
 
 def test_p_on_a_chest_radiograph_gives_a_visible_image(session, tmp_path):
     yy, xx = np.mgrid[0:200, 0:160]
-    lungs = ((xx - 50) ** 2 / 30 ** 2 + (yy - 100) ** 2 / 70 ** 2 < 1) | ((xx - 110) ** 2 / 30 ** 2 +
-                                                                           (yy - 100) ** 2 / 70 ** 2 < 1)
-    arr = np.where(lungs, 900, 2600).astype(np.uint16) + (xx * 2).astype(np.uint16)   # 12-bit, no HU
-    path = _write(tmp_path, "chest.dcm", arr, Modality="CR", PhotometricInterpretation="MONOCHROME1",
-                  BitsStored=12, HighBit=11, ImagerPixelSpacing=[0.2, 0.2])
+    lungs = ((xx - 50) ** 2 / 30**2 + (yy - 100) ** 2 / 70**2 < 1) | (
+        (xx - 110) ** 2 / 30**2 + (yy - 100) ** 2 / 70**2 < 1
+    )
+    arr = np.where(lungs, 900, 2600).astype(np.uint16) + (xx * 2).astype(np.uint16)  # 12-bit, no HU
+    path = _write(
+        tmp_path,
+        "chest.dcm",
+        arr,
+        Modality="CR",
+        PhotometricInterpretation="MONOCHROME1",
+        BitsStored=12,
+        HighBit=11,
+        ImagerPixelSpacing=[0.2, 0.2],
+    )
     s = session(path)
     s.key("p")
     name = s.snapshot()
@@ -315,15 +337,16 @@ def test_p_on_a_chest_radiograph_gives_a_visible_image(session, tmp_path):
     s.quit()
     snap = cv2.imread(str(s.snaps / name), cv2.IMREAD_UNCHANGED)
     assert 30 < snap.mean() < 225 and snap.std() > 30, (name, snap.mean(), snap.std())
-    view = screen[300:500, 100:400, 1]                             # the image, below the annotations
+    view = screen[300:500, 100:400, 1]  # the image, below the annotations
     assert view.std() > 30 and 30 < view.mean() < 225
 
 
 def test_a_ruler_drag_prints_the_length(session, tmp_path):
     arr = np.tile(np.arange(256, dtype=np.uint16) * 8, (256, 1))
-    s = session(_write(tmp_path, "ruler.dcm", arr, Modality="OT", PixelSpacing=[0.5, 0.5],
-                       WindowCenter=1024, WindowWidth=2048))
-    s.key("d")                                                    # 256 x 256 at 2x: 200 view px = 100 px
+    s = session(
+        _write(tmp_path, "ruler.dcm", arr, Modality="OT", PixelSpacing=[0.5, 0.5], WindowCenter=1024, WindowWidth=2048)
+    )
+    s.key("d")  # 256 x 256 at 2x: 200 view px = 100 px
     s.drag(1, (100, 300), (300, 300))
     out = s.quit()
     assert "distance 50.00 mm (100.0 px)" in out.splitlines(), out
@@ -344,10 +367,22 @@ def _box_series(folder: Path) -> Path:
     px = np.full((96, 128), 0, np.int16)
     px[8:-8, 8:-8] = 2000
     for k in range(20):
-        write_ds(make_ds(px, Modality="CT", SeriesInstanceUID=series, RescaleSlope=1.0, RescaleIntercept=-1000.0,
-                         ImagePositionPatient=[0.0, 0.0, 5.0 * k], ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
-                         PixelSpacing=[1.0, 1.0], InstanceNumber=k + 1, WindowCenter=0, WindowWidth=400),
-                 folder / f"IM{k:02d}.dcm")
+        write_ds(
+            make_ds(
+                px,
+                Modality="CT",
+                SeriesInstanceUID=series,
+                RescaleSlope=1.0,
+                RescaleIntercept=-1000.0,
+                ImagePositionPatient=[0.0, 0.0, 5.0 * k],
+                ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+                PixelSpacing=[1.0, 1.0],
+                InstanceNumber=k + 1,
+                WindowCenter=0,
+                WindowWidth=400,
+            ),
+            folder / f"IM{k:02d}.dcm",
+        )
     return folder
 
 
@@ -365,16 +400,16 @@ def test_t_cycles_planes_and_the_picture_changes_aspect(session, tmp_path):
     sagittal (y 80 mm wide, z 100 mm tall), then t: axial again (x 112 by y 80).  The box is measured
     on screenshots of the real window; the ratios are the box's in mm."""
     s = session(_box_series(tmp_path / "box"))
-    s.key("o")                                                    # no text over the picture
+    s.key("o")  # no text over the picture
     shot = s.settled("axial")
     boxes = [_bright_box(shot)]
     for name in ("coronal", "sagittal", "axial-again"):
         s.key("t", pause=1.0)
-        xdo(s.env, "windowmove", "--sync", s.win, "0", "0")      # the window grew or shrank: all of it on screen
+        xdo(s.env, "windowmove", "--sync", s.win, "0", "0")  # the window grew or shrank: all of it on screen
         shot = s.settled(name, shot)
         boxes.append(_bright_box(shot))
     s.key("o")
-    s.screen("annotated")                                         # for a person to look at: labels, annotation
+    s.screen("annotated")  # for a person to look at: labels, annotation
     s.quit()
     ratios = [w / h for w, h in boxes]
     # a box edge spans at most a screen pixel more or less at the fit
@@ -398,10 +433,10 @@ def test_frames_of_an_enhanced_mr_show_their_own_windows(session, tmp_path):
     s = session(path)
     try:
         first = s.snapshot()
-        s.key("n", "n")                                           # frame 3
+        s.key("n", "n")  # frame 3
         third = s.snapshot()
         screen = s.settled("frame3")
-        s.key("End")                                              # frame 4
+        s.key("End")  # frame 4
         last = s.snapshot()
         s.quit()
     finally:
@@ -409,8 +444,12 @@ def test_frames_of_an_enhanced_mr_show_their_own_windows(session, tmp_path):
     assert (first, third, last) == ("mr_f1_c13_w23.png", "mr_f3_c1067_w1855.png", "mr_f4_c2000_w1000.png")
     for name, frame in ((first, 1), (third, 3), (last, 4)):
         exp = tmp_path / f"export_{frame}.png"
-        subprocess.run([sys.executable, str(DCMVIEW), path, "--export", str(exp), "--frame", str(frame)],
-                       check=True, capture_output=True, timeout=30)
+        subprocess.run(
+            [sys.executable, str(DCMVIEW), path, "--export", str(exp), "--frame", str(frame)],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
         assert (s.snaps / name).read_bytes() == exp.read_bytes(), name
     # on screen, frame 3's middle rows (values 630..1890) lie inside its window (139.5..1994.5): grey, where
     # frame 1's window (1.5..24.5) made them white

@@ -32,7 +32,7 @@ def test_window_and_trackbars(viewer_of, ct):
     assert cv2.getWindowProperty(v.title, cv2.WND_PROP_VISIBLE) >= 1
     for name, pos in controls.trackbar_positions(v.state).items():
         assert cv2.getTrackbarPos(name, v.title) == pos
-    assert v.shown.shape[:2] == (512, 512)          # 128 x 128 shown at a whole factor, 4x
+    assert v.shown.shape[:2] == (512, 512)  # 128 x 128 shown at a whole factor, 4x
     assert v.state.zoom == 4.0
 
 
@@ -55,16 +55,16 @@ def test_trackbars_re_render(viewer_of, ct):
 
 def test_keys_move_trackbars_without_feedback(viewer_of, ct):
     v = viewer_of(ct)
-    v.on_key(ord("1"))                               # lung
+    v.on_key(ord("1"))  # lung
     assert (v.state.preset, v.state.center, v.state.width) == ("lung", -600.0, 1500.0)
     assert cv2.getTrackbarPos("center", v.title) == -600
     assert cv2.getTrackbarPos("width", v.title) == 1500
-    assert v.state.preset == "lung"                   # setting the trackbars did not make it a user window
+    assert v.state.preset == "lung"  # setting the trackbars did not make it a user window
     v.on_key(ord("m"))
     assert cv2.getTrackbarPos("mode", v.title) == 1
-    v.on_key(0xFFE1)                                  # Qt: Shift arrives as its own key ...
-    v.on_key(ord("p"))                                # ... then a lower-case p: previous preset
-    assert v.state.preset is None                     # lung -> back to the file's window
+    v.on_key(0xFFE1)  # Qt: Shift arrives as its own key ...
+    v.on_key(ord("p"))  # ... then a lower-case p: previous preset
+    assert v.state.preset is None  # lung -> back to the file's window
 
 
 def test_drag_and_probe(viewer_of, ct):
@@ -72,13 +72,13 @@ def test_drag_and_probe(viewer_of, ct):
     c0, w0 = v.state.center, v.state.width
     span = v.state.scale.span
     v.on_mouse(cv2.EVENT_LBUTTONDOWN, 100, 100, cv2.EVENT_FLAG_LBUTTON)
-    v.on_mouse(cv2.EVENT_MOUSEMOVE, 356, 100, cv2.EVENT_FLAG_LBUTTON)      # half the view to the right
+    v.on_mouse(cv2.EVENT_MOUSEMOVE, 356, 100, cv2.EVENT_FLAG_LBUTTON)  # half the view to the right
     assert v.state.width == round(w0 + span / 2) and v.state.center == c0
-    v.on_mouse(cv2.EVENT_MOUSEMOVE, 356, 228, cv2.EVENT_FLAG_LBUTTON)      # a quarter down
+    v.on_mouse(cv2.EVENT_MOUSEMOVE, 356, 228, cv2.EVENT_FLAG_LBUTTON)  # a quarter down
     assert v.state.center == round(c0 + span / 4)
     v.on_mouse(cv2.EVENT_LBUTTONUP, 356, 228, 0)
     assert cv2.getTrackbarPos("width", v.title) == int(v.state.width)
-    v.on_mouse(cv2.EVENT_MOUSEMOVE, 41, 83, 0)                             # hover: probe at 41/4, 83/4
+    v.on_mouse(cv2.EVENT_MOUSEMOVE, 41, 83, 0)  # hover: probe at 41/4, 83/4
     x, y, value = v.state.probe
     assert (x, y) == (10, 20) and value == float(ct.values(0)[20, 10])
     assert "HU" in controls.annotation_lines(v.state)[-2]
@@ -104,10 +104,10 @@ def test_frames(viewer_of):
     v = viewer_of(img)
     assert cv2.getTrackbarPos("frame", v.title) == 1
     cv2.setTrackbarPos("frame", v.title, 3)
-    assert v.state.frame == 2 and v.shown[-5, -5, 0] == img.render(frame=2)[0, 0]   # corner: no text
-    v.on_key(0xFF57)                                 # End (X11 keysym)
+    assert v.state.frame == 2 and v.shown[-5, -5, 0] == img.render(frame=2)[0, 0]  # corner: no text
+    v.on_key(0xFF57)  # End (X11 keysym)
     assert v.state.frame == 3 and cv2.getTrackbarPos("frame", v.title) == 4
-    v.on_mouse(cv2.EVENT_MOUSEWHEEL, 10, 10, 120 << 16)   # wheel away from the user: previous
+    v.on_mouse(cv2.EVENT_MOUSEWHEEL, 10, 10, 120 << 16)  # wheel away from the user: previous
     assert v.state.frame == 2
     v.on_mouse(cv2.EVENT_MOUSEWHEEL, 10, 10, -120 << 16)  # towards the user: next
     assert v.state.frame == 3
@@ -115,13 +115,13 @@ def test_frames(viewer_of):
 
 def test_colour_has_no_window_trackbars(viewer_of):
     rgb = np.zeros((40, 50, 3), np.uint8)
-    rgb[..., 0] = 200                                 # red
+    rgb[..., 0] = 200  # red
     img = dcmlib.load(make_ds(rgb, SamplesPerPixel=3, PhotometricInterpretation="RGB"))
     v = viewer_of(img)
     assert "center" not in controls.trackbar_ranges(v.state)
     v.on_key(ord("1"))
     assert v.state.preset is None
-    assert tuple(v.view.render_view()[5, 5]) == (0, 0, 200)   # BGR
+    assert tuple(v.view.render_view()[5, 5]) == (0, 0, 200)  # BGR
     v.on_mouse(cv2.EVENT_MOUSEMOVE, 0, 0, 0)
     assert v.state.probe[2] == (200, 0, 0)
 
@@ -140,12 +140,12 @@ def test_damaged_slice_shows_its_error_and_the_session_goes_on(viewer_of, tmp_pa
     folder.mkdir()
     img = dcmlib.load(damaged_series(folder, slices=3))
     v = viewer_of(img)
-    v.on_key(ord("n"))                                  # to the damaged slice
+    v.on_key(ord("n"))  # to the damaged slice
     assert v.state.frame == 1
-    assert v.shown.max() > 0 and v.shown[80:, :].max() == 0   # only the message, no image
+    assert v.shown.max() > 0 and v.shown[80:, :].max() == 0  # only the message, no image
     assert v.snapshot() is None
-    v.on_mouse(cv2.EVENT_MOUSEMOVE, 10, 10, 0)          # the probe has nothing to read: no error
-    v.on_key(ord("n"))                                  # the next slice renders again
+    v.on_mouse(cv2.EVENT_MOUSEMOVE, 10, 10, 0)  # the probe has nothing to read: no error
+    v.on_key(ord("n"))  # the next slice renders again
     assert v.state.frame == 2 and v.view.render_view().max() > 0
     err = capsys.readouterr().err
     assert err.count("frame 2: ") == 1 and "pixel data has 64 bytes" in err
@@ -154,27 +154,35 @@ def test_damaged_slice_shows_its_error_and_the_session_goes_on(viewer_of, tmp_pa
 def test_padding_is_background_in_the_view_as_in_the_export(viewer_of):
     """MONOCHROME1 with Pixel Padding: padding shows black in the window, as render() draws it."""
     arr = np.full((64, 64), 1000, dtype=np.uint16)
-    arr[:, :16] = 0                                          # padding strip on the left
+    arr[:, :16] = 0  # padding strip on the left
     arr[20:40, 30:50] = 3000
-    img = dcmlib.load(make_ds(arr, PhotometricInterpretation="MONOCHROME1", PixelPaddingValue=0,
-                              WindowCenter=2000, WindowWidth=3000, Modality="MG"))
+    img = dcmlib.load(
+        make_ds(
+            arr,
+            PhotometricInterpretation="MONOCHROME1",
+            PixelPaddingValue=0,
+            WindowCenter=2000,
+            WindowWidth=3000,
+            Modality="MG",
+        )
+    )
     v = viewer_of(img)
-    v.on_key(ord("x"))                                       # nearest neighbour: the export's pixels, repeated
+    v.on_key(ord("x"))  # nearest neighbour: the export's pixels, repeated
     full = img.render(2000, 3000)
-    assert full[:, :16].max() == 0 and full[:, 16:].min() > 0     # the export's own truth
+    assert full[:, :16].max() == 0 and full[:, 16:].min() > 0  # the export's own truth
     w, h = v.view.size
     assert np.array_equal(v.view.render_view(), cv2.resize(full, (w, h), interpolation=cv2.INTER_NEAREST))
 
 
 def test_right_drag_pans_and_ctrl_wheel_zooms(viewer_of, ct):
     v = viewer_of(ct)
-    v.on_mouse(cv2.EVENT_MOUSEWHEEL, 100, 100, (120 << 16) | cv2.EVENT_FLAG_CTRLKEY)   # Ctrl + wheel away: in
-    assert v.state.zoom == pytest.approx(4 * 2 ** 0.5) and v.state.frame == 0
+    v.on_mouse(cv2.EVENT_MOUSEWHEEL, 100, 100, (120 << 16) | cv2.EVENT_FLAG_CTRLKEY)  # Ctrl + wheel away: in
+    assert v.state.zoom == pytest.approx(4 * 2**0.5) and v.state.frame == 0
     before = v.state.viewport.to_image(300, 300)
     v.on_mouse(cv2.EVENT_RBUTTONDOWN, 300, 300, cv2.EVENT_FLAG_RBUTTON)
     v.on_mouse(cv2.EVENT_MOUSEMOVE, 280, 250, cv2.EVENT_FLAG_RBUTTON)
     v.on_mouse(cv2.EVENT_RBUTTONUP, 280, 250, 0)
-    assert v.state.viewport.to_image(280, 250) == pytest.approx(before)   # the image followed the pointer
+    assert v.state.viewport.to_image(280, 250) == pytest.approx(before)  # the image followed the pointer
     assert v.state.drag is None and v.shown.shape == (512, 512, 3)
     v.on_mouse(cv2.EVENT_MBUTTONDOWN, 280, 250, cv2.EVENT_FLAG_MBUTTON)
     v.on_mouse(cv2.EVENT_MOUSEMOVE, 300, 300, cv2.EVENT_FLAG_MBUTTON)
@@ -186,19 +194,19 @@ def test_right_drag_pans_and_ctrl_wheel_zooms(viewer_of, ct):
 def test_a_ruler_prints_its_length_and_S_includes_it(viewer_of, tmp_path, capsys):
     arr = np.tile(np.arange(128, dtype=np.int16), (128, 1))
     img = dcmlib.load(make_ds(arr, PixelSpacing=[0.8, 0.8], WindowCenter=64, WindowWidth=128))
-    v = viewer_of(img)                                           # 128 x 128 at 4x
+    v = viewer_of(img)  # 128 x 128 at 4x
     v.on_key(ord("d"))
     v.on_mouse(cv2.EVENT_LBUTTONDOWN, 40, 100, cv2.EVENT_FLAG_LBUTTON)
     v.on_mouse(cv2.EVENT_MOUSEMOVE, 440, 100, cv2.EVENT_FLAG_LBUTTON)
-    assert capsys.readouterr().out == ""                         # nothing until the button is up
+    assert capsys.readouterr().out == ""  # nothing until the button is up
     v.on_mouse(cv2.EVENT_LBUTTONUP, 440, 100, 0)
-    assert capsys.readouterr().out == "distance 80.00 mm (100.0 px)\n"   # 400 view px = 100 px of 0.8 mm
-    assert v.state.width == 128.0                                # the drag measured, it did not window
+    assert capsys.readouterr().out == "distance 80.00 mm (100.0 px)\n"  # 400 view px = 100 px of 0.8 mm
+    assert v.state.width == 128.0  # the drag measured, it did not window
     v.on_key(ord("S"))
     shown = Path(capsys.readouterr().out.split("saved ", 1)[1].strip())
     saved = cv2.imread(str(shown))
     assert np.array_equal(saved, v.shown) and saved[100, 240, 2] > 200 and saved[100, 240, 0] < 60  # amber line
-    v.on_key(ord("s"))                                           # s stays the export: no ruler
+    v.on_key(ord("s"))  # s stays the export: no ruler
     full = Path(capsys.readouterr().out.split("saved ", 1)[1].strip())
     assert np.array_equal(cv2.imread(str(full), cv2.IMREAD_UNCHANGED), img.render())
 
@@ -208,7 +216,7 @@ def test_trackbar_limits_widen_to_hold_the_window(viewer_of):
     v = viewer_of(img)
     hi = controls.trackbar_ranges(v.state)["center"][1]
     v.on_mouse(cv2.EVENT_LBUTTONDOWN, 10, 10, cv2.EVENT_FLAG_LBUTTON)
-    v.on_mouse(cv2.EVENT_MOUSEMOVE, 10, 500, cv2.EVENT_FLAG_LBUTTON)    # far down: a center beyond the data
+    v.on_mouse(cv2.EVENT_MOUSEMOVE, 10, 500, cv2.EVENT_FLAG_LBUTTON)  # far down: a center beyond the data
     v.on_mouse(cv2.EVENT_LBUTTONUP, 10, 500, 0)
     assert v.state.center > hi
     assert cv2.getTrackbarPos("center", v.title) == v.state.scale.to_pos(v.state.center)
@@ -220,11 +228,11 @@ def test_cine_ticks_advance_frames(viewer_of):
     v = viewer_of(img)
     v.on_key(ord(" "))
     assert v.state.playing and v.state.fps == 5.0
-    v.tick(10.0)                                                 # playback starts at t = 10 s
-    v.tick(10.45)                                                # 2 frames later at 5 fps
+    v.tick(10.0)  # playback starts at t = 10 s
+    v.tick(10.45)  # 2 frames later at 5 fps
     assert v.state.frame == 2 and cv2.getTrackbarPos("frame", v.title) == 3
     assert "play 5 fps" in " ".join(v.view.annotation_lines())
-    v.on_key(0xFF53)                                             # Right: a frame key pauses
+    v.on_key(0xFF53)  # Right: a frame key pauses
     assert not v.state.playing and v.state.frame == 3
 
 
@@ -249,15 +257,15 @@ def test_each_frame_shows_its_own_window_and_s_is_its_export(viewer_of, tmp_path
     window_shown(0)
     v.on_key(ord("n"))
     window_shown(1)
-    v.on_mouse(cv2.EVENT_MOUSEWHEEL, 10, 10, -120 << 16)         # towards the user: next
+    v.on_mouse(cv2.EVENT_MOUSEWHEEL, 10, 10, -120 << 16)  # towards the user: next
     window_shown(2)
     cv2.setTrackbarPos("frame", v.title, 4)
     window_shown(3)
     v.on_key(ord(" "))
     v.tick(10.0)
-    v.tick(10.25)                                                # 10 fps: two frames on, looping: frame 2
+    v.tick(10.25)  # 10 fps: two frames on, looping: frame 2
     window_shown(1)
-    v.on_key(ord("n"))                                           # pause, frame 3
+    v.on_key(ord("n"))  # pause, frame 3
     window_shown(2)
     v.on_key(ord("s"))
     snap = Path(capsys.readouterr().out.split("saved ", 1)[1].strip())
@@ -270,13 +278,13 @@ def test_each_frame_shows_its_own_window_and_s_is_its_export(viewer_of, tmp_path
 def test_trackbars_read_the_image_units(viewer_of):
     """Issue 22, item 6: an 8-bit image's trackbars read its window (C 128 W 256), no hidden factor; a
     0..1 float image's say their step in their names and set value = position x step."""
-    us = dcmlib.load(make_ds(np.tile(np.arange(256, dtype=np.uint8), (4, 1)), Modality="US",
-                             WindowCenter=128, WindowWidth=256))
+    us = dcmlib.load(
+        make_ds(np.tile(np.arange(256, dtype=np.uint8), (4, 1)), Modality="US", WindowCenter=128, WindowWidth=256)
+    )
     v = viewer_of(us)
     assert (cv2.getTrackbarPos("center", v.title), cv2.getTrackbarPos("width", v.title)) == (128, 256)
     values = np.linspace(0.0, 1.0, 64, dtype=np.float32).reshape(8, 8)
-    img = dcmlib.load(make_ds(values, Modality="OT", WindowCenter=0.25, WindowWidth=0.5,
-                              VOILUTFunction="LINEAR_EXACT"))
+    img = dcmlib.load(make_ds(values, Modality="OT", WindowCenter=0.25, WindowWidth=0.5, VOILUTFunction="LINEAR_EXACT"))
     v = viewer_of(img)
     assert (cv2.getTrackbarPos("center x0.01", v.title), cv2.getTrackbarPos("width x0.01", v.title)) == (25, 50)
     cv2.setTrackbarPos("center x0.01", v.title, 60)

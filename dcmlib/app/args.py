@@ -17,8 +17,18 @@ from ..presets import UserPresets, default_presets_path, load_presets
 from ..reformat import PLANES
 from ..segmentation import DEFAULT_ALPHA
 
-__all__ = ["PROG", "Parser", "warn", "add_window_flags", "add_display_flags", "add_volume_flags",
-           "add_seg_flags", "add_debug_flag", "parse_window", "user_presets"]
+__all__ = [
+    "PROG",
+    "Parser",
+    "warn",
+    "add_window_flags",
+    "add_display_flags",
+    "add_volume_flags",
+    "add_seg_flags",
+    "add_debug_flag",
+    "parse_window",
+    "user_presets",
+]
 
 #: The program's name in every line it writes.
 PROG = "dcmview"
@@ -40,10 +50,18 @@ def warn(message: str) -> None:
 def add_window_flags(p: argparse.ArgumentParser) -> argparse._MutuallyExclusiveGroup:
     """``--window``, ``--preset``, ``--voi`` (one of them); the group is returned for ``convert``'s own."""
     win = p.add_mutually_exclusive_group()
-    win.add_argument("--window", nargs=2, metavar=("CENTER", "WIDTH"),
-                     help="window center and width (modality units, HU for CT); applies to every image")
-    win.add_argument("--preset", metavar="NAME", help="a preset window (see --list-presets); applied to the "
-                     "images of the modalities it is defined for, elsewhere the file's own window and a warning")
+    win.add_argument(
+        "--window",
+        nargs=2,
+        metavar=("CENTER", "WIDTH"),
+        help="window center and width (modality units, HU for CT); applies to every image",
+    )
+    win.add_argument(
+        "--preset",
+        metavar="NAME",
+        help="a preset window (see --list-presets); applied to the "
+        "images of the modalities it is defined for, elsewhere the file's own window and a warning",
+    )
     win.add_argument("--voi", metavar="N", help="the N-th VOI stored in the file (windows first, then VOI LUTs)")
     return win
 
@@ -61,40 +79,68 @@ def parse_window(values: list[str], where: str | None = None) -> tuple[float, fl
 
 def add_display_flags(p: argparse.ArgumentParser) -> None:
     """The VOI function, inversion, presets file and the objects drawn over the image (PS3.3 C.9.2, C.7.6.11, A.33)."""
-    p.add_argument("--presets", metavar="FILE", help="your presets: TOML with a table per modality, or Weasis's "
-                   "presets.xml (default: $XDG_CONFIG_HOME/dcmview/presets.toml when it exists)")
+    p.add_argument(
+        "--presets",
+        metavar="FILE",
+        help="your presets: TOML with a table per modality, or Weasis's "
+        "presets.xml (default: $XDG_CONFIG_HOME/dcmview/presets.toml when it exists)",
+    )
     p.add_argument("--mode", choices=list(MODES), help="VOI LUT function (default: the file's, else linear)")
     p.add_argument("--invert", action="store_true", help="invert the grey levels")
-    p.add_argument("--no-overlays", action="store_true",
-                   help="do not draw the overlay planes (60xx); drawn by default, as DCMTK's dcm2pnm does")
+    p.add_argument(
+        "--no-overlays",
+        action="store_true",
+        help="do not draw the overlay planes (60xx); drawn by default, as DCMTK's dcm2pnm does",
+    )
     p.add_argument("--no-shutters", action="store_true", help="do not apply the display shutter (applied by default)")
-    p.add_argument("--pstate", metavar="FILE", help="render the images it references as this Grayscale Softcopy "
-                   "Presentation State says (VOI, presentation LUT, shutter, rotation, flip, displayed area, "
-                   "annotations)")
-    p.add_argument("--no-annotations", action="store_true",
-                   help="do not draw a presentation state's graphic and text annotations")
+    p.add_argument(
+        "--pstate",
+        metavar="FILE",
+        help="render the images it references as this Grayscale Softcopy "
+        "Presentation State says (VOI, presentation LUT, shutter, rotation, flip, displayed area, "
+        "annotations)",
+    )
+    p.add_argument(
+        "--no-annotations", action="store_true", help="do not draw a presentation state's graphic and text annotations"
+    )
 
 
 def add_volume_flags(p: argparse.ArgumentParser) -> None:
     """``--plane`` and ``--cache-mb`` (the frame cache, where a reformatted volume lives)."""
-    p.add_argument("--plane", choices=list(PLANES), help="each series reformatted in this plane; --frame and "
-                   "--frames count through it")
-    p.add_argument("--cache-mb", type=float, metavar="MB",
-                   help=f"frame cache budget, where a --plane volume lives (default {DEFAULT_CACHE_MB:g})")
+    p.add_argument(
+        "--plane",
+        choices=list(PLANES),
+        help="each series reformatted in this plane; --frame and --frames count through it",
+    )
+    p.add_argument(
+        "--cache-mb",
+        type=float,
+        metavar="MB",
+        help=f"frame cache budget, where a --plane volume lives (default {DEFAULT_CACHE_MB:g})",
+    )
 
 
 def add_seg_flags(p: argparse.ArgumentParser) -> None:
     """``--seg FILE`` and its opacity and outline."""
-    p.add_argument("--seg", metavar="FILE", help="blend a segmentation: a DICOM SEG (on the images it references), "
-                   "or a .npy or PNG/TIFF label image of the image's size (labels 1..N, 0 background)")
-    p.add_argument("--seg-alpha", default=str(DEFAULT_ALPHA), metavar="A",
-                   help=f"opacity of the segments, 0 to 1 (default {DEFAULT_ALPHA:g})")
+    p.add_argument(
+        "--seg",
+        metavar="FILE",
+        help="blend a segmentation: a DICOM SEG (on the images it references), "
+        "or a .npy or PNG/TIFF label image of the image's size (labels 1..N, 0 background)",
+    )
+    p.add_argument(
+        "--seg-alpha",
+        default=str(DEFAULT_ALPHA),
+        metavar="A",
+        help=f"opacity of the segments, 0 to 1 (default {DEFAULT_ALPHA:g})",
+    )
     p.add_argument("--seg-outline", action="store_true", help="draw only the segments' contours, 1 pixel wide")
 
 
 def add_debug_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--debug", action="store_true",
-                   help="on an error, also print the traceback (with the decoder's own error)")
+    p.add_argument(
+        "--debug", action="store_true", help="on an error, also print the traceback (with the decoder's own error)"
+    )
 
 
 def user_presets(args: argparse.Namespace) -> UserPresets | None:

@@ -28,6 +28,7 @@ FONT_DIRS = (
     "/usr/local/share/fonts",
 )
 
+
 def _has_fonts(folder: str) -> bool:
     try:
         return any(n.lower().endswith((".ttf", ".otf", ".ttc", ".pfb")) for n in os.listdir(folder))
@@ -101,5 +102,8 @@ def screen_size(where: str | None = None) -> tuple[int, int]:
 def check_highgui(where: str | None = None) -> None:
     """Raise when this OpenCV was built without windows (the opencv-python-headless wheel), saying how to get them."""
     if re.search(r"^\s*GUI:\s*NONE\s*$", cv2.getBuildInformation(), re.MULTILINE):
-        raise DcmviewError("this OpenCV has no windows (opencv-python-headless): use --export OUT.png, or "
-                           "pip uninstall opencv-python-headless && pip install 'dcmview[gui]'", where)
+        raise DcmviewError(
+            "this OpenCV has no windows (opencv-python-headless): use --export OUT.png, or "
+            "pip uninstall opencv-python-headless && pip install 'dcmview[gui]'",
+            where,
+        )

@@ -76,8 +76,8 @@ def convert(
     ``"sagittal"``): each series reformatted, all slices of that plane, one job per series;
     ``cache_mb`` bounds each worker's frame cache, where that volume lives.  ``seg``: a
     segmentation blended at ``seg_alpha`` (contours only with ``seg_outline``) on the display formats, as
-    ``--export --seg``: a DICOM SEG on the files it references, a mask on files of its size.  ``presets``: a presets file
-    (TOML or Weasis XML, as ``dcmview.py --presets``) whose presets come
+    ``--export --seg``: a DICOM SEG on the files it references, a mask on files of its size.  ``presets``: a
+    presets file (TOML or Weasis XML, as ``dcmview.py --presets``) whose presets come
     first for each file's modality; by default the built-in ones only (the
     CLI reads the default presets file, as ``--export`` does).  ``workers``
     processes (default all cores) or ``dask`` (a scheduler address or
@@ -95,15 +95,39 @@ def convert(
         sources = [sources]
     if isinstance(channels, str):
         channels = [c for c in channels.split(",")]
-    options = ConvertOptions(format=format, window=None if window is None else (window[0], window[1]),
-                             preset=preset, voi=voi, auto=auto, channels=None if channels is None else tuple(channels),
-                             mode=mode, invert=invert, overlays=overlays, shutters=shutters,
-                             pstate=None if pstate is None else os.fspath(pstate), annotations=annotations, frames=frames,
-                             layout=layout, plane=plane, cache_mb=cache_mb, seg=None if seg is None else os.fspath(seg),
-                             seg_alpha=seg_alpha, seg_outline=seg_outline,
-                             presets=None if presets is None else load_presets(presets))
-    report = run_conversion(list(sources), out, options, workers=workers, dask=dask, resume=resume,
-                            overwrite=overwrite, timeout=timeout, progress=progress)
+    options = ConvertOptions(
+        format=format,
+        window=None if window is None else (window[0], window[1]),
+        preset=preset,
+        voi=voi,
+        auto=auto,
+        channels=None if channels is None else tuple(channels),
+        mode=mode,
+        invert=invert,
+        overlays=overlays,
+        shutters=shutters,
+        pstate=None if pstate is None else os.fspath(pstate),
+        annotations=annotations,
+        frames=frames,
+        layout=layout,
+        plane=plane,
+        cache_mb=cache_mb,
+        seg=None if seg is None else os.fspath(seg),
+        seg_alpha=seg_alpha,
+        seg_outline=seg_outline,
+        presets=None if presets is None else load_presets(presets),
+    )
+    report = run_conversion(
+        list(sources),
+        out,
+        options,
+        workers=workers,
+        dask=dask,
+        resume=resume,
+        overwrite=overwrite,
+        timeout=timeout,
+        progress=progress,
+    )
     if report.interrupted:
         raise KeyboardInterrupt(report.summary())
     return report

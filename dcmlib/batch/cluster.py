@@ -20,10 +20,10 @@ from collections.abc import Iterator, Sequence
 
 from ..errors import InvalidArgumentError
 from ..output import TEMP_PREFIX
-from .options import ConvertOptions
-from .pool import failed_result, output_folders, sweep_temp_files
 from .dispatch import run_jobs
 from .job import FileResult, Job, internal_error
+from .options import ConvertOptions
+from .pool import failed_result, output_folders, sweep_temp_files
 
 __all__ = ["dask_results", "sweep_all", "LOCAL"]
 
@@ -50,7 +50,7 @@ def dask_results(jobs: Sequence[Job], options: ConvertOptions, address: str, wor
     client, cluster = _connect(address, workers)
     run = uuid.uuid4().hex[:12]
     size = batch_size(len(jobs), max(1, len(client.scheduler_info().get("workers", {})) or workers))
-    batches = {f"dcmview-convert-{run}-{i}": list(jobs[i:i + size]) for i in range(0, len(jobs), size)}
+    batches = {f"dcmview-convert-{run}-{i}": list(jobs[i : i + size]) for i in range(0, len(jobs), size)}
     futures = client.map(convert_quietly, list(batches.values()), options=options, key=list(batches), pure=False)
     suspects: list[Job] = []
     try:
@@ -61,12 +61,14 @@ def dask_results(jobs: Sequence[Job], options: ConvertOptions, address: str, wor
                 suspects.extend(batches[future.key])
             future.release()
         for i, job in enumerate(suspects):  # alone on the cluster: a failure now is the file's own
-            future = client.submit(convert_quietly, [job], options, key=f"dcmview-convert-{run}-alone-{i}",
-                                   pure=False)
+            future = client.submit(convert_quietly, [job], options, key=f"dcmview-convert-{run}-alone-{i}", pure=False)
             futures.append(future)
             wait([future])
-            yield future.result()[0] if future.status == "finished" else failed_result(
-                job, _task_error(future.exception()))
+            yield (
+                future.result()[0]
+                if future.status == "finished"
+                else failed_result(job, _task_error(future.exception()))
+            )
             future.release()
     finally:
         client.cancel([f for f in futures if not f.done()])
@@ -101,11 +103,18 @@ def _connect(address: str, workers: int):
 
             # Worker processes a nanny starts again after a crash configure their logging from the
             # environment when they import distributed; silence_logs reaches only the first ones.
-            environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}),
-                       "DASK_LOGGING__DISTRIBUTED": "critical"}
+            environ = {
+                **dask.config.get("distributed.nanny.pre-spawn-environ", {}),
+                "DASK_LOGGING__DISTRIBUTED": "critical",
+            }
             with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-                cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
-                                       dashboard_address=":0", silence_logs=logging.CRITICAL)
+                cluster = LocalCluster(
+                    n_workers=max(1, workers),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                    silence_logs=logging.CRITICAL,
+                )
             return Client(cluster), cluster
         return Client(address, timeout=CONNECT_TIMEOUT), None
     except (OSError, TimeoutError, ValueError) as exc:

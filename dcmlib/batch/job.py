@@ -15,16 +15,51 @@ from .. import output
 from ..errors import DcmviewError, OutputError
 from ..io import starts_as_dicom
 
-__all__ = ["COLUMNS", "Row", "Job", "FileResult", "NOT_DICOM", "NO_PIXELS", "SEG_SOURCE", "FOLDER_GONE",
-           "output_name", "selected_frames", "is_dicom_file", "skipped", "internal_error", "make_row", "strip_where",
-           "write_output"]
+__all__ = [
+    "COLUMNS",
+    "Row",
+    "Job",
+    "FileResult",
+    "NOT_DICOM",
+    "NO_PIXELS",
+    "SEG_SOURCE",
+    "FOLDER_GONE",
+    "output_name",
+    "selected_frames",
+    "is_dicom_file",
+    "skipped",
+    "internal_error",
+    "make_row",
+    "strip_where",
+    "write_output",
+]
 
 #: The manifest's columns, in order.
 COLUMNS = (
-    "output", "source", "frame", "status", "error", "sop_instance_uid", "series_instance_uid", "modality",
-    "rows", "columns", "photometric", "center", "width", "voi_function", "window_source", "rescale_slope",
-    "rescale_intercept", "value_offset", "pixel_spacing", "slice_position", "pixel_values", "warnings",
-    "source_size", "source_mtime_ns",
+    "output",
+    "source",
+    "frame",
+    "status",
+    "error",
+    "sop_instance_uid",
+    "series_instance_uid",
+    "modality",
+    "rows",
+    "columns",
+    "photometric",
+    "center",
+    "width",
+    "voi_function",
+    "window_source",
+    "rescale_slope",
+    "rescale_intercept",
+    "value_offset",
+    "pixel_spacing",
+    "slice_position",
+    "pixel_values",
+    "warnings",
+    "source_size",
+    "source_mtime_ns",
 )
 
 #: A row's error when DIR does not exist (the run creates it; deleted while the run went on).
@@ -106,8 +141,11 @@ def is_dicom_file(path: str) -> bool:
 
 def skipped(job: Job, reason: str) -> FileResult:
     """A source that is not converted, with its one row saying why (status ``skipped``, ``error`` the reason)."""
-    entry = make_row({"source": job.source, "source_size": str(job.size), "source_mtime_ns": str(job.mtime_ns)},
-                     status="skipped", error=reason)
+    entry = make_row(
+        {"source": job.source, "source_size": str(job.size), "source_mtime_ns": str(job.mtime_ns)},
+        status="skipped",
+        error=reason,
+    )
     return FileResult(job.source, "skipped", (entry,), reason)
 
 
@@ -146,7 +184,7 @@ def write_output(out: str, encode: Callable[[], tuple[str, bytes]], fields: Row,
 
 def strip_where(note: str, path: str | None) -> str:
     prefix = f"{path}: "
-    return note[len(prefix):] if path and note.startswith(prefix) else note
+    return note[len(prefix) :] if path and note.startswith(prefix) else note
 
 
 # ----------------------------------------------------------------------------- what a frame becomes

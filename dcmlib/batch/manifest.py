@@ -21,8 +21,20 @@ from .. import output
 from ..errors import InvalidArgumentError, OutputError
 from .job import COLUMNS, Job, Row
 
-__all__ = ["MANIFEST", "RECORD", "DTYPES", "read_table", "ManifestWriter", "read_rows", "sorted_rows", "write_rows", "read_record",
-           "write_record", "Resume", "plan_resume"]
+__all__ = [
+    "MANIFEST",
+    "RECORD",
+    "DTYPES",
+    "read_table",
+    "ManifestWriter",
+    "read_rows",
+    "sorted_rows",
+    "write_rows",
+    "read_record",
+    "write_record",
+    "Resume",
+    "plan_resume",
+]
 
 MANIFEST = "manifest.csv"
 RECORD = "manifest.json"
@@ -31,8 +43,14 @@ _VERSION = 1
 #: The pandas dtypes of the manifest's columns that hold whole numbers, for ``pandas.read_csv(path,
 #: dtype=DTYPES)``: failed and skipped rows leave them empty, which plain ``read_csv`` turns into floats
 #: (1.0, 456.0); pandas' nullable ``Int64`` keeps them integers, the empty ones ``<NA>``.
-DTYPES: dict[str, str] = {"frame": "Int64", "rows": "Int64", "columns": "Int64", "value_offset": "Int64",
-                          "source_size": "Int64", "source_mtime_ns": "Int64"}
+DTYPES: dict[str, str] = {
+    "frame": "Int64",
+    "rows": "Int64",
+    "columns": "Int64",
+    "value_offset": "Int64",
+    "source_size": "Int64",
+    "source_mtime_ns": "Int64",
+}
 
 
 def read_table(path: str | os.PathLike[str]):
@@ -109,17 +127,22 @@ def read_record(out: str) -> dict[str, object] | None:
         return None
 
 
-def check_same_run(previous: dict[str, object] | None, options: dict[str, object], sources: Sequence[str],
-                   out: str) -> None:
+def check_same_run(
+    previous: dict[str, object] | None, options: dict[str, object], sources: Sequence[str], out: str
+) -> None:
     """Refuse ``--resume`` when the previous run's options or sources differ (naming the first difference)."""
     if previous is None:
-        raise InvalidArgumentError(f"{RECORD} is missing or damaged; cannot tell how the previous run was made "
-                                   "(use --overwrite)", out)
+        raise InvalidArgumentError(
+            f"{RECORD} is missing or damaged; cannot tell how the previous run was made (use --overwrite)", out
+        )
     old: dict = previous.get("options") or {}  # type: ignore[assignment]
     for key, value in options.items():
         if old.get(key) != value:
-            raise InvalidArgumentError(f"--resume with other options than the previous run ({key}: "
-                                       f"{old.get(key)!r} then, {value!r} now); use --overwrite", out)
+            raise InvalidArgumentError(
+                f"--resume with other options than the previous run ({key}: "
+                f"{old.get(key)!r} then, {value!r} now); use --overwrite",
+                out,
+            )
     if list(previous.get("sources") or []) != list(sources):  # type: ignore[call-overload]
         raise InvalidArgumentError("--resume with other sources than the previous run; use --overwrite", out)
 
@@ -166,5 +189,10 @@ def plan_resume(jobs: Sequence[Job], rows: Sequence[Row], out: str) -> Resume:
 
 
 def _intact(row: Row, job: Job, out: str) -> bool:
-    return (row["status"] == "ok" and bool(row["output"]) and os.path.isfile(os.path.join(out, row["output"]))
-            and row["source_size"] == str(job.size) and row["source_mtime_ns"] == str(job.mtime_ns))
+    return (
+        row["status"] == "ok"
+        and bool(row["output"])
+        and os.path.isfile(os.path.join(out, row["output"]))
+        and row["source_size"] == str(job.size)
+        and row["source_mtime_ns"] == str(job.mtime_ns)
+    )

@@ -14,11 +14,11 @@ import os
 from dataclasses import dataclass, fields
 
 from ..errors import InvalidArgumentError
-from ..segmentation import DEFAULT_ALPHA, check_alpha
 from ..lut import VoiFunction, check_window
 from ..presets import UserPresets, find_preset
 from ..pstate import load_pstate
 from ..reformat import PLANES
+from ..segmentation import DEFAULT_ALPHA, check_alpha
 
 __all__ = ["FORMATS", "DISPLAY_FORMATS", "LAYOUTS", "Channel", "ConvertOptions", "parse_channel", "parse_frames"]
 
@@ -120,10 +120,7 @@ class ConvertOptions:
         return self.format in DISPLAY_FORMATS
 
     def checked(self) -> ConvertOptions:
-        """These options validated and normalised (preset names canonical, mode as its CLI name).
-
-        Long because it is one flat list of per-option checks, each two lines, read top to bottom like the flag list.
-        """
+        """These options validated and normalised (preset names canonical, mode as its CLI name)."""
         fmt = str(self.format).lower()
         if fmt not in FORMATS:
             raise InvalidArgumentError(f"unknown format {self.format!r} (choose from {', '.join(FORMATS)})")
@@ -137,18 +134,30 @@ class ConvertOptions:
             if plane not in PLANES:
                 raise InvalidArgumentError(f"unknown plane {self.plane!r} (choose from {', '.join(PLANES)})")
             if fmt in ("png16", "tif16"):
-                raise InvalidArgumentError(f"--plane writes png, jpg, tif or npy; {fmt} holds stored values, "
-                                           "which a reformatted slice does not have")
-        chosen = [name for name, on in (("--window", self.window is not None), ("--preset", self.preset is not None),
-                                        ("--voi", self.voi is not None), ("--auto", self.auto),
-                                        ("--channels", self.channels is not None)) if on]
+                raise InvalidArgumentError(
+                    f"--plane writes png, jpg, tif or npy; {fmt} holds stored values, "
+                    "which a reformatted slice does not have"
+                )
+        chosen = [
+            name
+            for name, on in (
+                ("--window", self.window is not None),
+                ("--preset", self.preset is not None),
+                ("--voi", self.voi is not None),
+                ("--auto", self.auto),
+                ("--channels", self.channels is not None),
+            )
+            if on
+        ]
         if len(chosen) > 1:
             raise InvalidArgumentError(f"{' and '.join(chosen)} cannot be combined (choose one window)")
         if fmt not in DISPLAY_FORMATS:
             extra = chosen + (["--mode"] if self.mode else []) + (["--invert"] if self.invert else [])
             if extra:
-                raise InvalidArgumentError(f"{', '.join(extra)} only apply to the display formats png, jpg and tif; "
-                                           f"{fmt} holds the values themselves")
+                raise InvalidArgumentError(
+                    f"{', '.join(extra)} only apply to the display formats png, jpg and tif; "
+                    f"{fmt} holds the values themselves"
+                )
         window = None
         if self.window is not None:
             center, width = (float(x) for x in self.window)
@@ -168,14 +177,17 @@ class ConvertOptions:
         if self.channels is not None:
             channels = tuple(parse_channel(c, self.presets) for c in self.channels)
             if len(channels) != 3:
-                raise InvalidArgumentError(f"--channels needs three windows (one per colour channel), "
-                                           f"got {len(channels)}")
+                raise InvalidArgumentError(
+                    f"--channels needs three windows (one per colour channel), got {len(channels)}"
+                )
         seg = None
         if self.seg is not None:
             seg = os.path.abspath(os.fspath(self.seg))  # workers (and Dask's) open it by this name
             if fmt not in DISPLAY_FORMATS or channels is not None or plane is not None:
-                raise InvalidArgumentError("--seg blends a segmentation on the display formats png, jpg and tif; "
-                                           "it cannot be combined with --channels or --plane")
+                raise InvalidArgumentError(
+                    "--seg blends a segmentation on the display formats png, jpg and tif; "
+                    "it cannot be combined with --channels or --plane"
+                )
             if not os.path.isfile(seg):
                 raise InvalidArgumentError("--seg: no such file", seg)
         seg_alpha = check_alpha(self.seg_alpha)
@@ -210,17 +222,26 @@ class ConvertOptions:
 
     def describe(self) -> dict[str, object]:
         """The options as plain JSON values (what ``manifest.json`` records for ``--resume``)."""
-        out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)
-                                  if f.name not in ("presets", "cache_mb")}
+        out: dict[str, object] = {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("presets", "cache_mb")
+        }
         if self.pstate is None:  # a run without --pstate records what it recorded before presentation states
             del out["pstate"], out["annotations"]
         if self.seg is None:  # a run without --seg records what it recorded before segmentations existed
             for name in ("seg", "seg_alpha", "seg_outline"):
                 del out[name]
         out["window"] = list(self.window) if self.window is not None else None
-        out["channels"] = ([c.preset if c.preset is not None else [c.center, c.width] for c in self.channels]
-                           if self.channels is not None else None)
-        out["presets"] = None if self.presets is None else {  # what the file said, not where it is
-            m: [[p.name, p.center, p.width, p.function.value if p.function else None] for p in ps]
-            for m, ps in sorted(self.presets.by_modality.items())}
+        out["channels"] = (
+            [c.preset if c.preset is not None else [c.center, c.width] for c in self.channels]
+            if self.channels is not None
+            else None
+        )
+        out["presets"] = (
+            None
+            if self.presets is None
+            else {  # what the file said, not where it is
+                m: [[p.name, p.center, p.width, p.function.value if p.function else None] for p in ps]
+                for m, ps in sorted(self.presets.by_modality.items())
+            }
+        )
         return out

@@ -181,8 +181,17 @@ def plan_planes(files: Sequence[SourceFile], out: str, plane: str, layout: str) 
             if per_source[source] > 1:
                 parts.append(series_folder(s.uid, s.number, s.modality))
             name = "/".join([*parts, plane])
-        jobs.append(Job(source, out, name, size=sum(e[1] for e in entries), mtime_ns=max(e[2] for e in entries),
-                        series=s.uid, files=entries))
+        jobs.append(
+            Job(
+                source,
+                out,
+                name,
+                size=sum(e[1] for e in entries),
+                mtime_ns=max(e[2] for e in entries),
+                series=s.uid,
+                files=entries,
+            )
+        )
     for path, rel, size, mtime in files:
         if path not in placed:
             name = ("unsorted/" if layout == "series" else "") + _stem(rel).replace(os.sep, "/") + f"_{plane}"

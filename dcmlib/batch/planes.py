@@ -23,9 +23,21 @@ from .. import output
 from ..errors import DcmviewError, InvalidArgumentError, NoPixelDataError
 from ..image import DicomImage, load
 from ..series import group_files
+from .job import (
+    NO_PIXELS,
+    NOT_DICOM,
+    FileResult,
+    Job,
+    Row,
+    internal_error,
+    is_dicom_file,
+    make_row,
+    selected_frames,
+    skipped,
+    strip_where,
+    write_output,
+)
 from .options import ConvertOptions
-from .job import (NO_PIXELS, NOT_DICOM, FileResult, Job, Row, internal_error, is_dicom_file, make_row,
-                  selected_frames, skipped, strip_where, write_output)
 from .task import display_image
 
 __all__ = ["convert_series", "plane_output_name"]
@@ -46,8 +58,14 @@ def _open(job: Job, notes: list[str], cache_mb: float | None = None) -> DicomIma
         raise InvalidArgumentError("the series' files no longer form the series planned", job.source)
     for note in chosen.notes:
         notes.append(f"{job.source}: {note}")
-    return DicomImage(chosen.frames, name=os.path.basename(job.source), path=job.source, read_ahead=False,
-                      on_warning=notes.append, cache_mb=cache_mb)
+    return DicomImage(
+        chosen.frames,
+        name=os.path.basename(job.source),
+        path=job.source,
+        read_ahead=False,
+        on_warning=notes.append,
+        cache_mb=cache_mb,
+    )
 
 
 def convert_series(job: Job, options: ConvertOptions) -> FileResult:
@@ -59,8 +77,12 @@ def convert_series(job: Job, options: ConvertOptions) -> FileResult:
     if len(job.files) <= 1 and not is_dicom_file(job.source):
         return skipped(job, NOT_DICOM)
     notes: list[str] = []
-    base: Row = {"source": job.source, "series_instance_uid": job.series, "source_size": str(job.size),
-                 "source_mtime_ns": str(job.mtime_ns)}
+    base: Row = {
+        "source": job.source,
+        "series_instance_uid": job.series,
+        "source_size": str(job.size),
+        "source_mtime_ns": str(job.mtime_ns),
+    }
 
     def failed(problem: str) -> FileResult:
         warnings = "; ".join(strip_where(n, job.source) for n in dict.fromkeys(notes))
@@ -88,8 +110,11 @@ def convert_series(job: Job, options: ConvertOptions) -> FileResult:
         except Exception as exc:  # noqa: BLE001
             return failed(internal_error(exc))
         spacing = view.pixel_spacing(0)
-        base.update(rows=str(view.rows), columns=str(view.columns),
-                    pixel_spacing=f"{spacing.row!r}\\{spacing.column!r}" if spacing else "")
+        base.update(
+            rows=str(view.rows),
+            columns=str(view.columns),
+            pixel_spacing=f"{spacing.row!r}\\{spacing.column!r}" if spacing else "",
+        )
         rows = tuple(_convert_slice(view, job, options, f, base, notes) for f in frames)
     status = "ok" if all(r["status"] == "ok" for r in rows) else "failed"
     return FileResult(job.source, status, rows)

@@ -44,12 +44,11 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
 from ..output import temp_prefix
-from .options import ConvertOptions
 from .dispatch import run_job
 from .job import COLUMNS, FileResult, Job, internal_error
+from .options import ConvertOptions
 
-__all__ = ["LocalPool", "crash_message", "failed_result", "sweep_temp_files", "output_folders",
-           "remove_unfinished"]
+__all__ = ["LocalPool", "crash_message", "failed_result", "sweep_temp_files", "output_folders", "remove_unfinished"]
 
 #: Seconds a worker gets to leave after SIGTERM before SIGKILL.
 STOP_GRACE = 2.0
@@ -73,8 +72,14 @@ def crash_message(exitcode: int | None) -> str:
 def failed_result(job: Job, error: str) -> FileResult:
     """A failed row for a file whose worker gave no result."""
     row = dict.fromkeys(COLUMNS, "")
-    row.update(source=job.source, status="failed", error=error, source_size=str(job.size),
-               source_mtime_ns=str(job.mtime_ns), series_instance_uid=job.series)
+    row.update(
+        source=job.source,
+        status="failed",
+        error=error,
+        source_size=str(job.size),
+        source_mtime_ns=str(job.mtime_ns),
+        series_instance_uid=job.series,
+    )
     return FileResult(job.source, "failed", (row,))
 
 
@@ -184,8 +189,15 @@ class LocalPool:
     interrupted write left.
     """
 
-    def __init__(self, workers: int, options: ConvertOptions, *, timeout: float | None = 120.0,
-                 start_method: str | None = None, quiet: bool = True):
+    def __init__(
+        self,
+        workers: int,
+        options: ConvertOptions,
+        *,
+        timeout: float | None = 120.0,
+        start_method: str | None = None,
+        quiet: bool = True,
+    ):
         self.workers, self.options, self.timeout = max(1, int(workers)), options, timeout
         self._start_method, self._quiet = start_method, quiet
         self._slots: list[_Slot] = []
@@ -202,8 +214,9 @@ class LocalPool:
     def _start(self) -> _Slot:
         ctx = self._context()
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker_main, args=(child, self.options, self._quiet), daemon=True,
-                           name="dcmview-convert")
+        proc = ctx.Process(
+            target=_worker_main, args=(child, self.options, self._quiet), daemon=True, name="dcmview-convert"
+        )
         proc.start()
         child.close()
         return _Slot(proc, parent)
@@ -217,8 +230,10 @@ class LocalPool:
             for slot in self._slots:
                 if slot.job is None and pending:
                     self._assign(slot, pending)
-            ready = wait([s.conn for s in self._slots if s.job is not None]
-                         + [s.process.sentinel for s in self._slots], self._wait_time())
+            ready = wait(
+                [s.conn for s in self._slots if s.job is not None] + [s.process.sentinel for s in self._slots],
+                self._wait_time(),
+            )
             for i, slot in enumerate(self._slots):
                 result = self._collect(i, slot, ready)
                 if result is not None:
@@ -321,4 +336,3 @@ class LocalPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

@@ -37,8 +37,15 @@ def _size(stream: TextIO) -> tuple[int, int]:
 class Progress:
     """Files done of ``total``: files/s and ETA, as a bar or as lines (see :func:`progress_mode`)."""
 
-    def __init__(self, total: int, mode: str, stream: TextIO | None = None, *, interval: float = LINE_INTERVAL,
-                 prog: str = "dcmview"):
+    def __init__(
+        self,
+        total: int,
+        mode: str,
+        stream: TextIO | None = None,
+        *,
+        interval: float = LINE_INTERVAL,
+        prog: str = "dcmview",
+    ):
         self.total, self.mode, self.done = total, mode, 0
         self.stream = stream if stream is not None else sys.stderr
         self.interval, self.prog = interval, prog

@@ -17,6 +17,7 @@ from typing import TextIO
 
 from ..errors import DcmviewError, InvalidArgumentError, NotDicomError, OutputError
 from .cluster import dask_results, sweep_all
+from .job import NO_PIXELS, NOT_DICOM, FileResult, Job, Row
 from .manifest import (
     MANIFEST,
     RECORD,
@@ -34,7 +35,6 @@ from .options import ConvertOptions
 from .plan import find_files, plan_mirror, plan_planes, plan_series
 from .pool import LocalPool, remove_unfinished
 from .progress import Progress, progress_mode
-from .job import NO_PIXELS, NOT_DICOM, FileResult, Job, Row
 
 __all__ = ["ConvertReport", "run_conversion", "default_workers", "DEFAULT_TIMEOUT"]
 
@@ -89,8 +89,10 @@ class ConvertReport:
         """``dcmview: converted 298 of 300 files (312 images) in 4.1 s, 2 failed, 5 skipped (see DIR/manifest.csv)``."""
         skipped = sum(self.skipped.values())
         unit = _plural(self.files, self.unit) if self.unit != "series" else f"{self.files} series"
-        text = (f"converted {self.converted} of {unit} ({_plural(self.images, 'image')}) "
-                f"in {self.elapsed:.1f} s, {self.failed} failed, {skipped} skipped")
+        text = (
+            f"converted {self.converted} of {unit} ({_plural(self.images, 'image')}) "
+            f"in {self.elapsed:.1f} s, {self.failed} failed, {skipped} skipped"
+        )
         if self.kept:
             text += f", {self.kept} kept from the previous run"
         if self.interrupted:
@@ -130,10 +132,20 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def run_conversion(sources: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], options: ConvertOptions,
-                   *, workers: int | None = None, dask: str | None = None, resume: bool = False,
-                   overwrite: bool = False, timeout: float | None = DEFAULT_TIMEOUT, progress: bool = True,
-                   stream: TextIO | None = None, start_method: str | None = None) -> ConvertReport:
+def run_conversion(
+    sources: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    options: ConvertOptions,
+    *,
+    workers: int | None = None,
+    dask: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    progress: bool = True,
+    stream: TextIO | None = None,
+    start_method: str | None = None,
+) -> ConvertReport:
     """Convert ``sources`` into ``out``; see :func:`dcmlib.convert` for the arguments.
 
     Raises :class:`~dcmlib.errors.DcmviewError` for what stops a run before
@@ -157,9 +169,18 @@ def run_conversion(sources: Sequence[str | os.PathLike[str]], out: str | os.Path
     write_record(root, options.describe(), abs_sources)
     manifest = os.path.join(os.fspath(out), MANIFEST)
     try:
-        tally, interrupted = _execute(jobs, kept, root, options, workers, dask, timeout, start_method,
-                                      Progress(planned, progress_mode(progress, stream), stream),
-                                      planned - len(jobs))
+        tally, interrupted = _execute(
+            jobs,
+            kept,
+            root,
+            options,
+            workers,
+            dask,
+            timeout,
+            start_method,
+            Progress(planned, progress_mode(progress, stream), stream),
+            planned - len(jobs),
+        )
     except DcmviewError:  # the Dask scheduler cannot be reached: no run happened
         _forget_run(root, previous, created)
         raise
@@ -171,18 +192,29 @@ def run_conversion(sources: Sequence[str | os.PathLike[str]], out: str | os.Path
         write_rows(path, sorted_rows(read_rows(path)))
         if tally.converted + tally.failed + len(kept_sources) == 0:
             _forget_run(root, previous, created)
-            raise NotDicomError(f"no DICOM images found ({_skip_text(tally.skipped, len(files))})",
-                                abs_sources[0] if len(abs_sources) == 1 else None)
+            raise NotDicomError(
+                f"no DICOM images found ({_skip_text(tally.skipped, len(files))})",
+                abs_sources[0] if len(abs_sources) == 1 else None,
+            )
     return ConvertReport(
-        found=len(files), converted=tally.converted + len(kept_sources), failed=tally.failed,
-        images=tally.images + sum(r["status"] == "ok" for r in kept), skipped=dict(tally.skipped),
-        kept=len(kept_sources), elapsed=time.monotonic() - start, manifest=manifest,
-        failures=tuple(tally.failures), interrupted=interrupted, not_started=len(jobs) - tally.done,
-        unit="series" if options.plane else "file")
+        found=len(files),
+        converted=tally.converted + len(kept_sources),
+        failed=tally.failed,
+        images=tally.images + sum(r["status"] == "ok" for r in kept),
+        skipped=dict(tally.skipped),
+        kept=len(kept_sources),
+        elapsed=time.monotonic() - start,
+        manifest=manifest,
+        failures=tuple(tally.failures),
+        interrupted=interrupted,
+        not_started=len(jobs) - tally.done,
+        unit="series" if options.plane else "file",
+    )
 
 
-def _check_run(sources: Sequence[str | os.PathLike[str]], workers: int | None, timeout: float | None, resume: bool,
-               overwrite: bool) -> int:
+def _check_run(
+    sources: Sequence[str | os.PathLike[str]], workers: int | None, timeout: float | None, resume: bool, overwrite: bool
+) -> int:
     if not sources:
         raise InvalidArgumentError("no source given")
     for source in sources:
@@ -211,8 +243,9 @@ def _prepare_out(out: str, resume: bool, overwrite: bool) -> list[Row] | None:
     manifest = os.path.join(out, MANIFEST)
     if os.path.exists(manifest):
         if not (resume or overwrite):
-            raise OutputError(f"holds a previous run ({MANIFEST}); use --resume to finish it or --overwrite to "
-                              "replace it", out)
+            raise OutputError(
+                f"holds a previous run ({MANIFEST}); use --resume to finish it or --overwrite to replace it", out
+            )
         try:
             return read_rows(manifest)
         except (OSError, ValueError) as exc:
@@ -224,8 +257,9 @@ def _prepare_out(out: str, resume: bool, overwrite: bool) -> list[Row] | None:
     return None
 
 
-def _keep_or_clear(jobs: list[Job], previous: list[Row] | None, out: str, options: ConvertOptions,
-                   sources: list[str], resume: bool) -> tuple[list[Job], list[Row]]:
+def _keep_or_clear(
+    jobs: list[Job], previous: list[Row] | None, out: str, options: ConvertOptions, sources: list[str], resume: bool
+) -> tuple[list[Job], list[Row]]:
     """``--resume``: the jobs still to do and the rows kept; ``--overwrite``: every job, the old outputs deleted."""
     if previous is None:
         return jobs, []
@@ -249,8 +283,18 @@ def _delete_outputs(out: str, names: Sequence[str]) -> None:
                 pass
 
 
-def _execute(jobs: list[Job], kept: list[Row], out: str, options: ConvertOptions, workers: int, dask: str | None,
-             timeout: float | None, start_method: str | None, bar: Progress, done: int) -> tuple[_Tally, bool]:
+def _execute(
+    jobs: list[Job],
+    kept: list[Row],
+    out: str,
+    options: ConvertOptions,
+    workers: int,
+    dask: str | None,
+    timeout: float | None,
+    start_method: str | None,
+    bar: Progress,
+    done: int,
+) -> tuple[_Tally, bool]:
     """Run the jobs on the local pool or Dask, writing rows as they come; (tally, interrupted)."""
     tally = _Tally()
     writer = ManifestWriter(os.path.join(out, MANIFEST), sorted_rows(kept))

@@ -22,7 +22,14 @@ from pydicom.dataset import Dataset
 
 from .. import output
 from ..displayable import RenderOptions
-from ..errors import (DcmviewError, InvalidArgumentError, NoPixelDataError, NotDicomError, SegmentationError, UnsupportedError)
+from ..errors import (
+    DcmviewError,
+    InvalidArgumentError,
+    NoPixelDataError,
+    NotDicomError,
+    SegmentationError,
+    UnsupportedError,
+)
 from ..header import frame_params, functional_item, layout, text_value, vector
 from ..image import DicomImage, load
 from ..io import NOT_A_DICOM_FILE, pixel_element
@@ -32,11 +39,26 @@ from ..presets import preset_for_image
 from ..pstate import PresentationState, load_pstate
 from ..segmentation import NotReferencedError, Segmentation, load_segmentation
 from ..series import slice_normal
-from .job import (NO_PIXELS, NOT_DICOM, SEG_SOURCE, FileResult, Job, Row, internal_error, is_dicom_file, output_name,
-                  make_row, selected_frames, skipped, strip_where, write_output)
+from .job import (
+    NO_PIXELS,
+    NOT_DICOM,
+    SEG_SOURCE,
+    FileResult,
+    Job,
+    Row,
+    internal_error,
+    is_dicom_file,
+    make_row,
+    output_name,
+    selected_frames,
+    skipped,
+    strip_where,
+    write_output,
+)
 from .options import ConvertOptions
 
 __all__ = ["convert_file", "display_image", "render_arguments", "values16"]
+
 
 def convert_file(job: Job, options: ConvertOptions) -> FileResult:
     """Convert one source file: every selected frame written under ``job.out``, one manifest row each.
@@ -81,9 +103,14 @@ def convert_file(job: Job, options: ConvertOptions) -> FileResult:
 def _describe(img: DicomImage) -> Row:
     """The file-level columns: identity (UIDs, no patient identifier), modality, size, photometric."""
     ds = img.header
-    return {"sop_instance_uid": text_value(ds, "SOPInstanceUID"),
-            "series_instance_uid": text_value(ds, "SeriesInstanceUID"), "modality": img.modality,
-            "rows": str(img.rows), "columns": str(img.columns), "photometric": img.photometric}
+    return {
+        "sop_instance_uid": text_value(ds, "SOPInstanceUID"),
+        "series_instance_uid": text_value(ds, "SeriesInstanceUID"),
+        "modality": img.modality,
+        "rows": str(img.rows),
+        "columns": str(img.columns),
+        "photometric": img.photometric,
+    }
 
 
 def _segmentation(img: DicomImage, options: ConvertOptions, notes: list[str]) -> Segmentation | None:
@@ -105,8 +132,15 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
-def _convert_frame(img: DicomImage, job: Job, options: ConvertOptions, frame: int, base: Row,
-                   notes: list[str], seg: Segmentation | None = None) -> Row:
+def _convert_frame(
+    img: DicomImage,
+    job: Job,
+    options: ConvertOptions,
+    frame: int,
+    base: Row,
+    notes: list[str],
+    seg: Segmentation | None = None,
+) -> Row:
     """Render, encode and write one frame; its manifest row (failed with the problem on error)."""
     fields: Row = {"frame": str(frame + 1)}
 
@@ -127,27 +161,46 @@ def _convert_frame(img: DicomImage, job: Job, options: ConvertOptions, frame: in
     return make_row(base, **fields)
 
 
-def _encode(img: DicomImage, frame: int, options: ConvertOptions, modality: Modality | None,
-            seg: Segmentation | None = None, notes: list[str] | None = None) -> tuple[bytes, Row]:
+def _encode(
+    img: DicomImage,
+    frame: int,
+    options: ConvertOptions,
+    modality: Modality | None,
+    seg: Segmentation | None = None,
+    notes: list[str] | None = None,
+) -> tuple[bytes, Row]:
     """The output bytes of one frame in ``options.format`` and the columns saying what they hold."""
     where = img.path
     if options.format == "npy":
         return output.encode_npy(img.values(frame)), {"pixel_values": "rgb" if img.is_color else "modality"}
     if options.format in ("png16", "tif16"):
         values, offset, meaning = values16(img, frame, modality)
-        return output.encode_image(values, options.suffix, where), {"value_offset": str(offset),
-                                                                    "pixel_values": meaning}
+        return output.encode_image(values, options.suffix, where), {
+            "value_offset": str(offset),
+            "pixel_values": meaning,
+        }
     image, window = display_image(img, frame, options, seg, notes)
     return output.encode_image(image, options.suffix, where), {**window, "pixel_values": "display"}
 
 
-def display_image(img: DicomImage, frame: int, options: ConvertOptions, seg: Segmentation | None = None,
-                  notes: list[str] | None = None) -> tuple[np.ndarray, Row]:
+def display_image(
+    img: DicomImage,
+    frame: int,
+    options: ConvertOptions,
+    seg: Segmentation | None = None,
+    notes: list[str] | None = None,
+) -> tuple[np.ndarray, Row]:
     """The 8-bit display image (``render``, as ``--export``) or the three ``--channels`` windows as one
     BGR image whose first channel, as PNG readers see it (red), is the first window; and its window columns.
     ``seg`` is blended as ``--export --seg`` blends it (the output then BGR); ``notes`` gets the warnings."""
-    opts = RenderOptions(invert=options.invert, overlays=options.overlays, shutters=options.shutters,  # C.9.2, C.7.6.11
-                         segmentation=seg, seg_alpha=options.seg_alpha, seg_outline=options.seg_outline)
+    opts = RenderOptions(
+        invert=options.invert,
+        overlays=options.overlays,
+        shutters=options.shutters,  # C.9.2, C.7.6.11
+        segmentation=seg,
+        seg_alpha=options.seg_alpha,
+        seg_outline=options.seg_outline,
+    )
     if options.pstate is not None and (state := _pstate(options.pstate)).references(*img.pstate_ref(frame)):
         opts = replace(opts, pstate=state, annotations=options.annotations)  # PS3.3 A.33.1, as --export --pstate
     if img.is_color:
@@ -155,8 +208,11 @@ def display_image(img: DicomImage, frame: int, options: ConvertOptions, seg: Seg
     if options.channels is not None:
         planes, sels = [], []
         for ch in options.channels:
-            one = replace(opts, mode=options.mode,
-                          **(_preset_argument(img, ch.preset, options, notes) if ch.preset else ch.resolve()))
+            one = replace(
+                opts,
+                mode=options.mode,
+                **(_preset_argument(img, ch.preset, options, notes) if ch.preset else ch.resolve()),
+            )
             sels.append(img.resolve_voi(frame, **one.window))
             planes.append(img.render(frame=frame, options=one))
         bgr = np.dstack(planes[::-1])  # OpenCV writes BGR: the first window lands in red
@@ -199,10 +255,12 @@ def _preset_argument(img: DicomImage, name: str, options: ConvertOptions, notes:
 
 def _window_columns(sels: list[VoiSelection], sources: list[str | None]) -> Row:
     """center, width, voi_function and window_source (``;`` between ``--channels`` windows)."""
-    return {"center": ";".join(repr(float(s.window.center)) for s in sels),
-            "width": ";".join(repr(float(s.window.width)) for s in sels),
-            "voi_function": ";".join("LUT" if isinstance(s.voi, VoiLut) else s.voi.function.value for s in sels),
-            "window_source": ";".join(_source(s, hint) for s, hint in zip(sels, sources))}
+    return {
+        "center": ";".join(repr(float(s.window.center)) for s in sels),
+        "width": ";".join(repr(float(s.window.width)) for s in sels),
+        "voi_function": ";".join("LUT" if isinstance(s.voi, VoiLut) else s.voi.function.value for s in sels),
+        "window_source": ";".join(_source(s, hint) for s, hint in zip(sels, sources)),
+    }
 
 
 def _source(sel: VoiSelection, hint: str | None) -> str:
@@ -229,8 +287,11 @@ def values16(img: DicomImage, frame: int, modality: Modality | None) -> tuple[np
         return np.ascontiguousarray(img.values(frame)[..., ::-1]).astype(np.uint16), 0, "rgb"
     stored = img.stored(frame)
     if stored.dtype.kind not in "iu" or stored.dtype.itemsize > 2 or modality is None:
-        raise UnsupportedError("png16 and tif16 hold 16-bit whole numbers; this image's values are real numbers "
-                               "or wider than 16 bits (use --format npy)", img.path)
+        raise UnsupportedError(
+            "png16 and tif16 hold 16-bit whole numbers; this image's values are real numbers "
+            "or wider than 16 bits (use --format npy)",
+            img.path,
+        )
     lo, hi = _expressible(img, modality)
     whole = modality.lut is not None or (float(modality.slope).is_integer() and float(modality.intercept).is_integer())
     if whole and hi - lo <= 65535:

@@ -43,10 +43,7 @@ Report = Callable[[str], None]
 
 
 def child(spec: dict) -> dict:
-    """One measurement inside a fresh interpreter; seconds and peak resident sets (KiB).
-
-    Long because each way of converting is a few lines of setup and timing, kept side by side so they are measured alike.
-    """
+    """One measurement inside a fresh interpreter; seconds and peak resident sets (KiB)."""
     import resource
 
     kind, src, out = spec["kind"], spec["src"], spec["out"]
@@ -59,16 +56,21 @@ def child(spec: dict) -> dict:
         seconds = time.perf_counter() - t0
         extra["images"] = report.images
     elif kind == "dask":
+        import importlib
         import logging
 
-        import importlib
-
-        import dcmlib
         from distributed import Client, LocalCluster
 
+        import dcmlib
+
         t0 = time.perf_counter()
-        cluster = LocalCluster(n_workers=spec["workers"], threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.ERROR)
+        cluster = LocalCluster(
+            n_workers=spec["workers"],
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
         with Client(cluster) as client:  # workers import dcmlib once, like the pool's forked workers had it
             client.run(importlib.import_module, "dcmlib.batch.dispatch")
         extra["start"] = time.perf_counter() - t0
@@ -95,8 +97,12 @@ def child(spec: dict) -> dict:
                 cv2.imwrite(os.path.join(out, f.stem + ".png"), img.render())
         seconds = time.perf_counter() - t0
     usage = resource.getrusage
-    return {"seconds": seconds, "children_kib": usage(resource.RUSAGE_CHILDREN).ru_maxrss,
-            "self_kib": usage(resource.RUSAGE_SELF).ru_maxrss, **extra}
+    return {
+        "seconds": seconds,
+        "children_kib": usage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        "self_kib": usage(resource.RUSAGE_SELF).ru_maxrss,
+        **extra,
+    }
 
 
 def _measure(kind: str, src: Path, out: Path, repeat: int = 2, **kw) -> dict:
@@ -142,8 +148,9 @@ def _row(report: Report, name: str, seconds: float | None, n: int, mib: float | 
     report(f"  {name:<44} {seconds:8.2f} {n / seconds:9.1f} {1000 * seconds / n:9.2f} {mem}  {note}")
 
 
-def run_set(report: Report, label: str, src: Path, work: Path, *, workers: int, sample: int,
-            dask: bool, repeat: int = 2) -> dict[str, float | None]:
+def run_set(
+    report: Report, label: str, src: Path, work: Path, *, workers: int, sample: int, dask: bool, repeat: int = 2
+) -> dict[str, float | None]:
     """Every way on one folder; returns seconds by way (None where it could not run)."""
     files = sorted(src.iterdir())
     n = len(files)
@@ -154,23 +161,38 @@ def run_set(report: Report, label: str, src: Path, work: Path, *, workers: int, 
     for w in sorted({1, workers}):
         r = _measure("ours", src, work / "ours", repeat, workers=w)
         seconds[f"ours{w}"] = r.get("seconds")
-        _row(report, f"dcmview convert, {w} worker{'s' if w > 1 else ''}", r.get("seconds"), n,
-             r.get("children_kib", 0) / 1024 if "seconds" in r else None, r.get("error", ""))
+        _row(
+            report,
+            f"dcmview convert, {w} worker{'s' if w > 1 else ''}",
+            r.get("seconds"),
+            n,
+            r.get("children_kib", 0) / 1024 if "seconds" in r else None,
+            r.get("error", ""),
+        )
     if dask:
         r = _measure("dask", src, work / "dask", repeat, workers=workers)
         seconds["dask"] = r.get("seconds")
         note = f"cluster start and imports ({r['start']:.1f} s) not included" if "start" in r else r.get("error", "")
         _row(report, f"dcmview convert --dask (LocalCluster, {workers})", r.get("seconds"), n, None, note)
-    status_quo = _loop(lambda f, o: [sys.executable, "-m", "dcmview", str(f), "--export", str(o)],
-                       files[:sample], work / "export")
+    status_quo = _loop(
+        lambda f, o: [sys.executable, "-m", "dcmview", str(f), "--export", str(o)], files[:sample], work / "export"
+    )
     seconds["export"] = status_quo * n
     _row(report, "dcmview.py --export per file", status_quo * n, n, None, f"{sample} files timed, scaled to {n}")
     r = _measure("dicom2jpg", src, work / "d2j", repeat)
     seconds["dicom2jpg"] = r.get("seconds")
-    _row(report, "dicom2jpg.dicom2png (multiprocessing)", r.get("seconds"), n,
-         r.get("children_kib", 0) / 1024 if "seconds" in r else None,
-         "" if "seconds" in r else "not installed (pip install -e '.[bench]')" if "dicom2jpg" in r.get("error", "")
-         else r.get("error", ""))
+    _row(
+        report,
+        "dicom2jpg.dicom2png (multiprocessing)",
+        r.get("seconds"),
+        n,
+        r.get("children_kib", 0) / 1024 if "seconds" in r else None,
+        ""
+        if "seconds" in r
+        else "not installed (pip install -e '.[bench]')"
+        if "dicom2jpg" in r.get("error", "")
+        else r.get("error", ""),
+    )
     dcm2pnm = shutil.which("dcm2pnm")
     if dcm2pnm and "JPEG 2000" not in label:
         per = _loop(lambda f, o: [dcm2pnm, "+on", "+Wi", "1", str(f), str(o)], files, work / "dcm2pnm")
@@ -178,8 +200,13 @@ def run_set(report: Report, label: str, src: Path, work: Path, *, workers: int, 
         _row(report, "dcm2pnm +on loop", per * n, n)
     else:
         seconds["dcm2pnm"] = None
-        _row(report, "dcm2pnm +on loop", None, n, note="DCMTK not installed" if not dcm2pnm
-             else "DCMTK's free toolkit has no JPEG 2000 decoder")
+        _row(
+            report,
+            "dcm2pnm +on loop",
+            None,
+            n,
+            note="DCMTK not installed" if not dcm2pnm else "DCMTK's free toolkit has no JPEG 2000 decoder",
+        )
     r = _measure("floor", src, work / "floor", repeat)
     seconds["floor"] = r.get("seconds")
     _row(report, "floor: load + render + imwrite, 1 process", r.get("seconds"), n, None, r.get("error", ""))
@@ -196,23 +223,36 @@ def check_targets(report: Report, s: dict[str, float | None], workers: int, n: i
         else:
             report(f"  {text}: {value:.2f} {'ok' if ok(value) else 'MISSED'}")
 
-    ratio = lambda other: None if other is None or ours is None else other / ours  # noqa: E731
+    ratio = lambda other: None if other is None or ours is None else other / ours
     line("files/s vs dicom2jpg (target >= 2)", ratio(s.get("dicom2jpg")), lambda v: v >= 2)
     line("files/s vs a dcm2pnm loop (target >= 10)", ratio(s.get("dcm2pnm")), lambda v: v >= 10)
     floor = s.get("floor")
-    line(f"time vs floor / {workers} cores (target <= 1.3)",
-         None if floor is None or ours is None else ours / (floor / workers), lambda v: v <= 1.3)
+    line(
+        f"time vs floor / {workers} cores (target <= 1.3)",
+        None if floor is None or ours is None else ours / (floor / workers),
+        lambda v: v <= 1.3,
+    )
     line(f"{workers} workers vs 1 (target >= 1.6 on 2 cores)", ratio(s.get("ours1")), lambda v: v >= 1.6)
     dask = s.get("dask")
-    line("--dask overhead per file vs the local pool, ms (target < 2)",
-         None if dask is None or ours is None else 1000 * (dask - ours) / n, lambda v: v < 2)
+    line(
+        "--dask overhead per file vs the local pool, ms (target < 2)",
+        None if dask is None or ours is None else 1000 * (dask - ours) / n,
+        lambda v: v < 2,
+    )
     line("status quo (--export per file) vs ours", ratio(s.get("export")), lambda v: True)
     if s.get("ours1") is not None and floor is not None:
         report(f"  per-file overhead of the pool (1 worker vs the floor): {1000 * (s['ours1'] - floor) / n:.2f} ms")
 
 
-def run(report: Report = print, *, files: int = 300, size: int = 512, sample: int = 20, dask: bool = True,
-        workers: int | None = None) -> None:
+def run(
+    report: Report = print,
+    *,
+    files: int = 300,
+    size: int = 512,
+    sample: int = 20,
+    dask: bool = True,
+    workers: int | None = None,
+) -> None:
     """Write the two series into a temporary folder and measure every way on each."""
     from dcmlib.batch.run import default_workers
 
@@ -229,14 +269,28 @@ def run(report: Report = print, *, files: int = 300, size: int = 512, sample: in
         root = Path(tmp)
         plain = root / "plain"
         write_ct_series(plain, files, size)
-        results = run_set(report, f"CT {size}x{size} uncompressed, {workers} cores", plain, root / "work",
-                          workers=workers, sample=min(sample, files), dask=dask)
+        results = run_set(
+            report,
+            f"CT {size}x{size} uncompressed, {workers} cores",
+            plain,
+            root / "work",
+            workers=workers,
+            sample=min(sample, files),
+            dask=dask,
+        )
         report(f"targets (uncompressed, {workers} workers):")
         check_targets(report, results, workers, files)
         j2k = root / "j2k"
         write_ct_series(j2k, files, size, j2k=True)
-        run_set(report, f"CT {size}x{size} JPEG 2000 lossless, {workers} cores", j2k, root / "work",
-                workers=workers, sample=min(sample, files), dask=dask)
+        run_set(
+            report,
+            f"CT {size}x{size} JPEG 2000 lossless, {workers} cores",
+            j2k,
+            root / "work",
+            workers=workers,
+            sample=min(sample, files),
+            dask=dask,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -248,8 +302,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, help="default: all cores")
     p.add_argument("--no-dask", action="store_true")
     args = p.parse_args([] if argv is None else argv)  # python -m dcmlib.bench calls main() with its own argv
-    run(lambda line: print(line, flush=True), files=args.files, size=args.size, sample=args.export_sample,
-        dask=not args.no_dask, workers=args.workers)
+    run(
+        lambda line: print(line, flush=True),
+        files=args.files,
+        size=args.size,
+        sample=args.export_sample,
+        dask=not args.no_dask,
+        workers=args.workers,
+    )
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ Report = Callable[[str], None]
 def simpleitk():
     """The SimpleITK module, or None when it is not installed."""
     try:
-        import SimpleITK  # noqa: PLC0415 - optional (the bench extra)
+        import SimpleITK
     except ImportError:
         return None
     return SimpleITK
@@ -94,8 +94,11 @@ def render_times(view, count: int, center: float = 40.0, width: float = 400.0) -
 def run(report: Report = print, *, slices: int = 300, size: int = 512, repeat: int = 3, renders: int = 60) -> None:
     """Generate the series, measure and print every line of the section."""
     sitk = simpleitk()
-    report(f"mpr: {size} x {size} x {slices} CT series, cpu count {os.cpu_count()}, "
-           f"load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "")
+    report(
+        f"mpr: {size} x {size} x {slices} CT series, cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}"
+        if hasattr(os, "getloadavg")
+        else ""
+    )
     if sitk is None:
         report("mpr: SimpleITK is not installed (pip install -e '.[bench]'); measuring ours alone")
     with tempfile.TemporaryDirectory(prefix="dcmview-bench-mpr-") as tmp:
@@ -105,11 +108,11 @@ def run(report: Report = print, *, slices: int = 300, size: int = 512, repeat: i
             folder = Path(tmp) / ("j2k" if j2k else "raw")
             write_ct_series(folder, slices, size, j2k=j2k)
             build_ours(folder)  # warm the page cache and the imports, untimed
-            ours = _best_and_median(lambda: build_ours(folder), repeat)
+            ours = _best_and_median(lambda folder=folder: build_ours(folder), repeat)
             line = f"  {label:<48} {ours[0]:8.0f} {ours[1]:10.0f}"
             if sitk is not None:
                 build_simpleitk(folder)
-                theirs = _best_and_median(lambda: build_simpleitk(folder), repeat)
+                theirs = _best_and_median(lambda folder=folder: build_simpleitk(folder), repeat)
                 line += f"   {theirs[0]:14.0f} {theirs[1]:7.0f}  {theirs[1] / ours[1]:5.2f}x"
             report(line)
             if not j2k:
@@ -120,8 +123,10 @@ def run(report: Report = print, *, slices: int = 300, size: int = 512, repeat: i
         for plane in ("coronal", "sagittal"):
             view = base.reformat(plane)
             ms = render_times(view, renders)
-            report(f"  {plane:<8} {view.columns} x {view.rows}{'':<44} {percentile(ms, 50):7.2f}  "
-                   f"{percentile(ms, 99):7.2f}  {len(ms):6d}")
+            report(
+                f"  {plane:<8} {view.columns} x {view.rows}{'':<44} {percentile(ms, 50):7.2f}  "
+                f"{percentile(ms, 99):7.2f}  {len(ms):6d}"
+            )
         report("  (target: under 16 ms)")
         base.close()
 

@@ -48,9 +48,7 @@ Report = Callable[[str], None]
 MIB = 1024 * 1024
 
 
-def write_ct_series(
-    folder: str | os.PathLike[str], slices: int, size: int = 512, *, j2k: bool = False
-) -> list[Path]:
+def write_ct_series(folder: str | os.PathLike[str], slices: int, size: int = 512, *, j2k: bool = False) -> list[Path]:
     """Write an axial CT series (16-bit, 12 bits stored, 1 mm apart) as one file per slice.
 
     File names run in reverse anatomical order, so ordering is exercised too.
@@ -88,7 +86,7 @@ def write_ct_series(
         px = body + np.int16(i % 64)
         px[bone] = 1024 + 700 + (i % 200)
         if j2k:
-            import imagecodecs  # noqa: PLC0415 - only for the compressed variant
+            import imagecodecs
 
             meta.TransferSyntaxUID = JPEG2000Lossless
             ds.PixelRepresentation = 0
@@ -236,22 +234,21 @@ def _peak_scroll(folder: Path, cache_mb: float, values: bool = False) -> tuple[f
     allocator's heap and hide a later peak. ``values`` also asks for each
     slice's float32 modality values, as the viewer does.
     """
-    import json  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
+    import json
+    import subprocess
 
     proc = subprocess.run(
         [sys.executable, "-c", _PEAK_CHILD, str(folder), repr(cache_mb), "1" if values else "0"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     return float(result["peak_mib"]), int(result["decodes"])
 
 
 def run(report: Report = print, *, slices: int = 300, long: int = 600, size: int = 512, repeat: int = 5) -> None:
-    """Generate the series, measure, and report the table line by line through ``report``.
-
-    Long because it is the benchmark's script: each section generates, measures and prints in turn, and the table reads in the same order.
-    """
+    """Generate the series, measure, and report the table line by line through ``report``."""
     with tempfile.TemporaryDirectory(prefix="dcmview-bench-") as tmp:
         t = time.perf_counter()
         folder = Path(tmp) / "ct"
@@ -300,7 +297,9 @@ def run(report: Report = print, *, slices: int = 300, long: int = 600, size: int
         hold = min(slices, 60)
         j2k_folder = Path(tmp) / "ct-j2k"
         write_ct_series(j2k_folder, hold, size, j2k=True)
-        report(f"series hold a key at 30 Hz, first {hold} slices, fresh load   ms per slice: p50     p95     max  decodes")
+        report(
+            f"series hold a key at 30 Hz, first {hold} slices, fresh load   ms per slice: p50     p95     max  decodes"
+        )
         for label, where in (("uncompressed", folder), ("JPEG 2000 lossless", j2k_folder)):
             for ra in (False, True):
                 lat, decodes = _hold_key(where, hold, 30.0, ra)
@@ -314,16 +313,18 @@ def run(report: Report = print, *, slices: int = 300, long: int = 600, size: int
         if long > 0:
             write_ct_series(long_folder, long, size)
         report("series memory while scrolling once   slices  cache MiB  peak MiB  raw MiB  peak/raw  decodes")
-        runs = [(n, where, mb, False) for n, where in ((slices, folder), (long, long_folder)) if n > 0
-                for mb in (DEFAULT_CACHE_MB, 64)]
+        runs = [
+            (n, where, mb, False)
+            for n, where in ((slices, folder), (long, long_folder))
+            if n > 0
+            for mb in (DEFAULT_CACHE_MB, 64)
+        ]
         runs.append((slices, folder, DEFAULT_CACHE_MB, True))
         for n, where, cache_mb, values in runs:
             peak, decodes = _peak_scroll(where, cache_mb, values)
             raw_n = n * size * size * 2 / MIB
             label = "render + values() (viewer)" if values else "render"
-            report(
-                f"  {label:<35}{n:6d} {cache_mb:10g} {peak:9.0f} {raw_n:8.0f} {peak / raw_n:8.2f}x {decodes:8d}"
-            )
+            report(f"  {label:<35}{n:6d} {cache_mb:10g} {peak:9.0f} {raw_n:8.0f} {peak / raw_n:8.2f}x {decodes:8d}")
         report("  (target: peak < 1.5x raw for the default cache; peak follows the cache, not the length)")
 
 

@@ -86,8 +86,15 @@ def _events(view: View, img) -> dict[str, Event]:
     def hover(s, i):
         return view.hover(s, (i * 7) % vw, (i * 5) % vh)
 
-    return {"center trackbar": center, "width trackbar": width, "drag step": drag, "pan step": pan,
-            "zoom step": zoom, "preset key": preset, "hover probe": hover}
+    return {
+        "center trackbar": center,
+        "width trackbar": width,
+        "drag step": drag,
+        "pan step": pan,
+        "zoom step": zoom,
+        "preset key": preset,
+        "hover probe": hover,
+    }
 
 
 def _start(view: View, name: str, at: ViewerState) -> None:
@@ -110,8 +117,10 @@ def run_case(label: str, ds: Dataset, repeat: int = 30, zooms: tuple[str, ...] =
     view.compose()
     first = (time.perf_counter() - t0) * 1000
     vw, vh = view.size
-    print(f"{label}: {img.columns} x {img.rows} shown at {vw} x {vh} (fit {view.state.zoom:.3f}); "
-          f"first frame (decode + pyramid + resample + render) {first:.1f} ms")
+    print(
+        f"{label}: {img.columns} x {img.rows} shown at {vw} x {vh} (fit {view.state.zoom:.3f}); "
+        f"first frame (decode + pyramid + resample + render) {first:.1f} ms"
+    )
     fitted = view.state
     for where in zooms:
         vp = fitted.viewport
@@ -121,14 +130,14 @@ def run_case(label: str, ds: Dataset, repeat: int = 30, zooms: tuple[str, ...] =
         print(f"  at {where} (zoom {start.zoom * 100:g}%)")
         for name, event in _events(view, img).items():
             _start(view, name, start)
-            steps = itertools.count(1)           # a new step on every call, warm-up included
+            steps = itertools.count(1)  # a new step on every call, warm-up included
 
-            def run(_: int, event=event) -> None:
+            def run(_: int, event=event, steps=steps) -> None:
                 if view.set_state(event(view.state, next(steps))):
                     view.compose()
+
             ms = timings(run, repeat)
-            print(f"    {name:<16} p50 {percentile(ms, 50):6.2f} ms  p99 {percentile(ms, 99):6.2f} ms  "
-                  f"(n {repeat})")
+            print(f"    {name:<16} p50 {percentile(ms, 50):6.2f} ms  p99 {percentile(ms, 99):6.2f} ms  (n {repeat})")
 
 
 # ----------------------------------------------------------------------------- cine
@@ -145,14 +154,14 @@ def jpeg_cine(frames: int = 120, rows: int = 480, cols: int = 640, fps: float = 
         rgb[..., 0] = (xx * 255 // cols).astype(np.uint8)
         rgb[..., 1] = (yy * 255 // rows).astype(np.uint8)
         x = (f * cols) // frames
-        rgb[:, x:x + 16] = 255
+        rgb[:, x : x + 16] = 255
         buf = io.BytesIO()
-        Image.fromarray(rgb).save(buf, "JPEG", quality=90, subsampling=1)   # 4:2:2, as YBR_FULL_422 says
+        Image.fromarray(rgb).save(buf, "JPEG", quality=90, subsampling=1)  # 4:2:2, as YBR_FULL_422 says
         items.append(buf.getvalue())
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.3.1"   # US multi-frame
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.3.1"  # US multi-frame
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
     ds.Modality = "US"
     ds.Rows, ds.Columns, ds.NumberOfFrames = rows, cols, frames
@@ -193,15 +202,22 @@ def play(view: View, seconds: float, fps: float | None = None) -> dict[str, floa
     gaps = sorted(1000.0 * (b - a) for a, b in zip(shown, shown[1:]))
     if len(gaps) < 2:
         return {"target": view.state.fps, "achieved": 0.0, "p50": 0.0, "p99": 0.0, "jitter": 0.0, "skipped": 0}
-    return {"target": view.state.fps, "achieved": (len(shown) - 1) / (shown[-1] - shown[0]),
-            "p50": percentile(gaps, 50), "p99": percentile(gaps, 99), "jitter": statistics.pstdev(gaps),
-            "skipped": advanced - len(shown)}
+    return {
+        "target": view.state.fps,
+        "achieved": (len(shown) - 1) / (shown[-1] - shown[0]),
+        "p50": percentile(gaps, 50),
+        "p99": percentile(gaps, 99),
+        "jitter": statistics.pstdev(gaps),
+        "skipped": advanced - len(shown),
+    }
 
 
 def report_cine(label: str, result: dict[str, float]) -> None:
-    print(f"  {label}: target {result['target']:g} fps, achieved {result['achieved']:.1f} fps; "
-          f"interval p50 {result['p50']:.1f} ms  p99 {result['p99']:.1f} ms  jitter {result['jitter']:.1f} ms; "
-          f"{int(result['skipped'])} frames skipped")
+    print(
+        f"  {label}: target {result['target']:g} fps, achieved {result['achieved']:.1f} fps; "
+        f"interval p50 {result['p50']:.1f} ms  p99 {result['p99']:.1f} ms  jitter {result['jitter']:.1f} ms; "
+        f"{int(result['skipped'])} frames skipped"
+    )
 
 
 def run_cine(seconds: float = 4.0, slices: int = 100) -> None:

@@ -65,8 +65,10 @@ def boundary(path: str, *, on_warning=None, quiet: bool = False) -> int:
                     want = (img.rows, img.columns) + ((3,) if img.is_color else ())
                     if not isinstance(out, np.ndarray) or out.dtype != np.uint8 or out.shape != want:
                         shape = getattr(out, "shape", None)
-                        sys.stderr.write(f"bad output: frame {frame} rendered as {getattr(out, 'dtype', type(out))} "
-                                         f"{shape}, expected uint8 {want}\n")
+                        sys.stderr.write(
+                            f"bad output: frame {frame} rendered as {getattr(out, 'dtype', type(out))} "
+                            f"{shape}, expected uint8 {want}\n"
+                        )
                         return runner.BAD_OUTPUT
                     ok, _ = cv2.imencode(".png", out)
                     if not ok:
@@ -103,8 +105,18 @@ def library_jobs(selected, workdir: str, modes: tuple[str, ...] = ("file", "seri
                 with open(path, "wb") as fh:
                     fh.write(case.data)
                 keep = (case.filename,)
-            yield case, mode, runner.Job(lambda p=path: boundary(p), file=path, workdir=folder, keep=keep,
-                                         strict_stderr=False, inside=mode == "series")
+            yield (
+                case,
+                mode,
+                runner.Job(
+                    lambda p=path: boundary(p),
+                    file=path,
+                    workdir=folder,
+                    keep=keep,
+                    strict_stderr=False,
+                    inside=mode == "series",
+                ),
+            )
 
 
 def save_cases(selected, names: set[str], folder: str) -> list[str]:
@@ -127,8 +139,9 @@ def run_batch(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="dcmfuzz-")
     try:
-        results = runner.run_jobs(library_jobs(selected, workdir, tuple(args.modes.split(","))), jobs=args.jobs,
-                                  timeout=args.timeout)
+        results = runner.run_jobs(
+            library_jobs(selected, workdir, tuple(args.modes.split(","))), jobs=args.jobs, timeout=args.timeout
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.monotonic() - t0
@@ -143,10 +156,29 @@ def run_batch(args: argparse.Namespace) -> int:
         with open(os.path.join(args.out, "report.txt"), "w") as fh:
             fh.write(runner.report(results, full=len(results)) + "\n")
         with open(os.path.join(args.out, "results.json"), "w") as fh:
-            json.dump({"seed": args.seed, "cases": len(selected), "results": [
-                {"name": r.name, "kind": r.kind, "mode": r.mode, "class": r.klass, "detail": r.detail,
-                 "status": r.status, "signal": r.signal, "elapsed": round(r.elapsed, 3), "note": r.note,
-                 "stderr": r.stderr if r.failed else ""} for r in results]}, fh, indent=1)
+            json.dump(
+                {
+                    "seed": args.seed,
+                    "cases": len(selected),
+                    "results": [
+                        {
+                            "name": r.name,
+                            "kind": r.kind,
+                            "mode": r.mode,
+                            "class": r.klass,
+                            "detail": r.detail,
+                            "status": r.status,
+                            "signal": r.signal,
+                            "elapsed": round(r.elapsed, 3),
+                            "note": r.note,
+                            "stderr": r.stderr if r.failed else "",
+                        }
+                        for r in results
+                    ],
+                },
+                fh,
+                indent=1,
+            )
         print(f"wrote {args.out}/report.txt and results.json")
     return 1 if bad else 0
 
@@ -155,10 +187,7 @@ def run_batch(args: argparse.Namespace) -> int:
 
 
 def run_atheris(args: argparse.Namespace) -> int:
-    """Run a coverage-guided Atheris session over the library boundary.
-
-    Long because Atheris wants its setup, the instrumented imports and the one-input callback in one place.
-    """
+    """Run a coverage-guided Atheris session over the library boundary."""
     try:
         import atheris
     except ImportError:
@@ -176,7 +205,7 @@ def run_atheris(args: argparse.Namespace) -> int:
         import dcmlib  # noqa: F401
     warnings.simplefilter("ignore")
     out = os.path.abspath(args.out or "fuzz-artifacts")
-    corpus = os.path.join(out, "corpus")       # libFuzzer adds the inputs that reach new code here
+    corpus = os.path.join(out, "corpus")  # libFuzzer adds the inputs that reach new code here
     os.makedirs(corpus, exist_ok=True)
     if not os.listdir(corpus):
         for base in bases:
@@ -191,7 +220,7 @@ def run_atheris(args: argparse.Namespace) -> int:
             fh.write(data)
         try:
             status = boundary(target, on_warning=lambda message: None, quiet=True)
-        except Exception as exc:  # noqa: BLE001 - not a DcmviewError: a failure of the boundary
+        except Exception as exc:
             if not args.keep_going:
                 raise
             tb = traceback.extract_tb(exc.__traceback__)
@@ -230,19 +259,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cases", type=int, default=300, help="number of cases (default 300)")
     p.add_argument("--start", type=int, default=0, help="first case index (default 0)")
     p.add_argument("--case", action="append", metavar="NAME", help="run only this case (repeatable)")
-    p.add_argument("--modes", default="file,series",
-                   help="file: load the damaged file; series: load a folder of it and two good slices (default: both)")
+    p.add_argument(
+        "--modes",
+        default="file,series",
+        help="file: load the damaged file; series: load a folder of it and two good slices (default: both)",
+    )
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="children at once (default: CPUs)")
     p.add_argument("--timeout", type=float, default=20.0, help="seconds before a case counts as a hang")
     p.add_argument("--save", metavar="DIR", help="write failing cases (or the --case cases) as files to DIR")
-    p.add_argument("--verbose-failures", type=int, default=30, metavar="K",
-                   help="show the stderr of the first K failing cases (default 30)")
+    p.add_argument(
+        "--verbose-failures",
+        type=int,
+        default=30,
+        metavar="K",
+        help="show the stderr of the first K failing cases (default 30)",
+    )
     p.add_argument("--atheris", action="store_true", help="coverage-guided fuzzing with Atheris instead")
     p.add_argument("--minutes", type=float, default=10.0, help="Atheris run time (default 10)")
-    p.add_argument("--out", help="batch: write report.txt and results.json here; Atheris: crash artifacts, "
-                                 "failing inputs and the grown corpus OUT/corpus (default fuzz-artifacts)")
-    p.add_argument("--stop-on-failure", dest="keep_going", action="store_false",
-                   help="Atheris: stop at the first exception (default: save one input per new failure and go on)")
+    p.add_argument(
+        "--out",
+        help="batch: write report.txt and results.json here; Atheris: crash artifacts, "
+        "failing inputs and the grown corpus OUT/corpus (default fuzz-artifacts)",
+    )
+    p.add_argument(
+        "--stop-on-failure",
+        dest="keep_going",
+        action="store_false",
+        help="Atheris: stop at the first exception (default: save one input per new failure and go on)",
+    )
     p.add_argument("--max-len", type=int, default=64 * 1024, help="Atheris input size limit (bytes)")
     args = p.parse_args(argv)
     return run_atheris(args) if args.atheris else run_batch(args)

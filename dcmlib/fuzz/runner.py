@@ -63,8 +63,22 @@ __all__ = [
     "report",
 ]
 
-CLASSES = ("ok", "clean-error", "traceback", "internal-error", "signal", "hang", "memory-error", "python-words",
-           "partial-file-left", "unnamed-file", "python-warning", "stderr-noise", "bad-output", "bad-exit")
+CLASSES = (
+    "ok",
+    "clean-error",
+    "traceback",
+    "internal-error",
+    "signal",
+    "hang",
+    "memory-error",
+    "python-words",
+    "partial-file-left",
+    "unnamed-file",
+    "python-warning",
+    "stderr-noise",
+    "bad-output",
+    "bad-exit",
+)
 FAILURE_CLASSES = CLASSES[2:]
 
 #: Exit status a target uses for "finished but the result is wrong" (with one stderr line).
@@ -77,20 +91,65 @@ ERROR_PREFIX = "dcmview: error: "
 WARNING_PREFIX = "dcmview: warning: "
 
 #: Phrases that give away a Python (or plugin) message instead of one in DICOM terms.
-PYTHON_WORDS = tuple(re.compile(p) for p in (
-    r"list index out of range", r"index -?\d+ is out of bounds", r"out of bounds for axis", r"invalid literal for",
-    r"object has no attribute", r"NoneType", r"unpack requires a buffer", r"cannot reshape array",
-    r"could not be broadcast", r"Alias '", r"\buint0\b", r"\b(?:gdcm|pillow|pylibjpeg|pyjpegls|pydicom|imagecodecs)\s*:",
-    r"plugins?:", r"Unable to decode as exceptions", r"not subscriptable", r"unsupported operand", r"is not iterable",
-    r"positional argument", r"argument must be", r"object is not callable", r"division by zero", r"math domain error",
-    r"too many values to unpack", r"not enough values to unpack", r"\bint\(\)", r"\bfloat\(\)", r"\bdtype\b",
-    r"\bndarray\b", r"\bnumpy\b", r"buffer size", r"bytes-like", r"codec can't", r"\[Errno \d+\]",
-    r"maximum recursion", r"Python int", r"cannot convert float", r"\b[A-Z][A-Za-z]*(?:Error|Exception)\b",
-    r"struct\.error", r"<[\w.]+ object at 0x", r"__\w+__", r"\bkwargs\b", r"\bself\b", r"'(?:int|float|str|bytes|list|tuple|dict)'",
-    r"\bTraceback\b", r"array of size", r"integer is required", r"overflow encountered", r"invalid value encountered",
-    r"\bnp\.", r"\bufunc\b", r"\bsequence item\b", r"\biterator\b", r"\bcallable\b",
-    r"\['|'\]|\(b'|\bb'\\x",          # a Python list / bytes repr
-))
+PYTHON_WORDS = tuple(
+    re.compile(p)
+    for p in (
+        r"list index out of range",
+        r"index -?\d+ is out of bounds",
+        r"out of bounds for axis",
+        r"invalid literal for",
+        r"object has no attribute",
+        r"NoneType",
+        r"unpack requires a buffer",
+        r"cannot reshape array",
+        r"could not be broadcast",
+        r"Alias '",
+        r"\buint0\b",
+        r"\b(?:gdcm|pillow|pylibjpeg|pyjpegls|pydicom|imagecodecs)\s*:",
+        r"plugins?:",
+        r"Unable to decode as exceptions",
+        r"not subscriptable",
+        r"unsupported operand",
+        r"is not iterable",
+        r"positional argument",
+        r"argument must be",
+        r"object is not callable",
+        r"division by zero",
+        r"math domain error",
+        r"too many values to unpack",
+        r"not enough values to unpack",
+        r"\bint\(\)",
+        r"\bfloat\(\)",
+        r"\bdtype\b",
+        r"\bndarray\b",
+        r"\bnumpy\b",
+        r"buffer size",
+        r"bytes-like",
+        r"codec can't",
+        r"\[Errno \d+\]",
+        r"maximum recursion",
+        r"Python int",
+        r"cannot convert float",
+        r"\b[A-Z][A-Za-z]*(?:Error|Exception)\b",
+        r"struct\.error",
+        r"<[\w.]+ object at 0x",
+        r"__\w+__",
+        r"\bkwargs\b",
+        r"\bself\b",
+        r"'(?:int|float|str|bytes|list|tuple|dict)'",
+        r"\bTraceback\b",
+        r"array of size",
+        r"integer is required",
+        r"overflow encountered",
+        r"invalid value encountered",
+        r"\bnp\.",
+        r"\bufunc\b",
+        r"\bsequence item\b",
+        r"\biterator\b",
+        r"\bcallable\b",
+        r"\['|'\]|\(b'|\bb'\\x",  # a Python list / bytes repr
+    )
+)
 
 #: An exception line that is an allocation failure (Python, OpenCV, C++).
 _MEMORY = re.compile(r"^MemoryError|Insufficient memory|Failed to allocate|bad_alloc")
@@ -117,10 +176,10 @@ class Job:
     output: str | None = None
     check_output: Callable[[str], str | None] | None = None
     workdir: str | None = None
-    keep: tuple[str, ...] = ()      #: names in workdir that belong there (the input file)
-    strict_stderr: bool = True      #: False: tolerate other stderr lines (C decoders) next to the error line
-    expect_stdout: bool = False     #: exit 0 must print something (``--info``)
-    inside: bool = False            #: ``file`` is a folder: the error line may name it or a file in it
+    keep: tuple[str, ...] = ()  #: names in workdir that belong there (the input file)
+    strict_stderr: bool = True  #: False: tolerate other stderr lines (C decoders) next to the error line
+    expect_stdout: bool = False  #: exit 0 must print something (``--info``)
+    inside: bool = False  #: ``file`` is a folder: the error line may name it or a file in it
 
 
 @dataclass
@@ -192,7 +251,7 @@ def _child(target: Callable[[], int | None], out_path: str, err_path: str, limit
         # Fresh Python streams on the new fds (the parent's may be pytest's capture objects).
         sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True)
         sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
-        faulthandler.enable(file=sys.stderr)   # a fatal signal leaves its Python stack on stderr
+        faulthandler.enable(file=sys.stderr)  # a fatal signal leaves its Python stack on stderr
         _fresh_warnings()
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -249,15 +308,13 @@ def run_forked(target: Callable[[], int | None], *, timeout: float = 20.0, memor
     return next(iter(_run_many([("", job)], jobs=1, timeout=timeout, memory=memory)))[1]
 
 
-def _run_many(items: Iterable[tuple[object, Job]], *, jobs: int, timeout: float,
-              memory: int) -> Iterator[tuple[object, _Raw]]:
-    """Run jobs in forked children, a few at a time, with a wall-clock kill.
-
-    Long because the fork, the wait with its timeout and the collection of output share their bookkeeping.
-    """
+def _run_many(
+    items: Iterable[tuple[object, Job]], *, jobs: int, timeout: float, memory: int
+) -> Iterator[tuple[object, _Raw]]:
+    """Run jobs in forked children, a few at a time, with a wall-clock kill."""
     limit = _address_space_limit(memory)
     scratch = tempfile.mkdtemp(prefix="dcmfuzz-io-")
-    running: dict[int, tuple[object, float, int | None, str, str]] = {}   # pid -> (key, start, pidfd, out, err)
+    running: dict[int, tuple[object, float, int | None, str, str]] = {}  # pid -> (key, start, pidfd, out, err)
     pending = iter(items)
     exhausted = False
     counter = 0
@@ -310,7 +367,7 @@ def _run_many(items: Iterable[tuple[object, Job]], *, jobs: int, timeout: float,
                         pass
                 yield key, raw
     finally:
-        for pid, (_, _, pidfd, _, _) in running.items():   # interrupted: leave no child behind
+        for pid, (_, _, pidfd, _, _) in running.items():  # interrupted: leave no child behind
             try:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
@@ -347,17 +404,14 @@ def _last_traceback_line(stderr: str) -> str:
     i = max((n for n, ln in enumerate(lines) if ln.startswith("Traceback (most recent call last)")), default=None)
     if i is None:
         return lines[-1].strip() if lines else ""
-    for ln in lines[i + 1:]:
+    for ln in lines[i + 1 :]:
         if not ln.startswith((" ", "\t")):
             return ln.strip()
     return lines[-1].strip()
 
 
 def classify(raw: _Raw, job: Job) -> tuple[str, str]:
-    """(class, detail) for one run: see :data:`CLASSES`.
-
-    Long because it is the ordered list of the contract's checks, one rule each, first failure wins.
-    """
+    """(class, detail) for one run: see :data:`CLASSES`."""
     err = raw.stderr
     lines = [ln for ln in err.splitlines() if ln.strip()]
     last = lines[-1].strip() if lines else ""
@@ -377,8 +431,11 @@ def classify(raw: _Raw, job: Job) -> tuple[str, str]:
     leftovers = []
     if job.workdir is not None:
         try:
-            leftovers = sorted(set(os.listdir(job.workdir)) - set(job.keep)
-                               - ({os.path.basename(job.output)} if job.output and raw.status == 0 else set()))
+            leftovers = sorted(
+                set(os.listdir(job.workdir))
+                - set(job.keep)
+                - ({os.path.basename(job.output)} if job.output and raw.status == 0 else set())
+            )
         except OSError:
             leftovers = []
     if job.output is not None and raw.status != 0 and os.path.exists(job.output):
@@ -395,8 +452,11 @@ def classify(raw: _Raw, job: Job) -> tuple[str, str]:
         if job.expect_stdout and not raw.stdout.strip():
             return "bad-output", "exit 0 with nothing on stdout"
         if job.output is not None:
-            problem = job.check_output(job.output) if job.check_output else (
-                None if os.path.exists(job.output) else "no output file")
+            problem = (
+                job.check_output(job.output)
+                if job.check_output
+                else (None if os.path.exists(job.output) else "no output file")
+            )
             if problem:
                 return "bad-output", problem
         return "ok", ""
@@ -410,18 +470,21 @@ def classify(raw: _Raw, job: Job) -> tuple[str, str]:
     if warns:
         return "python-warning", warns[0].strip()
     if len(errors) != 1 or (others and job.strict_stderr):
-        return "stderr-noise", f"{len(errors)} error line(s), {len(others)} other line(s): {(others or errors or [''])[0]}"
+        return (
+            "stderr-noise",
+            f"{len(errors)} error line(s), {len(others)} other line(s): {(others or errors or [''])[0]}",
+        )
     line = errors[0].rstrip("\n")
-    message = line[len(ERROR_PREFIX):]
+    message = line[len(ERROR_PREFIX) :]
     if _INTERNAL.search(message):
         return "internal-error", line
     problem = message
     if job.file is not None:
         folder = job.file.rstrip(os.sep) + os.sep
         if message.startswith(f"{job.file}: "):
-            problem = message[len(job.file) + 2:]
-        elif job.inside and message.startswith(folder) and ": " in message[len(folder):]:
-            problem = message[message.index(": ", len(folder)) + 2:]
+            problem = message[len(job.file) + 2 :]
+        elif job.inside and message.startswith(folder) and ": " in message[len(folder) :]:
+            problem = message[message.index(": ", len(folder)) + 2 :]
         else:
             return "unnamed-file", line
     words = python_words(problem)
@@ -436,8 +499,9 @@ def classify_exit(returncode: int, stdout: str, stderr: str, job: Job, *, timed_
     return classify(_Raw(code, sig, timed_out, 0.0, stdout or "", stderr or ""), job)
 
 
-def run_jobs(items: Iterable[tuple[Case, str, Job]], *, jobs: int = 2, timeout: float = 20.0,
-             memory: int = MEMORY_LIMIT) -> list[Result]:
+def run_jobs(
+    items: Iterable[tuple[Case, str, Job]], *, jobs: int = 2, timeout: float = 20.0, memory: int = MEMORY_LIMIT
+) -> list[Result]:
     """Run ``(case, mode, job)`` items, ``jobs`` at a time; the results in input order."""
     keyed = []
 
@@ -450,8 +514,20 @@ def run_jobs(items: Iterable[tuple[Case, str, Job]], *, jobs: int = 2, timeout: 
     for n, raw in _run_many(feed(), jobs=jobs, timeout=timeout, memory=memory):
         case, mode, job = keyed[n]  # type: ignore[index]
         klass, detail = classify(raw, job)
-        results[n] = Result(case.name, case.kind, mode, klass, detail, raw.status, raw.signal, raw.timed_out,
-                            raw.elapsed, raw.stderr, raw.stdout, case.note)
+        results[n] = Result(
+            case.name,
+            case.kind,
+            mode,
+            klass,
+            detail,
+            raw.status,
+            raw.signal,
+            raw.timed_out,
+            raw.elapsed,
+            raw.stderr,
+            raw.stdout,
+            case.note,
+        )
         if job.workdir is not None:
             for entry in os.listdir(job.workdir):
                 if entry not in job.keep:
@@ -488,11 +564,15 @@ def table(results: list[Result]) -> str:
     rows = [head, "-" * len(head)]
     for kind in sorted(by_kind):
         cnt = by_kind[kind]
-        rows.append(f"{kind:<{width}}" + "".join(f" {cnt[c] or '.':>{w}}" for c, w in zip(present, cols))
-                    + f" {sum(cnt.values()):>5}")
+        rows.append(
+            f"{kind:<{width}}"
+            + "".join(f" {cnt[c] or '.':>{w}}" for c, w in zip(present, cols))
+            + f" {sum(cnt.values()):>5}"
+        )
     rows.append("-" * len(head))
-    rows.append(f"{'total':<{width}}" + "".join(f" {total[c]:>{w}}" for c, w in zip(present, cols))
-                + f" {len(results):>5}")
+    rows.append(
+        f"{'total':<{width}}" + "".join(f" {total[c]:>{w}}" for c, w in zip(present, cols)) + f" {len(results):>5}"
+    )
     return "\n".join(rows)
 
 

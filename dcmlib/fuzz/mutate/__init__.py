@@ -30,4 +30,3 @@ from .kinds import KINDS
 from .series import series_files
 
 __all__ = ["Case", "Base", "KINDS", "BUNDLED", "DERIVED", "cases", "case", "case_by_name", "bases", "series_files"]
-

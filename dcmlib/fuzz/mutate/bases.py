@@ -20,37 +20,37 @@ from pydicom.sequence import Sequence
 
 #: pydicom's bundled files used as bases (all small; none is downloaded).
 BUNDLED = (
-    "CT_small.dcm",                    # 16-bit signed, rescale, pixel padding
-    "MR_small.dcm",                    # 16-bit signed, window
-    "MR_small_implicit.dcm",           # implicit VR little endian
-    "MR_small_bigendian.dcm",          # explicit VR big endian
-    "MR_small_RLE.dcm",                # RLE lossless
-    "MR_small_jp2klossless.dcm",       # JPEG 2000 lossless
-    "MR_small_jpeg_ls_lossless.dcm",   # JPEG-LS lossless
-    "JPEGLSNearLossless_08.dcm",       # JPEG-LS near-lossless, 8-bit
-    "JPGExtended.dcm",                 # JPEG extended, 12-bit
-    "JPEG2000.dcm",                    # JPEG 2000, 16-bit
-    "693_J2KI.dcm",                    # JPEG 2000 with window and padding
-    "J2K_pixelrep_mismatch.dcm",       # JPEG 2000, signedness mismatch with the header
-    "SC_rgb_jpeg_gdcm.dcm",            # JPEG lossless RGB
-    "SC_rgb_jpeg_dcmtk.dcm",           # JPEG baseline YBR_FULL
-    "SC_rgb_dcmtk_+eb+cy+s2.dcm",      # JPEG baseline YBR_FULL_422
+    "CT_small.dcm",  # 16-bit signed, rescale, pixel padding
+    "MR_small.dcm",  # 16-bit signed, window
+    "MR_small_implicit.dcm",  # implicit VR little endian
+    "MR_small_bigendian.dcm",  # explicit VR big endian
+    "MR_small_RLE.dcm",  # RLE lossless
+    "MR_small_jp2klossless.dcm",  # JPEG 2000 lossless
+    "MR_small_jpeg_ls_lossless.dcm",  # JPEG-LS lossless
+    "JPEGLSNearLossless_08.dcm",  # JPEG-LS near-lossless, 8-bit
+    "JPGExtended.dcm",  # JPEG extended, 12-bit
+    "JPEG2000.dcm",  # JPEG 2000, 16-bit
+    "693_J2KI.dcm",  # JPEG 2000 with window and padding
+    "J2K_pixelrep_mismatch.dcm",  # JPEG 2000, signedness mismatch with the header
+    "SC_rgb_jpeg_gdcm.dcm",  # JPEG lossless RGB
+    "SC_rgb_jpeg_dcmtk.dcm",  # JPEG baseline YBR_FULL
+    "SC_rgb_dcmtk_+eb+cy+s2.dcm",  # JPEG baseline YBR_FULL_422
     "SC_jpeg_no_color_transform.dcm",  # JPEG baseline RGB without colour transform
-    "SC_rgb_small_odd.dcm",            # native RGB, odd size
-    "SC_rgb_small_odd_big_endian.dcm", # native RGB, big endian
-    "SC_ybr_full_422_uncompressed.dcm",# native YBR_FULL_422
-    "SC_rgb_rle_16bit_2frame.dcm",     # RLE 16-bit RGB, 2 frames
-    "SC_rgb_rle_32bit.dcm",            # RLE 32-bit RGB
-    "SC_rgb_gdcm_KY.dcm",              # JPEG 2000 RGB
-    "SC_rgb_jls_lossy_line.dcm",       # JPEG-LS RGB, line interleaved
-    "ExplVR_BigEnd.dcm",               # native RGB, big endian
-    "image_dfl.dcm",                   # deflated explicit VR little endian
-    "liver_1frame.dcm",                # 1-bit
-    "rtdose.dcm",                      # 32-bit unsigned, 15 frames, implicit VR
-    "rtdose_expb_1frame.dcm",          # 32-bit big endian
-    "rtdose_rle.dcm",                  # RLE 32-bit, 15 frames
-    "examples_palette.dcm",            # PALETTE COLOR, 16-bit entries
-    "examples_ybr_color.dcm",          # JPEG baseline YBR_FULL_422, 30 frames
+    "SC_rgb_small_odd.dcm",  # native RGB, odd size
+    "SC_rgb_small_odd_big_endian.dcm",  # native RGB, big endian
+    "SC_ybr_full_422_uncompressed.dcm",  # native YBR_FULL_422
+    "SC_rgb_rle_16bit_2frame.dcm",  # RLE 16-bit RGB, 2 frames
+    "SC_rgb_rle_32bit.dcm",  # RLE 32-bit RGB
+    "SC_rgb_gdcm_KY.dcm",  # JPEG 2000 RGB
+    "SC_rgb_jls_lossy_line.dcm",  # JPEG-LS RGB, line interleaved
+    "ExplVR_BigEnd.dcm",  # native RGB, big endian
+    "image_dfl.dcm",  # deflated explicit VR little endian
+    "liver_1frame.dcm",  # 1-bit
+    "rtdose.dcm",  # 32-bit unsigned, 15 frames, implicit VR
+    "rtdose_expb_1frame.dcm",  # 32-bit big endian
+    "rtdose_rle.dcm",  # RLE 32-bit, 15 frames
+    "examples_palette.dcm",  # PALETTE COLOR, 16-bit entries
+    "examples_ybr_color.dcm",  # JPEG baseline YBR_FULL_422, 30 frames
 )
 
 
@@ -120,7 +120,7 @@ def _derive_modality_lut() -> bytes:
         if k in ds:
             delattr(ds, k)
     item = Dataset()
-    item.add_new(0x00283002, "US", [4096, 0, 16])            # LUT Descriptor: 4096 entries from 0, 16 bits
+    item.add_new(0x00283002, "US", [4096, 0, 16])  # LUT Descriptor: 4096 entries from 0, 16 bits
     item.ModalityLUTType = "HU"
     item.LUTExplanation = "fuzz modality LUT"
     item.add_new(0x00283006, "OW", ow(np.clip(np.arange(4096) * 2, 0, 65535)))
@@ -146,8 +146,16 @@ def _derive_float(bits: int) -> Callable[[], bytes]:
     def build() -> bytes:
         ds = _bundled_ds("CT_small.dcm")
         values = ds.pixel_array.astype(np.float64) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
-        for k in ("PixelData", "BitsStored", "HighBit", "PixelRepresentation", "PixelPaddingValue",
-                  "RescaleSlope", "RescaleIntercept", "RescaleType"):
+        for k in (
+            "PixelData",
+            "BitsStored",
+            "HighBit",
+            "PixelRepresentation",
+            "PixelPaddingValue",
+            "RescaleSlope",
+            "RescaleIntercept",
+            "RescaleType",
+        ):
             if k in ds:
                 delattr(ds, k)
         ds.BitsAllocated = bits
@@ -191,11 +199,11 @@ def _derive_palette_big_endian() -> bytes:
 
 def _segments(lut: np.ndarray) -> np.ndarray:
     """A segmented palette (PS3.3 C.7.9.2) equal to ``lut``: a discrete start, linear steps, an indirect copy."""
-    words = [0, 1, int(lut[0])]                # discrete segment: 1 value
+    words = [0, 1, int(lut[0])]  # discrete segment: 1 value
     half = len(lut) // 2
     for v in lut[1:half]:
-        words += [1, 1, int(v)]                # linear segment of length 1: the next value
-    offset = len(words)                        # the second half re-uses nothing: plain linear steps,
+        words += [1, 1, int(v)]  # linear segment of length 1: the next value
+    offset = len(words)  # the second half re-uses nothing: plain linear steps,
     for v in lut[half:]:
         words += [1, 1, int(v)]
     words += [2, 1, offset & 0xFFFF, offset >> 16]  # indirect segment: repeat the segment at ``offset``
@@ -275,8 +283,8 @@ class Base:
     implicit: bool
     little: bool
     deflated: bool
-    meta_end: int | None          #: offset of the first dataset byte after preamble + meta, if any
-    elements: tuple[Elem, ...]    #: top-level elements (empty for a deflated file)
+    meta_end: int | None  #: offset of the first dataset byte after preamble + meta, if any
+    elements: tuple[Elem, ...]  #: top-level elements (empty for a deflated file)
     pixel: Elem | None
     encapsulated: bool
     photometric: str

@@ -25,8 +25,20 @@ def flip(rng: random.Random, b: Base) -> Result:
     return bytes(d), f"bit flips at {offsets}"
 
 
-_INTERESTING = (b"\x00", b"\xff", b"\x7f", b"\x80", b"\xff\xff", b"\x00\x80", b"\xff\x7f", b"\xff\xff\xff\xff",
-                b"\x00\x00\x00\x80", b"\xff\xff\xff\x7f", b"\xfe\xff\x00\xe0", b"\xfe\xff\xdd\xe0")
+_INTERESTING = (
+    b"\x00",
+    b"\xff",
+    b"\x7f",
+    b"\x80",
+    b"\xff\xff",
+    b"\x00\x80",
+    b"\xff\x7f",
+    b"\xff\xff\xff\xff",
+    b"\x00\x00\x00\x80",
+    b"\xff\xff\xff\x7f",
+    b"\xfe\xff\x00\xe0",
+    b"\xfe\xff\xdd\xe0",
+)
 
 
 @register_kind("bytes", 5)
@@ -90,9 +102,42 @@ def _splice(rng: random.Random, b: Base) -> Result:
     return bytes(d), f"{how} {k} bytes at {off}"
 
 
-_ALL_VRS = ("AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS", "LO", "LT", "OB", "OD", "OF", "OL",
-            "OV", "OW", "PN", "SH", "SL", "SQ", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US",
-            "UT", "UV")
+_ALL_VRS = (
+    "AE",
+    "AS",
+    "AT",
+    "CS",
+    "DA",
+    "DS",
+    "DT",
+    "FL",
+    "FD",
+    "IS",
+    "LO",
+    "LT",
+    "OB",
+    "OD",
+    "OF",
+    "OL",
+    "OV",
+    "OW",
+    "PN",
+    "SH",
+    "SL",
+    "SQ",
+    "SS",
+    "ST",
+    "SV",
+    "TM",
+    "UC",
+    "UI",
+    "UL",
+    "UN",
+    "UR",
+    "US",
+    "UT",
+    "UV",
+)
 
 
 def _pick_element(rng: random.Random, b: Base, *, pixel_ok: bool = True) -> Elem | None:
@@ -129,8 +174,23 @@ def _length(rng: random.Random, b: Base) -> Result | None:
     top = 0xFFFF if short else 0xFFFFFFFF
     old = el.length
     rest = len(b.data) - el.value_start
-    new = rng.choice((0, 1, old + 1, max(old - 1, 0), old + 2, max(old - 2, 0), old * 2, top, top - 1,
-                      0x7FFFFFFF if not short else 0x7FFF, rest + 2, rest - 1, 0x10000 if not short else 0x100))
+    new = rng.choice(
+        (
+            0,
+            1,
+            old + 1,
+            max(old - 1, 0),
+            old + 2,
+            max(old - 2, 0),
+            old * 2,
+            top,
+            top - 1,
+            0x7FFFFFFF if not short else 0x7FFF,
+            rest + 2,
+            rest - 1,
+            0x10000 if not short else 0x100,
+        )
+    )
     new = new % (top + 1)
     d = bytearray(b.data)
     d[at : at + (2 if short else 4)] = struct.pack(u16(b) if short else u32(b), new)
@@ -144,8 +204,22 @@ def _tagmut(rng: random.Random, b: Base) -> Result | None:
     i = rng.randrange(len(b.elements))
     el = b.elements[i]
     prev = b.elements[i - 1].tag if i else 0x00080005
-    new = rng.choice((0x7FE00010, 0xFFFEE000, 0xFFFEE0DD, 0xFFFEE00D, prev, 0x00020010, 0x00090010, 0x00280010,
-                      0x00280100, el.tag + 1, 0x00000000, 0xFFFFFFFF))
+    new = rng.choice(
+        (
+            0x7FE00010,
+            0xFFFEE000,
+            0xFFFEE0DD,
+            0xFFFEE00D,
+            prev,
+            0x00020010,
+            0x00090010,
+            0x00280010,
+            0x00280100,
+            el.tag + 1,
+            0x00000000,
+            0xFFFFFFFF,
+        )
+    )
     d = bytearray(b.data)
     fmt = u16(b)
     d[el.start : el.start + 4] = struct.pack(fmt, new >> 16) + struct.pack(fmt, new & 0xFFFF)

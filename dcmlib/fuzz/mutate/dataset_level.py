@@ -15,8 +15,24 @@ from .encoding import delete, dump, make_item, put, put_seq, tag_of
 from .kinds import KINDS, Result, register_kind
 
 _US_VALUES = (0, 1, 2, 3, 7, 8, 12, 15, 16, 17, 24, 31, 32, 33, 48, 64, 128, 255, 256, 4096, 32767, 32768, 65535)
-_IS_VALUES = ("0", "-1", "1", "2", "3", "1000", "2147483647", "2147483648", "99999999999", "1.5", "abc", "",
-              "1e3", " 7", "-2147483648", "65536")
+_IS_VALUES = (
+    "0",
+    "-1",
+    "1",
+    "2",
+    "3",
+    "1000",
+    "2147483647",
+    "2147483648",
+    "99999999999",
+    "1.5",
+    "abc",
+    "",
+    "1e3",
+    " 7",
+    "-2147483648",
+    "65536",
+)
 
 
 @register_kind("geometry", 12)
@@ -24,8 +40,20 @@ def _geometry(rng: random.Random, b: Base) -> Result:
     ds = read(b.data)
     notes = []
     for _ in range(rng.choice((1, 1, 1, 2))):
-        key = rng.choice(("Rows", "Columns", "NumberOfFrames", "BitsAllocated", "BitsStored", "HighBit",
-                          "SamplesPerPixel", "PixelRepresentation", "PlanarConfiguration", "Rows+Columns"))
+        key = rng.choice(
+            (
+                "Rows",
+                "Columns",
+                "NumberOfFrames",
+                "BitsAllocated",
+                "BitsStored",
+                "HighBit",
+                "SamplesPerPixel",
+                "PixelRepresentation",
+                "PlanarConfiguration",
+                "Rows+Columns",
+            )
+        )
         if key == "NumberOfFrames":
             value = rng.choice(_IS_VALUES + (str(b.frames + 1), str(b.frames * 2), str(max(b.frames - 1, 0))))
             put(ds, b, key, "IS", value)
@@ -47,9 +75,28 @@ def _geometry(rng: random.Random, b: Base) -> Result:
     return dump(ds), ", ".join(notes)
 
 
-_PHOTOMETRICS = ("MONOCHROME1", "MONOCHROME2", "RGB", "PALETTE COLOR", "YBR_FULL", "YBR_FULL_422", "YBR_ICT",
-                 "YBR_RCT", "YBR_PARTIAL_420", "YBR_PARTIAL_422", "HSV", "ARGB", "CMYK", "", "monochrome2",
-                 "MONOCHROME2\\RGB", "XYZ", " RGB", "PALETTE  COLOR", "\0\0")
+_PHOTOMETRICS = (
+    "MONOCHROME1",
+    "MONOCHROME2",
+    "RGB",
+    "PALETTE COLOR",
+    "YBR_FULL",
+    "YBR_FULL_422",
+    "YBR_ICT",
+    "YBR_RCT",
+    "YBR_PARTIAL_420",
+    "YBR_PARTIAL_422",
+    "HSV",
+    "ARGB",
+    "CMYK",
+    "",
+    "monochrome2",
+    "MONOCHROME2\\RGB",
+    "XYZ",
+    " RGB",
+    "PALETTE  COLOR",
+    "\0\0",
+)
 
 
 @register_kind("photometric", 5)
@@ -65,9 +112,36 @@ def _photometric(rng: random.Random, b: Base) -> Result:
     return dump(ds), note
 
 
-_DS_VALUES = ("NaN", "nan", "inf", "-inf", "Infinity", "-Infinity", "1e308", "-1e308", "1.7976931348623157e308",
-              "5e-324", "-5e-324", "1e-320", "0", "-0", "", "abc", "1\\2\\3", "1e999", "-1e999", "0x10", "1,5",
-              "9999999999999999", "  ", "+", ".", "-1", "3e38", "1e-30")
+_DS_VALUES = (
+    "NaN",
+    "nan",
+    "inf",
+    "-inf",
+    "Infinity",
+    "-Infinity",
+    "1e308",
+    "-1e308",
+    "1.7976931348623157e308",
+    "5e-324",
+    "-5e-324",
+    "1e-320",
+    "0",
+    "-0",
+    "",
+    "abc",
+    "1\\2\\3",
+    "1e999",
+    "-1e999",
+    "0x10",
+    "1,5",
+    "9999999999999999",
+    "  ",
+    "+",
+    ".",
+    "-1",
+    "3e38",
+    "1e-30",
+)
 
 
 @register_kind("number", 10)
@@ -75,9 +149,22 @@ def _number(rng: random.Random, b: Base) -> Result:
     ds = read(b.data)
     notes = []
     for _ in range(rng.choice((1, 1, 2, 3))):
-        key = rng.choice(("RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth", "WindowCenter",
-                          "WindowWidth", "VOILUTFunction", "PixelPaddingValue", "PixelPaddingRangeLimit",
-                          "WindowCenterWidthExplanation", "RescaleType", "PresentationLUTShape"))
+        key = rng.choice(
+            (
+                "RescaleSlope",
+                "RescaleIntercept",
+                "WindowCenter",
+                "WindowWidth",
+                "WindowCenter",
+                "WindowWidth",
+                "VOILUTFunction",
+                "PixelPaddingValue",
+                "PixelPaddingRangeLimit",
+                "WindowCenterWidthExplanation",
+                "RescaleType",
+                "PresentationLUTShape",
+            )
+        )
         if key == "VOILUTFunction":
             value = rng.choice(("SIGMOID", "LINEAR_EXACT", "LINEAR", "garbage", "", "sigmoid", "SIGMOID\\LINEAR"))
             put(ds, b, key, "CS", value)
@@ -101,15 +188,46 @@ def _number(rng: random.Random, b: Base) -> Result:
     return dump(ds), ", ".join(notes)
 
 
-_DESCRIPTORS = ((0, 0, 16), (4096, 0, 16), (4096, 64512, 16), (1, 0, 16), (2, 0, 8), (256, 0, 8), (65535, 0, 16),
-                (4096, 0, 0), (4096, 0, 1), (4096, 0, 40), (4096, 0, 65535), (4096, 65535, 16), (4096,), (4096, 0),
-                (4096, 0, 16, 7), (), (256, 32768, 16), (3, 0, 12))
+_DESCRIPTORS = (
+    (0, 0, 16),
+    (4096, 0, 16),
+    (4096, 64512, 16),
+    (1, 0, 16),
+    (2, 0, 8),
+    (256, 0, 8),
+    (65535, 0, 16),
+    (4096, 0, 0),
+    (4096, 0, 1),
+    (4096, 0, 40),
+    (4096, 0, 65535),
+    (4096, 65535, 16),
+    (4096,),
+    (4096, 0),
+    (4096, 0, 16, 7),
+    (),
+    (256, 32768, 16),
+    (3, 0, 12),
+)
 
 
 def _lut_data(rng: random.Random, n: int) -> tuple[str, bytes | None, str]:
     n = n or 65536
-    how = rng.choice(("ramp", "ramp", "empty", "one-byte", "odd", "half", "double", "bytes-per-entry", "max",
-                      "zeros", "random", "missing"))
+    how = rng.choice(
+        (
+            "ramp",
+            "ramp",
+            "empty",
+            "one-byte",
+            "odd",
+            "half",
+            "double",
+            "bytes-per-entry",
+            "max",
+            "zeros",
+            "random",
+            "missing",
+        )
+    )
     if how == "ramp":
         data = ow(np.linspace(0, 4095, n).round())
     elif how == "empty":
@@ -144,11 +262,15 @@ def _lut(rng: random.Random, b: Base) -> Result:
         desc = rng.choice(_DESCRIPTORS)
         dvr = rng.choice(("US", "US", "SS", "OW"))
         vr, data, how = _lut_data(rng, desc[0] if desc else 4096)
-        if not b.little and data and vr != "OB":   # the data are 16-bit words in the file's byte order
+        if not b.little and data and vr != "OB":  # the data are 16-bit words in the file's byte order
             data = np.frombuffer(data[: len(data) // 2 * 2], "<u2").astype(">u2").tobytes() + data[len(data) // 2 * 2 :]
-        item = make_item(b, (0x00283002, dvr, list(desc) if desc else b""), (0x00283006, vr, data),
-                         ("LUTExplanation", "LO", "fuzz"), ("ModalityLUTType", "LO", "HU") if seq[0] == "M" else
-                         ("LUTExplanation", "LO", "fuzz"))
+        item = make_item(
+            b,
+            (0x00283002, dvr, list(desc) if desc else b""),
+            (0x00283006, vr, data),
+            ("LUTExplanation", "LO", "fuzz"),
+            ("ModalityLUTType", "LO", "HU") if seq[0] == "M" else ("LUTExplanation", "LO", "fuzz"),
+        )
         if rng.random() < 0.1:
             item = Dataset()
             how = "empty-item"
@@ -182,20 +304,35 @@ def _palette(rng: random.Random, b: Base) -> Result:
     if not b.palette:
         put(ds, b, "PhotometricInterpretation", "CS", "PALETTE COLOR")
         notes.append("PhotometricInterpretation='PALETTE COLOR'")
-        if rng.random() < 0.5:     # with a plausible palette
+        if rng.random() < 0.5:  # with a plausible palette
             for i, color in enumerate(("Red", "Green", "Blue")):
                 put(ds, b, f"{color}PaletteColorLookupTableDescriptor", "US", [256, 0, 16])
                 put(ds, b, f"{color}PaletteColorLookupTableData", "OW", [(v * 257 + i) % 65536 for v in range(256)])
             notes.append("256-entry palette")
         return dump(ds), ", ".join(notes)
     color = rng.choice(("Red", "Green", "Blue"))
-    how = rng.choice(("descriptor", "data", "missing-data", "missing-descriptor", "segmented", "segmented",
-                      "mixed-bits"))
+    how = rng.choice(
+        ("descriptor", "data", "missing-data", "missing-descriptor", "segmented", "segmented", "mixed-bits")
+    )
     desc_key, data_key = f"{color}PaletteColorLookupTableDescriptor", f"{color}PaletteColorLookupTableData"
     seg_key = {"Red": 0x00281221, "Green": 0x00281222, "Blue": 0x00281223}[color]
     if how == "descriptor":
-        desc = rng.choice(((0, 0, 16), (65535, 0, 16), (256, 255, 16), (256, 0, 8), (256, 0, 0), (256, 0, 12),
-                           (256, 0), (), (1, 0, 16), (256, 65535, 16), (257, 0, 16), (4096, 0, 16)))
+        desc = rng.choice(
+            (
+                (0, 0, 16),
+                (65535, 0, 16),
+                (256, 255, 16),
+                (256, 0, 8),
+                (256, 0, 0),
+                (256, 0, 12),
+                (256, 0),
+                (),
+                (1, 0, 16),
+                (256, 65535, 16),
+                (257, 0, 16),
+                (4096, 0, 16),
+            )
+        )
         put(ds, b, desc_key, rng.choice(("US", "SS")), list(desc) if desc else b"")
         how += f"={list(desc)}"
     elif how == "data":
@@ -224,10 +361,27 @@ def _palette(rng: random.Random, b: Base) -> Result:
     return dump(ds), ", ".join(notes)
 
 
-_REQUIRED = ("Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation", "SamplesPerPixel",
-             "PhotometricInterpretation", "PixelData", "NumberOfFrames", "PlanarConfiguration", "SOPClassUID",
-             "RescaleSlope", "WindowWidth", "RedPaletteColorLookupTableDescriptor", "Modality",
-             "FloatPixelData", "DoubleFloatPixelData", "SharedFunctionalGroupsSequence")
+_REQUIRED = (
+    "Rows",
+    "Columns",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+    "PixelData",
+    "NumberOfFrames",
+    "PlanarConfiguration",
+    "SOPClassUID",
+    "RescaleSlope",
+    "WindowWidth",
+    "RedPaletteColorLookupTableDescriptor",
+    "Modality",
+    "FloatPixelData",
+    "DoubleFloatPixelData",
+    "SharedFunctionalGroupsSequence",
+)
 
 
 @register_kind("delete", 6)
@@ -266,8 +420,9 @@ def _pixels(rng: random.Random, b: Base) -> Result | None:
     el = ds.get_item(b.pixel.tag)
     value = bytes(el.value)
     vr = el.VR if el.VR in ("OB", "OW", "OF", "OD", "OL", "OV") else ("OW" if b.pixel.tag == 0x7FE00010 else "OF")
-    how = rng.choice(("short-1", "short-2", "half", "empty", "one-byte", "odd", "double", "extra", "as-float",
-                      "both", "vr", "un"))
+    how = rng.choice(
+        ("short-1", "short-2", "half", "empty", "one-byte", "odd", "double", "extra", "as-float", "both", "vr", "un")
+    )
     key: int = b.pixel.tag
     if how == "short-1":
         value = value[:-1]
@@ -299,18 +454,49 @@ def _pixels(rng: random.Random, b: Base) -> Result | None:
     return dump(ds), f"pixel data {how} ({len(value)} bytes, {vr})"
 
 
-_WRONG_VRS = (("UL", [2**32 - 1]), ("SS", [-1]), ("SL", [-5]), ("FL", [1.5]), ("FD", [float("nan")]),
-              ("OB", b"\x01\x02\x03\x00"), ("UN", b"\x10"), ("UN", b""), ("US", [512, 512]), ("DS", "512"),
-              ("IS", "512"), ("LO", "abc"), ("AT", b"\x28\x00\x10\x00"), ("US", b""), ("US", b"\x01"),
-              ("SQ", b""), ("FD", [1e308]), ("UL", [65536]))
+_WRONG_VRS = (
+    ("UL", [2**32 - 1]),
+    ("SS", [-1]),
+    ("SL", [-5]),
+    ("FL", [1.5]),
+    ("FD", [float("nan")]),
+    ("OB", b"\x01\x02\x03\x00"),
+    ("UN", b"\x10"),
+    ("UN", b""),
+    ("US", [512, 512]),
+    ("DS", "512"),
+    ("IS", "512"),
+    ("LO", "abc"),
+    ("AT", b"\x28\x00\x10\x00"),
+    ("US", b""),
+    ("US", b"\x01"),
+    ("SQ", b""),
+    ("FD", [1e308]),
+    ("UL", [65536]),
+)
 
 
 @register_kind("vr-ds", 4)
 def _vr_ds(rng: random.Random, b: Base) -> Result:
     ds = read(b.data)
-    key = rng.choice(("Rows", "Columns", "BitsAllocated", "BitsStored", "SamplesPerPixel", "NumberOfFrames",
-                      "PixelRepresentation", "WindowCenter", "WindowWidth", "RescaleSlope", "RescaleIntercept",
-                      "PhotometricInterpretation", "HighBit", "PlanarConfiguration"))
+    key = rng.choice(
+        (
+            "Rows",
+            "Columns",
+            "BitsAllocated",
+            "BitsStored",
+            "SamplesPerPixel",
+            "NumberOfFrames",
+            "PixelRepresentation",
+            "WindowCenter",
+            "WindowWidth",
+            "RescaleSlope",
+            "RescaleIntercept",
+            "PhotometricInterpretation",
+            "HighBit",
+            "PlanarConfiguration",
+        )
+    )
     vr, value = rng.choice(_WRONG_VRS)
     put(ds, b, key, vr, value)
     return dump(ds), f"{key} as {vr} {value!r}"
@@ -321,9 +507,12 @@ def _functional(rng: random.Random, b: Base) -> Result:
     ds = read(b.data)
     notes = []
     if rng.random() < 0.6:
-        pvt = make_item(b, ("RescaleSlope", "DS", rng.choice(_DS_VALUES)),
-                        ("RescaleIntercept", "DS", rng.choice(_DS_VALUES)),
-                        ("RescaleType", "LO", rng.choice(("HU", "", "US", "x" * 40))))
+        pvt = make_item(
+            b,
+            ("RescaleSlope", "DS", rng.choice(_DS_VALUES)),
+            ("RescaleIntercept", "DS", rng.choice(_DS_VALUES)),
+            ("RescaleType", "LO", rng.choice(("HU", "", "US", "x" * 40))),
+        )
         inner = rng.choice(([pvt], [], [Dataset()]))
         shared = Dataset()
         put_seq(shared, "PixelValueTransformationSequence", inner)
@@ -333,13 +522,19 @@ def _functional(rng: random.Random, b: Base) -> Result:
         k = rng.choice((0, 1, max(b.frames - 1, 0), b.frames, b.frames + 5))
         items = []
         for _ in range(k):
-            voi = make_item(b, ("WindowCenter", "DS", rng.choice(_DS_VALUES + ("40",))),
-                            ("WindowWidth", "DS", rng.choice(_DS_VALUES + ("400",))))
+            voi = make_item(
+                b,
+                ("WindowCenter", "DS", rng.choice(_DS_VALUES + ("40",))),
+                ("WindowWidth", "DS", rng.choice(_DS_VALUES + ("400",))),
+            )
             if rng.random() < 0.3:
                 desc = rng.choice(_DESCRIPTORS)
                 _, data, _ = _lut_data(rng, desc[0] if desc else 4096)
-                put_seq(voi, "VOILUTSequence", [make_item(b, (0x00283002, "US", list(desc) if desc else b""),
-                                                          (0x00283006, "OW", data))])
+                put_seq(
+                    voi,
+                    "VOILUTSequence",
+                    [make_item(b, (0x00283002, "US", list(desc) if desc else b""), (0x00283006, "OW", data))],
+                )
             item = Dataset()
             put_seq(item, "FrameVOILUTSequence", rng.choice(([voi], [], [Dataset()])))
             items.append(item)
@@ -381,7 +576,7 @@ def _huge(rng: random.Random, b: Base) -> Result | None:
         kind, at = sof
         if kind == "jpeg":
             d[start + at + 5 : start + at + 9] = struct.pack(">HH", rows, cols)
-        else:   # Xsiz, Ysiz, then XOsiz, YOsiz = 0; tiles as large as the image half the time
+        else:  # Xsiz, Ysiz, then XOsiz, YOsiz = 0; tiles as large as the image half the time
             d[start + at + 6 : start + at + 22] = struct.pack(">IIII", cols, rows, 0, 0)
             if rng.random() < 0.5:
                 d[start + at + 22 : start + at + 30] = struct.pack(">II", cols, rows)

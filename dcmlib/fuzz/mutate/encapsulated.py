@@ -41,9 +41,24 @@ def _encaps(rng: random.Random, b: Base) -> Result | None:
     d = bytearray(b.data)
     bot_pos, _, bot_len = items[0]
     first = frags[0]
-    how = rng.choice(("bot-length-huge", "bot-offsets", "bot-more-frames", "fragment-length", "fragment-tag",
-                      "no-delimiter", "delimiter-length", "empty-fragment", "truncate-fragment", "extra-fragments",
-                      "drop-fragment", "no-items", "swap-fragments", "pixel-length-defined"))
+    how = rng.choice(
+        (
+            "bot-length-huge",
+            "bot-offsets",
+            "bot-more-frames",
+            "fragment-length",
+            "fragment-tag",
+            "no-delimiter",
+            "delimiter-length",
+            "empty-fragment",
+            "truncate-fragment",
+            "extra-fragments",
+            "drop-fragment",
+            "no-items",
+            "swap-fragments",
+            "pixel-length-defined",
+        )
+    )
     if how == "bot-length-huge":
         d[bot_pos + 4 : bot_pos + 8] = struct.pack("<I", rng.choice((0xFFFFFFF0, 0x7FFFFFFF, 4, 2, 1)))
     elif how == "bot-offsets":
@@ -120,22 +135,22 @@ def _codestream(rng: random.Random, b: Base) -> Result | None:
     sof = frame_header(frag)
     if how == "dims" and sof is not None:
         kind, at = sof
-        if kind == "jpeg":   # SOF: FF Cn Lf(2) P(1) Y(2) X(2) Nf(1)
+        if kind == "jpeg":  # SOF: FF Cn Lf(2) P(1) Y(2) X(2) Nf(1)
             y, x = rng.choice(((0, None), (None, 0), (65535, 65535), (1, 1), (None, 1)))
             if y is not None:
                 d[start + at + 5 : start + at + 7] = struct.pack(">H", y)
             if x is not None:
                 d[start + at + 7 : start + at + 9] = struct.pack(">H", x)
-        else:                # SIZ: FF51 Lsiz(2) Rsiz(2) Xsiz(4) Ysiz(4) XOsiz(4) YOsiz(4)
+        else:  # SIZ: FF51 Lsiz(2) Rsiz(2) Xsiz(4) Ysiz(4) XOsiz(4) YOsiz(4)
             xs, ys = rng.choice(((0, 0), (0xFFFFFF00, 0xFFFFFF00), (1, 1), (0x10000, 0x10000), (8, 0xFFFFFFFF)))
             d[start + at + 6 : start + at + 14] = struct.pack(">II", xs, ys)
         how += f" {kind}"
     elif how == "precision" and sof is not None:
         kind, at = sof
-        if kind == "jpeg":   # P and Nf
+        if kind == "jpeg":  # P and Nf
             field = rng.choice((4, 9))
             d[start + at + field] = rng.choice((0, 1, 2, 4, 16, 17, 255))
-        else:                # Csiz, then Ssiz of component 0
+        else:  # Csiz, then Ssiz of component 0
             field = rng.choice((38, 40))
             if field == 38:
                 d[start + at + 38 : start + at + 40] = struct.pack(">H", rng.choice((0, 2, 4, 16384)))

@@ -11,7 +11,7 @@ from .cases import Case
 from .encoding import dump, put
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _neighbours(name: str) -> tuple[bytes, ...]:
     """Two undamaged slices of the series of base ``name``: new SOP Instance UIDs, later instance numbers
     and, when the base has one, positions 5 and 10 mm further along the slice normal."""

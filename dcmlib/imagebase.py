@@ -1,0 +1,48 @@
+"""What the images share, written once on top of each one's own ``resolve_voi``, ``values``,
+``padding_mask`` and ``inverted``: the default and auto windows and windowing any array of values."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import pipeline
+from .displayable import RenderOptions
+from .lut import PairWindow
+
+if TYPE_CHECKING:
+    from .lut import Window
+
+__all__ = ["ImageBase"]
+
+
+class ImageBase:
+    """What the images share, on top of their own ``resolve_voi``, ``values``, ``padding_mask`` and ``inverted``:
+    the default and auto windows and windowing any array of values (PS3.3 C.11.2, C.11.6)."""
+
+    def default_window(self, frame: int = 0) -> Window:
+        """The VOI ``render`` applies without a window: the first stored VOI (a VOI LUT's linear equivalent),
+        else the min-max window.  Unpacks as ``center, width, mode``."""
+        return self.resolve_voi(frame).window  # type: ignore[attr-defined]  # each image's own
+
+    def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5) -> PairWindow:
+        """The window spanning the ``low``..``high`` percentiles of the frame, padding excluded."""
+        c, w = pipeline.percentile_window(self.values(frame), self.padding_mask(frame), low, high)  # type: ignore[attr-defined]
+        return PairWindow(c, w, explanation="auto")
+
+    def render_values(
+        self,
+        values: np.ndarray,
+        center: float | None = None,
+        width: float | None = None,
+        *,
+        frame: int = 0,
+        options: RenderOptions | None = None,
+        **changes: Any,
+    ) -> np.ndarray:
+        """Window any array of modality values (a resized viewport, say) with this image's VOI and polarity,
+        as :meth:`render` would for ``frame``; grayscale only."""
+        opts = RenderOptions.of(options, center=center, width=width, **changes)
+        sel = self.resolve_voi(frame, **opts.window)  # type: ignore[attr-defined]
+        return pipeline.to_display(np.asarray(values, dtype=np.float32), sel.voi, self.inverted(frame, opts.invert))  # type: ignore[attr-defined]
