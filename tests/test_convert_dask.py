@@ -30,18 +30,17 @@ from test_convert import (
     assert_clean,
     colour_us,
     convert,
-    convert_under_way,
     ct_series,
     dcmview_faults,
     enhanced_mr,
     files_under,
+    gated_tree,
     j2k_ct,
     rows_of,
     run_convert,
-    slow_tree,
 )
 
-from helpers import ON_CI
+from helpers import DCMVIEW, ON_CI, ROOT
 
 try:
     import distributed
@@ -61,7 +60,15 @@ def cluster(tmp_path_factory):
         pytest.fail("the dask command-line tool is missing (dask[distributed] installs it)")
     folder = tmp_path_factory.mktemp("dask")
     info = folder / "scheduler.json"
-    env = _env(True, {"DCMVIEW_TEST_SLOW": SLOW})
+    (folder / "held").mkdir()
+    env = _env(
+        True,
+        {
+            "DCMVIEW_TEST_SLOW": SLOW,
+            "DCMVIEW_TEST_GATE": str(folder / "gate"),
+            "DCMVIEW_TEST_HELD_DIR": str(folder / "held"),
+        },
+    )
     procs = []
 
     def start(*args: str, log: str) -> subprocess.Popen:
@@ -108,7 +115,7 @@ def cluster(tmp_path_factory):
         ]
         with distributed.Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=60)
-        yield address, workers
+        yield address, workers, folder
     finally:
         for proc in reversed(procs):  # workers first, then the scheduler
             if proc.poll() is None:
@@ -128,7 +135,7 @@ def same_tree(a: Path, b: Path) -> None:
 
 
 def test_dask_outputs_equal_the_local_pool(tmp_path, cluster):
-    address, _ = cluster
+    address, _, _ = cluster
     src = tmp_path / "src"
     ct_series(src / "ct")
     enhanced_mr(src / "mr.dcm")
@@ -175,14 +182,28 @@ def test_a_file_that_kills_its_dask_worker_fails_alone(tmp_path):
 
 
 def test_a_worker_lost_mid_run_loses_and_duplicates_nothing(tmp_path, cluster):
-    """Runs last: it leaves the cluster with one worker."""
-    address, workers = cluster
+    """Worker 1 is killed while it holds a file (the workers' decoder waits at a gate, and says which
+    process waits): the scheduler runs its file again elsewhere; the gate then opens. Runs last: it
+    leaves the cluster with one worker."""
+    address, workers, folder = cluster
     src = tmp_path / "src"
-    sources = slow_tree(src, n=12)
+    sources = gated_tree(src, n=12, free=0)
     out = tmp_path / "out"
-    proc = convert_under_way(src, out, "--dask", address, faults=False)
+    proc = subprocess.Popen(
+        [sys.executable, str(DCMVIEW), "convert", str(src), "--out", str(out), "--dask", address, "--no-progress"],
+        cwd=ROOT,
+        env=_env(False),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    holding = folder / "held" / str(workers[0].pid)
+    deadline = time.monotonic() + 60
+    while not holding.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert holding.exists(), "worker 1 never took a file"
     os.kill(workers[0].pid, signal.SIGKILL)  # mid-run: it holds a file being converted
     workers[0].wait(10)
+    (folder / "gate").touch()
     stderr = proc.communicate(timeout=120)[1]
     assert proc.returncode == 0, stderr
     assert "converted 12 of 12 files (12 images)" in stderr

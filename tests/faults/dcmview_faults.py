@@ -36,7 +36,12 @@ GATE = b"dcmview-test:gate"
 
 
 def wait_for_gate(limit: float = 3600.0) -> None:
-    """Block until the file ``DCMVIEW_TEST_GATE`` names exists (or ``limit`` seconds pass)."""
+    """Block until the file ``DCMVIEW_TEST_GATE`` names exists (or ``limit`` seconds pass); with
+    ``DCMVIEW_TEST_HELD_DIR`` set, first touch ``<dir>/<pid>`` so a test knows which process waits."""
+    held = os.environ.get("DCMVIEW_TEST_HELD_DIR", "")
+    if held:
+        with open(os.path.join(held, str(os.getpid())), "w"):
+            pass
     gate = os.environ.get("DCMVIEW_TEST_GATE", "")
     deadline = time.monotonic() + limit
     while not (gate and os.path.exists(gate)) and time.monotonic() < deadline:
