@@ -66,12 +66,16 @@ class RenderOptions:
     def of(cls, options: RenderOptions | None = None, **changes: Any) -> RenderOptions:
         """``options`` (default: all defaults) with ``changes``; ``center`` and ``width`` of None change nothing
         (they are ``render``'s positional defaults). An unknown name raises TypeError, as a keyword would."""
-        unknown = set(changes) - {f.name for f in fields(cls)}
-        if unknown:
-            raise TypeError(f"unknown render option(s): {', '.join(sorted(unknown))}")
-        changes = {k: v for k, v in changes.items() if not (k in ("center", "width") and v is None)}
-        base = options if options is not None else cls()
-        return replace(base, **changes) if changes else base
+        if changes.get("center", 0) is None:
+            del changes["center"]
+        if changes.get("width", 0) is None:
+            del changes["width"]
+        if not changes:
+            return options if options is not None else _DEFAULT
+        if not changes.keys() <= _FIELDS:
+            unknown = ", ".join(sorted(set(changes) - _FIELDS))
+            raise TypeError(f"unknown render option(s): {unknown}")
+        return cls(**changes) if options is None else replace(options, **changes)
 
     @property
     def window(self) -> dict[str, Any]:
@@ -177,3 +181,8 @@ class DisplayImage(Protocol):
     def info(self) -> str: ...
 
     def close(self) -> None: ...
+
+
+#: The option names (``RenderOptions.of`` checks keywords against them) and the all-defaults value.
+_FIELDS = frozenset(f.name for f in fields(RenderOptions))
+_DEFAULT = RenderOptions()
