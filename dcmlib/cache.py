@@ -129,12 +129,11 @@ class FrameCache:
                 arr = self._touch(key)
                 if arr is not None:
                     return arr
-                event = self._loading.get(key)
-                owner = event is None
-                if owner:
+                loading = self._loading.get(key)
+                if loading is None:
                     event = self._loading[key] = threading.Event()
-            if not owner:
-                event.wait()
+            if loading is not None:
+                loading.wait()
                 continue
             try:
                 with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TypeAlias
 
 __all__ = [
     "DcmviewError",
@@ -25,11 +26,14 @@ __all__ = [
     "DcmviewWarning",
 ]
 
+#: What an error names as its file: a path, or None when no file is involved.
+ErrorPath: TypeAlias = "str | os.PathLike[str] | None"
+
 
 class DcmviewError(Exception):
     """Base class of every error dcmlib raises on bad input or bad arguments."""
 
-    def __init__(self, problem: str, path: str | os.PathLike[str] | None = None):
+    def __init__(self, problem: str, path: ErrorPath = None):
         self.problem = str(problem)
         self.path = None if path is None else os.fspath(path)
         super().__init__(self.problem)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar, overload
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -22,6 +23,7 @@ from pydicom.multival import MultiValue
 from .color import COLOR_PHOTOMETRICS
 from .errors import (
     DcmviewError,
+    ErrorPath,
     InvalidArgumentError,
     InvalidValueError,
     NoPixelDataError,
@@ -56,10 +58,17 @@ __all__ = [
 #: Photometric interpretations shown in grey (PS3.3 C.7.6.3.1.2).
 GRAY_PHOTOMETRICS = frozenset({"MONOCHROME1", "MONOCHROME2"})
 
+_N = TypeVar("_N")
+_D = TypeVar("_D")
+
 
 # ----------------------------------------------------------------------------- values
 
 
+@overload
+def int_value(ds: Dataset | None, keyword: str, default: int) -> int: ...
+@overload
+def int_value(ds: Dataset | None, keyword: str, default: int | None) -> int | None: ...
 def int_value(ds: Dataset | None, keyword: str, default: int | None) -> int | None:
     """An integer attribute, or ``default`` when absent, empty or not a number."""
     return _number(None if ds is None else ds.get(keyword), int, default)
@@ -70,7 +79,7 @@ def float_value(value: object, default: float) -> float:
     return _number(value, float, default)
 
 
-def _number(value, kind, default):
+def _number(value: Any, kind: Callable[[Any], _N], default: _D) -> _N | _D:
     if value is None or value == "":
         return default
     try:
@@ -117,7 +126,7 @@ def functional_item(ds: Dataset, index: int, sequence: str) -> Dataset | None:
 
 
 @contextlib.contextmanager
-def header_errors(where: object) -> Iterator[None]:
+def header_errors(where: ErrorPath) -> Iterator[None]:
     """The header half of the error boundary: whatever reading a header value raises becomes a DcmviewError.
 
     pydicom converts elements on first access, so a damaged one (an unknown
@@ -168,7 +177,7 @@ class Layout:
         return (self.rows, self.columns) + ((self.samples,) if self.samples > 1 else ())
 
 
-def layout(ds: Dataset, pixels: PixelElement | None, path: object) -> Layout:
+def layout(ds: Dataset, pixels: PixelElement | None, path: ErrorPath) -> Layout:
     """The :class:`Layout` of a header, or the error that makes it no displayable image."""
     if pixels is None:
         raise NoPixelDataError("no pixel data (not an image)", path)
@@ -425,7 +434,7 @@ def pixel_spacing(ds: Dataset, index: int = 0) -> PixelSpacing | None:
 
 def _spacing(value: object) -> tuple[float, float] | None:
     v = vector(value, 2)
-    return v if v is not None and v[0] > 0 and v[1] > 0 else None  # type: ignore[return-value]
+    return (v[0], v[1]) if v is not None and v[0] > 0 and v[1] > 0 else None
 
 
 def cine_rate(ds: Dataset) -> tuple[float, str] | None:

@@ -14,7 +14,7 @@ import os
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import cv2
 import numpy as np
@@ -46,17 +46,21 @@ from .pstate import PresentationState
 from .stack import FrameStore
 from .summary import summary
 
+if TYPE_CHECKING:
+    from .reformat import ReformattedImage
+
 __all__ = ["DicomImage", "load"]
 
 Warn = Callable[[str], None]
-F = TypeVar("F", bound=Callable)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def _memory_bounded(method: F) -> F:
+def _memory_bounded(method: Callable[Concatenate[DicomImage, P], R]) -> Callable[Concatenate[DicomImage, P], R]:
     """Running out of memory for a frame (NumPy's MemoryError, OpenCV's Insufficient memory) is a clean error."""
 
     @functools.wraps(method)
-    def guarded(self: DicomImage, *args, **kwargs):
+    def guarded(self: DicomImage, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(self, *args, **kwargs)
         except MemoryError:
@@ -66,7 +70,7 @@ def _memory_bounded(method: F) -> F:
                 raise
         raise PixelDataError(f"not enough memory for a {self.columns} x {self.rows} frame", self.path) from None
 
-    return guarded  # type: ignore[return-value]
+    return guarded
 
 
 class DicomImage(ImageBase):
@@ -94,7 +98,8 @@ class DicomImage(ImageBase):
         self.path = path
         self.name = name or (Path(path).name if path else "dataset")
         self.header: Dataset = self._frames.refs[0].header
-        self._warn_fn, self._warned = on_warning, set()
+        self._warn_fn: Warn | None = on_warning
+        self._warned: set[str] = set()
         self._listing = listing
         self._geometry: dict[int, tuple[list, list]] = {}  # per file header: orientations, positions
         #: Which series of a folder holding several this is (``#2 of 3: CT "AXIAL 5mm" (300 images)``), else "".
@@ -449,7 +454,7 @@ class DicomImage(ImageBase):
             raise InvalidArgumentError("render_values is for grayscale images", self.path)
         return super().render_values(values, center, width, frame=self._check_frame(frame), options=options, **changes)
 
-    def reformat(self, plane: str, progress: Callable[[int, int], None] | None = None):
+    def reformat(self, plane: str, progress: Callable[[int, int], None] | None = None) -> ReformattedImage:
         """The series as slices through ``plane``: ``axial``, ``coronal`` or ``sagittal`` (see :mod:`dcmlib.reformat`).
 
         Returns a :class:`~dcmlib.reformat.ReformattedImage` with this class's
@@ -489,9 +494,8 @@ def load(
 
     Raises :class:`~dcmlib.errors.DcmviewError` subclasses on bad input.
     """
-    common = {"cache_mb": cache_mb, "on_warning": on_warning}
     if isinstance(source, Dataset):
-        return DicomImage(_file_frames(source, source, None), name="dataset", **common)
+        return DicomImage(_file_frames(source, source, None), name="dataset", cache_mb=cache_mb, on_warning=on_warning)
     path = Path(source)
     if not path.exists():
         raise NotDicomError("no such file or directory", path)
@@ -508,10 +512,13 @@ def load(
             read_ahead=read_ahead,
             listing=listing,
             series_label=label,
-            **common,
+            cache_mb=cache_mb,
+            on_warning=on_warning,
         )
     ds, notes = io.read_file(path)
-    img = DicomImage(_file_frames(ds, path, path), name=path.name, path=str(path), **common)
+    img = DicomImage(
+        _file_frames(ds, path, path), name=path.name, path=str(path), cache_mb=cache_mb, on_warning=on_warning
+    )
     for note in notes:
         img.warn(note)
     return img
@@ -525,6 +532,7 @@ def _file_frames(ds: Dataset, source: Path | Dataset, path: Path | None) -> list
     with header_errors(path):
         pixels = io.pixel_element(ds)
         lay = layout(ds, pixels, path)
+        assert pixels is not None  # layout raised NoPixelDataError otherwise
         io.check_pixel_data(ds, lay, pixels, path, path.stat().st_size if path is not None else None)
-    src = str(source) if pixels.value is None and path is not None else ds  # type: ignore[union-attr]
-    return [FrameRef(src, ds, pixels, i) for i in range(lay.frames)]  # type: ignore[arg-type]
+    src = str(source) if pixels.value is None and path is not None else ds
+    return [FrameRef(src, ds, pixels, i) for i in range(lay.frames)]

@@ -19,6 +19,7 @@ import re
 import struct
 import zlib
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pydicom
@@ -35,7 +36,7 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from .errors import DcmviewError, NotDicomError, PixelDataError
+from .errors import DcmviewError, ErrorPath, NotDicomError, PixelDataError
 from .frames import PIXEL_KEYWORDS, FrameRef, PixelElement
 from .header import Layout, text_value
 
@@ -186,13 +187,13 @@ def _dcmread(path: Path, data: bytes | None) -> Dataset:
     """pydicom's reader over the file's bytes ``data`` (or the file itself when large, ``data`` None); no
     preamble tolerated only when what follows parses as an image header."""
     big = data is None
-    src = path if big else io.BytesIO(data)
+    src: Path | io.BytesIO = path if data is None else io.BytesIO(data)
     defer = FULL_READ_LIMIT if big else None
     try:
         return pydicom.dcmread(src, defer_size=defer)
     except InvalidDicomError:
-        if not big:
-            src.seek(0)  # type: ignore[union-attr]
+        if isinstance(src, io.BytesIO):
+            src.seek(0)
         ds = pydicom.dcmread(src, force=True, defer_size=defer)
         if "Rows" not in ds and "SOPClassUID" not in ds:
             raise NotDicomError(NOT_A_DICOM_FILE, path) from None
@@ -333,7 +334,7 @@ def _pixel_header_at(fp: io.IOBase, ds: Dataset) -> PixelElement | None:
     if keyword is None:
         return None
     implicit, little = ds.original_encoding
-    order = "little" if little else "big"
+    order: Literal["little", "big"] = "little" if little else "big"
     if implicit:
         length = int.from_bytes(head[4:8], order)
     elif head[4:6] in _LONG_VRS:
@@ -345,7 +346,7 @@ def _pixel_header_at(fp: io.IOBase, ds: Dataset) -> PixelElement | None:
     return PixelElement(keyword, length, None)
 
 
-def read_header(path: str | os.PathLike[str]) -> tuple[Dataset | None, PixelElement | str]:
+def read_header(path: str | os.PathLike[str]) -> tuple[Dataset, PixelElement] | tuple[None, str]:
     """Read one file's header (everything before the pixel data) and check it holds an image.
 
     Returns ``(header, pixel element)`` for a DICOM file with Pixel Data, Float
@@ -424,7 +425,7 @@ MAX_FRAME_BYTES = 4 << 30
 
 
 def check_pixel_data(
-    ds: Dataset, lay: Layout, pixels: PixelElement, path: object, file_size: int | None = None
+    ds: Dataset, lay: Layout, pixels: PixelElement, path: ErrorPath, file_size: int | None = None
 ) -> None:
     """Fail fast when the header's sizes disagree with the pixel data, before any large allocation.
 
@@ -465,7 +466,7 @@ def check_pixel_data(
     _check_encapsulated(raw, ts, lay, path)
 
 
-def _check_encapsulated(raw: bytes, ts: UID, lay: Layout, path: object) -> None:
+def _check_encapsulated(raw: bytes, ts: UID, lay: Layout, path: ErrorPath) -> None:
     """Fragments, codestream family and size of encapsulated pixel data (PS3.5 A.4)."""
     try:
         fragment = _first_fragment(raw)
@@ -628,7 +629,7 @@ _FAMILY = {"jpeg8": "JPEG", "jpegls": "JPEG-LS", "jpeg2k": "JPEG 2000", "rle": "
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit, DcmviewError)
 
 
-def decode_frame(ref: FrameRef, lay: Layout, where: object, *, threads: bool = False) -> np.ndarray:
+def decode_frame(ref: FrameRef, lay: Layout, where: ErrorPath, *, threads: bool = False) -> np.ndarray:
     """Decode one frame's stored values (C-contiguous; float64 as float32), or raise :class:`PixelDataError`.
 
     Native and deflated data go through pydicom; compressed data through the
@@ -708,7 +709,7 @@ def _decode_j2k_threaded(ds: Dataset, index: int, lay: Layout) -> np.ndarray | N
     return arr
 
 
-def _with_pixels(path: str | os.PathLike[str], lay: Layout, where: object) -> str | os.PathLike[str] | Dataset:
+def _with_pixels(path: str | os.PathLike[str], lay: Layout, where: ErrorPath) -> str | os.PathLike[str] | Dataset:
     """A single-frame compressed file read whole, its encapsulated data checked like a file opened alone.
 
     Series slices keep their pixel data on disk until shown; this gives them the
@@ -738,7 +739,7 @@ def _decode_problem(ts: UID) -> str:
     return f"pixel data could not be decoded as {ts.name} (the stream is damaged or is not {family})"
 
 
-def _check_decoded(arr: np.ndarray, lay: Layout, where: object) -> np.ndarray:
+def _check_decoded(arr: np.ndarray, lay: Layout, where: ErrorPath) -> np.ndarray:
     """A decoded frame must have the header's shape; a decoder that returns another one is an error."""
     want = lay.shape
     if arr.shape != want:

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import OutputError
+from .errors import ErrorPath, OutputError
 
 __all__ = ["IMAGE_EXTENSIONS", "TEMP_PREFIX", "temp_prefix", "encode_image", "encode_npy", "write_bytes", "write_image"]
 
@@ -34,7 +34,7 @@ def temp_prefix(pid: int | None = None) -> str:
     return f"{TEMP_PREFIX}{os.getpid() if pid is None else pid}-"
 
 
-def encode_image(image: np.ndarray, suffix: str, where: object = None) -> bytes:
+def encode_image(image: np.ndarray, suffix: str, where: ErrorPath = None) -> bytes:
     """Encode with ``cv2.imencode`` by extension (``.png``, ``.tif``, ...); 8- or 16-bit, grey or BGR."""
     try:
         ok, buf = cv2.imencode(suffix.lower(), image)

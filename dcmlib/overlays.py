@@ -25,6 +25,7 @@ outside the image; what falls outside is not drawn.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -93,7 +94,7 @@ class DisplayObjects:
         return bool(self.overlays) or self.shutter is not None
 
 
-def _value(ds: Dataset, group: int, element: int, default: object = None) -> object:
+def _value(ds: Dataset, group: int, element: int, default: object = None) -> Any:  # the element's value, any VR
     tag = (group << 16) | element
     if tag not in ds:
         return default
@@ -239,7 +240,8 @@ def layers(
         return None
     out = np.zeros((rows, cols, 3), np.uint8)
     for ov in planes:
-        placed = _place(overlay_bits(ov, ov.applies_to(frame)), ov.origin, rows, cols)  # type: ignore[arg-type]
+        k = ov.applies_to(frame)
+        placed = None if k is None else _place(overlay_bits(ov, k), ov.origin, rows, cols)
         if placed is None:
             continue
         ys, xs, bits = placed

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import InvalidArgumentError
+from .errors import ErrorPath, InvalidArgumentError
 from .header import Layout
 from .lut import (
     LutData,
@@ -141,7 +141,7 @@ def resolve_voi(
     mode: str | VoiFunction | None = None,
     voi: int | None = None,
     preset: str | Preset | None = None,
-    where: object = None,
+    where: ErrorPath = None,
 ) -> VoiSelection:
     """The VOI to apply, by the one precedence every caller uses (PS3.3 C.11.2).
 
@@ -180,9 +180,9 @@ def resolve_voi(
         raise InvalidArgumentError(exc.problem, where) from None
 
 
-def _stored(vois: Sequence[Window | VoiLut], voi: object) -> VoiSelection:
+def _stored(vois: Sequence[Window | VoiLut], voi: int) -> VoiSelection:
     try:
-        n = int(voi)  # type: ignore[call-overload]
+        n = int(voi)  # checked: API callers may pass anything
     except (TypeError, ValueError):
         raise InvalidArgumentError(f"VOI number must be an integer, got {voi!r}") from None
     if not 1 <= n <= len(vois):

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from .errors import InvalidArgumentError
+from .errors import ErrorPath, InvalidArgumentError
 from .lut import VoiFunction
 
 __all__ = [
@@ -161,7 +161,7 @@ def _toml_loads(text: str) -> dict:
     return tomllib.loads(text)
 
 
-def parse_toml_presets(text: str, where: object = None) -> tuple[dict[str, tuple[Preset, ...]], list[str]]:
+def parse_toml_presets(text: str, where: ErrorPath = None) -> tuple[dict[str, tuple[Preset, ...]], list[str]]:
     """The presets of a TOML text: modality -> presets in file order (see the module docstring)."""
     try:
         doc = _toml_loads(text)
@@ -179,7 +179,7 @@ def parse_toml_presets(text: str, where: object = None) -> tuple[dict[str, tuple
     return out, []
 
 
-def _toml_preset(modality: str, name: str, value: object, where: object) -> Preset:
+def _toml_preset(modality: str, name: str, value: object, where: ErrorPath) -> Preset:
     """One TOML entry: ``{center, width[, function]}`` or ``[center, width[, function]]``."""
     what = f"[{modality}] preset {name!r}"
     if isinstance(value, Mapping):
@@ -196,7 +196,7 @@ def _toml_preset(modality: str, name: str, value: object, where: object) -> Pres
     return _make(name, center, width, function, what, where)
 
 
-def parse_weasis_presets(text: str, where: object = None) -> tuple[dict[str, tuple[Preset, ...]], list[str]]:
+def parse_weasis_presets(text: str, where: ErrorPath = None) -> tuple[dict[str, tuple[Preset, ...]], list[str]]:
     """The presets of a Weasis ``presets.xml``: ``<preset name modality window level [shape] [key]/>``.
 
     ``level`` is the center and ``window`` the width.  Weasis's shapes LINEAR
@@ -227,21 +227,23 @@ def parse_weasis_presets(text: str, where: object = None) -> tuple[dict[str, tup
     return {k: tuple(v) for k, v in grouped.items()}, notes
 
 
-def _modality_key(modality: str, where: object) -> str:
+def _modality_key(modality: str, where: ErrorPath) -> str:
     key = modality.strip().upper()
     if not key or not all(c.isalnum() or c == "_" for c in key):
         raise InvalidArgumentError(f"{modality!r} is not a modality (e.g. CT, MR, CR)", where)
     return key
 
 
-def _make(name: str, center: object, width: object, function: object, what: str, where: object) -> Preset:
+def _make(name: str, center: object, width: object, function: object, what: str, where: ErrorPath) -> Preset:
     """A checked Preset: a name, finite numbers, a width the function can show (PS3.3 C.11.2.1.2)."""
     if not name.strip():
         raise InvalidArgumentError(f"{what}: a preset needs a name", where)
     values = []
     for label, v in (("center", center), ("width", width)):
         try:
-            x = float(v)  # type: ignore[arg-type]
+            if not isinstance(v, (str, int, float)):  # a TOML array, table or date: not a number
+                raise TypeError(v)
+            x = float(v)
         except (TypeError, ValueError):
             raise InvalidArgumentError(f"{what}: {label} must be a number, got {v!r}", where) from None
         if isinstance(v, bool) or not math.isfinite(x) or abs(x) > 1e30:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,7 @@ from pydicom.dataset import Dataset
 from . import pipeline
 from .color import lab_bgr
 from .displayable import RenderOptions
-from .errors import DcmviewError, PresentationStateError
+from .errors import DcmviewError, ErrorPath, PresentationStateError
 from .header import float_value, lut_data, multi, text_value, vector
 from .imagebase import ImageBase
 from .lut import MAX_VALUE, LutData, Modality, VoiFunction, VoiLut, Window, check_window
@@ -196,7 +197,7 @@ class PresentationState:
             r.sop_uid == sop_uid and (frame is None or r.frames is None or frame in r.frames) for r in self.images
         )
 
-    def check(self, sop_uid: str, frame: int, image: object) -> None:
+    def check(self, sop_uid: str, frame: int, image: ErrorPath) -> None:
         """Raise :class:`PresentationStateError` naming both files unless the state applies to this image."""
         if self.references(sop_uid, frame):
             return
@@ -289,9 +290,9 @@ def parse_pstate(ds: Dataset, path: str | os.PathLike[str] | None = None) -> Pre
         raise PresentationStateError("the presentation state is damaged (an element cannot be read)", where) from exc
 
 
-def _refs(seq: object) -> tuple[ImageRef, ...]:
+def _refs(seq: Iterable[Dataset] | None) -> tuple[ImageRef, ...]:
     out = []
-    for item in seq or ():  # type: ignore[union-attr]
+    for item in seq or ():
         frames = tuple(int(f) for f in multi(item.get("ReferencedFrameNumber"))) or None
         out.append(ImageRef("", str(item.get("ReferencedSOPInstanceUID", "")), frames))
     return tuple(out)
@@ -316,7 +317,7 @@ def _parse(ds: Dataset, path: str) -> PresentationState:
             raise PresentationStateError(f"Rescale Slope {slope:g} / Intercept {intercept:g} cannot be used")
         rescale = (slope, intercept)
     mlut = lut_data(ds.ModalityLUTSequence[0], False) if ds.get("ModalityLUTSequence") else None
-    vois = []
+    vois: list[tuple[tuple[ImageRef, ...], Window | VoiLut]] = []
     for item in ds.get("SoftcopyVOILUTSequence") or ():
         refs = _refs(item.get("ReferencedImageSequence"))
         if item.get("VOILUTSequence"):
@@ -388,7 +389,7 @@ def _layer(item: Dataset) -> GraphicLayer:
         text_value(item, "GraphicLayer"),
         int(item.get("GraphicLayerOrder") or 0),
         None if grey in (None, "") else int(grey),
-        tuple(lab) if len(lab) == 3 else None,  # type: ignore[arg-type]
+        (lab[0], lab[1], lab[2]) if len(lab) == 3 else None,
         text_value(item, "GraphicLayerDescription"),
     )
 
@@ -748,7 +749,7 @@ def present(
 # ----------------------------------------------------------------------------- a loaded image through a state
 
 
-def image_slices(img) -> dict[str, int]:
+def image_slices(img: DicomImage) -> dict[str, int]:
     """SOP Instance UID -> 1-based slice (or frame) number: how presentation states find an image's frames."""
     found: dict[str, int] = {}
     for k in range(len(img)):
@@ -843,11 +844,13 @@ class PresentedImage(ImageBase):
     are another picture).
     """
 
-    def __init__(self, image, state: PresentationState, annotations: bool = True, area: DisplayedArea | None = None):
+    def __init__(
+        self, image: DicomImage, state: PresentationState, annotations: bool = True, area: DisplayedArea | None = None
+    ):
         self._image, self.state, self.annotations = image, state, annotations
         area = None if area is None else replace(area, magnification=1.0)  # the viewer zooms itself
         self._geometry = area_transform(state, area, image.rows, image.columns)[:2]
-        self._cache: dict[tuple[str, int], object] = {}
+        self._cache: dict[tuple[str, int], np.ndarray] = {}
 
     # -- the image's own, delegated: what a state does not change -----------------------------------
     name = property(lambda self: self._image.name)
@@ -884,7 +887,7 @@ class PresentedImage(ImageBase):
 
     def geometry(self, frame: int = 0) -> tuple[np.ndarray, tuple[int, int, int, int]]:
         """The source -> presented affine (PIXEL units, unscaled) and the displayed area box."""
-        return self._geometry  # type: ignore[return-value]
+        return self._geometry
 
     @property
     def rows(self) -> int:
@@ -911,7 +914,7 @@ class PresentedImage(ImageBase):
             values = apply_modality(self._image.stored(frame), self._modality(frame))
             self._cache[key] = self._present(values, frame)
             self._cache[("mask", frame)] = self._present(self._inside_mask(frame), frame) == 0
-        return self._cache[key]  # type: ignore[return-value]
+        return self._cache[key]
 
     def _inside_mask(self, frame: int) -> np.ndarray:
         """255 where the image is shown (not padding), so the area's outside comes out 0 after the cut."""
@@ -925,7 +928,7 @@ class PresentedImage(ImageBase):
     def padding_mask(self, frame: int = 0) -> np.ndarray | None:
         self.values(frame)
         mask = self._cache[("mask", frame)]
-        return mask if mask.any() else None  # type: ignore[union-attr]
+        return mask if mask.any() else None
 
     def frame_range(self, frame: int = 0) -> tuple[float, float]:
         from .pipeline import value_range

@@ -233,7 +233,7 @@ class Segmentation:
             numbers = [int(n) for n in np.flatnonzero(counts[1:]) + 1]
             if not numbers:
                 return None
-            planes = [cv2.compare(lab, n, cv2.CMP_EQ) for n in numbers]
+            planes = [cv2.compare(lab, n, cv2.CMP_EQ) for n in numbers]  # type: ignore[call-overload]  # a scalar src2: OpenCV takes it, its stubs don't say so
         colours = np.array([self.segments[self._index[n]].bgr for n in numbers], np.uint8)
         return colours, np.stack(planes)
 
@@ -548,14 +548,14 @@ def _map_seg(seg, count: int, image, refs: list, where: str) -> Segmentation:
         scale = 255.0 / top if top > 0 else 255.0
     segments = []
     for item in seg.get("SegmentSequence") or []:
-        number = int(item.SegmentNumber)
+        segment = int(item.SegmentNumber)
         lab = item.get("RecommendedDisplayCIELabValue")
         rgb = (
-            dicom_lab_to_rgb(tuple(int(v) for v in lab))
+            dicom_lab_to_rgb((int(lab[0]), int(lab[1]), int(lab[2])))
             if lab is not None and len(lab) == 3
-            else COLOURS[(number - 1) % len(COLOURS)]
+            else COLOURS[(segment - 1) % len(COLOURS)]
         )
-        segments.append(Segment(number, text_value(item, "SegmentLabel"), rgb))
+        segments.append(Segment(segment, text_value(item, "SegmentLabel"), rgb))
     segments.sort(key=lambda s: s.number)
     known = {s.number for s in segments}
     keys, counts, positions = _ref_keys(refs)
@@ -607,7 +607,7 @@ def find_segmentations(image, limit: int = 2000) -> list[tuple[str, Dataset]]:
         root = root.parent
         files = sorted(str(f) for f in root.iterdir() if f.is_file())
     uids = {text_value(image.frame_ref(k).header, "SOPInstanceUID") for k in range(len(image))}
-    found = []
+    found: list[tuple[str, Dataset]] = []
     for f in files[:limit]:
         try:
             head = pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["SOPClassUID"])

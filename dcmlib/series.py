@@ -152,12 +152,13 @@ def group_files(files: Sequence[str], root: str = "") -> tuple[list[Series], dic
     skipped: dict[str, str] = {}
     groups: dict[str, list[_Image]] = {}
     for f in files:
-        ds, found = read_header(f)
-        if ds is None:
-            skipped[f] = found  # type: ignore[assignment]
+        header = read_header(f)
+        if header[0] is None:
+            skipped[f] = header[1]
             continue
+        ds, found = header
         try:
-            image = _Image.of(os.path.relpath(f, root) if root else f, f, ds, found)  # type: ignore[arg-type]
+            image = _Image.of(os.path.relpath(f, root) if root else f, f, ds, found)
             uid = text_value(ds, "SeriesInstanceUID")
         except Exception:  # noqa: BLE001 - a damaged header element (pydicom converts lazily)
             skipped[f] = UNREADABLE
@@ -293,10 +294,10 @@ def order_images(images: Sequence[_Image]) -> tuple[list[_Image], list[list[floa
     has_pos = [positions[id(im)][0] is not None for im in images]
     if images and all(has_pos):
         ordered = sorted(images, key=lambda im: (positions[id(im)][0], inst(im), by_name(im)))
-        firsts = [positions[id(im)][0] for im in ordered]
-        dups = sum(1 for a, b in zip(firsts, firsts[1:]) if abs(b - a) < POSITION_TOLERANCE_MM)  # type: ignore[operator]
+        firsts = [p for p in (positions[id(im)][0] for im in ordered) if p is not None]  # all of them: has_pos
+        dups = sum(1 for a, b in zip(firsts, firsts[1:]) if abs(b - a) < POSITION_TOLERANCE_MM)
         if dups:
-            first_dup = next(a for a, b in zip(firsts, firsts[1:]) if abs(b - a) < POSITION_TOLERANCE_MM)  # type: ignore[operator]
+            first_dup = next(a for a, b in zip(firsts, firsts[1:]) if abs(b - a) < POSITION_TOLERANCE_MM)
             notes.append(
                 f"{_count(dups, 'image')} repeat a slice position (first at {first_dup:.2f} mm); "
                 "kept in Instance Number order"

@@ -13,6 +13,7 @@ black.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -50,7 +51,7 @@ def _ints(value: object) -> list[int]:
         if isinstance(value, (list, tuple)) or hasattr(value, "__iter__") and not isinstance(value, str)
         else [value]
     )
-    return [int(v) for v in seq]  # type: ignore[union-attr]
+    return [int(v) for v in seq]
 
 
 def parse_shutter(ds: Dataset) -> Shutter | None:
@@ -70,7 +71,8 @@ def parse_shutter(ds: Dataset) -> Shutter | None:
             )
         ]
         if all(e is not None and e != "" for e in edges):
-            rect = tuple(int(e) for e in edges)  # type: ignore[arg-type]
+            left, right, upper, lower = edges
+            rect = (int(left), int(right), int(upper), int(lower))
     if "CIRCULAR" in shapes:
         centre, radius = _ints(ds.get("CenterOfCircularShutter")), ds.get("RadiusOfCircularShutter")
         if len(centre) == 2 and radius is not None and radius != "":
@@ -89,17 +91,17 @@ def parse_shutter(ds: Dataset) -> Shutter | None:
         shapes=shapes,
         rectangle=rect,
         circle=circle,
-        polygon=poly,  # type: ignore[arg-type]
+        polygon=poly,
         bitmap_group=bitmap,
         value=None if value in (None, "") else int(value),
-        lab=tuple(lab) if len(lab) == 3 else None,
-    )  # type: ignore[arg-type]
+        lab=(lab[0], lab[1], lab[2]) if len(lab) == 3 else None,
+    )
 
 
-def _strings(value: object) -> list[str]:
+def _strings(value: str | Iterable[object] | None) -> list[str]:
     if value is None or value == "":
         return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]  # type: ignore[union-attr]
+    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 def shutter_mask(shutter: Shutter, rows: int, cols: int, bitmap: np.ndarray | None = None) -> np.ndarray:

@@ -93,10 +93,10 @@ class FrameStore:
             self._ahead = None
         self.cache.clear()
 
-    def index(self, frame: object, where: str | None) -> int:
+    def index(self, frame: int, where: str | None) -> int:
         """``frame`` as a checked 0-based index."""
         try:
-            f = int(frame)  # type: ignore[call-overload]
+            f = int(frame)  # checked: API callers may pass anything
         except (TypeError, ValueError):
             raise InvalidArgumentError(f"frame must be an integer, got {frame!r}", where) from None
         if not 0 <= f < len(self.refs):
