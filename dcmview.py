@@ -24,6 +24,7 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -103,15 +104,16 @@ def format_presets(user: presets.UserPresets | None = None) -> str:
     lines = [f"{'key':<4}{'name':<15}{'width':>7}{'level':>7}"]
     for key, p in enumerate(dcmlib.PRESETS.values(), 1):
         lines.append(f"{key:<4}{p.name:<15}{p.width:>7g}{p.center:>7g}")
-    for modality, own in user.by_modality.items() if user is not None else ():
-        lines.append(f"\n{modality} ({Path(user.path).name})")
-        for p in own:
-            mode = f"  {p.function.mode}" if p.function is not None else ""
-            lines.append(f"    {p.name:<15}{p.width:>7g}{p.center:>7g}{mode}")
+    if user is not None:
+        for modality, own in user.by_modality.items():
+            lines.append(f"\n{modality} ({Path(user.path).name})")
+            for p in own:
+                mode = f"  {p.function.mode}" if p.function is not None else ""
+                lines.append(f"    {p.name:<15}{p.width:>7g}{p.center:>7g}{mode}")
     return "\n".join(lines)
 
 
-def frame_index(args: argparse.Namespace, img: dcmlib.DicomImage) -> int:
+def frame_index(args: argparse.Namespace, img: dcmlib.DisplayImage) -> int:
     """``--frame N`` (1-based, as DICOM and DCMTK count) as a checked 0-based index."""
     where = img.path or img.name
     try:
@@ -124,7 +126,7 @@ def frame_index(args: argparse.Namespace, img: dcmlib.DicomImage) -> int:
 
 
 def render_options(
-    args: argparse.Namespace, img: dcmlib.DicomImage, user: presets.UserPresets | None = None
+    args: argparse.Namespace, img: dcmlib.DisplayImage, user: presets.UserPresets | None = None
 ) -> tuple[int, RenderOptions]:
     """The frame (0-based) and the :class:`~dcmlib.displayable.RenderOptions` the flags ask for, validated.
 
@@ -269,7 +271,9 @@ def _run(args: argparse.Namespace) -> int:
         path = args.path or default_sample()
         viewing = out is None and not args.info
         args.pstate_object = dcmlib.load_pstate(args.pstate) if args.pstate else None
-        img = dcmlib.load(path, series=args.series, cache_mb=args.cache_mb, on_warning=warn, read_ahead=viewing)
+        img: dcmlib.DicomImage | reformat.ReformattedImage = dcmlib.load(
+            path, series=args.series, cache_mb=args.cache_mb, on_warning=warn, read_ahead=viewing
+        )
         if args.plane and args.pstate_object is not None:
             raise InvalidArgumentError(
                 "--pstate applies to the acquired images, not to a --plane reformation", args.pstate
@@ -316,19 +320,20 @@ class Viewer:
 
     def __init__(
         self,
-        img: dcmlib.DicomImage,
+        img: dcmlib.DisplayImage,
         state: controls.ViewerState | None = None,
         *,
         snapshot_dir: str | Path = ".",
         screen: tuple[int, int] | None = None,
         show_patient: bool = False,
         segmentation: dcmlib.Segmentation | None = None,
-        pstates: tuple = (),
+        pstates: tuple[dcmlib.PresentationState, ...] = (),
         pstate_annotations: bool = True,
     ):
         self.img = img
         # a folder of several series: the title names the one shown (the notice went to stderr only)
-        self.title = f"dcmview - {img.name}" + (f" - series {img.series_label}" if img.series_label else "")
+        series = img.series_label if isinstance(img, dcmlib.DicomImage) else ""  # a reformatted plane has none
+        self.title = f"dcmview - {img.name}" + (f" - series {series}" if series else "")
         self.snapshot_dir = Path(snapshot_dir)
         self.stem = Path(img.name).stem if img.path and not Path(img.path).is_dir() else img.name
         self.screen, self.show_patient = screen or screen_size(img.path or img.name), show_patient
@@ -361,7 +366,7 @@ class Viewer:
         self._syncing = True  # creating and limiting a trackbar fires its callback
         try:
             for name, (_, hi) in controls.trackbar_ranges(self.state).items():
-                cv2.createTrackbar(name, self.title, 0, hi, lambda pos, n=name: self.on_trackbar(n, pos))
+                cv2.createTrackbar(name, self.title, 0, hi, self._trackbar_callback(name))
         finally:
             self._syncing = False
         self._sync_trackbars()
@@ -435,6 +440,10 @@ class Viewer:
         )
         cv2.imshow(self.title, out)
         cv2.waitKey(1)
+
+    def _trackbar_callback(self, name: str) -> Callable[[int], None]:
+        """HighGUI's callback for the trackbar ``name`` (HighGUI passes the position only)."""
+        return lambda pos: self.on_trackbar(name, pos)
 
     def on_trackbar(self, name: str, pos: int) -> None:
         if self._syncing:
@@ -527,7 +536,7 @@ def wheel_delta(flags: int) -> int:
 
 
 def run_viewer(
-    img: dcmlib.DicomImage,
+    img: dcmlib.DisplayImage,
     args: argparse.Namespace,
     frame: int,
     opts: RenderOptions,
@@ -570,13 +579,17 @@ def run_viewer(
     return viewer.run()
 
 
-def viewer_pstates(img: dcmlib.DicomImage, given: dcmlib.PresentationState | None, frame: int) -> tuple:
+def viewer_pstates(
+    img: dcmlib.DisplayImage, given: dcmlib.PresentationState | None, frame: int
+) -> tuple[dcmlib.PresentationState, ...]:
     """The presentation states ``g`` shows: ``--pstate`` (``given``, which must reference the frame opened, as
     for --export), else those found next to the image (none for a reformatted plane)."""
+    if not isinstance(img, dcmlib.DicomImage):  # a reformatted plane (main refuses --pstate with --plane)
+        return ()
     if given is not None:
         given.check(*img.pstate_ref(frame), img.path or img.name)
         return (given,)
-    return tuple(img.pstates()) if hasattr(img, "pstates") else ()
+    return tuple(img.pstates())
 
 
 def _console_main() -> None:

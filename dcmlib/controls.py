@@ -8,7 +8,7 @@ re-render).
 
 Handlers that need numbers from the image (the file's own window, the stored
 VOIs, the auto window) take the image as ``image``: a :class:`VoiSource`, the
-part of :class:`dcmlib.image.DicomImage` they read.  Which VOI applies is the
+part of :class:`dcmlib.displayable.DisplayImage` they read.  Which VOI applies is the
 image's decision (``image.resolve_voi``, the library's one VOI precedence);
 this module maps its :class:`~dcmlib.pipeline.VoiSelection` to a state.
 
@@ -32,7 +32,7 @@ symbolic name, and :class:`KeyDecoder` turns a raw code into that name:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -356,7 +356,8 @@ class TrackbarScale:
 
 
 class VoiSource(Protocol):
-    """What the state logic reads from an image: :class:`dcmlib.image.DicomImage` is one.
+    """What the state logic reads from an image: the part of :class:`dcmlib.displayable.DisplayImage` it uses,
+    so any image is one (and so is the viewer's image with its auto windows remembered).
 
     The VOI precedence is the image's (:meth:`~dcmlib.image.DicomImage.resolve_voi`,
     PS3.3 C.11.2); this module only maps its answer to a state.
@@ -727,10 +728,10 @@ def _apply_choice(state: ViewerState, index: int | None, image: VoiSource) -> Vi
     if index is None:
         return _file_window(state, image)
     c = state.choices[index]
-    if c.kind == "preset":
+    if c.kind == "preset" and c.preset is not None:  # a "preset" entry has one
         sel = image.resolve_voi(state.frame, preset=c.preset, mode=state.mode if c.preset.function is None else None)
         return _selected(state, sel, state.n_vois, index)
-    if c.kind == "voi":
+    if c.kind == "voi" and c.voi is not None:  # a "voi" entry has one
         n = len(image.vois(state.frame))
         if c.voi > n:  # a series slice storing fewer VOIs than the first
             return replace(state, message=f"this frame stores {n} VOI{'s' if n != 1 else ''}, not {c.voi}")
@@ -778,11 +779,15 @@ def _set_mode(state: ViewerState, mode: VoiFunction) -> ViewerState:
     return st
 
 
+def _next_mode(state: ViewerState) -> ViewerState:
+    return _set_mode(state, _FUNCTIONS[(_FUNCTIONS.index(state.mode) + 1) % len(_FUNCTIONS)])
+
+
 def _window_key(state: ViewerState, key: str, image: VoiSource) -> ViewerState:
     """``p``/``P`` step through the cycle, ``1``-``9`` pick an entry of it, ``0``/``r`` the file's
     window, ``v`` the next stored VOI, ``a`` the auto window, ``m`` the next mode."""
     if key == "m":
-        return _set_mode(state, _FUNCTIONS[(_FUNCTIONS.index(state.mode) + 1) % len(_FUNCTIONS)])
+        return _next_mode(state)
     if key in "pP":
         return _step_choice(state, 1 if key == "p" else -1, image)
     if key in "123456789":
@@ -945,7 +950,13 @@ def zoom_key(state: ViewerState, key: str) -> ViewerState:
 #: Keys that choose a window; colour images have none, so these do nothing there.
 _WINDOW_KEYS = frozenset("pP1234567890rvam")
 
-_TOGGLES = {"i": "invert", "o": "annotations", "h": "help", "x": "smooth", "l": "overlays"}
+_TOGGLES: dict[str, Callable[[ViewerState], ViewerState]] = {
+    "i": lambda s: replace(s, invert=not s.invert),
+    "o": lambda s: replace(s, annotations=not s.annotations),
+    "h": lambda s: replace(s, help=not s.help),
+    "x": lambda s: replace(s, smooth=not s.smooth),
+    "l": lambda s: replace(s, overlays=not s.overlays),
+}
 _FRAME_STEPS = {"Right": 1, "Down": 1, "PageDown": 1, "n": 1, "Left": -1, "Up": -1, "PageUp": -1, "b": -1}
 _REQUESTS = {"s": "snapshot", "S": "snapshot-shown", "q": "quit", "Esc": "quit", "t": "plane"}
 _ZOOM_KEYS = frozenset({"+", "=", "-", "f", "z"})
@@ -981,9 +992,11 @@ def on_key(state: ViewerState, key: str | None, image: VoiSource | None = None) 
     if key in _WINDOW_KEYS:
         if state.is_color:
             return state
-        if image is None and key != "m":
-            raise ValueError(f"key {key!r} needs the image")
-        return _window_key(state, key, image)  # type: ignore[arg-type]
+        if image is None:
+            if key != "m":
+                raise ValueError(f"key {key!r} needs the image")
+            return _next_mode(state)
+        return _window_key(state, key, image)
     if key in ("k", "K"):
         return _segmentation_key(state, key)
     if key == "g":
@@ -991,8 +1004,7 @@ def on_key(state: ViewerState, key: str | None, image: VoiSource | None = None) 
             return replace(state, message="no presentation state: none found next to the image (--pstate FILE)")
         return replace(state, pstate=not state.pstate)
     if key in _TOGGLES:
-        name = _TOGGLES[key]
-        return replace(state, **{name: not getattr(state, name)})
+        return _TOGGLES[key](state)
     if key in _FRAME_STEPS:
         return _goto_frame(_pause(state), state.frame + _FRAME_STEPS[key], image)
     if key in ("Home", "End"):
@@ -1307,7 +1319,7 @@ def snapshot_name(
 def _format_value(value: float | tuple[int, ...] | None, unit: str) -> str:
     if value is None:
         return ""
-    if isinstance(value, (tuple, list)) or (hasattr(value, "__len__") and not isinstance(value, str)):
+    if isinstance(value, Iterable) and not isinstance(value, str):  # RGB: a tuple, list or array
         vals = [int(v) for v in value]
         return "RGB " + " ".join(str(v) for v in vals)
     v = float(value)

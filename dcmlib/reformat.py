@@ -32,7 +32,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -42,11 +42,15 @@ from .cache import FrameCache
 from .displayable import RenderOptions
 from .errors import InvalidArgumentError
 from .header import PixelSpacing
+from .image import DicomImage
 from .imagebase import ImageBase
 from .lut import VoiLut, Window
 from .pipeline import VoiSelection
 from .presentation import needs_inversion
 from .presets import PRESETS, Preset
+
+if TYPE_CHECKING:
+    from .displayable import DisplayImage
 
 __all__ = [
     "PLANES",
@@ -239,7 +243,9 @@ def plane_axes(axes: np.ndarray, plane: str) -> PlaneAxes:
     return PlaneAxes(vs, vd, vr, (signs[vs] < 0, signs[vd] != sd, signs[vr] != sr), a)
 
 
-def orientation_labels(row_cosine: Sequence[float], column_cosine: Sequence[float]) -> dict[str, str]:
+def orientation_labels(
+    row_cosine: Sequence[float] | np.ndarray, column_cosine: Sequence[float] | np.ndarray
+) -> dict[str, str]:
     """Patient directions (PS3.3 C.7.6.1.1.1: A/P, R/L, H/F) at the image edges: top, bottom, left, right.
 
     Each edge is named by the dominant component of the direction pointing to it.
@@ -253,7 +259,7 @@ def orientation_labels(row_cosine: Sequence[float], column_cosine: Sequence[floa
     return {"top": letter(-c), "bottom": letter(c), "left": letter(-r), "right": letter(r)}
 
 
-def current_plane(img) -> str:
+def current_plane(img: DisplayImage) -> str:
     """The plane an image shows: a reformat's own, else the one nearest to its acquisition."""
     plane = getattr(img, "plane", None)
     if plane:
@@ -262,12 +268,12 @@ def current_plane(img) -> str:
     return acquisition_plane(orientation) if orientation is not None else "axial"
 
 
-def next_plane(img) -> str:
+def next_plane(img: DisplayImage) -> str:
     """The plane after the one ``img`` shows, in the order axial, coronal, sagittal (the viewer's ``t``)."""
     return PLANES[(PLANES.index(current_plane(img)) + 1) % len(PLANES)]
 
 
-def image_labels(img, frame: int = 0) -> dict[str, str] | None:
+def image_labels(img: DisplayImage, frame: int = 0) -> dict[str, str] | None:
     """Orientation labels of any image's frame (see :func:`orientation_labels`), or None without geometry."""
     if isinstance(img, ReformattedImage):
         return img.orientation_labels()
@@ -275,8 +281,10 @@ def image_labels(img, frame: int = 0) -> dict[str, str] | None:
     return None if o is None else orientation_labels(o[:3], o[3:])
 
 
-def _orientation(img, frame: int) -> tuple[float, ...] | None:
+def _orientation(img: DisplayImage, frame: int) -> tuple[float, ...] | None:
     """Image Orientation (Patient) of a frame (C.7.6.2.1.1; enhanced files: C.7.6.16.2.4), or None."""
+    if not isinstance(img, DicomImage):  # only a file or series has its frames' geometry
+        return None
     try:
         o = img.frame_geometry(frame)[0]
     except Exception:  # noqa: BLE001 - a damaged element (pydicom converts lazily) is no orientation
@@ -287,7 +295,7 @@ def _orientation(img, frame: int) -> tuple[float, ...] | None:
 
 
 def switch_plane(
-    img,
+    img: DisplayImage,
     frame: int,
     point: tuple[float, float] | None = None,
     plane: str | None = None,
@@ -297,7 +305,12 @@ def switch_plane(
 
     ``point`` is the image point (x, y) of ``frame`` to keep (the pointer), by default the centre.
     """
-    base = img.source if isinstance(img, ReformattedImage) else img
+    if isinstance(img, ReformattedImage):
+        base = img.source
+    elif isinstance(img, DicomImage):
+        base = img
+    else:  # a picture through a presentation state, say: not a series' volume
+        raise InvalidArgumentError("only a series can be shown in another plane", img.path)
     new = base.reformat(plane or next_plane(img), progress)
     x, y = point if point is not None else (img.columns / 2, img.rows / 2)
     at = img.volume_point(frame, x, y) if isinstance(img, ReformattedImage) else new.acquired_point(frame, x, y)
@@ -316,7 +329,7 @@ class ReformattedImage(ImageBase):
     slices' (PS3.3 C.11.2).
     """
 
-    def __init__(self, source, plane: str, volume: np.ndarray, geom: StackGeometry, cut: PlaneAxes):
+    def __init__(self, source: DicomImage, plane: str, volume: np.ndarray, geom: StackGeometry, cut: PlaneAxes):
         self.source, self.plane, self._volume, self._geom, self._cut = source, plane, volume, geom, cut
         self.path, self.header = source.path, source.header
         self.name = f"{source.name} ({plane})"
@@ -356,9 +369,9 @@ class ReformattedImage(ImageBase):
     cine_rate = property(lambda self: None)
     value_range = property(lambda self: self.source.value_range)
 
-    def _check_frame(self, frame: object) -> int:
+    def _check_frame(self, frame: int) -> int:
         try:
-            f = int(frame)  # type: ignore[call-overload]
+            f = int(frame)  # checked: API callers may pass anything
         except (TypeError, ValueError):
             raise InvalidArgumentError(f"frame must be an integer, got {frame!r}", self.path) from None
         if not 0 <= f < len(self):
@@ -704,14 +717,12 @@ class ObliqueReformattedImage(ReformattedImage):
 # --------------------------------------------------------------------------- building from a series
 
 
-def _slice_geometry(img) -> tuple[np.ndarray, tuple[float, ...], tuple[float, float]]:
+def _slice_geometry(img: DicomImage) -> tuple[np.ndarray, tuple[float, ...], tuple[float, float]]:
     """Each frame's Image Position (Patient), the stack's Image Orientation (Patient) and Pixel Spacing."""
-    orients, positions = [], []
-    for k in range(len(img)):
-        o, p = img.frame_geometry(k)
-        orients.append(o)
-        positions.append(p)
-    if any(p is None for p in positions) or any(o is None for o in orients):
+    geometry = [img.frame_geometry(k) for k in range(len(img))]
+    orients = [o for o, _ in geometry if o is not None]
+    positions = [p for _, p in geometry if p is not None]
+    if len(orients) < len(geometry) or len(positions) < len(geometry):
         raise InvalidArgumentError(
             "reformatting needs Image Position and Orientation (Patient) on every slice", img.path
         )
@@ -723,7 +734,7 @@ def _slice_geometry(img) -> tuple[np.ndarray, tuple[float, ...], tuple[float, fl
     return np.asarray(positions, dtype=np.float64), tuple(orients[0]), (spacing.row, spacing.column)
 
 
-def _source_slice(img, k: int, threads: bool = False) -> np.ndarray:
+def _source_slice(img: DicomImage, k: int, threads: bool = False) -> np.ndarray:
     """Slice k's modality values through its own rescale (C.11.1), float32, padding as NaN."""
     values = pipeline.apply_modality(img.stored(k, threads=threads), img.frame_params(k).modality)
     values = np.array(values, dtype=np.float32, copy=True)
@@ -733,7 +744,7 @@ def _source_slice(img, k: int, threads: bool = False) -> np.ndarray:
     return values
 
 
-def _source_slice_int16(img, k: int, threads: bool = False) -> np.ndarray | None:
+def _source_slice_int16(img: DicomImage, k: int, threads: bool = False) -> np.ndarray | None:
     """Slice k's modality values as int16 straight from its stored values and integral rescale (C.11.1),
     or None when they leave int16's range.  Only for slices :func:`_compact` admits (no LUT, no padding)."""
     stored, m = img.stored(k, threads=threads), img.frame_params(k).modality
@@ -749,7 +760,7 @@ def _source_slice_int16(img, k: int, threads: bool = False) -> np.ndarray | None
     return wide.astype(np.int16)
 
 
-def _compact(img, geom: StackGeometry) -> bool:
+def _compact(img: DicomImage, geom: StackGeometry) -> bool:
     """Whether the volume can be int16: every slice's rescale integral, no LUT, no padding, no shear (C.11.1)."""
     if any(abs(di) > SHEAR_TOLERANCE_PX or abs(dj) > SHEAR_TOLERANCE_PX for di, dj in geom.shifts):
         return False
@@ -771,7 +782,7 @@ def _int16_exact(arr: np.ndarray) -> bool:
     return -32768 <= lo and hi <= 32767 and bool(np.array_equal(arr, np.rint(arr)))
 
 
-def _check_budget(img, geom: StackGeometry, dtype: type) -> None:
+def _check_budget(img: DicomImage, geom: StackGeometry, dtype: type) -> None:
     """The clear error when the volume cannot live in the frame cache: the size needed and the flag."""
     need = geom.count * img.rows * img.columns * np.dtype(dtype).itemsize
     budget = img.cache.budget
@@ -840,7 +851,9 @@ class ReadAheadPool:
         self.close()
 
 
-def build_volume(img, progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, StackGeometry]:
+def build_volume(
+    img: DicomImage, progress: Callable[[int, int], None] | None = None
+) -> tuple[np.ndarray, StackGeometry]:
     """The series' volume on an orthogonal grid, kept in the series' byte-budget cache.
 
     int16 when every acquired slice's modality values are whole numbers in its
@@ -894,7 +907,7 @@ def build_volume(img, progress: Callable[[int, int], None] | None = None) -> tup
     return img.cache.get_or_load(("volume",), load), geom
 
 
-def reformat(img, plane: str, progress: Callable[[int, int], None] | None = None) -> ReformattedImage:
+def reformat(img: DicomImage, plane: str, progress: Callable[[int, int], None] | None = None) -> ReformattedImage:
     """``img`` (a series) as slices through ``plane`` (``axial``, ``coronal``, ``sagittal``)."""
     name = str(plane).strip().lower()
     if name not in PLANES:

@@ -21,6 +21,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -37,6 +38,11 @@ from .pstate import PresentationState, PresentedImage
 from .segmentation import Segmentation
 from .segmentation import blend as blend_segments
 from .viewport import Viewport
+
+if TYPE_CHECKING:
+    from .displayable import DisplayImage
+    from .lut import PairWindow, VoiLut
+    from .presets import Preset
 
 __all__ = ["View", "fit_zoom", "render_options", "DEFAULT_SCREEN", "MIN_VIEW", "TRACKBAR_SPACE"]
 
@@ -80,18 +86,19 @@ def render_options(state: ViewerState, segmentation: Segmentation | None = None)
     and shutter; ``segmentation`` when the state shows it.  The ``s`` snapshot
     renders with these, so it equals ``--export`` with the same flags.
     """
-    voi: dict[str, object] = {}
-    if not state.is_color:
-        voi = {"voi": state.voi} if state.lut else {"center": state.center, "width": state.width, "mode": state.mode}
-    return RenderOptions(
+    options = RenderOptions(
         invert=state.invert,
         overlays=state.overlays,
         shutters=state.shutters,
         segmentation=segmentation,
         seg_alpha=state.seg_alpha,
         seg_outline=state.seg_outline,
-        **voi,
-    )  # type: ignore[arg-type]  # the VOI keywords' own types
+    )
+    if state.is_color:
+        return options
+    if state.lut:
+        return replace(options, voi=state.voi)
+    return replace(options, center=state.center, width=state.width, mode=state.mode)
 
 
 def _shown(state: ViewerState) -> tuple[ViewerState, str | None]:
@@ -116,7 +123,7 @@ class View:
 
     def __init__(
         self,
-        image: DicomImage,
+        image: DisplayImage,
         state: ViewerState | None = None,
         *,
         screen: tuple[int, int] = DEFAULT_SCREEN,
@@ -126,7 +133,7 @@ class View:
         pstates: Sequence[PresentationState] = (),
         pstate_annotations: bool = True,
     ):
-        self.image = image
+        self.image: DisplayImage = image
         #: The image as loaded; ``image`` is it, or it seen through a presentation state (``g``).
         self.base = image
         #: The presentation states ``g`` shows (``--pstate``, or those found next to the image).
@@ -177,9 +184,9 @@ class View:
         while ``g`` is on, else the image itself.  A switch fits the new picture (a rotation or a displayed
         area changes its size) and starts from its window (the state's VOI, or the file's), or keeps the
         state's window (``keep_window``: a ``--window`` given with ``--pstate``)."""
-        want: DicomImage | PresentedImage = self.base
+        want = self.base
         message = None
-        if state.pstate:
+        if state.pstate and isinstance(self.base, DicomImage):  # a file or series: what a state references
             ref = self.base.pstate_ref(state.frame)
             chosen = next((p for p in self.pstates if p.references(*ref)), None)
             if chosen is None:
@@ -192,14 +199,21 @@ class View:
                 want = self._presented[key]
         if want is self.image:
             return state if message is None else replace(state, message=message)
-        self.image, self.source = want, _Remembered(want)  # type: ignore[assignment]
+        self.image, self.source = want, _Remembered(want)
         self._levels = self._resampled = self._rendered = self._overview = None
         self._objects = self._object_levels = self._seg_view = None
         self._measured, self._labels = {}, {}
         zoom = fit_zoom(want.rows, want.columns, self._screen)
         self.size = (max(1, round(want.columns * zoom)), max(1, round(want.rows * zoom)))
-        window = {"center": state.center, "width": state.width, "mode": state.mode} if keep_window else {}
-        new = controls.initial_state(want, frame=state.frame, invert=state.invert, step=state.scale.step, **window)  # type: ignore[arg-type]   # the same trackbars
+        new = controls.initial_state(  # the same trackbars
+            want,
+            center=state.center if keep_window else None,
+            width=state.width if keep_window else None,
+            mode=state.mode if keep_window else None,
+            frame=state.frame,
+            invert=state.invert,
+            step=state.scale.step,
+        )
         keep = {
             k: getattr(state, k)
             for k in (
@@ -243,10 +257,10 @@ class View:
         until the frame, the zoom, the pan or the interpolation change.
         """
         s = self.state
-        vp = s.viewport
+        vp = self._viewport()
         key = (s.frame, vp, s.smooth)
         if self._resampled is not None and self._resampled[0] == key:
-            return self._resampled[1:]  # type: ignore[return-value]
+            return self._resampled[1:]
         levels = self.levels(s.frame)
         values, mask = levels[_level_for(levels, vp)]
         cols, rows = values.shape[1], values.shape[0]
@@ -303,7 +317,7 @@ class View:
         key = (s.frame, s.overlays, s.shutters)
         if self._object_levels is None or self._object_levels[0] != key:
             planes = self.image.object_layers(s.frame, overlays=s.overlays, shutters=s.shutters)
-            levels = None if planes is None else [(planes, None)]
+            levels: list[pipeline.Level] | None = None if planes is None else [(planes, None)]
             while levels and min(levels[-1][0].shape[:2]) >= 128:
                 rows, cols = levels[-1][0].shape[:2]
                 levels.append(
@@ -336,7 +350,7 @@ class View:
             found = self._seg_frame[1]
             self._seg_view = (
                 key,
-                None if found is None else (found[0], _nearest_canvas(found[1], s.viewport, self.size)),
+                None if found is None else (found[0], _nearest_canvas(found[1], self._viewport(), self.size)),
             )
         return self._seg_view[1]
 
@@ -344,7 +358,7 @@ class View:
         levels = self.object_levels()
         if levels is None:
             return None
-        vp = self.state.viewport
+        vp = self._viewport()
         planes = levels[_level_for(levels, vp)][0]
         scale = (vp.zoom * vp.columns / planes.shape[1], vp.zoom * vp.rows / planes.shape[0])
         offset = (vp.width / 2.0 - vp.cx * vp.zoom, vp.height / 2.0 - vp.cy * vp.zoom)
@@ -499,11 +513,11 @@ class View:
             (u0, v0), (u1, v1) = vp.to_view(m.x0, m.y0), vp.to_view(m.x1, m.y1)
             if m.kind == "ruler":
                 _draw_ruler(out, (u0, v0), (u1, v1))
-                texts = [self.measurement(m, cache=m is not s.drawing).short()]  # type: ignore[union-attr]
+                texts = _short(self.measurement(m, cache=m is not s.drawing))
                 at = (max(u0, u1) + 8, (v0 + v1) / 2)
             else:
                 _draw_ellipse(out, (u0, v0), (u1, v1))
-                texts = self.measurement(m).short() if m is not s.drawing else []  # type: ignore[union-attr]
+                texts = _short(self.measurement(m)) if m is not s.drawing else []
                 at = (min(u0, u1), max(v0, v1) + 18)
             _label(out, texts, at, scale)
 
@@ -517,9 +531,9 @@ class View:
         x0, y0 = w - tw - 8, h - th - 8
         out[y0 : y0 + th, x0 : x0 + tw] = thumb
         cv2.rectangle(out, (x0 - 1, y0 - 1), (x0 + tw, y0 + th), (160, 160, 160), 1)
-        vp = self.state.viewport
-        rx0, ry0, rx1, ry1 = vp.region()  # type: ignore[union-attr]
-        sx, sy = tw / vp.columns, th / vp.rows  # type: ignore[union-attr]
+        vp = self._viewport()
+        rx0, ry0, rx1, ry1 = vp.region()
+        sx, sy = tw / vp.columns, th / vp.rows
         p0 = (x0 + int(math.floor(rx0 * sx)), y0 + int(math.floor(ry0 * sy)))
         p1 = (x0 + min(tw - 1, int(math.ceil(rx1 * sx)) - 1), y0 + min(th - 1, int(math.ceil(ry1 * sy)) - 1))
         cv2.rectangle(out, p0, (max(p1[0], p0[0] + 1), max(p1[1], p0[1] + 1)), OVERVIEW, 1)
@@ -551,6 +565,12 @@ class View:
         _text_block(out, lines, 8, 8, _text_scale(out))
         return out
 
+    def _viewport(self) -> Viewport:
+        """The state's viewport: a View fits one to its canvas and keeps it."""
+        vp = self.state.viewport
+        assert vp is not None, "a View's state has a viewport"
+        return vp
+
     def _warn(self, message: str) -> None:
         if self._on_warning is not None:
             self._on_warning(message)
@@ -562,9 +582,9 @@ class _Remembered:
     """The image, its auto windows remembered per (frame, percentiles): ``a`` and the ``p`` cycle
     compute a percentile window once (tens of ms on a large frame), not on every press."""
 
-    def __init__(self, image: DicomImage):
+    def __init__(self, image: DisplayImage):
         self._image = image
-        self._auto: dict[tuple[int, float, float], object] = {}
+        self._auto: dict[tuple[int, float, float], PairWindow] = {}
 
     # -- what the state logic reads (controls.VoiSource), delegated by name ---------------------------
     is_color = property(lambda self: self._image.is_color)
@@ -579,16 +599,25 @@ class _Remembered:
     def frame_range(self, frame: int = 0) -> tuple[float, float]:
         return self._image.frame_range(frame)
 
-    def vois(self, frame: int = 0) -> list:
+    def vois(self, frame: int = 0) -> list[Window | VoiLut]:
         return self._image.vois(frame)
 
-    def resolve_voi(self, frame: int = 0, **window: object) -> VoiSelection:
-        return self._image.resolve_voi(frame, **window)
+    def resolve_voi(
+        self,
+        frame: int = 0,
+        *,
+        center: float | None = None,
+        width: float | None = None,
+        mode: str | None = None,
+        voi: int | None = None,
+        preset: str | Preset | None = None,
+    ) -> VoiSelection:
+        return self._image.resolve_voi(frame, center=center, width=width, mode=mode, voi=voi, preset=preset)
 
     def default_window(self, frame: int = 0) -> Window:
         return self._image.default_window(frame)
 
-    def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5):
+    def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5) -> PairWindow:
         key = (frame, low, high)
         if key not in self._auto:
             self._auto[key] = self._image.auto_window(frame, low, high)
@@ -625,8 +654,10 @@ def _level_for(levels: Sequence[pipeline.Level], vp: Viewport) -> int:
     return 0
 
 
-def _patient_lines(image: DicomImage) -> list[str]:
+def _patient_lines(image: DisplayImage) -> list[str]:
     """Patient name and ID (0010,0010), (0010,0020) as one line, when the file has them."""
+    if not isinstance(image, (DicomImage, reformat.ReformattedImage)):  # the images that carry a header
+        return []
     h = image.header
     text = f"{h.get('PatientName', '') or ''}  {h.get('PatientID', '') or ''}".strip()
     return [text] if text else []
@@ -643,7 +674,11 @@ def _fixed(p: tuple[float, float]) -> tuple[int, int]:
     return int(round((p[0] - 0.5) * k)), int(round((p[1] - 0.5) * k))
 
 
-def _outlined(draw: Callable[[tuple[int, int, int], int], None]) -> None:
+#: Draws a shape in a colour (BGR) and a thickness; what it returns (cv2's image) is not used.
+Draw = Callable[[tuple[int, int, int], int], object]
+
+
+def _outlined(draw: Draw) -> None:
     """Draw a shape dark and 3 px wide, then amber and 1 px wide: visible on any grey."""
     draw(SHADOW, 3)
     draw(MEASURE, 1)
@@ -653,7 +688,12 @@ def _draw_ruler(out: np.ndarray, p0: tuple[float, float], p1: tuple[float, float
     a, b = _fixed(p0), _fixed(p1)
     _outlined(lambda c, t: cv2.line(out, a, b, c, t, cv2.LINE_AA, _SHIFT))
     for p in (a, b):
-        _outlined(lambda c, t, p=p: cv2.circle(out, p, 3 << _SHIFT, c, t, cv2.LINE_AA, _SHIFT))
+        _outlined(_end_mark(out, p))
+
+
+def _end_mark(out: np.ndarray, p: tuple[int, int]) -> Draw:
+    """A ruler's end: a small circle at fixed-point ``p``."""
+    return lambda c, t: cv2.circle(out, p, 3 << _SHIFT, c, t, cv2.LINE_AA, _SHIFT)
 
 
 def _draw_ellipse(out: np.ndarray, p0: tuple[float, float], p1: tuple[float, float]) -> None:
@@ -661,6 +701,12 @@ def _draw_ellipse(out: np.ndarray, p0: tuple[float, float], p1: tuple[float, flo
     centre = _fixed(((p0[0] + p1[0]) / 2, (p0[1] + p1[1]) / 2))
     axes = (int(round(abs(p1[0] - p0[0]) / 2 * k)), int(round(abs(p1[1] - p0[1]) / 2 * k)))
     _outlined(lambda c, t: cv2.ellipse(out, centre, axes, 0, 0, 360, c, t, cv2.LINE_AA, _SHIFT))
+
+
+def _short(result: measure.Distance | measure.RoiStats) -> list[str]:
+    """A measurement's text beside its shape: a distance's one line, an ROI's lines."""
+    short = result.short()
+    return [short] if isinstance(short, str) else short
 
 
 def _label(out: np.ndarray, lines: Sequence[str], at: tuple[float, float], scale: float) -> None:

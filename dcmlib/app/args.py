@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from ..cache import DEFAULT_CACHE_MB
 from ..errors import DcmviewError, InvalidArgumentError
@@ -37,7 +38,7 @@ PROG = "dcmview"
 class Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as one line and exit status 2."""
 
-    def error(self, message: str):  # type: ignore[override]  # argparse's NoReturn; we exit the same way
+    def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{PROG}: error: {message}\n")
         raise SystemExit(2)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from typing import Literal
 
 import cv2
 
@@ -51,7 +52,7 @@ def ensure_qt_fonts() -> None:
             return
 
 
-def _x11_screen() -> tuple[int, int] | None | bool:
+def _x11_screen() -> tuple[int, int] | Literal[False] | None:
     """Size of the X display's default screen; False when it cannot be opened, None when unknown."""
     import ctypes
     import ctypes.util
@@ -85,7 +86,7 @@ def screen_size(where: str | None = None) -> tuple[int, int]:
         if sys.platform.startswith("win"):
             import ctypes
 
-            user32 = ctypes.windll.user32  # type: ignore[attr-defined]
+            user32 = ctypes.windll.user32  # type: ignore[attr-defined]  # ctypes.windll exists on Windows only
             return int(user32.GetSystemMetrics(0)), int(user32.GetSystemMetrics(1))
         return DEFAULT_SCREEN
     if os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
