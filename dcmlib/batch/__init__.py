@@ -101,7 +101,7 @@ def convert(
         preset=preset,
         voi=voi,
         auto=auto,
-        channels=None if channels is None else tuple(channels),
+        channels=None if channels is None else tuple(channels),  # type: ignore[arg-type]  # names: checked() parses them
         mode=mode,
         invert=invert,
         overlays=overlays,

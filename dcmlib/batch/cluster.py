@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import uuid
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 
 from ..errors import InvalidArgumentError
 from ..output import TEMP_PREFIX
@@ -34,7 +34,9 @@ LOCAL = "local"
 CONNECT_TIMEOUT = 10
 
 
-def dask_results(jobs: Sequence[Job], options: ConvertOptions, address: str, workers: int) -> Iterator[FileResult]:
+def dask_results(
+    jobs: Sequence[Job], options: ConvertOptions, address: str, workers: int
+) -> Generator[FileResult, None, None]:
     """Yield one result per job, in completion order, computed on the cluster at ``address`` (or ``local``).
 
     Files go to the workers in small batches (:func:`batch_size`), which keeps

@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .. import output
 from ..errors import InvalidArgumentError, OutputError
@@ -119,7 +120,7 @@ def write_record(out: str, options: dict[str, object], sources: Sequence[str]) -
     output.write_bytes(os.path.join(out, RECORD), (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
 
 
-def read_record(out: str) -> dict[str, object] | None:
+def read_record(out: str) -> dict[str, Any] | None:  # a JSON object
     try:
         with open(os.path.join(out, RECORD), encoding="utf-8") as fh:
             return json.load(fh)
@@ -128,14 +129,14 @@ def read_record(out: str) -> dict[str, object] | None:
 
 
 def check_same_run(
-    previous: dict[str, object] | None, options: dict[str, object], sources: Sequence[str], out: str
+    previous: dict[str, Any] | None, options: dict[str, object], sources: Sequence[str], out: str
 ) -> None:
     """Refuse ``--resume`` when the previous run's options or sources differ (naming the first difference)."""
     if previous is None:
         raise InvalidArgumentError(
             f"{RECORD} is missing or damaged; cannot tell how the previous run was made (use --overwrite)", out
         )
-    old: dict = previous.get("options") or {}  # type: ignore[assignment]
+    old: dict = previous.get("options") or {}
     for key, value in options.items():
         if old.get(key) != value:
             raise InvalidArgumentError(
@@ -143,7 +144,7 @@ def check_same_run(
                 f"{old.get(key)!r} then, {value!r} now); use --overwrite",
                 out,
             )
-    if list(previous.get("sources") or []) != list(sources):  # type: ignore[call-overload]
+    if list(previous.get("sources") or []) != list(sources):
         raise InvalidArgumentError("--resume with other sources than the previous run; use --overwrite", out)
 
 
@@ -172,7 +173,10 @@ def plan_resume(jobs: Sequence[Job], rows: Sequence[Row], out: str) -> Resume:
     by_source: dict[tuple[str, str], list[Row]] = {}
     for r in rows:
         by_source.setdefault(key(r["source"], r["series_instance_uid"]), []).append(r)
-    todo, kept, stale, done = [], [], [], 0
+    todo: list[Job] = []
+    kept: list[Row] = []
+    stale: list[str] = []
+    done = 0
     current = {key(j.source, j.series) for j in jobs}
     for job in jobs:
         old = by_source.get(key(job.source, job.series), [])

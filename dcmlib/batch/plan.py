@@ -133,9 +133,9 @@ def plan_series(files: Sequence[SourceFile], out: str) -> list[Job]:
         number = 1
         for path, refs in itertools.groupby(s.frames, key=lambda ref: ref.source):  # a file's frames are together
             n = sum(1 for _ in refs)
-            _, _, size, mtime = by_path[path]  # type: ignore[index]
-            jobs.append(Job(path, out, folder, tuple(range(number, number + n)), size, mtime))  # type: ignore[arg-type]
-            placed.add(path)  # type: ignore[arg-type]
+            _, _, size, mtime = by_path[path]
+            jobs.append(Job(path, out, folder, tuple(range(number, number + n)), size, mtime))
+            placed.add(path)
             number += n
     rest = [(p, os.path.join("unsorted", rel), size, mtime) for p, rel, size, mtime in files if p not in placed]
     jobs.extend(plan_mirror(rest, out))
@@ -158,14 +158,15 @@ def plan_planes(files: Sequence[SourceFile], out: str, plane: str, layout: str) 
     groups = []
     placed: set[str] = set()
     for s in series_list:
-        paths = list(dict.fromkeys(ref.source for ref in s.frames))
-        placed.update(paths)  # type: ignore[arg-type]
-        entries = tuple((p, by_path[p][2], by_path[p][3]) for p in paths)  # type: ignore[index]
+        # group_files reads files: every frame's source is a path
+        paths = list(dict.fromkeys(ref.source for ref in s.frames if isinstance(ref.source, str)))
+        placed.update(paths)
+        entries = tuple((p, by_path[p][2], by_path[p][3]) for p in paths)
         if len(paths) == 1:
-            source, rel = paths[0], _stem(by_path[paths[0]][1]) + f"_{plane}"  # type: ignore[index]
+            source, rel = paths[0], _stem(by_path[paths[0]][1]) + f"_{plane}"
         else:
-            source = os.path.commonpath([os.path.dirname(p) for p in paths])  # type: ignore[arg-type]
-            first, first_rel = by_path[paths[0]][:2]  # type: ignore[index]
+            source = os.path.commonpath([os.path.dirname(p) for p in paths])
+            first, first_rel = by_path[paths[0]][:2]
             rel = os.path.relpath(source, first[: len(first) - len(first_rel)] or os.sep)
         groups.append((s, source, rel.replace(os.sep, "/"), entries))
     per_source = Counter(source for _, source, _, _ in groups)

@@ -99,7 +99,8 @@ def convert_series(job: Job, options: ConvertOptions) -> FileResult:
     with img:
         base.update(modality=img.modality, photometric=img.photometric)
         try:
-            view = img.reformat(options.plane)  # type: ignore[arg-type]
+            assert options.plane is not None  # run_job sends only --plane runs here
+            view = img.reformat(options.plane)
             frames = selected_frames(options.frames, len(view))
             if frames[-1] >= len(view):
                 raise InvalidArgumentError(f"frame {frames[-1] + 1} out of range (1..{len(view)})", job.source)

@@ -214,7 +214,7 @@ class LocalPool:
     def _start(self) -> _Slot:
         ctx = self._context()
         parent, child = ctx.Pipe()
-        proc = ctx.Process(
+        proc = ctx.Process(  # type: ignore[attr-defined]  # typeshed's BaseContext lacks it; every start method's has
             target=_worker_main, args=(child, self.options, self._quiet), daemon=True, name="dcmview-convert"
         )
         proc.start()

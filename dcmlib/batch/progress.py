@@ -16,7 +16,7 @@ __all__ = ["Progress", "progress_mode", "LINE_INTERVAL"]
 LINE_INTERVAL = 5.0
 
 
-def progress_mode(enabled: bool, stream: TextIO) -> str:
+def progress_mode(enabled: bool, stream: TextIO | None) -> str:
     """``bar`` on a terminal (or in Jupyter), ``line`` elsewhere, ``none`` when disabled."""
     if not enabled:
         return "none"

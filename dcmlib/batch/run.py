@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -299,11 +299,13 @@ def _execute(
     tally = _Tally()
     writer = ManifestWriter(os.path.join(out, MANIFEST), sorted_rows(kept))
     bar.update(done)
-    pool, results = None, None
+    pool: LocalPool | None = None
+    results: Iterator[FileResult] | None = None
+    dask_run: Generator[FileResult, None, None] | None = None  # closing it cancels the cluster's work
     interrupted = False
     try:
         if dask:
-            results = dask_results(jobs, options, dask, workers)
+            results = dask_run = dask_results(jobs, options, dask, workers)
         else:
             pool = LocalPool(min(workers, max(len(jobs), 1)), options, timeout=timeout, start_method=start_method)
             results = pool.run(jobs)
@@ -322,8 +324,8 @@ def _execute(
                 writer.write(result.rows)
                 tally.add(result)
             remove_unfinished(pool.unfinished, options.suffix, writer.outputs)
-        if dask and interrupted and results is not None:
-            results.close()  # cancels what has not run
+        if dask_run is not None and interrupted:
+            dask_run.close()  # cancels what has not run
         bar.close()
         writer.close()
     return tally, interrupted

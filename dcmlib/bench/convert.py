@@ -240,8 +240,9 @@ def check_targets(report: Report, s: dict[str, float | None], workers: int, n: i
         lambda v: v < 2,
     )
     line("status quo (--export per file) vs ours", ratio(s.get("export")), lambda v: True)
-    if s.get("ours1") is not None and floor is not None:
-        report(f"  per-file overhead of the pool (1 worker vs the floor): {1000 * (s['ours1'] - floor) / n:.2f} ms")
+    ours1 = s.get("ours1")
+    if ours1 is not None and floor is not None:
+        report(f"  per-file overhead of the pool (1 worker vs the floor): {1000 * (ours1 - floor) / n:.2f} ms")
 
 
 def run(

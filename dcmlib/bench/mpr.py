@@ -23,6 +23,7 @@ Nothing is asserted: timings on shared machines are noisy.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -108,16 +109,17 @@ def run(report: Report = print, *, slices: int = 300, size: int = 512, repeat: i
             folder = Path(tmp) / ("j2k" if j2k else "raw")
             write_ct_series(folder, slices, size, j2k=j2k)
             build_ours(folder)  # warm the page cache and the imports, untimed
-            ours = _best_and_median(lambda folder=folder: build_ours(folder), repeat)
+            ours = _best_and_median(functools.partial(build_ours, folder), repeat)
             line = f"  {label:<48} {ours[0]:8.0f} {ours[1]:10.0f}"
             if sitk is not None:
                 build_simpleitk(folder)
-                theirs = _best_and_median(lambda folder=folder: build_simpleitk(folder), repeat)
+                theirs = _best_and_median(functools.partial(build_simpleitk, folder), repeat)
                 line += f"   {theirs[0]:14.0f} {theirs[1]:7.0f}  {theirs[1] / ours[1]:5.2f}x"
             report(line)
             if not j2k:
                 built = folder
         report("  (ratio = SimpleITK median / ours; target: ours at least as fast, ratio >= 1)")
+        assert built is not None  # the uncompressed series is written first
         report("render a slice from the volume (window 40/400, each slice once)   p50 ms   p99 ms  slices")
         base = dcmlib.load(built, read_ahead=False, on_warning=lambda _msg: None)
         for plane in ("coronal", "sagittal"):

@@ -90,7 +90,9 @@ def write_ct_series(folder: str | os.PathLike[str], slices: int, size: int = 512
 
             meta.TransferSyntaxUID = JPEG2000Lossless
             ds.PixelRepresentation = 0
-            ds.PixelData = encapsulate([imagecodecs.jpeg2k_encode(px.astype(np.uint16), level=0, codecformat="J2K")])
+            ds.PixelData = encapsulate(
+                [bytes(imagecodecs.jpeg2k_encode(px.astype(np.uint16), level=0, codecformat="J2K"))]
+            )
         else:
             ds.PixelData = px.tobytes()
         path = folder / f"IM{slices - 1 - i:05d}.dcm"

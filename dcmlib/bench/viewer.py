@@ -30,7 +30,7 @@ from dataclasses import replace
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
-from pydicom.uid import JPEGBaseline8Bit, generate_uid
+from pydicom.uid import UID, JPEGBaseline8Bit, generate_uid
 
 from .. import controls, load
 from ..controls import ViewerState
@@ -124,7 +124,7 @@ def run_case(label: str, ds: Dataset, repeat: int = 30, zooms: tuple[str, ...] =
     fitted = view.state
     for where in zooms:
         vp = fitted.viewport
-        if where != "fit":
+        if vp is not None and where != "fit":  # a View's state has one
             vp = vp.zoomed(1.0 if where == "1:1" else 8.0, (vw * 0.4, vh * 0.4))
         start = replace(fitted, viewport=vp)
         print(f"  at {where} (zoom {start.zoom * 100:g}%)")
@@ -161,7 +161,7 @@ def jpeg_cine(frames: int = 120, rows: int = 480, cols: int = 640, fps: float = 
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.3.1"  # US multi-frame
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = UID("1.2.840.10008.5.1.4.1.1.3.1")  # US multi-frame
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
     ds.Modality = "US"
     ds.Rows, ds.Columns, ds.NumberOfFrames = rows, cols, frames

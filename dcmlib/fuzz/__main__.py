@@ -24,6 +24,7 @@ out-of-memory artifacts and the grown corpus (``DIR/corpus``).
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -33,13 +34,18 @@ import tempfile
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 
 from . import mutate, runner
 
 DEFAULT_SEED = 20261129
 
 
-def boundary(path: str, *, on_warning=None, quiet: bool = False) -> int:
+def _warn_on_stderr(message: str) -> None:
+    sys.stderr.write(f"{runner.WARNING_PREFIX}{message}\n")
+
+
+def boundary(path: str, *, on_warning: Callable[[str], None] | None = None, quiet: bool = False) -> int:
     """The library boundary on one file, in this process: 0 (rendered), 2 (DcmviewError) or :data:`runner.BAD_OUTPUT`.
 
     Anything else (an exception that is no DcmviewError, a signal) escapes to the caller.
@@ -49,7 +55,7 @@ def boundary(path: str, *, on_warning=None, quiet: bool = False) -> int:
 
     import dcmlib
 
-    warn = on_warning or (lambda message: sys.stderr.write(f"{runner.WARNING_PREFIX}{message}\n"))
+    warn = on_warning or _warn_on_stderr
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
         try:
@@ -109,7 +115,7 @@ def library_jobs(selected, workdir: str, modes: tuple[str, ...] = ("file", "seri
                 case,
                 mode,
                 runner.Job(
-                    lambda p=path: boundary(p),
+                    functools.partial(boundary, path),
                     file=path,
                     workdir=folder,
                     keep=keep,

@@ -40,8 +40,11 @@ import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .mutate import Case
+
+_K = TypeVar("_K")  # what a caller keys its jobs by
 
 __all__ = [
     "CLASSES",
@@ -258,10 +261,10 @@ def _child(target: Callable[[], int | None], out_path: str, err_path: str, limit
         code = target()
         status = 0 if code is None else int(code)
     except SystemExit as exc:
-        code = exc.code
-        status = 0 if code is None else (code if isinstance(code, int) else 1)
-        if not isinstance(code, (int, type(None))):
-            sys.stderr.write(f"{code}\n")
+        exit_code = exc.code
+        status = 0 if exit_code is None else (exit_code if isinstance(exit_code, int) else 1)
+        if not isinstance(exit_code, (int, type(None))):
+            sys.stderr.write(f"{exit_code}\n")
     except BaseException:  # noqa: BLE001 - the whole point: report anything as a traceback
         try:
             traceback.print_exc()
@@ -308,13 +311,11 @@ def run_forked(target: Callable[[], int | None], *, timeout: float = 20.0, memor
     return next(iter(_run_many([("", job)], jobs=1, timeout=timeout, memory=memory)))[1]
 
 
-def _run_many(
-    items: Iterable[tuple[object, Job]], *, jobs: int, timeout: float, memory: int
-) -> Iterator[tuple[object, _Raw]]:
+def _run_many(items: Iterable[tuple[_K, Job]], *, jobs: int, timeout: float, memory: int) -> Iterator[tuple[_K, _Raw]]:
     """Run jobs in forked children, a few at a time, with a wall-clock kill."""
     limit = _address_space_limit(memory)
     scratch = tempfile.mkdtemp(prefix="dcmfuzz-io-")
-    running: dict[int, tuple[object, float, int | None, str, str]] = {}  # pid -> (key, start, pidfd, out, err)
+    running: dict[int, tuple[_K, float, int | None, str, str]] = {}  # pid -> (key, start, pidfd, out, err)
     pending = iter(items)
     exhausted = False
     counter = 0
@@ -512,7 +513,7 @@ def run_jobs(
 
     results: dict[int, Result] = {}
     for n, raw in _run_many(feed(), jobs=jobs, timeout=timeout, memory=memory):
-        case, mode, job = keyed[n]  # type: ignore[index]
+        case, mode, job = keyed[n]
         klass, detail = classify(raw, job)
         results[n] = Result(
             case.name,

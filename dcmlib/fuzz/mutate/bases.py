@@ -15,6 +15,7 @@ import numpy as np
 import pydicom
 from pydicom import config as _config
 from pydicom.data import get_testdata_file
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
@@ -338,7 +339,7 @@ def analyse(name: str, data: bytes) -> Base:
         for tag in ds.keys():
             raw = ds.get_item(tag, keep_deferred=True)
             tell = getattr(raw, "value_tell", None)
-            if not getattr(raw, "is_raw", False) or tell is None:
+            if not isinstance(raw, RawDataElement) or not raw.is_raw or tell is None:
                 continue
             vr = None if implicit else raw.VR
             header = 8 if implicit or vr not in LONG_VRS else 12

@@ -77,10 +77,10 @@ def _truncate(rng: random.Random, b: Base) -> Result:
         at = el.start + rng.randrange(1, el.header)
     elif how == "preamble":
         at = rng.choice((0, 1, 128, 131, 132, 140))
-    elif how == "in-pixel-data":
-        at = b.pixel.value_start + rng.randrange(max(n - b.pixel.value_start, 1))  # type: ignore[union-attr]
-    elif how == "at-pixel-data":
-        at = b.pixel.start + rng.choice((0, 4, 8, b.pixel.header))  # type: ignore[union-attr]
+    elif how == "in-pixel-data" and b.pixel is not None:  # offered only with pixel data
+        at = b.pixel.value_start + rng.randrange(max(n - b.pixel.value_start, 1))
+    elif how == "at-pixel-data" and b.pixel is not None:
+        at = b.pixel.start + rng.choice((0, 4, 8, b.pixel.header))
     else:
         at = n // 2
     at = max(0, min(at, n - 1))

@@ -55,7 +55,9 @@ def _geometry(rng: random.Random, b: Base) -> Result:
             )
         )
         if key == "NumberOfFrames":
-            value = rng.choice(_IS_VALUES + (str(b.frames + 1), str(b.frames * 2), str(max(b.frames - 1, 0))))
+            value: str | int = rng.choice(
+                _IS_VALUES + (str(b.frames + 1), str(b.frames * 2), str(max(b.frames - 1, 0)))
+            )
             put(ds, b, key, "IS", value)
         elif key == "Rows+Columns":
             r, c = rng.choice(((65535, 65535), (1, 65535), (65535, 1), (0, 0), (46341, 46341)))
@@ -166,7 +168,9 @@ def _number(rng: random.Random, b: Base) -> Result:
             )
         )
         if key == "VOILUTFunction":
-            value = rng.choice(("SIGMOID", "LINEAR_EXACT", "LINEAR", "garbage", "", "sigmoid", "SIGMOID\\LINEAR"))
+            value: str | int = rng.choice(
+                ("SIGMOID", "LINEAR_EXACT", "LINEAR", "garbage", "", "sigmoid", "SIGMOID\\LINEAR")
+            )
             put(ds, b, key, "CS", value)
         elif key == "PresentationLUTShape":
             value = rng.choice(("INVERSE", "IDENTITY", "", "inverse", "LIN OD", "INVERSE\\IDENTITY"))

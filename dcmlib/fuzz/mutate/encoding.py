@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import struct
+from typing import Any
 
 import pydicom
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.tag import Tag
+from pydicom.tag import BaseTag, Tag
 
 from .bases import Base, quiet
 
@@ -23,7 +24,8 @@ def _encode(vr: str, value: object, little: bool) -> bytes:
     order = "<" if little else ">"
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
-    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    # a mutation's values are anything (that is the point): int() and float() refuse what is no number
+    values: list[Any] = list(value) if isinstance(value, (list, tuple)) else [value]
     if vr in _INT_FORMATS:
         fmt = _INT_FORMATS[vr]
         bits = struct.calcsize(fmt) * 8
@@ -36,7 +38,7 @@ def _encode(vr: str, value: object, little: bool) -> bytes:
     return text
 
 
-def tag_of(key: str | int) -> Tag:
+def tag_of(key: str | int) -> BaseTag:
     if isinstance(key, str):
         t = tag_for_keyword(key)
         if t is None:
