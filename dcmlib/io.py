@@ -126,7 +126,7 @@ def read_file(path: Path) -> tuple[Dataset, list[str]]:
         raise NotDicomError("the deflated data set cannot be inflated (damaged, or not deflated)", path) from None
     except OSError as exc:
         raise NotDicomError(f"cannot read ({exc.strerror or 'input/output error'})", path) from None
-    except Exception as exc:  # noqa: BLE001 - pydicom's reader fails in many ways on damaged files
+    except Exception as exc:  # pydicom's reader fails in many ways on damaged files
         raise NotDicomError(f"not a readable DICOM file ({_read_problem(exc)})", path) from None
     _check_cut_element(ds, path)
     notes = sanitize(ds)
@@ -154,7 +154,7 @@ def _check_cut_element(ds: Dataset, path: Path) -> None:
         return
     try:
         raw = ds.get_item(tags[-1], keep_deferred=True)  # as read: no conversion
-    except Exception:  # noqa: BLE001 - a damaged element; sanitize() names or drops it
+    except Exception:  # a damaged element; sanitize() names or drops it
         return
     length, value = getattr(raw, "length", None), getattr(raw, "value", None)
     if isinstance(value, bytes) and isinstance(length, int) and length != 0xFFFFFFFF and len(value) < length:
@@ -258,7 +258,7 @@ def prune_damaged(ds: Dataset) -> int:
             try:
                 for child in ds[tag].value or ():
                     dropped += prune_damaged(child)
-            except Exception:  # noqa: BLE001 - a sequence that does not parse goes too
+            except Exception:  # a sequence that does not parse goes too
                 del ds[tag]
                 dropped += 1
     return dropped
@@ -281,7 +281,7 @@ def sanitize(ds: Dataset) -> list[str]:
             continue
         try:
             elem = ds[tag]
-        except Exception as exc:  # noqa: BLE001 - pydicom's conversion raises many types
+        except Exception as exc:  # pydicom's conversion raises many types
             del ds[tag]
             what = "unknown Value Representation" if isinstance(exc, NotImplementedError) else "unreadable value"
             notes.append(f"header element {tag} ignored ({what})")
@@ -375,7 +375,7 @@ def read_header(path: str | os.PathLike[str]) -> tuple[Dataset, PixelElement] | 
     try:
         ds = pydicom.dcmread(bio, stop_before_pixels=True, force=force)
         deflated = ds.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
-    except Exception:  # noqa: BLE001 - a truncated head can fail in many ways; the exact path decides
+    except Exception:  # a truncated head can fail in many ways; the exact path decides
         ds, deflated = None, False
     if ds is not None and force and "SOPClassUID" not in ds and "Rows" not in ds:
         return None, NOT_DICOM  # bytes that only began like a data set
@@ -399,7 +399,7 @@ def read_header(path: str | os.PathLike[str]) -> tuple[Dataset, PixelElement] | 
             prune_damaged(ds)
     except InvalidDicomError:
         return None, NOT_DICOM
-    except Exception:  # noqa: BLE001 - pydicom raises many types on damaged files
+    except Exception:  # pydicom raises many types on damaged files
         return None, NOT_DICOM if force else UNREADABLE
     return (ds, pixels) if pixels is not None else (None, NO_PIXELS)
 
@@ -664,7 +664,7 @@ def decode_frame(ref: FrameRef, lay: Layout, where: ErrorPath, *, threads: bool 
             raise
         except MemoryError:
             raise PixelDataError("not enough memory to decode the frame", where) from None
-        except BaseException as exc:  # noqa: BLE001 - decoders raise anything, Rust panics included
+        except BaseException as exc:  # decoders raise anything, Rust panics included
             failure = exc
     if arr is None and ts in _CODECS:
         try:
@@ -673,7 +673,7 @@ def decode_frame(ref: FrameRef, lay: Layout, where: ErrorPath, *, threads: bool 
             raise
         except MemoryError:
             raise PixelDataError("not enough memory to decode the frame", where) from None
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             failure = exc
     if arr is None:
         raise PixelDataError(_decode_problem(ts), where) from failure
@@ -701,7 +701,7 @@ def _decode_j2k_threaded(ds: Dataset, index: int, lay: Layout) -> np.ndarray | N
         if bool(frame[42] & 0x80) != lay.signed:
             return None
         arr = imagecodecs.jpeg2k_decode(frame)
-    except Exception:  # noqa: BLE001 - the usual decoders decide and word the error
+    except Exception:  # the usual decoders decide and word the error
         return None
     want = np.dtype(f"{'i' if lay.signed else 'u'}{lay.bits_allocated // 8}")
     if arr.dtype != want or arr.shape != lay.shape:
@@ -724,7 +724,7 @@ def _with_pixels(path: str | os.PathLike[str], lay: Layout, where: ErrorPath) ->
         pixels = pixel_element(ds)
     except (OSError, MemoryError):
         raise PixelDataError("the pixel data cannot be read (the file is unreadable)", where) from None
-    except Exception:  # noqa: BLE001 - pydicom's reader fails in many ways on damaged files
+    except Exception:  # pydicom's reader fails in many ways on damaged files
         raise PixelDataError("the pixel data cannot be read (the file is cut short or damaged)", where) from None
     if pixels is None:
         raise PixelDataError("the pixel data element is gone from the file", where)

@@ -419,7 +419,7 @@ def _read_seg(p: Path, where: str):
         data = seg.get("PixelData")
     except MemoryError:
         raise SegmentationError("the segmentation does not fit in memory", where) from None
-    except Exception as exc:  # noqa: BLE001 - highdicom and pydicom raise ValueError, AttributeError, KeyError ...
+    except Exception as exc:  # highdicom and pydicom raise ValueError, AttributeError, KeyError ...
         raise SegmentationError(f"damaged DICOM Segmentation ({exception_text(exc, 100)})", where) from None
     if data is None:
         raise SegmentationError("damaged DICOM Segmentation (no Pixel Data)", where)
@@ -450,7 +450,7 @@ class _SegFrames:
                 frame = np.asarray(pixel_array(self._seg, index=i))
             except MemoryError:
                 raise SegmentationError("a segmentation frame does not fit in memory", self._where) from None
-            except Exception as exc:  # noqa: BLE001 - the decoders' own errors
+            except Exception as exc:  # the decoders' own errors
                 raise SegmentationError(
                     f"frame {i + 1} cannot be decoded ({exception_text(exc, 100)})", self._where
                 ) from None
@@ -529,7 +529,7 @@ def _seg_segmentation(p: Path, image, refs: list, where: str) -> Segmentation:
         return _map_seg(seg, frames, image, refs, where)
     except DcmviewError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a damaged sequence highdicom let through
+    except Exception as exc:  # a damaged sequence highdicom let through
         raise SegmentationError(f"damaged DICOM Segmentation ({exception_text(exc, 100)})", where) from None
 
 
@@ -616,7 +616,7 @@ def find_segmentations(image, limit: int = 2000) -> list[tuple[str, Dataset]]:
             ds = pydicom.dcmread(f, stop_before_pixels=True)
             if uids & _referenced_uids(ds):
                 found.append((f, ds))
-        except Exception:  # noqa: BLE001 - not DICOM, or damaged: not a segmentation of this image
+        except Exception:  # not DICOM, or damaged: not a segmentation of this image
             continue
     return found
 

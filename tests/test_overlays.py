@@ -197,7 +197,7 @@ def test_objects_parse_once_into_frozen_values():
     (plane,) = objects.overlays
     assert (plane.group, plane.kind, plane.rows, plane.columns, plane.origin) == (0x6002, "R", 13, 9, (-3, 36))
     with pytest.raises(AttributeError):
-        plane.kind = "G"  # type: ignore[misc]
+        plane.kind = "G"  # type: ignore[misc]  # the frozen dataclass refuses it: what this tests
 
 
 def test_damaged_overlay_is_left_out_with_a_note(tmp_path):

@@ -536,3 +536,17 @@ def test_t_on_a_single_image_says_why(viewer_of):
     v = viewer_of(img)
     v.on_key(ord("t"))
     assert v.img is img and "two or more slices" in v.state.message
+
+
+def test_the_viewer_opens_on_a_reformatted_plane(viewer_of, tmp_path):
+    """``dcmview.py FOLDER --plane coronal``: the window opens on the plane (its title names the folder;
+    only an acquired series names its series), and ``s`` is the plane's render."""
+    import cv2
+
+    (tmp_path / "s").mkdir()
+    img, _ = load(axial(tmp_path / "s"))
+    plane = img.reformat("coronal")
+    v = viewer_of(plane, center=300, width=1200)
+    assert v.title == "dcmview - s (coronal)" and v.state.n_frames == SIZES["coronal"][2]
+    path = v.snapshot()
+    assert np.array_equal(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), plane.render(300, 1200, frame=v.state.frame))

@@ -27,7 +27,7 @@ from dcmlib.view import View
 from helpers import assert_one_error_line, make_ds, run_cli, series_datasets, write_ds, write_series
 
 hd = pytest.importorskip("highdicom")
-from pydicom.sr.codedict import codes  # noqa: E402
+from pydicom.sr.codedict import codes  # noqa: E402 - after the highdicom skip, which needs it
 
 ROWS, COLS = 16, 20
 GREY = 100  # every source pixel, shown as grey 100: ((100 - 127.5) / 255 + 0.5) x 255 (C.11.2.1.2.1, window 128 / 256)

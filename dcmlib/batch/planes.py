@@ -108,7 +108,7 @@ def convert_series(job: Job, options: ConvertOptions) -> FileResult:
             return failed(exc.problem)
         except MemoryError:
             return failed("not enough memory to build the volume")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a bug must fail this series, not the run
             return failed(internal_error(exc))
         spacing = view.pixel_spacing(0)
         base.update(

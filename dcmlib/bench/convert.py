@@ -261,7 +261,7 @@ def run(
 
     workers = workers or default_workers()
     try:
-        import distributed  # noqa: F401
+        import distributed  # noqa: F401 - only whether Dask is installed
     except ImportError:
         if dask:
             report("(--dask not measured: dask.distributed is not installed; pip install -e '.[dask]')")

@@ -265,17 +265,17 @@ def _child(target: Callable[[], int | None], out_path: str, err_path: str, limit
         status = 0 if exit_code is None else (exit_code if isinstance(exit_code, int) else 1)
         if not isinstance(exit_code, (int, type(None))):
             sys.stderr.write(f"{exit_code}\n")
-    except BaseException:  # noqa: BLE001 - the whole point: report anything as a traceback
+    except BaseException:  # the whole point: report anything as a traceback
         try:
             traceback.print_exc()
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             pass
         status = 1
     finally:
         try:
             sys.stdout.flush()
             sys.stderr.flush()
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             pass
         os._exit(status & 0xFF)
 

@@ -50,7 +50,7 @@ def case(seed: int, index: int) -> Case:
         try:
             with quiet():
                 out = KINDS[kind][1](rng, base)
-        except Exception:  # noqa: BLE001 - a mutation pydicom cannot write: draw another
+        except Exception:  # a mutation pydicom cannot write: draw another
             continue
         if out is not None and out[0] != base.data:
             data, note = out
