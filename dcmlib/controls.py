@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Protocol
 
 from .displayable import DEFAULT_ALPHA
 from .errors import InvalidArgumentError
-from .lut import MODES as _VOI_MODES
 from .lut import VoiFunction, VoiLut, Window
 from .presets import PRESETS, applies_hu
 from .viewport import Viewport
@@ -50,7 +49,6 @@ if TYPE_CHECKING:  # pipeline pulls in OpenCV; the state logic only names its ty
     from .presets import Preset
 
 __all__ = [
-    "MODES",
     "VoiSource",
     "ViewerState",
     "TrackbarScale",
@@ -90,8 +88,7 @@ __all__ = [
 ]
 
 #: Display mode names in the order ``m`` cycles them; the ``mode`` trackbar position is the index.
-MODES: tuple[str, ...] = tuple(_VOI_MODES)
-_FUNCTIONS: tuple[VoiFunction, ...] = tuple(_VOI_MODES.values())
+_FUNCTIONS: tuple[VoiFunction, ...] = tuple(VoiFunction)  #: the mode trackbar's positions, in lut.MODES' order
 
 # --------------------------------------------------------------------------- keys
 
@@ -1174,7 +1171,7 @@ def trackbar_ranges(state: ViewerState) -> dict[str, tuple[int, int]]:
     if not state.is_color:
         ranges[state.scale.name("center")] = state.scale.center_range()
         ranges[state.scale.name("width")] = state.scale.width_range()
-        ranges["mode"] = (0, len(MODES) - 1)
+        ranges["mode"] = (0, len(_FUNCTIONS) - 1)
     if state.n_frames > 1:
         ranges["frame"] = (1, state.n_frames)
     return ranges

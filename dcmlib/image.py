@@ -21,8 +21,6 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from . import io, pipeline
-from . import overlays as display
-from . import pstate as pstate_stage
 from .displayable import RenderOptions
 from .errors import DcmviewWarning, InvalidArgumentError, NotDicomError, PixelDataError
 from .frames import FrameRef
@@ -39,10 +37,11 @@ from .header import (
 )
 from .imagebase import ImageBase
 from .lut import PairWindow, VoiLut, Window
+from .overlays import DisplayObjects, apply_layers, describe_objects, fill_value, layers
 from .pipeline import VoiSelection
 from .presentation import needs_inversion
 from .presets import PRESETS, Preset
-from .pstate import PresentationState
+from .pstate import PresentationState, describe_pstate, find_pstates, image_slices, render_with_state
 from .stack import FrameStore
 from .summary import summary
 
@@ -187,9 +186,9 @@ class DicomImage(ImageBase):
                 unit=self.unit,
                 span=None if first is None or last is None else (first, last),
             )
-        text = "\n".join([text, *display.describe_objects(self.display_objects(0))])
-        slices = pstate_stage.image_slices(self) if self.is_series else None
-        text = "\n".join([text, *(pstate_stage.describe_pstate(s, slices) for s in self.pstates())])
+        text = "\n".join([text, *describe_objects(self.display_objects(0))])
+        slices = image_slices(self) if self.is_series else None
+        text = "\n".join([text, *(describe_pstate(s, slices) for s in self.pstates())])
         from .segmentation import describe_found
 
         text = "\n".join([text, *describe_found(self)])
@@ -273,7 +272,7 @@ class DicomImage(ImageBase):
     def frame_range(self, frame: int = 0) -> tuple[float, float]:
         """(min, max) of a frame's modality values, padding and NaN excluded."""
         f = self._check_frame(frame)
-        return (0.0, 255.0) if self.is_color else self._frames.value_range(f)
+        return (0.0, 255.0) if self.is_color else self._frames.data_range(f)
 
     @property
     def value_range(self) -> tuple[float, float]:
@@ -372,11 +371,11 @@ class DicomImage(ImageBase):
         """
         opts = RenderOptions.of(options, center=center, width=width, **changes)
         if opts.pstate is not None:
-            return pstate_stage.render(self, opts.pstate, frame, opts)
+            return render_with_state(self, opts.pstate, frame, opts)
         out = self._render(frame, opts)
         planes = self.object_layers(frame, overlays=opts.overlays, shutters=opts.shutters)
         if planes is not None:
-            out = display.apply_layers(np.array(out), planes, self.shutter_fill(frame))
+            out = apply_layers(np.array(out), planes, self.shutter_fill(frame))
         seg = opts.seg
         return out if seg is None else seg[0].apply(out, frame, seg[1], seg[2])
 
@@ -393,9 +392,9 @@ class DicomImage(ImageBase):
 
     @functools.cached_property
     def _found_pstates(self) -> tuple[PresentationState, ...]:
-        return tuple(pstate_stage.find_pstates(self.path, set(pstate_stage.image_slices(self))))
+        return tuple(find_pstates(self.path, set(image_slices(self))))
 
-    def display_objects(self, frame: int = 0) -> display.DisplayObjects:
+    def display_objects(self, frame: int = 0) -> DisplayObjects:
         """The overlay planes and display shutter of the frame's file (PS3.3 C.9.2, C.7.6.11), parsed once."""
         objects, new = self._frames.display_objects(self._check_frame(frame))
         for note in objects.notes if new else ():
@@ -407,13 +406,13 @@ class DicomImage(ImageBase):
         if not (overlays or shutters):
             return None
         ref = self._frames.refs[self._check_frame(frame)]
-        return display.layers(
+        return layers(
             self.display_objects(frame), ref.index, self.rows, self.columns, overlays=overlays, shutters=shutters
         )
 
     def shutter_fill(self, frame: int = 0) -> tuple[int, int, int] | int:
         """What the shutter shows on this image's 8-bit output: a grey level, or BGR for colour (C.7.6.11)."""
-        return display.fill_value(self.display_objects(frame), self.is_color)
+        return fill_value(self.display_objects(frame), self.is_color)
 
     def _render(self, frame: int, opts: RenderOptions) -> np.ndarray:
         """:meth:`render` without the display objects: the grey or colour pipeline alone."""

@@ -33,7 +33,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from .header import multi
-from .shutters import Shutter, describe_shutter, fill_bgr, fill_grey, parse_shutter, shutter_mask
+from .shutters import Shutter, describe_shutter, fill_bgr, fill_gray, parse_shutter, shutter_mask
 
 __all__ = [
     "Overlay",
@@ -304,4 +304,4 @@ def fill_value(objects: DisplayObjects, color: bool) -> tuple[int, int, int] | i
     """The shutter's fill on an 8-bit output: grey level, or a BGR triple for colour output (C.7.6.11)."""
     if objects.shutter is None:
         return 0
-    return fill_bgr(objects.shutter) if color else fill_grey(objects.shutter)
+    return fill_bgr(objects.shutter) if color else fill_gray(objects.shutter)

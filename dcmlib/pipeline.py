@@ -54,7 +54,7 @@ __all__ = [
     "apply_table",
     "color_display",
     "padding_mask",
-    "value_range",
+    "data_range",
     "window_viewport",
     "pyramid",
     "resample_region",
@@ -267,7 +267,7 @@ def padding_mask(stored: np.ndarray, padding: tuple[float, float] | None) -> np.
     return (stored >= padding[0]) & (stored <= padding[1])
 
 
-def value_range(values: np.ndarray, mask: np.ndarray | None) -> tuple[float, float]:
+def data_range(values: np.ndarray, mask: np.ndarray | None) -> tuple[float, float]:
     """(min, max) of the values outside ``mask``, NaN excluded; (0, 0) when nothing is left."""
     sel = values[~mask] if mask is not None else values
     if sel.dtype.kind == "f" and not np.isfinite(sel).all():

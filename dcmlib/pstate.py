@@ -71,12 +71,12 @@ __all__ = [
     "displayed_area",
     "draw_annotations",
     "describe_pstate",
-    "layer_colour",
-    "needs_colour",
+    "layer_color",
+    "needs_color",
     "present",
     "image_slices",
-    "grey",
-    "render",
+    "gray",
+    "render_with_state",
     "PresentedImage",
 ]
 
@@ -125,7 +125,7 @@ class GraphicLayer:
 
     name: str
     order: int = 0
-    grey: int | None = None
+    gray: int | None = None
     lab: tuple[int, int, int] | None = None
     description: str = ""
 
@@ -383,12 +383,12 @@ def _area(item: Dataset) -> DisplayedArea:
 
 
 def _layer(item: Dataset) -> GraphicLayer:
-    grey = item.get("GraphicLayerRecommendedDisplayGrayscaleValue")
+    gray = item.get("GraphicLayerRecommendedDisplayGrayscaleValue")
     lab = [int(v) for v in multi(item.get("GraphicLayerRecommendedDisplayCIELabValue"))]
     return GraphicLayer(
         text_value(item, "GraphicLayer"),
         int(item.get("GraphicLayerOrder") or 0),
-        None if grey in (None, "") else int(grey),
+        None if gray in (None, "") else int(gray),
         (lab[0], lab[1], lab[2]) if len(lab) == 3 else None,
         text_value(item, "GraphicLayerDescription"),
     )
@@ -594,20 +594,20 @@ def displayed_area(image: np.ndarray, box: tuple[int, int, int, int], scale: flo
 # ----------------------------------------------------------------------------- annotations
 
 
-def layer_colour(layer: GraphicLayer, colour: bool) -> int | tuple[int, int, int]:
+def layer_color(layer: GraphicLayer, colour: bool) -> int | tuple[int, int, int]:
     """A layer's recommended grey (16-bit P-value scaled to 8 bits) or CIELab colour as BGR; white by default."""
     if colour and layer.lab is not None:
         return lab_bgr(layer.lab)
-    if layer.grey is not None:
-        return int(round(min(max(layer.grey, 0), 65535) * 255 / 65535))
+    if layer.gray is not None:
+        return int(round(min(max(layer.gray, 0), 65535) * 255 / 65535))
     if layer.lab is not None:
         return int(round(layer.lab[0] * 255 / 65535))
     return 255
 
 
-def needs_colour(state: PresentationState, annotations: tuple[Annotation, ...]) -> bool:
+def needs_color(state: PresentationState, annotations: tuple[Annotation, ...]) -> bool:
     """Whether the annotations ask for colour: a drawn layer with a recommended CIELab value and no grey."""
-    return any(state.layer(a.layer).lab is not None and state.layer(a.layer).grey is None for a in annotations)
+    return any(state.layer(a.layer).lab is not None and state.layer(a.layer).gray is None for a in annotations)
 
 
 _SHIFT = 4  # sub-pixel bits for cv2 drawing
@@ -643,7 +643,7 @@ def draw_annotations(
         return a
 
     for ann in annotations:
-        colour = layer_colour(state.layer(ann.layer), out.ndim == 3)
+        colour = layer_color(state.layer(ann.layer), out.ndim == 3)
         c = colour if isinstance(colour, tuple) else (colour,) * (3 if out.ndim == 3 else 1)
         for g in ann.graphics:
             p = place(g.points, g.units)
@@ -740,7 +740,7 @@ def present(
     out = displayed_area(spatial(image, state.rotation, state.flip), box, scale)
     found = state.annotations_for(sop_uid, frame) if annotations else ()
     if found:
-        if out.ndim == 2 and needs_colour(state, found):
+        if out.ndim == 2 and needs_color(state, found):
             out = cv2.cvtColor(out, cv2.COLOR_GRAY2BGR)
         draw_annotations(out, state, found, m)
     return out
@@ -757,7 +757,7 @@ def image_slices(img: DicomImage) -> dict[str, int]:
     return found
 
 
-def grey(img: DicomImage, state: PresentationState, frame: int = 0, opts: RenderOptions | None = None) -> np.ndarray:
+def gray(img: DicomImage, state: PresentationState, frame: int = 0, opts: RenderOptions | None = None) -> np.ndarray:
     """A frame through a state's grey stages only (Modality LUT, VOI, Presentation LUT; PS3.4 N.2), at image
     size, padding black; ``opts``' window overrides the state's VOI, its ``invert`` flips.  A state that does
     not reference the frame, or a colour image, is a :class:`PresentationStateError`."""
@@ -774,7 +774,7 @@ def grey(img: DicomImage, state: PresentationState, frame: int = 0, opts: Render
     def identity() -> Window:  # no Softcopy VOI LUT: the modality output's whole range
         ends = pipeline.expressible_range(img.layout, modality)
         if ends is None:
-            ends = pipeline.value_range(pipeline.apply_modality(stored, modality), img.padding_mask(frame))
+            ends = pipeline.data_range(pipeline.apply_modality(stored, modality), img.padding_mask(frame))
         return pipeline.minmax_window(*ends)
 
     sel = pipeline.resolve_voi(
@@ -801,11 +801,11 @@ def grey(img: DicomImage, state: PresentationState, frame: int = 0, opts: Render
     return out
 
 
-def render(img: DicomImage, state: PresentationState, frame: int, opts: RenderOptions) -> np.ndarray:
+def render_with_state(img: DicomImage, state: PresentationState, frame: int, opts: RenderOptions) -> np.ndarray:
     """``img.render(pstate=state)``: the grey stages, the overlays the state activates and its shutter at image
     size (C.11.7, C.7.6.11), the segmentation ``opts`` holds, then the state's spatial stages and
     annotations (:func:`present`)."""
-    out = grey(img, state, frame, opts)
+    out = gray(img, state, frame, opts)
     objects = state.display_objects(img.display_objects(frame))
     planes = (
         layers(
@@ -931,9 +931,7 @@ class PresentedImage(ImageBase):
         return mask if mask.any() else None
 
     def frame_range(self, frame: int = 0) -> tuple[float, float]:
-        from .pipeline import value_range
-
-        return value_range(self.values(frame), self.padding_mask(frame))
+        return pipeline.data_range(self.values(frame), self.padding_mask(frame))
 
     @property
     def value_range(self) -> tuple[float, float]:
@@ -965,12 +963,10 @@ class PresentedImage(ImageBase):
 
     def object_layers(self, frame: int = 0, *, overlays: bool = True, shutters: bool = True) -> np.ndarray | None:
         """The image's overlays and the state's shutter (C.7.6.11), presented like the values."""
-        from . import overlays as display
-
         if not (overlays or shutters):
             return None
         objects = self.state.display_objects(self._image.display_objects(frame))
-        planes = display.layers(
+        planes = layers(
             objects,
             self._image.frame_ref(frame).index,
             self._image.rows,
@@ -985,9 +981,7 @@ class PresentedImage(ImageBase):
         return np.ascontiguousarray(np.moveaxis(self._present(np.moveaxis(planes, 0, -1), frame), -1, 0))
 
     def shutter_fill(self, frame: int = 0):
-        from . import overlays as display
-
-        return display.fill_value(self.state.display_objects(self._image.display_objects(frame)), False)
+        return fill_value(self.state.display_objects(self._image.display_objects(frame)), False)
 
     def render(
         self,

@@ -16,7 +16,7 @@ viewer's canvas goes through :func:`blend` too.
   Position (Patient) equals its Plane Position Sequence's within
   :data:`POSITION_TOLERANCE_MM` (same Frame of Reference).  Each segment is
   drawn in its Recommended Display CIELab Value (C.8.20.2, scaled as
-  C.10.7.1.1, see :func:`dcmlib.color.dicom_lab_to_rgb`), else in :data:`COLOURS`.
+  C.10.7.1.1, see :func:`dcmlib.color.dicom_lab_to_rgb`), else in :data:`COLORS`.
 - **Masks**: an array of the image's size, (rows, cols) for one frame or
   (frames, rows, cols) in the viewer's slice order; label values 1..N are
   segments, 0 background; a boolean mask is one segment.
@@ -50,7 +50,7 @@ __all__ = [
     "outline",
     "find_segmentations",
     "describe_found",
-    "COLOURS",
+    "COLORS",
     "DEFAULT_ALPHA",
     "POSITION_TOLERANCE_MM",
     "SEG_STORAGE",
@@ -66,7 +66,7 @@ SEG_CLASSES = (SEG_STORAGE, "1.2.840.10008.5.1.4.1.1.66.7")
 #: A SEG frame's Image Position (Patient) matches a slice's within this distance (mm).
 POSITION_TOLERANCE_MM = 0.05
 #: Segment colours (RGB) when the SEG recommends none, or for mask labels: label k gets entry (k - 1) mod 10.
-COLOURS: tuple[tuple[int, int, int], ...] = (
+COLORS: tuple[tuple[int, int, int], ...] = (
     (230, 25, 75),
     (60, 180, 75),
     (0, 130, 200),
@@ -385,7 +385,7 @@ def _mask_segmentation(arr: np.ndarray, image, where: str) -> Segmentation:
             raise SegmentationError(f"mask labels must be 0..65535, got {lo:g}..{hi:g}", where)
         labels = arr.astype(np.uint8 if hi < 256 else np.uint16)
     numbers = [int(v) for v in np.unique(labels) if v != 0]
-    segments = tuple(Segment(k, f"label {k}", COLOURS[(k - 1) % len(COLOURS)]) for k in numbers)
+    segments = tuple(Segment(k, f"label {k}", COLORS[(k - 1) % len(COLORS)]) for k in numbers)
     return Segmentation(where, "mask", segments, rows, cols, labels=np.ascontiguousarray(labels))
 
 
@@ -553,7 +553,7 @@ def _map_seg(seg, count: int, image, refs: list, where: str) -> Segmentation:
         rgb = (
             dicom_lab_to_rgb((int(lab[0]), int(lab[1]), int(lab[2])))
             if lab is not None and len(lab) == 3
-            else COLOURS[(segment - 1) % len(COLOURS)]
+            else COLORS[(segment - 1) % len(COLORS)]
         )
         segments.append(Segment(segment, text_value(item, "SegmentLabel"), rgb))
     segments.sort(key=lambda s: s.number)
@@ -573,7 +573,7 @@ def _map_seg(seg, count: int, image, refs: list, where: str) -> Segmentation:
             number = int(ident.ReferencedSegmentNumber) if ident is not None else 1
             if number not in known:
                 known.add(number)
-                segments.append(Segment(number, "", COLOURS[(number - 1) % len(COLOURS)]))
+                segments.append(Segment(number, "", COLORS[(number - 1) % len(COLORS)]))
         for t in targets:
             sources.setdefault(t, []).append((i, number))
     if not sources and not set(counts) & _referenced_uids(seg):

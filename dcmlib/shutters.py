@@ -22,7 +22,7 @@ from pydicom.dataset import Dataset
 
 from .color import lab_bgr
 
-__all__ = ["Shutter", "parse_shutter", "shutter_mask", "fill_grey", "fill_bgr", "describe_shutter"]
+__all__ = ["Shutter", "parse_shutter", "shutter_mask", "fill_gray", "fill_bgr", "describe_shutter"]
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def _cut_circle(shown: np.ndarray, row: int, col: int, radius: int) -> None:
         shown[i, max(col + half[i], 0) :] = 0
 
 
-def fill_grey(shutter: Shutter) -> int:
+def fill_gray(shutter: Shutter) -> int:
     """Shutter Presentation Value as an 8-bit grey level (P-values 0..65535 scaled), else 0 (black)."""
     if shutter.value is not None:
         return int(round(min(max(shutter.value, 0), 65535) * 255 / 65535))
@@ -156,7 +156,7 @@ def fill_grey(shutter: Shutter) -> int:
 def fill_bgr(shutter: Shutter) -> tuple[int, int, int]:
     """Shutter Presentation Color CIELab Value (PS3.3 C.10.7.1.1 scaling) as sRGB in BGR order, else the grey."""
     if shutter.lab is None:
-        g = fill_grey(shutter)
+        g = fill_gray(shutter)
         return g, g, g
     return lab_bgr(shutter.lab)
 

@@ -184,16 +184,16 @@ class FrameStore:
             return None
         return pipeline.padding_mask(self.stored(frame), self.params(frame).padding)
 
-    def value_range(self, frame: int) -> tuple[float, float]:
+    def data_range(self, frame: int) -> tuple[float, float]:
         """(min, max) of the modality values, padding and NaN excluded; cached."""
         lo, hi = self.cache.get_or_load(
-            ("range", frame), lambda: np.array(pipeline.value_range(self.values(frame), self.padding_mask(frame)))
+            ("range", frame), lambda: np.array(pipeline.data_range(self.values(frame), self.padding_mask(frame)))
         )
         return float(lo), float(hi)
 
     def stored_range(self, frame: int) -> tuple[int, int]:
         """(min, max) stored value of the frame (the display table's extent); cached."""
         lo, hi = self.cache.get_or_load(
-            ("srange", frame), lambda: np.array(pipeline.value_range(self.stored(frame), None))
+            ("srange", frame), lambda: np.array(pipeline.data_range(self.stored(frame), None))
         )
         return int(lo), int(hi)

@@ -216,13 +216,13 @@ class TestPaddingAndRange:
         assert mask.tolist() == [True, True, False, False]
         assert P.padding_mask(np.zeros(3), None) is None
 
-    def test_value_range_leaves_out_padding_and_nan(self):
+    def test_data_range_leaves_out_padding_and_nan(self):
         v = np.array([np.nan, -5, 3, 100], np.float32)
-        assert P.value_range(v, np.array([False, False, False, True])) == (-5.0, 3.0)
+        assert P.data_range(v, np.array([False, False, False, True])) == (-5.0, 3.0)
 
-    def test_value_range_of_nothing(self):
-        assert P.value_range(np.array([np.nan], np.float32), None) == (0.0, 0.0)
-        assert P.value_range(np.zeros(0), None) == (0.0, 0.0)
+    def test_data_range_of_nothing(self):
+        assert P.data_range(np.array([np.nan], np.float32), None) == (0.0, 0.0)
+        assert P.data_range(np.zeros(0), None) == (0.0, 0.0)
 
 
 class TestViewports:

@@ -22,7 +22,7 @@ from pydicom.uid import generate_uid
 import dcmlib
 from dcmlib import controls
 from dcmlib.color import dicom_lab_to_rgb
-from dcmlib.segmentation import COLOURS, blend, load_segmentation, outline
+from dcmlib.segmentation import COLORS, blend, load_segmentation, outline
 from dcmlib.view import View
 from helpers import assert_one_error_line, make_ds, run_cli, series_datasets, write_ds, write_series
 
@@ -213,7 +213,7 @@ class TestDicomSeg:
         seg = load_segmentation(seg_path, img)
         assert seg.kind == "binary" and [s.label for s in seg.segments] == ["organ 1"] and seg.frames == [0]
         out = seg.apply(img.render(), 0, 0.4)
-        assert out[5, 6].tolist() == _expected_bgr(COLOURS[0], 0.4)
+        assert out[5, 6].tolist() == _expected_bgr(COLORS[0], 0.4)
         assert out[0, 0].tolist() == [GREY] * 3
 
     def test_recommended_cielab_colour(self, tmp_path):
@@ -233,9 +233,9 @@ class TestDicomSeg:
         seg = load_segmentation(seg_path, img)
         assert seg.kind == "fractional"
         out = seg.apply(img.render(), 0, 0.4)
-        assert out[2, 3].tolist() == _expected_bgr(COLOURS[0], 0.4)
+        assert out[2, 3].tolist() == _expected_bgr(COLORS[0], 0.4)
         # 0.5 is stored as 100 of 200, kept as coverage round(100 x 255 / 200) = 128: a = 0.4 x 128 / 255
-        assert out[2, 4].tolist() == _expected_bgr(COLOURS[0], 0.4 * 128 / 255)
+        assert out[2, 4].tolist() == _expected_bgr(COLORS[0], 0.4 * 128 / 255)
 
     def test_series_by_referenced_instance(self, tmp_path):
         folder, slices = _series(tmp_path / "series")
@@ -247,8 +247,8 @@ class TestDicomSeg:
         seg = load_segmentation(seg_path, img)
         assert seg.frames == [1, 2]
         assert seg.coverage(0) is None
-        assert seg.apply(img.render(frame=1), 1)[5, 6].tolist() == _expected_bgr(COLOURS[0], 0.4)
-        assert seg.apply(img.render(frame=2), 2)[3, 3].tolist() == _expected_bgr(COLOURS[1], 0.4)
+        assert seg.apply(img.render(frame=1), 1)[5, 6].tolist() == _expected_bgr(COLORS[0], 0.4)
+        assert seg.apply(img.render(frame=2), 2)[3, 3].tolist() == _expected_bgr(COLORS[1], 0.4)
         assert seg.apply(img.render(frame=2), 2)[5, 6].tolist() == [GREY] * 3
 
     def test_series_by_plane_position(self, tmp_path):
@@ -263,7 +263,7 @@ class TestDicomSeg:
         img = dcmlib.load(folder)
         got = load_segmentation(seg_path, img)
         assert got.frames == [2]
-        assert got.apply(img.render(frame=2), 2)[3, 3].tolist() == _expected_bgr(COLOURS[0], 0.4)
+        assert got.apply(img.render(frame=2), 2)[3, 3].tolist() == _expected_bgr(COLORS[0], 0.4)
 
     def test_multiframe_source_by_frame_number(self, tmp_path):
         src = make_ds(np.full((3, ROWS, COLS), GREY, np.uint16), ImagePositionPatient=[0.0, 0.0, 0.0], **_common())
@@ -285,7 +285,7 @@ class TestDicomSeg:
         img = dcmlib.load(path)
         got = load_segmentation(seg_path, img)
         assert got.frames == [2]
-        assert got.apply(img.render(frame=2), 2)[2, 2].tolist() == _expected_bgr(COLOURS[0], 0.4)
+        assert got.apply(img.render(frame=2), 2)[2, 2].tolist() == _expected_bgr(COLORS[0], 0.4)
 
     def test_labelmap(self, tmp_path):
         if not hasattr(hd.seg.SegmentationTypeValues, "LABELMAP"):
@@ -313,8 +313,8 @@ class TestDicomSeg:
         got = load_segmentation(write_ds(seg, tmp_path / "seg.dcm"), img)
         assert got.kind == "labelmap"
         out = got.apply(img.render(frame=1), 1)
-        assert out[2, 3].tolist() == _expected_bgr(COLOURS[1], 0.4)
-        assert out[5, 6].tolist() == _expected_bgr(COLOURS[0], 0.4)
+        assert out[2, 3].tolist() == _expected_bgr(COLORS[1], 0.4)
+        assert out[5, 6].tolist() == _expected_bgr(COLORS[0], 0.4)
         assert out[0, 0].tolist() == [GREY] * 3
 
     def test_pixel_data_cut_short(self, tmp_path):
@@ -366,8 +366,8 @@ class TestMasks:
         img = dcmlib.load(folder)
         seg = load_segmentation(tmp_path / "m.npy", img)
         assert seg.kind == "mask" and [s.number for s in seg.segments] == [1, 3] and seg.frames == [0, 2]
-        assert seg.apply(img.render(frame=0), 0)[1, 1].tolist() == _expected_bgr(COLOURS[0], 0.4)
-        assert seg.apply(img.render(frame=2), 2)[5, 5].tolist() == _expected_bgr(COLOURS[2], 0.4)
+        assert seg.apply(img.render(frame=0), 0)[1, 1].tolist() == _expected_bgr(COLORS[0], 0.4)
+        assert seg.apply(img.render(frame=2), 2)[5, 5].tolist() == _expected_bgr(COLORS[2], 0.4)
         assert seg.apply(img.render(frame=1), 1)[1, 1].tolist() == [GREY] * 3
 
     def test_bool_npy_is_one_segment(self, tmp_path):
@@ -378,7 +378,7 @@ class TestMasks:
         img = dcmlib.load(path)
         seg = load_segmentation(tmp_path / "m.npy", img)
         assert len(seg.segments) == 1
-        assert seg.apply(img.render(), 0, 1.0)[3, 4].tolist() == list(COLOURS[0][::-1])
+        assert seg.apply(img.render(), 0, 1.0)[3, 4].tolist() == list(COLORS[0][::-1])
 
     def test_png_labels(self, tmp_path):
         path = write_ds(_slices(1)[0], tmp_path / "ct.dcm")
@@ -387,7 +387,7 @@ class TestMasks:
         cv2.imwrite(str(tmp_path / "m.png"), m)
         img = dcmlib.load(path)
         out = load_segmentation(tmp_path / "m.png", img).apply(img.render(), 0, 0.4)
-        assert out[6, 7].tolist() == _expected_bgr(COLOURS[1], 0.4)
+        assert out[6, 7].tolist() == _expected_bgr(COLORS[1], 0.4)
 
     def test_tiff_pages_on_a_colour_multiframe_image(self, tmp_path):
         rgb = np.zeros((2, ROWS, COLS, 3), np.uint8)
@@ -400,7 +400,7 @@ class TestMasks:
         seg = load_segmentation(tmp_path / "m.tif", img)
         assert seg.frames == [1]
         out = seg.apply(img.render(frame=1), 1, 0.5)
-        r, g, b = COLOURS[0]
+        r, g, b = COLORS[0]
         assert out[3, 4].tolist() == [_mixed(0.5, 0, b), _mixed(0.5, 200, g), _mixed(0.5, 0, r)]
         assert out[0, 0].tolist() == [0, 200, 0]
 
@@ -443,7 +443,7 @@ class TestViewer:
         view.set_state(replace(view.state, viewport=vp.zoomed(4.0, (vp.width / 2, vp.height / 2))))
         assert view.state.viewport.zoom == pytest.approx(4.0)
         canvas = view.render_view()
-        red = np.all(canvas == np.array(COLOURS[0][::-1], np.uint8), axis=2)
+        red = np.all(canvas == np.array(COLORS[0][::-1], np.uint8), axis=2)
         assert red.any()
         # every row crossing the region has exactly two contour pixels (left and right edge), 1 px each
         rows = np.nonzero(red.any(axis=1))[0]
@@ -453,7 +453,7 @@ class TestViewer:
         assert all(red[:, c].sum() == 2 for c in cols[1:-1])
         # the filled mask covers 4 x 4 screen pixels per image pixel: its outline is far thinner
         view.set_state(replace(view.state, seg_outline=False))
-        filled = np.all(view.render_view() == np.array(COLOURS[0][::-1], np.uint8), axis=2)
+        filled = np.all(view.render_view() == np.array(COLORS[0][::-1], np.uint8), axis=2)
         assert filled.sum() == 6 * 8 * 16
 
     def test_snapshot_equals_export(self, tmp_path):
@@ -526,11 +526,11 @@ class TestCli:
         assert r.returncode == 0, r.stderr
         got = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
         assert got.shape == (ROWS, COLS, 3)
-        assert got[5, 6].tolist() == _expected_bgr(COLOURS[0], 0.5)
+        assert got[5, 6].tolist() == _expected_bgr(COLORS[0], 0.5)
         assert got[0, 0].tolist() == [GREY] * 3
         r = run_cli(path, "--export", tmp_path / "o.png", "--seg", seg_path, "--seg-outline", "--seg-alpha", "1")
         assert r.returncode == 0, r.stderr
-        edge = np.all(cv2.imread(str(tmp_path / "o.png")) == np.array(COLOURS[0][::-1]), axis=2)
+        edge = np.all(cv2.imread(str(tmp_path / "o.png")) == np.array(COLORS[0][::-1]), axis=2)
         want = np.zeros((ROWS, COLS), bool)
         want[4:8, 5:10] = True
         want[5:7, 6:9] = False
@@ -597,7 +597,7 @@ class TestCli:
         pngs = sorted(out.glob("*.png"))
         assert [p.name for p in pngs] == ["0.png", "1.png", "2.png"]
         one = cv2.imread(str(out / "1.png"), cv2.IMREAD_UNCHANGED)
-        assert one[5, 6].tolist() == _expected_bgr(COLOURS[0], 0.5)
+        assert one[5, 6].tolist() == _expected_bgr(COLORS[0], 0.5)
         assert cv2.imread(str(out / "0.png"), cv2.IMREAD_UNCHANGED).shape == (ROWS, COLS, 3)
         r2 = run_cli(folder / "1.dcm", "--export", tmp_path / "e.png", "--seg", seg_path, "--seg-alpha", "0.5")
         assert r2.returncode == 0, r2.stderr
@@ -642,7 +642,7 @@ def test_highgui_k_toggles_and_s_equals_export(tmp_path, request):
     dcmview.ensure_qt_fonts()
     v = dcmview.Viewer(img, replace(state, seg_alpha=0.8), snapshot_dir=tmp_path, screen=(1280, 1024), segmentation=seg)
     try:
-        red = np.array(COLOURS[0][::-1], np.uint8)
+        red = np.array(COLORS[0][::-1], np.uint8)
         shown = v.shown.copy()
         v.on_key(ord("k"))
         assert v.state.segmentation is False and "seg off" in v.view.annotation_lines()
@@ -719,7 +719,7 @@ def test_convert_with_the_seg_inside_the_folder_and_a_wrong_size_mask(tmp_path):
     r = run_cli("convert", folder, "--out", out, "--seg", seg_path, "--workers", "1", "--no-progress")
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in out.glob("*.png")) == ["0.png", "1.png"]  # the SEG itself is skipped
-    assert cv2.imread(str(out / "0.png"))[1, 1].tolist() == _expected_bgr(COLOURS[0], 0.4)
+    assert cv2.imread(str(out / "0.png"))[1, 1].tolist() == _expected_bgr(COLORS[0], 0.4)
     np.save(tmp_path / "m.npy", np.zeros((3, 3), np.uint8))
     out2 = tmp_path / "out2"
     r = run_cli(
@@ -742,7 +742,7 @@ def test_drawn_through_a_presentation_state(tmp_path):
     m = np.zeros((ROWS, COLS), np.uint8)
     m[4:10, 5:13] = 1  # rows 4-9, columns 5-12 of the 20 x 16 image
     np.save(tmp_path / "m.npy", m)
-    red = np.array(COLOURS[0][::-1], np.uint8)
+    red = np.array(COLORS[0][::-1], np.uint8)
     r = run_cli(
         path, "--export", tmp_path / "o.png", "--seg", tmp_path / "m.npy", "--seg-alpha", "1", "--pstate", state_path
     )

@@ -102,19 +102,19 @@ class TestPixels:
         ]
         np.testing.assert_array_equal(store.values(3), STACK[3] * 2.0)
 
-    def test_padding_is_left_out_of_the_value_range(self):
+    def test_padding_is_left_out_of_the_data_range(self):
         px = STACK[0].copy()
         px[0, :3] = 0
         store = memory_store(make_ds(px, PixelPaddingValue=0))
         mask = store.padding_mask(0)
         assert mask.sum() == 3 and mask[0, :3].all()
-        assert store.value_range(0) == (float(px[px != 0].min()), float(px.max()))
+        assert store.data_range(0) == (float(px[px != 0].min()), float(px.max()))
         assert store.stored_range(0) == (0, int(px.max()))  # the display table's extent keeps every code
 
     def test_no_padding_declared(self):
         store = memory_store(make_ds(STACK[0]))
         assert store.padding_mask(0) is None
-        assert store.value_range(0) == (float(STACK[0].min()), float(STACK[0].max()))
+        assert store.data_range(0) == (float(STACK[0].min()), float(STACK[0].max()))
 
     def test_colour_values_are_rgb_and_have_no_padding(self):
         rgb = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
