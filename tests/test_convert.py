@@ -236,12 +236,12 @@ def run_convert(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=_env(faults, env),
+        env=subprocess_env(faults, env),
         **popen,
     )
 
 
-def _env(faults: bool, extra: dict | None = None) -> dict[str, str]:
+def subprocess_env(faults: bool, extra: dict | None = None) -> dict[str, str]:
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **(extra or {}))
     if faults:
         env["PYTHONPATH"] = os.pathsep.join([str(FAULTS), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
@@ -649,7 +649,7 @@ def test_spawned_workers_crash_the_same_way(tmp_path):
         [sys.executable, "-c", code, str(tmp_path / "src"), str(tmp_path / "out")],
         capture_output=True,
         text=True,
-        env=_env(True),
+        env=subprocess_env(True),
         timeout=120,
     )
     assert proc.returncode == 0 and proc.stdout.split() == ["1", "1"], proc.stderr
@@ -700,7 +700,7 @@ def convert_under_way(
     proc = subprocess.Popen(
         [sys.executable, str(DCMVIEW), "convert", str(src), "--out", str(out), *args, "--no-progress"],
         cwd=ROOT,
-        env=_env(faults, env),
+        env=subprocess_env(faults, env),
         stderr=subprocess.PIPE,
         text=True,
         preexec_fn=_default_sigint,
@@ -766,10 +766,8 @@ def test_a_result_sent_just_before_the_stop_is_kept(tmp_path):
     (tmp_path / "out").mkdir()  # as the run creates DIR
     job = Job(path, str(tmp_path / "out"), "IM0")
     pool = LocalPool(1, ConvertOptions(), start_method="fork")
-    slot = pool._start()
-    pool._slots.append(slot)
-    pool._assign(slot, __import__("collections").deque([job]))
-    assert slot.conn.poll(60)  # the worker has sent its result; the parent has not read it
+    sent = pool.submit(job)
+    assert sent(60)  # the worker has sent its result; the parent has not read it
     pool.close()
     assert [r.source for r in pool.late] == [path] and pool.unfinished == []
     assert pool.late[0].rows[0]["output"] == "IM0.png" and (tmp_path / "out" / "IM0.png").is_file()

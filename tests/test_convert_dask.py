@@ -26,7 +26,6 @@ from pathlib import Path
 
 import pytest
 from test_convert import (
-    _env,
     assert_clean,
     colour_us,
     convert,
@@ -38,6 +37,7 @@ from test_convert import (
     j2k_ct,
     rows_of,
     run_convert,
+    subprocess_env,
 )
 
 from helpers import DCMVIEW, ON_CI, ROOT
@@ -61,7 +61,7 @@ def cluster(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dask")
     info = folder / "scheduler.json"
     (folder / "held").mkdir()
-    env = _env(
+    env = subprocess_env(
         True,
         {
             "DCMVIEW_TEST_SLOW": SLOW,
@@ -192,7 +192,7 @@ def test_a_worker_lost_mid_run_loses_and_duplicates_nothing(tmp_path, cluster):
     proc = subprocess.Popen(
         [sys.executable, str(DCMVIEW), "convert", str(src), "--out", str(out), "--dask", address, "--no-progress"],
         cwd=ROOT,
-        env=_env(False),
+        env=subprocess_env(False),
         stderr=subprocess.PIPE,
         text=True,
     )

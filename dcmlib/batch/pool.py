@@ -38,7 +38,7 @@ import sys
 import time
 import warnings
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -238,6 +238,17 @@ class LocalPool:
                 result = self._collect(i, slot, ready)
                 if result is not None:
                     yield result
+
+    def submit(self, job: Job) -> Callable[[float], bool]:
+        """Give ``job`` to an idle worker (started if none is) without waiting for it, as :meth:`run` does
+        for each job; returns ``sent(timeout)``, which tells whether the worker has sent its result. A
+        result sent but not read when :meth:`close` stops the pool is kept in :attr:`late`."""
+        slot = next((s for s in self._slots if s.job is None), None)
+        if slot is None:
+            slot = self._start()
+            self._slots.append(slot)
+        self._assign(slot, deque([job]))
+        return slot.conn.poll
 
     def _assign(self, slot: _Slot, pending: deque[Job]) -> None:
         job = pending.popleft()
