@@ -35,16 +35,7 @@ try:  # these take about a second: Ctrl-C meanwhile ends as tidily as later, and
     import numpy as np
 
     import dcmlib
-    from dcmlib import (
-        DcmviewError,
-        InvalidArgumentError,
-        OutputError,
-        controls,
-        output,
-        presets,
-        reformat,
-        segmentation,
-    )
+    from dcmlib import DcmviewError, InvalidArgumentError, OutputError
     from dcmlib.app.args import (
         PROG,
         Parser,
@@ -60,7 +51,12 @@ try:  # these take about a second: Ctrl-C meanwhile ends as tidily as later, and
     from dcmlib.app.screen import check_highgui, ensure_qt_fonts, screen_size
     from dcmlib.displayable import RenderOptions
     from dcmlib.errors import report_error
-    from dcmlib.view import View
+    from dcmlib.images import reformat
+    from dcmlib.objects import segmentation
+    from dcmlib.render import output
+    from dcmlib.values import presets
+    from dcmlib.viewer import controls
+    from dcmlib.viewer.view import View
 except KeyboardInterrupt:
     sys.stderr.write("dcmview: interrupted\n")
     raise SystemExit(130) from None
@@ -135,7 +131,7 @@ def render_options(
     ``--preset NAME`` applies as the viewer offers presets: the user's for the
     image's modality (``user``), the built-in ones to HU images; a preset for
     other modalities is not applied (the file's own window is) and one warning
-    line says so (:func:`dcmlib.presets.preset_for_image`).  The segmentation
+    line says so (:func:`dcmlib.values.presets.preset_for_image`).  The segmentation
     itself is added once loaded (``args.seg_object``).
     """
     where = img.path or img.name
@@ -191,7 +187,7 @@ def check_output(out: str) -> Path:
 
 
 def write_image(path: Path, image) -> None:
-    """Encode by extension and write atomically: a temporary file renamed into place (dcmlib.output)."""
+    """Encode by extension and write atomically: a temporary file renamed into place (dcmlib.render.output)."""
     output.write_image(path, image)
 
 
@@ -303,8 +299,8 @@ def _run(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- viewer (HighGUI shell)
 #
-# A thin shell: HighGUI events become dcmlib.controls calls, each giving a whole
-# new state; dcmlib.view.View turns the state into the frame shown here (the
+# A thin shell: HighGUI events become dcmlib.viewer.controls calls, each giving a whole
+# new state; dcmlib.viewer.view.View turns the state into the frame shown here (the
 # viewport windowed per change, annotations, help).  What stays here is what
 # only a window needs: the window, its trackbars, the callbacks, imshow, the
 # event loop, and writing snapshot files.
@@ -313,8 +309,8 @@ def _run(args: argparse.Namespace) -> int:
 class Viewer:
     """The HighGUI window on one image; ``update`` is the one re-render everything calls.
 
-    Each callback hands the current state to :mod:`dcmlib.controls` and shows
-    the new one through :class:`dcmlib.view.View`.  ``screen`` overrides the
+    Each callback hands the current state to :mod:`dcmlib.viewer.controls` and shows
+    the new one through :class:`dcmlib.viewer.view.View`.  ``screen`` overrides the
     screen size used for fitting.
     """
 

@@ -17,9 +17,9 @@ except ImportError as _exc:
         name="cv2",
     ) from None
 
-from .batch import ConvertReport, convert
-from .displayable import DisplayImage, RenderOptions
-from .errors import (
+from dcmlib.batch import ConvertReport, convert
+from dcmlib.displayable import DisplayImage, RenderOptions
+from dcmlib.errors import (
     DcmviewError,
     DcmviewWarning,
     InvalidArgumentError,
@@ -32,12 +32,12 @@ from .errors import (
     SegmentationError,
     UnsupportedError,
 )
-from .image import DicomImage, load
-from .lut import MODES, PairWindow, VoiFunction, VoiLut, Window
-from .pipeline import VoiSelection
-from .presets import PRESETS, Preset, get_preset
-from .pstate import PresentationState, load_pstate
-from .segmentation import Segmentation, load_segmentation
+from dcmlib.images.image import DicomImage, load
+from dcmlib.objects.pstate import PresentationState, load_pstate
+from dcmlib.objects.segmentation import Segmentation, load_segmentation
+from dcmlib.render.pipeline import VoiSelection
+from dcmlib.values.lut import MODES, PairWindow, VoiFunction, VoiLut, Window
+from dcmlib.values.presets import PRESETS, Preset, get_preset
 
 __version__ = "0.1.0"
 

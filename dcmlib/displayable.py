@@ -1,16 +1,16 @@
 """One image interface and one render-options value for every path that shows an image.
 
 :class:`DisplayImage` is what every displayable image offers: a file or series
-(:class:`~dcmlib.image.DicomImage`), a reformatted plane
-(:class:`~dcmlib.reformat.ReformattedImage`), an image seen through a presentation
-state (:class:`~dcmlib.pstate.PresentedImage`).  The viewer, ``--export`` and
+(:class:`~dcmlib.images.image.DicomImage`), a reformatted plane
+(:class:`~dcmlib.images.reformat.ReformattedImage`), an image seen through a presentation
+state (:class:`~dcmlib.objects.pstate.PresentedImage`).  The viewer, ``--export`` and
 ``convert`` use it without asking which one they hold.
 
 :class:`RenderOptions` is what the user chose (window, mode, objects drawn) as one
 frozen value, built once from the command line or API keywords and carried to
 ``render``, so ``s``, ``--export`` and ``convert`` draw the same image by construction.
 
-The behaviour the images share lives in :mod:`dcmlib.imagebase`.  This module
+The behaviour the images share lives in :mod:`dcmlib.render.imagebase`.  This module
 imports nothing at run time (the viewer model and every layer use its types).
 """
 
@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import numpy as np
 
-    from .header import PixelSpacing
-    from .lut import PairWindow, VoiFunction, VoiLut, Window
-    from .pipeline import VoiSelection
-    from .presets import Preset
-    from .pstate import PresentationState
-    from .segmentation import Segmentation
+    from dcmlib.objects.pstate import PresentationState
+    from dcmlib.objects.segmentation import Segmentation
+    from dcmlib.read.header import PixelSpacing
+    from dcmlib.render.pipeline import VoiSelection
+    from dcmlib.values.lut import PairWindow, VoiFunction, VoiLut, Window
+    from dcmlib.values.presets import Preset
 
 __all__ = ["RenderOptions", "DisplayImage", "DEFAULT_ALPHA"]
 

@@ -14,7 +14,7 @@ import cv2
 import pytest
 
 import dcmview
-from dcmlib import controls
+from dcmlib.viewer import controls
 from helpers import skip_without, start_xvfb
 
 

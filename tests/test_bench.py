@@ -128,7 +128,7 @@ def test_percentile_is_the_nearest_rank():
 def test_cine_case_is_a_jpeg_ybr_multi_frame_that_plays():
     """The generated cine file decodes as JPEG baseline YBR_FULL_422, frame by frame, and playing it
     for a moment shows frames at a positive rate (the rate itself is not asserted)."""
-    from dcmlib.view import View
+    from dcmlib.viewer.view import View
 
     ds = bench_viewer.jpeg_cine(frames=4, rows=32, cols=48, fps=50.0)
     img = load(ds)

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from dcmlib.cache import FrameCache, ReadAhead, read_ahead_depth
+from dcmlib.read.cache import FrameCache, ReadAhead, read_ahead_depth
 
 KIB = 1024
 MIB = 1024 * KIB

@@ -760,9 +760,10 @@ def test_the_shared_flags_mean_the_same_in_the_viewer_and_convert():
     """One declaration per flag: the same help, default, choices and arity in both parsers; the default
     segmentation opacity is the library's, everywhere."""
     import dcmview
-    from dcmlib import controls, segmentation
     from dcmlib.app import convert
     from dcmlib.batch.options import ConvertOptions
+    from dcmlib.objects import segmentation
+    from dcmlib.viewer import controls
 
     viewer, conv = _flags(dcmview.build_parser()), _flags(convert.build_parser())
     for flag in SHARED_FLAGS:

@@ -16,7 +16,7 @@ import pytest
 from pydicom.pixels import apply_color_lut, convert_color_space, pixel_array
 
 import dcmlib
-from dcmlib.color import COLOR_PHOTOMETRICS, palette_to_rgb, rgb_to_bgr, to_uint8_rgb
+from dcmlib.values.color import COLOR_PHOTOMETRICS, palette_to_rgb, rgb_to_bgr, to_uint8_rgb
 from helpers import assert_within_one, make_ds, pydicom_file, write_ds
 
 PYDICOM_DATA = Path(pydicom.data.__file__).parent

@@ -1,4 +1,4 @@
-"""Viewer state logic (dcmlib.controls), headless: every key, drag, wheel, trackbar, name."""
+"""Viewer state logic (dcmlib.viewer.controls), headless: every key, drag, wheel, trackbar, name."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from pydicom.uid import generate_uid
 
-from dcmlib import controls as C
-from dcmlib import pipeline
-from dcmlib.controls import (
+from dcmlib.render import pipeline
+from dcmlib.values.lut import LutData, PairWindow, VoiFunction, VoiLut, Window
+from dcmlib.values.presets import PRESETS
+from dcmlib.viewer import controls as C
+from dcmlib.viewer.controls import (
     HELP_LINES,
     KEY_CODES,
     KeyDecoder,
@@ -31,9 +33,7 @@ from dcmlib.controls import (
     trackbar_positions,
     trackbar_ranges,
 )
-from dcmlib.lut import LutData, PairWindow, VoiFunction, VoiLut, Window
-from dcmlib.presets import PRESETS
-from dcmlib.viewport import Viewport
+from dcmlib.viewer.viewport import Viewport
 
 LINEAR, LINEAR_EXACT, SIGMOID = VoiFunction.LINEAR, VoiFunction.LINEAR_EXACT, VoiFunction.SIGMOID
 
@@ -49,7 +49,7 @@ class FakeImage:
 
     ``vois`` are the stored VOIs (default: two windows, then a VOI LUT), ``minmax``
     the window of a file that stores none, ``function`` the file's VOI LUT Function.
-    Which VOI applies is the library's one rule (:func:`dcmlib.pipeline.resolve_voi`).
+    Which VOI applies is the library's one rule (:func:`dcmlib.render.pipeline.resolve_voi`).
     """
 
     def __init__(
@@ -937,7 +937,7 @@ class TestChoices:
         assert (s9.center, s9.width) == (s.center, s.width) and "no window 9" in s9.message
 
     def test_user_presets_follow(self):
-        from dcmlib.presets import Preset
+        from dcmlib.values.presets import Preset
 
         im = cr_image()
         s = initial_state(im, user_presets=(Preset("chest", 2000.0, 3000.0, SIGMOID),))
@@ -966,7 +966,7 @@ def window_label_of(state):
 
 class TestTrackbarsHoldTheWindow:
     def test_a_preset_beyond_the_data_widens_the_range(self):
-        from dcmlib.presets import Preset
+        from dcmlib.values.presets import Preset
 
         im = cr_image()
         s = initial_state(im, user_presets=(Preset("wide", 9000.0, 30000.0),))

@@ -1,4 +1,4 @@
-"""dcmlib.header: a Dataset becomes frozen values once (Layout, FrameParams, PixelSpacing, cine rate).
+"""dcmlib.read.header: a Dataset becomes frozen values once (Layout, FrameParams, PixelSpacing, cine rate).
 
 Expected values are read off the tiny Datasets built here (``helpers.make_ds``)
 or pydicom's bundled files, and worked from PS3.3 by hand: the 0-means-65536
@@ -14,10 +14,10 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 
-from dcmlib import header as H
-from dcmlib import io
 from dcmlib.errors import InvalidValueError, NoPixelDataError, NotDicomError, PixelDataError, UnsupportedError
-from dcmlib.lut import VoiFunction, VoiLut, Window
+from dcmlib.read import header as H
+from dcmlib.read import io
+from dcmlib.values.lut import VoiFunction, VoiLut, Window
 from helpers import lut_item, make_ds, per_frame_windows, pydicom_file
 
 

@@ -1,4 +1,4 @@
-"""dcmlib.io: reading, the pixel data element, length checks and decoding, with no process-wide effects."""
+"""dcmlib.read.io: reading, the pixel data element, length checks and decoding, with no process-wide effects."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import pytest
 from pydicom.uid import RLELossless
 
 import dcmlib
-from dcmlib import PixelDataError, io
-from dcmlib.header import layout
+from dcmlib import PixelDataError
+from dcmlib.read import io
+from dcmlib.read.header import layout
 from helpers import assert_within_one, make_ds, write_series
 
 AXIAL = [1, 0, 0, 0, 1, 0]

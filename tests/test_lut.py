@@ -1,4 +1,4 @@
-"""Modality LUT and VOI LUT stages (dcmlib.lut) against the standard's formulas worked by hand.
+"""Modality LUT and VOI LUT stages (dcmlib.values.lut) against the standard's formulas worked by hand.
 
 Every expected value below is derived in the test from the text of DICOM PS3.3:
 C.11.1 (Modality LUT), C.11.2.1.2.1 (LINEAR), C.11.2.1.3.1 (SIGMOID),
@@ -14,7 +14,7 @@ import pytest
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 from dcmlib import InvalidArgumentError
-from dcmlib.lut import (
+from dcmlib.values.lut import (
     MODES,
     LutData,
     VoiFunction,
@@ -26,7 +26,7 @@ from dcmlib.lut import (
     voi_lut,
     voi_window,
 )
-from dcmlib.presentation import to_uint8
+from dcmlib.values.presentation import to_uint8
 from helpers import assert_within_one, lut_item, make_ds
 
 

@@ -1,4 +1,4 @@
-"""Measurements (dcmlib.measure, dcmlib.header.pixel_spacing): lengths and regions against hand-made
+"""Measurements (dcmlib.viewer.measure, dcmlib.read.header.pixel_spacing): lengths and regions against hand-made
 images whose spacing and values are known, worked by hand from PS3.3's definitions.
 
 Pixel Spacing is "row spacing \\ column spacing" (PS3.3 10.7.1.3): the first value is the vertical
@@ -16,8 +16,8 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 import dcmlib
-from dcmlib.header import PixelSpacing, cine_rate, pixel_spacing
-from dcmlib.measure import Distance, distance, ellipse_mask, format_value, luminance, roi_stats
+from dcmlib.read.header import PixelSpacing, cine_rate, pixel_spacing
+from dcmlib.viewer.measure import Distance, distance, ellipse_mask, format_value, luminance, roi_stats
 from helpers import make_ds
 
 ANISO = PixelSpacing(row=0.5, column=0.25)  # rows 0.5 mm apart, columns 0.25 mm apart

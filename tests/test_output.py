@@ -1,4 +1,4 @@
-"""dcmlib.output: encode by extension, write atomically, leave nothing behind on a failure.
+"""dcmlib.render.output: encode by extension, write atomically, leave nothing behind on a failure.
 
 Expected bytes come from outside the module: OpenCV's own decoder reads the
 images back, NumPy's ``np.load`` the ``.npy`` bytes, and the file modes are
@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 import pytest
 
-from dcmlib import output
 from dcmlib.errors import DcmviewError, OutputError
+from dcmlib.render import output
 
 GREY = np.arange(48, dtype=np.uint8).reshape(6, 8) * 5
 BGR = np.dstack([GREY, 255 - GREY, np.full_like(GREY, 7)])

@@ -23,11 +23,11 @@ from pydicom.uid import ExplicitVRBigEndian, generate_uid
 
 import dcmlib
 import dcmview
-from dcmlib import controls
 from dcmlib.batch.options import ConvertOptions
 from dcmlib.batch.task import display_image
-from dcmlib.overlays import display_objects
-from dcmlib.view import View
+from dcmlib.objects.overlays import display_objects
+from dcmlib.viewer import controls
+from dcmlib.viewer.view import View
 from helpers import DCM2PNM, assert_within_one, make_ds, pydicom_file, ramp, requires_dcm2pnm, skip_without, write_ds
 
 RNG = np.random.default_rng(12)

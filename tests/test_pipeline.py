@@ -1,4 +1,4 @@
-"""dcmlib.pipeline: the VOI precedence, the one display table, padding and viewports.
+"""dcmlib.render.pipeline: the VOI precedence, the one display table, padding and viewports.
 
 Expected grey levels are worked in the tests from PS3.3: the LINEAR window
 (C.11.2.1.2.1: y = ((x - (c - 0.5)) / (w - 1) + 0.5), clipped to 0..1), the
@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dcmlib import pipeline as P
 from dcmlib.errors import InvalidArgumentError
-from dcmlib.header import Layout
-from dcmlib.lut import LutData, Modality, VoiFunction, VoiLut, Window
+from dcmlib.read.header import Layout
+from dcmlib.render import pipeline as P
+from dcmlib.values.lut import LutData, Modality, VoiFunction, VoiLut, Window
 from helpers import assert_within_one
 
 

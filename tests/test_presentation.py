@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import dcmlib
-from dcmlib.presentation import invert_unit, needs_inversion, to_uint8
+from dcmlib.values.presentation import invert_unit, needs_inversion, to_uint8
 from helpers import make_ds
 
 

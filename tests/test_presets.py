@@ -1,4 +1,4 @@
-"""Window presets (dcmlib.presets): the built-in CT windows, user presets files (TOML, Weasis's
+"""Window presets (dcmlib.values.presets): the built-in CT windows, user presets files (TOML, Weasis's
 presets.xml, broken ones), which images the CT presets fit, and ``--presets`` on the command line."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import dcmlib
-from dcmlib import InvalidArgumentError, controls
-from dcmlib.lut import VoiFunction
-from dcmlib.presets import (
+from dcmlib import InvalidArgumentError
+from dcmlib.values.lut import VoiFunction
+from dcmlib.values.presets import (
     PRESETS,
     Preset,
     UserPresets,
@@ -20,6 +20,7 @@ from dcmlib.presets import (
     get_preset,
     load_presets,
 )
+from dcmlib.viewer import controls
 from helpers import assert_within_one, make_ds, ramp, run_cli, write_ds
 
 #: A user presets file in the documented form: a table per modality, in cycle order.

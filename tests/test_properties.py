@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import dcmlib
-from dcmlib.lut import VoiFunction, modality_lut, voi_window
-from dcmlib.presentation import invert_unit, needs_inversion, to_uint8
+from dcmlib.values.lut import VoiFunction, modality_lut, voi_window
+from dcmlib.values.presentation import invert_unit, needs_inversion, to_uint8
 from helpers import assert_within_one, make_ds
 
 # Local settings (not a global profile: other test modules keep theirs). Deterministic for CI.

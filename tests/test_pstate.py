@@ -1,4 +1,4 @@
-"""Grayscale Softcopy Presentation States (dcmlib.pstate, --pstate, g) against DCMTK's dcmp2pgm and by hand.
+"""Grayscale Softcopy Presentation States (dcmlib.objects.pstate, --pstate, g) against DCMTK's dcmp2pgm and by hand.
 
 The states are generated with pydicom on top of :func:`helpers.make_ds`.  The
 oracle is ``dcmp2pgm -p STATE IMAGE OUT.pgm`` (DCMTK 3.6.7), compared within one
@@ -28,7 +28,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 import dcmlib
-from dcmlib import pstate as ps
+from dcmlib.objects import pstate as ps
 from helpers import (
     assert_one_error_line,
     assert_within_one,
@@ -710,8 +710,8 @@ def test_convert_refuses_a_damaged_state_before_the_run(tmp_path):
 
 
 def _viewer_case(tmp_path, **state_tags):
-    from dcmlib import controls
-    from dcmlib.view import View
+    from dcmlib.viewer import controls
+    from dcmlib.viewer.view import View
 
     pixels = np.random.default_rng(5).integers(0, 4096, (60, 90)).astype(np.uint16)
     img = image(pixels)
@@ -766,7 +766,7 @@ def test_viewer_g_shows_the_state_and_s_equals_export(tmp_path):
 
 
 def test_viewer_g_without_a_state_says_so():
-    from dcmlib import controls
+    from dcmlib.viewer import controls
 
     with dcmlib.load(image()) as im:
         s = controls.on_key(controls.initial_state(im), "g", im)
@@ -775,8 +775,8 @@ def test_viewer_g_without_a_state_says_so():
 
 
 def test_viewer_frames_the_state_does_not_reference(tmp_path):
-    from dcmlib import controls
-    from dcmlib.view import View
+    from dcmlib.viewer import controls
+    from dcmlib.viewer.view import View
 
     img = image(np.stack([ramp(16, 16, 0, 4095, np.uint16)] * 3))
     img_path, state_path = files(tmp_path, img, make_pstate(img, frames=[2], ImageRotation=180))
@@ -852,8 +852,8 @@ def test_viewer_g_end_to_end(tmp_path, tmp_path_factory):
 
 
 def test_viewer_frames_with_their_own_displayed_area(tmp_path):
-    from dcmlib import controls
-    from dcmlib.view import View
+    from dcmlib.viewer import controls
+    from dcmlib.viewer.view import View
 
     img = image(np.stack([ramp(40, 30, 0, 4095, np.uint16)] * 2))
     areas = []
@@ -998,8 +998,8 @@ def test_damaged_states_are_one_clean_error(tmp_path, damage):
 def test_viewer_pstate_with_a_window_keeps_it(tmp_path):
     """dcmview IMAGE --pstate STATE --window C W: the viewer opens through the state with that window, so s
     equals --export --pstate STATE --window C W."""
-    from dcmlib import controls
-    from dcmlib.view import View
+    from dcmlib.viewer import controls
+    from dcmlib.viewer.view import View
 
     img = image()
     img_path, state_path = files(
@@ -1082,7 +1082,7 @@ def test_a_state_is_the_plain_pipeline_moved(seed, center, width, function, rota
 @pytest.mark.parametrize("flip", [False, True])
 def test_spatial_turns_clockwise_then_flips(shape, dtype, rotation, flip):
     """C.10.6: rotation clockwise, then the horizontal flip; every dtype and channel count alike (OpenCV or NumPy)."""
-    from dcmlib.pstate import spatial
+    from dcmlib.objects.pstate import spatial
 
     image = np.arange(np.prod(shape)).reshape(shape).astype(dtype)
     expected = image

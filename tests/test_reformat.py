@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import dcmlib
-from dcmlib import reformat as mpr
+from dcmlib.images import reformat as mpr
 from helpers import assert_one_error_line, make_ds, write_ds, write_series
 
 # The patient box every acquisition covers: x 0..15, y 0..11, z 0..9 mm (1 mm voxels).
@@ -390,7 +390,7 @@ class TestParallelBuild:
         from pydicom.encaps import encapsulate
         from pydicom.uid import JPEG2000Lossless
 
-        from dcmlib import io as dio
+        from dcmlib.read import io as dio
 
         r = np.arange(40 * 48).reshape(40, 48)
         px = values(r).astype(dtype) if values else (r % 3000).astype(np.int16)
@@ -472,7 +472,7 @@ class TestCommandLine:
 
 class TestViewerState:
     def test_t_asks_the_shell_for_the_next_plane(self, tmp_path):
-        from dcmlib import controls
+        from dcmlib.viewer import controls
 
         img, _ = load(axial(tmp_path))
         assert controls.on_key(controls.initial_state(img), "t", img).request == "plane"
@@ -480,7 +480,7 @@ class TestViewerState:
         assert mpr.next_plane(img.reformat("sagittal")) == "axial"
 
     def test_annotation_names_plane_slice_and_axis(self, tmp_path):
-        from dcmlib.view import View
+        from dcmlib.viewer.view import View
 
         img, _ = load(axial(tmp_path))
         cor = img.reformat("coronal")

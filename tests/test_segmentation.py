@@ -20,10 +20,10 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import generate_uid
 
 import dcmlib
-from dcmlib import controls
-from dcmlib.color import dicom_lab_to_rgb
-from dcmlib.segmentation import COLORS, blend, load_segmentation, outline
-from dcmlib.view import View
+from dcmlib.objects.segmentation import COLORS, blend, load_segmentation, outline
+from dcmlib.values.color import dicom_lab_to_rgb
+from dcmlib.viewer import controls
+from dcmlib.viewer.view import View
 from helpers import assert_one_error_line, make_ds, run_cli, series_datasets, write_ds, write_series
 
 hd = pytest.importorskip("highdicom")

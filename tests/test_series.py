@@ -1,4 +1,4 @@
-"""Series folders: scanning, grouping, ordering, choosing (dcmlib.series).
+"""Series folders: scanning, grouping, ordering, choosing (dcmlib.read.series).
 
 Every expected order below comes from the geometry the test writes (positions
 chosen by hand along a normal computed by hand), never from running the code.
@@ -29,11 +29,11 @@ from pydicom.uid import (
 
 import dcmlib
 from dcmlib.bench import series as bench
-from dcmlib.cache import ReadAhead
 from dcmlib.errors import InvalidArgumentError, NotDicomError
-from dcmlib.image import DicomImage
-from dcmlib.io import HEAD_BYTES, read_header
-from dcmlib.series import (
+from dcmlib.images.image import DicomImage
+from dcmlib.read.cache import ReadAhead
+from dcmlib.read.io import HEAD_BYTES, read_header
+from dcmlib.read.series import (
     Series,
     describe_series,
     scan_folder,

@@ -25,7 +25,7 @@ import dcmlib
 import dcmview
 from dcmlib.batch.options import ConvertOptions
 from dcmlib.batch.task import display_image
-from dcmlib.view import View
+from dcmlib.viewer.view import View
 from helpers import make_ds, ramp, write_ds
 
 PX = ramp(40, 50, 0, 1000, np.uint16)

@@ -1,4 +1,4 @@
-"""dcmlib.stack.FrameStore: frames by index, decoded once, cached; one damaged slice does not stop a series.
+"""dcmlib.images.stack.FrameStore: frames by index, decoded once, cached; one damaged slice does not stop a series.
 
 The truth is the pixel arrays the tests write (``helpers.make_ds`` /
 ``helpers.write_series``), the rescale worked by hand (PS3.3 C.11.1) and the
@@ -12,10 +12,10 @@ import os
 import numpy as np
 import pytest
 
-from dcmlib import io
 from dcmlib.errors import InvalidArgumentError, NotDicomError, PixelDataError
-from dcmlib.frames import FrameRef
-from dcmlib.stack import FrameStore
+from dcmlib.images.stack import FrameStore
+from dcmlib.read import io
+from dcmlib.values.frames import FrameRef
 from helpers import damaged_series, make_ds, per_frame_windows, ramp, write_series
 
 

@@ -1,4 +1,4 @@
-"""What the viewer shows (dcmlib.view), headless: no window, no HighGUI.
+"""What the viewer shows (dcmlib.viewer.view), headless: no window, no HighGUI.
 
 The viewport must be the export's picture resized (nearest neighbour when
 enlarging), the ``s`` snapshot the export itself; annotations and the help
@@ -19,8 +19,8 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 import dcmlib
-from dcmlib import controls, view
-from dcmlib.view import View, fit_zoom, render_options
+from dcmlib.viewer import controls, view
+from dcmlib.viewer.view import View, fit_zoom, render_options
 from helpers import damaged_series, make_ds, per_frame_windows, pydicom_file, ramp
 
 

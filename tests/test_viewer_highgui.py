@@ -17,7 +17,7 @@ import pytest
 
 import dcmlib
 import dcmview
-from dcmlib import controls
+from dcmlib.viewer import controls
 from helpers import damaged_series, make_ds, per_frame_windows, pydicom_file, ramp, write_ds
 
 

@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from ..cache import DEFAULT_CACHE_MB
-from ..errors import DcmviewError, InvalidArgumentError
-from ..lut import MODES
-from ..presets import UserPresets, default_presets_path, load_presets
-from ..reformat import PLANES
-from ..segmentation import DEFAULT_ALPHA
+from dcmlib.errors import DcmviewError, InvalidArgumentError
+from dcmlib.images.reformat import PLANES
+from dcmlib.objects.segmentation import DEFAULT_ALPHA
+from dcmlib.read.cache import DEFAULT_CACHE_MB
+from dcmlib.values.lut import MODES
+from dcmlib.values.presets import UserPresets, default_presets_path, load_presets
 
 __all__ = [
     "PROG",

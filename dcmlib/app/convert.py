@@ -23,10 +23,7 @@ import argparse
 import sys
 import warnings
 
-from ..batch.options import FORMATS, LAYOUTS, ConvertOptions
-from ..batch.run import DEFAULT_TIMEOUT, run_conversion
-from ..errors import report_error
-from .args import (
+from dcmlib.app.args import (
     PROG,
     Parser,
     add_debug_flag,
@@ -37,6 +34,9 @@ from .args import (
     parse_window,
     user_presets,
 )
+from dcmlib.batch.options import FORMATS, LAYOUTS, ConvertOptions
+from dcmlib.batch.run import DEFAULT_TIMEOUT, run_conversion
+from dcmlib.errors import report_error
 
 __all__ = ["build_parser", "main"]
 

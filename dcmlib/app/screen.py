@@ -13,8 +13,8 @@ from typing import Literal
 
 import cv2
 
-from ..errors import DcmviewError
-from ..view import DEFAULT_SCREEN
+from dcmlib.errors import DcmviewError
+from dcmlib.viewer.view import DEFAULT_SCREEN
 
 __all__ = ["FONT_DIRS", "ensure_qt_fonts", "screen_size", "check_highgui"]
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from ..presets import load_presets
-from ..segmentation import DEFAULT_ALPHA
-from .options import Channel, ConvertOptions
-from .run import DEFAULT_TIMEOUT, ConvertReport, run_conversion
+from dcmlib.batch.options import Channel, ConvertOptions
+from dcmlib.batch.run import DEFAULT_TIMEOUT, ConvertReport, run_conversion
+from dcmlib.objects.segmentation import DEFAULT_ALPHA
+from dcmlib.values.presets import load_presets
 
 __all__ = ["convert", "ConvertReport", "ConvertOptions"]
 

@@ -18,12 +18,12 @@ import uuid
 import warnings
 from collections.abc import Generator, Sequence
 
-from ..errors import InvalidArgumentError
-from ..output import TEMP_PREFIX
-from .dispatch import run_jobs
-from .job import FileResult, Job, internal_error
-from .options import ConvertOptions
-from .pool import failed_result, output_folders, sweep_temp_files
+from dcmlib.batch.dispatch import run_jobs
+from dcmlib.batch.job import FileResult, Job, internal_error
+from dcmlib.batch.options import ConvertOptions
+from dcmlib.batch.pool import failed_result, output_folders, sweep_temp_files
+from dcmlib.errors import InvalidArgumentError
+from dcmlib.render.output import TEMP_PREFIX
 
 __all__ = ["dask_results", "sweep_all", "LOCAL"]
 

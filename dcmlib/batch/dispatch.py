@@ -3,10 +3,10 @@ per-series task (:func:`~dcmlib.batch.planes.convert_series`), for the local poo
 
 from __future__ import annotations
 
-from .job import FileResult, Job
-from .options import ConvertOptions
-from .planes import convert_series
-from .task import convert_file
+from dcmlib.batch.job import FileResult, Job
+from dcmlib.batch.options import ConvertOptions
+from dcmlib.batch.planes import convert_series
+from dcmlib.batch.task import convert_file
 
 __all__ = ["run_job", "run_jobs"]
 

@@ -11,9 +11,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .. import output
-from ..errors import DcmviewError, OutputError
-from ..io import starts_as_dicom
+from dcmlib.errors import DcmviewError, OutputError
+from dcmlib.read.io import starts_as_dicom
+from dcmlib.render import output
 
 __all__ = [
     "COLUMNS",
@@ -129,7 +129,7 @@ def selected_frames(choice: str | int, frames: int) -> list[int]:
 
 
 def is_dicom_file(path: str) -> bool:
-    """Whether the file begins as DICOM (:func:`dcmlib.io.starts_as_dicom`: the preamble and ``DICM``, or a
+    """Whether the file begins as DICOM (:func:`dcmlib.read.io.starts_as_dicom`: the preamble and ``DICM``, or a
     data set written without them), as folder scanning requires; what then fails to read is a failed row."""
     try:
         with open(path, "rb", buffering=0) as fh:

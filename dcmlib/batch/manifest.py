@@ -18,9 +18,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .. import output
-from ..errors import InvalidArgumentError, OutputError
-from .job import COLUMNS, Job, Row
+from dcmlib.batch.job import COLUMNS, Job, Row
+from dcmlib.errors import InvalidArgumentError, OutputError
+from dcmlib.render import output
 
 __all__ = [
     "MANIFEST",

@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 
-from ..errors import InvalidArgumentError
-from ..lut import VoiFunction, check_window
-from ..presets import UserPresets, find_preset
-from ..pstate import load_pstate
-from ..reformat import PLANES
-from ..segmentation import DEFAULT_ALPHA, check_alpha
+from dcmlib.errors import InvalidArgumentError
+from dcmlib.images.reformat import PLANES
+from dcmlib.objects.pstate import load_pstate
+from dcmlib.objects.segmentation import DEFAULT_ALPHA, check_alpha
+from dcmlib.values.lut import VoiFunction, check_window
+from dcmlib.values.presets import UserPresets, find_preset
 
 __all__ = ["FORMATS", "DISPLAY_FORMATS", "LAYOUTS", "Channel", "ConvertOptions", "parse_channel", "parse_frames"]
 

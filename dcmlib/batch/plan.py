@@ -6,7 +6,7 @@
   folder; otherwise the common parent) is mirrored under DIR, ``a/b/IM1.dcm``
   becoming ``a/b/IM1.png``.
 - ``series`` layout: ``<study>/<series>/<NNNN>``, the slices numbered from 1
-  in the viewer's order (:func:`dcmlib.series.group_files`, PS3.3
+  in the viewer's order (:func:`dcmlib.read.series.group_files`, PS3.3
   C.7.6.2.1.1); ``<study>`` and ``<series>`` are short hashes of the Study and
   Series Instance UIDs with Series Number and Modality, so no patient
   identifier reaches a path.
@@ -23,10 +23,10 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
-from ..errors import NotDicomError
-from ..header import text_value
-from ..series import group_files
-from .job import Job
+from dcmlib.batch.job import Job
+from dcmlib.errors import NotDicomError
+from dcmlib.read.header import text_value
+from dcmlib.read.series import group_files
 
 __all__ = ["SourceFile", "find_files", "plan_mirror", "plan_series", "plan_planes", "study_folder", "series_folder"]
 
@@ -121,7 +121,7 @@ def series_folder(series_uid: str, number: int | None, modality: str) -> str:
 
 def plan_series(files: Sequence[SourceFile], out: str) -> list[Job]:
     """Jobs for the series layout: the files grouped into series and ordered as the viewer shows them
-    (:func:`dcmlib.series.group_files`); a file in no series (unreadable, or of another size than its
+    (:func:`dcmlib.read.series.group_files`); a file in no series (unreadable, or of another size than its
     series' stack) keeps a mirror name under ``unsorted/`` (it is skipped or fails when converted)."""
     by_path = {f[0]: f for f in files}
     series_list, _ = group_files([f[0] for f in files])
@@ -143,7 +143,7 @@ def plan_series(files: Sequence[SourceFile], out: str) -> list[Job]:
 
 
 def plan_planes(files: Sequence[SourceFile], out: str, plane: str, layout: str) -> list[Job]:
-    """``--plane``: one job per series (:func:`dcmlib.series.group_files`), its slices through ``plane``.
+    """``--plane``: one job per series (:func:`dcmlib.read.series.group_files`), its slices through ``plane``.
 
     The job's source is the series' folder (the common folder of its files), or
     its file when it has one (a multi-frame volume; a single slice fails as no

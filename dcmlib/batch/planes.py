@@ -4,8 +4,8 @@
 when the options name a plane, so the local pool and Dask run it alike.  One
 job is one series (:func:`~dcmlib.batch.plan.plan_planes`): its files are
 grouped again here exactly as ``dcmlib.load(folder)`` groups a folder
-(:func:`dcmlib.series.group_files`), the volume is built once
-(:mod:`dcmlib.reformat`, PS3.3 C.7.6.2.1.1) and each selected slice of the
+(:func:`dcmlib.read.series.group_files`), the volume is built once
+(:mod:`dcmlib.images.reformat`, PS3.3 C.7.6.2.1.1) and each selected slice of the
 plane is rendered with the calls ``dcmview.py SERIESDIR --export OUT --plane
 NAME --frame N`` makes, so a lossless output equals that export byte for
 byte.  One manifest row per output; the row's ``frame`` counts through the
@@ -19,11 +19,7 @@ from __future__ import annotations
 
 import os
 
-from .. import output
-from ..errors import DcmviewError, InvalidArgumentError, NoPixelDataError
-from ..image import DicomImage, load
-from ..series import group_files
-from .job import (
+from dcmlib.batch.job import (
     NO_PIXELS,
     NOT_DICOM,
     FileResult,
@@ -37,8 +33,12 @@ from .job import (
     strip_where,
     write_output,
 )
-from .options import ConvertOptions
-from .task import display_image
+from dcmlib.batch.options import ConvertOptions
+from dcmlib.batch.task import display_image
+from dcmlib.errors import DcmviewError, InvalidArgumentError, NoPixelDataError
+from dcmlib.images.image import DicomImage, load
+from dcmlib.read.series import group_files
+from dcmlib.render import output
 
 __all__ = ["convert_series", "plane_output_name"]
 

@@ -43,10 +43,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
-from ..output import temp_prefix
-from .dispatch import run_job
-from .job import COLUMNS, FileResult, Job, internal_error
-from .options import ConvertOptions
+from dcmlib.batch.dispatch import run_job
+from dcmlib.batch.job import COLUMNS, FileResult, Job, internal_error
+from dcmlib.batch.options import ConvertOptions
+from dcmlib.render.output import temp_prefix
 
 __all__ = ["LocalPool", "crash_message", "failed_result", "sweep_temp_files", "output_folders", "remove_unfinished"]
 

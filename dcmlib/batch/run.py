@@ -15,10 +15,9 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from ..errors import DcmviewError, InvalidArgumentError, NotDicomError, OutputError
-from .cluster import dask_results, sweep_all
-from .job import NO_PIXELS, NOT_DICOM, FileResult, Job, Row
-from .manifest import (
+from dcmlib.batch.cluster import dask_results, sweep_all
+from dcmlib.batch.job import NO_PIXELS, NOT_DICOM, FileResult, Job, Row
+from dcmlib.batch.manifest import (
     MANIFEST,
     RECORD,
     ManifestWriter,
@@ -31,10 +30,11 @@ from .manifest import (
     write_record,
     write_rows,
 )
-from .options import ConvertOptions
-from .plan import find_files, plan_mirror, plan_planes, plan_series
-from .pool import LocalPool, remove_unfinished
-from .progress import Progress, progress_mode
+from dcmlib.batch.options import ConvertOptions
+from dcmlib.batch.plan import find_files, plan_mirror, plan_planes, plan_series
+from dcmlib.batch.pool import LocalPool, remove_unfinished
+from dcmlib.batch.progress import Progress, progress_mode
+from dcmlib.errors import DcmviewError, InvalidArgumentError, NotDicomError, OutputError
 
 __all__ = ["ConvertReport", "run_conversion", "default_workers", "DEFAULT_TIMEOUT"]
 

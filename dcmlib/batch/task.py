@@ -6,7 +6,7 @@ library's error boundary: a :class:`~dcmlib.errors.DcmviewError` becomes a
 failed row with the error's problem text; a frame that fails leaves the
 file's other frames written.  Each output is rendered with the same calls
 ``dcmview.py FILE --export OUT --frame N`` makes (``img.render``,
-``img.resolve_voi``) and written by :mod:`dcmlib.output`, so a lossless output
+``img.resolve_voi``) and written by :mod:`dcmlib.render.output`, so a lossless output
 equals ``--export`` byte for byte.  The image's caches are dropped after each
 frame: a worker holds one file and one frame's arrays at a time.
 """
@@ -20,26 +20,7 @@ from dataclasses import replace
 import numpy as np
 from pydicom.dataset import Dataset
 
-from .. import output
-from ..displayable import RenderOptions
-from ..errors import (
-    DcmviewError,
-    InvalidArgumentError,
-    NoPixelDataError,
-    NotDicomError,
-    SegmentationError,
-    UnsupportedError,
-)
-from ..header import frame_params, functional_item, layout, text_value, vector
-from ..image import DicomImage, load
-from ..io import NOT_A_DICOM_FILE, pixel_element
-from ..lut import Modality, VoiLut
-from ..pipeline import VoiSelection, apply_modality
-from ..presets import preset_for_image
-from ..pstate import PresentationState, load_pstate
-from ..segmentation import NotReferencedError, Segmentation, load_segmentation
-from ..series import slice_normal
-from .job import (
+from dcmlib.batch.job import (
     NO_PIXELS,
     NOT_DICOM,
     SEG_SOURCE,
@@ -55,7 +36,26 @@ from .job import (
     strip_where,
     write_output,
 )
-from .options import ConvertOptions
+from dcmlib.batch.options import ConvertOptions
+from dcmlib.displayable import RenderOptions
+from dcmlib.errors import (
+    DcmviewError,
+    InvalidArgumentError,
+    NoPixelDataError,
+    NotDicomError,
+    SegmentationError,
+    UnsupportedError,
+)
+from dcmlib.images.image import DicomImage, load
+from dcmlib.objects.pstate import PresentationState, load_pstate
+from dcmlib.objects.segmentation import NotReferencedError, Segmentation, load_segmentation
+from dcmlib.read.header import frame_params, functional_item, layout, text_value, vector
+from dcmlib.read.io import NOT_A_DICOM_FILE, pixel_element
+from dcmlib.read.series import slice_normal
+from dcmlib.render import output
+from dcmlib.render.pipeline import VoiSelection, apply_modality
+from dcmlib.values.lut import Modality, VoiLut
+from dcmlib.values.presets import preset_for_image
 
 __all__ = ["convert_file", "display_image", "render_arguments", "values16"]
 
@@ -245,7 +245,7 @@ def render_arguments(img: DicomImage, frame: int, options: ConvertOptions, notes
 
 
 def _preset_argument(img: DicomImage, name: str, options: ConvertOptions, notes: list[str] | None) -> dict:
-    """``{"preset": Preset}`` when the preset applies to the image (:func:`dcmlib.presets.preset_for_image`),
+    """``{"preset": Preset}`` when the preset applies to the image (:func:`dcmlib.values.presets.preset_for_image`),
     else ``{}`` (the file's own window) with the reason in ``notes``."""
     preset, note = preset_for_image(name, img.modality, img.unit, options.presets)
     if preset is None and notes is not None:

@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-from . import SECTIONS
+from dcmlib.bench import SECTIONS
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -256,8 +256,7 @@ def run(
 ) -> None:
     """Write the two series into a temporary folder and measure every way on each."""
     from dcmlib.batch.run import default_workers
-
-    from .series import write_ct_series
+    from dcmlib.bench.series import write_ct_series
 
     workers = workers or default_workers()
     try:

@@ -33,8 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dcmlib
-
-from .series import write_ct_series
+from dcmlib.bench.series import write_ct_series
 
 __all__ = ["main", "run", "build_ours", "build_simpleitk", "render_times", "simpleitk"]
 

@@ -13,8 +13,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from pydicom.uid import ExplicitVRLittleEndian
 
-from ..image import load
-from . import measure
+from dcmlib.bench import measure
+from dcmlib.images.image import load
 
 
 def synthetic(rows: int, cols: int, *, ct: bool) -> Dataset:

@@ -14,7 +14,7 @@ one run on series written to a temporary folder (deleted afterwards):
   (decoding) and a second pass (after it, what holding a key down costs).
 - hold a key: render the first slices at 30 Hz from a fresh load, idle in
   between (as the viewer waits in ``cv2.waitKey``), with and without
-  :class:`~dcmlib.cache.ReadAhead`, for plain and JPEG 2000 slices: latency per slice.
+  :class:`~dcmlib.read.cache.ReadAhead`, for plain and JPEG 2000 slices: latency per slice.
 - memory: the peak resident set (VmHWM, reset through ``/proc/self/clear_refs``)
   of a fresh process while it loads and scrolls once, against the
   raw pixel bytes of the series, for the default cache and a small one, and for
@@ -40,7 +40,7 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, JPEG2000Lossless, generate_uid
 
 import dcmlib
-from dcmlib.cache import DEFAULT_CACHE_MB, ReadAhead, read_ahead_depth
+from dcmlib.read.cache import DEFAULT_CACHE_MB, ReadAhead, read_ahead_depth
 
 __all__ = ["main", "run", "write_ct_series"]
 

@@ -2,8 +2,8 @@
 
 For the 512 x 512 CT and the 4096 x 3328 12-bit image of the render section,
 the view is fitted to a 1920 x 1080 screen, then each callback is timed as the
-viewer runs it: :mod:`dcmlib.controls` makes the new state, and when the
-picture changes :class:`dcmlib.view.View` composes the frame (resample and
+viewer runs it: :mod:`dcmlib.viewer.controls` makes the new state, and when the
+picture changes :class:`dcmlib.viewer.view.View` composes the frame (resample and
 re-window what is visible + annotations).  On the large image this runs at the
 fit, at 1:1 and at 8x: a center and a width trackbar move, a drag step (with
 its hover probe), a pan step (right drag), a zoom step (``+``/``-`` around the
@@ -32,9 +32,10 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import UID, JPEGBaseline8Bit, generate_uid
 
-from .. import controls, load
-from ..controls import ViewerState
-from ..view import View
+from dcmlib import load
+from dcmlib.viewer import controls
+from dcmlib.viewer.controls import ViewerState
+from dcmlib.viewer.view import View
 
 #: A callback as the viewer runs it: the current state and a step number to the new state.
 Event = Callable[[ViewerState, int], ViewerState]
@@ -176,8 +177,8 @@ def jpeg_cine(frames: int = 120, rows: int = 480, cols: int = 640, fps: float = 
 def play(view: View, seconds: float, fps: float | None = None) -> dict[str, float]:
     """Play the view's image for ``seconds`` as the viewer's loop does; the pacing it achieved.
 
-    Sleep until :func:`dcmlib.controls.next_tick` says a frame is due, take
-    :func:`dcmlib.controls.on_tick`'s frame and compose it.  Returns the
+    Sleep until :func:`dcmlib.viewer.controls.next_tick` says a frame is due, take
+    :func:`dcmlib.viewer.controls.on_tick`'s frame and compose it.  Returns the
     target and achieved fps, the intervals between frames shown (p50, p99,
     jitter as their standard deviation, ms) and the frames skipped.
     """
@@ -226,7 +227,7 @@ def run_cine(seconds: float = 4.0, slices: int = 100) -> None:
     view = View(load(jpeg_cine()), screen=(1920, 1080))
     report_cine("JPEG YBR_FULL_422 640 x 480 x 120, first pass", play(view, seconds))
     report_cine("JPEG YBR_FULL_422 640 x 480 x 120, warm", play(view, seconds))
-    from .series import write_ct_series
+    from dcmlib.bench.series import write_ct_series
 
     with tempfile.TemporaryDirectory(prefix="dcmview-bench-cine-") as tmp:
         write_ct_series(tmp, slices)
@@ -238,7 +239,7 @@ def run_cine(seconds: float = 4.0, slices: int = 100) -> None:
 
 
 def main() -> None:
-    from .render import synthetic
+    from dcmlib.bench.render import synthetic
 
     run_case("CT 512 x 512", synthetic(512, 512, ct=True))
     run_case("12-bit 4096 x 3328", synthetic(3328, 4096, ct=False), zooms=("fit", "1:1", "8x"))

@@ -12,7 +12,7 @@ The package never imports the application (``dcmview.py``): a test that checks
 the command line passes ``dcmview.main`` in.
 """
 
-from .mutate import Case, case, cases
-from .runner import CLASSES, FAILURE_CLASSES, Job, Result, run_jobs, table
+from dcmlib.fuzz.mutate import Case, case, cases
+from dcmlib.fuzz.runner import CLASSES, FAILURE_CLASSES, Job, Result, run_jobs, table
 
 __all__ = ["Case", "case", "cases", "CLASSES", "FAILURE_CLASSES", "Job", "Result", "run_jobs", "table"]

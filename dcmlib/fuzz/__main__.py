@@ -36,7 +36,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 
-from . import mutate, runner
+from dcmlib.fuzz import mutate, runner
 
 DEFAULT_SEED = 20261129
 

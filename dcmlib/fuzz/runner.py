@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .mutate import Case
+from dcmlib.fuzz.mutate import Case
 
 _K = TypeVar("_K")  # what a caller keys its jobs by
 

@@ -101,7 +101,7 @@ class _HoldImport:
 
 
 def install() -> None:
-    """Wrap pydicom's decoder for every later import of it (and dcmlib.io's, if already imported);
+    """Wrap pydicom's decoder for every later import of it (and dcmlib.read.io's, if already imported);
     hold the import ``DCMVIEW_TEST_HOLD_IMPORT`` names."""
     hold = os.environ.get("DCMVIEW_TEST_HOLD_IMPORT")
     if hold:
@@ -112,6 +112,6 @@ def install() -> None:
     if getattr(pydicom.pixels.pixel_array, "faulty", False):
         return
     pydicom.pixels.pixel_array = faulty(pydicom.pixels.pixel_array)
-    io = sys.modules.get("dcmlib.io")
+    io = sys.modules.get("dcmlib.read.io")
     if io is not None:
         io.pixel_array = pydicom.pixels.pixel_array

@@ -24,9 +24,9 @@ Mutation kinds (:data:`KINDS`) work at two levels:
   ``combo`` (a Dataset mutation, then a byte mutation).
 """
 
-from .bases import BUNDLED, DERIVED, Base, bases
-from .cases import Case, case, case_by_name, cases
-from .kinds import KINDS
-from .series import series_files
+from dcmlib.fuzz.mutate.bases import BUNDLED, DERIVED, Base, bases
+from dcmlib.fuzz.mutate.cases import Case, case, case_by_name, cases
+from dcmlib.fuzz.mutate.kinds import KINDS
+from dcmlib.fuzz.mutate.series import series_files
 
 __all__ = ["Case", "Base", "KINDS", "BUNDLED", "DERIVED", "cases", "case", "case_by_name", "bases", "series_files"]

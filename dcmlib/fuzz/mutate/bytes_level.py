@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 import struct
 
-from .bases import PIXEL_TAGS, Base, Elem
-from .encoding import u16, u32
-from .kinds import Result, register_kind
+from dcmlib.fuzz.mutate.bases import PIXEL_TAGS, Base, Elem
+from dcmlib.fuzz.mutate.encoding import u16, u32
+from dcmlib.fuzz.mutate.kinds import Result, register_kind
 
 
 def _offset(rng: random.Random, b: Base, header_bias: float = 0.6) -> int:

@@ -7,13 +7,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .bases import bases, quiet
-from .kinds import KINDS
+from dcmlib.fuzz.mutate.bases import bases, quiet
+from dcmlib.fuzz.mutate.kinds import KINDS
 
 # isort: off
 # Importing the mutator modules registers their kinds in KINDS, in this order, which seeded generation depends on.
-from .bytes_level import flip
-from . import meta, encapsulated, dataset_level  # noqa: F401 - imported to register their kinds, in this order
+from dcmlib.fuzz.mutate.bytes_level import flip
+from dcmlib.fuzz.mutate import meta, encapsulated, dataset_level  # noqa: F401 - imported to register their kinds, in this order
 # isort: on
 
 

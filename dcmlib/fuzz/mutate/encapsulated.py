@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 import struct
 
-from ...io import frame_header
-from .bases import Base
-from .kinds import Result, register_kind
+from dcmlib.fuzz.mutate.bases import Base
+from dcmlib.fuzz.mutate.kinds import Result, register_kind
+from dcmlib.read.io import frame_header
 
 
 def pixel_items(b: Base) -> list[tuple[int, int, int]]:

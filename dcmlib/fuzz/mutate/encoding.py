@@ -13,7 +13,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 
-from .bases import Base, quiet
+from dcmlib.fuzz.mutate.bases import Base, quiet
 
 _INT_FORMATS = {"US": "H", "SS": "H", "UL": "I", "SL": "I", "OW": "H", "SV": "Q", "UV": "Q", "AT": "H"}
 _FLOAT_FORMATS = {"FL": "f", "FD": "d", "OF": "f", "OD": "d"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from .bases import Base
+from dcmlib.fuzz.mutate.bases import Base
 
 Result = tuple[bytes, str]
 Mutator = Callable[[random.Random, Base], "Result | None"]

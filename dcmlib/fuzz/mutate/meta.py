@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import struct
 
-from .bases import LONG_VRS, Base
-from .kinds import Result, register_kind
+from dcmlib.fuzz.mutate.bases import LONG_VRS, Base
+from dcmlib.fuzz.mutate.kinds import Result, register_kind
 
 
 def _meta_elements(data: bytes, end: int) -> list[tuple[int, str, bytes]]:

@@ -6,9 +6,9 @@ import functools
 
 import numpy as np
 
-from .bases import bases, quiet, read
-from .cases import Case
-from .encoding import dump, put
+from dcmlib.fuzz.mutate.bases import bases, quiet, read
+from dcmlib.fuzz.mutate.cases import Case
+from dcmlib.fuzz.mutate.encoding import dump, put
 
 
 @functools.cache

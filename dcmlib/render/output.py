@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import ErrorPath, OutputError
+from dcmlib.errors import ErrorPath, OutputError
 
 __all__ = ["IMAGE_EXTENSIONS", "TEMP_PREFIX", "temp_prefix", "encode_image", "encode_npy", "write_bytes", "write_image"]
 

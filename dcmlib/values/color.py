@@ -11,7 +11,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from .errors import UnsupportedError
+from dcmlib.errors import UnsupportedError
 
 __all__ = [
     "COLOR_PHOTOMETRICS",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
-from .header import FrameParams, Layout
-from .io import transfer_syntax
-from .lut import VoiFunction, Window
+from dcmlib.read.header import FrameParams, Layout
+from dcmlib.read.io import transfer_syntax
+from dcmlib.values.lut import VoiFunction, Window
 
 __all__ = ["summary"]
 

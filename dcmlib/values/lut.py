@@ -2,7 +2,7 @@
 
 Every function here is pure: NumPy arrays and plain numbers in, a new
 ``float32`` array out (or into ``out=``).  Nothing here reads a Dataset; the
-small frozen dataclasses below are what :mod:`dcmlib.image` parses the
+small frozen dataclasses below are what :mod:`dcmlib.images.image` parses the
 Dataset into, once.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InvalidArgumentError
+from dcmlib.errors import InvalidArgumentError
 
 __all__ = [
     "VoiFunction",

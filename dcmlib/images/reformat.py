@@ -37,20 +37,20 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from . import pipeline
-from .cache import FrameCache
-from .displayable import RenderOptions
-from .errors import InvalidArgumentError
-from .header import PixelSpacing
-from .image import DicomImage
-from .imagebase import ImageBase
-from .lut import VoiLut, Window
-from .pipeline import VoiSelection
-from .presentation import needs_inversion
-from .presets import PRESETS, Preset
+from dcmlib.displayable import RenderOptions
+from dcmlib.errors import InvalidArgumentError
+from dcmlib.images.image import DicomImage
+from dcmlib.read.cache import FrameCache
+from dcmlib.read.header import PixelSpacing
+from dcmlib.render import pipeline
+from dcmlib.render.imagebase import ImageBase
+from dcmlib.render.pipeline import VoiSelection
+from dcmlib.values.lut import VoiLut, Window
+from dcmlib.values.presentation import needs_inversion
+from dcmlib.values.presets import PRESETS, Preset
 
 if TYPE_CHECKING:
-    from .displayable import DisplayImage
+    from dcmlib.displayable import DisplayImage
 
 __all__ = [
     "PLANES",
@@ -321,7 +321,7 @@ def switch_plane(
 
 
 class ReformattedImage(ImageBase):
-    """One plane of a series' volume, with the interface of :class:`~dcmlib.image.DicomImage`.
+    """One plane of a series' volume, with the interface of :class:`~dcmlib.images.image.DicomImage`.
 
     Frames are slices through the plane, ascending along its patient axis
     (``axis``); ``position(frame)`` is that coordinate in mm. Values are

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from .lut import LutData
+    from dcmlib.values.lut import LutData
 
 __all__ = ["needs_inversion", "invert_unit", "presentation_lut", "to_uint8"]
 

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from .errors import ErrorPath, InvalidArgumentError
-from .lut import VoiFunction
+from dcmlib.errors import ErrorPath, InvalidArgumentError
+from dcmlib.values.lut import VoiFunction
 
 __all__ = [
     "Preset",
@@ -96,7 +96,7 @@ def applies_hu(unit: str) -> bool:
     """Whether the CT presets fit an image whose modality values are in ``unit``: only Hounsfield units.
 
     That is CT, and PET/CT-like data whose Rescale Type (0028,1054) is HU
-    (:attr:`dcmlib.image.DicomImage.unit`).
+    (:attr:`dcmlib.images.image.DicomImage.unit`).
     """
     return unit.strip().upper() == "HU"
 

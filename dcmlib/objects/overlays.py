@@ -7,7 +7,7 @@ from the least significant bit, padded to a whole word), multi-frame overlays
 embedded in the unused high bits of native Pixel Data (their bits are already
 masked out of the stored values by the decoder; here they are read back as a
 plane).  :func:`display_objects` adds the display shutter
-(:mod:`dcmlib.shutters`) and :func:`layers` / :func:`apply_layers` draw both on
+(:mod:`dcmlib.objects.shutters`) and :func:`layers` / :func:`apply_layers` draw both on
 the uint8 output of the grey (or colour) pipeline, as DCMTK's ``dcm2pnm`` does
 by default (``+O 0``):
 
@@ -32,8 +32,8 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from .header import multi
-from .shutters import Shutter, describe_shutter, fill_bgr, fill_gray, parse_shutter, shutter_mask
+from dcmlib.objects.shutters import Shutter, describe_shutter, fill_bgr, fill_gray, parse_shutter, shutter_mask
+from dcmlib.read.header import multi
 
 __all__ = [
     "Overlay",

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from pydicom.dataset import Dataset
 
-from .color import lab_bgr
+from dcmlib.values.color import lab_bgr
 
 __all__ = ["Shutter", "parse_shutter", "shutter_mask", "fill_gray", "fill_bgr", "describe_shutter"]
 

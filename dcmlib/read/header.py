@@ -20,8 +20,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from .color import COLOR_PHOTOMETRICS
-from .errors import (
+from dcmlib.errors import (
     DcmviewError,
     ErrorPath,
     InvalidArgumentError,
@@ -32,8 +31,9 @@ from .errors import (
     UnsupportedError,
     exception_text,
 )
-from .frames import PixelElement
-from .lut import MAX_VALUE, LutData, Modality, VoiFunction, VoiLut, Window, check_window
+from dcmlib.values.color import COLOR_PHOTOMETRICS
+from dcmlib.values.frames import PixelElement
+from dcmlib.values.lut import MAX_VALUE, LutData, Modality, VoiFunction, VoiLut, Window, check_window
 
 __all__ = [
     "GRAY_PHOTOMETRICS",

@@ -22,7 +22,7 @@ and those values, used alike by ``render(pstate=...)``, ``--export``,
    pixels, 0\\0 the top left corner of the first pixel) or DISPLAY units (0..1 of the
    displayed area).
 
-The grey stages 1-3 are the ones :mod:`dcmlib.pipeline` applies (one
+The grey stages 1-3 are the ones :mod:`dcmlib.render.pipeline` applies (one
 ``display_table``); this module only says which modality, VOI and presentation
 LUT a state gives.
 """
@@ -40,18 +40,18 @@ import cv2
 import numpy as np
 from pydicom.dataset import Dataset
 
-from . import pipeline
-from .color import lab_bgr
-from .displayable import RenderOptions
-from .errors import DcmviewError, ErrorPath, PresentationStateError
-from .header import float_value, lut_data, multi, text_value, vector
-from .imagebase import ImageBase
-from .lut import MAX_VALUE, LutData, Modality, VoiFunction, VoiLut, Window, check_window
-from .overlays import DisplayObjects, Overlay, apply_layers, fill_value, layers, parse_overlays
-from .shutters import Shutter, parse_shutter
+from dcmlib.displayable import RenderOptions
+from dcmlib.errors import DcmviewError, ErrorPath, PresentationStateError
+from dcmlib.objects.overlays import DisplayObjects, Overlay, apply_layers, fill_value, layers, parse_overlays
+from dcmlib.objects.shutters import Shutter, parse_shutter
+from dcmlib.read.header import float_value, lut_data, multi, text_value, vector
+from dcmlib.render import pipeline
+from dcmlib.render.imagebase import ImageBase
+from dcmlib.values.color import lab_bgr
+from dcmlib.values.lut import MAX_VALUE, LutData, Modality, VoiFunction, VoiLut, Window, check_window
 
 if TYPE_CHECKING:
-    from .image import DicomImage
+    from dcmlib.images.image import DicomImage
 
 __all__ = [
     "GSPS_SOP_CLASS",
@@ -265,7 +265,7 @@ def load_pstate(path: str | os.PathLike[str]) -> PresentationState:
     Raises :class:`PresentationStateError` (or :class:`~dcmlib.errors.NotDicomError`
     for a missing, truncated or non-DICOM file) naming the file.
     """
-    from . import io
+    from dcmlib.read import io
 
     p = Path(path)
     if not p.is_file():
@@ -908,7 +908,7 @@ class PresentedImage(ImageBase):
     def values(self, frame: int = 0) -> np.ndarray:
         key = ("values", frame)
         if key not in self._cache:
-            from .pipeline import apply_modality
+            from dcmlib.render.pipeline import apply_modality
 
             self._cache = {}  # one frame kept
             values = apply_modality(self._image.stored(frame), self._modality(frame))
@@ -935,7 +935,7 @@ class PresentedImage(ImageBase):
 
     @property
     def value_range(self) -> tuple[float, float]:
-        from .pipeline import expressible_range
+        from dcmlib.render.pipeline import expressible_range
 
         ends = expressible_range(self._image.layout, self._modality(0))
         return ends if ends is not None else self.frame_range(0)
@@ -946,7 +946,7 @@ class PresentedImage(ImageBase):
         return [] if voi is None else [voi]
 
     def resolve_voi(self, frame: int = 0, **window):
-        from .pipeline import expressible_range, minmax_window, resolve_voi
+        from dcmlib.render.pipeline import expressible_range, minmax_window, resolve_voi
 
         def identity() -> Window:
             ends = expressible_range(self._image.layout, self._modality(frame))

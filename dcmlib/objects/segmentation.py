@@ -16,7 +16,7 @@ viewer's canvas goes through :func:`blend` too.
   Position (Patient) equals its Plane Position Sequence's within
   :data:`POSITION_TOLERANCE_MM` (same Frame of Reference).  Each segment is
   drawn in its Recommended Display CIELab Value (C.8.20.2, scaled as
-  C.10.7.1.1, see :func:`dcmlib.color.dicom_lab_to_rgb`), else in :data:`COLORS`.
+  C.10.7.1.1, see :func:`dcmlib.values.color.dicom_lab_to_rgb`), else in :data:`COLORS`.
 - **Masks**: an array of the image's size, (rows, cols) for one frame or
   (frames, rows, cols) in the viewer's slice order; label values 1..N are
   segments, 0 background; a boolean mask is one segment.
@@ -37,10 +37,10 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from .color import dicom_lab_to_rgb
-from .displayable import DEFAULT_ALPHA
-from .errors import DcmviewError, InvalidArgumentError, SegmentationError, exception_text
-from .header import functional_item, text_value, vector
+from dcmlib.displayable import DEFAULT_ALPHA
+from dcmlib.errors import DcmviewError, InvalidArgumentError, SegmentationError, exception_text
+from dcmlib.read.header import functional_item, text_value, vector
+from dcmlib.values.color import dicom_lab_to_rgb
 
 __all__ = [
     "Segment",
@@ -394,7 +394,7 @@ def _mask_segmentation(arr: np.ndarray, image, where: str) -> Segmentation:
 
 def _read_seg(p: Path, where: str):
     """The SEG read and checked by highdicom, its pixel data not decoded (frames are decoded when shown)."""
-    from . import io
+    from dcmlib.read import io
 
     try:
         ds, _notes = io.read_file(p)

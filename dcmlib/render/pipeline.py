@@ -1,7 +1,7 @@
 """The display pipeline's policies, written once: which VOI applies, the display table, padding, viewports.
 
-The stage functions (:mod:`dcmlib.lut`, :mod:`dcmlib.presentation`,
-:mod:`dcmlib.color`) do the arithmetic; this module decides how they combine,
+The stage functions (:mod:`dcmlib.values.lut`, :mod:`dcmlib.values.presentation`,
+:mod:`dcmlib.values.color`) do the arithmetic; this module decides how they combine,
 for the library's ``render``, ``--export``, the viewer and the benchmarks alike:
 
 - :func:`resolve_voi`: the one VOI precedence (a user window, a preset, a stored
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import ErrorPath, InvalidArgumentError
-from .header import Layout
-from .lut import (
+from dcmlib.errors import ErrorPath, InvalidArgumentError
+from dcmlib.read.header import Layout
+from dcmlib.values.lut import (
     LutData,
     Modality,
     VoiFunction,
@@ -39,8 +39,8 @@ from .lut import (
     voi_lut,
     voi_window,
 )
-from .presentation import invert_unit, presentation_lut, to_uint8
-from .presets import Preset, get_preset
+from dcmlib.values.presentation import invert_unit, presentation_lut, to_uint8
+from dcmlib.values.presets import Preset, get_preset
 
 __all__ = [
     "VoiSelection",
@@ -68,8 +68,8 @@ __all__ = [
 class VoiSelection:
     """The VOI a render applies and where it came from.
 
-    ``voi`` is a :class:`~dcmlib.lut.Window` or a stored
-    :class:`~dcmlib.lut.VoiLut`; ``source`` is ``"user"``, ``"preset"``,
+    ``voi`` is a :class:`~dcmlib.values.lut.Window` or a stored
+    :class:`~dcmlib.values.lut.VoiLut`; ``source`` is ``"user"``, ``"preset"``,
     ``"stored"`` (``index`` is then its 1-based number) or ``"minmax"`` (the
     file stores no usable VOI).
     """

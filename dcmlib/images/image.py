@@ -3,8 +3,8 @@
 :func:`load` reads a file, a folder (a series) or a Dataset and returns a
 :class:`DicomImage`.  The image owns the caches (decoded stored values, the
 float32 modality values) through one byte-budget
-:class:`~dcmlib.cache.FrameCache`; every DICOM rule it applies lives in
-:mod:`~dcmlib.io`, :mod:`~dcmlib.header` and :mod:`~dcmlib.pipeline`.
+:class:`~dcmlib.read.cache.FrameCache`; every DICOM rule it applies lives in
+:mod:`~dcmlib.read.io`, :mod:`~dcmlib.read.header` and :mod:`~dcmlib.render.pipeline`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,14 @@ import cv2
 import numpy as np
 from pydicom.dataset import Dataset
 
-from . import io, pipeline
-from .displayable import RenderOptions
-from .errors import DcmviewWarning, InvalidArgumentError, NotDicomError, PixelDataError
-from .frames import FrameRef
-from .header import (
+from dcmlib.displayable import RenderOptions
+from dcmlib.errors import DcmviewWarning, InvalidArgumentError, NotDicomError, PixelDataError
+from dcmlib.images.stack import FrameStore
+from dcmlib.images.summary import summary
+from dcmlib.objects.overlays import DisplayObjects, apply_layers, describe_objects, fill_value, layers
+from dcmlib.objects.pstate import PresentationState, describe_pstate, find_pstates, image_slices, render_with_state
+from dcmlib.read import io
+from dcmlib.read.header import (
     FrameParams,
     PixelSpacing,
     cine_rate,
@@ -35,18 +38,16 @@ from .header import (
     pixel_spacing,
     text_value,
 )
-from .imagebase import ImageBase
-from .lut import PairWindow, VoiLut, Window
-from .overlays import DisplayObjects, apply_layers, describe_objects, fill_value, layers
-from .pipeline import VoiSelection
-from .presentation import needs_inversion
-from .presets import PRESETS, Preset
-from .pstate import PresentationState, describe_pstate, find_pstates, image_slices, render_with_state
-from .stack import FrameStore
-from .summary import summary
+from dcmlib.render import pipeline
+from dcmlib.render.imagebase import ImageBase
+from dcmlib.render.pipeline import VoiSelection
+from dcmlib.values.frames import FrameRef
+from dcmlib.values.lut import PairWindow, VoiLut, Window
+from dcmlib.values.presentation import needs_inversion
+from dcmlib.values.presets import PRESETS, Preset
 
 if TYPE_CHECKING:
-    from .reformat import ReformattedImage
+    from dcmlib.images.reformat import ReformattedImage
 
 __all__ = ["DicomImage", "load"]
 
@@ -189,7 +190,7 @@ class DicomImage(ImageBase):
         text = "\n".join([text, *describe_objects(self.display_objects(0))])
         slices = image_slices(self) if self.is_series else None
         text = "\n".join([text, *(describe_pstate(s, slices) for s in self.pstates())])
-        from .segmentation import describe_found
+        from dcmlib.objects.segmentation import describe_found
 
         text = "\n".join([text, *describe_found(self)])
         return f"{self._listing}\n\n{text}" if self._listing else text
@@ -210,15 +211,15 @@ class DicomImage(ImageBase):
 
     layout = property(
         lambda self: self._layout,
-        doc="Frame size, samples, bits and photometric, parsed once (:class:`dcmlib.header.Layout`).",
+        doc="Frame size, samples, bits and photometric, parsed once (:class:`dcmlib.read.header.Layout`).",
     )
 
     def frame_ref(self, frame: int = 0) -> FrameRef:
-        """Where a frame comes from (:class:`dcmlib.frames.FrameRef`): its file's header, its index there."""
+        """Where a frame comes from (:class:`dcmlib.values.frames.FrameRef`): its file's header, its index there."""
         return self._frames.refs[self._check_frame(frame)]
 
     def frame_params(self, frame: int = 0) -> FrameParams:
-        """A frame's parameters (:class:`dcmlib.header.FrameParams`): Modality LUT, VOIs, padding, LUT shape."""
+        """A frame's parameters (:class:`dcmlib.read.header.FrameParams`): Modality LUT, VOIs, padding, LUT shape."""
         return self._frames.params(self._check_frame(frame))
 
     def stored_range(self, frame: int = 0) -> tuple[int, int]:
@@ -361,7 +362,7 @@ class DicomImage(ImageBase):
         says: its Modality LUT, VOI and Presentation LUT, its shutter instead of the
         image's, the overlays it activates, rotation, flip and displayed area, and
         (unless ``annotations`` is False) its graphic and text annotations; a state
-        made for another image raises :class:`~dcmlib.pstate.PresentationStateError`.
+        made for another image raises :class:`~dcmlib.objects.pstate.PresentationStateError`.
         A window given here overrides the state's VOI.
 
         ``segmentation`` (see :func:`dcmlib.load_segmentation`) is blended over the
@@ -402,7 +403,7 @@ class DicomImage(ImageBase):
         return objects
 
     def object_layers(self, frame: int = 0, *, overlays: bool = True, shutters: bool = True) -> np.ndarray | None:
-        """The frame's overlays and shutter as :func:`dcmlib.overlays.layers` planes, or None when none apply."""
+        """The frame's overlays and shutter as :func:`~dcmlib.objects.overlays.layers` planes, or None (none apply)."""
         if not (overlays or shutters):
             return None
         ref = self._frames.refs[self._check_frame(frame)]
@@ -454,13 +455,13 @@ class DicomImage(ImageBase):
         return super().render_values(values, center, width, frame=self._check_frame(frame), options=options, **changes)
 
     def reformat(self, plane: str, progress: Callable[[int, int], None] | None = None) -> ReformattedImage:
-        """The series as slices through ``plane``: ``axial``, ``coronal`` or ``sagittal`` (see :mod:`dcmlib.reformat`).
+        """The series as slices through ``plane``: ``axial``, ``coronal`` or ``sagittal`` (see reformat).
 
-        Returns a :class:`~dcmlib.reformat.ReformattedImage` with this class's
+        Returns a :class:`~dcmlib.images.reformat.ReformattedImage` with this class's
         interface; the volume (PS3.3 C.7.6.2.1.1 geometry) lives in this image's
         frame cache. ``progress(done, total)`` is called while it is built.
         """
-        from .reformat import reformat
+        from dcmlib.images.reformat import reformat
 
         return reformat(self, plane, progress)
 
@@ -499,7 +500,7 @@ def load(
     if not path.exists():
         raise NotDicomError("no such file or directory", path)
     if path.is_dir():
-        from .series import describe_series, open_folder
+        from dcmlib.read.series import describe_series, open_folder
 
         found, chosen = open_folder(path, series, on_warning=on_warning)
         listing = f"{len(found)} series in {path.name or path}:\n{describe_series(found)}"

@@ -1,7 +1,7 @@
 """Viewer state and what each key, drag, wheel step, trackbar move or clock tick does.
 
 Plain Python, no OpenCV: ``dcmview.py`` translates HighGUI events into the
-functions below, :class:`dcmlib.view.View` draws the result, and the tests
+functions below, :class:`dcmlib.viewer.view.View` draws the result, and the tests
 drive them without a display.  A :class:`ViewerState` is immutable; every handler returns a new
 state (or the same object when nothing changed, so the shell can skip a
 re-render).
@@ -10,7 +10,7 @@ Handlers that need numbers from the image (the file's own window, the stored
 VOIs, the auto window) take the image as ``image``: a :class:`VoiSource`, the
 part of :class:`dcmlib.displayable.DisplayImage` they read.  Which VOI applies is the
 image's decision (``image.resolve_voi``, the library's one VOI precedence);
-this module maps its :class:`~dcmlib.pipeline.VoiSelection` to a state.
+this module maps its :class:`~dcmlib.render.pipeline.VoiSelection` to a state.
 
 Key codes: ``cv2.waitKeyEx`` returns different numbers for the same key on
 different HighGUI back ends.  :data:`KEY_CODES` maps every code we know to a
@@ -38,15 +38,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from .displayable import DEFAULT_ALPHA
-from .errors import InvalidArgumentError
-from .lut import VoiFunction, VoiLut, Window
-from .presets import PRESETS, applies_hu
-from .viewport import Viewport
+from dcmlib.displayable import DEFAULT_ALPHA
+from dcmlib.errors import InvalidArgumentError
+from dcmlib.values.lut import VoiFunction, VoiLut, Window
+from dcmlib.values.presets import PRESETS, applies_hu
+from dcmlib.viewer.viewport import Viewport
 
 if TYPE_CHECKING:  # pipeline pulls in OpenCV; the state logic only names its types
-    from .pipeline import VoiSelection
-    from .presets import Preset
+    from dcmlib.render.pipeline import VoiSelection
+    from dcmlib.values.presets import Preset
 
 __all__ = [
     "VoiSource",
@@ -356,7 +356,7 @@ class VoiSource(Protocol):
     """What the state logic reads from an image: the part of :class:`dcmlib.displayable.DisplayImage` it uses,
     so any image is one (and so is the viewer's image with its auto windows remembered).
 
-    The VOI precedence is the image's (:meth:`~dcmlib.image.DicomImage.resolve_voi`,
+    The VOI precedence is the image's (:meth:`~dcmlib.images.image.DicomImage.resolve_voi`,
     PS3.3 C.11.2); this module only maps its answer to a state.
     """
 
@@ -427,7 +427,7 @@ class Measurement:
 
     The points are image coordinates (continuous: pixel i covers ``[i, i+1)``),
     so a measurement moves with zoom and pan; the numbers are
-    :mod:`dcmlib.measure`'s.
+    :mod:`dcmlib.viewer.measure`'s.
     """
 
     kind: str
@@ -557,7 +557,7 @@ class ViewerState:
 
 
 def _selected(state: ViewerState, sel: VoiSelection, n_vois: int, choice: int | None = None) -> ViewerState:
-    """The state showing a :class:`~dcmlib.pipeline.VoiSelection`: its window and where it came from.
+    """The state showing a :class:`~dcmlib.render.pipeline.VoiSelection`: its window and where it came from.
 
     A VOI LUT keeps its index (``lut``) and shows its equivalent linear window
     on the trackbars; a preset is kept by its name.
@@ -688,7 +688,7 @@ def initial_state(
     """The start state from the image and the command line (same flags as export).
 
     ``frame`` is 0-based, ``voi`` 1-based.  The window is the image's own
-    choice for these flags (:meth:`~dcmlib.image.DicomImage.resolve_voi`), so
+    choice for these flags (:meth:`~dcmlib.images.image.DicomImage.resolve_voi`), so
     the viewer opens on what ``--export`` writes; it raises on flags the CLI
     would refuse.  ``user_presets`` are the user's presets for this image's
     modality (:func:`choices_for`); ``fps`` the cine rate, by default
@@ -1060,7 +1060,7 @@ def on_drag(state: ViewerState, x: int, y: int, view_w: int, view_h: int) -> Vie
     """The pointer moved to view position (x, y) with a button down.
 
     A measurement being drawn follows the pointer; a pan moves the image with
-    the pointer (:meth:`~dcmlib.viewport.Viewport.panned_from`); a window drag
+    the pointer (:meth:`~dcmlib.viewer.viewport.Viewport.panned_from`); a window drag
     sets the window from the one at button-down (``state.drag``) moved by the
     total displacement since then.  A drag across the whole view (``view_w`` x
     ``view_h`` display pixels) changes the value by the full value range:

@@ -4,7 +4,7 @@ Pure functions on NumPy arrays and plain numbers; the viewer only draws what
 they return.  Coordinates are image coordinates, continuous: pixel (column i,
 row j) covers ``[i, i+1) x [j, j+1)`` and its centre is ``(i + 0.5, j + 0.5)``.
 
-Lengths and areas in mm use :class:`~dcmlib.header.PixelSpacing`: Pixel
+Lengths and areas in mm use :class:`~dcmlib.read.header.PixelSpacing`: Pixel
 Spacing (0028,0030), the distance in the patient between the centres of
 adjacent rows (first value) and columns (second value) (PS3.3 10.7.1.1,
 10.7.1.3), or else Imager Pixel Spacing (0018,1164), at the detector (PS3.3
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .header import PixelSpacing
+from dcmlib.read.header import PixelSpacing
 
 __all__ = ["Distance", "RoiStats", "distance", "ellipse_mask", "roi_stats", "luminance", "format_value"]
 

@@ -1,7 +1,7 @@
 """Where the image sits in the viewer's canvas: zoom, pan, and the mapping between the two.
 
-Plain Python, no OpenCV or NumPy: :mod:`dcmlib.controls` keeps a
-:class:`Viewport` in the viewer state and :mod:`dcmlib.view` renders it.
+Plain Python, no OpenCV or NumPy: :mod:`dcmlib.viewer.controls` keeps a
+:class:`Viewport` in the viewer state and :mod:`dcmlib.viewer.view` renders it.
 
 Coordinates are continuous.  Image pixel (column i, row j) covers
 ``[i, i+1) x [j, j+1)``, so its centre is ``(i + 0.5, j + 0.5)``; view pixel

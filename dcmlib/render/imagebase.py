@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from . import pipeline
-from .displayable import RenderOptions
-from .lut import PairWindow
+from dcmlib.displayable import RenderOptions
+from dcmlib.render import pipeline
+from dcmlib.values.lut import PairWindow
 
 if TYPE_CHECKING:
-    from .lut import Window
-    from .pipeline import VoiSelection
-    from .presets import Preset
+    from dcmlib.render.pipeline import VoiSelection
+    from dcmlib.values.lut import Window
+    from dcmlib.values.presets import Preset
 
 __all__ = ["ImageBase"]
 

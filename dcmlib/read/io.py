@@ -36,9 +36,9 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from .errors import DcmviewError, ErrorPath, NotDicomError, PixelDataError
-from .frames import PIXEL_KEYWORDS, FrameRef, PixelElement
-from .header import Layout, text_value
+from dcmlib.errors import DcmviewError, ErrorPath, NotDicomError, PixelDataError
+from dcmlib.read.header import Layout, text_value
+from dcmlib.values.frames import PIXEL_KEYWORDS, FrameRef, PixelElement
 
 __all__ = [
     "FULL_READ_LIMIT",

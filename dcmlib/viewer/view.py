@@ -1,17 +1,17 @@
-"""What the viewer window shows: an image and a :class:`~dcmlib.controls.ViewerState`, composed.
+"""What the viewer window shows: an image and a :class:`~dcmlib.viewer.controls.ViewerState`, composed.
 
 No HighGUI here: ``dcmview.py`` owns the window, turns its events into
-:mod:`dcmlib.controls` calls and shows what :meth:`View.compose` returns.  A
+:mod:`dcmlib.viewer.controls` calls and shows what :meth:`View.compose` returns.  A
 change re-windows only what the screen shows.  Per frame, the modality values
-and their halvings are kept (:func:`~dcmlib.pipeline.pyramid`, padding as
+and their halvings are kept (:func:`~dcmlib.render.pipeline.pyramid`, padding as
 background, PS3.3 C.7.5.1.1.2); per zoom and pan, only the visible region is
-resampled from the level nearest the zoom (:func:`~dcmlib.pipeline.resample_region`:
+resampled from the level nearest the zoom (:func:`~dcmlib.render.pipeline.resample_region`:
 ``INTER_AREA`` when minifying, bicubic or nearest neighbour when magnifying);
-each window change re-runs :func:`~dcmlib.pipeline.window_viewport` on that
+each window change re-runs :func:`~dcmlib.render.pipeline.window_viewport` on that
 small array, with the image's own VOI resolution and polarity (PS3.3 C.11.2,
 C.11.6).  The full-resolution frame (the ``s`` snapshot) is
-:meth:`~dcmlib.image.DicomImage.render` with the same arguments, which is why
-it equals ``--export``.  Measurements are drawn from :mod:`dcmlib.measure`'s
+:meth:`~dcmlib.images.image.DicomImage.render` with the same arguments, which is why
+it equals ``--export``.  Measurements are drawn from :mod:`dcmlib.viewer.measure`'s
 numbers on source pixels.
 """
 
@@ -26,23 +26,25 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from . import controls, measure, pipeline, reformat
-from .controls import Measurement, ViewerState
-from .displayable import RenderOptions
-from .errors import DcmviewError, DcmviewWarning
-from .image import DicomImage
-from .lut import Window
-from .overlays import apply_layers
-from .pipeline import VoiSelection
-from .pstate import PresentationState, PresentedImage
-from .segmentation import Segmentation
-from .segmentation import blend as blend_segments
-from .viewport import Viewport
+from dcmlib.displayable import RenderOptions
+from dcmlib.errors import DcmviewError, DcmviewWarning
+from dcmlib.images import reformat
+from dcmlib.images.image import DicomImage
+from dcmlib.objects.overlays import apply_layers
+from dcmlib.objects.pstate import PresentationState, PresentedImage
+from dcmlib.objects.segmentation import Segmentation
+from dcmlib.objects.segmentation import blend as blend_segments
+from dcmlib.render import pipeline
+from dcmlib.render.pipeline import VoiSelection
+from dcmlib.values.lut import Window
+from dcmlib.viewer import controls, measure
+from dcmlib.viewer.controls import Measurement, ViewerState
+from dcmlib.viewer.viewport import Viewport
 
 if TYPE_CHECKING:
-    from .displayable import DisplayImage
-    from .lut import PairWindow, VoiLut
-    from .presets import Preset
+    from dcmlib.displayable import DisplayImage
+    from dcmlib.values.lut import PairWindow, VoiLut
+    from dcmlib.values.presets import Preset
 
 __all__ = ["View", "fit_zoom", "render_options", "DEFAULT_SCREEN", "MIN_VIEW", "TRACKBAR_SPACE"]
 
@@ -141,7 +143,7 @@ class View:
         self._pstate_annotations = pstate_annotations
         self._presented: dict[tuple, PresentedImage] = {}
         self._screen = screen
-        #: The ``--seg`` segmentation (:mod:`dcmlib.segmentation`) the state may show, or None.
+        #: The ``--seg`` segmentation (:mod:`dcmlib.objects.segmentation`) the state may show, or None.
         self.segmentation = segmentation
         zoom = fit_zoom(image.rows, image.columns, screen)
         #: The canvas (width, height) in display pixels.
@@ -165,7 +167,7 @@ class View:
         self._measured: dict[Measurement, measure.Distance | measure.RoiStats] = {}
         self._labels: dict[int, dict[str, str] | None] = {}  # orientation labels per frame
         self._failed: set[int] = set()
-        #: The image as the state logic reads it (:mod:`dcmlib.controls` handlers' ``image``), auto windows kept.
+        #: The image as the state logic reads it (:mod:`dcmlib.viewer.controls` handlers' ``image``), auto windows kept.
         self.source = _Remembered(image)
         if self.state.pstate:  # --pstate: open through the state (a --window kept)
             s = self.state
@@ -303,7 +305,7 @@ class View:
         return out
 
     def object_view(self) -> np.ndarray | None:
-        """The frame's overlays and shutter (:func:`~dcmlib.overlays.layers`) resampled onto the canvas
+        """The frame's overlays and shutter (:func:`~dcmlib.objects.overlays.layers`) resampled onto the canvas
         like the image (area coverage when minifying, nearest neighbour when magnifying), or None."""
         s = self.state
         key = (s.frame, s.viewport, s.overlays, s.shutters)
@@ -337,7 +339,7 @@ class View:
 
     def segmentation_view(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The frame's segments resampled onto the canvas with nearest neighbour (outside the image: none),
-        as (colours, coverage) for :func:`~dcmlib.segmentation.blend`; cached per frame and viewport.  The
+        as (colours, coverage) for :func:`~dcmlib.objects.segmentation.blend`; cached per frame and viewport.  The
         outline is drawn from this canvas, so it is 1 screen pixel wide at any zoom."""
         s = self.state
         key = (s.frame, s.viewport)
@@ -483,7 +485,7 @@ class View:
             _text_block(out, [text], x, y - th, scale)
 
     def annotation_lines(self) -> list[str]:
-        """The overlay text for the current state (see :func:`dcmlib.controls.annotation_lines`)."""
+        """The overlay text for the current state (see :func:`dcmlib.viewer.controls.annotation_lines`)."""
         img, s = self.image, self.state
         position = img.position(s.frame) if len(img) > 1 else None
         plane = getattr(img, "plane", None)  # a reformatted image: "coronal 211/512  y -12.5 mm"

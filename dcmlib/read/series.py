@@ -1,7 +1,7 @@
 """Series folders: scan a folder of DICOM files, group them by series, order the slices.
 
 A CT or MR study arrives as a folder (often nested) of single-frame files. This
-module turns it into one ordered list of :class:`~dcmlib.frames.FrameRef` per
+module turns it into one ordered list of :class:`~dcmlib.values.frames.FrameRef` per
 series, reading headers only (``stop_before_pixels``); the pixel data are
 decoded later, lazily, by the image object.
 
@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydicom.dataset import Dataset
 
-from .errors import InvalidArgumentError, NotDicomError
-from .frames import UNDEFINED_LENGTH, FrameRef, PixelElement
-from .header import frame_geometry, int_value, text_value
-from .io import NO_PIXELS, NOT_DICOM, UNREADABLE, read_header
+from dcmlib.errors import InvalidArgumentError, NotDicomError
+from dcmlib.read.header import frame_geometry, int_value, text_value
+from dcmlib.read.io import NO_PIXELS, NOT_DICOM, UNREADABLE, read_header
+from dcmlib.values.frames import UNDEFINED_LENGTH, FrameRef, PixelElement
 
 __all__ = [
     "Series",

@@ -1,11 +1,11 @@
 """The frame store: a file's frames or a series' slices, decoded once and cached.
 
 :class:`FrameStore` owns what an image holds in memory: the frame references,
-each file's checked :class:`~dcmlib.header.Layout`, each frame's parsed
-:class:`~dcmlib.header.FrameParams`, and one byte-budget
-:class:`~dcmlib.cache.FrameCache` of decoded stored values and derived float32
+each file's checked :class:`~dcmlib.read.header.Layout`, each frame's parsed
+:class:`~dcmlib.read.header.FrameParams`, and one byte-budget
+:class:`~dcmlib.read.cache.FrameCache` of decoded stored values and derived float32
 modality values.  A series decodes ahead in the scroll direction on one
-background thread (:class:`~dcmlib.cache.ReadAhead`); see :mod:`dcmlib.cache`
+background thread (:class:`~dcmlib.read.cache.ReadAhead`); see :mod:`dcmlib.read.cache`
 for the lock discipline.
 """
 
@@ -19,11 +19,14 @@ from collections.abc import Sequence
 import numpy as np
 from pydicom.dataset import Dataset
 
-from . import color, io, overlays, pipeline
-from .cache import DEFAULT_CACHE_MB, FrameCache, ReadAhead, read_ahead_depth
-from .errors import DcmviewError, InvalidArgumentError, NotDicomError
-from .frames import FrameRef
-from .header import FrameParams, Layout, frame_params, header_errors, layout
+from dcmlib.errors import DcmviewError, InvalidArgumentError, NotDicomError
+from dcmlib.objects import overlays
+from dcmlib.read import io
+from dcmlib.read.cache import DEFAULT_CACHE_MB, FrameCache, ReadAhead, read_ahead_depth
+from dcmlib.read.header import FrameParams, Layout, frame_params, header_errors, layout
+from dcmlib.render import pipeline
+from dcmlib.values import color
+from dcmlib.values.frames import FrameRef
 
 __all__ = ["FrameStore"]
 
@@ -135,7 +138,7 @@ class FrameStore:
     def stored(self, frame: int, *, threads: bool = False) -> np.ndarray:
         """Decoded stored values (read-only); tells the read-ahead which frame the user sees.
 
-        ``threads``: the caller decodes on several threads (see :func:`dcmlib.io.decode_frame`).
+        ``threads``: the caller decodes on several threads (see :func:`dcmlib.read.io.decode_frame`).
         """
         arr = self._stored(frame, threads)
         if self._ahead is not None:
