@@ -213,3 +213,20 @@ def test_with_objects_off_the_output_is_todays(
     args = dict(center=window[0], width=window[1], invert=invert)
     assert np.array_equal(img.render(overlays=False, shutters=False, **args), old.render(**args))
     assert np.array_equal(old.render(**args), old.render(overlays=True, shutters=True, **args))
+
+
+def test_the_shapes_are_the_standards_coded_values():
+    """Shutter Shape (0018,1600) is read as the coded values of C.7.6.11.1.1, case and padding aside; a value
+    that is no shape is left out, and a header naming none is no shutter."""
+    from dcmlib.objects.shutters import ShutterShape, parse_shutter
+
+    ds = Dataset()
+    ds.ShutterShape = ["circular ", "OVAL", "RECTANGULAR"]
+    ds.CenterOfCircularShutter, ds.RadiusOfCircularShutter = [10, 12], 5
+    ds.ShutterLeftVerticalEdge, ds.ShutterRightVerticalEdge = 2, 20
+    ds.ShutterUpperHorizontalEdge, ds.ShutterLowerHorizontalEdge = 3, 30
+    shutter = parse_shutter(ds)
+    assert shutter is not None and set(shutter.shapes) == {ShutterShape.CIRCULAR, ShutterShape.RECTANGULAR}
+    assert (shutter.circle, shutter.rectangle) == ((10, 12, 5), (2, 20, 3, 30))
+    ds.ShutterShape = "OVAL"
+    assert parse_shutter(ds) is None

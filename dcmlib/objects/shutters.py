@@ -13,6 +13,7 @@ black.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -22,7 +23,16 @@ from pydicom.dataset import Dataset
 
 from dcmlib.values.color import lab_bgr
 
-__all__ = ["Shutter", "parse_shutter", "shutter_mask", "fill_gray", "fill_bgr", "describe_shutter"]
+__all__ = ["ShutterShape", "Shutter", "parse_shutter", "shutter_mask", "fill_gray", "fill_bgr", "describe_shutter"]
+
+
+class ShutterShape(enum.Enum):
+    """Shutter Shape (0018,1600), PS3.3 C.7.6.11.1.1; a file may name several."""
+
+    RECTANGULAR = "RECTANGULAR"
+    CIRCULAR = "CIRCULAR"
+    POLYGONAL = "POLYGONAL"
+    BITMAP = "BITMAP"
 
 
 @dataclass(frozen=True)
@@ -34,7 +44,7 @@ class Shutter:
     as (row, column); ``bitmap_group`` the overlay group of a bitmap shutter.
     """
 
-    shapes: tuple[str, ...]
+    shapes: tuple[ShutterShape, ...]
     rectangle: tuple[int, int, int, int] | None = None
     circle: tuple[int, int, int] | None = None
     polygon: tuple[tuple[int, int], ...] | None = None
@@ -55,12 +65,14 @@ def _ints(value: object) -> list[int]:
 
 
 def parse_shutter(ds: Dataset) -> Shutter | None:
-    """The header's display shutter, or None; shapes whose attributes are missing are left out."""
-    shapes = tuple(s.strip().upper() for s in _strings(ds.get("ShutterShape")))
+    """The header's display shutter, or None; shapes whose attributes are missing, and values that are no
+    Shutter Shape, are left out."""
+    named = {s.strip().upper() for s in _strings(ds.get("ShutterShape"))}
+    shapes = tuple(shape for shape in ShutterShape if shape.value in named)
     if not shapes:
         return None
     rect = circle = poly = bitmap = None
-    if "RECTANGULAR" in shapes:
+    if ShutterShape.RECTANGULAR in shapes:
         edges = [
             ds.get(k)
             for k in (
@@ -73,15 +85,15 @@ def parse_shutter(ds: Dataset) -> Shutter | None:
         if all(e is not None and e != "" for e in edges):
             left, right, upper, lower = edges
             rect = (int(left), int(right), int(upper), int(lower))
-    if "CIRCULAR" in shapes:
+    if ShutterShape.CIRCULAR in shapes:
         centre, radius = _ints(ds.get("CenterOfCircularShutter")), ds.get("RadiusOfCircularShutter")
         if len(centre) == 2 and radius is not None and radius != "":
             circle = (centre[0], centre[1], int(radius))
-    if "POLYGONAL" in shapes:
+    if ShutterShape.POLYGONAL in shapes:
         v = _ints(ds.get("VerticesOfThePolygonalShutter"))
         if len(v) >= 6 and len(v) % 2 == 0:
             poly = tuple((v[i], v[i + 1]) for i in range(0, len(v), 2))
-    if "BITMAP" in shapes and ds.get("ShutterOverlayGroup") not in (None, ""):
+    if ShutterShape.BITMAP in shapes and ds.get("ShutterOverlayGroup") not in (None, ""):
         bitmap = int(ds.get("ShutterOverlayGroup"))
     if rect is None and circle is None and poly is None and bitmap is None:
         return None
