@@ -56,6 +56,9 @@ try:  # these take about a second: Ctrl-C meanwhile ends as tidily as later, and
     from dcmlib.render import output
     from dcmlib.values import presets
     from dcmlib.viewer import controls
+    from dcmlib.viewer.keys import KeyDecoder
+    from dcmlib.viewer.labels import snapshot_name
+    from dcmlib.viewer.state import ViewerState
     from dcmlib.viewer.view import View
 except KeyboardInterrupt:
     sys.stderr.write("dcmview: interrupted\n")
@@ -317,7 +320,7 @@ class Viewer:
     def __init__(
         self,
         img: dcmlib.DisplayImage,
-        state: controls.ViewerState | None = None,
+        state: ViewerState | None = None,
         *,
         snapshot_dir: str | Path = ".",
         screen: tuple[int, int] | None = None,
@@ -343,7 +346,7 @@ class Viewer:
             pstates=pstates,
             pstate_annotations=pstate_annotations,
         )
-        self.keys = controls.KeyDecoder()
+        self.keys = KeyDecoder()
         self._syncing = False  # the trackbars are being set from the state
         self._ranges: dict[str, tuple[int, int]] = {}  # the trackbar limits set so far
         self.shown: np.ndarray | None = None  # the last composed frame (what the window shows)
@@ -353,7 +356,7 @@ class Viewer:
         self.update()
 
     @property
-    def state(self) -> controls.ViewerState:
+    def state(self) -> ViewerState:
         """The state shown now (the view's)."""
         return self.view.state
 
@@ -383,7 +386,7 @@ class Viewer:
             self._syncing = False
 
     # -- events -----------------------------------------------------------------------
-    def set_state(self, state: controls.ViewerState) -> None:
+    def set_state(self, state: ViewerState) -> None:
         """Show a new state; carry out its snapshot or measurement request (quit stays for :meth:`run`)."""
         if state is self.state:
             return
@@ -492,7 +495,7 @@ class Viewer:
             return None
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
         named = replace(s, pstate=self.view.presented)  # a frame no state references is shown as it is
-        path = controls.snapshot_name(self.stem, named, self.snapshot_dir, shown=shown)
+        path = snapshot_name(self.stem, named, self.snapshot_dir, shown=shown)
         write_image(path, self.shown if shown else self.view.full_resolution())
         print(f"saved {path}", flush=True)
         return path

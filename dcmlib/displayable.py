@@ -3,7 +3,7 @@
 :class:`DisplayImage` is what every displayable image offers: a file or series
 (:class:`~dcmlib.images.image.DicomImage`), a reformatted plane
 (:class:`~dcmlib.images.reformat.ReformattedImage`), an image seen through a presentation
-state (:class:`~dcmlib.objects.pstate.PresentedImage`).  The viewer, ``--export`` and
+state (:class:`~dcmlib.images.presented.PresentedImage`).  The viewer, ``--export`` and
 ``convert`` use it without asking which one they hold.
 
 :class:`RenderOptions` is what the user chose (window, mode, objects drawn) as one

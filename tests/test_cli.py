@@ -763,7 +763,7 @@ def test_the_shared_flags_mean_the_same_in_the_viewer_and_convert():
     from dcmlib.app import convert
     from dcmlib.batch.options import ConvertOptions
     from dcmlib.objects import segmentation
-    from dcmlib.viewer import controls
+    from dcmlib.viewer.state import TrackbarScale, ViewerState
 
     viewer, conv = _flags(dcmview.build_parser()), _flags(convert.build_parser())
     for flag in SHARED_FLAGS:
@@ -772,7 +772,7 @@ def test_the_shared_flags_mean_the_same_in_the_viewer_and_convert():
         float(viewer["--seg-alpha"][1])
         == segmentation.DEFAULT_ALPHA
         == ConvertOptions().seg_alpha
-        == controls.ViewerState(center=0, width=1, scale=controls.TrackbarScale.for_range(0, 1)).seg_alpha
+        == ViewerState(center=0, width=1, scale=TrackbarScale.for_range(0, 1)).seg_alpha
     )
     import inspect
 

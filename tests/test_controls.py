@@ -13,13 +13,6 @@ from dcmlib.values.lut import LutData, PairWindow, VoiFunction, VoiLut, Window
 from dcmlib.values.presets import PRESETS
 from dcmlib.viewer import controls as C
 from dcmlib.viewer.controls import (
-    HELP_LINES,
-    KEY_CODES,
-    KeyDecoder,
-    TrackbarScale,
-    annotation_lines,
-    decode_key,
-    format_number,
     initial_state,
     on_button_down,
     on_button_up,
@@ -29,11 +22,14 @@ from dcmlib.viewer.controls import (
     on_tick,
     on_trackbar,
     on_wheel,
-    snapshot_name,
     trackbar_positions,
     trackbar_ranges,
 )
+from dcmlib.viewer.keys import HELP, HELP_LINES, KEY_CODES, KeyDecoder, decode_key
+from dcmlib.viewer.labels import achieved_fps, annotation_lines, format_number, help_rows, snapshot_name, window_label
+from dcmlib.viewer.state import DragOrigin, TrackbarScale, ViewerState, VoiSource
 from dcmlib.viewer.viewport import Viewport
+from dcmlib.viewer.windows import display_range
 
 LINEAR, LINEAR_EXACT, SIGMOID = VoiFunction.LINEAR, VoiFunction.LINEAR_EXACT, VoiFunction.SIGMOID
 
@@ -445,7 +441,7 @@ class TestDrag:
 
     def test_no_move(self, st):
         down = on_button_down(st, 5, 5)
-        assert down.drag == C.DragOrigin(5, 5, 40.0, 400.0, "window", span=4095.0)
+        assert down.drag == DragOrigin(5, 5, 40.0, 400.0, "window", span=4095.0)
         assert on_drag(down, 5, 5, 10, 10) is down
         assert on_drag(st, 50, 50, 10, 10) is st  # no button down: no drag
 
@@ -661,12 +657,16 @@ class TestAnnotations:
 
 
 def test_no_cv2_import():
+    """The viewer's state logic is plain Python: none of its modules imports OpenCV, NumPy or pydicom."""
     import ast
+    from pathlib import Path
 
-    tree = ast.parse(open(C.__file__, encoding="utf-8").read())
-    names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    names |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    assert not names & {"cv2", "numpy", "pydicom"}
+    folder = Path(C.__file__).parent
+    for module in ("controls", "state", "windows", "labels", "keys", "viewport"):
+        tree = ast.parse((folder / f"{module}.py").read_text(encoding="utf-8"))
+        names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not names & {"cv2", "numpy", "pydicom"}, module
 
 
 def test_display_range_follows_the_data():
@@ -675,28 +675,28 @@ def test_display_range_follows_the_data():
             return -1024.0, 2500.0
 
     im = Ct16(value_range=(-32768.0, 32767.0), vois=[Window(40.0, 400.0)])
-    assert C.display_range(im) == (-1024.0, 2500.0)
+    assert display_range(im) == (-1024.0, 2500.0)
     im = Ct16(value_range=(-32768.0, 32767.0), vois=[Window(3000.0, 2000.0)])
-    assert C.display_range(im) == (-1024.0, 4000.0)  # widened to hold the file's window
+    assert display_range(im) == (-1024.0, 4000.0)  # widened to hold the file's window
     im = Ct16(value_range=(-1000.0, 2000.0))
-    assert C.display_range(im) == (-1000.0, 2000.0)  # never beyond what the bits express
+    assert display_range(im) == (-1000.0, 2000.0)  # never beyond what the bits express
     s = initial_state(Ct16(value_range=(-32768.0, 32767.0)))
     assert trackbar_ranges(s)["center"] == (-1024, 2500)
 
 
 def test_series_annotation_says_slice_and_position():
     """A series (a folder) says ``slice i/N`` and the slice position in mm; a file says ``frame i/N``."""
-    state = C.ViewerState(center=40.0, width=400.0, scale=TrackbarScale(-1024.0, 3071.0, 1.0), frame=4, n_frames=300)
+    state = ViewerState(center=40.0, width=400.0, scale=TrackbarScale(-1024.0, 3071.0, 1.0), frame=4, n_frames=300)
     lines = annotation_lines(state, "CT folder", frame_word="slice", position=-12.5)
     assert "slice 5/300  -12.5 mm" in lines
     assert "frame 5/300" in annotation_lines(state, "file.dcm")
 
 
 def test_the_fake_and_dicom_image_are_voi_sources():
-    """FakeImage stands in for DicomImage: both have every member controls.VoiSource names."""
+    """FakeImage stands in for DicomImage: both have every member state.VoiSource names."""
     from dcmlib import DicomImage
 
-    members = {n for n in vars(C.VoiSource) if not n.startswith("_")} | {"__len__"}
+    members = {n for n in vars(VoiSource) if not n.startswith("_")} | {"__len__"}
     assert {"resolve_voi", "default_window", "auto_window", "vois", "frame_range"} <= members
     assert [m for m in sorted(members) if not hasattr(DicomImage, m)] == []
     assert [m for m in sorted(members) if not hasattr(FakeImage(), m)] == []
@@ -851,7 +851,7 @@ class TestCine:
         s = on_tick(on_key(st, "space", img), 0.0)
         for t in (0.1, 0.3, 0.5):  # every other frame shown: 5 fps achieved
             s = on_tick(s, t)
-        assert C.achieved_fps(s) == pytest.approx(3 / 0.5)
+        assert achieved_fps(s) == pytest.approx(3 / 0.5)
         assert "play 10 fps  achieved 6.0 fps" in annotation_lines(s)
 
     def test_brackets_halve_and_double(self, st, img):
@@ -902,7 +902,7 @@ def cr_image(**kw):
 class TestChoices:
     def test_ct_cycle_is_the_presets(self, st):
         assert [c.label for c in st.choices] == list(PRESETS)
-        assert C.help_rows(st) == list(C.HELP)
+        assert help_rows(st) == list(HELP)
 
     def test_hu_decides_not_the_modality(self):
         pet = initial_state(FakeImage(modality="PT", unit="HU"))
@@ -943,7 +943,7 @@ class TestChoices:
         s = initial_state(im, user_presets=(Preset("chest", 2000.0, 3000.0, SIGMOID),))
         s = on_key(s, "4", im)
         assert (s.preset, s.center, s.width, s.mode) == ("chest", 2000.0, 3000.0, SIGMOID)
-        rows = C.help_rows(s)
+        rows = help_rows(s)
         assert rows[0] == ("p / P", "next / previous window, around")
         assert "1 auto 0.5-99.5 %" in rows[1][1] and any("4 chest" in a for _, a in rows)
 
@@ -961,7 +961,7 @@ class TestChoices:
 
 
 def window_label_of(state):
-    return C.window_label(state)
+    return window_label(state)
 
 
 class TestTrackbarsHoldTheWindow:

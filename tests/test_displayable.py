@@ -16,7 +16,7 @@ from test_pstate import image, make_pstate, window_item
 
 import dcmlib
 from dcmlib import DisplayImage, RenderOptions
-from dcmlib.objects.pstate import PresentedImage
+from dcmlib.images.presented import PresentedImage
 from helpers import make_ds, ramp, write_ds, write_series
 
 

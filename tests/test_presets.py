@@ -21,6 +21,7 @@ from dcmlib.values.presets import (
     load_presets,
 )
 from dcmlib.viewer import controls
+from dcmlib.viewer.labels import help_rows
 from helpers import assert_within_one, make_ds, ramp, run_cli, write_ds
 
 #: A user presets file in the documented form: a table per modality, in cycle order.
@@ -208,7 +209,7 @@ class TestViewerCycle:
         assert (s.preset, s.center, s.width) == ("chest", 2000.0, 3000.0)
         s = controls.on_key(s, "p", img)
         assert s.auto == (0.5, 99.5) and s.choice == 0  # around again
-        assert "4 chest" in " ".join(a for _, a in controls.help_rows(st))
+        assert "4 chest" in " ".join(a for _, a in help_rows(st))
 
     def test_ct_adds_yours_after_the_nine(self):
         img = dcmlib.load(make_ds(ramp(16, 16, 0, 2000), RescaleIntercept=-1024, RescaleSlope=1))

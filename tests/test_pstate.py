@@ -767,11 +767,12 @@ def test_viewer_g_shows_the_state_and_s_equals_export(tmp_path):
 
 def test_viewer_g_without_a_state_says_so():
     from dcmlib.viewer import controls
+    from dcmlib.viewer.keys import HELP
 
     with dcmlib.load(image()) as im:
         s = controls.on_key(controls.initial_state(im), "g", im)
     assert s.pstate is None and "no presentation state" in s.message
-    assert ("g", "presentation state (GSPS) on / off") in controls.HELP
+    assert ("g", "presentation state (GSPS) on / off") in HELP
 
 
 def test_viewer_frames_the_state_does_not_reference(tmp_path):

@@ -23,6 +23,8 @@ import dcmlib
 from dcmlib.objects.segmentation import COLORS, blend, load_segmentation, outline
 from dcmlib.values.color import dicom_lab_to_rgb
 from dcmlib.viewer import controls
+from dcmlib.viewer.keys import HELP, KeyDecoder
+from dcmlib.viewer.labels import annotation_lines, snapshot_name
 from dcmlib.viewer.view import View
 from helpers import assert_one_error_line, make_ds, run_cli, series_datasets, write_ds, write_series
 
@@ -469,25 +471,25 @@ class TestViewer:
         img, _seg, state = _viewer_setup(tmp_path, False)
         state = replace(state, seg_alpha=0.4)
         off = controls.on_key(state, "k")
-        assert off.segmentation is False and "seg off" in controls.annotation_lines(off)
+        assert off.segmentation is False and "seg off" in annotation_lines(off)
         assert controls.on_key(off, "k").segmentation is True
         stepped = controls.on_key(state, "K")
-        assert stepped.seg_alpha == 0.6 and "seg on  alpha 0.6" in controls.annotation_lines(stepped)
+        assert stepped.seg_alpha == 0.6 and "seg on  alpha 0.6" in annotation_lines(stepped)
         assert controls.on_key(replace(state, seg_alpha=1.0), "K").seg_alpha == 0.2
         none = controls.on_key(controls.initial_state(img), "k")
         assert none.segmentation is None and "--seg" in none.message
-        assert not any(line.startswith("seg") for line in controls.annotation_lines(controls.initial_state(img)))
-        assert ("k / K", "segmentation (--seg) on / off; its opacity") in controls.HELP
+        assert not any(line.startswith("seg") for line in annotation_lines(controls.initial_state(img)))
+        assert ("k / K", "segmentation (--seg) on / off; its opacity") in HELP
 
     def test_snapshot_name_says_seg(self, tmp_path):
         img, _seg, state = _viewer_setup(tmp_path, True)
-        name = controls.snapshot_name("ct", replace(state, seg_alpha=0.6), tmp_path).name
+        name = snapshot_name("ct", replace(state, seg_alpha=0.6), tmp_path).name
         assert name.endswith("_seg0.6_outline.png")
-        assert "seg" not in controls.snapshot_name("ct", replace(state, segmentation=False), tmp_path).name
-        assert "seg" not in controls.snapshot_name("ct", controls.initial_state(img), tmp_path).name
+        assert "seg" not in snapshot_name("ct", replace(state, segmentation=False), tmp_path).name
+        assert "seg" not in snapshot_name("ct", controls.initial_state(img), tmp_path).name
 
     def test_key_shift_k_decodes_upper(self):
-        keys = controls.KeyDecoder()
+        keys = KeyDecoder()
         assert keys(0xFFE1, 0.0) is None and keys(ord("k"), 0.1) == "K"
 
 

@@ -20,6 +20,9 @@ from pydicom.sequence import Sequence
 
 import dcmlib
 from dcmlib.viewer import controls, view
+from dcmlib.viewer.keys import HELP
+from dcmlib.viewer.labels import help_rows
+from dcmlib.viewer.state import Measurement
 from dcmlib.viewer.view import View, fit_zoom, render_options
 from helpers import damaged_series, make_ds, per_frame_windows, pydicom_file, ramp
 
@@ -137,8 +140,8 @@ class TestCompose:
         out = v.compose()
         plain = cv2.cvtColor(v.render_view(), cv2.COLOR_GRAY2BGR)
         assert out.mean() < plain.mean() / 2  # darkened, light text on it
-        rows = controls.help_rows(v.state)
-        assert len(rows) == len(controls.HELP)  # a CT: the CT presets' rows
+        rows = help_rows(v.state)
+        assert len(rows) == len(HELP)  # a CT: the CT presets' rows
 
     @pytest.mark.parametrize("screen, side", [((1280, 1024), 512), ((800, 600), 256)])
     def test_help_panel_fits_a_small_window(self, ct, screen, side):
@@ -149,7 +152,7 @@ class TestCompose:
         assert out.shape[:2] == (side, side) and (out[-3:] == 255).all()  # not darkened, no text
         # at 256 pixels not every row fits legibly: the last row shown says where the others are
         if side == 256:
-            rows = controls.help_rows(v.state)
+            rows = help_rows(v.state)
             assert len(rows) > 20  # the whole list would need about 8 px a row
 
     def test_patient_only_when_asked(self):
@@ -338,7 +341,7 @@ class TestMeasurements:
     def test_roi_line_against_the_values(self):
         img = self.spaced()
         v = View(img)
-        m = controls.Measurement("ellipse", 0, 20.0, 10.0, 60.0, 50.0)  # centre column 40
+        m = Measurement("ellipse", 0, 20.0, 10.0, 60.0, 50.0)  # centre column 40
         line = v.measurement_line(m)
         assert line.startswith("roi mean 39.5 sd ") and " HU n " in line  # columns 20..59, symmetric
         assert line.endswith(f"area {np.pi * 20 * 0.25 * 20 * 0.5:.1f} mm2")
@@ -360,7 +363,7 @@ class TestMeasurements:
     def test_help_lists_the_cycle_of_the_image(self):
         arr = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
         img = dcmlib.load(make_ds(arr, Modality="CR", PhotometricInterpretation="MONOCHROME1"))
-        rows = controls.help_rows(View(img).state)
+        rows = help_rows(View(img).state)
         text = " ".join(a for _, a in rows)
         assert "1 auto 0.5-99.5 %" in text and "lung" not in text
 
@@ -368,7 +371,7 @@ class TestMeasurements:
 def test_a_measurement_on_a_frame_that_cannot_be_read_is_one_line(tmp_path):
     img = dcmlib.load(damaged_series(tmp_path), read_ahead=False)
     v = View(img, on_warning=lambda m: None)
-    line = v.measurement_line(controls.Measurement("ellipse", 1, 2.0, 2.0, 20.0, 20.0))
+    line = v.measurement_line(Measurement("ellipse", 1, 2.0, 2.0, 20.0, 20.0))
     assert line.startswith("roi: frame 2 cannot be measured (")
 
 

@@ -18,6 +18,7 @@ import pytest
 import dcmlib
 import dcmview
 from dcmlib.viewer import controls
+from dcmlib.viewer.labels import annotation_lines
 from helpers import damaged_series, make_ds, per_frame_windows, pydicom_file, ramp, write_ds
 
 
@@ -81,7 +82,7 @@ def test_drag_and_probe(viewer_of, ct):
     v.on_mouse(cv2.EVENT_MOUSEMOVE, 41, 83, 0)  # hover: probe at 41/4, 83/4
     x, y, value = v.state.probe
     assert (x, y) == (10, 20) and value == float(ct.values(0)[20, 10])
-    assert "HU" in controls.annotation_lines(v.state)[-2]
+    assert "HU" in annotation_lines(v.state)[-2]
 
 
 def test_snapshot_equals_export(viewer_of, ct, tmp_path, capsys):

@@ -34,7 +34,7 @@ from pydicom.uid import UID, JPEGBaseline8Bit, generate_uid
 
 from dcmlib import load
 from dcmlib.viewer import controls
-from dcmlib.viewer.controls import ViewerState
+from dcmlib.viewer.state import ViewerState
 from dcmlib.viewer.view import View
 
 #: A callback as the viewer runs it: the current state and a step number to the new state.

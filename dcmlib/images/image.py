@@ -22,10 +22,11 @@ from pydicom.dataset import Dataset
 
 from dcmlib.displayable import RenderOptions
 from dcmlib.errors import DcmviewWarning, InvalidArgumentError, NotDicomError, PixelDataError
+from dcmlib.images.presented import image_slices, render_with_state
 from dcmlib.images.stack import FrameStore
 from dcmlib.images.summary import summary
 from dcmlib.objects.overlays import DisplayObjects, apply_layers, describe_objects, fill_value, layers
-from dcmlib.objects.pstate import PresentationState, describe_pstate, find_pstates, image_slices, render_with_state
+from dcmlib.objects.pstate import PresentationState, describe_pstate, find_pstates
 from dcmlib.read import io
 from dcmlib.read.header import (
     FrameParams,

@@ -1,4 +1,4 @@
-"""What the viewer window shows: an image and a :class:`~dcmlib.viewer.controls.ViewerState`, composed.
+"""What the viewer window shows: an image and a :class:`~dcmlib.viewer.state.ViewerState`, composed.
 
 No HighGUI here: ``dcmview.py`` owns the window, turns its events into
 :mod:`dcmlib.viewer.controls` calls and shows what :meth:`View.compose` returns.  A
@@ -30,15 +30,17 @@ from dcmlib.displayable import RenderOptions
 from dcmlib.errors import DcmviewError, DcmviewWarning
 from dcmlib.images import reformat
 from dcmlib.images.image import DicomImage
+from dcmlib.images.presented import PresentedImage
 from dcmlib.objects.overlays import apply_layers
-from dcmlib.objects.pstate import PresentationState, PresentedImage
+from dcmlib.objects.pstate import PresentationState
 from dcmlib.objects.segmentation import Segmentation
 from dcmlib.objects.segmentation import blend as blend_segments
 from dcmlib.render import pipeline
 from dcmlib.render.pipeline import VoiSelection
 from dcmlib.values.lut import Window
 from dcmlib.viewer import controls, measure
-from dcmlib.viewer.controls import Measurement, ViewerState
+from dcmlib.viewer.labels import annotation_lines, help_rows
+from dcmlib.viewer.state import Measurement, ViewerState
 from dcmlib.viewer.viewport import Viewport
 
 if TYPE_CHECKING:
@@ -455,7 +457,7 @@ class View:
             )
         scale = _text_scale(out)
         if s.help:
-            _help_panel(out, controls.help_rows(s), scale)
+            _help_panel(out, help_rows(s), scale)
         elif s.annotations:
             if s.viewport is not None and not s.viewport.shows_all():
                 self._draw_overview(out)
@@ -485,14 +487,14 @@ class View:
             _text_block(out, [text], x, y - th, scale)
 
     def annotation_lines(self) -> list[str]:
-        """The overlay text for the current state (see :func:`dcmlib.viewer.controls.annotation_lines`)."""
+        """The overlay text for the current state (see :func:`dcmlib.viewer.labels.annotation_lines`)."""
         img, s = self.image, self.state
         position = img.position(s.frame) if len(img) > 1 else None
         plane = getattr(img, "plane", None)  # a reformatted image: "coronal 211/512  y -12.5 mm"
         extra = self._patient
         if isinstance(img, PresentedImage):
             extra = extra + [f"presentation state: {img.state.label or img.state.name}"]
-        lines = controls.annotation_lines(
+        lines = annotation_lines(
             s,
             img.name,
             extra,
@@ -588,7 +590,7 @@ class _Remembered:
         self._image = image
         self._auto: dict[tuple[int, float, float], PairWindow] = {}
 
-    # -- what the state logic reads (controls.VoiSource), delegated by name ---------------------------
+    # -- what the state logic reads (state.VoiSource), delegated by name ------------------------------
     is_color = property(lambda self: self._image.is_color)
     is_series = property(lambda self: self._image.is_series)
     unit = property(lambda self: self._image.unit)

@@ -1,6 +1,6 @@
 """Where the image sits in the viewer's canvas: zoom, pan, and the mapping between the two.
 
-Plain Python, no OpenCV or NumPy: :mod:`dcmlib.viewer.controls` keeps a
+Plain Python, no OpenCV or NumPy: :mod:`dcmlib.viewer.state` keeps a
 :class:`Viewport` in the viewer state and :mod:`dcmlib.viewer.view` renders it.
 
 Coordinates are continuous.  Image pixel (column i, row j) covers
