@@ -233,7 +233,7 @@ class TestFrameParams:
         ds = make_ds(np.zeros((4, 4), np.uint16))
         p = H.frame_params(ds, 0, lay_of(ds))
         assert (p.modality.slope, p.modality.intercept, p.modality.lut) == (1.0, 0.0, None)
-        assert p.vois == () and p.function is VoiFunction.LINEAR and p.lut_shape == ""
+        assert p.vois == () and p.function is VoiFunction.LINEAR and p.lut_shape is None
 
     def test_an_invalid_first_window_is_reported_and_left_out(self):
         ds = make_ds(np.zeros((4, 4), np.uint16), WindowCenter=["40", "50"], WindowWidth=["0", "100"])

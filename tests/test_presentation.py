@@ -64,7 +64,9 @@ class TestNeedsInversion:
         ],
     )
     def test_table(self, photometric, shape, user, expected):
-        assert needs_inversion(photometric, shape, user) is expected
+        from dcmlib.values.presentation import PresentationLutShape
+
+        assert needs_inversion(photometric, PresentationLutShape.parse(shape), user) is expected
 
 
 # ----------------------------------------------------------------------------- through the image
@@ -132,3 +134,22 @@ class TestPolarityThroughRender:
         vals = np.array([0, 300], dtype=np.float32)
         assert img.render_values(vals, 1000, 2001).tolist() == [255, 217]
         assert img.render_values(vals, 1000, 2001, invert=True).tolist() == [0, 38]
+
+
+def test_the_presentation_lut_shape_is_read_as_the_standards_coded_values():
+    """Presentation LUT Shape (2050,0020), C.11.6.1.2: IDENTITY, INVERSE and LIN OD, case and padding aside;
+    anything else is no shape; INVERSE (or MONOCHROME1) inverts once, and a user invert toggles that."""
+    from dcmlib.values.presentation import PresentationLutShape as S
+    from dcmlib.values.presentation import needs_inversion
+
+    assert [S.parse(t) for t in ("IDENTITY", "inverse ", "LIN OD", "", "LINEAR")] == [
+        S.IDENTITY,
+        S.INVERSE,
+        S.LIN_OD,
+        None,
+        None,
+    ]
+    assert needs_inversion("MONOCHROME2", S.INVERSE) and needs_inversion("MONOCHROME1", None)
+    assert needs_inversion("MONOCHROME1", S.INVERSE)  # C.8.11.3: the same inversion, applied once
+    assert not needs_inversion("MONOCHROME2", S.INVERSE, user_invert=True)
+    assert not needs_inversion("MONOCHROME2", S.IDENTITY) and needs_inversion("MONOCHROME2", S.LIN_OD, True)

@@ -70,6 +70,6 @@ def _grey_lines(p: FrameParams, unit: str) -> list[str]:
     lines += [f"note: {msg}" for msg in p.invalid_windows]
     if p.padding is not None:
         lines.append(f"pixel padding: {p.padding[0]:g}..{p.padding[1]:g}")
-    if p.lut_shape:
-        lines.append(f"presentation LUT shape: {p.lut_shape}")
+    if p.lut_shape is not None:
+        lines.append(f"presentation LUT shape: {p.lut_shape.value}")
     return lines

@@ -18,6 +18,7 @@ from dcmlib.objects.overlays import DisplayObjects, Overlay, parse_overlays
 from dcmlib.objects.shutters import Shutter, parse_shutter
 from dcmlib.read.header import float_value, lut_data, multi, text_value, vector
 from dcmlib.values.lut import MAX_VALUE, LutData, Modality, VoiFunction, VoiLut, Window, check_window
+from dcmlib.values.presentation import PresentationLutShape
 
 __all__ = [
     "GSPS_SOP_CLASS",
@@ -134,7 +135,7 @@ class PresentationState:
     rescale: tuple[float, float] | None = None  #: the state's Rescale Slope and Intercept (C.11.1)
     modality_lut: LutData | None = None  #: the state's Modality LUT Sequence item
     vois: tuple[tuple[tuple[ImageRef, ...], Window | VoiLut], ...] = ()  #: Softcopy VOI LUT (C.11.8)
-    shape: str = "IDENTITY"  #: Presentation LUT Shape (C.11.6)
+    shape: PresentationLutShape = PresentationLutShape.IDENTITY  #: Presentation LUT Shape (C.11.6)
     presentation_lut: LutData | None = None  #: Presentation LUT Sequence item
     shutter: Shutter | None = None  #: the state's Display Shutter (C.7.6.11)
     rotation: int = 0  #: Image Rotation, clockwise degrees (C.10.6)
@@ -204,7 +205,7 @@ class PresentationState:
     @property
     def inverse(self) -> bool:
         """Presentation LUT Shape INVERSE (C.11.6.1.2)."""
-        return self.presentation_lut is None and self.shape == "INVERSE"
+        return self.presentation_lut is None and self.shape is PresentationLutShape.INVERSE
 
 
 def _signed(lut: LutData, signed: bool) -> LutData:
@@ -305,7 +306,7 @@ def _parse(ds: Dataset, path: str) -> PresentationState:
         rescale=rescale,
         modality_lut=mlut,
         vois=tuple(vois),
-        shape=text_value(ds, "PresentationLUTShape").upper() or "IDENTITY",
+        shape=PresentationLutShape.parse(text_value(ds, "PresentationLUTShape")) or PresentationLutShape.IDENTITY,
         presentation_lut=plut,
         shutter=parse_shutter(ds),
         rotation=rotation,

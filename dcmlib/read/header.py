@@ -34,6 +34,7 @@ from dcmlib.errors import (
 from dcmlib.values.color import COLOR_PHOTOMETRICS
 from dcmlib.values.frames import PixelElement
 from dcmlib.values.lut import MAX_VALUE, LutData, Modality, VoiFunction, VoiLut, Window, check_window
+from dcmlib.values.presentation import PresentationLutShape
 
 __all__ = [
     "GRAY_PHOTOMETRICS",
@@ -255,7 +256,7 @@ class FrameParams:
     modality: Modality
     vois: tuple[Window | VoiLut, ...]
     function: VoiFunction
-    lut_shape: str
+    lut_shape: PresentationLutShape | None  #: Presentation LUT Shape (C.11.6.1.2), None when absent or unknown
     padding: tuple[float, float] | None
     invalid_windows: tuple[str, ...] = ()
     first_window_invalid: str = ""  #: the message when stored window 1 (the default) is invalid
@@ -270,7 +271,7 @@ def frame_params(ds: Dataset, index: int, lay: Layout) -> FrameParams:
         modality=_modality(ds, index, lay),
         vois=tuple(windows) + tuple(luts),
         function=function,
-        lut_shape=text_value(ds, "PresentationLUTShape"),
+        lut_shape=PresentationLutShape.parse(text_value(ds, "PresentationLUTShape")),
         padding=_padding(ds, lay),
         invalid_windows=tuple(invalid + lut_problems),
         first_window_invalid=first_invalid,

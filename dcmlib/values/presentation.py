@@ -9,6 +9,7 @@ flips the result once more.
 
 from __future__ import annotations
 
+import enum
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,17 +17,31 @@ import numpy as np
 if TYPE_CHECKING:
     from dcmlib.values.lut import LutData
 
-__all__ = ["needs_inversion", "invert_unit", "presentation_lut", "to_uint8"]
+__all__ = ["PresentationLutShape", "needs_inversion", "invert_unit", "presentation_lut", "to_uint8"]
 
 
-def needs_inversion(photometric: str, lut_shape: str = "", user_invert: bool = False) -> bool:
+class PresentationLutShape(enum.Enum):
+    """Presentation LUT Shape (2050,0020), PS3.3 C.11.6.1.2 (LIN OD is for hardcopy, C.11.6.1.2.1)."""
+
+    IDENTITY = "IDENTITY"
+    INVERSE = "INVERSE"
+    LIN_OD = "LIN OD"
+
+    @classmethod
+    def parse(cls, text: str) -> PresentationLutShape | None:
+        """The shape a header's text names (case and padding aside), or None for none or another value."""
+        wanted = text.strip().upper()
+        return next((shape for shape in cls if shape.value == wanted), None)
+
+
+def needs_inversion(photometric: str, lut_shape: PresentationLutShape | None = None, user_invert: bool = False) -> bool:
     """Whether the displayed grey levels are reversed.
 
     ``photometric`` MONOCHROME1 or ``lut_shape`` INVERSE invert once (not twice:
     the DX Image Module, PS3.3 C.8.11.3, requires INVERSE exactly when MONOCHROME1); a user invert
     toggles that.
     """
-    file_inverts = photometric.strip().upper() == "MONOCHROME1" or lut_shape.strip().upper() == "INVERSE"
+    file_inverts = photometric.strip().upper() == "MONOCHROME1" or lut_shape is PresentationLutShape.INVERSE
     return file_inverts != bool(user_invert)
 
 
