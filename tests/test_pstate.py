@@ -1124,3 +1124,27 @@ def test_annotations_far_outside_the_image_draw_nothing_and_do_not_fail(tmp_path
     np.testing.assert_array_equal(
         cv2.imread(str(out), cv2.IMREAD_UNCHANGED), cv2.imread(str(plain), cv2.IMREAD_UNCHANGED)
     )
+
+
+def test_graphic_types_are_the_standards_coded_values(tmp_path):
+    """Graphic Type (0070,0023), C.10.5.1.2, is read as its coded value (case aside); a value the standard
+    does not define is kept as None and not drawn (the picture equals the one without that graphic)."""
+    from dcmlib.objects.pstate import GraphicType
+
+    img = dark()
+    graphics = [
+        ("polyline", "PIXEL", [2, 2, 20, 10, 5, 15], False),
+        ("ELLIPSE", "PIXEL", [5, 10, 25, 10, 15, 6, 15, 14], False),
+        ("SPIRAL", "PIXEL", [3, 3, 9, 9], False),
+    ]
+    state = make_pstate(img, GraphicAnnotationSequence=[annotation(graphics=graphics)], GraphicLayerSequence=[layer()])
+    img_path, state_path = files(tmp_path, img, state)
+    parsed = dcmlib.load_pstate(state_path)
+    assert [g.kind for g in parsed.annotations[0].graphics] == [GraphicType.POLYLINE, GraphicType.ELLIPSE, None]
+    known = make_pstate(
+        img, GraphicAnnotationSequence=[annotation(graphics=graphics[:2])], GraphicLayerSequence=[layer()]
+    )
+    known_path = write_ds(known, tmp_path / "known.dcm")
+    assert np.array_equal(ours(img_path, state_path), ours(img_path, known_path))
+    bare_path = write_ds(make_pstate(img), tmp_path / "bare.dcm")
+    assert not np.array_equal(ours(img_path, known_path), ours(img_path, bare_path))  # the known two are drawn

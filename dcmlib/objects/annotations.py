@@ -11,6 +11,7 @@ import numpy as np
 from dcmlib.objects.pstate import (
     Annotation,
     GraphicLayer,
+    GraphicType,
     PresentationState,
     TextObject,
     area_transform,
@@ -92,24 +93,24 @@ def _fixed(p: np.ndarray) -> np.ndarray:
     return np.round((p - 0.5) * (1 << _SHIFT)).astype(np.int32)
 
 
-def _draw_graphic(out: np.ndarray, kind: str, p: np.ndarray, filled: bool, c: tuple) -> None:
+def _draw_graphic(out: np.ndarray, kind: GraphicType | None, p: np.ndarray, filled: bool, c: tuple) -> None:
     if len(p) == 0:
         return
-    if kind == "POINT":
+    if kind is GraphicType.POINT:
         x, y = _fixed(p[:1])[0]
         cv2.circle(out, (int(x), int(y)), 2 << _SHIFT, c, -1, cv2.LINE_8, _SHIFT)
-    elif kind in ("POLYLINE", "INTERPOLATED"):
+    elif kind in (GraphicType.POLYLINE, GraphicType.INTERPOLATED):
         pts = _fixed(p)
         closed = len(p) > 2 and np.allclose(p[0], p[-1])
         if filled and len(p) > 2:
             cv2.fillPoly(out, [pts], c, cv2.LINE_8, _SHIFT)
         else:
             cv2.polylines(out, [pts], closed, c, 1, cv2.LINE_8, _SHIFT)
-    elif kind == "CIRCLE" and len(p) >= 2:
+    elif kind is GraphicType.CIRCLE and len(p) >= 2:
         r = float(np.hypot(*(p[1] - p[0])))
         ((x, y),) = _fixed(p[:1])
         cv2.circle(out, (int(x), int(y)), int(round(r * (1 << _SHIFT))), c, -1 if filled else 1, cv2.LINE_8, _SHIFT)
-    elif kind == "ELLIPSE" and len(p) >= 4:
+    elif kind is GraphicType.ELLIPSE and len(p) >= 4:
         centre = (p[0] + p[1]) / 2
         major, minor = float(np.hypot(*(p[1] - p[0]))) / 2, float(np.hypot(*(p[3] - p[2]))) / 2
         angle = math.degrees(math.atan2(p[1][1] - p[0][1], p[1][0] - p[0][0]))

@@ -3,6 +3,7 @@ C.11.6-C.11.8, C.11.11, C.7.6.11), and their spatial stages: rotation and flip (
 
 from __future__ import annotations
 
+import enum
 import math
 import os
 from collections.abc import Iterable
@@ -21,6 +22,7 @@ from dcmlib.values.lut import MAX_VALUE, LutData, Modality, VoiFunction, VoiLut,
 from dcmlib.values.presentation import PresentationLutShape
 
 __all__ = [
+    "GraphicType",
     "GSPS_SOP_CLASS",
     "PresentationStateError",
     "ImageRef",
@@ -102,11 +104,22 @@ class TextObject:
     justify: str = "LEFT"  #: Bounding Box Text Horizontal Justification
 
 
+class GraphicType(enum.Enum):
+    """Graphic Type (0070,0023), PS3.3 C.10.5.1.2."""
+
+    POINT = "POINT"
+    POLYLINE = "POLYLINE"
+    INTERPOLATED = "INTERPOLATED"
+    CIRCLE = "CIRCLE"
+    ELLIPSE = "ELLIPSE"
+
+
 @dataclass(frozen=True)
 class GraphicObject:
-    """A graphic object (C.10.5.1.2): POINT, POLYLINE, INTERPOLATED, CIRCLE or ELLIPSE; points (x, y)."""
+    """A graphic object (C.10.5.1.2): its Graphic Type (None: a value the standard does not define, not
+    drawn) and points (x, y)."""
 
-    kind: str
+    kind: GraphicType | None
     points: tuple[tuple[float, float], ...]
     units: str = "PIXEL"
     filled: bool = False
@@ -387,7 +400,7 @@ def _annotation(item: Dataset) -> Annotation:
     for g in item.get("GraphicObjectSequence") or ():
         graphics.append(
             GraphicObject(
-                text_value(g, "GraphicType").upper(),
+                next((t for t in GraphicType if t.value == text_value(g, "GraphicType").upper()), None),
                 _points(g.get("GraphicData")),
                 text_value(g, "GraphicAnnotationUnits").upper() or "PIXEL",
                 text_value(g, "GraphicFilled").upper() == "Y",
