@@ -43,7 +43,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import JPEG2000Lossless, generate_uid
 
 import dcmlib
-import dcmlib.read.io
+import dcmlib.read.decode
 import dcmview
 from dcmlib.batch.job import COLUMNS, Job
 from dcmlib.batch.manifest import read_rows
@@ -609,7 +609,7 @@ def _kill_worker_after(delay: float, sig: int) -> threading.Thread:
 def test_a_worker_killed_from_outside_fails_only_its_file(tmp_path, monkeypatch):
     """SIGKILL (what the kernel's OOM killer sends) on the worker of a hanging file: that file fails,
     a fresh worker converts the next one."""
-    monkeypatch.setattr(dcmlib.read.io, "pixel_array", dcmview_faults.faulty(dcmlib.read.io.pixel_array))
+    monkeypatch.setattr(dcmlib.read.decode, "pixel_array", dcmview_faults.faulty(dcmlib.read.decode.pixel_array))
     ct_series(tmp_path / "src", zs=(0.0,), marker=dcmview_faults.HANG)  # IM0.dcm, first in order
     ok = ct_slice(tmp_path / "src" / "ok.dcm", 1.0, series=generate_uid(), study=generate_uid())
     killer = _kill_worker_after(0.5, signal.SIGKILL)
@@ -623,7 +623,7 @@ def test_a_worker_killed_from_outside_fails_only_its_file(tmp_path, monkeypatch)
 
 
 def test_a_file_past_the_timeout_fails_and_the_run_goes_on(tmp_path, monkeypatch):
-    monkeypatch.setattr(dcmlib.read.io, "pixel_array", dcmview_faults.faulty(dcmlib.read.io.pixel_array))
+    monkeypatch.setattr(dcmlib.read.decode, "pixel_array", dcmview_faults.faulty(dcmlib.read.decode.pixel_array))
     ct_series(tmp_path / "src", zs=(0.0,), marker=dcmview_faults.HANG)
     ok = ct_series(tmp_path / "src" / "more", zs=(1.0, 2.0))
     report = convert([tmp_path / "src"], tmp_path / "out", workers=2, timeout=1.5)

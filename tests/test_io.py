@@ -16,6 +16,7 @@ import dcmlib
 from dcmlib import PixelDataError
 from dcmlib.read import io
 from dcmlib.read.header import layout
+from dcmlib.read.pixeldata import check_pixel_data, codestream_size
 from helpers import assert_within_one, make_ds, write_series
 
 AXIAL = [1, 0, 0, 0, 1, 0]
@@ -61,16 +62,16 @@ class TestPixelLength:
         ds.NumberOfFrames = 1000  # claims 1000 frames of 32 bytes in 32 bytes
         pix = io.pixel_element(ds)
         with pytest.raises(PixelDataError, match="pixel data has 32 bytes but the header needs 32000"):
-            io.check_pixel_data(ds, layout(ds, pix, None), pix, "x.dcm")
+            check_pixel_data(ds, layout(ds, pix, None), pix, "x.dcm")
 
     def test_jpeg_frame_header_names_its_size(self):
         # JPEG SOF0 (ISO 10918-1 B.2.2): length, precision, height 0x0010, width 0x0020
         sof = b"\xff\xd8" + b"\xff\xc0\x00\x0b\x08\x00\x10\x00\x20\x01\x01\x11\x00"
-        assert io.codestream_size(sof) == (16, 32)
+        assert codestream_size(sof) == (16, 32)
         # J2K SIZ (ISO 15444-1 A.5.1): Xsiz 640, Ysiz 480, no offsets
         siz = b"\xff\x4f\xff\x51" + b"\x00\x29\x00\x00" + (640).to_bytes(4, "big") + (480).to_bytes(4, "big") + bytes(8)
-        assert io.codestream_size(siz) == (480, 640)
-        assert io.codestream_size(b"not a codestream") is None
+        assert codestream_size(siz) == (480, 640)
+        assert codestream_size(b"not a codestream") is None
 
 
 def test_stderr_of_other_threads_survives_background_decodes(tmp_path):

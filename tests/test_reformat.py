@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import dcmlib
+from dcmlib.images import planes, volume
 from dcmlib.images import reformat as mpr
 from helpers import assert_one_error_line, make_ds, write_ds, write_series
 
@@ -109,21 +110,21 @@ class TestAcquisitions:
         # rows go to the feet, columns to the left; the normal is +y
         folder = field_series(tmp_path, [(0, y, NZ - 1) for y in range(NY)], (1, 0, 0), (0, 0, -1), (NZ, NX))
         img, _ = load(folder)
-        assert mpr.acquisition_plane([1, 0, 0, 0, 0, -1]) == "coronal"
+        assert planes.acquisition_plane([1, 0, 0, 0, 0, -1]) == "coronal"
         check_planes(img)
 
     def test_sagittal(self, tmp_path):
         # normal cross((0,1,0), (0,0,-1)) = -x: the loader orders the slices right to left
         folder = field_series(tmp_path, [(x, 0, NZ - 1) for x in range(NX)], (0, 1, 0), (0, 0, -1), (NZ, NY))
         img, _ = load(folder)
-        assert mpr.acquisition_plane([0, 1, 0, 0, 0, -1]) == "sagittal"
+        assert planes.acquisition_plane([0, 1, 0, 0, 0, -1]) == "sagittal"
         check_planes(img)
 
     def test_lps_flipped_axial(self, tmp_path):
         # rows go right (-x), columns go anterior (-y): shown as stored, the labels say so
         folder = field_series(tmp_path, [(NX - 1, NY - 1, z) for z in range(NZ)], (-1, 0, 0), (0, -1, 0), (NY, NX))
         img, _ = load(folder)
-        assert mpr.orientation_labels((-1, 0, 0), (0, -1, 0)) == dict(top="P", bottom="A", left="L", right="R")
+        assert planes.orientation_labels((-1, 0, 0), (0, -1, 0)) == dict(top="P", bottom="A", left="L", right="R")
         check_planes(img)
 
 
@@ -338,7 +339,7 @@ class TestParallelBuild:
     def test_threads_build_the_same_volume(self, tmp_path, monkeypatch, zs):
         volumes = []
         for workers in (1, 3):
-            monkeypatch.setattr(mpr, "decode_workers", lambda w=workers: w)
+            monkeypatch.setattr(volume, "decode_workers", lambda w=workers: w)
             (tmp_path / str(workers)).mkdir()
             img, _ = load(axial(tmp_path / str(workers), zs=zs, rescale=lambda k: (1.0, -1024.0 * (k % 2))))
             img.reformat("coronal")
@@ -350,7 +351,7 @@ class TestParallelBuild:
     def test_a_slice_that_fails_to_decode_is_the_clear_error(self, tmp_path, monkeypatch):
         import threading
 
-        monkeypatch.setattr(mpr, "decode_workers", lambda: 2)
+        monkeypatch.setattr(volume, "decode_workers", lambda: 2)
         img, _ = load(axial(tmp_path))
         real = img.stored
 
@@ -390,7 +391,7 @@ class TestParallelBuild:
         from pydicom.encaps import encapsulate
         from pydicom.uid import JPEG2000Lossless
 
-        from dcmlib.read import io as dio
+        from dcmlib.read import decode as dio
 
         r = np.arange(40 * 48).reshape(40, 48)
         px = values(r).astype(dtype) if values else (r % 3000).astype(np.int16)
@@ -433,7 +434,7 @@ class TestParallelBuild:
                 raise ValueError("seven")
             return k * k
 
-        with mpr.ReadAheadPool(fn, 10, 2) as pool:
+        with volume.ReadAheadPool(fn, 10, 2) as pool:
             assert pool.get(0) == 0
             gate.wait(0.2)
             assert max(calls) <= 3  # 2 workers: at most 4 slices asked for ahead of the caller
@@ -442,7 +443,7 @@ class TestParallelBuild:
                 pool.get(7)
             assert pool.get(9) == 81
         assert sorted(set(calls)) == sorted(calls)  # each computed once
-        with mpr.ReadAheadPool(fn, 3, 1) as alone:  # one worker: computed when asked, in the caller's thread
+        with volume.ReadAheadPool(fn, 3, 1) as alone:  # one worker: computed when asked, in the caller's thread
             assert alone.get(2) == 4 and calls[-1] == 2
 
 

@@ -356,7 +356,7 @@ class TestMeasurements:
         row = out[150, 60:340].astype(int)
         assert (np.abs(row - plain[150, 60:340]).sum(axis=1) > 0).mean() > 0.9  # the line is there
         b, g, r = (int(c) for c in out[150, 200])
-        assert b < 40 and g > 150 and r > 200  # amber (view.MEASURE), anti-aliased
+        assert b < 40 and g > 150 and r > 200  # amber (draw.MEASURE), anti-aliased
         v.set_state(controls.on_key(v.state, "o", img))
         assert not np.array_equal(v.compose()[150, 60:340], out[150, 60:340])  # o hides them too
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from dcmlib.errors import DcmviewError, InvalidArgumentError
-from dcmlib.images.reformat import PLANES
+from dcmlib.images.planes import PLANES
 from dcmlib.objects.segmentation import DEFAULT_ALPHA
 from dcmlib.read.cache import DEFAULT_CACHE_MB
 from dcmlib.values.lut import MODES

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, fields
 
 from dcmlib.errors import InvalidArgumentError
-from dcmlib.images.reformat import PLANES
+from dcmlib.images.planes import PLANES
 from dcmlib.objects.pstate import load_pstate
 from dcmlib.objects.segmentation import DEFAULT_ALPHA, check_alpha
 from dcmlib.values.lut import VoiFunction, check_window

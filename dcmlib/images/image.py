@@ -39,6 +39,7 @@ from dcmlib.read.header import (
     pixel_spacing,
     text_value,
 )
+from dcmlib.read.pixeldata import check_pixel_data
 from dcmlib.render import pipeline
 from dcmlib.render.imagebase import ImageBase
 from dcmlib.render.pipeline import VoiSelection
@@ -534,6 +535,6 @@ def _file_frames(ds: Dataset, source: Path | Dataset, path: Path | None) -> list
         pixels = io.pixel_element(ds)
         lay = layout(ds, pixels, path)
         assert pixels is not None  # layout raised NoPixelDataError otherwise
-        io.check_pixel_data(ds, lay, pixels, path, path.stat().st_size if path is not None else None)
+        check_pixel_data(ds, lay, pixels, path, path.stat().st_size if path is not None else None)
     src = str(source) if pixels.value is None and path is not None else ds
     return [FrameRef(src, ds, pixels, i) for i in range(lay.frames)]

@@ -21,9 +21,10 @@ from pydicom.dataset import Dataset
 
 from dcmlib.errors import DcmviewError, InvalidArgumentError, NotDicomError
 from dcmlib.objects import overlays
-from dcmlib.read import io
 from dcmlib.read.cache import DEFAULT_CACHE_MB, FrameCache, ReadAhead, read_ahead_depth
+from dcmlib.read.decode import decode_frame
 from dcmlib.read.header import FrameParams, Layout, frame_params, header_errors, layout
+from dcmlib.read.pixeldata import check_pixel_data
 from dcmlib.render import pipeline
 from dcmlib.values import color
 from dcmlib.values.frames import FrameRef
@@ -81,7 +82,7 @@ class FrameStore:
         try:
             with header_errors(where):
                 lay = self.layout if ref.header is self.refs[0].header else layout(ref.header, ref.pixels, where)
-                io.check_pixel_data(ref.header, lay, ref.pixels, where)
+                check_pixel_data(ref.header, lay, ref.pixels, where)
             return lay
         except DcmviewError as exc:
             return exc
@@ -138,7 +139,7 @@ class FrameStore:
     def stored(self, frame: int, *, threads: bool = False) -> np.ndarray:
         """Decoded stored values (read-only); tells the read-ahead which frame the user sees.
 
-        ``threads``: the caller decodes on several threads (see :func:`dcmlib.read.io.decode_frame`).
+        ``threads``: the caller decodes on several threads (see :func:`dcmlib.read.decode.decode_frame`).
         """
         arr = self._stored(frame, threads)
         if self._ahead is not None:
@@ -148,7 +149,7 @@ class FrameStore:
     def _stored(self, f: int, threads: bool = False) -> np.ndarray:
         def decode() -> np.ndarray:
             ref = self.refs[f]
-            arr = io.decode_frame(ref, self.layout_of(f), self.where(ref), threads=threads)
+            arr = decode_frame(ref, self.layout_of(f), self.where(ref), threads=threads)
             arr.flags.writeable = False
             with self._lock:
                 self.decodes += 1

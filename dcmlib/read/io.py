@@ -1,4 +1,6 @@
-"""Reading: files and headers, the pixel data element, its length checks, and frame decoding.
+"""Reading files and headers: the preamble, the header parsed once, the pixel data element found, damaged
+elements named (the pixel data's length checks are in :mod:`dcmlib.read.pixeldata`, decoding in
+:mod:`dcmlib.read.decode`).
 
 This is the error boundary's first half: whatever a damaged file does while it
 is read or decoded becomes a :class:`~dcmlib.errors.DcmviewError` naming the
@@ -21,24 +23,20 @@ import zlib
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import pydicom
-from pydicom import uid
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
-from pydicom.pixels import pixel_array
 from pydicom.uid import (
     UID,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
-    RLELossless,
 )
 
-from dcmlib.errors import DcmviewError, ErrorPath, NotDicomError, PixelDataError
-from dcmlib.read.header import Layout, text_value
-from dcmlib.values.frames import PIXEL_KEYWORDS, FrameRef, PixelElement
+from dcmlib.errors import NotDicomError, PixelDataError
+from dcmlib.read.header import text_value
+from dcmlib.values.frames import PIXEL_KEYWORDS, PixelElement
 
 __all__ = [
     "FULL_READ_LIMIT",
@@ -53,15 +51,9 @@ __all__ = [
     "pixel_element",
     "transfer_syntax",
     "declared_syntax",
-    "check_pixel_data",
-    "codestream_kind",
-    "frame_header",
+    "read_dataset",
     "sanitize",
     "prune_damaged",
-    "DECODERS",
-    "MAX_FRAME_BYTES",
-    "codestream_size",
-    "decode_frame",
 ]
 
 #: Files larger than this keep their pixel data on disk and decode frame by frame (bytes).
@@ -113,7 +105,7 @@ def read_file(path: Path) -> tuple[Dataset, list[str]]:
     data = None
     try:
         data = None if size > FULL_READ_LIMIT else path.read_bytes()  # read once: parsed, then checked
-        ds = _dcmread(path, data)
+        ds = read_dataset(path, data)
     except NotDicomError:
         raise
     except IsADirectoryError:
@@ -183,7 +175,7 @@ def _check_cut_pixels(data: bytes, path: Path) -> None:
         )
 
 
-def _dcmread(path: Path, data: bytes | None) -> Dataset:
+def read_dataset(path: Path, data: bytes | None) -> Dataset:
     """pydicom's reader over the file's bytes ``data`` (or the file itself when large, ``data`` None); no
     preamble tolerated only when what follows parses as an image header."""
     big = data is None
@@ -414,357 +406,3 @@ def starts_as_dicom(head: bytes) -> bool:
     first element is in group 0002 (File Meta) or 0008 (Identifying; either byte order), as older systems
     and some archives write them; ``dcmview.py FILE`` opens those, so folders and ``convert`` do too."""
     return has_preamble(head) or (len(head) >= 8 and head[:2] in (b"\x02\x00", b"\x08\x00", b"\x00\x08"))
-
-
-# ----------------------------------------------------------------------------- pixel length
-
-
-#: The largest decoded frame accepted (bytes): far above any real image (a 64k x 64k RGB 16-bit frame is 24 GiB
-#: and is refused), far below what a damaged header can claim.
-MAX_FRAME_BYTES = 4 << 30
-
-
-def check_pixel_data(
-    ds: Dataset, lay: Layout, pixels: PixelElement, path: ErrorPath, file_size: int | None = None
-) -> None:
-    """Fail fast when the header's sizes disagree with the pixel data, before any large allocation.
-
-    - The Transfer Syntax UID (0002,0010) must be one (PS3.5 10).
-    - One frame may not exceed :data:`MAX_FRAME_BYTES`.
-    - Native data must hold every frame (PS3.5 8.1.1; YBR_FULL_422 stores two
-      samples per pixel, 8.2.3).
-    - Encapsulated data (PS3.5 A.4) hold at least one fragment per frame; the
-      first frame's codestream must be of the transfer syntax's family and at
-      least the header's size; RLE cannot expand more than 64-fold (G.3.1).
-      Left on disk, the frame count is bounded by the file size instead.
-    """
-    declared = declared_syntax(ds)
-    ts = transfer_syntax(ds)
-    if declared and ts is None:
-        raise PixelDataError(f"Transfer Syntax UID (0002,0010) {declared!r} is not a transfer syntax", path)
-    if lay.frame_bytes > MAX_FRAME_BYTES:
-        raise PixelDataError(
-            f"Rows x Columns x Samples x Bits Allocated ({lay.rows} x {lay.columns} x {lay.samples} x "
-            f"{lay.bits_allocated}) is {lay.frame_bytes / 2**30:.0f} GiB per frame, larger than any image",
-            path,
-        )
-    if ts is None or not ts.is_encapsulated:
-        samples = 2 if lay.photometric == "YBR_FULL_422" and ts is not None and not ts.is_compressed else lay.samples
-        need = (lay.rows * lay.columns * samples * lay.frames * lay.bits_allocated + 7) // 8
-        if pixels.length < need:
-            raise PixelDataError(
-                f"pixel data has {pixels.length} bytes but the header needs {need} "
-                f"({lay.frames} x {lay.rows} x {lay.columns} x {samples} x {lay.bits_allocated} bits)",
-                path,
-            )
-        return
-    raw = pixels.value
-    if raw is None:
-        if file_size is not None and lay.frames * 8 > file_size:
-            raise PixelDataError(f"Number of Frames is {lay.frames} but the file holds {file_size} bytes", path)
-        return  # left on disk (very large file, series slice): the decoder checks each frame
-    _check_encapsulated(raw, ts, lay, path)
-
-
-def _check_encapsulated(raw: bytes, ts: UID, lay: Layout, path: ErrorPath) -> None:
-    """Fragments, codestream family and size of encapsulated pixel data (PS3.5 A.4)."""
-    try:
-        fragment = _first_fragment(raw)
-        count = pydicom.encaps.parse_fragments(raw[8 + struct.unpack("<I", raw[4:8])[0] :])[0]
-    except (ValueError, StopIteration, struct.error, EOFError):
-        raise PixelDataError("encapsulated pixel data are damaged (their items do not parse)", path) from None
-    if not fragment:
-        raise PixelDataError("encapsulated pixel data hold no frame", path)
-    if lay.frames > count:
-        raise PixelDataError(
-            f"Number of Frames is {lay.frames} but the pixel data hold {count} fragment{'s' if count != 1 else ''}",
-            path,
-        )
-    family, dims = codestream_kind(fragment), codestream_size(fragment)
-    expected = _FAMILY_OF.get(ts)
-    if (
-        family is not None
-        and expected is not None
-        and family != expected
-        and not (family == "jpeg8" and expected == "jpegls")
-    ):
-        raise PixelDataError(
-            f"the pixel data are {_FAMILY.get(family, 'RLE')} but the Transfer Syntax UID says {ts.name}", path
-        )
-    if dims is not None and lay.rows * lay.columns > dims[0] * dims[1]:
-        raise PixelDataError(
-            f"compressed frame is {dims[1]} x {dims[0]} but the header says {lay.columns} x {lay.rows}", path
-        )
-    if ts == RLELossless and lay.frame_bytes > 64 * len(raw) + 64:
-        raise PixelDataError(f"RLE data ({len(raw)} bytes) are too small for a {lay.columns} x {lay.rows} frame", path)
-    if expected == "jpegls" and count == lay.frames and b"\xff\xd9" not in fragment[-16:]:
-        # One fragment per frame, so this one is the whole frame; it must end with EOI (ISO 14495-1 C.1.1).
-        # CharLS spends seconds on a stream cut short before failing.
-        raise PixelDataError("the JPEG-LS stream is cut short (no end-of-image marker)", path)
-
-
-def codestream_kind(data: bytes) -> str | None:
-    """The family a frame's first bytes announce: ``jpeg8`` (JPEG, ISO 10918-1), ``jpegls``
-    (a JPEG-LS SOF55 marker, ISO 14495-1), ``jpeg2k`` (J2K codestream or JP2 file, ISO 15444-1),
-    or None when unknown (RLE has no signature)."""
-    if data[:4] == b"\xff\x4f\xff\x51" or data[4:8] == b"jP  ":
-        return "jpeg2k"
-    if data[:2] == b"\xff\xd8":
-        return "jpegls" if b"\xff\xf7" in data[:2048] else "jpeg8"
-    return None
-
-
-def _first_fragment(raw: bytes) -> bytes:
-    """The first fragment after the Basic Offset Table item (PS3.5 A.4)."""
-    if len(raw) < 8 or raw[:4] != b"\xfe\xff\x00\xe0":
-        raise ValueError("no Basic Offset Table item at the start of the encapsulated pixel data")
-    bot_length = struct.unpack("<I", raw[4:8])[0]
-    return next(pydicom.encaps.generate_fragments(raw[8 + bot_length :]), b"")
-
-
-_SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF, 0xF7})
-
-
-def codestream_size(data: bytes) -> tuple[int, int] | None:
-    """(rows, columns) from a JPEG, JPEG-LS or JPEG 2000 frame header, or None if unknown.
-
-    JP2 files: the ``ihdr`` box; J2K codestreams: the SIZ marker (ISO 15444-1
-    A.5.1); JPEG and JPEG-LS: the start-of-frame marker (ISO 10918-1 B.2.2).
-    """
-    if data[:4] == b"\x00\x00\x00\x0c" and data[4:8] == b"jP  ":
-        i = data.find(b"ihdr")
-        if i >= 0 and len(data) >= i + 12:
-            h, w = struct.unpack(">II", data[i + 4 : i + 12])
-            return h, w
-        return None
-    found = frame_header(data)
-    if found is None:
-        return None
-    kind, i = found
-    if kind == "j2k":
-        if len(data) < i + 22:
-            return None
-        xs, ys, xo, yo = struct.unpack(">IIII", data[i + 6 : i + 22])
-        return ys - yo, xs - xo
-    if i + 9 > len(data):
-        return None
-    h, w = struct.unpack(">HH", data[i + 5 : i + 9])
-    return (h, w) if h and w else None
-
-
-def frame_header(data: bytes) -> tuple[str, int] | None:
-    """Where a frame's size is declared: ``("j2k", offset of the SIZ marker)`` in a J2K codestream
-    (bare or in a JP2 ``jp2c`` box, ISO 15444-1 A.5.1), or ``("jpeg", offset of the SOF marker)``
-    in JPEG and JPEG-LS (ISO 10918-1 B.2.2, 14495-1 C.2.2); None when neither is found."""
-    if data[:4] == b"\xff\x4f\xff\x51":
-        return "j2k", 2
-    i = data.find(b"jp2c")
-    if i >= 0 and data[i + 4 : i + 8] == b"\xff\x4f\xff\x51":
-        return "j2k", i + 6
-    if data[:2] != b"\xff\xd8":
-        return None
-    i = 2
-    while i + 4 <= len(data):
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte (B.1.1.2)
-            i += 1
-            continue
-        if marker in _SOF_MARKERS:
-            return "jpeg", i
-        if marker == 0xDA:
-            return None
-        i += 2 + struct.unpack(">H", data[i + 2 : i + 4])[0]
-    return None
-
-
-# ----------------------------------------------------------------------------- decoding
-
-#: pydicom decoding plugins tried for each compressed transfer syntax, in order (PS3.5 A.4, 8.2).
-#: Only plugins that raise on bad data: GDCM aborts the process on corrupt JPEG and JPEG 2000
-#: streams (an uncaught C++ exception), so it is never used, even when installed.  One library
-#: per codec: a second wrapper of the same C library (Pillow's or imagecodecs' OpenJPEG, imagecodecs'
-#: CharLS) would only fail again, as slowly.
-DECODERS: dict[str, tuple[str, ...]] = {
-    uid.RLELossless: ("pylibjpeg", "pydicom"),
-    uid.JPEGBaseline8Bit: ("pillow",),
-    uid.JPEGExtended12Bit: ("pillow",),
-    uid.JPEGLossless: (),
-    uid.JPEGLosslessSV1: (),
-    uid.JPEGLSLossless: ("pyjpegls",),
-    uid.JPEGLSNearLossless: ("pyjpegls",),
-    uid.JPEG2000Lossless: ("pylibjpeg",),
-    uid.JPEG2000: ("pylibjpeg",),
-    uid.HTJ2KLossless: ("pylibjpeg",),
-    uid.HTJ2KLosslessRPCL: ("pylibjpeg",),
-    uid.HTJ2K: ("pylibjpeg",),
-}
-
-#: Transfer syntaxes with an imagecodecs (libjpeg-turbo) fallback after the plugins above: Pillow
-#: refuses 12-bit and lossless JPEG, which pydicom's permissive plugins do not cover otherwise.
-_CODECS = {
-    uid.JPEGBaseline8Bit: "jpeg8",
-    uid.JPEGExtended12Bit: "jpeg8",
-    uid.JPEGLossless: "jpeg8",
-    uid.JPEGLosslessSV1: "jpeg8",
-}
-
-#: The codestream family each compressed transfer syntax announces (checked against the data).
-_FAMILY_OF = {
-    **_CODECS,
-    uid.JPEGLSLossless: "jpegls",
-    uid.JPEGLSNearLossless: "jpegls",
-    uid.JPEG2000Lossless: "jpeg2k",
-    uid.JPEG2000: "jpeg2k",
-    uid.HTJ2KLossless: "jpeg2k",
-    uid.HTJ2KLosslessRPCL: "jpeg2k",
-    uid.HTJ2K: "jpeg2k",
-    uid.RLELossless: "rle",
-}
-
-#: What a stream of each family is, for messages.
-_FAMILY = {"jpeg8": "JPEG", "jpegls": "JPEG-LS", "jpeg2k": "JPEG 2000", "rle": "RLE"}
-
-_PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit, DcmviewError)
-
-
-def decode_frame(ref: FrameRef, lay: Layout, where: ErrorPath, *, threads: bool = False) -> np.ndarray:
-    """Decode one frame's stored values (C-contiguous; float64 as float32), or raise :class:`PixelDataError`.
-
-    Native and deflated data go through pydicom; compressed data through the
-    plugins of :data:`DECODERS`, then imagecodecs.  Whatever a decoder raises,
-    a Rust panic included, ends here as one message in DICOM's words; the
-    decoder's own error stays on the exception's ``__cause__`` (``--debug``).
-
-    ``threads``: the caller decodes frames on several threads (a volume's
-    slices).  JPEG 2000 lossless frames then go through imagecodecs' OpenJPEG,
-    which releases the GIL (pylibjpeg-openjpeg holds it: it reads the stream
-    through Python callbacks), when the codestream's sign and precision let
-    both give the same samples (:func:`_decode_j2k_threaded`); else as usual.
-    """
-    ts = transfer_syntax(ref.header)
-    if ts is None:
-        raise PixelDataError("no valid Transfer Syntax UID (0002,0010): the pixel data cannot be decoded", where)
-    source = ref.source
-    if ts.is_encapsulated and not isinstance(source, Dataset) and lay.frames == 1:
-        source = _with_pixels(source, lay, where)
-    if threads and ts == uid.JPEG2000Lossless and isinstance(source, Dataset):
-        arr = _decode_j2k_threaded(source, ref.index, lay)
-        if arr is not None:
-            return _check_decoded(arr, lay, where)
-    plugins = DECODERS.get(ts, ("",)) if ts.is_compressed else ("",)
-    failure: BaseException | None = None
-    arr = None
-    for plugin in plugins:
-        try:
-            arr = pixel_array(source, index=ref.index, decoding_plugin=plugin)
-            break
-        except _PASS_THROUGH:
-            raise
-        except MemoryError:
-            raise PixelDataError("not enough memory to decode the frame", where) from None
-        except BaseException as exc:  # decoders raise anything, Rust panics included
-            failure = exc
-    if arr is None and ts in _CODECS:
-        try:
-            arr = _decode_codec(ref, lay, _CODECS[ts])
-        except _PASS_THROUGH:
-            raise
-        except MemoryError:
-            raise PixelDataError("not enough memory to decode the frame", where) from None
-        except BaseException as exc:
-            failure = exc
-    if arr is None:
-        raise PixelDataError(_decode_problem(ts), where) from failure
-    return _check_decoded(arr, lay, where)
-
-
-def _decode_j2k_threaded(ds: Dataset, index: int, lay: Layout) -> np.ndarray | None:
-    """A lossless JPEG 2000 frame through imagecodecs (the GIL released while it decodes), or None.
-
-    Only a single-component codestream whose sign (SIZ Ssiz bit 7, ISO 15444-1
-    A.5.1) is the header's Pixel Representation, decoded to the header's Bits
-    Allocated: pydicom then corrects nothing either (it changes JPEG 2000
-    samples only when their sign disagrees with the header), so the samples
-    equal the plugin's.  Anything else, or any failure, is None: the usual
-    decoders decide, and say what is wrong.
-    """
-    if lay.samples != 1 or lay.bits_allocated not in (8, 16):
-        return None
-    try:
-        import imagecodecs
-
-        frame = pydicom.encaps.get_frame(ds[lay.keyword].value, index, number_of_frames=lay.frames)
-        if len(frame) < 43 or frame[:4] != b"\xff\x4f\xff\x51" or struct.unpack(">H", frame[40:42])[0] != 1:
-            return None
-        if bool(frame[42] & 0x80) != lay.signed:
-            return None
-        arr = imagecodecs.jpeg2k_decode(frame)
-    except Exception:  # the usual decoders decide and word the error
-        return None
-    want = np.dtype(f"{'i' if lay.signed else 'u'}{lay.bits_allocated // 8}")
-    if arr.dtype != want or arr.shape != lay.shape:
-        return None
-    return arr
-
-
-def _with_pixels(path: str | os.PathLike[str], lay: Layout, where: ErrorPath) -> str | os.PathLike[str] | Dataset:
-    """A single-frame compressed file read whole, its encapsulated data checked like a file opened alone.
-
-    Series slices keep their pixel data on disk until shown; this gives them the
-    fragment, codestream and cut-short checks of :func:`check_pixel_data` before
-    a decoder sees the stream.  Files over :data:`FULL_READ_LIMIT` stay on disk.
-    """
-    try:
-        size = os.path.getsize(path)
-        if size > FULL_READ_LIMIT:
-            return path
-        ds = _dcmread(Path(path), Path(path).read_bytes())
-        pixels = pixel_element(ds)
-    except (OSError, MemoryError):
-        raise PixelDataError("the pixel data cannot be read (the file is unreadable)", where) from None
-    except Exception:  # pydicom's reader fails in many ways on damaged files
-        raise PixelDataError("the pixel data cannot be read (the file is cut short or damaged)", where) from None
-    if pixels is None:
-        raise PixelDataError("the pixel data element is gone from the file", where)
-    check_pixel_data(ds, lay, pixels, where)
-    return ds
-
-
-def _decode_problem(ts: UID) -> str:
-    if not ts.is_compressed:
-        return f"pixel data could not be read as {ts.name} (the data are shorter than the header says or damaged)"
-    family = _FAMILY.get(_FAMILY_OF.get(ts, ""), ts.name)
-    return f"pixel data could not be decoded as {ts.name} (the stream is damaged or is not {family})"
-
-
-def _check_decoded(arr: np.ndarray, lay: Layout, where: ErrorPath) -> np.ndarray:
-    """A decoded frame must have the header's shape; a decoder that returns another one is an error."""
-    want = lay.shape
-    if arr.shape != want:
-        if arr.ndim == len(want) + 1 and arr.shape[1:] == want and arr.shape[0] >= 1:
-            arr = arr[0]
-        else:
-            got = " x ".join(str(n) for n in arr.shape)
-            raise PixelDataError(f"decoded frame is {got}, the header says {' x '.join(map(str, want))}", where)
-    if arr.dtype == np.float64:
-        # Double Float Pixel Data beyond float32's range become +-inf (shown at the window's ends)
-        with np.errstate(over="ignore", invalid="ignore"):
-            arr = arr.astype(np.float32)
-    return np.ascontiguousarray(arr)
-
-
-def _decode_codec(ref: FrameRef, lay: Layout, codec: str) -> np.ndarray:
-    """One encapsulated frame through imagecodecs; samples to the header's Bits Allocated and sign (PS3.5 8.2)."""
-    import imagecodecs
-
-    ds = ref.source if isinstance(ref.source, Dataset) else pydicom.dcmread(ref.source)
-    frame = pydicom.encaps.get_frame(ds[lay.keyword].value, ref.index, number_of_frames=lay.frames)
-    arr = getattr(imagecodecs, f"{codec}_decode")(frame)
-    kind = "i" if lay.signed else "u"
-    arr = arr.astype(f"{kind}{max(lay.bits_allocated // 8, 1)}", copy=False)
-    if lay.signed and 0 < lay.bits_stored < 8 * arr.itemsize:
-        shift = 8 * arr.itemsize - lay.bits_stored  # two's complement in Bits Stored bits (PS3.5 8.1.1)
-        arr = np.left_shift(arr, shift) >> shift
-    return arr

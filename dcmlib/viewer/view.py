@@ -17,7 +17,6 @@ numbers on source pixels.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -36,17 +35,14 @@ from dcmlib.objects.pstate import PresentationState
 from dcmlib.objects.segmentation import Segmentation
 from dcmlib.objects.segmentation import blend as blend_segments
 from dcmlib.render import pipeline
-from dcmlib.render.pipeline import VoiSelection
-from dcmlib.values.lut import Window
-from dcmlib.viewer import controls, measure
+from dcmlib.viewer import canvas, controls, draw, measure
 from dcmlib.viewer.labels import annotation_lines, help_rows
+from dcmlib.viewer.remembered import RememberedImage
 from dcmlib.viewer.state import Measurement, ViewerState
 from dcmlib.viewer.viewport import Viewport
 
 if TYPE_CHECKING:
     from dcmlib.displayable import DisplayImage
-    from dcmlib.values.lut import PairWindow, VoiLut
-    from dcmlib.values.presets import Preset
 
 __all__ = ["View", "fit_zoom", "render_options", "DEFAULT_SCREEN", "MIN_VIEW", "TRACKBAR_SPACE"]
 
@@ -56,19 +52,6 @@ DEFAULT_SCREEN = (1280, 1024)
 MIN_VIEW = 512
 #: Vertical pixels the Qt trackbars take under the image.
 TRACKBAR_SPACE = 170
-TEXT = (235, 235, 235)
-SHADOW = (0, 0, 0)
-MEASURE = (0, 215, 255)  # BGR amber: measurements
-OVERVIEW = (0, 215, 255)  # the visible region in the overview
-FONT = cv2.FONT_HERSHEY_SIMPLEX
-#: Largest side of the overview thumbnail, view pixels.
-OVERVIEW_SIZE = 160
-#: How much of the image a text block's dark backing hides: white reads as grey 89 behind the text.
-BACKING = 0.65
-#: How much of the image the help panel hides: white reads as grey 38, so the panel stays dark on any image.
-PANEL = 0.85
-#: View pixels a backing reaches beyond its text.
-BACKING_PAD = 4
 
 
 def fit_zoom(rows: int, cols: int, screen: tuple[int, int]) -> float:
@@ -170,7 +153,7 @@ class View:
         self._labels: dict[int, dict[str, str] | None] = {}  # orientation labels per frame
         self._failed: set[int] = set()
         #: The image as the state logic reads it (:mod:`dcmlib.viewer.controls` handlers' ``image``), auto windows kept.
-        self.source = _Remembered(image)
+        self.source = RememberedImage(image)
         if self.state.pstate:  # --pstate: open through the state (a --window kept)
             s = self.state
             user = s.preset is None and s.voi is None and not s.minmax and s.auto is None and not s.is_color
@@ -203,7 +186,7 @@ class View:
                 want = self._presented[key]
         if want is self.image:
             return state if message is None else replace(state, message=message)
-        self.image, self.source = want, _Remembered(want)
+        self.image, self.source = want, RememberedImage(want)
         self._levels = self._resampled = self._rendered = self._overview = None
         self._objects = self._object_levels = self._seg_view = None
         self._measured, self._labels = {}, {}
@@ -266,7 +249,7 @@ class View:
         if self._resampled is not None and self._resampled[0] == key:
             return self._resampled[1:]
         levels = self.levels(s.frame)
-        values, mask = levels[_level_for(levels, vp)]
+        values, mask = levels[canvas.level_for(levels, vp)]
         cols, rows = values.shape[1], values.shape[0]
         scale = (vp.zoom * vp.columns / cols, vp.zoom * vp.rows / rows)
         offset = (vp.width / 2.0 - vp.cx * vp.zoom, vp.height / 2.0 - vp.cy * vp.zoom)
@@ -288,9 +271,9 @@ class View:
         self.renders += 1
         w, h = self.size
         if out.shape[:2] != (h, w):
-            canvas = np.zeros((h, w) + out.shape[2:], dtype=np.uint8)
-            canvas[v0 : v0 + out.shape[0], u0 : u0 + out.shape[1]] = out
-            out = canvas
+            full = np.zeros((h, w) + out.shape[2:], dtype=np.uint8)
+            full[v0 : v0 + out.shape[0], u0 : u0 + out.shape[1]] = out
+            out = full
         objects = self.object_view()
         if objects is not None:
             out = apply_layers(np.array(out), objects, self.image.shutter_fill(s.frame))
@@ -321,13 +304,7 @@ class View:
         key = (s.frame, s.overlays, s.shutters)
         if self._object_levels is None or self._object_levels[0] != key:
             planes = self.image.object_layers(s.frame, overlays=s.overlays, shutters=s.shutters)
-            levels: list[pipeline.Level] | None = None if planes is None else [(planes, None)]
-            while levels and min(levels[-1][0].shape[:2]) >= 128:
-                rows, cols = levels[-1][0].shape[:2]
-                levels.append(
-                    (cv2.resize(levels[-1][0], ((cols + 1) // 2, (rows + 1) // 2), interpolation=cv2.INTER_AREA), None)
-                )
-            self._object_levels = (key, levels)
+            self._object_levels = (key, None if planes is None else canvas.halvings(planes))
         return self._object_levels[1]
 
     @property
@@ -354,23 +331,13 @@ class View:
             found = self._seg_frame[1]
             self._seg_view = (
                 key,
-                None if found is None else (found[0], _nearest_canvas(found[1], self._viewport(), self.size)),
+                None if found is None else (found[0], canvas.nearest_canvas(found[1], self._viewport(), self.size)),
             )
         return self._seg_view[1]
 
     def _object_canvas(self) -> np.ndarray | None:
         levels = self.object_levels()
-        if levels is None:
-            return None
-        vp = self._viewport()
-        planes = levels[_level_for(levels, vp)][0]
-        scale = (vp.zoom * vp.columns / planes.shape[1], vp.zoom * vp.rows / planes.shape[0])
-        offset = (vp.width / 2.0 - vp.cx * vp.zoom, vp.height / 2.0 - vp.cy * vp.zoom)
-        view, _, (u0, v0) = pipeline.resample_region(planes, self.size, scale, offset, smooth=False)
-        w, h = self.size
-        canvas = np.zeros((h, w, 3), np.uint8)
-        canvas[v0 : v0 + view.shape[0], u0 : u0 + view.shape[1]] = view[: h - v0, : w - u0]
-        return canvas
+        return None if levels is None else canvas.area_canvas(levels, self._viewport(), self.size)
 
     def _window(self, values: np.ndarray, padding: np.ndarray | None) -> np.ndarray:
         """Resampled values to display levels with the state's window and polarity."""
@@ -455,14 +422,14 @@ class View:
             self.image.draw_annotations(
                 out, s.frame, vp.zoom, (vp.width / 2.0 - vp.cx * vp.zoom, vp.height / 2.0 - vp.cy * vp.zoom)
             )
-        scale = _text_scale(out)
+        scale = draw.text_scale(out)
         if s.help:
-            _help_panel(out, help_rows(s), scale)
+            draw.help_panel(out, help_rows(s), scale)
         elif s.annotations:
             if s.viewport is not None and not s.viewport.shows_all():
                 self._draw_overview(out)
             self._draw_measurements(out, scale)
-            _text_block(out, self.annotation_lines(), 8, 8, scale)
+            draw.text_block(out, self.annotation_lines(), 8, 8, scale)
             self._draw_orientation(out, scale)
         return out
 
@@ -477,14 +444,8 @@ class View:
             except DcmviewError:
                 self._labels[frame] = None
         labels = self._labels[frame]
-        if not labels:
-            return
-        h, w = out.shape[:2]
-        for edge, text in labels.items():
-            tw, th = _text_size(text, scale)
-            x = {"left": 6, "right": w - tw - 6}.get(edge, (w - tw) // 2)
-            y = {"top": th + 6, "bottom": h - 6}.get(edge, (h + th) // 2)
-            _text_block(out, [text], x, y - th, scale)
+        if labels:
+            draw.edge_labels(out, labels, scale)
 
     def annotation_lines(self) -> list[str]:
         """The overlay text for the current state (see :func:`dcmlib.viewer.labels.annotation_lines`)."""
@@ -514,46 +475,24 @@ class View:
         if s.drawing is not None and s.drawing.frame == s.frame:
             todo.append(s.drawing)
         for m in todo:
-            (u0, v0), (u1, v1) = vp.to_view(m.x0, m.y0), vp.to_view(m.x1, m.y1)
             if m.kind == "ruler":
-                _draw_ruler(out, (u0, v0), (u1, v1))
                 texts = _short(self.measurement(m, cache=m is not s.drawing))
-                at = (max(u0, u1) + 8, (v0 + v1) / 2)
             else:
-                _draw_ellipse(out, (u0, v0), (u1, v1))
                 texts = _short(self.measurement(m)) if m is not s.drawing else []
-                at = (min(u0, u1), max(v0, v1) + 18)
-            _label(out, texts, at, scale)
+            draw.measurement_shape(out, m.kind, vp.to_view(m.x0, m.y0), vp.to_view(m.x1, m.y1), texts, scale)
 
     def _draw_overview(self, out: np.ndarray) -> None:
         """A thumbnail of the whole frame at the bottom right, the visible region outlined on it."""
-        thumb = self._thumbnail()
-        th, tw = thumb.shape[:2]
-        h, w = out.shape[:2]
-        if tw + 16 > w or th + 16 > h:
-            return
-        x0, y0 = w - tw - 8, h - th - 8
-        out[y0 : y0 + th, x0 : x0 + tw] = thumb
-        cv2.rectangle(out, (x0 - 1, y0 - 1), (x0 + tw, y0 + th), (160, 160, 160), 1)
         vp = self._viewport()
-        rx0, ry0, rx1, ry1 = vp.region()
-        sx, sy = tw / vp.columns, th / vp.rows
-        p0 = (x0 + int(math.floor(rx0 * sx)), y0 + int(math.floor(ry0 * sy)))
-        p1 = (x0 + min(tw - 1, int(math.ceil(rx1 * sx)) - 1), y0 + min(th - 1, int(math.ceil(ry1 * sy)) - 1))
-        cv2.rectangle(out, p0, (max(p1[0], p0[0] + 1), max(p1[1], p0[1] + 1)), OVERVIEW, 1)
+        draw.overview(out, self._thumbnail(), vp.region(), vp.columns, vp.rows)
 
     def _thumbnail(self) -> np.ndarray:
-        """The whole frame, at most :data:`OVERVIEW_SIZE` pixels a side, windowed like the view (BGR)."""
+        """The whole frame, at most :data:`~dcmlib.viewer.canvas.OVERVIEW_SIZE` pixels a side, windowed like
+        the view (BGR)."""
         s = self.state
         key = _window_key(s)
         if self._overview is None or self._overview[0] != key:
-            levels = self.levels(s.frame)
-            cols, rows = self.image.columns, self.image.rows
-            f = min(OVERVIEW_SIZE / cols, OVERVIEW_SIZE / rows, 1.0)
-            size = (max(1, round(cols * f)), max(1, round(rows * f)))
-            values, mask = next(((v, m) for v, m in reversed(levels) if v.shape[1] >= size[0]), levels[0])
-            small = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
-            pad = None if mask is None else cv2.resize(mask, size, interpolation=cv2.INTER_AREA) > 127
+            small, pad = canvas.thumbnail_values(self.levels(s.frame), self.image.columns, self.image.rows)
             thumb = self._window(small, pad)
             self._overview = (key, cv2.cvtColor(thumb, cv2.COLOR_GRAY2BGR) if thumb.ndim == 2 else thumb)
         return self._overview[1]
@@ -566,7 +505,7 @@ class View:
             self._warn(f"frame {frame + 1}: {exc}")
         out = np.zeros((self.size[1], self.size[0], 3), dtype=np.uint8)
         lines = [f"frame {frame + 1}/{len(self.image)} cannot be shown:", exc.problem[:90]]
-        _text_block(out, lines, 8, 8, _text_scale(out))
+        draw.text_block(out, lines, 8, 8, draw.text_scale(out))
         return out
 
     def _viewport(self) -> Viewport:
@@ -582,80 +521,8 @@ class View:
             warnings.warn(message, DcmviewWarning, stacklevel=3)
 
 
-class _Remembered:
-    """The image, its auto windows remembered per (frame, percentiles): ``a`` and the ``p`` cycle
-    compute a percentile window once (tens of ms on a large frame), not on every press."""
-
-    def __init__(self, image: DisplayImage):
-        self._image = image
-        self._auto: dict[tuple[int, float, float], PairWindow] = {}
-
-    # -- what the state logic reads (state.VoiSource), delegated by name ------------------------------
-    is_color = property(lambda self: self._image.is_color)
-    is_series = property(lambda self: self._image.is_series)
-    unit = property(lambda self: self._image.unit)
-    cine_rate = property(lambda self: self._image.cine_rate)
-    value_range = property(lambda self: self._image.value_range)
-
-    def __len__(self) -> int:
-        return len(self._image)
-
-    def frame_range(self, frame: int = 0) -> tuple[float, float]:
-        return self._image.frame_range(frame)
-
-    def vois(self, frame: int = 0) -> list[Window | VoiLut]:
-        return self._image.vois(frame)
-
-    def resolve_voi(
-        self,
-        frame: int = 0,
-        *,
-        center: float | None = None,
-        width: float | None = None,
-        mode: str | None = None,
-        voi: int | None = None,
-        preset: str | Preset | None = None,
-    ) -> VoiSelection:
-        return self._image.resolve_voi(frame, center=center, width=width, mode=mode, voi=voi, preset=preset)
-
-    def default_window(self, frame: int = 0) -> Window:
-        return self._image.default_window(frame)
-
-    def auto_window(self, frame: int = 0, low: float = 0.5, high: float = 99.5) -> PairWindow:
-        key = (frame, low, high)
-        if key not in self._auto:
-            self._auto[key] = self._image.auto_window(frame, low, high)
-        return self._auto[key]
-
-
 def _seg_key(s: ViewerState) -> tuple:
     return (s.segmentation, s.seg_alpha, s.seg_outline) if s.segmentation else ()
-
-
-def _nearest_canvas(planes: np.ndarray, vp: Viewport, size: tuple[int, int]) -> np.ndarray:
-    """(k, rows, cols) planes resampled onto a (width, height) canvas with nearest neighbour: view pixel u
-    shows source column floor((u + 0.5 - offset) / zoom), as the image's own view; 0 outside the image."""
-    w, h = size
-    k, rows, cols = planes.shape
-    ox, oy = vp.width / 2.0 - vp.cx * vp.zoom, vp.height / 2.0 - vp.cy * vp.zoom
-    xs = np.floor((np.arange(w) + 0.5 - ox) / vp.zoom).astype(np.int64)
-    ys = np.floor((np.arange(h) + 0.5 - oy) / vp.zoom).astype(np.int64)
-    inx, iny = (xs >= 0) & (xs < cols), (ys >= 0) & (ys < rows)
-    out = np.zeros((k, h, w), np.uint8)
-    if inx.any() and iny.any():
-        u0, u1 = int(np.argmax(inx)), int(w - np.argmax(inx[::-1]))
-        v0, v1 = int(np.argmax(iny)), int(h - np.argmax(iny[::-1]))
-        out[:, v0:v1, u0:u1] = planes[:, ys[v0:v1]][:, :, xs[u0:u1]]
-    return out
-
-
-def _level_for(levels: Sequence[pipeline.Level], vp: Viewport) -> int:
-    """The coarsest pyramid level at least as fine as the zoom (resampling from it minifies or magnifies by <= 2)."""
-    for k in range(len(levels) - 1, 0, -1):
-        rows, cols = levels[k][0].shape[:2]
-        if min(cols / vp.columns, rows / vp.rows) >= vp.zoom * (1 - 1e-9):
-            return k
-    return 0
 
 
 def _patient_lines(image: DisplayImage) -> list[str]:
@@ -667,131 +534,7 @@ def _patient_lines(image: DisplayImage) -> list[str]:
     return [text] if text else []
 
 
-# ----------------------------------------------------------------------------- drawing
-
-_SHIFT = 4  # sub-pixel bits for cv2 drawing
-
-
-def _fixed(p: tuple[float, float]) -> tuple[int, int]:
-    """A continuous view point as cv2's fixed-point pixel coordinates (pixel centres at i + 0.5)."""
-    k = 1 << _SHIFT
-    return int(round((p[0] - 0.5) * k)), int(round((p[1] - 0.5) * k))
-
-
-#: Draws a shape in a colour (BGR) and a thickness; what it returns (cv2's image) is not used.
-Draw = Callable[[tuple[int, int, int], int], object]
-
-
-def _outlined(draw: Draw) -> None:
-    """Draw a shape dark and 3 px wide, then amber and 1 px wide: visible on any grey."""
-    draw(SHADOW, 3)
-    draw(MEASURE, 1)
-
-
-def _draw_ruler(out: np.ndarray, p0: tuple[float, float], p1: tuple[float, float]) -> None:
-    a, b = _fixed(p0), _fixed(p1)
-    _outlined(lambda c, t: cv2.line(out, a, b, c, t, cv2.LINE_AA, _SHIFT))
-    for p in (a, b):
-        _outlined(_end_mark(out, p))
-
-
-def _end_mark(out: np.ndarray, p: tuple[int, int]) -> Draw:
-    """A ruler's end: a small circle at fixed-point ``p``."""
-    return lambda c, t: cv2.circle(out, p, 3 << _SHIFT, c, t, cv2.LINE_AA, _SHIFT)
-
-
-def _draw_ellipse(out: np.ndarray, p0: tuple[float, float], p1: tuple[float, float]) -> None:
-    k = 1 << _SHIFT
-    centre = _fixed(((p0[0] + p1[0]) / 2, (p0[1] + p1[1]) / 2))
-    axes = (int(round(abs(p1[0] - p0[0]) / 2 * k)), int(round(abs(p1[1] - p0[1]) / 2 * k)))
-    _outlined(lambda c, t: cv2.ellipse(out, centre, axes, 0, 0, 360, c, t, cv2.LINE_AA, _SHIFT))
-
-
 def _short(result: measure.Distance | measure.RoiStats) -> list[str]:
     """A measurement's text beside its shape: a distance's one line, an ROI's lines."""
     short = result.short()
     return [short] if isinstance(short, str) else short
-
-
-def _label(out: np.ndarray, lines: Sequence[str], at: tuple[float, float], scale: float) -> None:
-    """Measurement text beside a shape, kept inside the view."""
-    if not lines:
-        return
-    th = _text_size("Ag", scale)[1]
-    width = max(_text_size(t, scale)[0] for t in lines)
-    h, w = out.shape[:2]
-    x = int(min(max(at[0], 4), w - width - 4))
-    y = int(min(max(at[1], th + 4), h - (th + 6) * (len(lines) - 1) - 6))
-    _text_block(out, lines, x, y - th, scale, MEASURE)
-
-
-# ----------------------------------------------------------------------------- text
-
-
-def _text_scale(img: np.ndarray) -> float:
-    return 0.45 if img.shape[1] < 700 else 0.55
-
-
-def _put(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color: tuple[int, int, int] = TEXT) -> None:
-    """Light text with a dark outline: readable on any grey.
-
-    The outline is the same text drawn one pixel off in each of the eight
-    directions (the diagonals alone leave gaps that look hollow on white): a
-    thicker stroke would also be wider (OpenCV 5 fonts advance by thickness).
-    """
-    x, y = org
-    for dx, dy in ((-1, -1), (1, -1), (-1, 1), (1, 1), (-1, 0), (1, 0), (0, -1), (0, 1)):
-        cv2.putText(img, text, (x + dx, y + dy), FONT, scale, SHADOW, 1, cv2.LINE_AA)
-    cv2.putText(img, text, org, FONT, scale, color, 1, cv2.LINE_AA)
-
-
-def _text_size(text: str, scale: float) -> tuple[int, int]:
-    (w, h), base = cv2.getTextSize(text, FONT, scale, 1)
-    return w, h + base
-
-
-def _backing(img: np.ndarray, x0: int, y0: int, x1: int, y1: int, opacity: float = BACKING) -> None:
-    """Darken the box (x0, y0)-(x1, y1) (clipped to the view) by ``opacity``: a translucent dark
-    backing, so light text reads over bright or burned-in text and the image still shows through."""
-    h, w = img.shape[:2]
-    x0, y0, x1, y1 = max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1))
-    if x1 > x0 and y1 > y0:
-        img[y0:y1, x0:x1] = cv2.convertScaleAbs(img[y0:y1, x0:x1], alpha=1.0 - opacity)
-
-
-def _text_block(
-    img: np.ndarray, lines: Sequence[str], x: int, y: int, scale: float, color: tuple[int, int, int] = TEXT
-) -> None:
-    """Text lines from (x, y) down, on a translucent dark backing (:func:`_backing`)."""
-    if not lines:
-        return
-    th = _text_size("Ag", scale)[1]
-    width = max(_text_size(t, scale)[0] for t in lines)
-    _backing(img, x - BACKING_PAD, y - BACKING_PAD, x + width + BACKING_PAD, y + len(lines) * (th + 6) + BACKING_PAD)
-    for i, text in enumerate(lines):
-        _put(img, text, (x, y + th + i * (th + 6)), scale, color)
-
-
-def _help_panel(img: np.ndarray, rows: Sequence[tuple[str, str]], scale: float) -> None:
-    """The key list in two columns on a dark panel (:data:`PANEL`), shrunk to fit the view."""
-    key_w = max(_text_size(k, scale)[0] for k, _ in rows) + 14
-    need = key_w + max(_text_size(a, scale)[0] for _, a in rows) + 24
-    if need > img.shape[1]:
-        scale *= img.shape[1] / need
-        key_w = max(_text_size(k, scale)[0] for k, _ in rows) + 14
-        need = img.shape[1]
-    th = _text_size("Ag", scale)[1]
-    step = th + max(3, int(6 * scale / 0.5))
-    while step * len(rows) + 16 > img.shape[0] and scale > 0.25:  # too many rows for the height: smaller text
-        f = max(0.8, min(0.97, img.shape[0] / (step * len(rows) + 16)))
-        scale, key_w = scale * f, int(key_w * f)
-        th = _text_size("Ag", scale)[1]
-        step = th + max(2, int(6 * scale / 0.5))
-    if step * len(rows) + 16 > img.shape[0]:  # still too many at the smallest legible text: what fits
-        fit = max(1, (img.shape[0] - 16) // step - 2)  # a row to spare below the panel
-        rows = [*rows[:fit], ("...", "more keys: a larger window, or the README")]
-    _backing(img, 0, 0, need, step * len(rows) + 16, PANEL)
-    for i, (keys, action) in enumerate(rows):
-        y = 8 + th + i * step
-        _put(img, keys, (10, y), scale)
-        _put(img, action, (10 + key_w, y), scale)

@@ -112,6 +112,6 @@ def install() -> None:
     if getattr(pydicom.pixels.pixel_array, "faulty", False):
         return
     pydicom.pixels.pixel_array = faulty(pydicom.pixels.pixel_array)
-    io = sys.modules.get("dcmlib.read.io")
+    io = sys.modules.get("dcmlib.read.decode")
     if io is not None:
         io.pixel_array = pydicom.pixels.pixel_array

@@ -12,7 +12,7 @@ from dcmlib.fuzz.mutate.bases import Base, analyse, ow, quiet, read
 from dcmlib.fuzz.mutate.encapsulated import pixel_items
 from dcmlib.fuzz.mutate.encoding import delete, dump, make_item, put, put_seq, tag_of
 from dcmlib.fuzz.mutate.kinds import KINDS, Result, register_kind
-from dcmlib.read.io import frame_header
+from dcmlib.read.pixeldata import frame_header
 
 _US_VALUES = (0, 1, 2, 3, 7, 8, 12, 15, 16, 17, 24, 31, 32, 33, 48, 64, 128, 255, 256, 4096, 32767, 32768, 65535)
 _IS_VALUES = (

@@ -7,7 +7,7 @@ import struct
 
 from dcmlib.fuzz.mutate.bases import Base
 from dcmlib.fuzz.mutate.kinds import Result, register_kind
-from dcmlib.read.io import frame_header
+from dcmlib.read.pixeldata import frame_header
 
 
 def pixel_items(b: Base) -> list[tuple[int, int, int]]:
