@@ -136,15 +136,16 @@ def ct_slice(path: Path, z: float, *, series: str, study: str, marker: bytes = b
     return written
 
 
-def ct_series(folder: Path, zs=(10.0, -5.0, 2.5, 0.0), marker: bytes = b"") -> list[str]:
-    """Slices at ``zs`` written as IM0, IM1, ... (file order is not slice order)."""
+def ct_series(folder: Path, zs=(10.0, -5.0, 2.5, 0.0), marker=b"") -> list[str]:
+    """Slices at ``zs`` written as IM0, IM1, ... (file order is not slice order); ``marker`` (bytes, or a
+    function of the slice index) begins each slice's pixel data (tests/faults)."""
     return write_series(
         folder,
         [ct_pixels(z) for z in zs],
         [ct_ipp(z) for z in zs],
         names="IM{k}.dcm",
         orientation=AXIAL,
-        edit=marked(lambda k: marker),
+        edit=marked(marker if callable(marker) else lambda k: marker),
         **CT_TAGS,
     )
 
@@ -669,16 +670,7 @@ def slow_tree(root: Path, n: int = 10) -> list[str]:
 def gated_tree(root: Path, n: int = 10, free: int = 2) -> list[str]:
     """``n`` CT slices of one series: the first ``free`` convert at once, the rest wait under tests/faults
     until the gate file exists (see :func:`gate_env`), so a run is held in progress deterministically."""
-    zs = [float(i) for i in range(n)]
-    return write_series(
-        root,
-        [ct_pixels(z) for z in zs],
-        [ct_ipp(z) for z in zs],
-        names="IM{k}.dcm",
-        orientation=AXIAL,
-        edit=marked(lambda k: b"" if k < free else dcmview_faults.GATE),
-        **CT_TAGS,
-    )
+    return ct_series(root, [float(i) for i in range(n)], lambda k: b"" if k < free else dcmview_faults.GATE)
 
 
 def gate_env(gate: Path) -> dict[str, str]:
